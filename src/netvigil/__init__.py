@@ -1,0 +1,1 @@
+"""netvigil: an outage observatory."""

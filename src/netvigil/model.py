@@ -1,0 +1,118 @@
+"""Measurement: the one record every probe yields and every later stage reads.
+
+A probe returns an Observation (what it saw); the scheduler stamps it with identity
+(id, time, vantage, target) to make a Measurement. Measurements travel as JSON objects
+with the fields below (`to_json()`), which is also the format of `netvigil export
+--format jsonl` and of agent ingest batches.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+from ulid import ULID
+
+from netvigil.outcome import Outcome, Phase
+
+__all__ = ["Measurement", "Observation", "measurement_list_adapter", "new_measurement_id"]
+
+
+def new_measurement_id(ts: float | None = None) -> str:
+    """A unique id that sorts by time: a ULID (26 characters, Crockford base32)."""
+    if ts is None:
+        return str(ULID())
+    return str(ULID.from_timestamp(ts))
+
+
+@dataclass(slots=True)
+class Observation:
+    """What a probe saw. A failure is an Observation with ok=False, never an exception.
+
+    timings maps phase names to seconds: `resolve`, `connect`, `tls`, `ttfb` (time to
+    first byte after the request was sent) and `total`; a probe sets the ones it measured.
+    """
+
+    ok: bool
+    outcome: Outcome
+    phase: Phase | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+
+
+@dataclass(slots=True)
+class Measurement:
+    """One probe of one target from one vantage at one moment.
+
+    ts is the start of the probe in seconds since the epoch (UTC). `phase` is where a
+    failure happened (None when ok). `detail` holds probe-specific facts (HTTP status,
+    DNS answers, certificate names, raw error text for `unknown`...). `address` is the
+    IP address the probe talked to, when it got that far.
+    """
+
+    id: str
+    ts: float
+    vantage: str
+    target: str
+    kind: str
+    ok: bool
+    outcome: Outcome
+    phase: Phase | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+
+    @classmethod
+    def from_observation(
+        cls,
+        obs: Observation,
+        *,
+        vantage: str,
+        target: str,
+        kind: str,
+        ts: float | None = None,
+    ) -> Measurement:
+        """Stamp an Observation with identity: a fresh sortable id, time, vantage, target."""
+        if ts is None:
+            ts = time.time()
+        return cls(
+            id=new_measurement_id(ts),
+            ts=ts,
+            vantage=vantage,
+            target=target,
+            kind=kind,
+            ok=obs.ok,
+            outcome=obs.outcome,
+            phase=obs.phase,
+            timings=obs.timings,
+            detail=obs.detail,
+            address=obs.address,
+        )
+
+    @property
+    def total_s(self) -> float | None:
+        """Total duration of the probe in seconds, when measured."""
+        return self.timings.get("total")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object form (export, ingest, `check --json`)."""
+        return {
+            "id": self.id,
+            "ts": self.ts,
+            "vantage": self.vantage,
+            "target": self.target,
+            "kind": self.kind,
+            "ok": self.ok,
+            "outcome": self.outcome.value,
+            "phase": self.phase.value if self.phase is not None else None,
+            "timings": self.timings,
+            "detail": self.detail,
+            "address": self.address,
+        }
+
+
+measurement_list_adapter: TypeAdapter[list[Measurement]] = TypeAdapter(list[Measurement])
+"""Validates a list of JSON measurement objects (agent batches, JSONL imports)."""
