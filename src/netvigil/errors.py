@@ -30,10 +30,15 @@ class ConfigError(NetvigilError):
 
 
 class IngestError(NetvigilError):
-    """A batch of measurements from an agent was refused; nothing of it was stored."""
+    """A batch of measurements from an agent was refused; nothing of it was stored.
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    `status` is the HTTP status the API answers with; `errors` holds one line per
+    problem, each naming where it is (`measurements[3].outcome: ...`).
+    """
+
+    def __init__(self, message: str, *, status: int = 400, errors: list[str] | None = None) -> None:
         self.status = status
+        self.errors: list[str] = list(errors) if errors else []
         super().__init__(message)
 
 

@@ -37,6 +37,7 @@ class Outcome(StrEnum):
     HTTP_CONTENT_MISMATCH = "http_content_mismatch"
     ICMP_TIMEOUT = "icmp_timeout"
     UNKNOWN = "unknown"
+    HTTP_PROTOCOL_ERROR = "http_protocol_error"
 
 
 class Phase(StrEnum):

@@ -4,6 +4,7 @@ from netvigil.config.load import load_config, parse_config
 from netvigil.config.model import (
     AgentConfig,
     Config,
+    MaintenanceConfig,
     NetworkConfig,
     OrganizationConfig,
     SchedulerConfig,
@@ -16,6 +17,7 @@ from netvigil.config.model import (
 __all__ = [
     "AgentConfig",
     "Config",
+    "MaintenanceConfig",
     "NetworkConfig",
     "OrganizationConfig",
     "SchedulerConfig",

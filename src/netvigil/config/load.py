@@ -14,6 +14,7 @@ from netvigil.errors import ConfigError
 __all__ = ["format_location", "load_config", "parse_config", "validation_problems"]
 
 _TARGET_KINDS = ("http", "tcp", "dns", "icmp", "tls")
+_NOTIFY_KINDS = ("webhook", "smtp", "apprise")
 
 
 def load_config(path: str | Path) -> Config:
@@ -50,9 +51,7 @@ def _apply_defaults(raw: dict[str, Any], source: str) -> dict[str, Any]:
         raise ConfigError(source, [("defaults", f"unknown setting(s): {names}")])
     targets = raw.get("targets")
     if defaults and isinstance(targets, list):
-        raw["targets"] = [
-            {**defaults, **t} if isinstance(t, dict) else t for t in targets
-        ]
+        raw["targets"] = [{**defaults, **t} if isinstance(t, dict) else t for t in targets]
     return raw
 
 
@@ -62,7 +61,11 @@ def format_location(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _TARGET_KINDS or part.startswith(("function-", "tagged-union")):
+        elif (
+            part in _TARGET_KINDS
+            or part in _NOTIFY_KINDS
+            or part.startswith(("function-", "tagged-union"))
+        ):
             continue
         else:
             out += f".{part}" if out else part
@@ -76,10 +79,16 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown setting"
-        elif err["type"] == "union_tag_invalid":
-            msg = f"unknown target kind; expected one of {', '.join(_TARGET_KINDS)}"
-        elif err["type"] == "union_tag_not_found":
-            msg = f"missing 'kind'; expected one of {', '.join(_TARGET_KINDS)}"
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            noun, kinds = (
+                ("notifier", _NOTIFY_KINDS)
+                if err["loc"][:1] == ("notify",)
+                else ("target", _TARGET_KINDS)
+            )
+            if err["type"] == "union_tag_invalid":
+                msg = f"unknown {noun} kind; expected one of {', '.join(kinds)}"
+            else:
+                msg = f"missing 'kind'; expected one of {', '.join(kinds)}"
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
         problems.append((format_location(tuple(err["loc"])), msg))

@@ -7,23 +7,38 @@ organization, a network (where it is hosted) and a country.
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
-from typing import Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 
 from netvigil.probes import TargetSpec
 
 __all__ = [
+    "NOTIFY_EVENTS",
     "AgentConfig",
+    "AppriseNotifyConfig",
     "Config",
+    "MaintenanceConfig",
     "NetworkConfig",
+    "NotifierConfig",
     "OrganizationConfig",
+    "SMTPNotifyConfig",
     "SchedulerConfig",
     "ServerConfig",
     "ServiceConfig",
     "StoreConfig",
     "VantageConfig",
+    "WebhookNotifyConfig",
+    "notifier_names",
 ]
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -121,6 +136,171 @@ class AgentConfig(_Model):
         return hmac.compare_digest(digest, self.token_sha256)
 
 
+class MaintenanceConfig(_Model):
+    """A planned maintenance window: failures of these services in it are labelled and quiet.
+
+    `start` and `end` are ISO-8601 date-times; one without an offset is taken as UTC.
+    """
+
+    services: list[str] = Field(min_length=1)
+    start: datetime
+    end: datetime
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Self:
+        if self.end_ts <= self.start_ts:
+            raise ValueError("end must be after start")
+        return self
+
+    @property
+    def start_ts(self) -> float:
+        """Start as seconds since the epoch."""
+        return _epoch(self.start)
+
+    @property
+    def end_ts(self) -> float:
+        """End as seconds since the epoch."""
+        return _epoch(self.end)
+
+    def covers(self, service: str, ts: float) -> bool:
+        """Whether `service` is under this window at `ts`."""
+        return service in self.services and self.start_ts <= ts < self.end_ts
+
+
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+NOTIFY_EVENTS: tuple[str, ...] = ("opened", "confirmed", "cause_changed", "resolved")
+"""The incident events an alert can be sent for."""
+
+NotifyEvent = Literal["opened", "confirmed", "cause_changed", "resolved"]
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _default_notify_events() -> list[NotifyEvent]:
+    return ["confirmed", "cause_changed", "resolved"]
+
+
+class _NotifyCommon(_Model):
+    """What every `[[notify]]` section shares: which events to send, and how often."""
+
+    name: str | None = Field(default=None, pattern=NAME, max_length=64)
+    """Name in logs and counters; defaults to '<kind>-<n>', n counting sections from 1."""
+    events: list[NotifyEvent] = Field(default_factory=_default_notify_events, min_length=1)
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    """Opened/confirmed/cause-changed alerts wait until the cause confidence reaches this."""
+    quiet_period_s: float = Field(default=300.0, ge=0)
+    """At most one alert per incident in this span (resolve excepted); later ones wait."""
+
+
+class WebhookNotifyConfig(_NotifyCommon):
+    """A signed JSON POST to a URL (see docs/alerts.md for the signature scheme)."""
+
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://[^\s/?#]+[^\s]*$", max_length=2048)
+    secret: SecretStr | None = Field(default=None, min_length=16)
+    """The shared signing secret (at least 16 characters); or name it with `secret_env`."""
+    secret_env: str | None = Field(default=None, pattern=ENV_NAME)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Limit on one delivery attempt."""
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_s: float = Field(default=1.0, gt=0, le=300)
+    """Base delay before the first retry; doubled for each further retry, with jitter."""
+    max_total_s: float = Field(default=120.0, gt=0, le=3600)
+    """Limit on all attempts of one alert together, retries and waits included."""
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Self:
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError("set exactly one of secret or secret_env (webhooks are signed)")
+        return self
+
+
+class SMTPNotifyConfig(_NotifyCommon):
+    """E-mail through an SMTP server."""
+
+    kind: Literal["smtp"]
+    host: str = Field(min_length=1, max_length=253)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Defaults to 465 with tls, 587 with starttls, 25 otherwise."""
+    tls: bool = False
+    """Implicit TLS from the first byte (SMTPS)."""
+    starttls: bool | None = None
+    """Upgrade a plain connection with STARTTLS; defaults to on unless tls is set."""
+    username: str | None = Field(default=None, min_length=1)
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    """Environment variable holding the password for `username`."""
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Self:
+        if self.tls and self.starttls:
+            raise ValueError("set tls or starttls, not both")
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("username and password_env go together")
+        return self
+
+    @property
+    def use_starttls(self) -> bool:
+        """Whether the connection is upgraded with STARTTLS."""
+        return (not self.tls) if self.starttls is None else self.starttls
+
+    @property
+    def effective_port(self) -> int:
+        """The port to connect to."""
+        if self.port is not None:
+            return self.port
+        return 465 if self.tls else 587 if self.use_starttls else 25
+
+
+def _check_apprise_url(url: str) -> str:
+    import warnings
+
+    import apprise
+
+    with warnings.catch_warnings():
+        # apprise's e-mail plugin imports the deprecated `imghdr` on first use.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        raise ValueError("not a URL apprise can send to (unknown scheme or missing parts)")
+    return url
+
+
+class AppriseNotifyConfig(_NotifyCommon):
+    """Any service apprise reaches, by URL (e.g. `tgram://...`, `json://host/path`)."""
+
+    kind: Literal["apprise"]
+    urls: list[Annotated[str, AfterValidator(_check_apprise_url)]] = Field(min_length=1)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+
+NotifierConfig = Annotated[
+    WebhookNotifyConfig | SMTPNotifyConfig | AppriseNotifyConfig, Field(discriminator="kind")
+]
+"""One `[[notify]]` section, by `kind`."""
+
+
+def notifier_names(sections: list[NotifierConfig]) -> list[str]:
+    """Each section's name: its own, or '<kind>-<n>' (n counts sections from 1)."""
+    return [s.name or f"{s.kind}-{i}" for i, s in enumerate(sections, start=1)]
+
+
+def _unique_notifier_names(sections: list[NotifierConfig]) -> list[NotifierConfig]:
+    seen: set[str] = set()
+    for name in notifier_names(sections):
+        if name in seen:
+            raise ValueError(f"name {name!r} is used twice")
+        seen.add(name)
+    return sections
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -133,6 +313,12 @@ class Config(_Model):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    """Planned maintenance windows (`[[maintenance]]`)."""
+    notify: Annotated[list[NotifierConfig], AfterValidator(_unique_notifier_names)] = Field(
+        default_factory=list
+    )
+    """Where alerts go (`[[notify]]`, one section per notifier)."""
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
@@ -161,6 +347,10 @@ class Config(_Model):
                 )
             elif tgt.service is not None and tgt.service not in services:
                 problems.append(f"targets[{i}].service: unknown service {tgt.service!r}")
+        for i, window in enumerate(self.maintenance):
+            for name in window.services:
+                if name not in services:
+                    problems.append(f"maintenance[{i}].services: unknown service {name!r}")
         if self.vantage.name in {a.name for a in self.agents}:
             problems.append(f"agents: {self.vantage.name!r} is this server's own vantage name")
         if problems:

@@ -7,18 +7,26 @@ from typing import Annotated
 from pydantic import Field
 
 from netvigil.probes.base import Probe, TargetBase
-from netvigil.probes.dns import DNSSpec
-from netvigil.probes.http import HTTPSpec
-from netvigil.probes.icmp import ICMPSpec
-from netvigil.probes.tcp import TCPSpec
-from netvigil.probes.tls import TLSSpec
+from netvigil.probes.dns import DNSProbe, DNSSpec
+from netvigil.probes.http import HTTPProbe, HTTPSpec
+from netvigil.probes.icmp import ICMPProbe, ICMPSpec
+from netvigil.probes.registry import PROBES, ProbeSet
+from netvigil.probes.tcp import TCPProbe, TCPSpec
+from netvigil.probes.tls import TLSProbe, TLSSpec
 
 __all__ = [
+    "PROBES",
+    "DNSProbe",
     "DNSSpec",
+    "HTTPProbe",
     "HTTPSpec",
+    "ICMPProbe",
     "ICMPSpec",
     "Probe",
+    "ProbeSet",
+    "TCPProbe",
     "TCPSpec",
+    "TLSProbe",
     "TLSSpec",
     "TargetBase",
     "TargetSpec",

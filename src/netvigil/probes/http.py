@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
-from urllib.parse import urlsplit
+import asyncio
+from time import perf_counter
+from typing import Any, ClassVar, Literal
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
+from netvigil.model import Observation
+from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
+from netvigil.probes.classify import (
+    HTTPProtocolError,
+    TooManyRedirects,
+    classify_http_status,
+    failure,
+)
+from netvigil.probes.connect import connect, is_ip_literal
+from netvigil.probes.context import ProbeContext
+from netvigil.probes.http_client import (
+    RequestLine,
+    Response,
+    ResponseProtocol,
+    build_request,
+    tls_facts,
+)
 
-__all__ = ["HTTPSpec"]
+__all__ = ["HTTPProbe", "HTTPSpec"]
 
 
 class HTTPSpec(TargetBase):
@@ -68,3 +87,168 @@ class HTTPSpec(TargetBase):
     @property
     def destination(self) -> str:
         return self.resolve_to or self.host
+
+
+class HTTPProbe:
+    """Fetches an HTTP(S) URL and names what went wrong, if anything.
+
+    detail: `status`, `url` (the final one), `redirects`, `body_bytes`, `truncated`,
+    `keyword_found` (when a keyword is set), `tls_version`/`tls_cipher` for HTTPS, and
+    `error` (plus `icmp` or `verify_code` where known) on failure.
+    """
+
+    kind: ClassVar[str] = "http"
+
+    def __init__(self, context: ProbeContext | None = None) -> None:
+        self._context = context or ProbeContext()
+
+    async def close(self) -> None:
+        """Release nothing: connections are never kept between checks."""
+
+    async def measure(self, spec: HTTPSpec) -> Observation:
+        """One fetch of `spec.url`, within `spec.timeout_s`; network failures are returned."""
+        start = perf_counter()
+        timings: dict[str, float] = {}
+        detail: dict[str, Any] = {}
+        state = _Progress()
+        state.deadline = asyncio.get_running_loop().time() + spec.timeout_s
+        try:
+            async with asyncio.timeout_at(state.deadline):
+                response, redirect_unfollowed = await self._fetch(spec, state, timings, detail)
+        except Exception as exc:  # every failure becomes data
+            timings["total"] = perf_counter() - start
+            return failure(exc, state.phase, timings=timings, detail=detail, address=state.address)
+        timings["total"] = perf_counter() - start
+        status = response.status
+        detail["status"] = status
+        detail["body_bytes"] = len(response.body)
+        detail["truncated"] = response.truncated
+        outcome = classify_http_status(
+            status, spec.expect_status, redirect_unfollowed=redirect_unfollowed
+        )
+        if outcome is Outcome.OK and spec.keyword is not None:
+            found_kw = spec.keyword.encode("utf-8") in response.body
+            detail["keyword_found"] = found_kw
+            if not found_kw:
+                outcome = Outcome.HTTP_CONTENT_MISMATCH
+        ok = outcome is Outcome.OK
+        return Observation(
+            ok=ok,
+            outcome=outcome,
+            phase=None if ok else Phase.RESPONSE,
+            timings=timings,
+            detail=detail,
+            address=state.address,
+        )
+
+    async def _fetch(
+        self,
+        spec: HTTPSpec,
+        state: _Progress,
+        timings: dict[str, float],
+        detail: dict[str, Any],
+    ) -> tuple[Response, bool]:
+        url = spec.url
+        headers = tuple(spec.headers.items())
+        pinned = (spec.host, spec.port) if spec.resolve_to else None
+        redirects = 0
+        while True:
+            request = build_request(url, spec.method, headers)
+            override = spec.resolve_to if pinned == (request.host, request.port) else None
+            response = await self._exchange(spec, request, override, state, timings, detail)
+            status = response.status
+            if status not in _REDIRECTS or b"location" not in response.headers:
+                return response, False
+            if not spec.follow_redirects:
+                return response, True
+            if redirects >= spec.max_redirects:
+                raise TooManyRedirects(f"more than {spec.max_redirects} redirects")
+            location = response.headers[b"location"].decode("latin-1")
+            url = urljoin(url, location)
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise HTTPProtocolError(f"redirect to a non-HTTP URL: {url[:200]}")
+            redirects += 1
+            detail["redirects"] = redirects
+            detail["url"] = url
+
+    async def _exchange(
+        self,
+        spec: HTTPSpec,
+        request: RequestLine,
+        override: str | None,
+        state: _Progress,
+        timings: dict[str, float],
+        detail: dict[str, Any],
+    ) -> Response:
+        loop = asyncio.get_running_loop()
+        host = override or request.host
+        state.phase = Phase.RESOLVE
+        if is_ip_literal(host):
+            address = host
+        else:
+            t0 = perf_counter()
+            addresses = await self._context.resolver.resolve(host)
+            _add(timings, "resolve", perf_counter() - t0)
+            address = addresses[0]
+        state.address = address
+        state.phase = Phase.CONNECT
+        https = request.scheme == "https"
+        protocol = ResponseProtocol(
+            request.payload, spec.max_body_bytes, head=request.head, send=not https
+        )
+        t0 = perf_counter()
+        transport, _ = await connect(
+            address, request.port, lambda: protocol, deadline=state.deadline
+        )
+        try:
+            _add(timings, "connect", protocol.connected_at - t0)
+            if https:
+                state.phase = Phase.TLS
+                ctx = self._context.tls_context(
+                    verify=spec.verify_tls, ca_file=spec.ca_file, alpn=("http/1.1",)
+                )
+                loop = asyncio.get_running_loop()
+                t1 = perf_counter()
+                tls_transport = await loop.start_tls(
+                    transport,
+                    protocol,
+                    ctx,
+                    server_hostname=request.host,
+                    ssl_handshake_timeout=spec.timeout_s,
+                )
+                _add(timings, "tls", perf_counter() - t1)
+                if tls_transport is None:
+                    raise HTTPProtocolError("TLS transport closed during the handshake")
+                transport = tls_transport
+                detail.update(tls_facts(transport))
+                protocol.send(transport)
+            state.phase = Phase.RESPONSE
+            response = await protocol.done
+            _add(timings, "ttfb", response.first_byte_at - protocol.sent_at)
+            return response
+        finally:
+            if protocol.done.done() and not protocol.done.exception():
+                if protocol.response.truncated:
+                    transport.abort()
+                else:
+                    transport.close()
+            else:
+                transport.abort()
+
+
+def _add(timings: dict[str, float], key: str, value: float) -> None:
+    timings[key] = timings.get(key, 0.0) + value
+
+
+class _Progress:
+    """Where a fetch has got to: its phase and the address it talks to."""
+
+    __slots__ = ("address", "deadline", "phase")
+
+    def __init__(self) -> None:
+        self.deadline = 0.0
+        self.phase = Phase.RESOLVE
+        self.address: str | None = None
+
+
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import itertools
+import os
+import socket
+from time import perf_counter
+from typing import Any, ClassVar, Literal
 
+from icmplib import (
+    AsyncSocket,
+    ICMPRequest,
+    ICMPSocketError,
+    ICMPv4Socket,
+    ICMPv6Socket,
+    SocketPermissionError,
+    TimeoutExceeded,
+)
 from pydantic import Field
 
+from netvigil.model import Observation
+from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
+from netvigil.probes.classify import ICMPReport, classify_icmp, failure
+from netvigil.probes.connect import address_family, is_ip_literal
+from netvigil.probes.context import ProbeContext
 
-__all__ = ["ICMPSpec"]
+__all__ = ["ICMPProbe", "ICMPSpec"]
 
 
 class ICMPSpec(TargetBase):
@@ -25,3 +44,144 @@ class ICMPSpec(TargetBase):
     @property
     def destination(self) -> str:
         return self.host
+
+
+class ICMPProbe:
+    """Sends a burst of echo requests (icmplib) and reports RTTs, loss and ICMP errors.
+
+    A raw socket is used when the process may open one (root or CAP_NET_RAW): only a raw
+    socket receives the ICMP errors (destination unreachable, time exceeded) a router or
+    firewall sends back. Otherwise an unprivileged ICMP datagram socket is used, which
+    sees echo replies only, so an error report then shows as `icmp_timeout`.
+
+    detail: `sent`, `received`, `loss` (0..1), `rtts_ms`, `privileged`, and `icmp`
+    (version, type, code, from) when an ICMP error came back.
+    """
+
+    kind: ClassVar[str] = "icmp"
+
+    def __init__(self, context: ProbeContext | None = None) -> None:
+        self._context = context or ProbeContext()
+        self._privileged: bool | None = None
+
+    async def close(self) -> None:
+        """Release nothing: every burst uses its own socket."""
+
+    def _open(self, address: str) -> Any:
+        family6 = address_family(address) == socket.AF_INET6
+        socket_cls = ICMPv6Socket if family6 else ICMPv4Socket
+        if self._privileged is None:
+            try:
+                sock = socket_cls(privileged=True)
+            except SocketPermissionError:
+                self._privileged = False
+            else:
+                self._privileged = True
+                return sock
+        return socket_cls(privileged=self._privileged)
+
+    async def measure(self, spec: ICMPSpec) -> Observation:
+        """One burst of `spec.count` echo requests, within `spec.timeout_s`."""
+        loop = asyncio.get_running_loop()
+        start = perf_counter()
+        deadline = loop.time() + spec.timeout_s
+        timings: dict[str, float] = {}
+        detail: dict[str, Any] = {}
+        address: str | None = None
+        phase = Phase.RESOLVE
+        rtts: list[float] = []
+        sent = 0
+        report: ICMPReport | None = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                if is_ip_literal(spec.host):
+                    address = spec.host
+                else:
+                    addresses = await self._context.resolver.resolve(spec.host)
+                    timings["resolve"] = perf_counter() - start
+                    address = addresses[0]
+                phase = Phase.CONNECT
+                family = address_family(address)
+                wait = max(
+                    0.05,
+                    (deadline - loop.time() - (spec.count - 1) * spec.packet_interval_s)
+                    / spec.count,
+                )
+                ident = _next_ident()
+                with AsyncSocket(self._open(address)) as sock:
+                    for seq in range(spec.count):
+                        if seq:
+                            await asyncio.sleep(spec.packet_interval_s)
+                        request = ICMPRequest(destination=address, id=ident, sequence=seq)
+                        sock.send(request)
+                        sent += 1
+                        try:
+                            reply = await sock.receive(request, wait)
+                        except TimeoutExceeded:
+                            continue
+                        if reply.type in _ECHO_REPLY:
+                            rtts.append((reply.time - request.time) * 1000.0)
+                        else:
+                            report = ICMPReport(family, reply.type, reply.code, reply.source)
+        except ICMPSocketError as exc:
+            # icmplib wraps the OSError from sendto (ENETUNREACH, EHOSTUNREACH...).
+            cause = exc.__cause__ or exc.__context__
+            timings["total"] = perf_counter() - start
+            return failure(
+                cause if isinstance(cause, OSError) else exc,
+                phase,
+                timings=timings,
+                detail=detail,
+                address=address,
+            )
+        except TimeoutError:
+            pass  # the burst ran out of time: what arrived so far is the result
+        except Exception as exc:  # every failure becomes data
+            timings["total"] = perf_counter() - start
+            return failure(exc, phase, timings=timings, detail=detail, address=address)
+        total = perf_counter() - start
+        timings["total"] = total
+        received = len(rtts)
+        detail.update(
+            sent=sent,
+            received=received,
+            loss=round(1 - received / sent, 4) if sent else 1.0,
+            rtts_ms=[round(r, 3) for r in rtts],
+            privileged=bool(self._privileged),
+        )
+        if rtts:
+            timings["rtt"] = min(rtts) / 1000.0
+            return Observation(
+                ok=True, outcome=Outcome.OK, timings=timings, detail=detail, address=address
+            )
+        if address is None:
+            return failure(
+                TimeoutError("name resolution timed out"),
+                Phase.RESOLVE,
+                timings=timings,
+                detail=detail,
+                address=address,
+            )
+        outcome = Outcome.ICMP_TIMEOUT
+        if report is not None:
+            detail["icmp"] = report.as_detail()
+            named = classify_icmp(report.family, report.type, report.code)
+            if named is not Outcome.UNKNOWN:
+                outcome = named
+        return Observation(
+            ok=False,
+            outcome=outcome,
+            phase=Phase.CONNECT,
+            timings=timings,
+            detail=detail,
+            address=address,
+        )
+
+
+_ECHO_REPLY = frozenset((0, 129))
+_ident = itertools.count(os.getpid() & 0x7FFF)
+
+
+def _next_ident() -> int:
+    """A fresh ICMP identifier per burst so concurrent bursts never match each other."""
+    return next(_ident) & 0xFFFF

@@ -83,6 +83,17 @@ class Store(Protocol):
         """Delete raw measurements older than `older_than` (epoch s); rollups stay."""
         ...
 
+    def submit(self, m: Measurement) -> None:
+        """Queue one measurement for writing without blocking (the monitor's hot path).
+
+        Raises StoreError when the store is closed. Use `flush()` to wait for durability.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything submitted or added before this call is stored."""
+        ...
+
     async def close(self) -> None:
         """Flush pending writes and close."""
         ...

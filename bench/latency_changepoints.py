@@ -1,0 +1,118 @@
+"""Latency change-point detection on 35 real RIPE Atlas RTT traces (hand-labelled change points).
+
+Runs :class:`netvigil.detect.BaselineDetector` (default parameters, loss codes skipped) over each
+trace; a sample whose score is at least the threshold is an alarm. A labelled change point is
+detected when an alarm falls within ``±tolerance`` samples of it (delay = alarm index minus change
+point index, the first matching alarm); an alarm matching no change point is a false alarm.
+
+Usage::
+
+    .venv/bin/python bench/latency_changepoints.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from netvigil.detect import BaselineDetector
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / ".." / "shared" / "data" / "latency_changepoints"
+SAMPLE_S = 240
+
+
+def _epoch(text: str) -> float:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    raise ValueError(f"unknown timestamp format: {text!r}")
+
+
+def load_trace(path: Path) -> tuple[list[float], list[float], list[int]]:
+    """(epochs, rtts, change-point flags) of one trace; rtt < 0 are loss codes (-3, -4)."""
+    ts, rtt, cp = [], [], []
+    for line in path.read_text().splitlines()[1:]:
+        if not line.strip():
+            continue
+        when, value, flag = line.strip().split(";")
+        ts.append(_epoch(when))
+        rtt.append(float(value))
+        cp.append(int(flag))
+    return ts, rtt, cp
+
+
+def match(alarms: Sequence[int], cps: Sequence[int], tol: int) -> tuple[list[int | None], int]:
+    """Per change point, the delay of its first alarm within ±tol (None if none); false alarms."""
+    delays: list[int | None] = []
+    used: set[int] = set()
+    for c in cps:
+        near = [a for a in alarms if abs(a - c) <= tol]
+        delays.append(near[0] - c if near else None)
+        used.update(near)
+    return delays, sum(1 for a in alarms if a not in used)
+
+
+def evaluate(threshold: float, tol: int, verbose: bool) -> tuple[int, int, list[int], int, float]:
+    """Run all traces; print per-trace rows if verbose; return the totals."""
+    n_cp = n_hit = n_false = 0
+    delays: list[int] = []
+    days = 0.0
+    for path in sorted(DATA.glob("*.csv")):
+        ts, rtt, flags = load_trace(path)
+        det = BaselineDetector(negative_is_loss=True)
+        scores = [det.update(t, v) for t, v in zip(ts, rtt, strict=True)]
+        alarms = [i for i, s in enumerate(scores) if s >= threshold]
+        cps = [i for i, f in enumerate(flags) if f]
+        d, false = match(alarms, cps, tol)
+        hit = [x for x in d if x is not None]
+        n_cp += len(cps)
+        n_hit += len(hit)
+        n_false += false
+        delays += hit
+        days += (ts[-1] - ts[0]) / 86400
+        if verbose:
+            print(
+                f"{path.stem:>6} {len(ts):>6} samples  cps {len(cps):>3}"
+                f"  hit {len(hit):>3}  false {false:>4}"
+            )
+    return n_cp, n_hit, delays, n_false, days
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tolerance", type=int, default=3, help="samples either side (default 3)")
+    parser.add_argument(
+        "--thresholds", default="0.15,0.2,0.3", help="comma-separated score thresholds"
+    )
+    parser.add_argument("--verbose", action="store_true", help="per-trace rows")
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"latency change-point data not found at {DATA}", file=sys.stderr)
+        return 2
+    print(
+        f"RIPE Atlas RTT change points: 35 traces, ±{args.tolerance} samples "
+        f"({SAMPLE_S // 60}-min spacing)\n"
+    )
+    print(
+        f"{'threshold':>9}{'detected':>14}{'recall':>8}{'mean delay':>12}"
+        f"{'false alarms':>14}{'per day':>9}{'precision':>11}"
+    )
+    for thr in (float(x) for x in args.thresholds.split(",")):
+        n_cp, n_hit, delays, n_false, days = evaluate(thr, args.tolerance, args.verbose)
+        mean = sum(delays) / len(delays) if delays else float("nan")
+        prec = n_hit / (n_hit + n_false) if n_hit + n_false else float("nan")
+        print(
+            f"{thr:>9.2f}{n_hit:>8}/{n_cp:<5}{n_hit / n_cp:>8.1%}{mean:>+9.2f} smp"
+            f"{n_false:>14}{n_false / days:>9.2f}{prec:>11.1%}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The classification seam: causes, evidence statements, verdicts and the Rule protocol.
+
+A rule looks at one EvidenceWindow (the features and facts around an incident's onset)
+and either has nothing to say (None) or returns a Verdict for its cause: weighted
+evidence statements, each citing figures. Positive weights support the cause, negative
+weights speak against it. The classifier adds a verdict's weights to a score per cause
+and turns the scores into probabilities (see `netvigil.classify.classifier`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from netvigil.detect.features import EvidenceWindow
+
+
+__all__ = ["TOPIC_ORDER", "Cause", "Evidence", "Rule", "Topic", "Verdict"]
+
+
+class Cause(StrEnum):
+    """What an incident looks like; stable public names (add, never rename)."""
+
+    VOLUMETRIC_DDOS = "volumetric_ddos"
+    APPLICATION_DDOS = "application_ddos"
+    SHUTDOWN = "shutdown"
+    ROUTE_WITHDRAWAL = "route_withdrawal"
+    SERVICE_FAILURE = "service_failure"
+    DNS_FAILURE = "dns_failure"
+    TLS_FAILURE = "tls_failure"
+    IN_COUNTRY_FILTERING = "in_country_filtering"
+    VANTAGE_PROBLEM = "vantage_problem"
+    UNKNOWN = "unknown"
+
+
+class Topic(StrEnum):
+    """What an evidence statement is about; evidence is listed in TOPIC_ORDER."""
+
+    MAINTENANCE = "maintenance"
+    VANTAGE = "vantage"
+    GEOGRAPHY = "geography"
+    DNS = "dns"
+    TCP = "tcp"
+    TLS = "tls"
+    HTTP = "http"
+    COFATE = "cofate"
+    SHAPE = "shape"
+
+
+TOPIC_ORDER: tuple[Topic, ...] = tuple(Topic)
+"""Vantage health first, then in-country vs abroad, then the layers, co-fate, shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One checkable statement with figures, its weight and the cause it was weighed for."""
+
+    statement: str
+    topic: Topic
+    weight: float = 0.0
+    cause: Cause = Cause.UNKNOWN
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object form."""
+        return {
+            "statement": self.statement,
+            "topic": self.topic.value,
+            "weight": round(self.weight, 6),
+            "cause": self.cause.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        """Rebuild from `to_json()` output."""
+        return cls(
+            statement=str(data["statement"]),
+            topic=Topic(data["topic"]),
+            weight=float(data.get("weight", 0.0)),
+            cause=Cause(data.get("cause", Cause.UNKNOWN.value)),
+        )
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What one rule says for its cause: weighted evidence; the score is their sum."""
+
+    cause: Cause
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """The sum of the evidence weights."""
+        return sum(e.weight for e in self.evidence)
+
+    def add(self, weight: float, topic: Topic, statement: str) -> None:
+        """Record one statement with its weight for this verdict's cause."""
+        self.evidence.append(Evidence(statement, topic, weight, self.cause))
+
+
+class Rule(Protocol):
+    """A transparent, pluggable piece of attribution for one cause.
+
+    `judge` is pure: it reads the window (and `window.weights`) and returns a Verdict
+    with evidence, or None when the window says nothing about this cause.
+    """
+
+    cause: Cause
+
+    def judge(self, window: EvidenceWindow) -> Verdict | None: ...

@@ -1,0 +1,39 @@
+"""dns_failure: the names stop resolving (timeouts, SERVFAIL, NXDOMAIN)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.text import outcome_mix, share
+from netvigil.outcome import Outcome
+
+if TYPE_CHECKING:
+    from netvigil.detect.features import EvidenceWindow
+
+__all__ = ["DNSFailureRule"]
+
+_DNS = [o.value for o in Outcome if o.value.startswith("dns_")]
+
+
+class DNSFailureRule:
+    """Weighs the share of failures that happened while resolving."""
+
+    cause = Cause.DNS_FAILURE
+
+    def judge(self, window: EvidenceWindow) -> Verdict | None:
+        """DNS layer."""
+        frac = window.features.frac_dns
+        if frac <= 0.0:
+            return None
+        verdict = Verdict(self.cause)
+        n = sum(window.outcomes[o] for o in _DNS)
+        total = sum(window.outcomes.values())
+        seen_by = window.class_vantages.get("dns", set())
+        verdict.add(
+            window.weight("dns.failures") * frac,
+            Topic.DNS,
+            f"DNS failed in {n} of {total} failed probes ({share(frac)}: "
+            f"{outcome_mix(window.outcomes, _DNS)}) from {len(seen_by)} vantage(s)",
+        )
+        return verdict

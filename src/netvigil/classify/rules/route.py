@@ -1,0 +1,75 @@
+"""route_withdrawal: routers report no route (ICMP network/host unreachable)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.text import latency, names, outcome_mix, share
+
+if TYPE_CHECKING:
+    from netvigil.detect.features import EvidenceWindow
+
+__all__ = ["RouteWithdrawalRule"]
+
+_UNREACH = ("net_unreachable", "host_unreachable")
+
+
+class RouteWithdrawalRule:
+    """Weighs ICMP unreachable answers, the whole network falling, and an abrupt onset."""
+
+    cause = Cause.ROUTE_WITHDRAWAL
+
+    def judge(self, window: EvidenceWindow) -> Verdict | None:
+        """TCP layer (ICMP errors), co-fate and shape."""
+        f = window.features
+        strength = f.frac_net_unreach + 0.5 * f.frac_host_unreach
+        if strength < 0.3:
+            return None
+        verdict = Verdict(self.cause)
+        seen = window.class_vantages.get("net_unreach", set()) | window.class_vantages.get(
+            "host_unreach", set()
+        )
+        countries = window.countries_of(seen)
+        where = f" in {len(countries)} countr{'y' if len(countries) == 1 else 'ies'}"
+        verdict.add(
+            window.weight("route.unreachable") * strength,
+            Topic.TCP,
+            f"ICMP unreachable in {share(f.frac_net_unreach + f.frac_host_unreach)} of failed "
+            f"probes ({outcome_mix(window.outcomes, _UNREACH)}) from {len(seen)} vantage(s)"
+            f"{where if countries else ''}: routers have no route to the destination",
+        )
+        reach = [
+            v
+            for v in window.vantages
+            if not v.impaired and v.members_total and v.members_ok == v.members_total
+        ]
+        if reach:
+            verdict.add(
+                window.weight("route.reachable_elsewhere"),
+                Topic.GEOGRAPHY,
+                f"{len(reach)} vantage(s) ({names(v.name for v in reach)}) still reach it: "
+                "routes exist somewhere",
+            )
+        if len(window.services) >= 2 and f.network_scope >= 0.99:
+            verdict.add(
+                window.weight("route.cofate"),
+                Topic.COFATE,
+                f"all {len(window.services)} services on network {names(window.networks)} "
+                f"lost within {f.onset_spread_s:.0f} s of each other",
+            )
+        if f.abruptness >= 0.8:
+            verdict.add(
+                window.weight("route.abrupt"),
+                Topic.SHAPE,
+                f"{share(f.abruptness)} of the last probes before onset were clean: abrupt",
+            )
+        if f.latency_ratio >= 1.5:
+            verdict.add(
+                0.0,
+                Topic.SHAPE,
+                f"p95 latency before onset {latency(f.latency_p95_pre_s)} vs baseline "
+                f"{latency(f.latency_p95_base_s)}: an attack may have preceded it; operators "
+                "withdraw their own routes to shed a flood",
+            )
+        return verdict

@@ -1,0 +1,69 @@
+"""service_failure: one service crashed or refuses, while its network and neighbours are fine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.text import names, share
+
+if TYPE_CHECKING:
+    from netvigil.detect.features import EvidenceWindow
+
+__all__ = ["ServiceFailureRule"]
+
+
+class ServiceFailureRule:
+    """Looks for refusals or fast server errors confined to one service."""
+
+    cause = Cause.SERVICE_FAILURE
+
+    def judge(self, window: EvidenceWindow) -> Verdict | None:
+        """TCP/HTTP layers, then co-fate."""
+        f = window.features
+        verdict = Verdict(self.cause)
+        if f.frac_refused > 0:
+            verdict.add(
+                window.weight("service.refused") * f.frac_refused,
+                Topic.TCP,
+                f"connection refused (TCP RST) in {share(f.frac_refused)} of failed probes: "
+                "the host answers but nothing listens",
+            )
+        fast = f.ttfb_base_s <= 0 or f.ttfb_post_s < 0 or f.ttfb_post_s < 3 * f.ttfb_base_s
+        if f.frac_http_5xx > 0 and fast:
+            verdict.add(
+                window.weight("service.http_5xx_fast") * f.frac_http_5xx,
+                Topic.HTTP,
+                f"HTTP 5xx in {share(f.frac_http_5xx)} of failed probes, answered without "
+                "delay: the server reports its own error",
+            )
+        unreachable = f.frac_silent + f.frac_net_unreach + f.frac_host_unreach + f.frac_prohibited
+        if unreachable >= 0.5:
+            verdict.add(
+                window.weight("service.unreachable") * unreachable,
+                Topic.TCP,
+                f"{share(unreachable)} of failed probes never reached the host "
+                "(unanswered or unreachable): the host is cut off, not one process down",
+            )
+        if not verdict.evidence:
+            return None
+        if len(window.services) == 1:
+            verdict.add(
+                window.weight("service.single"),
+                Topic.COFATE,
+                f"1 service failed alone ({window.services[0]})",
+            )
+        else:
+            verdict.add(
+                window.weight("service.many") * min(1.0, (len(window.services) - 1) / 2),
+                Topic.COFATE,
+                f"{len(window.services)} services failed together ({names(window.services)})",
+            )
+        if window.cohosted_up:
+            verdict.add(
+                window.weight("service.cohosted_up"),
+                Topic.COFATE,
+                f"{len(window.cohosted_up)} of {window.cohosted_total} other service(s) on "
+                f"network {names(window.networks)} kept answering ({names(window.cohosted_up)})",
+            )
+        return verdict

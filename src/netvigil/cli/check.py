@@ -1,0 +1,116 @@
+"""`netvigil check TARGET...`: ad-hoc checks with a table or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from netvigil.cli._common import output_console
+from netvigil.cli._loop import run_async
+from netvigil.cli._time import format_ts
+from netvigil.config.model import SchedulerConfig
+from netvigil.errors import ConfigError
+from netvigil.model import Measurement
+from netvigil.monitor import Monitor
+from netvigil.outcome import Outcome
+from netvigil.probes import ProbeSet, TargetSpec
+from netvigil.target_url import parse_target_url, parse_target_urls
+
+TIMING_COLUMNS = ("resolve", "connect", "tls", "ttfb", "total")
+
+
+def check(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Targets as URLs: https://host/path, http://..., tcp://host:port, "
+            "tls://host:port, icmp://host, dns://resolver[:port]/name?type=A",
+            show_default=False,
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="Read targets one per line from FILE.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per measurement per line.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, max=300, help="Timeout of each check, seconds.")
+    ] = 10.0,
+    vantage: Annotated[str, typer.Option(help="Name of this vantage in the output.")] = "local",
+) -> None:
+    """Check targets once and show outcomes and timings; exit 1 if any check fails."""
+    specs: list[TargetSpec] = [
+        parse_target_url(t, timeout_s=timeout, source="argument") for t in targets or []
+    ]
+    if from_file is not None:
+        try:
+            lines = from_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(str(from_file), [("", f"cannot read file: {exc.strerror}")]) from exc
+        specs += parse_target_urls(lines, source=str(from_file), timeout_s=timeout)
+    if not specs:
+        raise typer.BadParameter("give at least one TARGET or --from FILE", param_hint="TARGET")
+    specs = list({s.name: s for s in specs}.values())
+    measurements = run_async(_measure(specs, vantage))
+    if as_json:
+        for m in measurements:
+            sys.stdout.write(json.dumps(m.to_json(), separators=(",", ":")) + "\n")
+    else:
+        output_console().print(_table(measurements))
+    if not all(m.ok for m in measurements):
+        raise typer.Exit(1)
+
+
+async def _measure(specs: list[TargetSpec], vantage: str) -> list[Measurement]:
+    async with ProbeSet() as probes:
+        monitor = Monitor(specs, probes, [], vantage, SchedulerConfig())
+        return await monitor.run_once(specs)
+
+
+def _table(measurements: list[Measurement]) -> Table:
+    table = Table(box=None, header_style="bold")
+    table.add_column("target")
+    table.add_column("kind")
+    table.add_column("outcome")
+    table.add_column("phase")
+    for name in TIMING_COLUMNS:
+        table.add_column(f"{name} ms", justify="right")
+    table.add_column("detail", overflow="fold")
+    for m in measurements:
+        colour = "green" if m.ok else "red"
+        timings = [
+            f"{m.timings[name] * 1000:.1f}" if name in m.timings else "" for name in TIMING_COLUMNS
+        ]
+        table.add_row(
+            m.target,
+            m.kind,
+            f"[{colour}]{m.outcome.value}[/{colour}]",
+            m.phase.value if m.phase else "",
+            *timings,
+            summarise_detail(m),
+        )
+    if measurements:
+        table.caption = f"vantage {measurements[0].vantage} at {format_ts(measurements[0].ts)}"
+    return table
+
+
+def summarise_detail(m: Measurement) -> str:
+    """A short human summary of a measurement's detail (status, answers, cert, error)."""
+    d = m.detail
+    parts: list[str] = []
+    keys = ["status", "rcode", "answers", "protocol", "days_to_expiry", "loss"]
+    if m.outcome is Outcome.UNKNOWN:
+        keys.append("error")
+    for key in keys:
+        if key in d and d[key] not in (None, "", []):
+            value = d[key]
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value[:3])
+            parts.append(f"{key}={value}")
+    return " ".join(parts)

@@ -1,0 +1,108 @@
+"""`netvigil run -c netvigil.toml`: monitor continuously, store, and serve the ingest API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from netvigil.cli._common import DBOption, store_path
+from netvigil.cli._live import LatestState, log_progress, show_live
+from netvigil.cli._loop import run_async
+from netvigil.config import Config, load_config
+from netvigil.metrics import Metrics
+from netvigil.monitor import Monitor
+from netvigil.probes import ProbeSet
+from netvigil.store.sqlite import SQLiteStore
+from netvigil.web.app import create_app
+from netvigil.web.server import WebServer
+
+log = logging.getLogger("netvigil.run")
+
+
+def run(
+    config_path: Annotated[
+        Path, typer.Option("--config", "-c", help="netvigil.toml to run.", show_default=False)
+    ],
+    db: DBOption = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="Serve the API on HOST:PORT (default: the config's [server] listen)."),
+    ] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not start the web server.")] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=1, help="Stop after this many seconds (default: until Ctrl-C)."),
+    ] = None,
+    live: Annotated[
+        bool | None,
+        typer.Option(
+            "--live/--plain", help="Live table (default on a terminal) or plain log lines."
+        ),
+    ] = None,
+) -> None:
+    """Probe the config's targets continuously, store the results and serve the ingest API."""
+    config = load_config(config_path)
+    path = store_path(config_path, config, db)
+    if live is None:
+        live = sys.stdout.isatty()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    host, port = config.server.host, config.server.port
+    if listen is not None:
+        if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
+            raise typer.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
+        host, port = listen.rsplit(":", 1)[0].strip("[]"), int(listen.rsplit(":", 1)[1])
+    web = config.server.enabled and not no_web
+    run_async(_serve(config, path, host if web else None, port, duration, live))
+
+
+async def _serve(
+    config: Config,
+    path: Path,
+    host: str | None,
+    port: int,
+    duration: float | None,
+    live: bool,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    metrics = Metrics()
+    state = LatestState()
+    async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
+        async with ProbeSet() as probes:
+            monitor = Monitor(
+                config.targets,
+                probes,
+                [store, state],
+                config.vantage.name,
+                config.scheduler,
+                metrics,
+            )
+            server: WebServer | None = None
+            if host is not None:
+                server = await WebServer.start(
+                    create_app(store, config, metrics), host=host, port=port
+                )
+                log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
+            view = (
+                show_live(state, config, monitor, stop)
+                if live
+                else log_progress(state, monitor, stop)
+            )
+            try:
+                await asyncio.gather(monitor.run(stop), view)
+            finally:
+                if server is not None:
+                    await server.stop()
+        log.info("stopped after %d checks; flushing the store", state.checks)

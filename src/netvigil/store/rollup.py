@@ -1,0 +1,94 @@
+"""Per-minute rollups: how measurements of one (minute, target, vantage) are summarised.
+
+Pure functions shared by the stores, so every backend computes the same numbers:
+`minute_of` buckets a timestamp, `quantile` interpolates like numpy's default
+(`method="linear"`), and `RollupBuilder` folds rows into a `Rollup`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from netvigil.store.base import Rollup
+
+__all__ = ["MINUTE_S", "RollupBuilder", "merge_rollups", "minute_of", "quantile"]
+
+MINUTE_S = 60
+"""The width of one rollup bucket, in seconds."""
+
+
+def minute_of(ts: float) -> int:
+    """The start of the minute holding `ts`, in epoch seconds (floor, exact for floats)."""
+    return int(ts // MINUTE_S) * MINUTE_S
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) of already sorted values, interpolated linearly.
+
+    Gives the same result as `numpy.quantile(values, q)`; raises ValueError when empty.
+    """
+    if not sorted_values:
+        raise ValueError("quantile of no values")
+    h = (len(sorted_values) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
+
+
+class RollupBuilder:
+    """Accumulates the rows of one (minute, target, vantage) and builds its Rollup."""
+
+    __slots__ = ("count", "latencies", "ok_count", "outcomes")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ok_count = 0
+        self.outcomes: dict[str, int] = {}
+        self.latencies: list[float] = []
+
+    def add(self, ok: bool, outcome: str, total_s: float | None) -> None:
+        """Fold in one measurement: its success, outcome name and `total` timing."""
+        self.count += 1
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if ok:
+            self.ok_count += 1
+            if total_s is not None and math.isfinite(total_s):
+                self.latencies.append(total_s)
+
+    def build(self, minute: int, target: str, vantage: str) -> Rollup:
+        """The Rollup of everything added so far."""
+        lat = sorted(self.latencies)
+        return Rollup(
+            minute=minute,
+            target=target,
+            vantage=vantage,
+            count=self.count,
+            ok_count=self.ok_count,
+            latency_p50_s=quantile(lat, 0.5) if lat else None,
+            latency_p95_s=quantile(lat, 0.95) if lat else None,
+            outcomes=dict(sorted(self.outcomes.items())),
+        )
+
+
+def merge_rollups(old: Rollup, new: Rollup) -> Rollup:
+    """Add `new` into `old` when the raw rows behind `old` are gone (pruned).
+
+    Counts add exactly; latency quantiles cannot be merged without the samples, so the
+    old ones are kept when they exist (an approximation, used only for data that
+    arrives after its minute's raw rows were pruned).
+    """
+    outcomes = dict(old.outcomes)
+    for name, n in new.outcomes.items():
+        outcomes[name] = outcomes.get(name, 0) + n
+    has_old = old.latency_p50_s is not None
+    return Rollup(
+        minute=old.minute,
+        target=old.target,
+        vantage=old.vantage,
+        count=old.count + new.count,
+        ok_count=old.ok_count + new.ok_count,
+        latency_p50_s=old.latency_p50_s if has_old else new.latency_p50_s,
+        latency_p95_s=old.latency_p95_s if has_old else new.latency_p95_s,
+        outcomes=dict(sorted(outcomes.items())),
+    )

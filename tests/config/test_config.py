@@ -1,0 +1,131 @@
+"""Config validation: each invalid file is paired with the message it must produce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netvigil.config import load_config, parse_config
+from netvigil.errors import ConfigError
+
+HERE = Path(__file__).parent
+INVALID = sorted((HERE / "invalid").glob("*.toml"))
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def expected_message(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: '"
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_config_names_file_location_and_problem(path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert expected_message(path) in message
+
+
+def test_shipped_examples_are_valid() -> None:
+    examples = sorted(EXAMPLES.glob("*.toml"))
+    assert examples, "examples/ holds no config"
+    for path in examples:
+        config = load_config(path)
+        assert config.targets
+
+
+def test_defaults_apply_to_targets_that_do_not_set_them() -> None:
+    config = parse_config(
+        """
+        [defaults]
+        interval_s = 15
+        timeout_s = 3
+        [[targets]]
+        name = "a"
+        control = true
+        kind = "tcp"
+        host = "192.0.2.1"
+        port = 80
+        [[targets]]
+        name = "b"
+        control = true
+        kind = "tcp"
+        host = "192.0.2.1"
+        port = 81
+        interval_s = 5
+        """
+    )
+    assert [(t.interval_s, t.timeout_s) for t in config.targets] == [(15, 3), (5, 3)]
+
+
+def test_unknown_default_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"defaults: unknown setting\(s\): intervall"):
+        parse_config("[defaults]\nintervall = 3\n")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_several_problems_are_all_reported() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            """
+            [[targets]]
+            name = "a"
+            control = true
+            kind = "tcp"
+            host = "h"
+            port = 0
+            [[targets]]
+            name = "b"
+            control = true
+            kind = "http"
+            url = "gopher://h/"
+            """,
+            source="x.toml",
+        )
+    locations = [loc for loc, _ in info.value.problems]
+    assert locations == ["targets[0].port", "targets[1].url"]
+
+
+_names = st.from_regex(r"[a-z][a-z0-9\-]{0,12}", fullmatch=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(_names, min_size=1, max_size=6, unique=True),
+    ports=st.lists(st.integers(min_value=-5, max_value=70000), min_size=6, max_size=6),
+)
+def test_generated_tcp_targets_validate_exactly_when_ports_are_valid(
+    names: list[str], ports: list[int]
+) -> None:
+    blocks = [
+        f'[[targets]]\nname = "{name}"\ncontrol = true\nkind = "tcp"\nhost = "192.0.2.7"\n'
+        f"port = {port}\n"
+        for name, port in zip(names, ports, strict=False)
+    ]
+    text = "\n".join(blocks)
+    bad = [i for i, port in enumerate(ports[: len(names)]) if not 1 <= port <= 65535]
+    if bad:
+        with pytest.raises(ConfigError) as info:
+            parse_config(text)
+        assert [loc for loc, _ in info.value.problems] == [f"targets[{i}].port" for i in bad]
+    else:
+        config = parse_config(text)
+        assert [t.name for t in config.targets] == names
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
+    try:
+        parse_config(text)
+    except ConfigError as exc:
+        assert str(exc).startswith("<config>")

@@ -1,0 +1,52 @@
+"""Shared fixtures: loopback servers (HTTP/HTTPS, scripted TCP, DNS) and test certificates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from servers.certs import CertKit, make_cert_kit
+from servers.dns import DNSServer, serve_dns
+from servers.http import serve_http
+
+
+@pytest.fixture(scope="session")
+def cert_kit(tmp_path_factory: pytest.TempPathFactory) -> CertKit:
+    """Certificates for TLS tests: trusted CA file plus good/expired/wrong-name/untrusted."""
+    return make_cert_kit(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(params=["127.0.0.1", "::1"], ids=["ipv4", "ipv6"])
+def loopback(request: pytest.FixtureRequest) -> str:
+    """A loopback address, once for IPv4 and once for IPv6."""
+    host: str = request.param
+    return host
+
+
+@pytest.fixture
+async def http_server() -> AsyncIterator[str]:
+    """Base URL of the plain HTTP test server on 127.0.0.1."""
+    async with serve_http("127.0.0.1") as url:
+        yield url
+
+
+@pytest.fixture
+async def https_server(cert_kit: CertKit) -> AsyncIterator[str]:
+    """Base URL of the HTTPS test server (good certificate for localhost/127.0.0.1/::1)."""
+    async with serve_http("127.0.0.1", cert_kit.good) as url:
+        yield url
+
+
+@pytest.fixture
+async def dns_server() -> AsyncIterator[DNSServer]:
+    """The DNS test server on 127.0.0.1 (see servers.dns.DEFAULT_ZONE)."""
+    async with serve_dns("127.0.0.1") as server:
+        yield server
+
+
+@pytest.fixture
+def ca_file(cert_kit: CertKit) -> Path:
+    """Path of the CA that signed the test servers' certificates."""
+    return cert_kit.ca_file
