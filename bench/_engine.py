@@ -22,13 +22,14 @@ import gc
 import json
 import sqlite3
 import sys
+import threading
 import time
 from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _proc import peak_rss_mb, rss_mb, self_cpu
+from _proc import peak_rss_mb, rss_mb, self_cpu, thread_cpu
 from _servers import DNS_PORT, HTTP_PORT, HTTPS_PORT, address
 
 from netvigil.config.model import SchedulerConfig
@@ -158,6 +159,16 @@ def stored_rows(db: Path) -> int:
         return int(n)
 
 
+def python_threads() -> dict[int, str]:
+    """Native thread id -> Python thread name, for the threads alive now."""
+    return {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+
+
+def thread_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU-seconds per thread name between two `thread_cpu(names=python_threads())` readings."""
+    return {k: round(v - before.get(k, 0.0), 3) for k, v in after.items() if v - before.get(k, 0.0)}
+
+
 def quantiles(values: array[float]) -> dict[str, float]:
     """count, p50, p99, max (seconds) of `values`."""
     if not values:
@@ -190,7 +201,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
     counter.outcomes.clear()
     gc.collect()
     max_checks, duration = int(job["max_checks"]), float(job["duration_s"])
-    c0, t0 = self_cpu(), time.monotonic()
+    c0, t0, th0 = self_cpu(), time.monotonic(), thread_cpu(names=python_threads())
     done = 0
     while done < max_checks and time.monotonic() - t0 < duration:
         batch = specs[: max_checks - done]
@@ -198,6 +209,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
         done += len(batch)
     await store.flush()
     wall, cpu = time.monotonic() - t0, self_cpu() - c0
+    threads = thread_delta(th0, thread_cpu(names=python_threads()))
     await store.close()
     await close_probes(probes)
     checks = counter.count - warm
@@ -218,6 +230,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
         "checks_per_s": checks / wall if wall else 0.0,
         "cpu_s_per_1000": 1000 * cpu.total_s / checks if checks else 0.0,
         "checks_per_cpu_s": checks / cpu.total_s if cpu.total_s else 0.0,
+        "cpu_s_by_thread": threads,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -245,7 +258,7 @@ async def sustained(job: dict[str, Any]) -> dict[str, Any]:
     stop = asyncio.Event()
     duration = float(job["duration_s"])
     samples: list[dict[str, float]] = []
-    c0, t0 = self_cpu(), time.monotonic()
+    c0, t0, th0 = self_cpu(), time.monotonic(), thread_cpu(names=python_threads())
 
     async def sample() -> None:
         every = float(job.get("sample_s", 5.0))
@@ -292,6 +305,7 @@ async def sustained(job: dict[str, Any]) -> dict[str, Any]:
     await store.flush()
     flush_s = time.monotonic() - t_flush
     wall, cpu = time.monotonic() - t0, self_cpu() - c0
+    threads = thread_delta(th0, thread_cpu(names=python_threads()))
     sampler.cancel()
     await store.close()
     await close_probes(probes)
@@ -323,6 +337,7 @@ async def sustained(job: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": cpu.total_s,
         "cpu_s_per_1000": 1000 * cpu.total_s / produced if produced else 0.0,
         "cpu_util": cpu.total_s / wall if wall else 0.0,
+        "cpu_s_by_thread": threads,
         "rss_after_setup_mb": rss_after_setup,
         "peak_rss_mb": peak_rss_mb(),
         "samples": samples,

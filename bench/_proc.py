@@ -6,7 +6,7 @@ import os
 import resource
 from dataclasses import dataclass
 
-__all__ = ["CPUSample", "cpu_of", "peak_rss_mb", "rss_mb", "self_cpu"]
+__all__ = ["CPUSample", "cpu_of", "peak_rss_mb", "rss_mb", "self_cpu", "thread_cpu"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -36,6 +36,30 @@ def cpu_of(pid: int) -> CPUSample:
     # The command name (field 2) may hold spaces; fields after it start past the last ")".
     fields = raw[raw.rindex(b")") + 2 :].split()
     return CPUSample(int(fields[11]) / _TICKS, int(fields[12]) / _TICKS)
+
+
+def thread_cpu(pid: int | str = "self", names: dict[int, str] | None = None) -> dict[str, float]:
+    """CPU-seconds used so far by each thread of a process, summed by thread name.
+
+    `names` maps native thread ids to names (Python does not name OS threads);
+    threads not in it go by their /proc comm.
+    """
+    out: dict[str, float] = {}
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            if names and int(tid) in names:
+                name = names[int(tid)]
+            else:
+                with open(f"{task_dir}/{tid}/comm") as f:
+                    name = f.read().strip()
+            with open(f"{task_dir}/{tid}/stat", "rb") as f:
+                raw = f.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+    return out
 
 
 def self_cpu() -> CPUSample:

@@ -8,23 +8,53 @@ with the fields below (`to_json()`), which is also the format of `netvigil expor
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter
-from ulid import ULID
 
 from netvigil.outcome import Outcome, Phase
 
 __all__ = ["Measurement", "Observation", "measurement_list_adapter", "new_measurement_id"]
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+"""The 1,024 two-character Crockford base32 strings, indexed by a 10-bit value."""
+
+
 def new_measurement_id(ts: float | None = None) -> str:
-    """A unique id that sorts by time: a ULID (26 characters, Crockford base32)."""
-    if ts is None:
-        return str(ULID())
-    return str(ULID.from_timestamp(ts))
+    """A unique id that sorts by time: a ULID (26 characters, Crockford base32).
+
+    The first 48 bits are `ts` in milliseconds (now if None), the other 80 come from
+    os.urandom. The text is what `ulid.ULID` writes and parses; it is encoded here, ten
+    bits at a time, because this runs once per measurement and is a few times faster
+    than going through the library. Raises ValueError for a time outside 1970..10889.
+    """
+    ms = time.time_ns() // 1_000_000 if ts is None else int(ts * 1000)
+    if not 0 <= ms < 1 << 48:
+        raise ValueError(f"timestamp {ts} is out of the ULID range")
+    r = int.from_bytes(os.urandom(10), "big")
+    p = _PAIRS
+    return "".join(
+        (
+            p[ms >> 40],
+            p[ms >> 30 & 1023],
+            p[ms >> 20 & 1023],
+            p[ms >> 10 & 1023],
+            p[ms & 1023],
+            p[r >> 70],
+            p[r >> 60 & 1023],
+            p[r >> 50 & 1023],
+            p[r >> 40 & 1023],
+            p[r >> 30 & 1023],
+            p[r >> 20 & 1023],
+            p[r >> 10 & 1023],
+            p[r & 1023],
+        )
+    )
 
 
 @dataclass(slots=True)

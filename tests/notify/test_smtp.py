@@ -38,12 +38,12 @@ async def test_mail_has_the_headline_as_subject_and_evidence_in_the_body(
     assert envelope.mail_from == "netvigil@observatory.test"
     assert envelope.rcpt_tos == ["noc@observatory.test", "press@observatory.test"]
     mail = parse(envelope.original_content)
-    assert mail["Subject"] == (
+    assert mail["Subject"].strip() == (
         "[netvigil] CONFIRMED: e-albania, kryeministria, parlament down (shutdown)"
     )
     assert mail["X-Netvigil-Incident"] == "inc-1"
     assert mail.get_content_type() == "text/plain"
-    body = mail.get_content()
+    body = mail.get_content().replace("\r\n", "\n")
     assert body.startswith(
         "CONFIRMED: e-albania, kryeministria, parlament down from 3 vantages since "
         "2022-07-16 21:04:05 UTC — looks like shutdown (confidence 0.82)"
@@ -79,7 +79,7 @@ async def test_dispatcher_from_config_mails_a_confirmed_incident(mailbox: Mailbo
     dispatcher.submit(make_event(EventKind.CONFIRMED))
     dispatcher.submit(make_event(EventKind.RESOLVED))
     await dispatcher.stop(drain_timeout_s=5)
-    subjects = [parse(m.original_content)["Subject"] for m in mailbox.messages]
+    subjects = [parse(m.original_content)["Subject"].strip() for m in mailbox.messages]
     assert [s.split(":")[0] for s in subjects] == ["[netvigil] CONFIRMED", "[netvigil] RESOLVED"]
     assert dispatcher.stats()["noc-mail"].sent == 2
 

@@ -10,6 +10,7 @@ import hashlib
 from datetime import UTC, datetime
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -181,6 +182,20 @@ NotifyEvent = Literal["opened", "confirmed", "cause_changed", "resolved"]
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return url
+
+
+def _check_address(address: str) -> str:
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in address):
+        raise ValueError(f"not an e-mail address: {address!r}")
+    return address
+
+
 def _default_notify_events() -> list[NotifyEvent]:
     return ["confirmed", "cause_changed", "resolved"]
 
@@ -201,7 +216,7 @@ class WebhookNotifyConfig(_NotifyCommon):
     """A signed JSON POST to a URL (see docs/alerts.md for the signature scheme)."""
 
     kind: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://[^\s/?#]+[^\s]*$", max_length=2048)
+    url: Annotated[str, AfterValidator(_check_http_url)] = Field(max_length=2048)
     secret: SecretStr | None = Field(default=None, min_length=16)
     """The shared signing secret (at least 16 characters); or name it with `secret_env`."""
     secret_env: str | None = Field(default=None, pattern=ENV_NAME)
@@ -234,8 +249,8 @@ class SMTPNotifyConfig(_NotifyCommon):
     username: str | None = Field(default=None, min_length=1)
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     """Environment variable holding the password for `username`."""
-    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    sender: Annotated[str, AfterValidator(_check_address)]
+    recipients: list[Annotated[str, AfterValidator(_check_address)]] = Field(min_length=1)
     timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     @model_validator(mode="after")

@@ -69,7 +69,7 @@ class AppriseNotifier:
                 )
         except TimeoutError as exc:
             raise NotifyError(
-                f"apprise {self.name}: no answer within {self.timeout_s:.0f} s"
+                f"apprise {self.name}: no answer within {self.timeout_s:g} s"
             ) from exc
         if not ok:
             why = "; ".join(reasons[-3:]) or "no reason given"

@@ -366,7 +366,7 @@ class _Route:
         except NotifyError as exc:
             self._failed(event, str(exc))
         except TimeoutError:
-            self._failed(event, f"notify {name}: no answer within {self.send_timeout_s:.0f} s")
+            self._failed(event, f"notify {name}: no answer within {self.send_timeout_s:g} s")
         except Exception as exc:  # a notifier bug must not stop the route
             log.exception("notify %s: unexpected error", name)
             self._failed(event, f"notify {name}: {type(exc).__name__}: {exc}")
