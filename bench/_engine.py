@@ -47,10 +47,24 @@ class LagRecorder(Metrics):
     def __init__(self) -> None:
         super().__init__()
         self.lags = array("d")
+        self.at = array("d")
+        """When each lag was recorded (time.monotonic())."""
 
     def observe_lag(self, lag_s: float) -> None:
         super().observe_lag(lag_s)
         self.lags.append(lag_s)
+        self.at.append(time.monotonic())
+
+    def lag_windows(self, t0: float, width_s: float) -> list[dict[str, float]]:
+        """Lag quantiles per `width_s` window from `t0`."""
+        windows: dict[int, array[float]] = {}
+        for at, lag in zip(self.at, self.lags, strict=True):
+            windows.setdefault(int((at - t0) // width_s), array("d")).append(lag)
+        return [{"from_s": k * width_s, **quantiles(v)} for k, v in sorted(windows.items())]
+
+    def lags_after(self, t: float) -> array[float]:
+        """The lags recorded after time `t`."""
+        return array("d", (lag for at, lag in zip(self.at, self.lags, strict=True) if at >= t))
 
 
 class CountingSink:
@@ -59,10 +73,14 @@ class CountingSink:
     def __init__(self) -> None:
         self.count = 0
         self.outcomes: Counter[str] = Counter()
+        self.totals = array("d")
 
     def submit(self, m: Measurement) -> None:
         self.count += 1
         self.outcomes[m.outcome.value] += 1
+        total = m.timings.get("total")
+        if total is not None and len(self.totals) < 1_000_000:
+            self.totals.append(total)
 
 
 def make_specs(job: dict[str, Any]) -> list[Any]:
@@ -214,6 +232,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
     await close_probes(probes)
     checks = counter.count - warm
     return {
+        "probe_duration": quantiles(counter.totals[warm:]),
         "mode": "throughput",
         "kind": job["kind"],
         "probes": probes_how,
@@ -332,6 +351,8 @@ async def sustained(job: dict[str, Any]) -> dict[str, Any]:
         "outcomes": dict(counter.outcomes),
         "checks_per_s": produced / run_wall if run_wall else 0.0,
         "lag": quantiles(metrics.lags),
+        "lag_after_first_interval": quantiles(metrics.lags_after(t0 + interval)),
+        "lag_by_minute": metrics.lag_windows(t0, 60.0),
         "final_flush_s": flush_s,
         "stop_overrun": stop_overrun,
         "cpu_s": cpu.total_s,

@@ -1,28 +1,36 @@
 """Latency change-point detection on 35 real RIPE Atlas RTT traces (hand-labelled change points).
 
-Runs :class:`netvigil.detect.BaselineDetector` (default parameters, loss codes skipped) over each
-trace; a sample whose score is at least the threshold is an alarm. A labelled change point is
+Runs two detectors over each trace (default parameters, loss codes skipped):
+:class:`netvigil.detect.LevelShiftDetector` (the change-point detector) and, for comparison,
+:class:`netvigil.detect.BaselineDetector` (the anomaly detector). A sample whose score is at least
+the threshold is an alarm. A labelled change point is
 detected when an alarm falls within ``±tolerance`` samples of it (delay = alarm index minus change
 point index, the first matching alarm); an alarm matching no change point is a false alarm.
 
 Usage::
 
-    .venv/bin/python bench/latency_changepoints.py
+    .venv/bin/python bench/latency_changepoints.py                       # both detectors
+    .venv/bin/python bench/latency_changepoints.py --detector levelshift  # one of them
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netvigil.detect import BaselineDetector
+from netvigil.detect import AnomalyDetector, BaselineDetector, LevelShiftDetector
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "latency_changepoints"
 SAMPLE_S = 240
+DETECTORS: dict[str, tuple[Callable[[], AnomalyDetector], str]] = {
+    "levelshift": (lambda: LevelShiftDetector(negative_is_loss=True), "0.5,0.6,0.7,0.8"),
+    "baseline": (lambda: BaselineDetector(negative_is_loss=True), "0.15,0.2,0.3"),
+}
 
 
 def _epoch(text: str) -> float:
@@ -58,16 +66,37 @@ def match(alarms: Sequence[int], cps: Sequence[int], tol: int) -> tuple[list[int
     return delays, sum(1 for a in alarms if a not in used)
 
 
-def evaluate(threshold: float, tol: int, verbose: bool) -> tuple[int, int, list[int], int, float]:
-    """Run all traces; print per-trace rows if verbose; return the totals."""
+Trace = tuple[str, list[float], list[float], list[int]]
+
+
+def _score_trace(args: tuple[str, Trace]) -> list[float]:
+    kind, (_, ts, rtt, _flags) = args
+    det = DETECTORS[kind][0]()
+    return [det.update(t, v) for t, v in zip(ts, rtt, strict=True)]
+
+
+def score_traces(kind: str, traces: Sequence[Trace], jobs: int = 2) -> list[list[float]]:
+    """Run a fresh detector of ``kind`` over each trace; its scores per trace."""
+    work = [(kind, t) for t in traces]
+    if jobs <= 1:
+        return [_score_trace(w) for w in work]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(_score_trace, work))
+
+
+def evaluate(
+    traces: Sequence[Trace],
+    scores: Sequence[list[float]],
+    threshold: float,
+    tol: int,
+    verbose: bool,
+) -> tuple[int, int, list[int], int, float]:
+    """Match alarms to change points; print per-trace rows if verbose; return the totals."""
     n_cp = n_hit = n_false = 0
     delays: list[int] = []
     days = 0.0
-    for path in sorted(DATA.glob("*.csv")):
-        ts, rtt, flags = load_trace(path)
-        det = BaselineDetector(negative_is_loss=True)
-        scores = [det.update(t, v) for t, v in zip(ts, rtt, strict=True)]
-        alarms = [i for i, s in enumerate(scores) if s >= threshold]
+    for (name, ts, _, flags), sc in zip(traces, scores, strict=True):
+        alarms = [i for i, s in enumerate(sc) if s >= threshold]
         cps = [i for i, f in enumerate(flags) if f]
         d, false = match(alarms, cps, tol)
         hit = [x for x in d if x is not None]
@@ -78,7 +107,7 @@ def evaluate(threshold: float, tol: int, verbose: bool) -> tuple[int, int, list[
         days += (ts[-1] - ts[0]) / 86400
         if verbose:
             print(
-                f"{path.stem:>6} {len(ts):>6} samples  cps {len(cps):>3}"
+                f"{name:>6} {len(ts):>6} samples  cps {len(cps):>3}"
                 f"  hit {len(hit):>3}  false {false:>4}"
             )
     return n_cp, n_hit, delays, n_false, days
@@ -87,30 +116,37 @@ def evaluate(threshold: float, tol: int, verbose: bool) -> tuple[int, int, list[
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tolerance", type=int, default=3, help="samples either side (default 3)")
+    parser.add_argument("--detector", choices=sorted(DETECTORS), action="append")
     parser.add_argument(
-        "--thresholds", default="0.15,0.2,0.3", help="comma-separated score thresholds"
+        "--thresholds", help="comma-separated score thresholds (default: per detector)"
     )
+    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="per-trace rows")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"latency change-point data not found at {DATA}", file=sys.stderr)
         return 2
+    traces: list[Trace] = [(p.stem, *load_trace(p)) for p in sorted(DATA.glob("*.csv"))]
     print(
-        f"RIPE Atlas RTT change points: 35 traces, ±{args.tolerance} samples "
-        f"({SAMPLE_S // 60}-min spacing)\n"
+        f"RIPE Atlas RTT change points: {len(traces)} traces, ±{args.tolerance} samples "
+        f"({SAMPLE_S // 60}-min spacing)"
     )
-    print(
-        f"{'threshold':>9}{'detected':>14}{'recall':>8}{'mean delay':>12}"
-        f"{'false alarms':>14}{'per day':>9}{'precision':>11}"
-    )
-    for thr in (float(x) for x in args.thresholds.split(",")):
-        n_cp, n_hit, delays, n_false, days = evaluate(thr, args.tolerance, args.verbose)
-        mean = sum(delays) / len(delays) if delays else float("nan")
-        prec = n_hit / (n_hit + n_false) if n_hit + n_false else float("nan")
+    for kind in args.detector or ["levelshift", "baseline"]:
+        scores = score_traces(kind, traces, args.jobs)
         print(
-            f"{thr:>9.2f}{n_hit:>8}/{n_cp:<5}{n_hit / n_cp:>8.1%}{mean:>+9.2f} smp"
-            f"{n_false:>14}{n_false / days:>9.2f}{prec:>11.1%}"
+            f"\n{kind}\n{'threshold':>9}{'detected':>14}{'recall':>8}{'mean delay':>12}"
+            f"{'false alarms':>14}{'per day':>9}{'precision':>11}"
         )
+        for thr in (float(x) for x in (args.thresholds or DETECTORS[kind][1]).split(",")):
+            n_cp, n_hit, delays, n_false, days = evaluate(
+                traces, scores, thr, args.tolerance, args.verbose
+            )
+            mean = sum(delays) / len(delays) if delays else float("nan")
+            prec = n_hit / (n_hit + n_false) if n_hit + n_false else float("nan")
+            print(
+                f"{thr:>9.2f}{n_hit:>8}/{n_cp:<5}{n_hit / n_cp:>8.1%}{mean:>+9.2f} smp"
+                f"{n_false:>14}{n_false / days:>9.2f}{prec:>11.1%}"
+            )
     return 0
 
 

@@ -16,8 +16,9 @@ in numpy:
 
 Usage::
 
-    .venv/bin/python bench/nab.py            # score netvigil's detector on all 58 files
-    .venv/bin/python bench/nab.py --verify   # re-score published numenta outputs, compare
+    .venv/bin/python bench/nab.py                       # HybridDetector on all 58 files
+    .venv/bin/python bench/nab.py --detector baseline   # the live-path BaselineDetector
+    .venv/bin/python bench/nab.py --verify              # re-score published numenta outputs
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from netvigil.detect import AnomalyDetector
 
 REPO = Path(__file__).resolve().parents[1]
 NAB_DIR = REPO / ".." / "shared" / "data" / "NAB"
@@ -284,12 +287,35 @@ def verify(detector: str = "numenta") -> int:
     return 0 if worst < 0.5 else 1
 
 
-def _detect_file(args: tuple[FloatArray, FloatArray, dict[str, float]]) -> FloatArray:
-    from netvigil.detect import BaselineDetector
+DETECTORS = ("hybrid", "baseline", "context", "hybrid+likelihood", "context+likelihood")
 
-    epochs, values, params = args
-    det = BaselineDetector(**params)
-    up = det.update
+
+def _make_detector(kind: str, params: dict[str, float]) -> AnomalyDetector:
+    from netvigil.detect import BaselineDetector, ContextDetector, HybridDetector
+
+    factories: dict[str, Callable[..., AnomalyDetector]] = {
+        "hybrid": HybridDetector,
+        "baseline": BaselineDetector,
+        "context": ContextDetector,
+    }
+    return factories[kind.removesuffix("+likelihood")](**params)
+
+
+def _detect_file(args: tuple[FloatArray, FloatArray, dict[str, float], str]) -> FloatArray:
+    epochs, values, params, kind = args
+    det = _make_detector(kind, params)
+    up: Callable[[float, float], float] = det.update
+    if kind.endswith("+likelihood"):
+        from netvigil.detect import AnomalyLikelihood
+
+        lik = AnomalyLikelihood()
+
+        def with_likelihood(t: float, v: float) -> float:
+            det.update(t, v)
+            return lik.update(float(getattr(det, "last_raw", 0.0)))
+
+        up = with_likelihood
+
     return np.fromiter(
         (up(t, v) for t, v in zip(epochs.tolist(), values.tolist(), strict=True)),
         float,
@@ -298,10 +324,10 @@ def _detect_file(args: tuple[FloatArray, FloatArray, dict[str, float]]) -> Float
 
 
 def run_detector(
-    corpus: Corpus, params: dict[str, float] | None = None, jobs: int = 2
+    corpus: Corpus, params: dict[str, float] | None = None, jobs: int = 2, kind: str = "hybrid"
 ) -> list[FloatArray]:
-    """Run netvigil's NAB detector over each file (one fresh detector per file)."""
-    work = [(e, v, params or {}) for e, v in zip(corpus.epochs, corpus.values, strict=True)]
+    """Run one of netvigil's detectors over each file (one fresh detector per file)."""
+    work = [(e, v, params or {}, kind) for e, v in zip(corpus.epochs, corpus.values, strict=True)]
     if jobs <= 1:
         return [_detect_file(w) for w in work]
     with ProcessPoolExecutor(jobs) as pool:
@@ -342,6 +368,7 @@ def main(
 ) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verify", action="store_true", help="re-score published numenta outputs")
+    parser.add_argument("--detector", choices=DETECTORS, default="hybrid")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--params", default="{}", help="JSON keyword arguments for the detector")
     parser.add_argument("--per-file", action="store_true", help="print per-file standard scores")
@@ -353,11 +380,11 @@ def main(
         return verify()
     corpus = load_corpus()
     t0 = time.perf_counter()
-    scores = detect(corpus, json.loads(args.params), args.jobs)
+    scores = detect(corpus, json.loads(args.params), args.jobs, args.detector)
     dt = time.perf_counter() - t0
     rows = sum(len(v) for v in corpus.values)
     print(
-        f"netvigil BaselineDetector on {len(corpus.names)} files, {rows} rows, "
+        f"netvigil {args.detector} detector on {len(corpus.names)} files, {rows} rows, "
         f"{dt:.1f} s ({args.jobs} jobs)\n"
     )
     report(corpus, scores)

@@ -340,6 +340,88 @@ def search(lab: Lab, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# -- markdown summary ------------------------------------------------------------------
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report's figures as Markdown tables (for docs/performance.md)."""
+    lines = [
+        f"Run {report['started']}, `{report['command']}`, load average at start"
+        f" {report['machine']['loadavg'][0]:.1f}.",
+        "",
+    ]
+    cmp_ = report.get("compare")
+    if cmp_:
+        st = cmp_["settings"]
+        lines += [
+            f"Compare: {st['targets']} targets per kind, {st['duration_s']:g} s per run,"
+            f" {st['concurrency']} in flight, median of {st['repeat']} runs per side.",
+            "",
+            "| kind | blackbox checks/s | blackbox CPU-s/1000 | netvigil checks/s"
+            " | netvigil CPU-s/1000 | netvigil store thread | netvigil ÷ blackbox checks/CPU-s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for kind, row in cmp_["kinds"].items():
+            bb, nv = row["blackbox"], row["netvigil"]
+            store = nv.get("cpu_s_by_thread", {}).get("netvigil-store-write", 0.0)
+            share = f"{100 * store / nv['cpu_s']:.0f}%" if nv["cpu_s"] else "-"
+            ratio = row.get("ratio_checks_per_cpu_s")
+            rtxt = f"{ratio:.2f}x" if ratio else "-"
+            if not row.get("valid", True):
+                rtxt += " (not valid)"
+            lines.append(
+                f"| {kind} | {bb['checks_per_s']:.0f} | {bb['cpu_s_per_1000']:.3f}"
+                f" | {nv['checks_per_s']:.0f} | {nv['cpu_s_per_1000']:.3f} | {share} | {rtxt} |"
+            )
+        c = cmp_.get("c_client")
+        if c:
+            lines += [
+                "",
+                f"C client (new connection per GET): {c['checks_per_s']:.0f} GETs/s,"
+                f" {c['cpu_s_per_1000']:.4f} CPU-s/1000 ({c['checks_per_cpu_s']:.0f} GETs per"
+                f" CPU-second); C ÷ netvigil HTTP = {c['ratio_c_over_netvigil']:.2f}x.",
+            ]
+        for name, g in cmp_.get("goals", {}).items():
+            m = g["measured"]
+            lines.append(
+                f"- goal {name}: {g['goal']}x, measured {m:.2f}x: {'met' if g['met'] else 'missed'}"
+                if m is not None
+                else f"- goal {name}: not measured"
+            )
+    runs = []
+    if "sustained" in report:
+        runs.append(report["sustained"])
+    runs += [r for r in report.get("search", {}).get("runs", []) if "lag" in r]
+    if runs:
+        lines += [
+            "",
+            "| targets | interval | ran | checks/s (wanted) | lag p50/p99/max"
+            " | p99 after 1st interval | produced / stored | skipped | peak RSS | CPU-s/1000"
+            " | verdict |",
+            "|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---|",
+        ]
+        for r in runs:
+            lag = r["lag"]
+            after = r.get("lag_after_first_interval", {}).get("p99_s")
+            ms = "/".join(f"{lag[k] * 1000:.0f}" for k in ("p50_s", "p99_s", "max_s"))
+            verdict = r["verdict"]
+            vtxt = "pass" if verdict["ok"] else "FAIL: " + "; ".join(verdict["problems"])
+            lines.append(
+                f"| {r['targets']} | {r['interval_s']:g} s | {r['duration_s']:.0f} s"
+                f" | {r['checks_per_s']:.0f} ({r['target_rate_per_s']:.0f}) | {ms} ms"
+                f" | {'-' if after is None else f'{after * 1000:.0f} ms'}"
+                f" | {r['produced']} / {r['stored']} | {r['skipped']}"
+                f" | {r['peak_rss_mb']:.0f} MiB | {r['cpu_s_per_1000']:.3f} | {vtxt} |"
+            )
+    if "search" in report:
+        sr = report["search"]
+        lines += [
+            "",
+            f"Largest target count within bounds at {sr['interval_s']:g} s: {sr['largest_ok']}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 # -- main ------------------------------------------------------------------------------
 
 
@@ -383,6 +465,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency", type=int, default=64, help="compare: checks in flight, both sides"
     )
     p.add_argument("--kinds", default=",".join(KINDS), help="compare: kinds to run")
+    p.add_argument("--repeat", type=int, default=3, help="compare: runs per side; medians reported")
     p.add_argument("--kind", default="http", choices=KINDS, help="sustained/search: target kind")
     p.add_argument(
         "--interval", type=float, default=None, help="sustained 60, search 300 (seconds)"
@@ -502,6 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         path = RESULTS_DIR / f"probe_throughput-{stamp}.json"
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
         print(f"results: {path}")
+        try:
+            md = markdown(report)
+        except (KeyError, TypeError, ValueError) as exc:  # a partial report (a failed run)
+            md = f"(no summary: {exc!r})\n"
+        path.with_suffix(".md").write_text(md)
+        print(md)
         if not args.keep_workdir:
             shutil.rmtree(work, ignore_errors=True)
         else:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from netvigil.model import Observation
 from netvigil.outcome import Outcome
-from netvigil.ratelimit import RateGuard
+from netvigil.ratelimit import ConcurrencyCap, DeadlineWatch, RateGuard
 
 if TYPE_CHECKING:
     from netvigil.config.model import SchedulerConfig
@@ -141,44 +141,6 @@ class _Entry:
         self.limit = spec.timeout_s + grace_s
 
 
-class _Slots:
-    """The concurrency cap: a counting semaphore with a synchronous fast path, FIFO waiters."""
-
-    __slots__ = ("capacity", "used", "waiters")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.used = 0
-        self.waiters: deque[asyncio.Future[None]] = deque()
-
-    def try_acquire(self) -> bool:
-        if self.used < self.capacity and not self.waiters:
-            self.used += 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        if self.try_acquire():
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.release()  # the slot was handed over just as we were cancelled
-            raise
-
-    def release(self) -> None:
-        waiters = self.waiters
-        while waiters:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)  # hand the slot over: `used` stays the same
-                return
-        self.used -= 1
-
-
 class Scheduler:
     """Runs targets at their intervals through `probe`, handing results to `on_result`.
 
@@ -217,17 +179,21 @@ class Scheduler:
         self._grace_s = grace_s
         self._resolution_s = resolution_s
         self._stopping = False
+        self._running = False
         self._jitter = config.jitter
         self._random = (rng if rng is not None else random.Random()).random
-        self._slots = _Slots(config.concurrency)
+        self._slots = ConcurrencyCap(config.concurrency)
+        self._deadlines = DeadlineWatch()
         self._guard = RateGuard(config.per_address_rate, rate_burst)
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, _Entry]] = []
         self._stale = 0
         self._keys = itertools.count()
         self._lags: deque[float] = deque(maxlen=lag_window)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._waiting: set[asyncio.Task[None]] = set()
+        self._runs: dict[_Entry, asyncio.Task[None]] = {}
+        """The task of each run dispatched and not yet finished (one per target at most)."""
+        self._waiting: set[_Entry] = set()
+        """Runs held back by the rate guard or the cap, not yet probing."""
         self._waiter: asyncio.Future[None] | None = None
         self.dispatched = 0
         """Probes started by the timing loop."""
@@ -347,6 +313,7 @@ class Scheduler:
         """Run the schedule until `stop` is set, then wait for the probes in flight."""
         loop = asyncio.get_running_loop()
         self._stopping = False
+        self._running = True
         watcher = loop.create_task(stop.wait())
         watcher.add_done_callback(self._on_stop)
         try:
@@ -360,7 +327,10 @@ class Scheduler:
                 await self._sleep_until(loop, due)
         finally:
             watcher.cancel()
-            await self.drain()
+            try:
+                await self.drain()
+            finally:
+                self._running = False
 
     async def dispatch_due(self) -> float | None:
         """Start every run due by now; return the next due time (None when no targets).
@@ -406,7 +376,7 @@ class Scheduler:
             delay = guard.reserve(entry.destination, now)
             if delay > 0.0:
                 task = loop.create_task(self._probe_later(entry, entry.spec, due, delay))
-                self._waiting.add(task)
+                self._waiting.add(entry)
             else:
                 if not slots.try_acquire():
                     await slots.acquire()
@@ -416,8 +386,7 @@ class Scheduler:
                         self.dispatched -= 1
                         return self.next_due()
                 task = loop.create_task(self._probe_now(entry, entry.spec, due))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._runs[entry] = task  # the task removes itself when it ends
             if not self.dispatched % _YIELD_EVERY:
                 await asyncio.sleep(0)  # let a large batch's probes start
                 if self._stopping:
@@ -426,10 +395,11 @@ class Scheduler:
 
     async def drain(self) -> None:
         """Cancel runs still waiting to start, and wait for the probes already running."""
-        for task in list(self._waiting):
-            task.cancel()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for entry in list(self._waiting):
+            self._runs[entry].cancel()
+        while self._runs:
+            await asyncio.gather(*self._runs.values(), return_exceptions=True)
+        self._deadlines.close()
 
     async def check(self, spec: TargetSpec) -> tuple[Observation, float, float]:
         """Probe `spec` once now, under the same cap, rate guard and deadline as the schedule.
@@ -447,6 +417,8 @@ class Scheduler:
             return obs, wall, self._now() - start
         finally:
             self._slots.release()
+            if not self._running:
+                self._deadlines.close()  # the last ad-hoc check ends the watchdog
 
     def lag_summary(self) -> LagSummary:
         """Schedule lag over the most recent dispatches (all zero before the first)."""
@@ -473,50 +445,56 @@ class Scheduler:
             await self._slots.acquire()
         except BaseException:
             entry.in_flight = False
+            self._runs.pop(entry, None)
             raise
         finally:
-            task = asyncio.current_task()
-            if task is not None:
-                self._waiting.discard(task)
+            self._waiting.discard(entry)
         await self._probe_now(entry, spec, due)
 
     async def _probe_now(self, entry: _Entry, spec: TargetSpec, due: float) -> None:
         # Holds a slot on entry; releases it and clears in_flight before reporting.
         now = self._now
         try:
-            start = now()
-            wall = self._wall()
-            lag = start - due
-            self._lags.append(lag)
-            if self._metrics is not None:
-                self._metrics.observe_lag(lag)
-            obs = await self._measure(spec, entry.limit)
-            elapsed = now() - start
+            try:
+                start = now()
+                wall = self._wall()
+                lag = start - due
+                self._lags.append(lag)
+                if self._metrics is not None:
+                    self._metrics.observe_lag(lag)
+                obs = await self._measure(spec, entry.limit)
+                elapsed = now() - start
+            finally:
+                self._slots.release()
+                entry.in_flight = False
+            self.completed += 1
+            try:
+                self._on_result(spec, obs, wall, elapsed)
+            except Exception:
+                log.exception("result handler failed for target %s", spec.name)
         finally:
-            self._slots.release()
-            entry.in_flight = False
-        self.completed += 1
-        try:
-            self._on_result(spec, obs, wall, elapsed)
-        except Exception:
-            log.exception("result handler failed for target %s", spec.name)
+            self._runs.pop(entry, None)
 
     async def _measure(self, spec: TargetSpec, limit: float) -> Observation:
+        # The deadline is kept by the shared DeadlineWatch: like asyncio.timeout(limit),
+        # without a timer per probe.
         start = self._now()
+        watched = self._deadlines.start(limit)
         try:
-            async with asyncio.timeout(limit) as deadline:
-                return await self._probe.measure(spec)
-        except TimeoutError as exc:
-            if deadline.expired():
-                return Observation(
-                    ok=False,
-                    outcome=Outcome.UNKNOWN,
-                    timings={"total": self._now() - start},
-                    detail={"error": OVERRAN_ERROR, "deadline_s": limit},
-                )
-            return self._failed(spec, exc, start)
+            return await self._probe.measure(spec)
+        except asyncio.CancelledError:
+            if not watched.overran or watched.task.uncancel() > 0:
+                raise  # not our deadline, or someone else cancelled too
+            return Observation(
+                ok=False,
+                outcome=Outcome.UNKNOWN,
+                timings={"total": self._now() - start},
+                detail={"error": OVERRAN_ERROR, "deadline_s": limit},
+            )
         except Exception as exc:
             return self._failed(spec, exc, start)
+        finally:
+            self._deadlines.finish(watched)
 
     def _failed(self, spec: TargetSpec, exc: Exception, start: float) -> Observation:
         log.error("probe for target %s raised %r", spec.name, exc, exc_info=exc)

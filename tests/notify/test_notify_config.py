@@ -16,7 +16,10 @@ from netvigil.detect.incidents import EventKind
 from netvigil.errors import ConfigError
 
 WEBHOOK = 'kind = "webhook"\nurl = "https://hooks.example/netvigil"\nsecret_env = "HOOK_SECRET"'
-SMTP = 'kind = "smtp"\nhost = "mail.example"\nsender = "nv@example.org"\nrecipients = ["noc@example.org"]'
+SMTP = (
+    'kind = "smtp"\nhost = "mail.example"\nsender = "nv@example.org"\n'
+    'recipients = ["noc@example.org"]'
+)
 
 
 def test_sections_parse_with_their_defaults() -> None:
@@ -72,10 +75,10 @@ CASES = [
     ),
     (
         'kind = "webhook"\nurl = "https://hooks.example/x"\nsecret = "short"',
-        "notify[0].secret: Value should have at least 16 characters",
+        "notify[0].secret: must be at least 16 characters",
     ),
     (
-        f'{WEBHOOK}\nsecret_env = "not a name"',
+        'kind = "webhook"\nurl = "https://hooks.example/x"\nsecret_env = "not a name"',
         "notify[0].secret_env: String should match pattern",
     ),
     (f"{WEBHOOK}\nmax_attempts = 0", "notify[0].max_attempts: Input should be greater than"),

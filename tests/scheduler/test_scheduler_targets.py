@@ -102,6 +102,7 @@ async def test_a_replaced_spec_is_used_from_the_next_run(clock: ManualClock) -> 
     await sched.dispatch_due()
     await asyncio.sleep(0)
     assert [c.destination for c in probe.calls] == ["127.0.0.9"]
+    await sched.drain()
 
 
 def test_removed_targets_do_not_pile_up_in_the_heap(clock: ManualClock) -> None:

@@ -114,6 +114,7 @@ async def test_intervals_stay_within_jitter_and_do_not_drift(clock: ManualClock)
         all_gaps.extend(gaps)
     assert max(all_gaps) - min(all_gaps) > 0.2  # jitter is really applied
     assert sched.skipped == 0
+    await sched.drain()
 
 
 async def test_without_jitter_runs_sit_exactly_on_the_grid(clock: ManualClock) -> None:
@@ -127,6 +128,7 @@ async def test_without_jitter_runs_sit_exactly_on_the_grid(clock: ManualClock) -
         await sched.dispatch_due()
         await settle()
     assert probe.starts("a") == pytest.approx([first + k * 0.5 for k in range(6)])
+    await sched.drain()
 
 
 async def test_lag_is_start_minus_due_in_summary_and_histogram(clock: ManualClock) -> None:
@@ -148,6 +150,7 @@ async def test_lag_is_start_minus_due_in_summary_and_histogram(clock: ManualCloc
     sample = metrics.registry.get_sample_value
     assert sample("netvigil_schedule_lag_seconds_bucket", {"le": "0.1"}) == 0
     assert sample("netvigil_schedule_lag_seconds_bucket", {"le": "0.25"}) == 1
+    await sched.drain()
 
 
 async def test_a_stalled_loop_skips_missed_runs_instead_of_bursting(clock: ManualClock) -> None:
@@ -164,6 +167,7 @@ async def test_a_stalled_loop_skips_missed_runs_instead_of_bursting(clock: Manua
     assert sched.skipped == 5
     assert sched.due("a") == pytest.approx(first + 6.0)
     assert metrics.registry.get_sample_value("netvigil_skipped_runs_total") == 5
+    await sched.drain()
 
 
 async def test_a_run_still_in_flight_when_due_again_is_skipped_and_counted(
@@ -200,3 +204,4 @@ async def test_many_targets_dispatch_only_what_is_due(clock: ManualClock) -> Non
     next_due = sched.next_due()
     assert next_due is not None
     assert next_due > clock.t
+    await sched.drain()

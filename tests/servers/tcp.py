@@ -51,13 +51,13 @@ async def serve_tcp(
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         server_state.connections += 1
+        server_state._held.append(writer)
         if behaviour == "reset":
             raw = writer.get_extra_info("socket")
             raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
             return
         if behaviour == "silent":
-            server_state._held.append(writer)
             return
         with suppress(ConnectionError, asyncio.IncompleteReadError):
             server_state.requests.append(await reader.read(4096))
@@ -70,7 +70,6 @@ async def serve_tcp(
             elif behaviour == "stall_body":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
                 await writer.drain()
-                server_state._held.append(writer)
                 return
             await writer.drain()
         writer.close()
@@ -79,8 +78,8 @@ async def serve_tcp(
     try:
         yield server_state
     finally:
+        server.close()
         for writer in server_state._held:
             writer.transport.abort()
-        server.close()
         with suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1)

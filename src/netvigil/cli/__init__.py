@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from netvigil.cli import agent, check, config, export, run, status
+from netvigil.cli import agent, check, config, export, incidents, replay, report, run, status
+from netvigil.cli import lab as lab_cli
 from netvigil.errors import ConfigError, NetvigilError
 
 __all__ = ["app", "main"]
@@ -22,8 +23,13 @@ app.command("check")(check.check)
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("export")(export.export)
+app.command("incidents")(incidents.incidents)
+app.command("incident")(incidents.incident)
+app.command("replay")(replay.replay)
+app.command("report")(report.report)
 app.add_typer(agent.app, name="agent")
 app.add_typer(config.app, name="config")
+app.add_typer(lab_cli.app, name="lab")
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""`netvigil run -c netvigil.toml`: monitor continuously, store, and serve the ingest API."""
+"""`netvigil run -c netvigil.toml`: monitor continuously, store, detect, alert, and serve the API.
+
+Every measurement (this vantage's, and remote agents' through the ingest API) goes to
+the store, the live view and live detection; incident events are stored, logged and
+handed to the alert dispatcher built from the config's `[[notify]]` sections.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,24 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netvigil.cli._common import DBOption, store_path
-from netvigil.cli._live import LatestState, log_progress, show_live
+from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
+from netvigil.detect.live import EventSink, LiveDetection, TeeStore
 from netvigil.metrics import Metrics
 from netvigil.monitor import Monitor
 from netvigil.probes import ProbeSet
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
+
+if TYPE_CHECKING:
+    from netvigil.notify import AlertDispatcher
 
 log = logging.getLogger("netvigil.run")
 
@@ -46,7 +55,7 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Probe the config's targets continuously, store the results and serve the ingest API."""
+    """Probe the config's targets continuously: store, detect incidents, alert, serve the API."""
     config = load_config(config_path)
     path = store_path(config_path, config, db)
     if live is None:
@@ -60,7 +69,12 @@ def run(
             raise typer.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
         host, port = listen.rsplit(":", 1)[0].strip("[]"), int(listen.rsplit(":", 1)[1])
     web = config.server.enabled and not no_web
-    run_async(_serve(config, path, host if web else None, port, duration, live))
+    alerts: AlertDispatcher | None = None
+    if config.notify:
+        from netvigil.notify import AlertDispatcher  # only when alerts are configured
+
+        alerts = AlertDispatcher.from_config(config)  # a missing secret fails here, early
+    run_async(_serve(config, path, host if web else None, port, duration, live, alerts))
 
 
 async def _serve(
@@ -70,6 +84,7 @@ async def _serve(
     port: int,
     duration: float | None,
     live: bool,
+    alerts: AlertDispatcher | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,30 +94,48 @@ async def _serve(
         loop.call_later(duration, stop.set)
     metrics = Metrics()
     state = LatestState()
+    sinks: list[EventSink] = [IncidentLog()]
+    if alerts is not None:
+        sinks.append(alerts)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
-        async with ProbeSet() as probes:
-            monitor = Monitor(
-                config.targets,
-                probes,
-                [store, state],
-                config.vantage.name,
-                config.scheduler,
-                metrics,
-            )
-            server: WebServer | None = None
-            if host is not None:
-                server = await WebServer.start(
-                    create_app(store, config, metrics), host=host, port=port
+        detection = LiveDetection(config, store, sinks=sinks)
+        await detection.start()
+        if alerts is not None:
+            await alerts.start()
+            log.info("alerts go to %s", ", ".join(n.name for n in alerts.notifiers))
+        try:
+            async with ProbeSet() as probes:
+                monitor = Monitor(
+                    config.targets,
+                    probes,
+                    [store, state, detection],
+                    config.vantage.name,
+                    config.scheduler,
+                    metrics,
                 )
-                log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
-            view = (
-                show_live(state, config, monitor, stop)
-                if live
-                else log_progress(state, monitor, stop)
-            )
-            try:
-                await asyncio.gather(monitor.run(stop), view)
-            finally:
-                if server is not None:
-                    await server.stop()
-        log.info("stopped after %d checks; flushing the store", state.checks)
+                server: WebServer | None = None
+                if host is not None:
+                    ingested = TeeStore(store, [state, detection])  # agents' batches too
+                    server = await WebServer.start(
+                        create_app(ingested, config, metrics), host=host, port=port
+                    )
+                    log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
+                view = (
+                    show_live(state, config, monitor, stop, detection)
+                    if live
+                    else log_progress(state, monitor, stop, detection=detection)
+                )
+                try:
+                    await asyncio.gather(monitor.run(stop), view)
+                finally:
+                    if server is not None:
+                        await server.stop()
+        finally:
+            await detection.stop()
+            if alerts is not None:
+                await alerts.stop(drain_timeout_s=5.0)
+        log.info(
+            "stopped after %d checks (%d open incident(s)); flushing the store",
+            state.checks,
+            len(detection.open_incidents()),
+        )

@@ -196,6 +196,12 @@ def _check_address(address: str) -> str:
     return address
 
 
+def _check_secret_length(secret: SecretStr) -> SecretStr:
+    if len(secret.get_secret_value()) < 16:
+        raise ValueError("must be at least 16 characters (use a long random string)")
+    return secret
+
+
 def _default_notify_events() -> list[NotifyEvent]:
     return ["confirmed", "cause_changed", "resolved"]
 
@@ -217,7 +223,7 @@ class WebhookNotifyConfig(_NotifyCommon):
 
     kind: Literal["webhook"]
     url: Annotated[str, AfterValidator(_check_http_url)] = Field(max_length=2048)
-    secret: SecretStr | None = Field(default=None, min_length=16)
+    secret: Annotated[SecretStr, AfterValidator(_check_secret_length)] | None = None
     """The shared signing secret (at least 16 characters); or name it with `secret_env`."""
     secret_env: str | None = Field(default=None, pattern=ENV_NAME)
     timeout_s: float = Field(default=10.0, gt=0, le=300)

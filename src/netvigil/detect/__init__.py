@@ -7,13 +7,30 @@ from netvigil.detect.baseline import (
     RobustLevel,
     TailQuantile,
 )
+from netvigil.detect.changepoint import LevelShiftDetector
+from netvigil.detect.contextual import ContextDetector
+from netvigil.detect.detector import Detector, DetectorSettings
+from netvigil.detect.hybrid import HybridDetector
+from netvigil.detect.incidents import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.detect.likelihood import AnomalyLikelihood, log_likelihood
 from netvigil.detect.signal_drop import SignalDropDetector
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "AnomalyDetector",
+    "AnomalyLikelihood",
     "BaselineDetector",
+    "ContextDetector",
+    "Detector",
+    "DetectorSettings",
+    "EventKind",
+    "HybridDetector",
+    "Incident",
+    "IncidentEvent",
+    "IncidentState",
+    "LevelShiftDetector",
     "RobustLevel",
     "SignalDropDetector",
     "TailQuantile",
+    "log_likelihood",
 ]

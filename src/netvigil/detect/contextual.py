@@ -29,7 +29,7 @@ class ContextDetector:
 
     Keyword arguments (defaults chosen on the NAB corpus, see docs/accuracy.md)::
 
-        levels=16         quantisation bins over the known range
+        levels=8          quantisation bins over the known range
         max_order=6       longest left context (in values)
         margin=0.1        widening of the range (fraction of its width) when a value leaves it
         spatial_tol=0.05  a value this far (fraction of width) outside the range scores 1
@@ -41,7 +41,7 @@ class ContextDetector:
     def __init__(
         self,
         *,
-        levels: int = 16,
+        levels: int = 8,
         max_order: int = 6,
         margin: float = 0.1,
         spatial_tol: float = 0.05,

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from netvigil.classify.base import Cause
 from netvigil.config.load import validation_problems
 from netvigil.errors import ConfigError, LabError
+from netvigil.lab import netns
 from netvigil.lab.config import target_names
 from netvigil.lab.faults import FaultSpec, target_sort
 from netvigil.lab.lab import Lab, default_state_dir, lab_down, lab_up
@@ -57,6 +58,7 @@ __all__ = [
     "Scenario",
     "ScenarioResult",
     "ScenarioRunner",
+    "check_intact",
     "check_scenario",
     "load_scenario",
     "run_scenario",
@@ -205,6 +207,10 @@ class ScenarioResult:
     measurements: int
     measurements_path: str | None = None
     notes: list[str] = field(default_factory=list)
+    records: list[Measurement] = field(default_factory=list, repr=False)
+    """The measurements themselves (not part of the JSON form)."""
+    topology: Topology | None = field(default=None, repr=False)
+    """The topology the run used (not part of the JSON form)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -261,7 +267,9 @@ def summarize(
 class ScenarioRunner:
     """Runs one scenario in a fresh lab and collects what the vantages measured.
 
-    `sleep` and `wall` are injectable for tests; `log` receives progress lines.
+    `sleep` and `wall` are injectable for tests; `progress` receives progress lines;
+    `on_start(lab, started)` is called once the agents run and the clock starts (the live
+    view uses it with a `sleep` that watches the measurements while it waits).
     """
 
     def __init__(
@@ -275,6 +283,7 @@ class ScenarioRunner:
         progress: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
+        on_start: Callable[[Lab, float], None] | None = None,
     ) -> None:
         self.scenario = scenario
         self.topology_path = topology_path or topology_for(scenario, scenario_path)
@@ -284,6 +293,7 @@ class ScenarioRunner:
         self.progress = progress or log.info
         self.sleep = sleep
         self.wall = wall
+        self.on_start = on_start
 
     def run(self) -> ScenarioResult:
         """Run the whole scenario; the lab is torn down afterwards whatever happens."""
@@ -312,6 +322,8 @@ class ScenarioRunner:
             lab.spawn(v, f"agent:{v}", argv)
         started = self.wall()
         self.progress(f"{sc.name}: lab up, agents in {', '.join(vantages)}; {sc.duration_s:g}s")
+        if self.on_start is not None:
+            self.on_start(lab, started)
         events: list[tuple[float, int, int]] = []
         for i, f in enumerate(sc.fault):
             events += [(f.at, 1, i), (f.until, 0, i)]
@@ -327,6 +339,7 @@ class ScenarioRunner:
                     self.progress(f"t={at:g}s end {f.kind} on {f.target}")
                     lab.clear_fault(ids.pop(i, f.fault_id))
             self.sleep(max(0.0, started + sc.duration_s - self.wall()))
+            check_intact(lab, vantages)
         finally:
             lab.clear_all_faults()
             for v in vantages:
@@ -346,6 +359,8 @@ class ScenarioRunner:
             ),
             expect=[e.model_dump(mode="json") for e in sc.expect],
             measurements=len(measurements),
+            records=measurements,
+            topology=lab.topology,
         )
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -356,6 +371,12 @@ class ScenarioRunner:
             result.measurements_path = str(path)
             (self.out_dir / f"{sc.name}.result.json").write_text(
                 json.dumps(result.to_json(), indent=2)
+            )
+            (self.out_dir / f"{sc.name}.scenario.json").write_text(
+                json.dumps(sc.model_dump(mode="json"), indent=2)
+            )
+            (self.out_dir / f"{sc.name}.topology.json").write_text(
+                json.dumps(lab.topology.model_dump(mode="json"), indent=2)
             )
         return result
 
@@ -370,6 +391,33 @@ class ScenarioRunner:
                 if line.strip():
                     rows.append(json.loads(line))
         return measurement_list_adapter.validate_python(rows)
+
+
+def check_intact(lab: Lab, vantages: list[str]) -> None:
+    """Check that the lab still stands: every namespace there, every agent alive.
+
+    Raises LabError otherwise: something else on this machine tore it down or rebuilt it
+    (another `lab_up`/`lab_down`, such as the lab tests, sweeps the namespaces named nv-*),
+    so the measurements do not show the scenario.
+    """
+    topo = lab.topology
+    wanted = {lab.host_ns(h.name) for h in topo.hosts} | {
+        lab.router_ns(n.name) for n in topo.networks
+    }
+    gone = sorted(wanted - set(netns.list_namespaces()))
+    dead = []
+    for v in vantages:
+        pid = lab.processes.get(f"agent:{v}")
+        if pid is None or pid <= 0 or not netns.is_running(pid):
+            dead.append(v)
+    if gone or dead:
+        what = [f"namespaces gone: {', '.join(gone)}"] if gone else []
+        what += [f"agents dead in: {', '.join(dead)}"] if dead else []
+        raise LabError(
+            f"the lab was disturbed during the run ({'; '.join(what)}); another lab_up or "
+            "lab_down on this machine (the lab tests, say) removes namespaces named nv-*; "
+            "run the scenario again when nothing else uses the lab"
+        )
 
 
 def run_scenario(

@@ -9,8 +9,9 @@ raises for a notifier's sake. For each notifier (a *route*) the dispatcher decid
   period ends and then goes out only if it still says something new (the latest
   waiting event wins). A resolve is never held back;
 - opened/confirmed/cause-changed alerts wait for `min_confidence`. The first alert for
-  a confirmed incident is worded CONFIRMED even when it is a later event that first
-  reaches the confidence bar;
+  a confirmed incident is worded CONFIRMED (for a suspected one, OPENED) even when a
+  later event is the first to reach the bar; that first CONFIRMED is never held back
+  by the quiet period either (it is an escalation, not a repeat);
 - a resolve goes out for an incident the route announced, or always when the route
   does not subscribe to opened or confirmed.
 
@@ -145,7 +146,7 @@ class NotifierStats:
     dropped: int = 0
     """Alerts dropped because the queue was full (the oldest go)."""
     abandoned: int = 0
-    """Alerts still queued or held when `stop()` gave up on them."""
+    """Alerts still queued, held or in flight when `stop()` gave up on them."""
     skipped: Counter[str] = field(default_factory=Counter)
     """Events not sent, by `Skip` reason."""
     last_error: str | None = None
@@ -242,9 +243,21 @@ class _Route:
     def _effective_kind(self, event: IncidentEvent, memory: _Memory | None) -> EventKind | None:
         """The kind to send `event` as, or None when the route does not want it."""
         wanted = self.policy.events
-        confirmed = event.incident.state is IncidentState.CONFIRMED
-        if EventKind.CONFIRMED in wanted and confirmed and not _has(memory, EventKind.CONFIRMED):
+        state = event.incident.state
+        # The first word a route says about an incident names its state, whichever
+        # event first passed the route's bar (an update, a cause change).
+        if (
+            EventKind.CONFIRMED in wanted
+            and state is IncidentState.CONFIRMED
+            and not _has(memory, EventKind.CONFIRMED)
+        ):
             return EventKind.CONFIRMED
+        if (
+            EventKind.OPENED in wanted
+            and state is IncidentState.SUSPECTED
+            and not _has(memory, EventKind.OPENED)
+        ):
+            return EventKind.OPENED
         if event.kind in wanted and event.kind is not EventKind.UPDATED:
             return event.kind
         return None
@@ -348,6 +361,9 @@ class _Route:
                 self.busy = True
                 try:
                     await self._deliver(event)
+                except asyncio.CancelledError:
+                    self.stats.abandoned += 1
+                    raise
                 finally:
                     self.busy = False
                 continue

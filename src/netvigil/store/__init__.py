@@ -1,6 +1,6 @@
-"""Where measurements and their per-minute rollups live (see `Store`)."""
+"""Where measurements, their per-minute rollups and incidents live (see `Store`)."""
 
-from netvigil.store.base import MeasurementQuery, Rollup, RollupQuery, Store
+from netvigil.store.base import IncidentQuery, MeasurementQuery, Rollup, RollupQuery, Store
 from netvigil.store.sqlite import SQLiteStore
 
-__all__ = ["MeasurementQuery", "Rollup", "RollupQuery", "SQLiteStore", "Store"]
+__all__ = ["IncidentQuery", "MeasurementQuery", "Rollup", "RollupQuery", "SQLiteStore", "Store"]

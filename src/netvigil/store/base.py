@@ -1,4 +1,4 @@
-"""The store seam: where measurements, rollups (and later incidents) live.
+"""The store seam: where measurements, rollups and incidents live.
 
 SQLiteStore is the embedded default; a PostgreSQL store implements the same protocol.
 """
@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from netvigil.detect.incidents import Incident, IncidentEvent, IncidentState
 from netvigil.model import Measurement
 
-__all__ = ["MeasurementQuery", "Rollup", "RollupQuery", "Store"]
+__all__ = ["IncidentQuery", "MeasurementQuery", "Rollup", "RollupQuery", "Store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,25 @@ class RollupQuery:
     limit: int = 100_000
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Which incidents to read: all filters optional, newest (by start) first, at most `limit`.
+
+    `since`/`until` keep the incidents whose span [start, end) overlaps [since, until)
+    (an open incident reaches to now). `open_only` keeps the unresolved ones. Withdrawn
+    incidents (resolved without ever being confirmed: noise) are left out unless
+    `include_withdrawn`.
+    """
+
+    state: IncidentState | None = None
+    open_only: bool = False
+    since: float | None = None
+    until: float | None = None
+    service: str | None = None
+    include_withdrawn: bool = False
+    limit: int = 1_000
+
+
 @dataclass(slots=True)
 class Rollup:
     """One minute of one target from one vantage.
@@ -61,7 +81,7 @@ class Rollup:
 
 
 class Store(Protocol):
-    """Persistent measurements and their per-minute rollups."""
+    """Persistent measurements, their per-minute rollups, and incidents with their events."""
 
     async def add(self, batch: Sequence[Measurement]) -> int:
         """Store a batch; ids already stored are skipped. Returns how many were new."""
@@ -92,6 +112,34 @@ class Store(Protocol):
 
     async def flush(self) -> None:
         """Wait until everything submitted or added before this call is stored."""
+        ...
+
+    async def save_incident(self, incident: Incident) -> None:
+        """Store `incident` (replacing the stored one with the same id); returns once durable."""
+        ...
+
+    async def add_incident_event(self, event: IncidentEvent) -> None:
+        """Append `event` to its incident's event log; returns once durable."""
+        ...
+
+    def submit_incident_event(self, event: IncidentEvent) -> None:
+        """Queue `event` without blocking: its incident snapshot is saved and the event
+        appended, in order with submitted measurements (live detection's path).
+
+        Raises StoreError when the store is closed. Use `flush()` to wait for durability.
+        """
+        ...
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents matching `query`, newest first."""
+        ...
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        """The incident with this id, or None."""
+        ...
+
+    async def incident_events(self, incident_id: str) -> list[IncidentEvent]:
+        """The event log of one incident, oldest first (empty for an unknown id)."""
         ...
 
     async def close(self) -> None:

@@ -10,12 +10,18 @@ which also decode rows, so the event loop does no database work at all.
     store.submit(measurement)            # never blocks
     await store.add(batch)               # returns once the batch is durable
     await store.flush()                  # everything submitted so far is durable
+    store.submit_incident_event(event)   # never blocks: snapshot saved, event appended
+    await store.incidents(IncidentQuery(open_only=True))
     async with await SQLiteStore.open(path) as store: ...
 
 Rollups are recomputed from raw rows for every (minute, target, vantage) a write
 touches, so late and duplicate data land in the right rollup whatever the batching.
 When a minute's raw rows were pruned, new rows are merged into its rollup instead
 (counts exact, latency quantiles kept; see `merge_rollups`).
+
+Incidents are kept as their newest snapshot (`Incident.to_json()`) plus the columns
+queries filter on, and every event in an append-only log with the snapshot it carried.
+Pruning never touches them.
 """
 
 from __future__ import annotations
@@ -31,16 +37,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from netvigil.detect.incidents import EventKind, Incident, IncidentEvent
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
-from netvigil.store.base import MeasurementQuery, Rollup, RollupQuery, Store
+from netvigil.store.base import IncidentQuery, MeasurementQuery, Rollup, RollupQuery, Store
 from netvigil.store.rollup import minute_of
 from netvigil.store.sqlite_writer import (
     APPLICATION_ID,
     ROLLUP_COLUMNS,
     SCHEMA_VERSION,
     Batch,
+    IncidentWrite,
     Item,
     Prune,
     SQLiteWriter,
@@ -55,6 +63,19 @@ _T = TypeVar("_T")
 Row = tuple[Any, ...]
 
 _READ_COLUMNS = "id, ts, vantage, target, kind, ok, outcome, phase, timings, detail, address"
+
+
+def _incident(r: Row) -> Incident:
+    """A row whose first column is an incident's JSON, as an Incident."""
+    try:
+        return Incident.from_json(json.loads(r[0]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed incident record: {exc!r}") from exc
+
+
+def _incident_event(r: Row) -> IncidentEvent:
+    """A row (kind, ts, quiet, snapshot JSON) of the event log as an IncidentEvent."""
+    return IncidentEvent(EventKind(r[0]), r[1], _incident(r[3:]), quiet=bool(r[2]))
 
 
 def _measurement(r: Row) -> Measurement:
@@ -148,6 +169,11 @@ class SQLiteStore:
         """Submitted measurements lost because they could not be written (each logged)."""
         return self._writer.dropped
 
+    @property
+    def incidents_dropped(self) -> int:
+        """Submitted incident events lost because they could not be written (each logged)."""
+        return self._writer.incidents_dropped
+
     def submit(self, m: Measurement) -> None:
         """Queue one measurement for writing and return at once (the hot path)."""
         if self._closed or self._writer.failed is not None:
@@ -161,6 +187,27 @@ class SQLiteStore:
         stored and StoreError is raised.
         """
         return await self._request(lambda fut: Batch(list(batch), fut))
+
+    async def save_incident(self, incident: Incident) -> None:
+        """Store `incident`, replacing the one with the same id; returns once durable.
+
+        Do not change `incident` until this returns (the writer thread reads it).
+        """
+        await self._request(lambda fut: IncidentWrite(incident=incident, future=fut))
+
+    async def add_incident_event(self, event: IncidentEvent) -> None:
+        """Append `event` to the event log of its incident; returns once durable."""
+        await self._request(lambda fut: IncidentWrite(event=event, future=fut))
+
+    def submit_incident_event(self, event: IncidentEvent) -> None:
+        """Queue `event` and return at once: its snapshot replaces the stored incident and
+        the event is appended to the log, in order with submitted measurements.
+
+        A write that fails is logged and counted in `incidents_dropped`.
+        """
+        if self._closed or self._writer.failed is not None:
+            self._raise_closed()
+        self._writer.put(IncidentWrite(incident=event.incident, event=event))
 
     async def flush(self) -> None:
         """Wait until everything submitted or added before this call is durable.
@@ -231,6 +278,41 @@ class SQLiteStore:
         """The newest measurement of every (target, vantage) pair, by target then vantage."""
         sql = f"SELECT {_READ_COLUMNS} FROM latest ORDER BY target, vantage"
         return await self._read(sql, [], _measurement)
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents matching `query`, newest first (by start, then id)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if query.state is not None:
+            where.append("state = ?")
+            params.append(query.state.value)
+        if query.open_only:
+            where.append("state != 'resolved'")
+        if query.since is not None:
+            where.append("(end_ts IS NULL OR end_ts >= ?)")
+            params.append(query.since)
+        if query.until is not None:
+            where.append("start_ts < ?")
+            params.append(query.until)
+        if query.service is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(services) WHERE value = ?)")
+            params.append(query.service)
+        if not query.include_withdrawn:
+            where.append("NOT (state = 'resolved' AND confirmed_ts IS NULL)")
+        sql = f"SELECT data FROM incidents{_where(where)} ORDER BY start_ts DESC, id DESC LIMIT ?"
+        return await self._read(sql, [*params, query.limit], _incident)
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        """The incident with this id, or None."""
+        found = await self._read(
+            "SELECT data FROM incidents WHERE id = ?", [incident_id], _incident
+        )
+        return found[0] if found else None
+
+    async def incident_events(self, incident_id: str) -> list[IncidentEvent]:
+        """The event log of one incident, oldest first (empty for an unknown id)."""
+        sql = "SELECT kind, ts, quiet, data FROM incident_events WHERE incident = ? ORDER BY seq"
+        return await self._read(sql, [incident_id], _incident_event)
 
     async def _read(
         self, sql: str, params: Sequence[Any], convert: Callable[[Row], _T]

@@ -1,10 +1,12 @@
 """The writer thread of SQLiteStore, and the SQLite schema it keeps.
 
 `SQLiteWriter` owns the only write connection of a database. The event loop `put()`s
-work on its queue (single measurements, `Batch`es, `Prune`s, a final `Stop`); the thread
-takes whatever has queued up, in order, and writes it as one transaction, so batching
-follows load. Each write refreshes the rollups of the (minute, target, vantage) keys
-it touches from raw rows, and upserts the `latest` table.
+work on its queue (single measurements, `Batch`es, `IncidentWrite`s, `Prune`s, a final
+`Stop`); the thread takes whatever has queued up, in order, and writes it as one
+transaction, so batching follows load. Each write refreshes the rollups of the (minute,
+target, vantage) keys it touches from raw rows, and upserts the `latest` table.
+Incident snapshots and events are written in queue order with the measurements around
+them, in their own transactions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netvigil.detect.incidents import Incident, IncidentEvent
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.base import Rollup
@@ -35,6 +38,7 @@ __all__ = [
     "ROLLUP_COLUMNS",
     "SCHEMA_VERSION",
     "Batch",
+    "IncidentWrite",
     "Item",
     "Prune",
     "SQLiteWriter",
@@ -172,6 +176,20 @@ class Prune:
 
 
 @dataclass(slots=True)
+class IncidentWrite:
+    """Save an incident snapshot (`incident`) and/or append an event to the log (`event`).
+
+    Queued by `save_incident`/`add_incident_event` (whose `future` gets 1 once durable)
+    and by `submit_incident_event` (no future: a failure is logged and counted). The
+    writer thread serializes the objects, so they must not change once queued.
+    """
+
+    incident: Incident | None = None
+    event: IncidentEvent | None = None
+    future: asyncio.Future[int] | None = None
+
+
+@dataclass(slots=True)
 class Stop:
     """Write what came before, then end the writer thread."""
 
@@ -184,7 +202,46 @@ class _Segment:
     owner: Batch | None = None
 
 
-Item = Measurement | Batch | Prune | Stop
+Item = Measurement | Batch | IncidentWrite | Prune | Stop
+
+_UPSERT_INCIDENT = (
+    "INSERT OR REPLACE INTO incidents (id, state, cause, confidence, start_ts, confirmed_ts,"
+    " end_ts, updated_ts, services, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INCIDENT_EVENT = (
+    "INSERT INTO incident_events (incident, kind, ts, cause, confidence, quiet, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _incident_row(incident: Incident, data: str) -> Row:
+    """An incident as a row of the `incidents` table."""
+    return (
+        incident.id,
+        incident.state.value,
+        incident.cause.value,
+        incident.confidence,
+        incident.start,
+        incident.confirmed_at,
+        incident.end,
+        incident.updated,
+        _dumps(list(incident.services)),
+        data,
+    )
+
+
+def _event_row(event: IncidentEvent, data: str) -> Row:
+    """An incident event as a row of the `incident_events` table."""
+    inc = event.incident
+    return (
+        inc.id,
+        event.kind.value,
+        event.ts,
+        inc.cause.value,
+        inc.confidence,
+        1 if event.quiet else 0,
+        data,
+    )
 
 
 def _resolve(future: asyncio.Future[int], value: int | BaseException) -> None:
@@ -214,6 +271,8 @@ class SQLiteWriter:
         self.retention_s = retention_s
         self.dropped = 0
         """Submitted measurements lost because they could not be written (logged)."""
+        self.incidents_dropped = 0
+        """Submitted incident events lost because they could not be written (logged)."""
         self.failed: BaseException | None = None
         self.pending: deque[Item] = deque()
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -253,8 +312,9 @@ class SQLiteWriter:
             self.failed = exc
             while self.pending:
                 item = self.pending.popleft()
-                if isinstance(item, Batch | Prune):
-                    _resolve(item.future, StoreError(f"{self.path}: store writer stopped: {exc}"))
+                future = item.future if isinstance(item, Batch | Prune | IncidentWrite) else None
+                if future is not None:
+                    _resolve(future, StoreError(f"{self.path}: store writer stopped: {exc}"))
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA optimize")
@@ -308,7 +368,16 @@ class SQLiteWriter:
     def _process(self, conn: sqlite3.Connection, items: list[Item]) -> bool:
         """Write one drained run of queue items in order; True when told to stop."""
         segments: list[_Segment] = []
+        notes: list[IncidentWrite] = []
         for item in items:
+            if isinstance(item, IncidentWrite):
+                self._write(conn, segments)
+                segments = []
+                notes.append(item)
+                continue
+            if notes:
+                self._write_incidents(conn, notes)
+                notes = []
             if isinstance(item, Measurement):
                 if not segments or segments[-1].owner is not None:
                     segments.append(_Segment())
@@ -325,7 +394,55 @@ class SQLiteWriter:
                 except StoreError as exc:
                     _resolve(item.future, exc)
         self._write(conn, segments)
+        self._write_incidents(conn, notes)
         return False
+
+    def _write_incidents(self, conn: sqlite3.Connection, notes: list[IncidentWrite]) -> None:
+        """Write incident snapshots and events in one transaction (each alone on failure)."""
+        if not notes:
+            return
+        try:
+            self._commit_incidents(conn, notes)
+        except Exception:
+            for note in notes:
+                try:
+                    self._commit_incidents(conn, [note])
+                except Exception as exc:
+                    error = StoreError(f"{self.path}: could not write an incident: {exc}")
+                    if note.future is None:
+                        self.incidents_dropped += 1
+                        log.error("%s", error)
+                    else:
+                        _resolve(note.future, error)
+                else:
+                    if note.future is not None:
+                        _resolve(note.future, 1)
+            return
+        for note in notes:
+            if note.future is not None:
+                _resolve(note.future, 1)
+
+    def _commit_incidents(self, conn: sqlite3.Connection, notes: list[IncidentWrite]) -> None:
+        incident_rows: list[Row] = []
+        event_rows: list[Row] = []
+        for note in notes:
+            data = None
+            if note.event is not None:
+                data = _dumps(note.event.incident.to_json())
+                event_rows.append(_event_row(note.event, data))
+            if note.incident is not None:
+                if data is None or note.event is None or note.incident is not note.event.incident:
+                    data = _dumps(note.incident.to_json())
+                incident_rows.append(_incident_row(note.incident, data))
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_UPSERT_INCIDENT, incident_rows)
+            conn.executemany(_INSERT_INCIDENT_EVENT, event_rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _write(self, conn: sqlite3.Connection, segments: list[_Segment]) -> None:
         """Insert segments in one transaction and update rollups and `latest`.

@@ -262,19 +262,23 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def ingest_router(
     store: Store,
-    agents: Sequence[AgentConfig],
+    agents: Sequence[AgentConfig] | Callable[[], Sequence[AgentConfig]],
     *,
     limits: IngestLimits = DEFAULT_LIMITS,
     metrics: Metrics | None = None,
     now: Callable[[], float] = time.time,
 ) -> APIRouter:
-    """The ingest route, bound to `store` and the agents allowed to ship into it."""
+    """The ingest route, bound to `store` and the agents allowed to ship into it.
+
+    `agents` is a list, or a function returning the current list (agents added at run time).
+    """
     router = APIRouter()
-    known = tuple(agents)
+    fixed = None if callable(agents) else tuple(agents)
 
     @router.post("/ingest", summary="Store a batch of measurements from a remote agent")
     async def ingest(request: Request) -> dict[str, Any]:
         try:
+            known = tuple(agents()) if callable(agents) else fixed or ()
             agent = authenticate(request.headers.get("authorization"), known)
         except IngestError:
             if metrics is not None:

@@ -1,0 +1,69 @@
+// The state vocabulary of the dashboard: every state has a word and an icon as well as a
+// colour, so colour is never the only signal.
+import { h } from "./dom";
+
+export type State = "up" | "down" | "degraded" | "maintenance" | "stale" | "unknown";
+
+const ICONS: Record<State, string> = {
+  up: "✓",
+  down: "✕",
+  degraded: "!",
+  maintenance: "⚒",
+  stale: "…",
+  unknown: "?",
+};
+
+const WORDS: Record<State, string> = {
+  up: "up",
+  down: "down",
+  degraded: "degraded",
+  maintenance: "maintenance",
+  stale: "stale",
+  unknown: "no data",
+};
+
+const RANK: Record<State, number> = {
+  down: 5,
+  degraded: 4,
+  maintenance: 3,
+  stale: 2,
+  unknown: 1,
+  up: 0,
+};
+
+/** Normalise whatever the API calls a state into one of ours. */
+export function toState(value: unknown, ok?: unknown): State {
+  const v = typeof value === "string" ? value.toLowerCase() : "";
+  if (["up", "ok", "working", "healthy", "operational"].includes(v)) return "up";
+  if (["down", "failing", "outage"].includes(v)) return "down";
+  if (["degraded", "partial", "impaired"].includes(v)) return "degraded";
+  if (v === "maintenance") return "maintenance";
+  if (v === "stale" || v === "silent") return "stale";
+  if (ok === true) return "up";
+  if (ok === false) return "down";
+  return "unknown";
+}
+
+/** The worse of two states. */
+export function worst(a: State, b: State): State {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/** A badge: icon + word, coloured by state. */
+export function badge(state: State, extra?: string): HTMLSpanElement {
+  return h(
+    "span",
+    { class: `badge st-${state}`, "data-state": state },
+    h("span", { class: "icon", "aria-hidden": "true" }, ICONS[state]),
+    h("span", { class: "word" }, WORDS[state]),
+    extra ? h("span", { class: "extra" }, extra) : null,
+  );
+}
+
+export function stateWord(state: State): string {
+  return WORDS[state];
+}
+
+export function stateIcon(state: State): string {
+  return ICONS[state];
+}

@@ -1,0 +1,160 @@
+// One incident: what, where, since when, the cause with its confidence and evidence, how
+// the cause changed, its event timeline, and the charts of the affected targets around it.
+import { getIncident, type Incident } from "../api";
+import { formatDuration, formatTime, h, link, replace } from "../dom";
+import { historyCharts } from "../history";
+import { onLive } from "../live";
+import { type Cleanup, navigate } from "../nav";
+import { badge } from "../state";
+import { causeLabel, eventLabel, percent } from "../words";
+
+function meter(value: number): HTMLElement {
+  const fill = h("span");
+  fill.style.width = `${Math.round(Math.max(0, Math.min(1, value)) * 100)}%`;
+  return h(
+    "span",
+    { class: "confidence" },
+    h("span", { class: "meter", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": Math.round(value * 100), "aria-label": "confidence" }, fill),
+    h("b", null, percent(value)),
+  );
+}
+
+function names(items: string[], href?: (n: string) => string): (Node | string)[] {
+  if (!items.length) return ["—"];
+  return items.flatMap((n, i) => [href ? link(href(n), n) : n, i < items.length - 1 ? ", " : ""]);
+}
+
+function facts(inc: Incident): HTMLElement {
+  const duration = (inc.end ?? Date.now() / 1000) - inc.start;
+  const dl = h("dl", { class: "kv" });
+  const add = (k: string, ...v: (Node | string)[]) => dl.append(h("dt", null, k), h("dd", null, ...v));
+  add("State", badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state));
+  add("Cause", h("strong", { id: "incident-cause" }, causeLabel(inc.cause)), h("span", { class: "muted" }, ` (${inc.cause})`));
+  add("Confidence", meter(inc.confidence));
+  add("Started", formatTime(inc.start));
+  if (inc.confirmedAt) add("Confirmed", formatTime(inc.confirmedAt));
+  add(inc.open ? "Open for" : "Lasted", formatDuration(duration), inc.end ? ` (ended ${formatTime(inc.end)})` : "");
+  add("Services", ...names(inc.services, (n) => `/ui/services/${encodeURIComponent(n)}`));
+  add("Targets", ...names(inc.targets));
+  if (inc.networks.length) add("Networks", ...names(inc.networks));
+  if (inc.organizations.length) add("Organizations", ...names(inc.organizations));
+  add("Seen from", ...names(inc.vantage ? [inc.vantage] : inc.vantages));
+  if (inc.maintenance) add("Maintenance", inc.maintenance);
+  return dl;
+}
+
+function evidenceTable(inc: Incident): HTMLElement {
+  if (!inc.evidence.length) return h("p", { class: "muted" }, "No evidence recorded yet.");
+  return h(
+    "div",
+    { class: "grid-wrap" },
+    h(
+      "table",
+      { class: "table evidence", id: "evidence" },
+      h("thead", null, h("tr", null, ["Topic", "Statement", "For cause", "Weight"].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        null,
+        inc.evidence.map((e) =>
+          h(
+            "tr",
+            null,
+            h("td", null, h("span", { class: "tag" }, e.topic)),
+            h("td", null, e.statement),
+            h("td", null, causeLabel(e.cause)),
+            h(
+              "td",
+              { class: `weight num ${e.weight >= 0 ? "for" : "against"}` },
+              `${e.weight >= 0 ? "▲ +" : "▼ −"}${Math.abs(e.weight).toFixed(2)}`,
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function probabilities(inc: Incident): HTMLElement | null {
+  const entries = Object.entries(inc.probabilities).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  if (!entries.length) return null;
+  return h(
+    "table",
+    { class: "table small" },
+    h("thead", null, h("tr", null, h("th", null, "Cause"), h("th", null, "Probability"))),
+    h("tbody", null, entries.map(([c, p]) => h("tr", null, h("td", null, causeLabel(c)), h("td", null, meter(p))))),
+  );
+}
+
+function timeline(inc: Incident): HTMLElement {
+  const entries = inc.timeline.length
+    ? inc.timeline
+    : [
+        { kind: "opened", ts: inc.start, state: "suspected", cause: null, confidence: null },
+        ...(inc.confirmedAt ? [{ kind: "confirmed", ts: inc.confirmedAt, state: "confirmed", cause: null, confidence: null }] : []),
+        ...(inc.end ? [{ kind: "resolved", ts: inc.end, state: "resolved", cause: null, confidence: null }] : []),
+      ];
+  return h(
+    "ol",
+    { class: "timeline", id: "timeline" },
+    entries.map((e) =>
+      h(
+        "li",
+        { class: e.kind },
+        h("time", null, formatTime(e.ts)),
+        h("strong", null, eventLabel(e.kind)),
+        e.cause ? h("span", { class: "muted" }, ` — ${causeLabel(e.cause)}${e.confidence !== null ? ` (${percent(e.confidence)})` : ""}`) : null,
+      ),
+    ),
+  );
+}
+
+function causeHistory(inc: Incident): HTMLElement {
+  if (!inc.causeHistory.length) return h("p", { class: "muted" }, "The cause has not changed.");
+  return h(
+    "ol",
+    { class: "timeline" },
+    inc.causeHistory.map((c) =>
+      h("li", null, h("time", null, formatTime(c.ts)), h("strong", null, causeLabel(c.cause)), h("span", { class: "muted" }, ` (${percent(c.confidence)})`)),
+    ),
+  );
+}
+
+export async function renderIncident(main: HTMLElement, params: string[], query: URLSearchParams): Promise<Cleanup> {
+  const id = params[0];
+  const inc = await getIncident(id);
+  const pad = Math.max(600, ((inc.end ?? Date.now() / 1000) - inc.start) * 0.5);
+  const from = inc.start - pad;
+  const to = Math.min(Date.now() / 1000, (inc.end ?? Date.now() / 1000) + pad);
+  const charts = h("div", { class: "history" }, h("p", { class: "loading" }, "Loading history…"));
+  const window_ = query.get("range");
+  replace(
+    main,
+    h("p", { class: "crumbs" }, link("/", "Overview"), " › ", link("/ui/incidents", "Incidents"), " › ", id),
+    h("div", { class: "group-head" }, h("h1", null, causeLabel(inc.cause)), badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+    h("p", { class: "muted" }, `Incident ${inc.id}`),
+    h("div", { class: "panel" }, facts(inc)),
+    h("h2", null, "Evidence"),
+    h("p", { class: "small muted" }, "Each statement is checkable against the measurements; ▲ supports the cause it was weighed for, ▼ speaks against it."),
+    evidenceTable(inc),
+    probabilities(inc) ? h("h3", null, "Other causes considered") : null,
+    probabilities(inc),
+    h("h2", null, "Timeline"),
+    timeline(inc),
+    h("h2", null, "Cause history"),
+    causeHistory(inc),
+    h("h2", null, "Around the incident"),
+    h("p", { class: "small muted" }, window_ ? "" : `From ${formatTime(from)} to ${formatTime(to)}.`),
+    charts,
+  );
+  const stop = await historyCharts(charts, inc.targets, from, to, [inc]);
+  let timer: number | undefined;
+  const off = onLive((kind, data) => {
+    if (kind !== "incident" || !data || (data as Record<string, unknown>).id !== id || timer !== undefined) return;
+    timer = window.setTimeout(() => navigate(location.pathname + location.search, true), 1000);
+  });
+  return () => {
+    off();
+    stop();
+    if (timer !== undefined) window.clearTimeout(timer);
+  };
+}

@@ -1,0 +1,93 @@
+// The incident list (open first, then recent) and the card used for one incident.
+import { getIncidents, type Incident } from "../api";
+import { ago, formatDuration, formatTime, h, link, replace } from "../dom";
+import type { Cleanup } from "../nav";
+import { onLive } from "../live";
+import { badge } from "../state";
+import { causeLabel, percent } from "../words";
+
+/** A compact card linking to the incident page. */
+export function incidentCard(inc: Incident): HTMLAnchorElement {
+  const a = link(
+    `/ui/incidents/${encodeURIComponent(inc.id)}`,
+    h("div", null, badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+    h("div", { class: "cause" }, causeLabel(inc.cause), " ", h("span", { class: "muted" }, `(${percent(inc.confidence)})`)),
+    h("div", null, inc.services.join(", ") || inc.targets.join(", ") || "—"),
+    h(
+      "div",
+      { class: "muted small" },
+      inc.open
+        ? `since ${formatTime(inc.start)} (${ago(inc.start)})`
+        : `${formatTime(inc.start)}, lasted ${formatDuration((inc.end ?? inc.start) - inc.start)}`,
+    ),
+  );
+  a.className = `incident-card${inc.open ? "" : " resolved"}`;
+  a.setAttribute("data-incident", inc.id);
+  return a;
+}
+
+function table(incidents: Incident[]): HTMLElement {
+  return h(
+    "div",
+    { class: "grid-wrap" },
+    h(
+      "table",
+      { class: "table" },
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          ["State", "Cause", "Confidence", "Services", "Started", "Duration"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        null,
+        incidents.map((inc) =>
+          h(
+            "tr",
+            { "data-incident": inc.id },
+            h("td", null, badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+            h("td", null, link(`/ui/incidents/${encodeURIComponent(inc.id)}`, causeLabel(inc.cause))),
+            h("td", { class: "num" }, percent(inc.confidence)),
+            h("td", null, inc.services.join(", ") || inc.targets.join(", ")),
+            h("td", null, formatTime(inc.start)),
+            h("td", null, inc.open ? `${formatDuration(Date.now() / 1000 - inc.start)} (open)` : formatDuration((inc.end ?? inc.start) - inc.start)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
+  const content = h("div");
+  replace(main, h("h1", null, "Incidents"), h("p", { class: "muted" }, "Open incidents first, then the most recent."), content);
+  const load = async () => {
+    const incidents = await getIncidents({ limit: 200 });
+    const open = incidents.filter((i) => i.open);
+    const past = incidents.filter((i) => !i.open);
+    replace(
+      content,
+      h("h2", null, `Open (${open.length})`),
+      open.length ? h("div", { class: "incident-list" }, open.map(incidentCard)) : h("p", { class: "muted" }, "None."),
+      h("h2", null, `Resolved (${past.length})`),
+      past.length ? table(past) : h("p", { class: "muted" }, "None in the store."),
+    );
+  };
+  await load();
+  let timer: number | undefined;
+  const off = onLive((kind) => {
+    if (kind !== "incident" || timer !== undefined) return;
+    timer = window.setTimeout(() => {
+      timer = undefined;
+      void load();
+    }, 500);
+  });
+  return () => {
+    off();
+    if (timer !== undefined) window.clearTimeout(timer);
+  };
+}

@@ -1,0 +1,308 @@
+"""Live detection: the streaming Detector inside `netvigil run`, its events stored and alerted.
+
+`LiveDetection` is a measurement sink (`submit(m)`, never blocks): each measurement is
+fed to the `Detector` on the event loop (about 25,000 per CPU-second, so it keeps up
+with any schedule), and every event the detector emits is
+
+- written to the store (`Store.submit_incident_event`: the incident snapshot replaces
+  the stored one and the event is appended to its log, in order with the measurements),
+- handed to each event sink (the `AlertDispatcher`, the log of `netvigil run`), and
+- kept for the live view (`open_incidents()`).
+
+A timer calls `Detector.advance(clock())` every `tick_s`, so buffered measurements are
+processed (and incidents confirmed or resolved) even when measurements stop arriving.
+On `start()` the detector is seeded with the incidents the store still holds open, so
+an incident that outlives a restart keeps its id and its history. A failing store or
+sink never stops detection: the failure is logged and counted in `stats`.
+
+    detection = LiveDetection(config, store, sinks=[dispatcher])
+    await detection.start()
+    monitor = Monitor(targets, probes, [store, detection], ...)
+    ...
+    await detection.stop()          # processes what is buffered, then stops the timer
+
+`TeeStore` wraps a store so that measurements written through it (remote agents'
+batches arriving at the ingest API) reach detection too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from netvigil.config.model import Config
+from netvigil.detect.detector import Detector, DetectorSettings
+from netvigil.detect.incidents import Incident, IncidentEvent
+from netvigil.model import Measurement
+from netvigil.store.base import (
+    IncidentQuery,
+    MeasurementQuery,
+    Rollup,
+    RollupQuery,
+    Store,
+)
+
+__all__ = ["DetectionStats", "EventSink", "LiveDetection", "MeasurementSink", "TeeStore"]
+
+log = logging.getLogger("netvigil.detect")
+
+SEED_LIMIT = 10_000
+"""The most open incidents taken over from the store on start."""
+
+
+class EventSink(Protocol):
+    """Where incident events go: `submit` takes one and returns at once (never blocks)."""
+
+    def submit(self, event: IncidentEvent) -> object: ...
+
+
+class MeasurementSink(Protocol):
+    """Where measurements go (as in `netvigil.monitor`)."""
+
+    def submit(self, m: Measurement) -> None: ...
+
+
+@dataclass(slots=True)
+class DetectionStats:
+    """Counters of live detection."""
+
+    measurements: int = 0
+    events: int = 0
+    detect_failures: int = 0
+    """Measurements the detector raised on (a bug; each logged)."""
+    store_failures: int = 0
+    """Events the store refused (the store closed or its writer stopped)."""
+    sink_failures: int = 0
+    """Events an event sink raised on."""
+    seeded: int = 0
+    """Open incidents taken over from the store on start."""
+
+
+class LiveDetection:
+    """Runs the Detector over live measurements; see the module docstring.
+
+    `clock` is wall time in epoch seconds (the timer advances the detector to it);
+    `lateness_s` is how late a measurement may arrive and still count.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        sinks: Sequence[EventSink] = (),
+        lateness_s: float = 30.0,
+        tick_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        settings: DetectorSettings | None = None,
+    ) -> None:
+        if tick_s <= 0:
+            raise ValueError("tick_s must be > 0")
+        self.store = store
+        self.sinks = list(sinks)
+        self.tick_s = tick_s
+        self.stats = DetectionStats()
+        self.detector = Detector(config, lateness_s=lateness_s, settings=settings)
+        self._clock = clock
+        self._open: dict[str, Incident] = {}
+        self._timer: asyncio.Task[None] | None = None
+
+    @property
+    def late(self) -> int:
+        """Measurements dropped because they arrived more than `lateness_s` late."""
+        return self.detector.late
+
+    async def start(self) -> None:
+        """Take over the store's open incidents and start the timer.
+
+        Raises StoreError when the store cannot be read.
+        """
+        if self._timer is not None:
+            return
+        seeds = await self.store.incidents(IncidentQuery(open_only=True, limit=SEED_LIMIT))
+        seeds.reverse()  # oldest first, as the detector keeps them
+        self.detector.seed(seeds)
+        self.stats.seeded = len(seeds)
+        for inc in seeds:
+            self._open[inc.id] = inc
+        if seeds:
+            log.info("continuing %d open incident(s) from the store", len(seeds))
+        self._timer = asyncio.create_task(self._tick_forever(), name="netvigil-detect-timer")
+
+    async def stop(self) -> None:
+        """Stop the timer, then process every buffered measurement (events still go out)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        self._handle(self._guard(self.detector.flush))
+
+    async def __aenter__(self) -> LiveDetection:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def submit(self, m: Measurement) -> None:
+        """Feed one measurement to the detector and pass on the events it causes."""
+        self.stats.measurements += 1
+        self._handle(self._guard(lambda: self.detector.feed(m)))
+
+    def tick(self) -> list[IncidentEvent]:
+        """Advance the detector to `clock()` (what the timer does); returns the events."""
+        events = self._guard(lambda: self.detector.advance(self._clock()))
+        self._handle(events)
+        return events
+
+    def open_incidents(self) -> list[Incident]:
+        """The open incidents as of the latest event, oldest first."""
+        return sorted(self._open.values(), key=lambda i: (i.start, i.id))
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.tick()
+
+    def _guard(self, step: Callable[[], list[IncidentEvent]]) -> list[IncidentEvent]:
+        try:
+            return step()
+        except Exception:
+            self.stats.detect_failures += 1
+            log.exception("detector failed (%d so far)", self.stats.detect_failures)
+            return []
+
+    def _handle(self, events: Iterable[IncidentEvent]) -> None:
+        for event in events:
+            self.stats.events += 1
+            inc = event.incident
+            if inc.open:
+                self._open[inc.id] = inc
+            else:
+                self._open.pop(inc.id, None)
+            try:
+                self.store.submit_incident_event(event)
+            except Exception as exc:
+                self.stats.store_failures += 1
+                if _worth_logging(self.stats.store_failures):
+                    log.error(
+                        "incident %s %s not stored (%d so far): %s",
+                        inc.id,
+                        event.kind.value,
+                        self.stats.store_failures,
+                        exc,
+                    )
+            for sink in self.sinks:
+                try:
+                    sink.submit(event)
+                except Exception:
+                    self.stats.sink_failures += 1
+                    if _worth_logging(self.stats.sink_failures):
+                        log.exception(
+                            "event sink %r failed on incident %s (%d so far)",
+                            sink,
+                            inc.id,
+                            self.stats.sink_failures,
+                        )
+
+
+def _worth_logging(count: int) -> bool:
+    """Log the first ten failures of a kind, then every hundredth."""
+    return count <= 10 or count % 100 == 0
+
+
+class TeeStore:
+    """A Store that also hands every measurement written through it to `sinks`.
+
+    Measurements stored with `add()` (the ingest API's path) or `submit()` go to the
+    sinks once the store took them; everything else is the wrapped store's.
+    """
+
+    def __init__(self, store: Store, sinks: Sequence[MeasurementSink]) -> None:
+        self.store = store
+        self.sinks = list(sinks)
+
+    def _tee(self, measurements: Iterable[Measurement]) -> None:
+        for m in measurements:
+            for sink in self.sinks:
+                try:
+                    sink.submit(m)
+                except Exception:
+                    log.exception("measurement sink %r failed", sink)
+
+    async def add(self, batch: Sequence[Measurement]) -> int:
+        """Store a batch (see `Store.add`), then hand it to the sinks."""
+        new = await self.store.add(batch)
+        self._tee(batch)
+        return new
+
+    def submit(self, m: Measurement) -> None:
+        """Queue one measurement (see `Store.submit`), then hand it to the sinks."""
+        self.store.submit(m)
+        self._tee((m,))
+
+    async def measurements(self, query: MeasurementQuery) -> list[Measurement]:
+        """See `Store.measurements`."""
+        return await self.store.measurements(query)
+
+    async def rollups(self, query: RollupQuery) -> list[Rollup]:
+        """See `Store.rollups`."""
+        return await self.store.rollups(query)
+
+    async def latest(self) -> list[Measurement]:
+        """See `Store.latest`."""
+        return await self.store.latest()
+
+    async def prune(self, older_than: float) -> int:
+        """See `Store.prune`."""
+        return await self.store.prune(older_than)
+
+    async def flush(self) -> None:
+        """See `Store.flush`."""
+        await self.store.flush()
+
+    async def save_incident(self, incident: Incident) -> None:
+        """See `Store.save_incident`."""
+        await self.store.save_incident(incident)
+
+    async def add_incident_event(self, event: IncidentEvent) -> None:
+        """See `Store.add_incident_event`."""
+        await self.store.add_incident_event(event)
+
+    def submit_incident_event(self, event: IncidentEvent) -> None:
+        """See `Store.submit_incident_event`."""
+        self.store.submit_incident_event(event)
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]:
+        """See `Store.incidents`."""
+        return await self.store.incidents(query)
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        """See `Store.incident`."""
+        return await self.store.incident(incident_id)
+
+    async def incident_events(self, incident_id: str) -> list[IncidentEvent]:
+        """See `Store.incident_events`."""
+        return await self.store.incident_events(incident_id)
+
+    async def close(self) -> None:
+        """See `Store.close`."""
+        await self.store.close()
+
+
+if TYPE_CHECKING:
+
+    def _is_a_store(store: TeeStore) -> Store:
+        return store

@@ -1,0 +1,156 @@
+"""Incidents: list, one with its timeline, cause history, evidence and notes, and reports.
+
+    GET /incidents?open=true&service=S&since=..&until=..&state=..&limit=N
+    GET /incidents/{id}
+    GET /incidents/{id}/report.html           one self-contained page (netvigil.report)
+    GET /incidents/{id}/report.md             Markdown; figures at report-files/<name>.png
+    GET /incidents/{id}/report-files/{name}.png
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from netvigil.detect.incidents import Incident, IncidentState
+from netvigil.store.base import IncidentQuery
+from netvigil.web.api.context import WebContext, check_range
+from netvigil.web.api.models import (
+    ERROR_RESPONSES,
+    IncidentDetail,
+    IncidentEventOut,
+    IncidentSummary,
+)
+
+if TYPE_CHECKING:
+    from netvigil.report import Report
+
+__all__ = ["REPORT_CSP", "incidents_router"]
+
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+"""A report is one self-contained page with inline styles and images, and no script."""
+
+_FIGURE = re.compile(r"^[a-z0-9_\-]{1,64}$")
+
+
+def incidents_router(ctx: WebContext) -> APIRouter:
+    """The routes of this module, bound to `ctx`."""
+    router = APIRouter(tags=["incidents"], responses=ERROR_RESPONSES)
+
+    async def find(incident_id: str) -> Incident:
+        found = await ctx.store.incident(incident_id)
+        if found is None:
+            raise HTTPException(404, f"no such incident: {incident_id!r}")
+        return found
+
+    @router.get("/incidents", summary="Incidents, newest first")
+    async def list_incidents(
+        open: Annotated[bool, Query(description="Only unresolved incidents")] = False,
+        state: Annotated[IncidentState | None, Query()] = None,
+        service: Annotated[str | None, Query(max_length=200)] = None,
+        since: Annotated[float | None, Query(ge=0, lt=1e11, allow_inf_nan=False)] = None,
+        until: Annotated[float | None, Query(gt=0, lt=1e11, allow_inf_nan=False)] = None,
+        include_withdrawn: Annotated[
+            bool, Query(description="Also those resolved without being confirmed")
+        ] = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[IncidentSummary]:
+        check_range(since, until)
+        found = await ctx.store.incidents(
+            IncidentQuery(
+                state=state,
+                open_only=open,
+                since=since,
+                until=until,
+                service=service,
+                include_withdrawn=include_withdrawn,
+                limit=limit,
+            )
+        )
+        return [IncidentSummary.of(i) for i in found]
+
+    @router.get(
+        "/incidents/{incident_id}",
+        summary="One incident: timeline, cause history, evidence, acknowledgements and notes",
+    )
+    async def get_incident(incident_id: str) -> IncidentDetail:
+        incident = await find(incident_id)
+        events = await ctx.store.incident_events(incident_id)
+        timeline = [
+            IncidentEventOut(
+                kind=e.kind,
+                ts=e.ts,
+                state=e.incident.state,
+                cause=e.incident.cause,
+                confidence=e.incident.confidence,
+                quiet=e.quiet,
+            )
+            for e in events
+        ]
+        notes = [] if ctx.admin is None else await asyncio.to_thread(ctx.admin.notes, incident_id)
+        return IncidentDetail.build(incident, timeline, notes)
+
+    async def report_of(incident_id: str) -> Report:
+        try:
+            from netvigil.report import build_report
+        except ImportError as exc:  # pragma: no cover - the report package ships with netvigil
+            raise HTTPException(501, "reports are not available in this build") from exc
+        incident = await find(incident_id)
+        return await build_report(incident, ctx.store, ctx.config, now=ctx.now())
+
+    report_responses: dict[int | str, dict[str, Any]] = {501: ERROR_RESPONSES[404]}
+
+    @router.get(
+        "/incidents/{incident_id}/report.html",
+        summary="The incident report as one self-contained HTML page",
+        response_class=HTMLResponse,
+        responses=report_responses,
+    )
+    async def report_html(incident_id: str) -> HTMLResponse:
+        from netvigil.report import render_html
+
+        report = await report_of(incident_id)
+        text = await asyncio.to_thread(render_html, report)
+        return HTMLResponse(text, headers={"Content-Security-Policy": REPORT_CSP})
+
+    @router.get(
+        "/incidents/{incident_id}/report.md",
+        summary="The incident report as Markdown (figures under report-files/)",
+        response_class=PlainTextResponse,
+        responses=report_responses,
+    )
+    async def report_md(incident_id: str) -> PlainTextResponse:
+        from netvigil.report import draw_figures
+        from netvigil.report.markdown import markdown_text
+
+        report = await report_of(incident_id)
+        charts = await asyncio.to_thread(draw_figures, report)
+        text = markdown_text(report, charts, "report-files/")
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+    @router.get(
+        "/incidents/{incident_id}/report-files/{figure}.png",
+        summary="One figure of the incident report (PNG)",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}}, **report_responses},
+    )
+    async def report_figure(incident_id: str, figure: str) -> Response:
+        from netvigil.report import draw_figures
+
+        if not _FIGURE.match(figure):
+            raise HTTPException(404, f"no such figure: {figure!r}")
+        report = await report_of(incident_id)
+        charts = await asyncio.to_thread(draw_figures, report)
+        for chart in charts:
+            if chart.name == figure:
+                return Response(chart.png, media_type="image/png")
+        raise HTTPException(404, f"no such figure: {figure!r}")
+
+    return router
