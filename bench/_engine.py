@@ -352,6 +352,8 @@ async def sustained(job: dict[str, Any]) -> dict[str, Any]:
         "checks_per_s": produced / run_wall if run_wall else 0.0,
         "lag": quantiles(metrics.lags),
         "lag_after_first_interval": quantiles(metrics.lags_after(t0 + interval)),
+        "lag_after_warmup": quantiles(metrics.lags_after(t0 + float(job.get("warmup_s", 30.0)))),
+        "warmup_s": float(job.get("warmup_s", 30.0)),
         "lag_by_minute": metrics.lag_windows(t0, 60.0),
         "final_flush_s": flush_s,
         "stop_overrun": stop_overrun,

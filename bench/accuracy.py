@@ -130,9 +130,9 @@ def table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
         worst_i = s.get("worst_delay_intervals")
         lines.append(
             f"| {name} | {detected} | "
-            + ("n/a" if med is None else f"{med:.1f} s ({med_i:.1f})")
+            + ("n/a" if med is None else f"{med:.1f} s ({med_i:.2f})")
             + " | "
-            + ("n/a" if worst is None else f"{worst:.1f} s ({worst_i:.1f})")
+            + ("n/a" if worst is None else f"{worst:.1f} s ({worst_i:.2f})")
             + f" | {cause} | {fmt(s.get('services_precision'))} | "
             f"{fmt(s.get('services_recall'))} | {s['false_incidents']} |"
         )
@@ -201,7 +201,7 @@ def render_section(
             "median delay <= 2 probe intervals",
             total["median_delay_intervals"] is not None
             and total["median_delay_intervals"] <= TARGETS["delay_intervals"],
-            f"{fmt(total['median_delay_intervals'], '.1f')} intervals",
+            f"{fmt(total['median_delay_intervals'], '.2f')} intervals",
         ),
         (
             "cause accuracy >= 95%",

@@ -1,7 +1,7 @@
 // Builds the dashboard into src/netvigil/web/static/: hashed app-*.js and app-*.css plus
 // manifest.json, which netvigil.web.dashboard reads to write the page shell.
 import { build } from "esbuild";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -35,6 +35,9 @@ for (const [path, info] of Object.entries(result.metafile.outputs)) {
   if (!info.entryPoint && !path.endsWith(".css")) continue;
   const file = basename(path);
   manifest[file.endsWith(".css") ? "app.css" : "app.js"] = file;
+}
+for (const name of readdirSync(join(here, "public"))) {
+  copyFileSync(join(here, "public", name), join(outdir, name));
 }
 writeFileSync(join(outdir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 console.log("manifest:", manifest);

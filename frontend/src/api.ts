@@ -91,6 +91,7 @@ export interface Target {
   name: string;
   service: string | null;
   kind: string | null;
+  control: boolean;
   state: State;
   since: number | null;
   pairs: Pair[];
@@ -104,24 +105,31 @@ export interface Service {
   country: string | null;
   state: State;
   since: number | null;
+  targetNames: string[];
+  /** Per-target state: filled by `getService` only. */
   targets: Target[];
   incidents: string[];
 }
 
 function readTarget(t: Json, service: string | null): Target {
-  const pairs = list(t.pairs ?? t.vantages ?? t.states).map(readPair);
+  const name = String(t.name ?? t.target ?? "");
+  // PairOut has no target field: it is the target's.
+  const pairs = list(t.vantages ?? t.pairs).map((p) => readPair({ target: name, ...p }));
   return {
-    name: String(t.name ?? t.target ?? ""),
+    name,
     service: str(t.service) ?? service,
     kind: str(t.kind),
+    control: t.control === true,
     state: toState(t.status ?? t.state),
     since: num(t.since),
     pairs,
   };
 }
 
+/** A service from `/services` (targets by name) or `/services/{name}` (with `target_states`). */
 export function readService(s: Json): Service {
   const name = String(s.name ?? s.service ?? "");
+  const states = list(s.target_states).map((t) => readTarget(t, name));
   return {
     name,
     description: str(s.description) ?? "",
@@ -130,8 +138,9 @@ export function readService(s: Json): Service {
     country: str(s.country),
     state: toState(s.status ?? s.state),
     since: num(s.since),
-    targets: list(s.targets).map((t) => readTarget(t, name)),
-    incidents: names(s.incidents),
+    targetNames: names(s.targets),
+    targets: states,
+    incidents: names(s.open_incidents ?? s.incidents),
   };
 }
 
@@ -140,8 +149,39 @@ export async function getServices(): Promise<Service[]> {
 }
 
 export async function getService(name: string): Promise<Service> {
-  const data = await getJSON<Json>(`/services/${encodeURIComponent(name)}`);
-  return readService((data.service as Json | undefined) ?? data);
+  return readService(await getJSON<Json>(`/services/${encodeURIComponent(name)}`));
+}
+
+/** Every target with its fresh results, by vantage. */
+export async function getTargets(): Promise<Target[]> {
+  return items(await getJSON("/targets"), "targets").map((t) => readTarget(t, null));
+}
+
+/** The services x vantages grid as the server judges it now. */
+export interface Overview {
+  generatedAt: number;
+  vantages: string[];
+  counts: Record<string, number>;
+  rows: { service: string; state: State; since: number | null; cells: State[] }[];
+}
+
+export async function getOverview(): Promise<Overview> {
+  const data = await getJSON<Json>("/overview");
+  const counts: Record<string, number> = {};
+  if (data.counts && typeof data.counts === "object") {
+    for (const [k, v] of Object.entries(data.counts as Json)) if (typeof v === "number") counts[k] = v;
+  }
+  return {
+    generatedAt: num(data.generated_at) ?? Date.now() / 1000,
+    vantages: names(data.vantages),
+    counts,
+    rows: list(data.services).map((r) => ({
+      service: String(r.service ?? ""),
+      state: toState(r.status),
+      since: num(r.since),
+      cells: (Array.isArray(r.cells) ? r.cells : []).map((c) => toState(c)),
+    })),
+  };
 }
 
 // -- vantages --------------------------------------------------------------------------
@@ -295,22 +335,35 @@ export interface RollupRow {
   outcomes: Record<string, number>;
 }
 
+function readRollup(r: Json): RollupRow {
+  const outcomes: Record<string, number> = {};
+  if (r.outcomes && typeof r.outcomes === "object") {
+    for (const [k, v] of Object.entries(r.outcomes as Json)) if (typeof v === "number") outcomes[k] = v;
+  }
+  return {
+    minute: num(r.minute) ?? 0,
+    target: String(r.target ?? ""),
+    vantage: String(r.vantage ?? ""),
+    count: num(r.count) ?? 0,
+    okCount: num(r.ok_count) ?? 0,
+    p50: num(r.latency_p50_s),
+    p95: num(r.latency_p95_s),
+    outcomes,
+  };
+}
+
+const ROLLUP_PAGE = 20_000;
+const MAX_PAGES = 20;
+
+/** Per-minute rollups of `targets` in [since, until), following the pages. */
 export async function getRollups(targets: string[], since: number, until: number): Promise<RollupRow[]> {
-  const data = await getJSON("/rollups", { target: targets, since, until });
-  return items(data, "rollups").map((r) => {
-    const outcomes: Record<string, number> = {};
-    if (r.outcomes && typeof r.outcomes === "object") {
-      for (const [k, v] of Object.entries(r.outcomes as Json)) if (typeof v === "number") outcomes[k] = v;
-    }
-    return {
-      minute: num(r.minute) ?? 0,
-      target: String(r.target ?? ""),
-      vantage: String(r.vantage ?? ""),
-      count: num(r.count) ?? 0,
-      okCount: num(r.ok_count) ?? 0,
-      p50: num(r.latency_p50_s),
-      p95: num(r.latency_p95_s),
-      outcomes,
-    };
-  });
+  if (!targets.length) return [];
+  const out: RollupRow[] = [];
+  let from: number | null = Math.floor(since);
+  for (let page = 0; from !== null && page < MAX_PAGES; page++) {
+    const data = await getJSON<Json>("/rollups", { target: targets, since: from, until: Math.ceil(until), limit: ROLLUP_PAGE });
+    out.push(...items(data, "items").map(readRollup));
+    from = num(data.next_since);
+  }
+  return out;
 }

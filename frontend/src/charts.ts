@@ -37,7 +37,7 @@ function cssVar(name: string, fallback: string): string {
 
 /** The colour and dash of the i-th line (shared by charts and legends). */
 export function lineStyle(i: number): { color: string; dash: number[] } {
-  return { color: PALETTE[i % PALETTE.length], dash: DASHES[Math.floor(i / PALETTE.length) % DASHES.length] };
+  return { color: PALETTE[i % PALETTE.length], dash: DASHES[i % DASHES.length] };
 }
 
 function hatch(color: string): CanvasPattern | string {

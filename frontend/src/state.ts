@@ -50,12 +50,12 @@ export function worst(a: State, b: State): State {
 }
 
 /** A badge: icon + word, coloured by state. */
-export function badge(state: State, extra?: string): HTMLSpanElement {
+export function badge(state: State, extra?: string, word?: string): HTMLSpanElement {
   return h(
     "span",
     { class: `badge st-${state}`, "data-state": state },
     h("span", { class: "icon", "aria-hidden": "true" }, ICONS[state]),
-    h("span", { class: "word" }, WORDS[state]),
+    h("span", { class: "word" }, word ?? WORDS[state]),
     extra ? h("span", { class: "extra" }, extra) : null,
   );
 }
@@ -66,4 +66,10 @@ export function stateWord(state: State): string {
 
 export function stateIcon(state: State): string {
   return ICONS[state];
+}
+
+/** The badge of an incident: its own state word, coloured by how bad it is. */
+export function incidentBadge(state: string): HTMLSpanElement {
+  const look: State = state === "resolved" ? "up" : state === "confirmed" ? "down" : "degraded";
+  return badge(look, undefined, state);
 }

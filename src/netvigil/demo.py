@@ -106,7 +106,8 @@ async def _full_reports(
     config = detector_config(
         topology, interval_s=scenario.probe_interval_s, timeout_s=scenario.probe_timeout_s
     )
-    incidents = [i for i in replay(measurements, config) if i.id in doc_incidents]
+    ordered = sorted(measurements, key=lambda m: (m.ts, m.id))  # one file per vantage
+    incidents = [i for i in replay(ordered, config) if i.id in doc_incidents]
     db = out / "demo.db"
     db.unlink(missing_ok=True)
     written: list[Path] = []

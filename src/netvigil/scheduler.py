@@ -3,7 +3,8 @@
 One timing loop owns a heap of `(due, key, entry)`; it sleeps until the earliest due
 time, starts every probe that is due, and pushes each target back at its next due time
 (`heapreplace`: O(log n) per dispatch). No task exists for an idle target, so a million
-targets cost a million heap items and nothing else.
+targets cost a million heap items and nothing else. Under load the loop wakes at most
+once per `resolution_s` (10 ms) and starts everything due in one batch.
 
 Timing. A target's runs sit on a grid `interval_s` apart whose offset is a hash of its
 name, taken against the wall clock, so targets spread evenly over their interval and a
@@ -17,8 +18,10 @@ Guards around each probe:
 - at most `per_address_rate` probes per second to one destination (a token bucket per
   host, `netvigil.ratelimit.RateGuard`); a probe over the rate is delayed, never dropped,
   and other destinations go on meanwhile;
-- `asyncio.timeout(spec.timeout_s + grace_s)`: a probe that overruns it, or raises,
-  still yields an Observation (`unknown`, with the reason in `detail["error"]`);
+- a deadline of `spec.timeout_s + grace_s` (as `asyncio.timeout` would give, kept by
+  one shared `netvigil.ratelimit.DeadlineWatch` instead of a timer per probe): a probe
+  that overruns it, or raises, still yields an Observation (`unknown`, the reason in
+  `detail["error"]`); a probe that reports its own timeout keeps its outcome and phase;
 - a target whose previous run is still in flight when it is due again is skipped, and
   the skip counted; so are runs missed because the loop fell a whole interval behind.
 
@@ -66,7 +69,7 @@ OVERRAN_ERROR = "probe overran its deadline"
 DEFAULT_GRACE_S = 1.0
 """How long past `timeout_s` a probe may run before the scheduler abandons it."""
 
-DEFAULT_RESOLUTION_S = 0.005
+DEFAULT_RESOLUTION_S = 0.01
 """The timing loop wakes at most once per this many seconds when runs are due densely.
 
 Each wake-up of the event loop costs far more CPU than a dispatch, so under load the

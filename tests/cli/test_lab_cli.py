@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from netvigil.lab.lab import own_namespaces
 from netvigil.lab.netns import list_links, list_namespaces
+from netvigil.lab.topology import load_topology
 
 SMALL = Path(__file__).resolve().parent.parent / "lab" / "small.toml"
 
@@ -71,11 +73,13 @@ def test_lab_run_writes_reported_truth_and_score_and_down_leaves_nothing(tmp_pat
     finally:
         down = netvigil("lab", "down", env=env)
     assert down.returncode == 0, down.stderr
-    assert list_namespaces() == []
+    ours = set(own_namespaces(load_topology(SMALL)))
+    assert ours & set(list_namespaces()) == set()
     assert list_links(None) == []
-    assert not list(Path("/etc/netns").glob("nv-*"))
-    status = netvigil("lab", "status", "--json", env=env)
-    assert json.loads(status.stdout)["up"] is False
+    assert ours & {p.name for p in Path("/etc/netns").glob("nv-*")} == set()
+    status = json.loads(netvigil("lab", "status", "--json", env=env).stdout)
+    assert status["topology"] is None and status["processes"] == {}
+    assert ours & set(status["namespaces"]) == set()
 
     doc = json.loads(out.read_text())
     assert doc["scenario"] == "tiny-crash" and doc["measurements"] > 0

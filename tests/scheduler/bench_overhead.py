@@ -50,6 +50,19 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def _instant() -> None:
+    return None
+
+
+async def reference_task_us(count: int = 20_000) -> float:
+    """CPU µs to create and run one bare asyncio task here: what "slow machine" means now."""
+    loop = asyncio.get_running_loop()
+    c0 = cpu()
+    for _ in range(count // 500):
+        await asyncio.gather(*[loop.create_task(_instant()) for _ in range(500)])
+    return (cpu() - c0) / count * 1e6
+
+
 async def bench(targets: int, interval: float, seconds: float, warmup: float) -> dict[str, float]:
     specs = [
         TCPSpec(
@@ -86,7 +99,9 @@ async def bench(targets: int, interval: float, seconds: float, warmup: float) ->
     checks = n1 - n0
     lag = monitor.lag_summary()
     windows.sort()
+    reference = await reference_task_us()
     return {
+        "bare_task_us": reference,
         "targets": targets,
         "setup_s": setup_s,
         "checks": checks,

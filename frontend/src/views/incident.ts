@@ -5,7 +5,7 @@ import { formatDuration, formatTime, h, link, replace } from "../dom";
 import { historyCharts } from "../history";
 import { onLive } from "../live";
 import { type Cleanup, navigate } from "../nav";
-import { badge } from "../state";
+import { incidentBadge } from "../state";
 import { causeLabel, eventLabel, percent } from "../words";
 
 function meter(value: number): HTMLElement {
@@ -28,7 +28,7 @@ function facts(inc: Incident): HTMLElement {
   const duration = (inc.end ?? Date.now() / 1000) - inc.start;
   const dl = h("dl", { class: "kv" });
   const add = (k: string, ...v: (Node | string)[]) => dl.append(h("dt", null, k), h("dd", null, ...v));
-  add("State", badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state));
+  add("State", incidentBadge(inc.state));
   add("Cause", h("strong", { id: "incident-cause" }, causeLabel(inc.cause)), h("span", { class: "muted" }, ` (${inc.cause})`));
   add("Confidence", meter(inc.confidence));
   add("Started", formatTime(inc.start));
@@ -130,7 +130,7 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
   replace(
     main,
     h("p", { class: "crumbs" }, link("/", "Overview"), " › ", link("/ui/incidents", "Incidents"), " › ", id),
-    h("div", { class: "group-head" }, h("h1", null, causeLabel(inc.cause)), badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+    h("div", { class: "group-head" }, h("h1", null, causeLabel(inc.cause)), incidentBadge(inc.state)),
     h("p", { class: "muted" }, `Incident ${inc.id}`),
     h("div", { class: "panel" }, facts(inc)),
     h("h2", null, "Evidence"),

@@ -3,14 +3,14 @@ import { getIncidents, type Incident } from "../api";
 import { ago, formatDuration, formatTime, h, link, replace } from "../dom";
 import type { Cleanup } from "../nav";
 import { onLive } from "../live";
-import { badge } from "../state";
+import { incidentBadge } from "../state";
 import { causeLabel, percent } from "../words";
 
 /** A compact card linking to the incident page. */
 export function incidentCard(inc: Incident): HTMLAnchorElement {
   const a = link(
     `/ui/incidents/${encodeURIComponent(inc.id)}`,
-    h("div", null, badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+    h("div", null, incidentBadge(inc.state)),
     h("div", { class: "cause" }, causeLabel(inc.cause), " ", h("span", { class: "muted" }, `(${percent(inc.confidence)})`)),
     h("div", null, inc.services.join(", ") || inc.targets.join(", ") || "—"),
     h(
@@ -49,7 +49,7 @@ function table(incidents: Incident[]): HTMLElement {
           h(
             "tr",
             { "data-incident": inc.id },
-            h("td", null, badge(inc.open ? (inc.state === "confirmed" ? "down" : "degraded") : "up", inc.state)),
+            h("td", null, incidentBadge(inc.state)),
             h("td", null, link(`/ui/incidents/${encodeURIComponent(inc.id)}`, causeLabel(inc.cause))),
             h("td", { class: "num" }, percent(inc.confidence)),
             h("td", null, inc.services.join(", ") || inc.targets.join(", ")),

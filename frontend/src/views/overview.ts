@@ -1,6 +1,6 @@
 // The overview: services x vantages, grouped by service list, network, organization or
 // country, updated live from the `state` and `incident` events of the stream.
-import { getIncidents, getServices, getVantages, type Incident, type Pair, readPair, type Service } from "../api";
+import { getIncidents, getOverview, getServices, getTargets, type Incident, type Pair, readPair, type Service } from "../api";
 import { ago, formatTime, h, link, replace } from "../dom";
 import { onLive } from "../live";
 import { type Cleanup, navigate } from "../nav";
@@ -18,26 +18,28 @@ const GROUPS: [GroupBy, string][] = [
 interface Model {
   services: Service[];
   vantages: string[];
-  serviceOf: Map<string, string>;
+  targetsOf: Map<string, string[]>;
+  maintenance: Set<string>;
   pairs: Map<string, Pair>; // key target \u0000 vantage
   incidents: Map<string, Incident>;
 }
 
 const key = (target: string, vantage: string) => `${target}\u0000${vantage}`;
 
-/** One service from one vantage: the worst of its targets' newest results. */
+/** One service from one vantage, judged from its targets' newest results there (as the
+ * server judges it: all up, all down, or degraded in between). */
 function cellState(model: Model, service: Service, vantage: string): { state: State; pair: Pair | null } {
-  let state: State = "unknown";
-  let shown: Pair | null = null;
-  for (const t of service.targets) {
-    const p = model.pairs.get(key(t.name, vantage));
-    if (!p) continue;
-    const next = worst(state === "unknown" ? p.state : state, p.state);
-    if (!shown || next !== state || (!p.ok && shown.ok)) shown = p;
-    state = next;
+  const pairs: Pair[] = [];
+  for (const t of model.targetsOf.get(service.name) ?? []) {
+    const p = model.pairs.get(key(t, vantage));
+    if (p) pairs.push(p);
   }
-  if (service.state === "maintenance" && state === "down") state = "maintenance";
-  return { state, pair: shown };
+  if (!pairs.length) return { state: "unknown", pair: null };
+  const failing = pairs.filter((p) => !p.ok);
+  let state: State = !failing.length ? "up" : failing.length === pairs.length ? "down" : "degraded";
+  if (state !== "up" && model.maintenance.has(service.name)) state = "maintenance";
+  const pair = failing[0] ?? pairs.reduce((a, b) => ((b.latencyS ?? 0) > (a.latencyS ?? 0) ? b : a));
+  return { state, pair };
 }
 
 function serviceState(model: Model, service: Service): State {
@@ -170,25 +172,25 @@ function body(model: Model, by: GroupBy): HTMLElement[] {
 
 export async function renderOverview(main: HTMLElement, _params: string[], query: URLSearchParams): Promise<Cleanup> {
   const by = (GROUPS.find(([g]) => g === query.get("group"))?.[0] ?? "none") as GroupBy;
-  const [services, vantages, incidents] = await Promise.all([
+  const [services, overview, targets, incidents] = await Promise.all([
     getServices(),
-    getVantages(),
+    getOverview(),
+    getTargets(),
     getIncidents({ open: true }),
   ]);
   const model: Model = {
     services,
-    vantages: vantages.map((v) => v.name),
-    serviceOf: new Map(),
+    vantages: [...overview.vantages],
+    targetsOf: new Map(services.map((s) => [s.name, [] as string[]])),
+    maintenance: new Set(overview.rows.filter((r) => r.state === "maintenance").map((r) => r.service)),
     pairs: new Map(),
     incidents: new Map(incidents.filter((i) => i.open).map((i) => [i.id, i])),
   };
-  for (const s of services) {
-    for (const t of s.targets) {
-      model.serviceOf.set(t.name, s.name);
-      for (const p of t.pairs) {
-        model.pairs.set(key(p.target, p.vantage), p);
-        if (!model.vantages.includes(p.vantage)) model.vantages.push(p.vantage);
-      }
+  for (const t of targets) {
+    if (t.service && !t.control) model.targetsOf.get(t.service)?.push(t.name);
+    for (const p of t.pairs) {
+      model.pairs.set(key(p.target, p.vantage), p);
+      if (!model.vantages.includes(p.vantage)) model.vantages.push(p.vantage);
     }
   }
   const select = h(

@@ -140,7 +140,9 @@ def incidents(
     open_only: Annotated[bool, typer.Option("--open", help="Only incidents not resolved.")] = False,
     since: Annotated[
         str | None,
-        typer.Option(help="Only incidents overlapping this age (2h, 7d) or ISO-8601 time on."),
+        typer.Option(
+            help="Only incidents not over before this moment: an age (2h, 7d) or ISO-8601 time."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
@@ -178,7 +180,9 @@ def incident(
         raise NetvigilError(f"no incident {incident_id!r} in {path}")
     steps = timeline(events)
     if as_json:
-        data = found.to_json() | {"timeline": [{"ts": ts, "text": text} for ts, text in steps]}
+        data = found.to_json() | {
+            "timeline": [{"ts": ts, "kind": kind.value, "text": text} for ts, kind, text in steps]
+        }
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
     sys.stdout.write("\n".join(_detail(found, steps)) + "\n")
@@ -189,9 +193,10 @@ async def _incident(path: Path, incident_id: str) -> tuple[Incident | None, list
         return await store.incident(incident_id), await store.incident_events(incident_id)
 
 
-def timeline(events: Sequence[IncidentEvent]) -> list[tuple[float, str]]:
-    """What happened when, from the event log: (ts, text) per event that changed something."""
-    steps: list[tuple[float, str]] = []
+def timeline(events: Sequence[IncidentEvent]) -> list[tuple[float, EventKind, str]]:
+    """What happened when, from the event log: (ts, kind, text) per event that changed
+    something (an `updated` event that changed nothing shown is left out)."""
+    steps: list[tuple[float, EventKind, str]] = []
     before: Incident | None = None
     for event in events:
         inc = event.incident
@@ -212,7 +217,7 @@ def timeline(events: Sequence[IncidentEvent]) -> list[tuple[float, str]]:
         else:
             text = _changes(before, inc)
         if text:
-            steps.append((event.ts, text))
+            steps.append((event.ts, kind, text))
         before = inc
     return steps
 
@@ -235,7 +240,7 @@ def _changes(before: Incident | None, after: Incident) -> str:
     return "; ".join(parts)
 
 
-def _detail(inc: Incident, steps: list[tuple[float, str]]) -> list[str]:
+def _detail(inc: Incident, steps: list[tuple[float, EventKind, str]]) -> list[str]:
     now = time.time()
     lines = [
         f"incident {inc.id}: {inc.state.value}",
@@ -258,7 +263,7 @@ def _detail(inc: Incident, steps: list[tuple[float, str]]) -> list[str]:
     if inc.vantage is not None:
         lines.append(f"vantage at fault: {inc.vantage}")
     lines += ["", "timeline:"]
-    lines += [f"  {format_ts(ts)}  {text}" for ts, text in steps] or ["  (no events stored)"]
+    lines += [f"  {format_ts(ts)}  {text}" for ts, _, text in steps] or ["  (no events stored)"]
     if len(inc.cause_history) > 1:
         lines += ["", "cause history:"]
         lines += [

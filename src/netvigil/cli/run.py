@@ -1,8 +1,9 @@
 """`netvigil run -c netvigil.toml`: monitor continuously, store, detect, alert, and serve the API.
 
 Every measurement (this vantage's, and remote agents' through the ingest API) goes to
-the store, the live view and live detection; incident events are stored, logged and
-handed to the alert dispatcher built from the config's `[[notify]]` sections.
+the store, the terminal view, live detection and the web's live state; incident events
+are stored, logged, shown on the web and handed to the alert dispatcher built from the
+config's `[[notify]]` sections.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.detect.live import EventSink, LiveDetection, TeeStore
 from netvigil.metrics import Metrics
-from netvigil.monitor import Monitor
+from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
+from netvigil.web.state import LiveState
 
 if TYPE_CHECKING:
     from netvigil.notify import AlertDispatcher
@@ -94,12 +96,19 @@ async def _serve(
         loop.call_later(duration, stop.set)
     metrics = Metrics()
     state = LatestState()
+    web_state = LiveState(config) if host is not None else None
     sinks: list[EventSink] = [IncidentLog()]
     if alerts is not None:
         sinks.append(alerts)
+    if web_state is not None:
+        sinks.append(web_state.events)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
         detection = LiveDetection(config, store, sinks=sinks)
         await detection.start()
+        feeds: list[MeasurementSink] = [state, detection]
+        if web_state is not None:
+            await web_state.sync(store)  # the newest results and open incidents so far
+            feeds.append(web_state)
         if alerts is not None:
             await alerts.start()
             log.info("alerts go to %s", ", ".join(n.name for n in alerts.notifiers))
@@ -108,17 +117,16 @@ async def _serve(
                 monitor = Monitor(
                     config.targets,
                     probes,
-                    [store, state, detection],
+                    [store, *feeds],
                     config.vantage.name,
                     config.scheduler,
                     metrics,
                 )
                 server: WebServer | None = None
                 if host is not None:
-                    ingested = TeeStore(store, [state, detection])  # agents' batches too
-                    server = await WebServer.start(
-                        create_app(ingested, config, metrics), host=host, port=port
-                    )
+                    ingested = TeeStore(store, feeds)  # agents' batches reach them too
+                    app = create_app(ingested, config, metrics, state=web_state)
+                    server = await WebServer.start(app, host=host, port=port)
                     log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
                 view = (
                     show_live(state, config, monitor, stop, detection)

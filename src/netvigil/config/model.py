@@ -110,6 +110,14 @@ class ServerConfig(_Model):
 
     listen: str = Field(default="127.0.0.1:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
     enabled: bool = True
+    admin_localhost_only: bool = True
+    """Admin API routes (`/api/v1/admin/...`) refuse clients not on loopback with 403."""
+    public_status: bool = True
+    """Serve the public status page at `/status`."""
+    show_vantages_publicly: bool = False
+    """Name vantages on the public status page (where a service fails from)."""
+    title: str = Field(default="Service status", min_length=1, max_length=200)
+    """The public status page's title."""
 
     @property
     def host(self) -> str:

@@ -554,8 +554,7 @@ def lab_up(topology_path: str | Path | None = None, *, state_dir: Path | None = 
     topology = load_topology(topology_path)
     netns.check_support()
     state_dir = state_dir or default_state_dir()
-    own = [Lab.host_ns(h.name) for h in topology.hosts]
-    own += [Lab.router_ns(n.name) for n in topology.networks]
+    own = own_namespaces(topology)
     _sweep(state_dir, only=own)  # what an earlier lab of these names left behind
     lab = Lab(
         topology=topology,
@@ -570,13 +569,22 @@ def lab_up(topology_path: str | Path | None = None, *, state_dir: Path | None = 
     return lab
 
 
-def lab_down(*, state_dir: Path | None = None) -> list[str]:
+def own_namespaces(topology: Topology) -> list[str]:
+    """The namespaces a lab of `topology` consists of."""
+    own = [Lab.host_ns(h.name) for h in topology.hosts]
+    return own + [Lab.router_ns(n.name) for n in topology.networks]
+
+
+def lab_down(*, state_dir: Path | None = None, topology: Topology | None = None) -> list[str]:
     """Remove everything the lab made: processes, namespaces (with their links, routes,
     iptables rules and qdiscs), links and /etc/netns entries named nv-*. Idempotent.
 
+    With `topology`, only that lab's namespaces (and the processes in them and in the
+    state file) go, and other `nv-*` namespaces on the machine are left alone.
     Returns what was removed.
     """
-    return _sweep(state_dir or default_state_dir(), only=None)
+    only = None if topology is None else own_namespaces(topology)
+    return _sweep(state_dir or default_state_dir(), only=only)
 
 
 def _sweep(state_dir: Path, *, only: list[str] | None) -> list[str]:

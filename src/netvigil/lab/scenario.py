@@ -303,7 +303,7 @@ class ScenarioRunner:
             lab = lab_up(self.topology_path, state_dir=self.state_dir)
             return self._run(lab)
         finally:
-            lab_down(state_dir=self.state_dir)
+            lab_down(state_dir=self.state_dir, topology=topology)
 
     def _run(self, lab: Lab) -> ScenarioResult:
         sc = self.scenario

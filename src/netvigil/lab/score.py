@@ -274,7 +274,7 @@ class ScenarioScore:
                 out.append(f"missed {what}")
                 continue
             if e.delay_intervals is not None and e.delay_intervals > max_delay_intervals:
-                out.append(f"{what} detected after {e.delay_intervals:.1f} intervals")
+                out.append(f"{what} detected after {e.delay_intervals:.2f} intervals")
             if not e.cause_right:
                 out.append(f"{what} reported as {e.reported_cause}")
         if self.precision is not None and self.precision < target:

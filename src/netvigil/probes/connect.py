@@ -37,8 +37,8 @@ _P = TypeVar("_P", bound=asyncio.BaseProtocol)
 DIAGNOSE_S = 1.0
 """Longest wait for the ICMP report of a second connection attempt."""
 
-# Errors whose errno hides which ICMP message caused them.
-_AMBIGUOUS = frozenset((errno.EHOSTUNREACH, errno.ENETUNREACH))
+# Errors an ICMP message may be behind: the errno hides which one, and who sent it.
+_ICMP_ERRNOS = frozenset((errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES))
 
 IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
@@ -157,7 +157,7 @@ async def connect(
 ) -> tuple[asyncio.Transport, _P]:
     """A TCP connection through the event loop's fast path (one C call under uvloop).
 
-    When it fails with EHOSTUNREACH or ENETUNREACH, a second attempt on a socket with
+    When it fails with EHOSTUNREACH, ENETUNREACH or EACCES, a second attempt on a socket with
     IP_RECVERR learns the ICMP type and code (e.g. administratively prohibited), and an
     ICMPError carrying them is raised. The second attempt takes at most 1 s and at most
     half of what is left before `deadline` (event-loop time). The caller bounds the wait.
@@ -166,7 +166,7 @@ async def connect(
     try:
         return await loop.create_connection(protocol_factory, address, port)
     except OSError as exc:
-        if exc.errno not in _AMBIGUOUS:
+        if exc.errno not in _ICMP_ERRNOS:
             raise
         wait_s = DIAGNOSE_S
         if deadline is not None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import socket
 from time import perf_counter
 from typing import Any, ClassVar, Literal
 
 import dns.asyncquery
+import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
@@ -16,6 +19,7 @@ from netvigil.model import Observation
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
 from netvigil.probes.classify import classify_rcode, failure
+from netvigil.probes.connect import address_family
 from netvigil.probes.context import ProbeContext
 
 __all__ = ["DNSProbe", "DNSSpec"]
@@ -53,8 +57,40 @@ class DNSSpec(TargetBase):
         return self.resolver
 
 
+_ids = random.Random()
+
+
+def _next_id() -> int:
+    return _ids.getrandbits(16)
+
+
+async def query_udp(query: dns.message.Message, where: str, port: int) -> dns.message.Message:
+    """Send `query` over UDP from a fresh connected socket and wait for its response.
+
+    Datagrams that are not a response to this query (wrong id, source or question) are
+    ignored. An ICMP port unreachable surfaces as ConnectionRefusedError. The caller
+    bounds the wait. Cheaper than `dns.asyncquery.udp`, which builds a transport per query.
+    """
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(address_family(where), socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.connect((where, port))
+        sock.send(query.to_wire())
+        while True:
+            wire = await loop.sock_recv(sock, 65535)
+            try:
+                response = dns.message.from_wire(wire, ignore_trailing=True)
+            except dns.exception.DNSException:
+                continue
+            if query.is_response(response):
+                return response
+    finally:
+        sock.close()
+
+
 class DNSProbe:
-    """Sends one query to one resolver (dnspython, UDP or TCP) and reads rcode and answers.
+    """Sends one query to one resolver over UDP or TCP and reads rcode and answers (dnspython).
 
     detail: `rcode`, `answers` (record texts, at most 20), `transport`.
     """
@@ -72,7 +108,7 @@ class DNSProbe:
         start = perf_counter()
         timings: dict[str, float] = {}
         detail: dict[str, Any] = {"transport": spec.transport}
-        query = dns.message.make_query(spec.qname, spec.qtype)
+        query = dns.message.make_query(spec.qname, spec.qtype, id=_next_id())
         try:
             async with asyncio.timeout(spec.timeout_s):
                 if spec.transport == "tcp":
@@ -80,13 +116,7 @@ class DNSProbe:
                         query, spec.resolver, timeout=spec.timeout_s, port=spec.port
                     )
                 else:
-                    response = await dns.asyncquery.udp(
-                        query,
-                        spec.resolver,
-                        timeout=spec.timeout_s,
-                        port=spec.port,
-                        ignore_unexpected=True,
-                    )
+                    response = await query_udp(query, spec.resolver, spec.port)
         except Exception as exc:  # every failure becomes data
             timings["total"] = perf_counter() - start
             return failure(

@@ -7,17 +7,22 @@ Routes:
 
     GET  /api/v1/health    liveness, no auth: {"ok": true, "vantage": ..., "time": ...}
     POST /api/v1/ingest    agent batches, bearer token (netvigil.web.ingest)
+    GET  /api/v1/...       services, targets, measurements, rollups, incidents, reports,
+                           vantages, overview, the SSE stream (netvigil.web.api; docs/api.md)
+    *    /api/v1/admin/... admin actions, admin bearer token (netvigil.web.api.admin)
+    GET  /status           the public status page (netvigil.web.status_page)
     GET  /metrics          Prometheus text
 
-More API routers (the dashboard's) join under `/api/v1` through `routers`. Every error
-any route answers with has the one shape of `netvigil.web.errors`.
+More API routers join under `/api/v1` through `routers`. Every error any route answers
+with has the one shape of `netvigil.web.errors`; every response carries the security
+headers of `netvigil.web.security`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
@@ -25,8 +30,15 @@ from fastapi.responses import Response
 from netvigil.config.model import Config
 from netvigil.metrics import Metrics
 from netvigil.store.base import Store
+from netvigil.web.admin_db import AdminDB
+from netvigil.web.api import WebContext, api_routers
+from netvigil.web.dashboard import dashboard_router
 from netvigil.web.errors import install_error_handlers
 from netvigil.web.ingest import DEFAULT_LIMITS, IngestLimits, ingest_router
+from netvigil.web.security import AdminGuard, SecurityHeaders
+from netvigil.web.state import LiveState
+from netvigil.web.status_page import StatusPage
+from netvigil.web.tokens import AgentRegistry, admin_db_path
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -41,12 +53,21 @@ def create_app(
     limits: IngestLimits = DEFAULT_LIMITS,
     routers: Sequence[APIRouter] = (),
     now: Callable[[], float] = time.time,
+    state: LiveState | None = None,
+    admin: AdminDB | Literal["auto"] | None = "auto",
+    poll_s: float = 2.0,
+    keepalive_s: float = 15.0,
+    status_cache_s: float = 1.0,
 ) -> FastAPI:
     """The ASGI app serving `store` to agents (ingest) and readers (API, metrics).
 
-    `config.agents` are the remote vantages allowed to ingest; `metrics` is the
-    registry `/metrics` renders (a fresh one when None). `app.state` holds `store`,
-    `config` and `metrics` for routers that need them.
+    `config.agents` are the remote vantages allowed to ingest (plus those added through
+    the admin API); `metrics` is the registry `/metrics` renders (a fresh one when None).
+    `state` is the live state the API and status page read: pass the one the monitor
+    and detection feed (`LiveState.submit`, `LiveState.events`); without one, a state
+    pulled from the store every `poll_s` is used. `admin` holds the admin tables: by
+    default those in the store's SQLite file (none for another store: admin routes then
+    answer 401). `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
     """
     if metrics is None:
         metrics = Metrics()
@@ -56,10 +77,32 @@ def create_app(
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
+    if state is None:
+        state = LiveState(config, now=now)
+    if admin == "auto":
+        admin = _open_admin(store)
+    if admin is not None:
+        state.set_mutes(admin.mutes())
+    agents = AgentRegistry(list(config.agents), admin)
+    ctx = WebContext(
+        store=store,
+        config=config,
+        state=state,
+        admin=admin,
+        agents=agents,
+        guard=AdminGuard(admin, localhost_only=config.server.admin_localhost_only),
+        now=now,
+        poll_s=poll_s,
+        keepalive_s=keepalive_s,
+    )
     app.state.store = store
     app.state.config = config
     app.state.metrics = metrics
+    app.state.live = state
+    app.state.admin = admin
+    app.state.context = ctx
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
 
     api = APIRouter(prefix=API_PREFIX)
 
@@ -67,10 +110,18 @@ def create_app(
     async def health() -> dict[str, Any]:
         return {"ok": True, "vantage": config.vantage.name, "time": now()}
 
-    api.include_router(ingest_router(store, config.agents, limits=limits, metrics=metrics, now=now))
-    for router in routers:
+    api.include_router(ingest_router(store, agents, limits=limits, metrics=metrics, now=now))
+    for router in [*api_routers(ctx), *routers]:
         api.include_router(router)
     app.include_router(api)
+
+    if config.server.public_status:
+        page = StatusPage(state, config, cache_s=status_cache_s, now=now)
+        app.state.status_page = page
+        app.add_route("/status", page.serve, methods=["GET", "HEAD"], include_in_schema=False)
+        app.add_route(
+            "/status.css", page.serve_css, methods=["GET", "HEAD"], include_in_schema=False
+        )
 
     rendered_by = metrics
 
@@ -78,4 +129,14 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(rendered_by.render(), media_type=rendered_by.content_type)
 
+    app.include_router(dashboard_router())
     return app
+
+
+def _open_admin(store: Store) -> AdminDB | None:
+    """The admin tables in the SQLite file behind `store`, or None for another store."""
+    try:
+        path = admin_db_path(store)
+    except TypeError:
+        return None
+    return AdminDB.open(path)

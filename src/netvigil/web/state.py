@@ -29,13 +29,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from netvigil.config.model import Config
 from netvigil.detect.incidents import Incident, IncidentEvent
 from netvigil.model import Measurement
-from netvigil.store.base import IncidentQuery, Store
+from netvigil.store.base import IncidentQuery, MeasurementQuery, Store
 
 __all__ = [
     "Change",
@@ -61,6 +61,10 @@ MIN_STALE_S = 180.0
 """... and never sooner than this."""
 SILENT_AFTER_S = 180.0
 """A vantage not heard from for this long is `silent`."""
+BACKFILL_LIMIT = 200
+"""At most this many failing pairs per pull get their `since` looked up in the store."""
+BACKFILL_WINDOW_S = 86_400.0
+"""... within this much history."""
 
 
 @dataclass(slots=True)
@@ -350,8 +354,15 @@ class LiveState:
             if self.now() - self._synced_at < every_s:
                 return
             if not self._fed_measurements:
+                fresh_down: list[PairState] = []
                 for m in await store.latest():
-                    self._apply(m)
+                    if not m.ok and m.vantage not in self._pairs.get(m.target, {}):
+                        self._apply(m)
+                        fresh_down.append(self._pairs[m.target][m.vantage])
+                    else:
+                        self._apply(m)
+                for pair in fresh_down[:BACKFILL_LIMIT]:
+                    await _backfill_since(store, pair)
             if not self._fed_events:
                 found = await store.incidents(IncidentQuery(open_only=True, limit=10_000))
                 fresh = {i.id: i for i in found}
@@ -453,13 +464,17 @@ class LiveState:
             status, since = "down", max(p.since for p in pairs)
         else:
             status, since = "partial", min(p.since for p in pairs if not p.ok)
-        return TargetView(name, self._service_of.get(name), status, since, pairs, self.muted(name, now))
+        return TargetView(
+            name, self._service_of.get(name), status, since, pairs, self.muted(name, now)
+        )
 
     def service_names(self) -> list[str]:
         """Configured services, in config order."""
         return list(self._targets_of)
 
-    def service(self, name: str, now: float | None = None, vantage: str | None = None) -> ServiceView:
+    def service(
+        self, name: str, now: float | None = None, vantage: str | None = None
+    ) -> ServiceView:
         """What service `name` looks like now (from `vantage` only, when given)."""
         now = self.now() if now is None else now
         views = [self.target(t, now) for t in self._targets_of.get(name, [])]
@@ -532,10 +547,32 @@ class LiveState:
             local = name == self.config.vantage.name
             agent = agents.get(name)
             country = self.config.vantage.country if local else agent.country if agent else None
-            in_country = self.config.vantage.in_country if local else bool(agent and agent.in_country)
+            in_country = (
+                self.config.vantage.in_country if local else bool(agent and agent.in_country)
+            )
             targets, ok = counts.get(name, [0, 0])
             out.append(VantageView(name, local, country, in_country, seen, targets, ok, health))
         return out
+
+
+async def _backfill_since(store: Store, pair: PairState) -> None:
+    """Set a failing pair's `since` to its first failure after its last success (bounded)."""
+    found = await store.measurements(
+        MeasurementQuery(
+            since=pair.last_ts - BACKFILL_WINDOW_S,
+            until=pair.last_ts + 1e-3,
+            targets=[pair.target],
+            vantages=[pair.vantage],
+            limit=100_000,
+        )
+    )
+    since, failures = pair.since, 0
+    for m in reversed(found):
+        if m.ok:
+            break
+        since, failures = m.ts, failures + 1
+    pair.since = min(pair.since, since)
+    pair.failures = max(pair.failures, failures)
 
 
 def _only(view: TargetView, vantage: str) -> TargetView:

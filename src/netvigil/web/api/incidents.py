@@ -1,10 +1,10 @@
 """Incidents: list, one with its timeline, cause history, evidence and notes, and reports.
 
-    GET /incidents?open=true&service=S&since=..&until=..&state=..&limit=N
-    GET /incidents/{id}
-    GET /incidents/{id}/report.html           one self-contained page (netvigil.report)
-    GET /incidents/{id}/report.md             Markdown; figures at report-files/<name>.png
-    GET /incidents/{id}/report-files/{name}.png
+GET /incidents?open=true&service=S&since=..&until=..&state=..&limit=N
+GET /incidents/{id}
+GET /incidents/{id}/report.html           one self-contained page (netvigil.report)
+GET /incidents/{id}/report.md             Markdown; figures at report-files/<name>.png
+GET /incidents/{id}/report-files/{name}.png
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from netvigil.store.base import IncidentQuery
 from netvigil.web.api.context import WebContext, check_range
 from netvigil.web.api.models import (
     ERROR_RESPONSES,
+    ErrorOut,
     IncidentDetail,
     IncidentEventOut,
     IncidentSummary,
 )
 
 if TYPE_CHECKING:
-    from netvigil.report import Report
+    from netvigil.report import Chart, Report
 
 __all__ = ["REPORT_CSP", "incidents_router"]
 
@@ -36,6 +37,10 @@ REPORT_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 """A report is one self-contained page with inline styles and images, and no script."""
+
+REPORT_CACHE_S = 30.0
+"""A report's figures are drawn again after this long (or when the incident changes)."""
+REPORT_CACHE_SIZE = 8
 
 _FIGURE = re.compile(r"^[a-z0-9_\-]{1,64}$")
 
@@ -97,15 +102,30 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         notes = [] if ctx.admin is None else await asyncio.to_thread(ctx.admin.notes, incident_id)
         return IncidentDetail.build(incident, timeline, notes)
 
-    async def report_of(incident_id: str) -> Report:
+    drawn: dict[str, tuple[float, Report, list[Chart]]] = {}
+
+    async def report_of(incident_id: str) -> tuple[Report, list[Chart]]:
+        """The report and its figures, drawn at most once per REPORT_CACHE_S per incident."""
         try:
-            from netvigil.report import build_report
+            from netvigil.report import build_report, draw_figures
         except ImportError as exc:  # pragma: no cover - the report package ships with netvigil
             raise HTTPException(501, "reports are not available in this build") from exc
         incident = await find(incident_id)
-        return await build_report(incident, ctx.store, ctx.config, now=ctx.now())
+        now = ctx.now()
+        key = f"{incident.id}@{incident.updated}"
+        cached = drawn.get(key)
+        if cached is not None and abs(now - cached[0]) < REPORT_CACHE_S:
+            return cached[1], cached[2]
+        report = await build_report(incident, ctx.store, ctx.config, now=now)
+        charts = await asyncio.to_thread(draw_figures, report)
+        if len(drawn) >= REPORT_CACHE_SIZE:
+            drawn.pop(next(iter(drawn)))
+        drawn[key] = (now, report, charts)
+        return report, charts
 
-    report_responses: dict[int | str, dict[str, Any]] = {501: ERROR_RESPONSES[404]}
+    report_responses: dict[int | str, dict[str, Any]] = {
+        501: {"model": ErrorOut, "description": "Reports are not available"}
+    }
 
     @router.get(
         "/incidents/{incident_id}/report.html",
@@ -114,10 +134,10 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         responses=report_responses,
     )
     async def report_html(incident_id: str) -> HTMLResponse:
-        from netvigil.report import render_html
+        from netvigil.report.html import html_text
 
-        report = await report_of(incident_id)
-        text = await asyncio.to_thread(render_html, report)
+        report, charts = await report_of(incident_id)
+        text = html_text(report, charts)
         return HTMLResponse(text, headers={"Content-Security-Policy": REPORT_CSP})
 
     @router.get(
@@ -127,11 +147,9 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         responses=report_responses,
     )
     async def report_md(incident_id: str) -> PlainTextResponse:
-        from netvigil.report import draw_figures
         from netvigil.report.markdown import markdown_text
 
-        report = await report_of(incident_id)
-        charts = await asyncio.to_thread(draw_figures, report)
+        report, charts = await report_of(incident_id)
         text = markdown_text(report, charts, "report-files/")
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
@@ -142,12 +160,9 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         responses={200: {"content": {"image/png": {}}}, **report_responses},
     )
     async def report_figure(incident_id: str, figure: str) -> Response:
-        from netvigil.report import draw_figures
-
         if not _FIGURE.match(figure):
             raise HTTPException(404, f"no such figure: {figure!r}")
-        report = await report_of(incident_id)
-        charts = await asyncio.to_thread(draw_figures, report)
+        _, charts = await report_of(incident_id)
         for chart in charts:
             if chart.name == figure:
                 return Response(chart.png, media_type="image/png")

@@ -20,7 +20,9 @@ def targets_router(ctx: WebContext) -> APIRouter:
     @router.get("/targets", summary="Every target and how it looks now from each vantage")
     async def list_targets(
         service: Annotated[str | None, Query(description="Only this service's targets")] = None,
-        status: Annotated[TargetStatus | None, Query(description="Only targets in this status")] = None,
+        status: Annotated[
+            TargetStatus | None, Query(description="Only targets in this status")
+        ] = None,
     ) -> list[TargetOut]:
         state = await ctx.live()
         now = ctx.now()
