@@ -190,6 +190,9 @@ async def test_reports_in_html_and_markdown(client: httpx.AsyncClient) -> None:
     assert html.status_code == 200, html.text
     assert html.headers["content-type"].startswith("text/html")
     assert "<script" not in html.text.lower()
+    csp = html.headers["content-security-policy"]  # inline styles and images, no script
+    assert "default-src 'none'" in csp
+    assert "script" not in csp
     assert "portal" in html.text
     md = await client.get("/api/v1/incidents/inc-1/report.md")
     assert md.status_code == 200

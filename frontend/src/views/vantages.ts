@@ -10,8 +10,8 @@ function row(v: Vantage): HTMLTableRowElement {
   return h(
     "tr",
     { "data-vantage": v.name, "data-health": v.health },
-    h("th", { scope: "row" }, v.name, v.local ? h("span", { class: "tag" }, "this server") : null),
-    h("td", null, badge(v.state, v.health !== "healthy" ? `(${v.health})` : undefined)),
+    h("th", { scope: "row" }, v.name, " ", v.local ? h("span", { class: "tag" }, "this server") : null, v.local ? null : null),
+    h("td", null, badge(v.state, undefined, v.health)),
     h("td", null, v.country ?? "—", h("span", { class: "muted" }, v.inCountry ? " · in country" : " · abroad")),
     h("td", null, v.lastSeen ? `${ago(v.lastSeen)}` : "never", v.lastSeen ? h("span", { class: "muted small" }, ` (${formatTime(v.lastSeen)})`) : null),
     h("td", { class: "num" }, share),
