@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-APT_PACKAGES := iproute2 iptables iputils-ping procps prometheus-blackbox-exporter
+APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium
 
-.PHONY: all venv system-deps demo test lint typecheck format bench clean
+.PHONY: all venv system-deps demo test lint typecheck format frontend clean
 
 all: test
 
@@ -46,6 +46,10 @@ format: venv
 
 demo: venv system-deps
 	$(BIN)/python -m netvigil.demo
+
+# Rebuild the dashboard into src/netvigil/web/static/ (needs Node.js 20 + npm; the output is committed).
+frontend:
+	cd frontend && npm ci && npm run check && npm run build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

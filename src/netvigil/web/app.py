@@ -32,6 +32,7 @@ from netvigil.metrics import Metrics
 from netvigil.store.base import Store
 from netvigil.web.admin_db import AdminDB
 from netvigil.web.api import WebContext, api_routers
+from netvigil.web.api.models import ErrorOut
 from netvigil.web.dashboard import dashboard_router
 from netvigil.web.errors import install_error_handlers
 from netvigil.web.ingest import DEFAULT_LIMITS, IngestLimits, ingest_router
@@ -110,7 +111,10 @@ def create_app(
     async def health() -> dict[str, Any]:
         return {"ok": True, "vantage": config.vantage.name, "time": now()}
 
-    api.include_router(ingest_router(store, agents, limits=limits, metrics=metrics, now=now))
+    api.include_router(
+        ingest_router(store, agents, limits=limits, metrics=metrics, now=now),
+        responses=INGEST_RESPONSES,
+    )
     for router in [*api_routers(ctx), *routers]:
         api.include_router(router)
     app.include_router(api)
@@ -131,6 +135,19 @@ def create_app(
 
     app.include_router(dashboard_router())
     return app
+
+
+INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "The body is not JSON"),
+        (401, "No agent token, or an unknown one"),
+        (403, "The batch names another agent"),
+        (413, "The batch is too large"),
+        (422, "A measurement is malformed, too old or in the future"),
+        (503, "The store could not write; retry later"),
+    )
+}
 
 
 def _open_admin(store: Store) -> AdminDB | None:
