@@ -4,16 +4,19 @@
 
 Simulates `--targets` targets probed once a minute from `--vantages` vantages: the
 event loop submits measurements in time order at an unthrottled rate, then waits for
-`flush()`. Prints measurements/s end to end and the event loop thread's CPU time per
-measurement (what the monitor pays on its hot path).
+`flush()`. Prints measurements/s end to end, the event loop thread's CPU time per measurement
+(what the monitor pays on its hot path) and the SQLite writer thread's CPU time per
+measurement (inserts, rollups, `latest`), read from /proc/self/task/<tid>/stat.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,11 +52,22 @@ def make_measurements(count: int, targets: int, vantages: int, start: float) -> 
     return out
 
 
+def writer_cpu_s() -> float:
+    """CPU seconds (user + system) the store's writer thread has used so far."""
+    for t in threading.enumerate():
+        if t.name == "netvigil-store-write" and t.native_id is not None:
+            with open(f"/proc/self/task/{t.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 async def run(args: argparse.Namespace) -> None:
     batch = make_measurements(args.count, args.targets, args.vantages, time.time() - 86_400)
     with tempfile.TemporaryDirectory() as tmp:
         async with await SQLiteStore.open(Path(tmp) / "bench.db") as store:
             loop_cpu = 0.0
+            w0 = writer_cpu_s()
             t0 = time.perf_counter()
             for i in range(0, len(batch), args.chunk):
                 c0 = time.thread_time()
@@ -63,6 +77,7 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0)  # let the loop breathe, as a monitor would
             await store.flush()
             elapsed = time.perf_counter() - t0
+            writer_cpu = writer_cpu_s() - w0
             stored = len(await store.measurements(MeasurementQuery(limit=args.count + 1)))
             rollups = len(await store.rollups(RollupQuery(limit=10**9)))
             latest = len(await store.latest())
@@ -71,6 +86,7 @@ async def run(args: argparse.Namespace) -> None:
         f"{args.count} measurements ({args.targets} targets x {args.vantages} vantages) "
         f"in {elapsed:.2f} s: {args.count / elapsed:,.0f} measurements/s; "
         f"event loop CPU {loop_cpu / args.count * 1e6:.2f} us/measurement; "
+        f"writer thread CPU {writer_cpu / args.count * 1e6:.1f} us/measurement; "
         f"stored {stored}, rollups {rollups}, latest {latest}, file {size / 1e6:.1f} MB"
     )
 

@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from netvigil.model import Measurement, Observation
-from netvigil.scheduler import DEFAULT_GRACE_S, LagSummary, ProbeLike, Scheduler
+from netvigil.scheduler import (
+    DEFAULT_GRACE_S,
+    DEFAULT_RESOLUTION_S,
+    LagSummary,
+    ProbeLike,
+    Scheduler,
+)
 
 if TYPE_CHECKING:
     import random
@@ -47,7 +53,8 @@ class Monitor:
         results = await monitor.run_once(targets)   # ad-hoc, concurrently
 
     A sink that raises is logged and counted (`netvigil_sink_errors_total`); the others
-    still get the measurement. `now`, `wall` and `rng` pass through to the Scheduler.
+    still get the measurement. `now`, `wall`, `grace_s`, `rng` and `resolution_s` pass
+    through to the Scheduler.
     """
 
     def __init__(
@@ -63,6 +70,7 @@ class Monitor:
         wall: Callable[[], float] = time.time,
         grace_s: float = DEFAULT_GRACE_S,
         rng: random.Random | None = None,
+        resolution_s: float = DEFAULT_RESOLUTION_S,
     ) -> None:
         self.vantage = vantage
         self.metrics = metrics
@@ -76,6 +84,7 @@ class Monitor:
             wall=wall,
             grace_s=grace_s,
             rng=rng,
+            resolution_s=resolution_s,
         )
         self.scheduler.set_targets(targets)
 
