@@ -103,7 +103,7 @@ async def _serve(
     if web_state is not None:
         sinks.append(web_state.events)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
-        detection = LiveDetection(config, store, sinks=sinks)
+        detection = LiveDetection(config, store, sinks=sinks, lateness_s=config.detect.lateness_s)
         await detection.start()
         feeds: list[MeasurementSink] = [state, detection]
         if web_state is not None:

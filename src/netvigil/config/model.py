@@ -28,6 +28,7 @@ __all__ = [
     "AgentConfig",
     "AppriseNotifyConfig",
     "Config",
+    "DetectConfig",
     "MaintenanceConfig",
     "NetworkConfig",
     "NotifierConfig",
@@ -103,6 +104,15 @@ class SchedulerConfig(_Model):
     """At most this many probes per second to one destination host."""
     jitter: float = Field(default=0.1, ge=0, le=1)
     """Random spread of each interval, as a fraction of it."""
+
+
+class DetectConfig(_Model):
+    """How the live detector treats measurements as they arrive."""
+
+    lateness_s: float = Field(default=5.0, ge=0, le=3600)
+    """How late (by its timestamp) a measurement may arrive and still count; detection
+    waits this long before acting, so keep it a few seconds above the agents' shipping
+    delay. Later measurements are stored but do not change incidents."""
 
 
 class ServerConfig(_Model):
@@ -341,6 +351,7 @@ class Config(_Model):
     store: StoreConfig = Field(default_factory=StoreConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     """Planned maintenance windows (`[[maintenance]]`)."""
