@@ -1,4 +1,4 @@
-"""The web server: JSON API (agent ingest, dashboard, admin), status page, metrics, one error shape."""
+"""The web server: JSON API (ingest, dashboard, admin), status page, metrics, one error shape."""
 
 from __future__ import annotations
 

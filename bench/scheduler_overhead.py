@@ -1,7 +1,7 @@
 """Scheduler + monitor overhead with an instant fake probe: checks/s and CPU µs per check.
 
-    .venv/bin/python tests/scheduler/bench_overhead.py steady --targets 100000 --interval 60
-    .venv/bin/python tests/scheduler/bench_overhead.py max --targets 20000 --seconds 10
+    .venv/bin/python bench/scheduler_overhead.py steady --targets 100000 --interval 60
+    .venv/bin/python bench/scheduler_overhead.py max --targets 20000 --seconds 10
 
 `steady` runs N targets at one interval (100,000 at 60 s = 1,667 checks/s) and reports the
 process CPU time per completed check over the run; `max` gives targets a tiny interval so
