@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import time
@@ -241,6 +242,11 @@ def render_section(
         lines.append("No scenario misses a target.")
     lines += [
         "",
+        'A path is confirmed down after 3 failed probes (docs/detection.md, "States"), so a',
+        "fault is confirmed 2 intervals after the first probe that sees it, and that probe comes",
+        "up to one interval (plus jitter) after the fault starts: the delay cannot go below 2",
+        "intervals by much, and a change of cause in an open incident waits for reclassification.",
+        "",
         "Confidence calibration: each expected incident's reported cause with the confidence",
         "netvigil gave it, and each false incident (its cause wrong by definition).",
         "",
@@ -268,8 +274,13 @@ def write_section(doc_path: Path, section: str) -> None:
     doc_path.write_text(text, encoding="utf-8")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that a killed run still tears its lab down
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry; returns the exit status."""
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only these scenarios")
     parser.add_argument("--jobs", type=int, default=1, help="scoring processes (default 1)")

@@ -121,8 +121,7 @@ def label_file(
         if width > 1:
             after = rows[hi + 1 : nxt]
             sweep[hi + 1 : nxt] = scaled_sigmoid(np.abs(hi - after) / (width - 1.0))
-    probation = min(math.floor(0.15 * n), 0.15 * 5000)
-    scored = np.arange(n) >= probation
+    scored = np.arange(n) >= probation_rows(n)
     return LabelledFile(name, n, idx, window, sweep, scored)
 
 
@@ -287,23 +286,47 @@ def verify(detector: str = "numenta") -> int:
     return 0 if worst < 0.5 else 1
 
 
-DETECTORS = ("hybrid", "baseline", "context", "hybrid+likelihood", "context+likelihood")
+DETECTORS = (
+    "hybrid",
+    "baseline",
+    "context",
+    "hybrid+likelihood",
+    "context+likelihood",
+    "art",
+    "art+hybrid",
+)
 
 
-def _make_detector(kind: str, params: dict[str, float]) -> AnomalyDetector:
-    from netvigil.detect import BaselineDetector, ContextDetector, HybridDetector
+def probation_rows(n: int) -> int:
+    """NAB's probationary period of an ``n``-row file: ``min(floor(0.15 n), 750)`` rows."""
+    return int(min(math.floor(0.15 * n), 0.15 * 5000))
+
+
+def _make_detector(kind: str, params: dict[str, float], n: int) -> AnomalyDetector:
+    from netvigil.detect import (
+        ARTDetector,
+        ARTHybridDetector,
+        BaselineDetector,
+        ContextDetector,
+        HybridDetector,
+    )
 
     factories: dict[str, Callable[..., AnomalyDetector]] = {
         "hybrid": HybridDetector,
         "baseline": BaselineDetector,
         "context": ContextDetector,
+        "art": ARTDetector,
+        "art+hybrid": ARTHybridDetector,
     }
+    if kind.startswith("art"):
+        # The ART detectors learn the range and the normal shapes over NAB's unscored rows.
+        params = {"probation": probation_rows(n), **params}
     return factories[kind.removesuffix("+likelihood")](**params)
 
 
 def _detect_file(args: tuple[FloatArray, FloatArray, dict[str, float], str]) -> FloatArray:
     epochs, values, params, kind = args
-    det = _make_detector(kind, params)
+    det = _make_detector(kind, params, len(values))
     up: Callable[[float, float], float] = det.update
     if kind.endswith("+likelihood"):
         from netvigil.detect import AnomalyLikelihood

@@ -256,19 +256,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # -- open-loop load -----------------------------------------------------------------------
 
 
-def api_paths(targets: int, count: int, seed: int = 3) -> list[str]:
-    """A reproducible mix of API requests."""
+def api_paths(targets: int, count: int, seed: int = 3, day_share: float = 0.1) -> list[str]:
+    """A reproducible mix of API requests; `day_share` of them read a day of rollups."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
         t = f"t-{rng.randrange(targets):05d}"
+        if rng.random() < day_share:
+            out.append(f"/api/v1/targets/{t}/rollups?since={NOW - 86400:.0f}")
+            continue
         roll = rng.random()
         if roll < 0.3:
             out.append(f"/api/v1/targets/{t}")
         elif roll < 0.6:
             out.append(f"/api/v1/targets/{t}/rollups?since={NOW - 3600:.0f}")
-        elif roll < 0.7:
-            out.append(f"/api/v1/targets/{t}/rollups?since={NOW - 86400:.0f}")
         elif roll < 0.8:
             out.append(f"/api/v1/services/svc-{t[2:]}")
         elif roll < 0.9:
@@ -322,19 +323,22 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_api(db: Path, targets: int, rate: float, seconds: float, port: int) -> dict[str, Any]:
+def run_api(
+    db: Path, targets: int, rate: float, seconds: float, port: int, day_share: float
+) -> dict[str, Any]:
     proc = start_server(db, targets, port)
     try:
         base = f"http://{HOST}:{port}"
         warm = api_paths(targets, 200, seed=1)
         with tempfile.TemporaryDirectory() as tmp:
             _load_process(base, warm, rate, Path(tmp) / "warm.json")
-            paths = api_paths(targets, int(rate * seconds))
+            paths = api_paths(targets, int(rate * seconds), day_share=day_share)
             data = _load_process(base, paths, rate, Path(tmp) / "load.json")
     finally:
         stop(proc)
     lat = data["latencies"]
     return {
+        "day_share": day_share,
         "rate_per_s": rate,
         "requests": len(paths),
         "completed": len(lat),
@@ -498,6 +502,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--port", type=int, default=18790)
+    parser.add_argument(
+        "--day-share", type=float, default=0.1, help="share of requests reading a day of rollups"
+    )
     parser.add_argument("--overview-targets", type=int, default=10_000)
     parser.add_argument("--base", default="")
     parser.add_argument("--paths", type=Path)
@@ -515,7 +522,9 @@ def main() -> None:
         report["store"] = build(args.db, args.targets, args.days)
         print("store:", json.dumps(report["store"]))
     if args.command in ("all", "api"):
-        report["api"] = run_api(args.db, args.targets, args.rate, args.seconds, args.port)
+        report["api"] = run_api(
+            args.db, args.targets, args.rate, args.seconds, args.port, args.day_share
+        )
         print("api:", json.dumps(report["api"]))
     if args.command in ("all", "overview"):
         report["overview"] = run_overview(args.overview_targets)

@@ -125,6 +125,8 @@ class Spool:
         self._now = now
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._rows = 0
+        self._writing = 0
+        """Measurements the writer has taken off the queue but not yet counted in `_rows`."""
         self._closed = False
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -142,7 +144,7 @@ class Spool:
     @property
     def depth(self) -> int:
         """Measurements waiting: stored rows plus those not yet written."""
-        return self._rows + self._queue.qsize()
+        return self._rows + self._writing + self._queue.qsize()
 
     def submit(self, m: Measurement) -> None:
         """Enqueue one measurement for spooling; never blocks. Raises StoreError once closed."""
@@ -234,6 +236,7 @@ class Spool:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            self._writing = sum(isinstance(item, Measurement) for item in items)
             pending: list[Measurement] = []
             for item in items:
                 if isinstance(item, Measurement):
@@ -261,6 +264,7 @@ class Spool:
                 pending.append(item)
             elif isinstance(item, _Op) and item.future.set_running_or_notify_cancel():
                 item.future.set_exception(StoreError(f"spool {self.path} is closed"))
+        self._writing += len(pending)
         self._write(conn, pending)
 
     def _run_op(self, conn: sqlite3.Connection, op: _Op) -> None:
@@ -292,10 +296,12 @@ class Spool:
         except Exception as exc:  # the writer thread must outlive any one bad batch
             if conn.in_transaction:
                 conn.rollback()
+            self._writing -= len(batch)
             self.stats.write_errors += len(batch)
             log.error("spool %s: could not write %d measurement(s): %s", self.path, len(batch), exc)
             return
         self._rows += added - dropped
+        self._writing -= len(batch)
         self.stats.written += added
         if dropped:
             self.stats.dropped += dropped

@@ -1,5 +1,6 @@
 """Detection: streaming anomaly detectors over measurement series (pure, no I/O)."""
 
+from netvigil.detect.art import ARTDetector, ARTHybridDetector, FuzzyART
 from netvigil.detect.baseline import (
     DEFAULT_THRESHOLD,
     AnomalyDetector,
@@ -16,6 +17,8 @@ from netvigil.detect.likelihood import AnomalyLikelihood, log_likelihood
 from netvigil.detect.signal_drop import SignalDropDetector
 
 __all__ = [
+    "ARTDetector",
+    "ARTHybridDetector",
     "DEFAULT_THRESHOLD",
     "AnomalyDetector",
     "AnomalyLikelihood",
@@ -24,6 +27,7 @@ __all__ = [
     "Detector",
     "DetectorSettings",
     "EventKind",
+    "FuzzyART",
     "HybridDetector",
     "Incident",
     "IncidentEvent",

@@ -2,17 +2,30 @@
 
 Pure functions shared by the stores, so every backend computes the same numbers:
 `minute_of` buckets a timestamp, `quantile` interpolates like numpy's default
-(`method="linear"`), and `RollupBuilder` folds rows into a `Rollup`.
+(`method="linear"`), `RollupBuilder` folds rows into a `Rollup`, and `OpenRollup` keeps
+a running summary that can be read at any time (the writer's open minutes).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from bisect import insort
+from collections.abc import Iterable, Sequence
 
 from netvigil.store.base import Rollup
 
-__all__ = ["MINUTE_S", "RollupBuilder", "merge_rollups", "minute_of", "quantile"]
+__all__ = [
+    "MINUTE_S",
+    "OpenRollup",
+    "RollupBuilder",
+    "Sample",
+    "merge_rollups",
+    "minute_of",
+    "quantile",
+]
+
+Sample = tuple[int, str, float | None]
+"""One measurement as its rollup sees it: ok (0 or 1), outcome name, `total` timing."""
 
 MINUTE_S = 60
 """The width of one rollup bucket, in seconds."""
@@ -68,6 +81,59 @@ class RollupBuilder:
             latency_p50_s=quantile(lat, 0.5) if lat else None,
             latency_p95_s=quantile(lat, 0.95) if lat else None,
             outcomes=dict(sorted(self.outcomes.items())),
+        )
+
+
+class OpenRollup:
+    """The running summary of one (minute, target, vantage), readable at any time.
+
+    It gives the same numbers as RollupBuilder over the same samples, but keeps the
+    latencies sorted as they come, so reading it again after a few more samples costs
+    about a copy of the latencies rather than folding every sample again.
+    """
+
+    __slots__ = ("count", "latencies", "ok_count", "outcomes")
+
+    def __init__(self, samples: Iterable[Sample] = ()) -> None:
+        self.count = 0
+        self.ok_count = 0
+        self.outcomes: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.extend(samples)
+
+    def extend(self, samples: Iterable[Sample]) -> None:
+        """Fold in samples."""
+        outcomes = self.outcomes
+        for ok, outcome, total_s in samples:
+            self.count += 1
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if ok:
+                self.ok_count += 1
+                if total_s is not None and math.isfinite(total_s):
+                    insort(self.latencies, total_s)
+
+    def summary(
+        self, more: Sequence[Sample] = ()
+    ) -> tuple[int, int, float | None, float | None, dict[str, int]]:
+        """count, ok_count, latency p50 and p95, and outcomes (by name) with `more` folded
+        in; this summary itself is left as it was."""
+        if not more:
+            lat = self.latencies
+            outcomes = self.outcomes
+            count, ok_count = self.count, self.ok_count
+        else:
+            extra = OpenRollup(more)
+            count, ok_count = self.count + extra.count, self.ok_count + extra.ok_count
+            lat = sorted(self.latencies + extra.latencies)
+            outcomes = dict(self.outcomes)
+            for name, n in extra.outcomes.items():
+                outcomes[name] = outcomes.get(name, 0) + n
+        return (
+            count,
+            ok_count,
+            quantile(lat, 0.5) if lat else None,
+            quantile(lat, 0.95) if lat else None,
+            dict(sorted(outcomes.items())),
         )
 
 

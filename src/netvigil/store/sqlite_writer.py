@@ -3,8 +3,18 @@
 `SQLiteWriter` owns the only write connection of a database. The event loop `put()`s
 work on its queue (single measurements, `Batch`es, `IncidentWrite`s, `Prune`s, a final
 `Stop`); the thread takes whatever has queued up, in order, and writes it as one
-transaction, so batching follows load. Each write refreshes the rollups of the (minute,
-target, vantage) keys it touches from raw rows, and upserts the `latest` table.
+transaction, so batching follows load. Each write upserts the `latest` table.
+
+Rollups are kept incrementally. The samples (success, outcome, `total`) of every
+(minute, target, vantage) whose minute is still open are held in memory; a minute
+closes once measurements `LATENESS_S` past its end have been written, and its rollups
+are then written once. `add()` and `flush()` write the open rollups they touch or that
+changed, so what they return is visible to readers; `close()` writes them all. A row
+that arrives for a minute already closed (or one older than this writer) is "late":
+the rollups of its keys are recomputed from raw rows in the same transaction. Results
+are the same whatever the batching: memory only changes once a transaction commits.
+After a crash, the rollups of minutes not yet closed are rebuilt from raw rows when
+the database is opened again (meta key `rollups_before`).
 Incident snapshots and events are written in queue order with the measurements around
 them, in their own transactions.
 """
@@ -22,16 +32,25 @@ import re
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from netvigil.detect.incidents import Incident, IncidentEvent
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.base import Rollup
-from netvigil.store.rollup import MINUTE_S, RollupBuilder, merge_rollups, minute_of
+from netvigil.store.rollup import (
+    MINUTE_S,
+    OpenRollup,
+    RollupBuilder,
+    Sample,
+    merge_rollups,
+    minute_of,
+)
 
 __all__ = [
     "APPLICATION_ID",
@@ -61,6 +80,16 @@ MAX_TRANSACTION = 20_000
 PRUNE_CHUNK = 50_000
 """Rows deleted per transaction while pruning, so writes are not held up long."""
 
+LATENESS_S = 60.0
+"""A minute's rollups are written once a measurement this long past its end is written.
+
+Rows for a minute that has closed are still counted exactly (recomputed from raw rows),
+only at a higher cost per row.
+"""
+
+MAX_AHEAD_S = 300.0
+"""Measurements stamped further than this ahead of the writer's clock do not close minutes."""
+
 _COLUMNS = "id, ts, vantage, target, kind, ok, outcome, phase, total_s, timings, detail, address"
 _PLACEHOLDERS = ", ".join("?" * 12)
 _INSERT = f"INSERT OR IGNORE INTO measurements ({_COLUMNS}) VALUES ({_PLACEHOLDERS})"
@@ -85,9 +114,35 @@ _TOUCHED_ROWS = (
 )
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _compact_json(value: Any) -> str:
+    """`value` as compact JSON text: what `_dumps` writes, several times faster.
+
+    orjson writes NaN and infinities as null, so any output holding a null is written
+    again by `_dumps` (which keeps them as NaN/Infinity, as before), and so is anything
+    orjson refuses (an integer beyond 64 bits).
+    """
+    if not value:
+        return _EMPTY_JSON.get(type(value)) or _dumps(value)
+    try:
+        out = orjson.dumps(value, default=str, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return _dumps(value)
+    if b"null" in out:
+        return _dumps(value)
+    return out.decode()
+
+
+_EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
 
 Row = tuple[Any, ...]
 Key = tuple[str, str, int]
+Pair = tuple[str, str]
+"""(target, vantage): the key of an open rollup within its minute."""
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -143,6 +198,8 @@ def _row(m: Measurement) -> Row:
 
     timings and detail become compact JSON; a value JSON cannot hold is kept as its str().
     """
+    timings = m.timings
+    phase = m.phase
     return (
         m.id,
         m.ts,
@@ -151,10 +208,10 @@ def _row(m: Measurement) -> Row:
         m.kind,
         1 if m.ok else 0,
         str(m.outcome),
-        None if m.phase is None else str(m.phase),
-        m.timings.get("total"),
-        _dumps(m.timings),
-        _dumps(m.detail),
+        None if phase is None else str(phase),
+        timings.get("total"),
+        _compact_json(timings),
+        _compact_json(m.detail),
         m.address,
     )
 
@@ -203,6 +260,30 @@ class _Segment:
 
 
 Item = Measurement | Batch | IncidentWrite | Prune | Stop
+
+
+class _Stage:
+    """New rows of open minutes written by one transaction, kept apart until it commits."""
+
+    __slots__ = ("cap", "max_ts", "minutes")
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        """Rows stamped after this do not move the watermark (see MAX_AHEAD_S)."""
+        self.max_ts = -math.inf
+        self.minutes: dict[int, dict[Pair, list[Sample]]] = {}
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What to change in memory once the transaction that wrote the rollups commits."""
+
+    stage: _Stage
+    closing: list[int]
+    everything: bool
+    watermark: float
+    memory_from: float
+
 
 _UPSERT_INCIDENT = (
     "INSERT OR REPLACE INTO incidents (id, state, cause, confidence, start_ts, confirmed_ts,"
@@ -280,6 +361,16 @@ class SQLiteWriter:
         self._wake = threading.Event()
         self._pruned_before = -math.inf
         self._last_prune = -math.inf
+        self._open: dict[int, dict[Pair, Sample | OpenRollup]] = {}
+        """Samples of every key of the open minutes, by minute (see the module docstring)."""
+        self._dirty: dict[int, set[Pair]] = {}
+        """Keys of open minutes whose stored rollup is missing or out of date."""
+        self._memory_from = -math.inf
+        """Minutes from this one on are accumulated in memory; older ones are late."""
+        self._unmanaged: set[int] = set()
+        """Minutes at or after `_memory_from` whose raw rows predate this writer (late)."""
+        self._watermark = -math.inf
+        """The newest `ts` written (bar ones too far ahead): what closes minutes."""
         self._thread = threading.Thread(target=self._run, name="netvigil-store-write", daemon=True)
 
     def start(self) -> None:
@@ -340,6 +431,7 @@ class SQLiteWriter:
             row = conn.execute("SELECT value FROM meta WHERE key = 'pruned_before'").fetchone()
             if row is not None:
                 self._pruned_before = float(row[0])
+            self._start_rollups(conn)
         except StoreError as exc:
             conn.close()
             raise StoreError(f"{self.path}: {exc}") from exc
@@ -347,6 +439,36 @@ class SQLiteWriter:
             conn.close()
             raise StoreError(f"{self.path}: not a usable netvigil database: {exc}") from exc
         return conn
+
+    def _start_rollups(self, conn: sqlite3.Connection) -> None:
+        """Find which minutes this writer accumulates, rebuilding any a crash left stale."""
+        cap = self._now() + MAX_AHEAD_S
+        row = conn.execute("SELECT value FROM meta WHERE key = 'rollups_before'").fetchone()
+        exact_before = -math.inf if row is None else float(row[0])
+        if row is not None:
+            stale = conn.execute(
+                "SELECT id, ts, vantage, target FROM measurements WHERE ts >= ?", (exact_before,)
+            ).fetchall()
+            if stale:
+                log.info("%s: rebuilding rollups of %d recent measurements", self.path, len(stale))
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    self._refresh_rollups(conn, stale)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        (newest,) = conn.execute(
+            "SELECT max(ts) FROM measurements WHERE ts <= ?", (cap,)
+        ).fetchone()
+        self._memory_from = exact_before
+        if newest is not None:
+            self._memory_from = max(exact_before, minute_of(newest) + MINUTE_S)
+        self._unmanaged = {
+            minute_of(ts)
+            for (ts,) in conn.execute("SELECT DISTINCT ts FROM measurements WHERE ts > ?", (cap,))
+        }
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while True:
@@ -388,8 +510,11 @@ class SQLiteWriter:
                 self._write(conn, segments)
                 segments = []
                 if isinstance(item, Stop):
+                    with contextlib.suppress(StoreError):  # logged
+                        self._close_minutes(conn, math.inf)
                     return True
                 try:
+                    self._close_minutes(conn, item.older_than)
                     _resolve(item.future, self._prune(conn, item.older_than))
                 except StoreError as exc:
                     _resolve(item.future, exc)
@@ -490,41 +615,179 @@ class SQLiteWriter:
             _resolve(seg.owner.future, count)
         return None
 
-    def _commit(self, conn: sqlite3.Connection, segments: list[_Segment]) -> list[int]:
-        """One transaction for `segments`; returns each one's count of new rows."""
+    def _commit(
+        self,
+        conn: sqlite3.Connection,
+        segments: list[_Segment],
+        *,
+        close_before: float = -math.inf,
+    ) -> list[int]:
+        """One transaction for `segments`; returns each one's count of new rows.
+
+        Open minutes before `close_before` are closed too. Memory (open rollups) is
+        only changed once the transaction has committed.
+        """
+        stage = _Stage(self._now() + MAX_AHEAD_S)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            counts = [self._insert(conn, seg.items) for seg in segments]
+            counts = [self._insert(conn, seg.items, stage) for seg in segments]
+            plan = self._write_open_rollups(
+                conn,
+                stage,
+                everything=any(seg.owner is not None for seg in segments),
+                close_before=close_before,
+            )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._apply(plan)
         return counts
 
-    def _insert(self, conn: sqlite3.Connection, items: list[Measurement]) -> int:
-        """Insert rows (inside a transaction) and refresh what they touch; returns new rows."""
+    def _close_minutes(self, conn: sqlite3.Connection, before: float) -> None:
+        """Write and forget the open minutes that start before `before` (inf: all)."""
+        if any(m < before for m in self._open):
+            try:
+                self._commit(conn, [], close_before=before)
+            except Exception as exc:
+                error = StoreError(f"{self.path}: could not write rollups: {exc}")
+                log.error("%s", error)
+                raise error from exc
+
+    def _insert(self, conn: sqlite3.Connection, items: list[Measurement], stage: _Stage) -> int:
+        """Insert rows (inside a transaction); returns how many were new.
+
+        New rows of open minutes go to `stage`; the rollups of late rows are brought up
+        to date here (see the module docstring).
+        """
         if not items:
             return 0
         rows = [_row(m) for m in items]
-        fresh: list[Row] = []  # rows whose minute still has all its raw rows
-        late: list[Row] = []  # new rows for minutes already pruned
+        memory: list[Row] = []  # rows of minutes accumulated in memory
+        fresh: list[Row] = []  # late rows whose minute still has all its raw rows
+        late: list[Row] = []  # rows for minutes already pruned
+        memory_from, pruned_before, unmanaged = (
+            self._memory_from,
+            self._pruned_before,
+            self._unmanaged,
+        )
         for r in rows:
-            (late if minute_of(r[1]) < self._pruned_before else fresh).append(r)
-        before = conn.total_changes
-        conn.executemany(_INSERT, fresh)
-        new = conn.total_changes - before
-        late_new = [r for r in late if conn.execute(_INSERT, r).rowcount == 1]
-        new += len(late_new)
-        self._refresh_rollups(conn, fresh)
-        self._merge_rollups(conn, late_new)
-        newest: dict[tuple[str, str], Row] = {}
+            minute = int(r[1] // MINUTE_S) * MINUTE_S
+            if minute < memory_from or minute in unmanaged:
+                (late if minute < pruned_before else fresh).append(r)
+            else:
+                memory.append(r)
+        new = 0
+        if memory:
+            new += self._insert_open(conn, memory, stage)
+        if fresh:
+            before = conn.total_changes
+            conn.executemany(_INSERT, fresh)
+            new += conn.total_changes - before
+            self._refresh_rollups(conn, fresh)
+        if late:
+            late_new = [r for r in late if conn.execute(_INSERT, r).rowcount == 1]
+            new += len(late_new)
+            self._merge_rollups(conn, late_new)
+        newest: dict[Pair, Row] = {}
         for r in rows:
-            seen = newest.get((r[3], r[2]))
+            pair = (r[3], r[2])
+            seen = newest.get(pair)
             if seen is None or (r[1], r[0]) > (seen[1], seen[0]):
-                newest[(r[3], r[2])] = r
+                newest[pair] = r
         conn.executemany(_UPSERT_LATEST, newest.values())
         return new
+
+    def _insert_open(self, conn: sqlite3.Connection, rows: list[Row], stage: _Stage) -> int:
+        """Insert rows of open minutes and stage the new ones; returns how many were new.
+
+        All are inserted at once; only when some id was already stored (a resend) are
+        they inserted again one by one, to learn which ones were new.
+        """
+        conn.execute("SAVEPOINT open_rows")
+        before = conn.total_changes
+        conn.executemany(_INSERT, rows)
+        if conn.total_changes - before != len(rows):
+            conn.execute("ROLLBACK TO open_rows")
+            rows = [r for r in rows if conn.execute(_INSERT, r).rowcount == 1]
+        conn.execute("RELEASE open_rows")
+        minutes = stage.minutes
+        cap, max_ts = stage.cap, stage.max_ts
+        for r in rows:
+            ts = r[1]
+            if max_ts < ts <= cap:
+                max_ts = ts
+            minute = int(ts // MINUTE_S) * MINUTE_S
+            keys = minutes.get(minute)
+            if keys is None:
+                keys = minutes[minute] = {}
+            pair = (r[3], r[2])
+            sample = (r[5], r[6], r[8])
+            samples = keys.get(pair)
+            if samples is None:
+                keys[pair] = [sample]
+            else:
+                samples.append(sample)
+        stage.max_ts = max_ts
+        return len(rows)
+
+    def _write_open_rollups(
+        self, conn: sqlite3.Connection, stage: _Stage, *, everything: bool, close_before: float
+    ) -> _Plan:
+        """Write the open rollups that close now (all changed ones with `everything`)."""
+        watermark = max(self._watermark, stage.max_ts)
+        minutes = self._open.keys() | stage.minutes.keys()
+        closing = sorted(
+            m for m in minutes if m < close_before or m + MINUTE_S + LATENESS_S <= watermark
+        )
+        rows: list[Row] = []
+        for minute in minutes if everything else closing:
+            held = self._open.get(minute, {})
+            staged = stage.minutes.get(minute, {})
+            dirty = self._dirty.get(minute)
+            pairs: Iterable[Pair] = staged.keys() | dirty if dirty else staged
+            for pair in pairs:
+                rows.append(_open_rollup_row(pair, minute, held.get(pair), staged.get(pair)))
+        if rows:
+            conn.executemany(_UPSERT_ROLLUP, rows)
+        memory_from = self._memory_from
+        if closing:
+            memory_from = max(memory_from, closing[-1] + MINUTE_S)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('rollups_before', ?)",
+                (memory_from,),
+            )
+        return _Plan(stage, closing, everything, watermark, memory_from)
+
+    def _apply(self, plan: _Plan) -> None:
+        """Fold a committed transaction's staged rows into the open minutes."""
+        closing = set(plan.closing)
+        for minute, staged in plan.stage.minutes.items():
+            if minute in closing:
+                continue
+            held = self._open.get(minute)
+            if held is None:
+                held = self._open[minute] = {}
+                self._dirty[minute] = set()
+            for pair, samples in staged.items():
+                old = held.get(pair)
+                if old is None:
+                    held[pair] = samples[0] if len(samples) == 1 else OpenRollup(samples)
+                elif isinstance(old, OpenRollup):
+                    old.extend(samples)
+                else:
+                    held[pair] = OpenRollup([old, *samples])
+            if not plan.everything:
+                self._dirty[minute].update(staged)
+        for minute in closing:
+            self._open.pop(minute, None)
+            self._dirty.pop(minute, None)
+        if plan.everything:
+            for dirty in self._dirty.values():
+                dirty.clear()
+        self._watermark = plan.watermark
+        self._memory_from = plan.memory_from
 
     def _refresh_rollups(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
         """Recompute from raw rows the rollups of every key `rows` touch."""
@@ -602,8 +865,37 @@ def _rollup_row(r: Rollup) -> Row:
         r.ok_count,
         r.latency_p50_s,
         r.latency_p95_s,
-        _dumps(r.outcomes),
+        _compact_json(r.outcomes),
     )
+
+
+_ONE_OUTCOME: dict[str, str] = {}
+"""`{"<outcome>":1}`, the outcomes JSON of a single measurement, by outcome name."""
+
+
+def _open_rollup_row(
+    pair: Pair, minute: int, held: Sample | OpenRollup | None, staged: list[Sample] | None
+) -> Row:
+    """The `rollups` row of one open key: what it holds plus this transaction's samples."""
+    if held is None and staged is not None and len(staged) == 1:
+        held, staged = staged[0], None
+    if isinstance(held, tuple) and not staged:
+        ok, outcome, total_s = held
+        outcomes = _ONE_OUTCOME.get(outcome)
+        if outcomes is None:
+            outcomes = _ONE_OUTCOME[outcome] = _compact_json({outcome: 1})
+        latency = None
+        if ok and total_s is not None and math.isfinite(total_s):
+            latency = total_s + 0.0  # as `quantile` computes it (-0.0 becomes 0.0)
+        return (pair[0], pair[1], minute, 1, 1 if ok else 0, latency, latency, outcomes)
+    if held is None:
+        acc = OpenRollup()
+    elif isinstance(held, tuple):
+        acc = OpenRollup((held,))
+    else:
+        acc = held
+    count, ok_count, p50, p95, outcome_counts = acc.summary(staged or ())
+    return (pair[0], pair[1], minute, count, ok_count, p50, p95, _compact_json(outcome_counts))
 
 
 def rollup_from_row(r: Row) -> Rollup:

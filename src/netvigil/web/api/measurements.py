@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from netvigil.store.base import MeasurementQuery, RollupQuery
 from netvigil.web.api.context import WebContext, check_range
@@ -25,6 +25,7 @@ from netvigil.web.api.models import (
     MeasurementPage,
     RollupOut,
     RollupPage,
+    json_response,
 )
 
 __all__ = ["measurements_router"]
@@ -110,7 +111,11 @@ def measurements_router(ctx: WebContext) -> APIRouter:
                 next_since = last + 60
         return RollupPage(items=[RollupOut.of(r) for r in found], next_since=next_since)
 
-    @router.get("/measurements", summary="Raw measurements, oldest first, paged")
+    @router.get(
+        "/measurements",
+        summary="Raw measurements, oldest first, paged",
+        response_model=MeasurementPage,
+    )
     async def list_measurements(
         target: Targets = None,
         vantage: Vantages = None,
@@ -118,20 +123,26 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         until: Until = None,
         limit: MeasurementLimit = 1000,
         after: After = None,
-    ) -> MeasurementPage:
-        return await read_measurements(target, vantage, since, until, limit, after)
+    ) -> Response:
+        return json_response(await read_measurements(target, vantage, since, until, limit, after))
 
-    @router.get("/rollups", summary="Per-minute rollups, oldest first, paged")
+    @router.get(
+        "/rollups", summary="Per-minute rollups, oldest first, paged", response_model=RollupPage
+    )
     async def list_rollups(
         target: Targets = None,
         vantage: Vantages = None,
         since: Since = None,
         until: Until = None,
         limit: RollupLimit = 1440,
-    ) -> RollupPage:
-        return await read_rollups(target, vantage, since, until, limit)
+    ) -> Response:
+        return json_response(await read_rollups(target, vantage, since, until, limit))
 
-    @router.get("/targets/{name}/measurements", summary="One target's raw measurements, paged")
+    @router.get(
+        "/targets/{name}/measurements",
+        summary="One target's raw measurements, paged",
+        response_model=MeasurementPage,
+    )
     async def target_measurements(
         name: str,
         vantage: Vantages = None,
@@ -139,19 +150,23 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         until: Until = None,
         limit: MeasurementLimit = 1000,
         after: After = None,
-    ) -> MeasurementPage:
+    ) -> Response:
         known(name)
-        return await read_measurements([name], vantage, since, until, limit, after)
+        return json_response(await read_measurements([name], vantage, since, until, limit, after))
 
-    @router.get("/targets/{name}/rollups", summary="One target's per-minute rollups, paged")
+    @router.get(
+        "/targets/{name}/rollups",
+        summary="One target's per-minute rollups, paged",
+        response_model=RollupPage,
+    )
     async def target_rollups(
         name: str,
         vantage: Vantages = None,
         since: Since = None,
         until: Until = None,
         limit: RollupLimit = 1440,
-    ) -> RollupPage:
+    ) -> Response:
         known(name)
-        return await read_rollups([name], vantage, since, until, limit)
+        return json_response(await read_rollups([name], vantage, since, until, limit))
 
     return router

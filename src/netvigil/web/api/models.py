@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from netvigil.classify.base import Cause, Topic
 from netvigil.detect.incidents import EventKind, Incident, IncidentState
@@ -56,6 +57,7 @@ __all__ = [
     "TokenIn",
     "TokenOut",
     "VantageOut",
+    "json_response",
 ]
 
 
@@ -74,6 +76,16 @@ class ErrorOut(_Out):
     error: str
     errors: list[str]
     status: int
+
+
+def json_response(model: BaseModel | list[Any]) -> Response:
+    """`model` as a JSON response, serialised once by pydantic (FastAPI's response
+    validation is skipped: the route's `response_model` still documents the shape)."""
+    if isinstance(model, list):
+        body = b"[" + b",".join(m.model_dump_json().encode() for m in model) + b"]"
+    else:
+        body = model.model_dump_json().encode()
+    return Response(body, media_type="application/json")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -223,7 +235,7 @@ class MeasurementOut(_Out):
 
     @classmethod
     def of(cls, m: Measurement) -> MeasurementOut:
-        return cls(
+        return cls.model_construct(
             id=m.id,
             ts=m.ts,
             vantage=m.vantage,
@@ -260,7 +272,7 @@ class RollupOut(_Out):
 
     @classmethod
     def of(cls, r: Rollup) -> RollupOut:
-        return cls(
+        return cls.model_construct(
             minute=r.minute,
             target=r.target,
             vantage=r.vantage,

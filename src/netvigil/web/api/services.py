@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.models import (
@@ -13,6 +13,7 @@ from netvigil.web.api.models import (
     OverviewRow,
     ServiceDetail,
     ServiceOut,
+    json_response,
     target_out,
 )
 from netvigil.web.state import LiveState, ServiceView
@@ -52,10 +53,14 @@ def services_router(ctx: WebContext) -> APIRouter:
     """The routes of this module, bound to `ctx`."""
     router = APIRouter(tags=["services"], responses=ERROR_RESPONSES)
 
-    @router.get("/services", summary="Every configured service and its status now")
-    async def list_services() -> list[ServiceOut]:
+    @router.get(
+        "/services",
+        summary="Every configured service and its status now",
+        response_model=list[ServiceOut],
+    )
+    async def list_services() -> Response:
         state = await ctx.live()
-        return [_service_out(ctx, v) for v in state.services()]
+        return json_response([_service_out(ctx, v) for v in state.services()])
 
     @router.get("/services/{name}", summary="One service, with its targets' state")
     async def get_service(name: str) -> ServiceDetail:
@@ -71,9 +76,10 @@ def services_router(ctx: WebContext) -> APIRouter:
     @router.get(
         "/overview",
         summary="Services x vantages: each service's status overall and from each vantage",
+        response_model=Overview,
     )
-    async def get_overview() -> Overview:
+    async def get_overview() -> Response:
         state = await ctx.live()
-        return overview(state, ctx.now())
+        return json_response(overview(state, ctx.now()))
 
     return router
