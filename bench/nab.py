@@ -18,6 +18,8 @@ Usage::
 
     .venv/bin/python bench/nab.py                       # HybridDetector on all 58 files
     .venv/bin/python bench/nab.py --detector baseline   # the live-path BaselineDetector
+    .venv/bin/python bench/nab.py --detector art+hybrid # ARTHybridDetector (best here)
+    .venv/bin/python bench/nab.py --detector art        # ARTDetector alone
     .venv/bin/python bench/nab.py --verify              # re-score published numenta outputs
 """
 

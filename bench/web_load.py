@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 NOW = float(int(time.time() // 60 * 60))
 HOST = "127.0.0.1"
+POLL = False
+"""Serve with an unfed live state (pulled from the store every 2 s), as before."""
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -124,6 +126,7 @@ def build(db: Path, targets: int, days: float) -> dict[str, Any]:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.execute("ANALYZE")
     conn.close()
+    Path(f"{db}.json").write_text(json.dumps({"end": NOW, "targets": targets, "days": days}))
     return {
         "targets": targets,
         "vantages": 1,
@@ -206,23 +209,62 @@ def _incidents(conn: sqlite3.Connection, targets: int) -> None:
 
 
 def serve(db: Path, targets: int, port: int) -> None:
-    """Serve the store with netvigil's app under uvicorn until SIGTERM."""
-    import uvicorn
+    """Serve the store as `netvigil run` does, until SIGTERM.
+
+    As in `netvigil run`: one uvloop, `SQLiteStore.open` with its default readers, a
+    `LiveState` synced once and then fed every measurement (here by a feeder standing in
+    for the monitor: one TCP result per target per minute, into the store and the
+    state), `create_app(store, config, state=state)` served by `WebServer` (uvicorn,
+    httptools). With `--poll` the state is left unfed (it pulls from the store every 2 s).
+    """
     import uvloop
 
     from netvigil.config.model import Config
     from netvigil.store.sqlite import SQLiteStore
     from netvigil.web.app import create_app
+    from netvigil.web.server import WebServer, bind_socket
+    from netvigil.web.state import LiveState
+
+    async def feed(store: SQLiteStore, state: LiveState, stop: asyncio.Event) -> None:
+        from netvigil.model import Measurement, new_measurement_id
+        from netvigil.outcome import Outcome
+
+        names = [f"t-{i:05d}" for i in range(targets)]
+        step = 60.0 / len(names)
+        i = 0
+        while not stop.is_set():
+            ts = time.time()
+            down = i % len(names) % 97 == 0
+            m = Measurement(
+                id=new_measurement_id(ts),
+                ts=ts,
+                vantage="local",
+                target=names[i % len(names)],
+                kind="tcp",
+                ok=not down,
+                outcome=Outcome.TCP_TIMEOUT if down else Outcome.OK,
+                timings={} if down else {"connect": 0.02, "total": 0.02},
+            )
+            store.submit(m)
+            state.submit(m)
+            i += 1
+            await asyncio.sleep(step)
 
     async def main() -> None:
-        store = await SQLiteStore.open(db, readers=4)
+        store = await SQLiteStore.open(db)
         config = Config.model_validate(config_doc(targets))
-        app = create_app(store, config)
-        await app.state.live.sync(store)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=HOST, port=port, log_level="warning", access_log=False)
-        )
-        await server.serve()
+        state = LiveState(config)
+        await state.sync(store)
+        app = create_app(store, config, state=state)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        feeder = None if POLL else asyncio.create_task(feed(store, state, stop))
+        server = await WebServer.start(app, sock=bind_socket(HOST, port))
+        await stop.wait()
+        await server.stop()
+        if feeder is not None:
+            await feeder
         await store.close()
 
     uvloop.run(main())
@@ -230,6 +272,7 @@ def serve(db: Path, targets: int, port: int) -> None:
 
 def start_server(db: Path, targets: int, port: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, __file__, "serve", "--db", str(db), "--targets", str(targets)]
+    cmd += ["--poll"] if POLL else []
     proc = subprocess.Popen([*cmd, "--port", str(port)], cwd=ROOT)
     deadline = time.monotonic() + 60
     import urllib.request
@@ -256,26 +299,69 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 # -- open-loop load -----------------------------------------------------------------------
 
 
-def api_paths(targets: int, count: int, seed: int = 3, day_share: float = 0.1) -> list[str]:
-    """A reproducible mix of API requests; `day_share` of them read a day of rollups."""
+MIX = (
+    ("target", 0.30),  # /targets/{t}: one target now
+    ("service", 0.20),  # /services/{s}: one service with its targets
+    ("incidents", 0.10),  # /incidents?open=true
+    ("vantages", 0.05),
+    ("measurements", 0.10),  # /targets/{t}/measurements: the last hour, raw
+    ("rollups_1h", 0.15),
+    ("rollups_24h", 0.08),
+    ("rollups_7d", 0.02),  # 10,080 rows, 2 MB of JSON each
+)
+"""The realistic mix: (kind, share). Rollup reads are a dashboard's: one target, from
+`end - span`, open-ended (`until` not given), one page (`limit` large enough)."""
+
+
+def history_end(db: Path) -> float:
+    """The end of the built rollup history (kept next to the store by `build`)."""
+    meta = Path(f"{db}.json")
+    if meta.exists():
+        return float(json.loads(meta.read_text())["end"])
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        newest = conn.execute("SELECT max(minute) FROM rollups").fetchone()[0]
+    return float(newest + 60) if newest is not None else NOW
+
+
+def api_paths(
+    targets: int, count: int, end: float, seed: int = 3, day_share: float | None = None
+) -> list[tuple[str, str]]:
+    """A reproducible mix of (kind, path); `day_share`, when given, replaces MIX with the
+    old one (that share reading 24 h of rollups, the rest state and 1 h of rollups)."""
     rng = random.Random(seed)
+    spans = {
+        "rollups_1h": (3600, 1440),
+        "rollups_24h": (86400, 2000),
+        "rollups_7d": (604800, 11000),
+    }
     out = []
+    kinds = [k for k, _ in MIX]
+    weights = [w for _, w in MIX]
     for _ in range(count):
-        t = f"t-{rng.randrange(targets):05d}"
-        if rng.random() < day_share:
-            out.append(f"/api/v1/targets/{t}/rollups?since={NOW - 86400:.0f}")
-            continue
-        roll = rng.random()
-        if roll < 0.3:
-            out.append(f"/api/v1/targets/{t}")
-        elif roll < 0.6:
-            out.append(f"/api/v1/targets/{t}/rollups?since={NOW - 3600:.0f}")
-        elif roll < 0.8:
-            out.append(f"/api/v1/services/svc-{t[2:]}")
-        elif roll < 0.9:
-            out.append("/api/v1/incidents?open=true")
+        i = rng.randrange(targets)
+        t = f"t-{i:05d}"
+        if day_share is not None:
+            kind = (
+                "rollups_24h"
+                if rng.random() < day_share
+                else rng.choice(["target", "rollups_1h", "service", "incidents", "vantages"])
+            )
         else:
-            out.append("/api/v1/vantages")
+            kind = rng.choices(kinds, weights)[0]
+        if kind == "target":
+            path = f"/api/v1/targets/{t}"
+        elif kind == "service":
+            path = f"/api/v1/services/svc-{i:05d}"
+        elif kind == "incidents":
+            path = "/api/v1/incidents?open=true"
+        elif kind == "vantages":
+            path = "/api/v1/vantages"
+        elif kind == "measurements":
+            path = f"/api/v1/targets/{t}/measurements"
+        else:
+            span, limit = spans[kind]
+            path = f"/api/v1/targets/{t}/rollups?since={end - span:.0f}&limit={limit}"
+        out.append((kind, path))
     return out
 
 
@@ -286,6 +372,7 @@ def load(base: str, paths: list[str], rate: float, out: Path) -> None:
 
     async def main() -> dict[str, Any]:
         latencies: list[float] = []
+        by_kind: dict[str, list[float]] = {}
         statuses: dict[int, int] = {}
         errors = 0
         conn = aiohttp.TCPConnector(limit=256)
@@ -293,8 +380,9 @@ def load(base: str, paths: list[str], rate: float, out: Path) -> None:
             loop = asyncio.get_running_loop()
             start = loop.time() + 0.2
 
-            async def one(i: int, path: str) -> None:
+            async def one(i: int, line: str) -> None:
                 nonlocal errors
+                kind, _, path = line.partition(" ")
                 due = start + i / rate
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 try:
@@ -305,11 +393,13 @@ def load(base: str, paths: list[str], rate: float, out: Path) -> None:
                     errors += 1
                     return
                 latencies.append(loop.time() - due)
+                by_kind.setdefault(kind, []).append(loop.time() - due)
 
             await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
             elapsed = loop.time() - start
         return {
             "latencies": latencies,
+            "by_kind": by_kind,
             "statuses": statuses,
             "errors": errors,
             "elapsed_s": elapsed,
@@ -324,37 +414,80 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def run_api(
-    db: Path, targets: int, rate: float, seconds: float, port: int, day_share: float
+    db: Path,
+    targets: int,
+    rate: float,
+    seconds: float,
+    port: int,
+    day_share: float | None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
+    end = history_end(db)
     proc = start_server(db, targets, port)
+    spy = None
     try:
         base = f"http://{HOST}:{port}"
-        warm = api_paths(targets, 200, seed=1)
+        warm = api_paths(targets, 200, end, seed=1)
         with tempfile.TemporaryDirectory() as tmp:
             _load_process(base, warm, rate, Path(tmp) / "warm.json")
-            paths = api_paths(targets, int(rate * seconds), day_share=day_share)
+            paths = api_paths(targets, int(rate * seconds), end, day_share=day_share)
+            if profile is not None:
+                spy = subprocess.Popen(
+                    [
+                        *("py-spy", "record", "-p", str(proc.pid), "-o", str(profile)),
+                        *("-r", "50", "-d", str(int(seconds) + 2), "--nonblocking"),
+                    ]
+                )
+            cpu0 = cpu_seconds(proc.pid)
             data = _load_process(base, paths, rate, Path(tmp) / "load.json")
+            server_cpu_s = cpu_seconds(proc.pid) - cpu0
     finally:
         stop(proc)
+        if spy is not None:
+            spy.wait(30)
     lat = data["latencies"]
+    kinds = {
+        kind: {
+            "n": len(v),
+            "p50_ms": round(quantile(v, 0.50) * 1000, 2),
+            "p99_ms": round(quantile(v, 0.99) * 1000, 2),
+            "max_ms": round(max(v) * 1000, 2),
+        }
+        for kind, v in sorted(data["by_kind"].items())
+    }
     return {
+        "mix": "old" if day_share is not None else dict(MIX),
         "day_share": day_share,
+        "served": "poll" if POLL else "fed",
         "rate_per_s": rate,
+        "seconds": seconds,
         "requests": len(paths),
         "completed": len(lat),
         "errors": data["errors"],
         "statuses": data["statuses"],
         "achieved_per_s": round(len(lat) / data["elapsed_s"], 1),
         "p50_ms": round(quantile(lat, 0.50) * 1000, 2),
-        "p90_ms": round(quantile(lat, 0.90) * 1000, 2),
+        "p95_ms": round(quantile(lat, 0.95) * 1000, 2),
         "p99_ms": round(quantile(lat, 0.99) * 1000, 2),
         "max_ms": round(max(lat) * 1000, 2),
+        "server_cpu_s": round(server_cpu_s, 2),
+        "server_cpu_ms_per_request": round(server_cpu_s * 1000 / max(1, len(lat)), 2),
+        "load_average": os.getloadavg(),
+        "by_kind": kinds,
     }
 
 
-def _load_process(base: str, paths: list[str], rate: float, out: Path) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load_process(
+    base: str, paths: list[tuple[str, str]], rate: float, out: Path
+) -> dict[str, Any]:
     spec = out.with_suffix(".paths")
-    spec.write_text("\n".join(paths))
+    spec.write_text("\n".join(f"{kind} {path}" for kind, path in paths))
     cmd = [sys.executable, __file__, "load", "--base", base, "--paths", str(spec)]
     subprocess.run([*cmd, "--rate", str(rate), "--out", str(out)], check=True, timeout=600)
     result: dict[str, Any] = json.loads(out.read_text())
@@ -500,17 +633,24 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=1000)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--port", type=int, default=18790)
     parser.add_argument(
-        "--day-share", type=float, default=0.1, help="share of requests reading a day of rollups"
+        "--day-share",
+        type=float,
+        default=None,
+        help="the old mix: this share reads a day of rollups, the rest state and 1 h of rollups",
     )
+    parser.add_argument("--poll", action="store_true", help="serve with an unfed live state")
+    parser.add_argument("--profile", type=Path, help="py-spy flame graph of the server (SVG)")
     parser.add_argument("--overview-targets", type=int, default=10_000)
     parser.add_argument("--base", default="")
     parser.add_argument("--paths", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--no-build", action="store_true", help="reuse --db as it is")
     args = parser.parse_args()
+    global POLL
+    POLL = args.poll
     if args.command == "serve":
         serve(args.db, args.targets, args.port)
         return
@@ -523,7 +663,7 @@ def main() -> None:
         print("store:", json.dumps(report["store"]))
     if args.command in ("all", "api"):
         report["api"] = run_api(
-            args.db, args.targets, args.rate, args.seconds, args.port, args.day_share
+            args.db, args.targets, args.rate, args.seconds, args.port, args.day_share, args.profile
         )
         print("api:", json.dumps(report["api"]))
     if args.command in ("all", "overview"):

@@ -17,9 +17,9 @@ from netvigil.detect.likelihood import AnomalyLikelihood, log_likelihood
 from netvigil.detect.signal_drop import SignalDropDetector
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
     "ARTDetector",
     "ARTHybridDetector",
-    "DEFAULT_THRESHOLD",
     "AnomalyDetector",
     "AnomalyLikelihood",
     "BaselineDetector",

@@ -26,11 +26,12 @@ the same parameters for all. NaN and infinities are skipped (score 0, state unto
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ARTDetector", "FuzzyART"]
+__all__ = ["ARTDetector", "ARTHybridDetector", "FuzzyART"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -108,30 +109,28 @@ class ARTDetector:
     Keyword arguments (defaults chosen on the NAB corpus, see docs/accuracy.md)::
 
         probation=750        values recorded before any score (range and shapes learnt)
-        probation_bins=150   bins the probation is cut into (sets the downsampling stride)
-        window=8             bins per feature window
+        probation_bins=75    bins the probation is cut into (sets the downsampling stride)
+        window=2             bins per feature window
         vigilance=0.9        fuzzy-ART match needed to join a category
         learn_rate=0.1       box growth rate after probation (1.0 during it)
         margin=0.1           fraction of the range added either side of the probation range
         range_weight=1.0     weight of the newest bin's distance outside the probation range
-        refractory=0.99      per-bin decay of the alarm memory
+        refractory=0.997     per-bin decay of the alarm memory
+        max_categories=1000  categories kept; past it, unmatched windows are scored, not learnt
     """
 
     def __init__(
         self,
         *,
         probation: int = 750,
-        probation_bins: int = 150,
-        window: int = 8,
+        probation_bins: int = 75,
+        window: int = 2,
         vigilance: float = 0.9,
         learn_rate: float = 0.1,
         margin: float = 0.1,
         range_weight: float = 1.0,
-        refractory: float = 0.99,
+        refractory: float = 0.997,
         max_categories: int = 1000,
-        calib: float = 0.0,
-        calib_q: float = 0.9,
-        calib_floor: float = 0.01,
     ) -> None:
         if probation < 1 or window < 1 or probation_bins < 1:
             raise ValueError("probation, probation_bins and window must be positive")
@@ -148,14 +147,14 @@ class ARTDetector:
         self._history: list[float] = []
         self._lo = 0.0
         self._span = 1.0
+        self._lo_seen = 0.0
+        self._hi = 0.0
+        self._range = 1.0
+        self._last_mean = 0.0
         self._bin_sum = 0.0
         self._bin_n = 0
         self._bins: list[float] = []
         self._alarm = 0.0
-        self._scale = 0.0
-        self.calib = calib
-        self.calib_q = calib_q
-        self.calib_floor = calib_floor
 
     @property
     def trained(self) -> bool:
@@ -183,16 +182,13 @@ class ARTDetector:
         span = hi - lo
         if span <= 0.0:
             span = max(abs(hi) * 0.01, 1e-9)
+        self._lo_seen, self._hi, self._range = lo, hi, span
         self._lo = lo - self.margin * span
         self._span = span * (1.0 + 2.0 * self.margin)
-        seen: list[float] = []
         for v in values:
             i = self._push(v)
             if i is not None:
-                seen.append(self.art.novelty(i))
                 self.art.learn(i, 1.0)
-        tail = seen[len(seen) // 2 :]
-        self._scale = float(np.quantile(tail, self.calib_q)) if tail else 0.0
 
     def _push(self, x: float) -> FloatArray | None:
         """Add one value to the current bin; the feature window when a bin completes."""
@@ -200,7 +196,8 @@ class ARTDetector:
         self._bin_n += 1
         if self._bin_n < self.stride:
             return None
-        b = (self._bin_sum / self._bin_n - self._lo) / self._span
+        self._last_mean = mean = self._bin_sum / self._bin_n
+        b = (mean - self._lo) / self._span
         self._bin_sum = 0.0
         self._bin_n = 0
         self._bins.append(b)
@@ -215,12 +212,10 @@ class ARTDetector:
         i = self._push(x)
         if i is None:
             return 0.0
-        b = self._bins[-1]
-        outside = max(0.0, b - 1.0 + self.margin, self.margin - b) / (1.0 + 2.0 * self.margin)
-        nov = self.art.novelty(i)
-        if self.calib > 0.0:
-            nov = nov / (nov + self.calib * self._scale + self.calib_floor) if nov > 0.0 else 0.0
-        raw = min(1.0, nov + self.range_weight * outside)
+        # Distance of the newest bin outside the probation range, in units of that range.
+        mean = self._last_mean
+        outside = max(0.0, mean - self._hi, self._lo_seen - mean) / self._range
+        raw = min(1.0, self.art.novelty(i) + self.range_weight * outside)
         self.art.learn(i, self.learn_rate)
         self.last_raw = raw
         memory = self._alarm
@@ -229,41 +224,53 @@ class ARTDetector:
 
 
 class ARTHybridDetector:
-    """The larger of the hybrid detector's score and the weighted ART score."""
+    """The hybrid detector's score or the weighted ART score, whichever is larger, then a hold.
+
+    :class:`~netvigil.detect.hybrid.HybridDetector` (distance and order novelty, learnt online)
+    and :class:`ARTDetector` (window shapes and the range learnt over the probation) run side by
+    side on every value. The output is ``max(hybrid, art_weight * art)``, clipped to 1; once it
+    reaches ``hold_level`` the alarm is raised and the next ``hold_rows * probation`` updates score
+    0 (both models keep learning meanwhile), so one episode is reported once.
+
+    Keyword arguments (defaults chosen on the NAB corpus, see docs/accuracy.md)::
+
+        probation=750            values before the ART part scores (see ARTDetector)
+        art_weight=5.0           scale of the ART score against the hybrid's
+        hold_level=0.5           output at which an alarm starts the hold
+        hold_rows=0.4            hold length as a fraction of ``probation``
+        hybrid_refractory=0.997  alarm-memory decay of the hybrid part
+        **art                    other ARTDetector keyword arguments
+    """
 
     def __init__(
         self,
         *,
         probation: int = 750,
-        art_weight: float = 1.0,
-        hybrid_weight: float = 1.0,
-        mode: str = "max",
-        refractory: float = 0.997,
-        **art: float,
+        art_weight: float = 5.0,
+        hold_level: float = 0.5,
+        hold_rows: float = 0.4,
+        hybrid_refractory: float = 0.997,
+        **art: Any,
     ) -> None:
         from netvigil.detect.hybrid import HybridDetector
 
-        self.hybrid = HybridDetector()
-        self.art = ARTDetector(probation=probation, **art)  # type: ignore[arg-type]
+        self.hybrid = HybridDetector(refractory=hybrid_refractory)
+        self.art = ARTDetector(probation=probation, **art)
         self.art_weight = art_weight
-        self.hybrid_weight = hybrid_weight
-        self.mode = mode
-        self.refractory = refractory
-        self.probation = probation
-        self._alarm = 0.0
-        self._ahold = 0.0
+        self.hold_level = hold_level
+        self.hold = int(hold_rows * probation)
+        self._quiet = 0
 
     def update(self, ts: float, value: float) -> float:
         """Learn ``value`` observed at ``ts``; return its anomaly score in [0, 1]."""
+        if not math.isfinite(float(value)):
+            return 0.0
         h = self.hybrid.update(ts, value)
         a = self.art.update(ts, value)
-        if self.mode == "max":
-            return max(self.hybrid_weight * h, self.art_weight * a)
-        # raw max with one shared alarm memory
-        ar = self.art.last_raw if self.art.count > self.probation and self.art._bin_n == 0 else 0.0
-        raw = max(self.hybrid_weight * self.hybrid.last_raw, self.art_weight * ar)
-        if self.art.count <= self.probation:
+        out = min(1.0, max(h, self.art_weight * a))
+        if self._quiet > 0:
+            self._quiet -= 1
             return 0.0
-        memory = self._alarm
-        self._alarm = max(memory * self.refractory, raw)
-        return raw if raw > memory else 0.0
+        if out >= self.hold_level:
+            self._quiet = self.hold
+        return out

@@ -127,10 +127,17 @@ def judge_target(
     in_country: Mapping[str, bool],
     now: float,
     stale_s: float,
+    agree: int = 2,
 ) -> TargetView:
-    """Judge one target from its paths; impaired vantages and stale paths are set aside."""
+    """Judge one target from its paths; impaired vantages and stale paths are set aside.
+
+    A path that is only *corroborating* (failing now, with fewer failures than a path
+    needs on its own) counts as down when at least `agree` healthy vantages see the
+    target fail at once: independent paths failing together are not probe noise.
+    """
     view = TargetView(TargetCondition.OK)
     healthy: list[PathHealth] = []
+    failing: list[str] = []
     for p in paths:
         if not p.fresh(now, stale_s):
             continue
@@ -139,13 +146,20 @@ def judge_target(
                 view.impaired_down.append(p.vantage)
             continue
         healthy.append(p)
-        if p.state is HealthState.DOWN:
+        if p.state is HealthState.DOWN or (
+            p.state is HealthState.SUSPECTED and p.corroborating
+        ):
+            failing.append(p.vantage)
+    agreed = len(failing) >= agree
+    for p in healthy:
+        state = p.state
+        if state is HealthState.DOWN or (agreed and p.vantage in failing):
             view.down.append(p.vantage)
             start = p.episode_start_ts
             if start is not None and (view.onset_ts is None or start < view.onset_ts):
                 view.onset_ts = start
                 view.onset_id = p.episode_start_id
-        elif p.state is HealthState.SUSPECTED:
+        elif state is HealthState.SUSPECTED:
             view.suspected.append(p.vantage)
         else:
             view.ok.append(p.vantage)
@@ -163,7 +177,7 @@ def judge_target(
     if (
         inside
         and abroad
-        and all(p.state is HealthState.DOWN for p in inside)
+        and all(p.vantage in view.down for p in inside)
         and all(p.state is HealthState.OK for p in abroad)
     ):
         view.condition = TargetCondition.FILTERED

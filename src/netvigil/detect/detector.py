@@ -296,6 +296,7 @@ class Detector:
         self._histories[key].observe(m)
         before = path.state
         first = not path.has_data
+        was_corroborating = path.corroborating
         changed = path.observe(m)
         info = self._targets[m.target]
         counts = self._counts[m.vantage]
@@ -308,6 +309,9 @@ class Detector:
             if changed:
                 self._dirty_targets.add(m.target)
                 self._rejudge_vantages()
+        elif path.corroborating is not was_corroborating:
+            # Not a state change of its own, but it may tip the target with other vantages.
+            self._dirty_targets.add(m.target)
         if self._unverified and m.target in self._unverified:
             self._check_unverified(m.target)
         if self._quieting:

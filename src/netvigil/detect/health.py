@@ -4,6 +4,10 @@ One lost packet is no outage: a path is `suspected` after one failure among its 
 `window` probes, `down` once `confirm` of them failed, and `ok` again after `recover`
 successes in a row. The first bad measurement of an episode (ts and id) is kept, so an
 incident can say exactly when it began.
+
+A path that is still failing with `corroborate` failures in its window is *corroborating*:
+not down on its own, but down when other vantages see the same target fail at the same
+time (co-fate across independent paths is strong evidence; see `correlate.judge_target`).
 """
 
 from __future__ import annotations
@@ -29,16 +33,21 @@ class HealthState(StrEnum):
 class HealthPolicy:
     """Confirmation window in probes: `down` after `confirm` of the last `window` failed.
 
-    `recover` successes in a row bring a path back to `ok`.
+    `recover` successes in a row bring a path back to `ok`. A path whose last probe failed,
+    with `corroborate` failures in the window, counts as down when at least one other
+    vantage sees the same target fail at once (`correlate.judge_target`).
     """
 
     window: int = 5
     confirm: int = 3
     recover: int = 2
+    corroborate: int = 2
 
     def __post_init__(self) -> None:
         if not 1 <= self.confirm <= self.window:
             raise ValueError("confirm must be between 1 and window")
+        if not 1 <= self.corroborate <= self.confirm:
+            raise ValueError("corroborate must be between 1 and confirm")
         if self.recover < 1:
             raise ValueError("recover must be at least 1")
 
@@ -79,6 +88,18 @@ class PathHealth:
     def has_data(self) -> bool:
         """Whether any measurement was seen."""
         return self.last_ts is not None
+
+    @property
+    def corroborating(self) -> bool:
+        """Whether the last probe failed and `corroborate` of the window did.
+
+        Such a path is down once another vantage agrees (co-fate), even before it has
+        `confirm` failures of its own.
+        """
+        recent = self.recent
+        return (
+            self.failures >= self.policy.corroborate and bool(recent) and not recent[-1]
+        )
 
     @property
     def recovered(self) -> bool:

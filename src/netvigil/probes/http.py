@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from time import perf_counter
 from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +26,7 @@ from netvigil.probes.http_client import (
     Response,
     ResponseProtocol,
     build_request,
+    make_request,
     tls_facts,
 )
 
@@ -75,18 +77,32 @@ class HTTPSpec(TargetBase):
                 raise ValueError(f"{code} is not an HTTP status code (100-599)")
         return value
 
+    @cached_property
+    def _request(self) -> RequestLine:
+        """The first request of a check, built once per spec (the scheduler and the probe
+        read the host and port on every check)."""
+        return make_request(self.url, self.method, tuple(self.headers.items()))
+
+    def request(self) -> RequestLine:
+        """The first request of a check: host, port and the bytes to send."""
+        request = self._request
+        if request.url is not self.url:  # a model_copy with a new url keeps the cache
+            request = self.__dict__["_request"] = make_request(
+                self.url, self.method, tuple(self.headers.items())
+            )
+        return request
+
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        return self.request().host
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (443 if parts.scheme == "https" else 80)
+        return self.request().port
 
     @property
     def destination(self) -> str:
-        return self.resolve_to or self.host
+        return self.resolve_to or self.request().host
 
 
 class HTTPProbe:
@@ -148,12 +164,11 @@ class HTTPProbe:
         timings: dict[str, float],
         detail: dict[str, Any],
     ) -> tuple[Response, bool]:
-        url = spec.url
-        headers = tuple(spec.headers.items())
-        pinned = (spec.host, spec.port) if spec.resolve_to else None
+        request = spec.request()
+        url = request.url
+        pinned = (request.host, request.port) if spec.resolve_to else None
         redirects = 0
         while True:
-            request = build_request(url, spec.method, headers)
             override = spec.resolve_to if pinned == (request.host, request.port) else None
             response = await self._exchange(spec, request, override, state, timings, detail)
             status = response.status
@@ -170,6 +185,7 @@ class HTTPProbe:
             redirects += 1
             detail["redirects"] = redirects
             detail["url"] = url
+            request = build_request(url, spec.method, tuple(spec.headers.items()))
 
     async def _exchange(
         self,

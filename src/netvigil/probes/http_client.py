@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from netvigil.probes.classify import HTTPProtocolError
 
-__all__ = ["RequestLine", "Response", "ResponseProtocol", "build_request"]
+__all__ = ["RequestLine", "Response", "ResponseProtocol", "build_request", "make_request"]
 
 MAX_HEAD_BYTES = 65536
 USER_AGENT = "netvigil/0.1"
@@ -34,6 +34,9 @@ _CHUNK_CRLF = 4
 _UNTIL_EOF = 5
 _DONE = 6
 
+_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
+_SP_OR_END = (b" ", b"")
+
 
 @dataclass(frozen=True, slots=True)
 class RequestLine:
@@ -44,11 +47,17 @@ class RequestLine:
     port: int
     payload: bytes
     head: bool
+    url: str
 
 
 @lru_cache(maxsize=2048)
 def build_request(url: str, method: str, headers: tuple[tuple[str, str], ...]) -> RequestLine:
     """The request for `url` (cached: a probe sends the same bytes every time)."""
+    return make_request(url, method, headers)
+
+
+def make_request(url: str, method: str, headers: tuple[tuple[str, str], ...]) -> RequestLine:
+    """The request for `url` with `method` and extra `headers` (uncached)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     scheme = parts.scheme
@@ -70,7 +79,7 @@ def build_request(url: str, method: str, headers: tuple[tuple[str, str], ...]) -
     lines.extend(f"{name}: {value}" for name, value in headers if name.lower() != "connection")
     lines.append("Connection: close")
     payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return RequestLine(scheme, host, port, payload, method == "HEAD")
+    return RequestLine(scheme, host, port, payload, method == "HEAD", url)
 
 
 @dataclass(slots=True)
@@ -258,11 +267,19 @@ class ResponseProtocol(asyncio.Protocol):
 
     def _parse_head(self, head: bytes) -> bool:
         """Parse status line and headers; False for an interim 1xx response."""
-        lines = head.split(b"\r\n")
-        status_line = lines[0].split(b" ", 2)
-        if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
-            raise HTTPProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
-        code = status_line[1]
+        status_line, _, rest = head.partition(b"\r\n")
+        # The usual "HTTP/1.1 200 OK" is read by position; anything else is split.
+        version = _VERSIONS.get(status_line[:8])
+        if version is not None and status_line[8:9] == b" " and status_line[12:13] in _SP_OR_END:
+            code = status_line[9:12]
+            reason = status_line[13:]
+        else:
+            parts = status_line.split(b" ", 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+                raise HTTPProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
+            version = parts[0][5:].decode("latin-1")
+            code = parts[1]
+            reason = parts[2] if len(parts) > 2 else b""
         if len(code) != 3 or not code.isdigit():
             raise HTTPProtocolError(f"bad status code {code[:16]!r}")
         status = int(code)
@@ -270,21 +287,25 @@ class ResponseProtocol(asyncio.Protocol):
             return False
         response = self.response
         response.status = status
-        response.version = status_line[0][5:].decode("latin-1")
-        response.reason = status_line[2].decode("latin-1") if len(status_line) > 2 else ""
+        response.version = version
+        response.reason = reason.decode("latin-1")
         headers = response.headers
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if not sep:
-                raise HTTPProtocolError(f"bad header line {line[:80]!r}")
-            headers[name.strip().lower()] = value.strip()
+        if rest:
+            for line in rest.split(b"\r\n"):
+                name, sep, value = line.partition(b":")
+                if not sep:
+                    raise HTTPProtocolError(f"bad header line {line[:80]!r}")
+                headers[name.strip().lower()] = value.strip()
         if self._head_only or status in (204, 304) or self._cap == 0:
             self._state = _DONE
-        elif b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            return True
+        encoding = headers.get(b"transfer-encoding")
+        length = headers.get(b"content-length")
+        if encoding is not None and b"chunked" in encoding.lower():
             self._state = _CHUNK_SIZE
-        elif b"content-length" in headers:
+        elif length is not None:
             try:
-                self._need = int(headers[b"content-length"])
+                self._need = int(length)
             except ValueError as exc:
                 raise HTTPProtocolError("bad Content-Length") from exc
             self._state = _LENGTH if self._need > 0 else _DONE

@@ -62,6 +62,21 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteStore", "migrate"]
 _T = TypeVar("_T")
 Row = tuple[Any, ...]
 
+
+def _json_float(column: str) -> str:
+    """SQL writing a REAL column as a JSON number that reads back exactly (or null)."""
+    return f"CASE WHEN {column} IS NULL THEN 'null' ELSE printf('%!.17g', {column}) END"
+
+
+_ROLLUP_JSON = (
+    'minute, printf(\'{"minute":%d,"target":%s,"vantage":%s,"count":%d,'
+    '"ok_count":%d,"success_ratio":%!.17g,"latency_p50_s":%s,"latency_p95_s":%s,'
+    '"outcomes":%s}\', minute, json_quote(target), json_quote(vantage), count, ok_count,'
+    " CASE WHEN count THEN CAST(ok_count AS REAL) / count ELSE 0.0 END,"
+    f" {_json_float('latency_p50_s')}, {_json_float('latency_p95_s')}, outcomes)"
+)
+"""(minute, the rollup as a JSON object), for `rollups_json`."""
+_DISTINCT = "(SELECT DISTINCT value FROM json_each(?))"
 _READ_COLUMNS = "id, ts, vantage, target, kind, ok, outcome, phase, timings, detail, address"
 
 
@@ -127,12 +142,14 @@ class SQLiteStore:
         *,
         retention_days: float | None = None,
         now: Callable[[], float] = time.time,
-        readers: int = 2,
+        readers: int = 4,
     ) -> SQLiteStore:
         """Open (creating or migrating) the database at `path` and start its writer.
 
         With `retention_days`, raw measurements older than that are pruned about once
-        a minute; rollups are kept. `now` is the clock used for that.
+        a minute; rollups are kept. `now` is the clock used for that. `readers` read
+        connections (each in its own thread) serve reads at once, so a long read (a week
+        of rollups) does not hold up short ones; SQLite runs without the GIL.
         Raises StoreError for a file that is not a netvigil database, one written by a
         newer netvigil, or one that cannot be opened.
         """
@@ -266,16 +283,18 @@ class SQLiteStore:
 
         A minute is included when it overlaps [since, until).
         """
-        since = None if query.since is None else minute_of(query.since)
-        # With targets named, read them by primary key: "+minute" keeps SQLite from
-        # walking the minute index over every target (it does so when LIMIT is a parameter).
-        column = "+minute" if query.targets is not None else "minute"
-        where, params = _filters(since, query.until, query, column)
-        sql = (
-            f"SELECT {ROLLUP_COLUMNS} FROM rollups{_where(where)}"
-            " ORDER BY minute, target, vantage LIMIT ?"
-        )
-        return await self._read(sql, [*params, query.limit], rollup_from_row)
+        sql, params = _rollup_sql(query, ROLLUP_COLUMNS)
+        return await self._read(sql, params, rollup_from_row)
+
+    async def rollups_json(self, query: RollupQuery) -> list[tuple[int, str]]:
+        """The rollups `rollups(query)` would return, as (minute, JSON object text).
+
+        The object has the Rollup's fields plus `success_ratio`, floats written with 17
+        significant digits (they read back exactly). SQLite writes the text, so Python
+        makes two objects per row and the reader thread mostly runs without the GIL.
+        """
+        sql, params = _rollup_sql(query, _ROLLUP_JSON)
+        return await self._read(sql, params, None)
 
     async def latest(self) -> list[Measurement]:
         """The newest measurement of every (target, vantage) pair, by target then vantage."""
@@ -318,14 +337,18 @@ class SQLiteStore:
         return await self._read(sql, [incident_id], _incident_event)
 
     async def _read(
-        self, sql: str, params: Sequence[Any], convert: Callable[[Row], _T]
+        self, sql: str, params: Sequence[Any], convert: Callable[[Row], _T] | None
     ) -> list[_T]:
+        """Rows of `sql`, each passed through `convert` (None: the rows as they are)."""
         if self._closed:
             self._raise_closed()
 
         def run() -> list[_T]:
             conn = self._readers.get()
             try:
+                if convert is None:
+                    rows: list[_T] = conn.execute(sql, params).fetchall()
+                    return rows
                 return [convert(r) for r in conn.execute(sql, params)]
             finally:
                 self._readers.put(conn)
@@ -370,6 +393,43 @@ def _filters(
             where.append(f"{column} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(values)))
     return where, params
+
+
+def _rollup_sql(query: RollupQuery, columns: str) -> tuple[str, list[Any]]:
+    """The SELECT of `columns` (and its parameters) for `query`'s rollups, oldest first.
+
+    With targets named, each (target, vantage) is read by its primary key's minute range,
+    so the cost follows the range asked for, not the target's whole history (and SQLite
+    never walks the minute index over every target). Without vantages named, a target's
+    vantages are found with one primary-key seek each.
+    """
+    since = None if query.since is None else minute_of(query.since)
+    if query.targets is None:
+        where, params = _filters(since, query.until, query, "minute")
+        sql = (
+            f"SELECT {columns} FROM rollups{_where(where)} ORDER BY minute, target, vantage LIMIT ?"
+        )
+        return sql, [*params, query.limit]
+    pairs: list[Any] = [json.dumps(list(query.targets))]
+    if query.vantages is not None:
+        cte = f"pair(pt, pv) AS (SELECT t.value, v.value FROM {_DISTINCT} AS t, {_DISTINCT} AS v) "
+        pairs.append(json.dumps(list(query.vantages)))
+    else:
+        cte = (
+            "RECURSIVE pair(pt, pv) AS ("
+            "SELECT t.value, (SELECT min(vantage) FROM rollups WHERE target = t.value)"
+            f" FROM {_DISTINCT} AS t"
+            " UNION ALL SELECT p.pt, (SELECT min(vantage) FROM rollups"
+            " WHERE target = p.pt AND vantage > p.pv)"
+            " FROM pair AS p WHERE p.pv IS NOT NULL) "
+        )
+    where, params = _filters(since, query.until, RollupQuery(), "r.minute")
+    sql = (
+        f"WITH {cte}SELECT {columns} FROM pair AS p CROSS JOIN rollups AS r"
+        f" ON r.target = p.pt AND r.vantage = p.pv{_where(where)}"
+        " ORDER BY r.minute, r.target, r.vantage LIMIT ?"
+    )
+    return sql, [*pairs, *params, query.limit]
 
 
 def _where(clauses: Iterable[str]) -> str:

@@ -31,6 +31,7 @@ import math
 import re
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,14 @@ PRUNE_EVERY_S = 60.0
 
 MAX_TRANSACTION = 20_000
 """The most queued items the writer folds into one transaction."""
+
+GROUP_COMMIT_S = 0.05
+"""Submitted measurements wait up to this long to share a transaction (group commit).
+
+Each commit appends every page it changed to the WAL, so many small transactions cost
+far more CPU than fewer larger ones. `add()`, `flush()`, incident writes, prunes and
+`close()` are written at once (with whatever queued before them).
+"""
 
 PRUNE_CHUNK = 50_000
 """Rows deleted per transaction while pruning, so writes are not held up long."""
@@ -359,6 +368,9 @@ class SQLiteWriter:
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._now = now
         self._wake = threading.Event()
+        self._urgent = threading.Event()
+        """Set when queued work has someone waiting on it: no group-commit delay then."""
+        self._last_commit = -math.inf
         self._pruned_before = -math.inf
         self._last_prune = -math.inf
         self._open: dict[int, dict[Pair, Sample | OpenRollup]] = {}
@@ -380,6 +392,8 @@ class SQLiteWriter:
     def put(self, item: Item) -> None:
         """Queue work; safe from any thread, never blocks."""
         self.pending.append(item)
+        if type(item) is not Measurement or len(self.pending) >= MAX_TRANSACTION:
+            self._urgent.set()
         if not self._wake.is_set():
             self._wake.set()
 
@@ -475,6 +489,11 @@ class SQLiteWriter:
             timeout = None if self.retention_s is None else PRUNE_EVERY_S
             self._wake.wait(timeout)
             self._wake.clear()
+            delay = self._last_commit + GROUP_COMMIT_S - time.monotonic()
+            if delay > 0 and self.pending:
+                self._urgent.wait(delay)
+            self._urgent.clear()
+            self._last_commit = time.monotonic()
             while True:
                 if self.retention_s is not None and self._now() - self._last_prune >= PRUNE_EVERY_S:
                     with contextlib.suppress(StoreError):  # logged; tried again next time
@@ -514,7 +533,6 @@ class SQLiteWriter:
                         self._close_minutes(conn, math.inf)
                     return True
                 try:
-                    self._close_minutes(conn, item.older_than)
                     _resolve(item.future, self._prune(conn, item.older_than))
                 except StoreError as exc:
                     _resolve(item.future, exc)
@@ -634,7 +652,7 @@ class SQLiteWriter:
             plan = self._write_open_rollups(
                 conn,
                 stage,
-                everything=any(seg.owner is not None for seg in segments),
+                everything=False,
                 close_before=close_before,
             )
             conn.execute("COMMIT")
@@ -826,8 +844,13 @@ class SQLiteWriter:
             conn.execute(_UPSERT_ROLLUP, _rollup_row(rollup))
 
     def _prune(self, conn: sqlite3.Connection, older_than: float) -> int:
-        """Delete raw rows older than `older_than` in chunks; raises StoreError."""
+        """Delete raw rows older than `older_than` in chunks; raises StoreError.
+
+        Open minutes before `older_than` are closed first, so that rows arriving for
+        them later are merged into their stored rollups.
+        """
         self._last_prune = self._now()
+        self._close_minutes(conn, older_than)
         deleted = 0
         try:
             while True:

@@ -38,6 +38,7 @@ from netvigil.model import Measurement
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Store
 
 __all__ = [
+    "SETTLE_S",
     "Change",
     "LiveState",
     "Mute",
@@ -65,6 +66,8 @@ BACKFILL_LIMIT = 200
 """At most this many failing pairs per pull get their `since` looked up in the store."""
 BACKFILL_WINDOW_S = 86_400.0
 """... within this much history."""
+SETTLE_S = 300.0
+"""A measurement older than this when it arrives is late: it may rewrite settled history."""
 
 
 @dataclass(slots=True)
@@ -225,6 +228,9 @@ class LiveState:
         self.version = 0
         """Counts changes (up/down flips, new pairs, incidents, mutes)."""
         self.changed_at = now()
+        self.history_version = 0
+        """Counts late measurements taken (older than SETTLE_S on arrival): history caches
+        key on it, as each may have rewritten a settled minute."""
         self.events = _IncidentFeed(self)
         """The incident event sink feeding this state."""
         self._pairs: dict[str, dict[str, PairState]] = {}
@@ -256,6 +262,8 @@ class LiveState:
     def submit(self, m: Measurement) -> None:
         """Take one measurement (never blocks); an up/down change goes on the feed."""
         self._fed_measurements = True
+        if m.ts < self.now() - SETTLE_S:
+            self.history_version += 1
         self._apply(m)
 
     def submit_event(self, event: IncidentEvent) -> None:
@@ -350,6 +358,8 @@ class LiveState:
             return
         if self.now() - self._synced_at < every_s:
             return
+        if every_s > 0 and self._sync_lock.locked() and self._synced_at > float("-inf"):
+            return  # a pull is under way: readers get the state as it is, without waiting
         async with self._sync_lock:
             if self.now() - self._synced_at < every_s:
                 return
@@ -376,6 +386,11 @@ class LiveState:
                     if not ended.open:
                         self._apply_incident(ended, "resolved", ended.end or self.now())
             self._synced_at = self.now()
+
+    @property
+    def fed_measurements(self) -> bool:
+        """Whether a sink feeds measurements (every stored one passes through `submit`)."""
+        return self._fed_measurements
 
     @property
     def fed(self) -> bool:

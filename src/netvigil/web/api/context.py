@@ -13,6 +13,7 @@ from netvigil.config.model import Config, ServiceConfig
 from netvigil.probes import TargetSpec
 from netvigil.store.base import Store
 from netvigil.web.admin_db import AdminDB
+from netvigil.web.api.rollup_pages import DEFAULT_CACHE_BYTES, RollupPages
 from netvigil.web.security import AdminGuard
 from netvigil.web.state import LiveState
 from netvigil.web.tokens import AgentRegistry
@@ -27,6 +28,8 @@ class WebContext:
     `poll_s`: how often the live state is pulled from the store when no sink feeds it.
     `keepalive_s`: how often an idle event stream gets a comment line.
     `stream_queue`: how many changes one stream client may fall behind before it is cut off.
+    `rollup_cache_bytes`: the bound on settled rollup history kept encoded in memory
+    (see `netvigil.web.api.rollup_pages`; 0 turns the cache off).
     """
 
     store: Store
@@ -39,12 +42,17 @@ class WebContext:
     poll_s: float = 2.0
     keepalive_s: float = 15.0
     stream_queue: int = 256
+    rollup_cache_bytes: int = DEFAULT_CACHE_BYTES
     targets: dict[str, TargetSpec] = field(default_factory=dict)
     services: dict[str, ServiceConfig] = field(default_factory=dict)
+    rollups: RollupPages = field(init=False)
 
     def __post_init__(self) -> None:
         self.targets = {t.name: t for t in self.config.targets}
         self.services = {s.name: s for s in self.config.services}
+        self.rollups = RollupPages(
+            self.store, self.state, now=self.now, cache_bytes=self.rollup_cache_bytes
+        )
 
     async def live(self) -> LiveState:
         """The live state, pulled from the store first if nothing feeds it and it is old."""

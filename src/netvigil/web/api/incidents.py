@@ -25,6 +25,7 @@ from netvigil.web.api.models import (
     IncidentDetail,
     IncidentEventOut,
     IncidentSummary,
+    json_response,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ def incidents_router(ctx: WebContext) -> APIRouter:
             raise HTTPException(404, f"no such incident: {incident_id!r}")
         return found
 
-    @router.get("/incidents", summary="Incidents, newest first")
+    @router.get(
+        "/incidents", summary="Incidents, newest first", response_model=list[IncidentSummary]
+    )
     async def list_incidents(
         open: Annotated[bool, Query(description="Only unresolved incidents")] = False,
         state: Annotated[IncidentState | None, Query()] = None,
@@ -66,7 +69,7 @@ def incidents_router(ctx: WebContext) -> APIRouter:
             bool, Query(description="Also those resolved without being confirmed")
         ] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[IncidentSummary]:
+    ) -> Response:
         check_range(since, until)
         found = await ctx.store.incidents(
             IncidentQuery(
@@ -79,7 +82,7 @@ def incidents_router(ctx: WebContext) -> APIRouter:
                 limit=limit,
             )
         )
-        return [IncidentSummary.of(i) for i in found]
+        return json_response([IncidentSummary.of(i) for i in found])
 
     @router.get(
         "/incidents/{incident_id}",

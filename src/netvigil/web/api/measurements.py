@@ -13,19 +13,18 @@ splits a minute, unless one minute alone overfills it).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from netvigil.store.base import MeasurementQuery, RollupQuery
+from netvigil.model import Measurement
+from netvigil.store.base import MeasurementQuery
 from netvigil.web.api.context import WebContext, check_range
 from netvigil.web.api.models import (
     ERROR_RESPONSES,
-    MeasurementOut,
     MeasurementPage,
-    RollupOut,
     RollupPage,
-    json_response,
 )
 
 __all__ = ["measurements_router"]
@@ -52,8 +51,28 @@ Vantages = Annotated[
 After = Annotated[
     str | None, Query(max_length=64, description="Page on: the last id of the previous page")
 ]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: If-None-Match named the page's ETag"}
+}
 MeasurementLimit = Annotated[int, Query(ge=1, le=MAX_MEASUREMENTS)]
 RollupLimit = Annotated[int, Query(ge=1, le=MAX_ROLLUPS)]
+
+
+def _measurement_json(m: Measurement) -> dict[str, Any]:
+    """A measurement as MeasurementOut's JSON object (orjson encodes the enums)."""
+    return {
+        "id": m.id,
+        "ts": m.ts,
+        "vantage": m.vantage,
+        "target": m.target,
+        "kind": m.kind,
+        "ok": m.ok,
+        "outcome": m.outcome,
+        "phase": m.phase,
+        "timings": m.timings,
+        "detail": m.detail,
+        "address": m.address,
+    }
 
 
 def measurements_router(ctx: WebContext) -> APIRouter:
@@ -71,7 +90,7 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         until: float | None,
         limit: int,
         after: str | None,
-    ) -> MeasurementPage:
+    ) -> Response:
         check_range(since, until)
         if since is None and after is None:
             since = (until if until is not None else ctx.now()) - MEASUREMENT_WINDOW_S
@@ -86,30 +105,28 @@ def measurements_router(ctx: WebContext) -> APIRouter:
             )
         )
         next_after = found[-1].id if len(found) == limit else None
-        return MeasurementPage(items=[MeasurementOut.of(m) for m in found], next_after=next_after)
+        page = {"items": [_measurement_json(m) for m in found], "next_after": next_after}
+        return Response(orjson.dumps(page), media_type="application/json")
 
     async def read_rollups(
+        request: Request,
         targets: list[str] | None,
         vantages: list[str] | None,
         since: float | None,
         until: float | None,
         limit: int,
-    ) -> RollupPage:
+    ) -> Response:
         check_range(since, until)
         if since is None:
             since = (until if until is not None else ctx.now()) - ROLLUP_WINDOW_S
-        found = await ctx.store.rollups(
-            RollupQuery(since=since, until=until, targets=targets, vantages=vantages, limit=limit)
-        )
-        next_since: int | None = None
-        if len(found) == limit:
-            last = found[-1].minute
-            whole = [r for r in found if r.minute != last]
-            if whole:  # leave the last minute, maybe cut short, to the next page
-                found, next_since = whole, last
-            else:
-                next_since = last + 60
-        return RollupPage(items=[RollupOut.of(r) for r in found], next_since=next_since)
+        page = await ctx.rollups.read(targets, vantages, since, until, limit)
+        etag = await page.etag()
+        headers = {"ETag": etag}
+        if page.settled:  # closed minutes only: the answer never changes
+            headers["Cache-Control"] = "public, max-age=3600"
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(page.body, media_type="application/json", headers=headers)
 
     @router.get(
         "/measurements",
@@ -124,19 +141,20 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: MeasurementLimit = 1000,
         after: After = None,
     ) -> Response:
-        return json_response(await read_measurements(target, vantage, since, until, limit, after))
+        return await read_measurements(target, vantage, since, until, limit, after)
 
     @router.get(
         "/rollups", summary="Per-minute rollups, oldest first, paged", response_model=RollupPage
     )
     async def list_rollups(
+        request: Request,
         target: Targets = None,
         vantage: Vantages = None,
         since: Since = None,
         until: Until = None,
         limit: RollupLimit = 1440,
     ) -> Response:
-        return json_response(await read_rollups(target, vantage, since, until, limit))
+        return await read_rollups(request, target, vantage, since, until, limit)
 
     @router.get(
         "/targets/{name}/measurements",
@@ -152,14 +170,16 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         after: After = None,
     ) -> Response:
         known(name)
-        return json_response(await read_measurements([name], vantage, since, until, limit, after))
+        return await read_measurements([name], vantage, since, until, limit, after)
 
     @router.get(
         "/targets/{name}/rollups",
         summary="One target's per-minute rollups, paged",
         response_model=RollupPage,
+        responses=NOT_MODIFIED,
     )
     async def target_rollups(
+        request: Request,
         name: str,
         vantage: Vantages = None,
         since: Since = None,
@@ -167,6 +187,6 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: RollupLimit = 1440,
     ) -> Response:
         known(name)
-        return json_response(await read_rollups([name], vantage, since, until, limit))
+        return await read_rollups(request, [name], vantage, since, until, limit)
 
     return router

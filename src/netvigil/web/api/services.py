@@ -62,15 +62,21 @@ def services_router(ctx: WebContext) -> APIRouter:
         state = await ctx.live()
         return json_response([_service_out(ctx, v) for v in state.services()])
 
-    @router.get("/services/{name}", summary="One service, with its targets' state")
-    async def get_service(name: str) -> ServiceDetail:
+    @router.get(
+        "/services/{name}",
+        summary="One service, with its targets' state",
+        response_model=ServiceDetail,
+    )
+    async def get_service(name: str) -> Response:
         state = await ctx.live()
         if name not in state.service_names():
             raise HTTPException(404, f"no such service: {name!r}")
         view = state.service(name)
-        return ServiceDetail(
-            **_service_out(ctx, view).model_dump(),
-            target_states=[target_out(t, ctx.targets.get(t.name)) for t in view.targets],
+        return json_response(
+            ServiceDetail(
+                **_service_out(ctx, view).model_dump(),
+                target_states=[target_out(t, ctx.targets.get(t.name)) for t in view.targets],
+            )
         )
 
     @router.get(

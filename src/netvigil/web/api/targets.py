@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from netvigil.web.api.context import WebContext
-from netvigil.web.api.models import ERROR_RESPONSES, TargetOut, target_out
+from netvigil.web.api.models import ERROR_RESPONSES, TargetOut, json_response, target_out
 from netvigil.web.state import TargetStatus
 
 __all__ = ["targets_router"]
@@ -36,11 +36,15 @@ def targets_router(ctx: WebContext) -> APIRouter:
             out.append(target_out(view, ctx.targets.get(name)))
         return out
 
-    @router.get("/targets/{name}", summary="One target and how it looks now from each vantage")
-    async def get_target(name: str) -> TargetOut:
+    @router.get(
+        "/targets/{name}",
+        summary="One target and how it looks now from each vantage",
+        response_model=TargetOut,
+    )
+    async def get_target(name: str) -> Response:
         state = await ctx.live()
         if not state.is_known_target(name):
             raise HTTPException(404, f"no such target: {name!r}")
-        return target_out(state.target(name), ctx.targets.get(name))
+        return json_response(target_out(state.target(name), ctx.targets.get(name)))
 
     return router

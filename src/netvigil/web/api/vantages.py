@@ -6,10 +6,10 @@ targets fails from it: its own network is suspect), `healthy` otherwise.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from netvigil.web.api.context import WebContext
-from netvigil.web.api.models import ERROR_RESPONSES, VantageOut
+from netvigil.web.api.models import ERROR_RESPONSES, VantageOut, json_response
 
 __all__ = ["vantages_router"]
 
@@ -21,10 +21,14 @@ def vantages_router(ctx: WebContext) -> APIRouter:
     def agent_names() -> list[str]:
         return [a.name for a in ctx.agents()]
 
-    @router.get("/vantages", summary="Every vantage with its last-seen time and health")
-    async def list_vantages() -> list[VantageOut]:
+    @router.get(
+        "/vantages",
+        summary="Every vantage with its last-seen time and health",
+        response_model=list[VantageOut],
+    )
+    async def list_vantages() -> Response:
         state = await ctx.live()
-        return [VantageOut.of(v) for v in state.vantages(extra=agent_names())]
+        return json_response([VantageOut.of(v) for v in state.vantages(extra=agent_names())])
 
     @router.get("/vantages/{name}", summary="One vantage")
     async def get_vantage(name: str) -> VantageOut:
