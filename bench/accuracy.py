@@ -23,6 +23,7 @@ import argparse
 import json
 import signal
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -164,6 +165,21 @@ def misses(doc: dict[str, Any]) -> list[str]:
     return list(doc["score"]["misses"])
 
 
+def _commit() -> str:
+    """` at commit X` for the tree being measured (the detector changes), when in git."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" at commit {head}" if head else ""
+
+
 def render_section(
     docs: list[dict[str, Any]], scores: list[ScenarioScore], out: Path, command: str
 ) -> str:
@@ -185,7 +201,7 @@ def render_section(
         "    .venv/bin/python bench/accuracy.py                 # runs the lab, about an hour",
         "    .venv/bin/python bench/accuracy.py --rescore DIR   # replays saved runs, seconds",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `{command}`; saved runs: `{out}`",
+        f"Measured {time.strftime('%Y-%m-%d')} with `{command}`{_commit()}; saved runs: `{out}`",
         "(measurements JSONL per scenario, re-scorable with `--rescore`).",
         "",
         *table(rows),
@@ -241,11 +257,6 @@ def render_section(
     else:
         lines.append("No scenario misses a target.")
     lines += [
-        "",
-        'A path is confirmed down after 3 failed probes (docs/detection.md, "States"), so a',
-        "fault is confirmed 2 intervals after the first probe that sees it, and that probe comes",
-        "up to one interval (plus jitter) after the fault starts: the delay cannot go below 2",
-        "intervals by much, and a change of cause in an open incident waits for reclassification.",
         "",
         "Confidence calibration: each expected incident's reported cause with the confidence",
         "netvigil gave it, and each false incident (its cause wrong by definition).",

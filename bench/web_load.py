@@ -10,11 +10,14 @@ What it does (all traffic on 127.0.0.1, every loop bounded in count and time):
    of per-minute rollups written straight into SQLite (43.2 M rows for 1,000 x 30 d),
    the newest measurement of each target (`latest`), its last hour of raw measurements,
    and a few incidents.
-2. api: netvigil serves that store (`create_app` + uvicorn, own process); an open-loop
-   generator (aiohttp, own process) sends `--rate` requests/s for `--seconds` over a mix
-   of API routes (services, one target, one target's last hour of rollups, a day of
-   rollups, incidents, vantages). Latency is measured from each request's scheduled
-   time, so a slow server cannot hide behind a slowed generator.
+2. api: netvigil serves that store as `netvigil run` does (`serve`: uvloop, `WebServer`,
+   a `LiveState` fed one result per target per minute; `--poll`: unfed); an open-loop
+   generator (aiohttp, own process) sends `--rate` requests/s for `--seconds` over MIX
+   (one target now, services, open incidents, vantages, an hour of measurements, 1 h /
+   24 h / 7 d of one target's rollups; `--mix` replaces the shares). Latency is measured
+   from each request's scheduled time, so a slow server cannot hide behind a slowed
+   generator; it is reported overall and per kind, with the server's CPU per request.
+   Rollup ranges end where the built history ends (kept in `<db>.json` by `build`).
 3. overview: 10,000 targets (10,000 services, 2 vantages) in the live state; the time to
    build `/api/v1/overview` and to render the status page, in process and over HTTP.
 4. status: `wrk` against `/status` of netvigil, and against nginx serving a static copy
@@ -324,19 +327,25 @@ def history_end(db: Path) -> float:
 
 
 def api_paths(
-    targets: int, count: int, end: float, seed: int = 3, day_share: float | None = None
+    targets: int,
+    count: int,
+    end: float,
+    seed: int = 3,
+    day_share: float | None = None,
+    mix: dict[str, float] | None = None,
 ) -> list[tuple[str, str]]:
     """A reproducible mix of (kind, path); `day_share`, when given, replaces MIX with the
     old one (that share reading 24 h of rollups, the rest state and 1 h of rollups)."""
     rng = random.Random(seed)
+    mix = MIX if mix is None else tuple(mix.items())
     spans = {
         "rollups_1h": (3600, 1440),
         "rollups_24h": (86400, 2000),
         "rollups_7d": (604800, 11000),
     }
     out = []
-    kinds = [k for k, _ in MIX]
-    weights = [w for _, w in MIX]
+    kinds = [k for k, _ in mix]
+    weights = [w for _, w in mix]
     for _ in range(count):
         i = rng.randrange(targets)
         t = f"t-{i:05d}"
@@ -373,6 +382,7 @@ def load(base: str, paths: list[str], rate: float, out: Path) -> None:
     async def main() -> dict[str, Any]:
         latencies: list[float] = []
         by_kind: dict[str, list[float]] = {}
+        timeline: list[tuple[float, float, str]] = []
         statuses: dict[int, int] = {}
         errors = 0
         conn = aiohttp.TCPConnector(limit=256)
@@ -394,12 +404,14 @@ def load(base: str, paths: list[str], rate: float, out: Path) -> None:
                     return
                 latencies.append(loop.time() - due)
                 by_kind.setdefault(kind, []).append(loop.time() - due)
+                timeline.append((round(due - start, 3), round(loop.time() - due, 4), kind))
 
             await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
             elapsed = loop.time() - start
         return {
             "latencies": latencies,
             "by_kind": by_kind,
+            "timeline": timeline,
             "statuses": statuses,
             "errors": errors,
             "elapsed_s": elapsed,
@@ -421,6 +433,7 @@ def run_api(
     port: int,
     day_share: float | None,
     profile: Path | None = None,
+    mix: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     end = history_end(db)
     proc = start_server(db, targets, port)
@@ -430,11 +443,11 @@ def run_api(
         warm = api_paths(targets, 200, end, seed=1)
         with tempfile.TemporaryDirectory() as tmp:
             _load_process(base, warm, rate, Path(tmp) / "warm.json")
-            paths = api_paths(targets, int(rate * seconds), end, day_share=day_share)
+            paths = api_paths(targets, int(rate * seconds), end, day_share=day_share, mix=mix)
             if profile is not None:
                 spy = subprocess.Popen(
                     [
-                        *("py-spy", "record", "-p", str(proc.pid), "-o", str(profile)),
+                        *(_py_spy(), "record", "-p", str(proc.pid), "-o", str(profile)),
                         *("-r", "50", "-d", str(int(seconds) + 2), "--nonblocking"),
                     ]
                 )
@@ -456,7 +469,7 @@ def run_api(
         for kind, v in sorted(data["by_kind"].items())
     }
     return {
-        "mix": "old" if day_share is not None else dict(MIX),
+        "mix": "old" if day_share is not None else mix or dict(MIX),
         "day_share": day_share,
         "served": "poll" if POLL else "fed",
         "rate_per_s": rate,
@@ -470,11 +483,20 @@ def run_api(
         "p95_ms": round(quantile(lat, 0.95) * 1000, 2),
         "p99_ms": round(quantile(lat, 0.99) * 1000, 2),
         "max_ms": round(max(lat) * 1000, 2),
+        "seconds_with_max_over_1s": len(
+            {int(t) for t, latency, _ in data["timeline"] if latency > 1.0}
+        ),
         "server_cpu_s": round(server_cpu_s, 2),
         "server_cpu_ms_per_request": round(server_cpu_s * 1000 / max(1, len(lat)), 2),
         "load_average": os.getloadavg(),
         "by_kind": kinds,
     }
+
+
+def _py_spy() -> str:
+    """py-spy next to this Python (a virtual environment's), else on PATH."""
+    here = Path(sys.executable).parent / "py-spy"
+    return str(here) if here.exists() else "py-spy"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -642,6 +664,9 @@ def main() -> None:
         help="the old mix: this share reads a day of rollups, the rest state and 1 h of rollups",
     )
     parser.add_argument("--poll", action="store_true", help="serve with an unfed live state")
+    parser.add_argument(
+        "--mix", type=json.loads, help="shares replacing MIX, e.g. '{\"target\": 1}'"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy flame graph of the server (SVG)")
     parser.add_argument("--overview-targets", type=int, default=10_000)
     parser.add_argument("--base", default="")
@@ -663,7 +688,14 @@ def main() -> None:
         print("store:", json.dumps(report["store"]))
     if args.command in ("all", "api"):
         report["api"] = run_api(
-            args.db, args.targets, args.rate, args.seconds, args.port, args.day_share, args.profile
+            args.db,
+            args.targets,
+            args.rate,
+            args.seconds,
+            args.port,
+            args.day_share,
+            args.profile,
+            args.mix,
         )
         print("api:", json.dumps(report["api"]))
     if args.command in ("all", "overview"):

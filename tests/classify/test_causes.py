@@ -20,6 +20,7 @@ from detect.streams import (
 )
 from netvigil.classify import Cause, Topic
 from netvigil.detect.incidents import Incident
+from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 
 EALB = target_name("e-albania")
@@ -231,3 +232,39 @@ def test_maintenance_window_labels_and_quiets() -> None:
     events += detector.flush()
     assert events
     assert all(e.quiet for e in events)
+
+
+def _overloaded(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """A server shedding load: fast 503s, and the requests it still serves wait in line."""
+    if target == EALB and ts >= ONSET:
+        if rng.random() < 0.75:
+            return Probe(Outcome.HTTP_5XX, 0.02, ttfb=0.005, phase=Phase.RESPONSE)
+        return Probe(Outcome.OK, 0.02, ttfb=0.4)
+    return healthy(ts, vantage, target, rng)
+
+
+def test_fast_503s_with_slow_successes_are_an_application_ddos() -> None:
+    world = World()
+    stream = world.stream(_overloaded)
+    for m in stream:
+        if m.outcome is Outcome.HTTP_5XX:
+            m.detail["status"] = 503
+    incident = _only_incident_of(world, stream)
+    assert incident.cause is Cause.APPLICATION_DDOS, _explain(incident)
+    assert any("503 or 429" in e.statement and e.weight > 0 for e in incident.evidence)
+
+
+def test_fast_500s_alone_are_a_service_failure() -> None:
+    world = World()
+    stream = world.stream(_one_fails(Probe(Outcome.HTTP_5XX, 0.02, ttfb=0.005)))
+    for m in stream:
+        if m.outcome is Outcome.HTTP_5XX:
+            m.detail["status"] = 500
+    incident = _only_incident_of(world, stream)
+    assert incident.cause is Cause.SERVICE_FAILURE, _explain(incident)
+
+
+def _only_incident_of(world: World, stream: list[Measurement]) -> Incident:
+    incidents = confirmed(world.replay(stream))
+    assert len(incidents) == 1, [(i.id, i.cause, i.services) for i in incidents]
+    return incidents[0]

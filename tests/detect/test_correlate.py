@@ -91,3 +91,15 @@ def test_without_controls_a_peer_on_the_same_side_decides() -> None:
     assert "us sees 5 of 5 fine" in views["de"].reason
     # The only in-country vantage has no peer: that may be filtering, not its own fault.
     assert not views["local"].impaired
+
+
+def test_vantages_failing_together_confirm_before_each_has_three_failures() -> None:
+    assert _judge(local="...xx", de="...xx", us="....xx") is TargetCondition.DOWN
+
+
+def test_two_failures_from_one_vantage_alone_are_only_suspected() -> None:
+    assert _judge(local="...xx", de=".....", us=".....") is TargetCondition.SUSPECTED
+
+
+def test_two_old_failures_do_not_corroborate() -> None:
+    assert _judge(local="..xx.", de="..xx.", us=".....") is TargetCondition.SUSPECTED

@@ -285,3 +285,20 @@ def test_vantage_without_controls_judged_against_its_peer() -> None:
     assert incident.vantage == "de"
     assert len(incident.services) == 5
     assert any("vantage de has 5 of 5 targets down" in e.statement for e in incident.evidence)
+
+
+def test_vantages_agreeing_confirm_within_two_intervals() -> None:
+    world = World()
+    [incident] = world.replay(world.stream(shutdown_then_recovery))
+    assert incident.confirmed_at is not None
+    assert incident.confirmed_at - incident.start < 2 * INTERVAL
+
+
+def test_recovery_does_not_rewrite_a_confirmed_cause() -> None:
+    world = World()
+    detector = Detector(world.config())
+    events = detector.feed_many(world.stream(shutdown_then_recovery)) + detector.flush()
+    during = [e.incident.confidence for e in events if e.ts < RECOVERY]
+    [incident] = detector.incidents()
+    assert [c.cause for c in incident.cause_history] == [Cause.SHUTDOWN]
+    assert incident.confidence >= max(during) - 0.01

@@ -58,3 +58,25 @@ def test_observe_reports_transitions() -> None:
 def test_policy_rejects_impossible_windows(window: int, confirm: int) -> None:
     with pytest.raises(ValueError, match="confirm"):
         HealthPolicy(window=window, confirm=confirm)
+
+
+def test_corroborating_needs_two_failures_and_the_last_one_failed() -> None:
+    path = PathHealth("t", "local", HealthPolicy())
+    _feed(path, "...xx")
+    assert path.state is HealthState.SUSPECTED
+    assert path.corroborating
+    _feed(path, ".", start=50.0)
+    assert not path.corroborating
+
+
+def test_recovery_clears_the_episode_from_the_window() -> None:
+    path = PathHealth("t", "local", HealthPolicy())
+    states = _feed(path, "xxx..x")
+    assert states[4] is HealthState.OK
+    # Without the reset the three old failures would make this lone loss a new outage.
+    assert states[5] is HealthState.SUSPECTED
+
+
+def test_policy_rejects_corroboration_above_confirmation() -> None:
+    with pytest.raises(ValueError, match="corroborate"):
+        HealthPolicy(confirm=2, corroborate=3)

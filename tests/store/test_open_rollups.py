@@ -7,8 +7,10 @@ import random
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from netvigil.model import Measurement
-from netvigil.store import MeasurementQuery, RollupQuery, SQLiteStore
+from netvigil.store import MeasurementQuery, RollupQuery, SQLiteStore, sqlite_writer
 from netvigil.store.sqlite_writer import LATENESS_S, MAX_AHEAD_S
 
 from .helpers import T0, make_measurement
@@ -148,3 +150,25 @@ async def test_mixed_writes_restarts_and_late_rows_give_exact_rollups(tmp_path: 
         assert len(await store.measurements(ALL)) == len(ms)
     finally:
         await store.close()
+
+
+async def test_open_rollups_are_refreshed_without_a_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_writer, "ROLLUP_REFRESH_S", 0.2)
+    async with await SQLiteStore.open(tmp_path / "nv.db") as store:
+        rows = [make_measurement(T0 + i, total=0.1 * (i + 1)) for i in range(3)]
+        for m in rows:
+            store.submit(m)
+        for _ in range(500):  # the writer is idle now: its refresh timer writes them
+            if await store.rollups(ALL_ROLLUPS):
+                break
+            await asyncio.sleep(0.01)
+        assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups(rows))
+        more = make_measurement(T0 + 5, ok=False)
+        store.submit(more)
+        for _ in range(500):
+            if (await store.rollups(ALL_ROLLUPS))[0].count == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups([*rows, more]))

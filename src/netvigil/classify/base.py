@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from netvigil.detect.features import EvidenceWindow
 
 
-__all__ = ["TOPIC_ORDER", "Cause", "Evidence", "Rule", "Topic", "Verdict"]
+__all__ = ["TOPIC_ORDER", "Cause", "Evidence", "Rule", "Topic", "Verdict", "dns_cut_off"]
 
 
 class Cause(StrEnum):
@@ -98,6 +98,22 @@ class Verdict:
     def add(self, weight: float, topic: Topic, statement: str) -> None:
         """Record one statement with its weight for this verdict's cause."""
         self.evidence.append(Evidence(statement, topic, weight, self.cause))
+
+
+def dns_cut_off(window: EvidenceWindow) -> float:
+    """The share of failures that are DNS timeouts of a name server cut off with its network.
+
+    A DNS query to an unreachable or silenced server times out (UDP hears no ICMP), so
+    when several services fail and the failures other than DNS are mostly below TCP
+    (unanswered, unreachable, prohibited), the DNS failures are the same cut seen through
+    a different probe. Returns `frac_dns` in that case, else 0.
+    """
+    f = window.features
+    rest = 1.0 - f.frac_dns
+    network = f.frac_silent + f.frac_net_unreach + f.frac_host_unreach + f.frac_prohibited
+    if f.frac_dns <= 0 or len(window.services) < 2 or rest < 0.2 or network < 0.5 * rest:
+        return 0.0
+    return f.frac_dns
 
 
 class Rule(Protocol):

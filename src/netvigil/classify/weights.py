@@ -29,12 +29,14 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "filtering.abroad_fails_too": -3.0,
         # dns_failure
         "dns.failures": 5.0,
+        "dns.network_cut": -3.0,
         # tls_failure
         "tls.failures": 5.0,
         "tls.certificate": 1.0,
         # service_failure
         "service.refused": 4.0,
         "service.http_5xx_fast": 2.5,
+        "service.overload_status": -1.5,
         "service.single": 1.5,
         "service.cohosted_up": 1.0,
         "service.many": -2.0,
@@ -44,11 +46,13 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "app_ddos.ttfb_inflated": 2.0,
         "app_ddos.slow": 1.5,
         "app_ddos.partial": 0.5,
+        "app_ddos.overload_status": 2.0,
         "app_ddos.refused": -2.0,
         "app_ddos.unreachable": -2.0,
         # volumetric_ddos
         "ddos.latency_inflation": 2.5,
         "ddos.no_inflation": -1.5,
+        "ddos.post_inflation": 2.5,
         "ddos.jitter": 1.0,
         "ddos.pre_loss": 1.5,
         "ddos.partial_loss": 2.0,

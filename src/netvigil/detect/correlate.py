@@ -146,9 +146,7 @@ def judge_target(
                 view.impaired_down.append(p.vantage)
             continue
         healthy.append(p)
-        if p.state is HealthState.DOWN or (
-            p.state is HealthState.SUSPECTED and p.corroborating
-        ):
+        if p.state is HealthState.DOWN or (p.state is HealthState.SUSPECTED and p.corroborating):
             failing.append(p.vantage)
     agreed = len(failing) >= agree
     for p in healthy:

@@ -53,8 +53,6 @@ from netvigil.model import Measurement
 
 __all__ = ["Detector", "DetectorSettings"]
 
-_SETTLED = frozenset({TargetCondition.DOWN, TargetCondition.FILTERED})
-
 
 @dataclass(frozen=True, slots=True)
 class DetectorSettings:
@@ -68,7 +66,8 @@ class DetectorSettings:
                        filtering (in-country down, abroad fine) is confirmed after this long
     cofate_intervals   services of one organization failing this close to an incident's
                        onset join it (services on the same network always do)
-    reclassify_s       open incidents are classified again this often (stream seconds)
+    reclassify_s       open incidents are classified again this often (stream seconds), or
+                       every `reclassify_intervals` probe intervals when that is sooner
     switch_margin      a new cause must beat the current one by this much probability
     """
 
@@ -79,6 +78,7 @@ class DetectorSettings:
     resolve_intervals: float = 5.0
     cofate_intervals: float = 3.0
     reclassify_s: float = 15.0
+    reclassify_intervals: float = 1.0
     switch_margin: float = 0.1
     default_interval_s: float = 60.0
 
@@ -104,6 +104,10 @@ class _Tracked:
     quiet_since: float | None = None
     """When the last affected target stopped failing (the incident resolves after a hold)."""
     recovered_at: float | None = None
+    complete_seen: bool = False
+    """Loss was once steady and complete for `hold_intervals`: answers afterwards are recovery."""
+    answered_at: float | None = None
+    """When a member path answered again after complete loss."""
 
 
 class Detector:
@@ -162,6 +166,8 @@ class Detector:
         self._counts: dict[str, VantageCounts] = {}
         self._vantage_views: dict[str, VantageView] = {}
         self._impaired: set[str] = set()
+        self._impaired_until: dict[str, float] = {}
+        """When each vantage last stopped being impaired."""
         self._views: dict[str, TargetView] = {}
         self._pending: dict[str, float] = {}
         self._tracked: dict[str, _Tracked] = {}
@@ -365,6 +371,8 @@ class Detector:
         if impaired != self._impaired:
             for vantage in sorted(impaired ^ self._impaired):
                 self._dirty_targets.update(self._vantage_targets.get(vantage, ()))
+            for vantage in self._impaired - impaired:
+                self._impaired_until[vantage] = self._now
             self._impaired = impaired
 
     def _hold_s(self, target: str) -> float:
@@ -576,7 +584,7 @@ class Detector:
                 for t in inc.targets
                 if t in self._filtered_since
             ]
-            if any(now >= d for d in due):
+            if any(now >= d for d in due) or self._filtering_corroborated(inc):
                 confirmed = True
             elif due and inc.confirmed_at is None:
                 self._awaiting[inc.id] = min(due)
@@ -635,6 +643,47 @@ class Detector:
             events.append(self._event(kind, tracked))
         tracked.signature = signature
 
+    def _filtering_corroborated(self, inc: Incident) -> bool:
+        """Whether filtering is confirmed before the hold: several services (or several
+        in-country vantages) fail at once, the failing vantages' controls answer, and every
+        vantage abroad answered since."""
+        answered = [
+            t for t in inc.targets if t in self._filtered_since and self._abroad_answered(t)
+        ]
+        if not answered:
+            return False
+        services = {self._targets[t].service or t for t in answered}
+        vantages = {v for t in answered for v in self._views[t].down}
+        # The in-country vantages must vouch for themselves: their own controls answer,
+        # without a single recent failure (a vantage losing its link fails everything,
+        # its controls a moment later).
+        if not self._controls_vouch(vantages):
+            return False
+        # ... and must have vouched all along: failures that began while a vantage was
+        # impaired (its link coming back before the paths recover) are no filtering.
+        onset = min(self._views[t].onset_ts or self._now for t in answered)
+        if any(self._impaired_until.get(v, float("-inf")) >= onset for v in vantages):
+            return False
+        return len(services) >= 2 or len(vantages) >= 2
+
+    def _abroad_answered(self, target: str) -> bool:
+        """Whether every vantage abroad answered `recover` probes in a row, and failed none,
+        since the in-country failure began: then it is not a wider outage abroad has yet
+        to see, and filtering needs no longer hold."""
+        view = self._views.get(target)
+        if view is None or view.onset_ts is None:
+            return False
+        need = self.settings.health.recover
+        abroad = 0
+        for v in self._target_vantages.get(target, ()):
+            if self._in_country.get(v, False) or v in self._impaired:
+                continue
+            samples = self._histories[(target, v)].since(view.onset_ts)
+            if len(samples) < need or not all(s.ok for s in samples):
+                return False
+            abroad += 1
+        return abroad > 0
+
     def _resolve_hold(self, inc: Incident) -> float:
         interval = min(
             (self._targets[t].interval_s for t in inc.targets if t in self._targets),
@@ -664,12 +713,20 @@ class Detector:
             del self._unverified[target]
             self._dirty_incidents.add(inc_id)
 
+    def _reclassify_every(self, inc: Incident) -> float:
+        interval = min(
+            (self._targets[t].interval_s for t in inc.targets if t in self._targets),
+            default=self.settings.default_interval_s,
+        )
+        return min(self.settings.reclassify_s, self.settings.reclassify_intervals * interval)
+
     def _reclassify_due(self, events: list[IncidentEvent]) -> None:
-        every = self.settings.reclassify_s
         for inc_id in list(self._open):
             tracked = self._tracked[inc_id]
             inc = tracked.incident
-            if tracked.quiet_since is None and self._now - tracked.last_classified >= every:
+            if tracked.quiet_since is None and self._now - tracked.last_classified >= (
+                self._reclassify_every(inc)
+            ):
                 cause, confidence = inc.cause, inc.confidence
                 self._classify(tracked, events)
                 if inc.cause is cause and abs(inc.confidence - confidence) >= 0.05:
@@ -679,18 +736,28 @@ class Detector:
         inc = tracked.incident
         if tracked.seeded and not tracked.onsets and inc.vantage is None:
             return
-        settled = _SETTLED if inc.confirmed_at is not None else FAILING
-        if (
-            inc.cause_history
-            and inc.vantage is None
-            and any(
-                (v := self._views.get(t)) is None or v.condition not in settled for t in inc.targets
-            )
-        ):
-            # Recovering (or flapping): judge the cause only while every target fails.
-            return
+        if inc.cause_history and inc.vantage is None:
+            if not any(
+                (v := self._views.get(t)) is not None and v.condition in FAILING
+                for t in inc.targets
+            ):
+                return
+            if tracked.complete_seen and self._answering(inc):
+                # Loss was complete and probes answer again: the outage is ending, and the
+                # partial loss of a recovery must not rewrite the cause it was judged to
+                # have. Only a partial regime that outlasts the hold (a flood going on
+                # behind a lifted cut) is judged again.
+                if tracked.answered_at is None:
+                    tracked.answered_at = self._now
+                if self._now - tracked.answered_at < self._hold_s(inc.targets[0]):
+                    return
+            else:
+                tracked.answered_at = None
         tracked.last_classified = self._now
         window = self._window(tracked)
+        f = window.features
+        if f.steady_complete and f.complete_s >= self.settings.hold_intervals * f.interval_s:
+            tracked.complete_seen = True
         result = classify(window, self.rules)
         inc.features = window.features
         inc.probabilities = result.probabilities
@@ -706,6 +773,15 @@ class Detector:
             events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
         else:
             inc.confidence = current
+
+    def _answering(self, inc: Incident) -> bool:
+        """Whether a member path from a failing vantage answered its latest probe."""
+        for t in inc.targets:
+            for v in inc.vantages:
+                p = self._paths.get((t, v))
+                if p is not None and p.recent and p.recent[-1] and v not in self._impaired:
+                    return True
+        return False
 
     def _set_cause(self, inc: Incident, cause: Cause, confidence: float) -> None:
         inc.cause = cause
@@ -724,16 +800,19 @@ class Detector:
         vantage_incident = inc.vantage is not None
         members = list(inc.targets)
         paths: list[tuple[str, PathHistory]] = []
+        path_onsets: list[float] = []
         member_down: dict[str, int] = {}
         member_total: dict[str, int] = {}
         member_ok: dict[str, int] = {}
         for t in members:
+            tview = self._views.get(t)
+            down_from = tview.down if tview is not None else ()
             for v in self._target_vantages.get(t, ()):
                 p = self._paths[(t, v)]
                 if not p.has_data:
                     continue
                 member_total[v] = member_total.get(v, 0) + 1
-                if p.state is HealthState.DOWN:
+                if p.state is HealthState.DOWN or v in down_from:
                     member_down[v] = member_down.get(v, 0) + 1
                 elif p.state is HealthState.OK:
                     member_ok[v] = member_ok.get(v, 0) + 1
@@ -743,6 +822,7 @@ class Detector:
                     use = v not in self._impaired and v in inc.vantages
                 if use:
                     paths.append((v, self._histories[(t, v)]))
+                    path_onsets.append(tracked.onsets.get(t, (inc.start, None))[0])
         vantages = [
             VantageFacts(
                 name=v,
@@ -772,7 +852,7 @@ class Detector:
         cohosted = sorted(
             {s for n in inc.networks for s in self._network_services.get(n, ())} - set(services)
         )
-        cohosted_up = [s for s in cohosted if not self._service_failing(s)]
+        cohosted_up = [s for s in cohosted if self._service_up(s)]
         org_peers = self._org_peers(inc)
         interval = min((self._targets[t].interval_s for t in members), default=60.0)
         failing_vantages = [v for v in vantages if v.failing and not v.impaired]
@@ -810,8 +890,9 @@ class Detector:
             onset=inc.start,
             now=now,
             settings=self.settings.features,
-            recent_s=max(self.settings.features.recent_s, 3 * interval),
+            recent_s=self.settings.features.recent_intervals * interval,
             extra=extra,
+            path_onsets=path_onsets,
         )
         return EvidenceWindow(
             now=now,
@@ -836,6 +917,15 @@ class Detector:
     def _network_of(self, service: str) -> str | None:
         svc = self.config.service(service)
         return svc.network if svc else None
+
+    def _service_up(self, service: str) -> bool:
+        """Whether every path to the service is in good health (no recent failure at all):
+        a neighbour whose probes have just started failing is not evidence that it stays up."""
+        for t in self._service_targets.get(service, ()):
+            for v in self._target_vantages.get(t, ()):
+                if v not in self._impaired and self._paths[(t, v)].state is not HealthState.OK:
+                    return False
+        return True
 
     def _service_failing(self, service: str) -> bool:
         for t in self._service_targets.get(service, ()):

@@ -9,6 +9,10 @@ samples of its paths are cut into windows around the onset:
     post       [onset, now]                          what failed, and how
     recent     [max(onset, now - recent_s), now]     the current regime
 
+Timing since the onset (latency of the probes that still succeed, time to first byte)
+is compared per path with that path's own reference: its baseline window when that
+holds enough samples, else everything it saw before the onset (a young history).
+
 and summarised as a `Features` vector (kept on the incident so a learned model can be
 trained on it later) plus an `EvidenceWindow` holding the facts rules cite.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -97,6 +101,10 @@ def latency_of(m: Measurement) -> float | None:
     return value
 
 
+OVERLOAD_STATUS = frozenset({429, 503})
+"""HTTP statuses a server sends when it sheds load (Too Many Requests, Service Unavailable)."""
+
+
 class Sample(NamedTuple):
     """One measurement as history keeps it."""
 
@@ -107,6 +115,8 @@ class Sample(NamedTuple):
     latency: float | None
     ttfb: float | None
     score: float
+    overload: bool = False
+    """A failed HTTP probe answered with an overload status (429 or 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,9 @@ class FeatureSettings:
     baseline_s: float = 3600.0
     pre_s: float = 600.0
     recent_s: float = 60.0
+    """The recent window when no probe interval is known; the detector uses
+    `recent_intervals` probe intervals instead (the current regime is a few probes)."""
+    recent_intervals: float = 3.0
     abrupt_probes: int = 5
     max_samples: int = 1024
 
@@ -148,8 +161,9 @@ class PathHistory:
         phase = m.phase.value if m.phase is not None else None
         connected = m.ok or phase in ("tls", "request", "response")
         outcome = m.outcome.value
+        overload = not m.ok and m.detail.get("status") in OVERLOAD_STATUS
         self.samples.append(
-            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score)
+            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
         )
         cutoff = m.ts - self.settings.horizon_s
         samples = self.samples
@@ -194,6 +208,8 @@ class Features:
     loss_recent: float = 0.0
     loss_before_complete: float = -1.0
     complete_s: float = 0.0
+    probes_complete: float = 0.0
+    latency_post_ratio: float = -1.0
     flaps_post: float = 0.0
     probes_post: float = 0.0
     frac_silent: float = 0.0
@@ -207,9 +223,12 @@ class Features:
     frac_dns: float = 0.0
     frac_tls: float = 0.0
     frac_other: float = 0.0
+    frac_overload: float = 0.0
     connected_frac: float = 0.0
     ttfb_post_s: float = -1.0
     ttfb_base_s: float = -1.0
+    ttfb_ok_post_s: float = -1.0
+    ttfb_ref_s: float = -1.0
     network_scope: float = -1.0
     cohosted_up: float = 0.0
     org_elsewhere_up: float = 0.0
@@ -220,6 +239,24 @@ class Features:
     maintenance: float = 0.0
     interval_s: float = 60.0
     recent_s: float = 60.0
+
+    @property
+    def steady_complete(self) -> bool:
+        """Whether loss has been complete long enough to be a new regime, not bad luck.
+
+        At least 2 probe intervals (every failing path failed at least twice in a row),
+        and enough failures in a row that the loss rate before would produce them by
+        chance less than 1% of the time (`loss_before ** n < 0.01`). When nothing got
+        through since the onset that rate is unknown and taken as one half (7 probes).
+        """
+        if self.complete_s < 2 * self.interval_s or self.probes_complete <= 0:
+            return False
+        before = self.loss_before_complete
+        if before == 0:
+            return True
+        if before < 0:
+            before = 0.5
+        return self.probes_complete >= math.log(0.01) / math.log(min(before, 0.9))
 
     def to_json(self) -> dict[str, float]:
         """A flat name -> value mapping."""
@@ -332,8 +369,13 @@ def compute_features(
     settings: FeatureSettings,
     recent_s: float | None = None,
     extra: Mapping[str, float] | None = None,
+    path_onsets: Sequence[float] | None = None,
 ) -> tuple[Features, Counter[str], dict[str, set[str]]]:
     """Summarise the failing paths' histories, given as (vantage, history), around `onset`.
+
+    `path_onsets` (one per path, in order) is when each path's own target began to fail,
+    for targets that joined an incident later: its post and recent windows start there,
+    so the answers it gave before it failed are not read as traffic getting through.
 
     Returns the features, the count of failure outcomes since onset, and for each
     outcome class the vantages that saw it.
@@ -341,7 +383,6 @@ def compute_features(
     pre_start = onset - settings.pre_s
     base_start = onset - settings.baseline_s
     recent = settings.recent_s if recent_s is None else recent_s
-    recent_start = max(onset, now - recent)
     base_lat: list[float] = []
     pre_lat: list[float] = []
     base_jit: list[float] = []
@@ -358,14 +399,20 @@ def compute_features(
     outcomes: Counter[str] = Counter()
     ttfb_post: list[float] = []
     ttfb_base: list[float] = []
+    ttfb_ok_post: list[float] = []
+    ttfb_ref: list[float] = []
+    post_ratios: list[float] = []
+    overload = 0
     post_samples: list[Sample] = []
     class_vantages: dict[str, set[str]] = {}
-    for vantage, hist in paths:
+    for i, (vantage, hist) in enumerate(paths):
         n_paths += 1
+        own = max(onset, path_onsets[i]) if path_onsets is not None else onset
+        path_recent = max(own, now - recent)
         samples = hist.between(base_start, now + 1e-9)
         base = [s for s in samples if s.ts < pre_start]
         pre = [s for s in samples if pre_start <= s.ts < onset]
-        post = [s for s in samples if s.ts >= onset]
+        post = [s for s in samples if s.ts >= own]
         bl = _ok_latencies(base)
         pl = _ok_latencies(pre)
         base_lat.extend(bl)
@@ -374,7 +421,17 @@ def compute_features(
         if len(pl) >= 2:
             pre_jit.append(_jitter(pl))
         base_median = _median(bl) if len(bl) >= 5 else None
-        ttfb_base.extend(s.ttfb for s in base if s.ok and s.ttfb is not None)
+        ttfb_b = [s.ttfb for s in base if s.ok and s.ttfb is not None]
+        ttfb_base.extend(ttfb_b)
+        # The path's own reference: its baseline, else all it saw before the onset.
+        ref_lat = bl if len(bl) >= 5 else bl + pl
+        if len(ttfb_b) >= 5:
+            ttfb_ref.extend(ttfb_b)
+        else:
+            ttfb_ref.extend(s.ttfb for s in base + pre if s.ok and s.ttfb is not None)
+        post_lat = _ok_latencies(post)
+        if post_lat and len(ref_lat) >= 3:
+            post_ratios.append((_median(post_lat) + 0.005) / (_median(ref_lat) + 0.005))
         for s in pre:
             pre_total += 1
             if not s.ok:
@@ -393,7 +450,7 @@ def compute_features(
         prev_ok: bool | None = None
         for s in post:
             post_total += 1
-            if s.ts >= recent_start:
+            if s.ts >= path_recent:
                 recent_total += 1
             if s.ok:
                 if s.ts > last_ok_after:
@@ -404,10 +461,14 @@ def compute_features(
                 class_vantages.setdefault(outcome_class(s.outcome), set()).add(vantage)
                 if s.connected:
                     connected += 1
-                if s.ts >= recent_start:
+                if s.overload:
+                    overload += 1
+                if s.ts >= path_recent:
                     recent_fail += 1
             if s.ttfb is not None:
                 ttfb_post.append(s.ttfb)
+                if s.ok:
+                    ttfb_ok_post.append(s.ttfb)
             if prev_ok is not None and prev_ok != s.ok:
                 flaps += 1
             prev_ok = s.ok
@@ -442,6 +503,15 @@ def compute_features(
         "loss_recent": recent_fail / recent_total if recent_total else 0.0,
         "loss_before_complete": loss_before_complete,
         "complete_s": max(0.0, now - complete_start) if post_fail else 0.0,
+        "probes_complete": float(
+            sum(1 for s in post_samples if s.ts > complete_start or not any_ok_after)
+        )
+        if post_fail
+        else 0.0,
+        "latency_post_ratio": _median(post_ratios) if post_ratios else -1.0,
+        "frac_overload": overload / fails if post_fail else 0.0,
+        "ttfb_ok_post_s": _median(ttfb_ok_post) if ttfb_ok_post else -1.0,
+        "ttfb_ref_s": _median(ttfb_ref) if len(ttfb_ref) >= 3 else -1.0,
         "flaps_post": flaps / n_paths if n_paths else 0.0,
         "probes_post": float(post_total),
         "connected_frac": connected / fails if post_fail else 0.0,

@@ -2,7 +2,8 @@
 
 One lost packet is no outage: a path is `suspected` after one failure among its last
 `window` probes, `down` once `confirm` of them failed, and `ok` again after `recover`
-successes in a row. The first bad measurement of an episode (ts and id) is kept, so an
+successes in a row (which also clears the episode's failures from the window, so the next
+episode is judged on its own). The first bad measurement of an episode (ts and id) is kept, so an
 incident can say exactly when it began.
 
 A path that is still failing with `corroborate` failures in its window is *corroborating*:
@@ -97,9 +98,7 @@ class PathHealth:
         `confirm` failures of its own.
         """
         recent = self.recent
-        return (
-            self.failures >= self.policy.corroborate and bool(recent) and not recent[-1]
-        )
+        return self.failures >= self.policy.corroborate and bool(recent) and not recent[-1]
 
     @property
     def recovered(self) -> bool:
@@ -119,9 +118,15 @@ class PathHealth:
             if self.ok_run == 0:
                 self.ok_run_start_ts = m.ts
             self.ok_run += 1
-            if (before is not HealthState.OK and self.ok_run >= self.policy.recover) or (
-                before is HealthState.SUSPECTED and self.failures == 0
-            ):
+            if before is not HealthState.OK and self.ok_run >= self.policy.recover:
+                # Recovered: the episode's failures no longer count towards the next one.
+                self.state = HealthState.OK
+                self.episode_start_ts = None
+                self.episode_start_id = None
+                recent.clear()
+                recent.extend([True] * min(self.ok_run, self.policy.window))
+                self.failures = 0
+            elif before is HealthState.SUSPECTED and self.failures == 0:
                 self.state = HealthState.OK
                 self.episode_start_ts = None
                 self.episode_start_id = None

@@ -14,10 +14,12 @@ which also decode rows, so the event loop does no database work at all.
     await store.incidents(IncidentQuery(open_only=True))
     async with await SQLiteStore.open(path) as store: ...
 
-Rollups are recomputed from raw rows for every (minute, target, vantage) a write
-touches, so late and duplicate data land in the right rollup whatever the batching.
-When a minute's raw rows were pruned, new rows are merged into its rollup instead
-(counts exact, latency quantiles kept; see `merge_rollups`).
+Rollups are kept incrementally by the writer (open minutes in memory, written when the
+minute closes, every few seconds while it is open, and by `add()`, `flush()` and
+`close()`); late and duplicate data land in the right rollup whatever the batching,
+as a late row's rollups are recomputed from raw rows. When a minute's raw rows were
+pruned, new rows are merged into its rollup instead (counts exact, latency quantiles
+kept; see `merge_rollups`).
 
 Incidents are kept as their newest snapshot (`Incident.to_json()`) plus the columns
 queries filter on, and every event in an append-only log with the snapshot it carried.
@@ -76,6 +78,14 @@ _ROLLUP_JSON = (
     f" {_json_float('latency_p50_s')}, {_json_float('latency_p95_s')}, outcomes)"
 )
 """(minute, the rollup as a JSON object), for `rollups_json`."""
+_MEASUREMENT_JSON = (
+    'id, printf(\'{"id":%s,"ts":%!.17g,"vantage":%s,"target":%s,"kind":%s,'
+    '"ok":%s,"outcome":%s,"phase":%s,"timings":%s,"detail":%s,"address":%s}\','
+    " json_quote(id), ts, json_quote(vantage), json_quote(target), json_quote(kind),"
+    " CASE WHEN ok THEN 'true' ELSE 'false' END, json_quote(outcome), json_quote(phase),"
+    " timings, detail, json_quote(address))"
+)
+"""(id, the measurement as a JSON object), for `measurements_json`."""
 _DISTINCT = "(SELECT DISTINCT value FROM json_each(?))"
 _READ_COLUMNS = "id, ts, vantage, target, kind, ok, outcome, phase, timings, detail, address"
 
@@ -267,16 +277,17 @@ class SQLiteStore:
 
         `since` is inclusive and `until` exclusive, on the measurement's `ts`.
         """
-        where, params = _filters(query.since, query.until, query, "ts")
-        if query.after_id is not None:
-            where.append("id > ?")
-            params.append(query.after_id)
-        table = "measurements"
-        timed = query.since is not None or query.until is not None
-        if timed and query.targets is None and query.after_id is None:
-            table += " INDEXED BY measurements_ts"  # else SQLite scans from the oldest id
-        sql = f"SELECT {_READ_COLUMNS} FROM {table}{_where(where)} ORDER BY id LIMIT ?"
-        return await self._read(sql, [*params, query.limit], _measurement)
+        sql, params = _measurement_sql(query, _READ_COLUMNS)
+        return await self._read(sql, params, _measurement)
+
+    async def measurements_json(self, query: MeasurementQuery) -> list[tuple[str, str]]:
+        """The measurements `measurements(query)` would return, as (id, JSON object text).
+
+        The object has the Measurement's fields (`export`'s form), floats written with
+        17 significant digits; SQLite writes the text in the reader thread.
+        """
+        sql, params = _measurement_sql(query, _MEASUREMENT_JSON)
+        return await self._read(sql, params, None)
 
     async def rollups(self, query: RollupQuery) -> list[Rollup]:
         """Per-minute rollups matching `query`, oldest first (then by target, vantage).
@@ -393,6 +404,20 @@ def _filters(
             where.append(f"{column} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(list(values)))
     return where, params
+
+
+def _measurement_sql(query: MeasurementQuery, columns: str) -> tuple[str, list[Any]]:
+    """The SELECT of `columns` (and its parameters) for `query`'s measurements, by id."""
+    where, params = _filters(query.since, query.until, query, "ts")
+    if query.after_id is not None:
+        where.append("id > ?")
+        params.append(query.after_id)
+    table = "measurements"
+    timed = query.since is not None or query.until is not None
+    if timed and query.targets is None and query.after_id is None:
+        table += " INDEXED BY measurements_ts"  # else SQLite scans from the oldest id
+    sql = f"SELECT {columns} FROM {table}{_where(where)} ORDER BY id LIMIT ?"
+    return sql, [*params, query.limit]
 
 
 def _rollup_sql(query: RollupQuery, columns: str) -> tuple[str, list[Any]]:

@@ -3,18 +3,22 @@
 `SQLiteWriter` owns the only write connection of a database. The event loop `put()`s
 work on its queue (single measurements, `Batch`es, `IncidentWrite`s, `Prune`s, a final
 `Stop`); the thread takes whatever has queued up, in order, and writes it as one
-transaction, so batching follows load. Each write upserts the `latest` table.
+transaction, so batching follows load. Submitted measurements wait up to
+`GROUP_COMMIT_S` to share a transaction; anything someone waits on is written at once.
+Each write upserts the `latest` table.
 
 Rollups are kept incrementally. The samples (success, outcome, `total`) of every
 (minute, target, vantage) whose minute is still open are held in memory; a minute
 closes once measurements `LATENESS_S` past its end have been written, and its rollups
-are then written once. `add()` and `flush()` write the open rollups they touch or that
-changed, so what they return is visible to readers; `close()` writes them all. A row
-that arrives for a minute already closed (or one older than this writer) is "late":
-the rollups of its keys are recomputed from raw rows in the same transaction. Results
-are the same whatever the batching: memory only changes once a transaction commits.
-After a crash, the rollups of minutes not yet closed are rebuilt from raw rows when
-the database is opened again (meta key `rollups_before`).
+are then written once. Open rollups that changed are also written every
+`ROLLUP_REFRESH_S`, and by `add()` and `flush()` (so what they return is visible to
+readers); `close()` writes them all. A row that arrives for a minute already closed
+(or written before this writer started) is "late": the rollups of its keys are
+recomputed from raw rows in the same transaction, and a row for a pruned minute is
+merged into its rollup. Results are the same whatever the batching: memory only
+changes once a transaction commits. After a crash, the rollups of minutes that were
+still open are rebuilt from raw rows when the database is opened again (meta key
+`rollups_before`: every minute before it was closed and written).
 Incident snapshots and events are written in queue order with the measurements around
 them, in their own transactions.
 """
@@ -95,6 +99,9 @@ LATENESS_S = 60.0
 Rows for a minute that has closed are still counted exactly (recomputed from raw rows),
 only at a higher cost per row.
 """
+
+ROLLUP_REFRESH_S = 10.0
+"""Open rollups that changed are written at least this often (how stale readers see them)."""
 
 MAX_AHEAD_S = 300.0
 """Measurements stamped further than this ahead of the writer's clock do not close minutes."""
@@ -371,9 +378,11 @@ class SQLiteWriter:
         self._urgent = threading.Event()
         """Set when queued work has someone waiting on it: no group-commit delay then."""
         self._last_commit = -math.inf
+        self._refreshed_at = time.monotonic()
+        """When open rollups were last all written (`ROLLUP_REFRESH_S`)."""
         self._pruned_before = -math.inf
         self._last_prune = -math.inf
-        self._open: dict[int, dict[Pair, Sample | OpenRollup]] = {}
+        self._open: dict[int, dict[Pair, Held]] = {}
         """Samples of every key of the open minutes, by minute (see the module docstring)."""
         self._dirty: dict[int, set[Pair]] = {}
         """Keys of open minutes whose stored rollup is missing or out of date."""
@@ -392,7 +401,7 @@ class SQLiteWriter:
     def put(self, item: Item) -> None:
         """Queue work; safe from any thread, never blocks."""
         self.pending.append(item)
-        if type(item) is not Measurement or len(self.pending) >= MAX_TRANSACTION:
+        if type(item) is not Measurement:
             self._urgent.set()
         if not self._wake.is_set():
             self._wake.set()
@@ -476,9 +485,11 @@ class SQLiteWriter:
         (newest,) = conn.execute(
             "SELECT max(ts) FROM measurements WHERE ts <= ?", (cap,)
         ).fetchone()
-        self._memory_from = exact_before
-        if newest is not None:
-            self._memory_from = max(exact_before, minute_of(newest) + MINUTE_S)
+        # Rows of minutes before `_pruned_before` are merged (see `_insert`), and rows
+        # stamped too far ahead to close minutes are never accumulated: their minutes stay
+        # "unmanaged" (recomputed from raw rows), so one bad clock cannot push every
+        # later row onto the late path.
+        self._memory_from = -math.inf if newest is None else minute_of(newest) + MINUTE_S
         self._unmanaged = {
             minute_of(ts)
             for (ts,) in conn.execute("SELECT DISTINCT ts FROM measurements WHERE ts > ?", (cap,))
@@ -487,7 +498,11 @@ class SQLiteWriter:
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while True:
             timeout = None if self.retention_s is None else PRUNE_EVERY_S
-            self._wake.wait(timeout)
+            if any(self._dirty.values()):
+                timeout = min(timeout or ROLLUP_REFRESH_S, ROLLUP_REFRESH_S)
+            if not self._wake.wait(timeout) and any(self._dirty.values()):
+                with contextlib.suppress(StoreError):  # logged; tried again next time
+                    self._close_minutes(conn, -math.inf)  # refreshes the open ones
             self._wake.clear()
             delay = self._last_commit + GROUP_COMMIT_S - time.monotonic()
             if delay > 0 and self.pending:
@@ -652,7 +667,8 @@ class SQLiteWriter:
             plan = self._write_open_rollups(
                 conn,
                 stage,
-                everything=False,
+                everything=any(seg.owner is not None for seg in segments)
+                or time.monotonic() - self._refreshed_at >= ROLLUP_REFRESH_S,
                 close_before=close_before,
             )
             conn.execute("COMMIT")
@@ -664,8 +680,13 @@ class SQLiteWriter:
         return counts
 
     def _close_minutes(self, conn: sqlite3.Connection, before: float) -> None:
-        """Write and forget the open minutes that start before `before` (inf: all)."""
-        if any(m < before for m in self._open):
+        """Write and forget the open minutes that start before `before` (inf: all).
+
+        Like any commit, it also writes the changed open rollups when they are due.
+        """
+        if any(m < before for m in self._open) or (
+            time.monotonic() - self._refreshed_at >= ROLLUP_REFRESH_S
+        ):
             try:
                 self._commit(conn, [], close_before=before)
             except Exception as exc:
@@ -685,14 +706,11 @@ class SQLiteWriter:
         memory: list[Row] = []  # rows of minutes accumulated in memory
         fresh: list[Row] = []  # late rows whose minute still has all its raw rows
         late: list[Row] = []  # rows for minutes already pruned
-        memory_from, pruned_before, unmanaged = (
-            self._memory_from,
-            self._pruned_before,
-            self._unmanaged,
-        )
+        pruned_before, unmanaged = self._pruned_before, self._unmanaged
+        floor = max(self._memory_from, pruned_before)
         for r in rows:
             minute = int(r[1] // MINUTE_S) * MINUTE_S
-            if minute < memory_from or minute in unmanaged:
+            if minute < floor or minute in unmanaged:
                 (late if minute < pruned_before else fresh).append(r)
             else:
                 memory.append(r)
@@ -791,11 +809,13 @@ class SQLiteWriter:
             for pair, samples in staged.items():
                 old = held.get(pair)
                 if old is None:
-                    held[pair] = samples[0] if len(samples) == 1 else OpenRollup(samples)
+                    held[pair] = (
+                        _compact_sample(samples[0]) if len(samples) == 1 else OpenRollup(samples)
+                    )
                 elif isinstance(old, OpenRollup):
                     old.extend(samples)
                 else:
-                    held[pair] = OpenRollup([old, *samples])
+                    held[pair] = OpenRollup([_sample(old), *samples])
             if not plan.everything:
                 self._dirty[minute].update(staged)
         for minute in closing:
@@ -804,6 +824,7 @@ class SQLiteWriter:
         if plan.everything:
             for dirty in self._dirty.values():
                 dirty.clear()
+            self._refreshed_at = time.monotonic()
         self._watermark = plan.watermark
         self._memory_from = plan.memory_from
 
@@ -896,12 +917,29 @@ _ONE_OUTCOME: dict[str, str] = {}
 """`{"<outcome>":1}`, the outcomes JSON of a single measurement, by outcome name."""
 
 
+Held = float | Sample | OpenRollup
+"""What an open key holds: one sample (a float: an `ok` one with that `total`), or more."""
+
+
+def _compact_sample(sample: Sample) -> float | Sample:
+    """One sample as held: the usual ok one as just its `total` (a float is 24 bytes)."""
+    ok, outcome, total_s = sample
+    return total_s if ok and outcome == "ok" and type(total_s) is float else sample
+
+
+def _sample(held: float | Sample) -> Sample:
+    """A held single sample as a Sample again."""
+    return (1, "ok", held) if isinstance(held, float) else held
+
+
 def _open_rollup_row(
-    pair: Pair, minute: int, held: Sample | OpenRollup | None, staged: list[Sample] | None
+    pair: Pair, minute: int, held: Held | None, staged: list[Sample] | None
 ) -> Row:
     """The `rollups` row of one open key: what it holds plus this transaction's samples."""
     if held is None and staged is not None and len(staged) == 1:
         held, staged = staged[0], None
+    elif isinstance(held, float):
+        held = _sample(held)
     if isinstance(held, tuple) and not staged:
         ok, outcome, total_s = held
         outcomes = _ONE_OUTCOME.get(outcome)

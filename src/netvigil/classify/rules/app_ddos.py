@@ -40,7 +40,24 @@ class ApplicationDDoSRule:
                 Topic.HTTP,
                 f"no first byte before the timeout in {share(f.frac_http_slow)} of failed probes",
             )
-        if f.ttfb_post_s > 0 and f.ttfb_base_s > 0:
+        if f.frac_overload > 0:
+            verdict.add(
+                window.weight("app_ddos.overload_status") * f.frac_overload,
+                Topic.HTTP,
+                f"the server answered 503 or 429 in {share(f.frac_overload)} of failed probes: "
+                "it sheds load it cannot serve",
+            )
+        if f.ttfb_ok_post_s > 0 and f.ttfb_ref_s > 0:
+            # Requests that are still served wait in the server's queue.
+            ratio = f.ttfb_ok_post_s / f.ttfb_ref_s
+            if ratio >= 2:
+                verdict.add(
+                    window.weight("app_ddos.ttfb_inflated") * min(1.0, (ratio - 1) / 4),
+                    Topic.HTTP,
+                    f"median time to first byte of the requests still served since onset "
+                    f"{latency(f.ttfb_ok_post_s)} vs {latency(f.ttfb_ref_s)} before (x{ratio:.1f})",
+                )
+        elif f.ttfb_post_s > 0 and f.ttfb_base_s > 0:
             ratio = f.ttfb_post_s / f.ttfb_base_s
             if ratio >= 3:
                 verdict.add(

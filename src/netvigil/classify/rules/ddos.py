@@ -37,6 +37,13 @@ class VolumetricDDoSRule:
                 f"p95 latency {pre} {latency(f.latency_p95_pre_s)} vs baseline "
                 f"{latency(f.latency_p95_base_s)}: no sign of congestion",
             )
+        if f.latency_post_ratio >= 2:
+            verdict.add(
+                window.weight("ddos.post_inflation") * min(1.0, (f.latency_post_ratio - 1) / 4),
+                Topic.SHAPE,
+                f"probes that still got through since onset took x{f.latency_post_ratio:.0f} "
+                "their usual time (median per path): queues are full",
+            )
         if f.jitter_ratio >= 2:
             verdict.add(
                 window.weight("ddos.jitter") * min(1.0, (f.jitter_ratio - 1) / 4),
@@ -49,8 +56,8 @@ class VolumetricDDoSRule:
                 Topic.SHAPE,
                 f"{share(f.loss_pre)} of probes lost {pre}",
             )
-        steady = f.complete_s >= 3 * f.interval_s and f.loss_recent >= 0.99
-        partial = 0.05 <= f.loss_recent < 0.95
+        steady = f.steady_complete
+        partial = 0.05 <= f.loss_recent < 0.95 and not steady
         if partial or (f.flaps_post >= 2 and not steady):
             verdict.add(
                 window.weight("ddos.partial_loss"),
@@ -68,7 +75,7 @@ class VolumetricDDoSRule:
             )
         if steady:
             verdict.add(
-                window.weight("ddos.complete_steady") * min(1.0, f.complete_s / (6 * f.interval_s)),
+                window.weight("ddos.complete_steady"),
                 Topic.SHAPE,
                 f"no probe succeeded from the failing vantage(s) for {duration(f.complete_s)}: "
                 "a flood lets some traffic through",

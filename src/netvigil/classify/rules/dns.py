@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.base import Cause, Topic, Verdict, dns_cut_off
 from netvigil.classify.text import outcome_mix, share
 from netvigil.outcome import Outcome
 
@@ -36,4 +36,11 @@ class DNSFailureRule:
             f"DNS failed in {n} of {total} failed probes ({share(frac)}: "
             f"{outcome_mix(window.outcomes, _DNS)}) from {len(seen_by)} vantage(s)",
         )
+        if dns_cut_off(window):
+            verdict.add(
+                window.weight("dns.network_cut"),
+                Topic.DNS,
+                f"the other {share(1 - frac)} of failures were unanswered or unreachable on "
+                f"{len(window.services)} services: the name server is cut off with its network",
+            )
         return verdict

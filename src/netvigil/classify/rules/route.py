@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.base import Cause, Topic, Verdict, dns_cut_off
 from netvigil.classify.text import latency, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -23,7 +23,8 @@ class RouteWithdrawalRule:
     def judge(self, window: EvidenceWindow) -> Verdict | None:
         """TCP layer (ICMP errors), co-fate and shape."""
         f = window.features
-        strength = f.frac_net_unreach + 0.5 * f.frac_host_unreach
+        # DNS timeouts of a name server cut off with the network say nothing about how.
+        strength = (f.frac_net_unreach + 0.5 * f.frac_host_unreach) / (1.0 - dns_cut_off(window))
         if strength < 0.3:
             return None
         verdict = Verdict(self.cause)

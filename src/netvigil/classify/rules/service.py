@@ -30,12 +30,20 @@ class ServiceFailureRule:
                 "the host answers but nothing listens",
             )
         fast = f.ttfb_base_s <= 0 or f.ttfb_post_s < 0 or f.ttfb_post_s < 3 * f.ttfb_base_s
-        if f.frac_http_5xx > 0 and fast:
+        errors = max(0.0, f.frac_http_5xx - f.frac_overload)
+        if errors > 0 and fast:
             verdict.add(
-                window.weight("service.http_5xx_fast") * f.frac_http_5xx,
+                window.weight("service.http_5xx_fast") * errors,
                 Topic.HTTP,
-                f"HTTP 5xx in {share(f.frac_http_5xx)} of failed probes, answered without "
-                "delay: the server reports its own error",
+                f"HTTP 5xx other than 503 in {share(errors)} of failed probes, answered "
+                "without delay: the server reports its own error",
+            )
+        if f.frac_overload > 0:
+            verdict.add(
+                window.weight("service.overload_status") * f.frac_overload,
+                Topic.HTTP,
+                f"the server answered 503 or 429 in {share(f.frac_overload)} of failed probes: "
+                "it says it is overloaded, not broken",
             )
         unreachable = f.frac_silent + f.frac_net_unreach + f.frac_host_unreach + f.frac_prohibited
         if unreachable >= 0.5:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import Cause, Topic, Verdict
+from netvigil.classify.base import Cause, Topic, Verdict, dns_cut_off
 from netvigil.classify.text import clock, duration, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -23,7 +23,9 @@ class ShutdownRule:
     def judge(self, window: EvidenceWindow) -> Verdict | None:
         """TCP layer, co-fate, shape."""
         f = window.features
-        silent = f.frac_silent + f.frac_prohibited
+        # DNS timeouts of a name server cut off with the network are part of the silence.
+        cut_dns = dns_cut_off(window)
+        silent = (f.frac_silent + f.frac_prohibited) / (1.0 - cut_dns)
         if silent < 0.3 and f.loss_post < 0.5:
             return None
         verdict = Verdict(self.cause)
@@ -44,8 +46,8 @@ class ShutdownRule:
                 f"{what} from {len(seen)} vantage(s){where if countries else ''} "
                 f"({outcome_mix(window.outcomes, _SILENT)})",
             )
-        if f.loss_recent >= 0.99 and f.complete_s > 0:
-            strength = min(1.0, f.complete_s / (3 * f.interval_s))
+        if f.complete_s > 0 and (f.loss_recent >= 0.99 or f.steady_complete):
+            strength = min(1.0, f.complete_s / (2 * f.interval_s))
             verdict.add(
                 window.weight("shutdown.complete") * strength,
                 Topic.SHAPE,
@@ -64,7 +66,7 @@ class ShutdownRule:
                 f"{len(reach)} vantage(s) ({names(v.name for v in reach)}) still reach it: "
                 "the network itself is up",
             )
-        unreach = f.frac_net_unreach + f.frac_host_unreach
+        unreach = (f.frac_net_unreach + f.frac_host_unreach) / (1.0 - cut_dns)
         if unreach >= 0.3:
             verdict.add(
                 window.weight("shutdown.unreachable") * unreach,
@@ -78,7 +80,7 @@ class ShutdownRule:
                 Topic.TCP,
                 f"the host itself refused connections in {share(f.frac_refused)} of failed probes",
             )
-        app = f.frac_http_5xx + f.frac_http_slow + f.frac_dns + f.frac_tls
+        app = f.frac_http_5xx + f.frac_http_slow + f.frac_dns - cut_dns + f.frac_tls
         if app >= 0.3:
             verdict.add(
                 window.weight("shutdown.application_layer") * app,
@@ -121,11 +123,7 @@ class ShutdownRule:
                 f"{share(f.abruptness)} of the last probes before onset were clean: "
                 "an abrupt onset",
             )
-        if (
-            0.05 <= f.loss_before_complete < 0.95
-            and f.loss_recent >= 0.99
-            and f.complete_s >= 2 * f.interval_s
-        ):
+        if f.loss_before_complete >= 0.05 and f.steady_complete:
             verdict.add(
                 window.weight("shutdown.cut_under_attack"),
                 Topic.SHAPE,
@@ -133,8 +131,7 @@ class ShutdownRule:
                 f"{clock(window.now - f.complete_s)} and stayed there: a cut, "
                 "not a flood (operators cut networks under attack)",
             )
-        steady = f.complete_s >= 2 * f.interval_s
-        if 0.05 <= f.loss_recent < 0.95 or (f.flaps_post >= 3 and not steady):
+        if not f.steady_complete and (0.05 <= f.loss_recent < 0.95 or f.flaps_post >= 3):
             verdict.add(
                 window.weight("shutdown.flapping"),
                 Topic.SHAPE,

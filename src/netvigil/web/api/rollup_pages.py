@@ -35,7 +35,7 @@ import orjson
 from netvigil.store.base import Rollup, RollupQuery, Store
 from netvigil.web.state import SETTLE_S, LiveState
 
-__all__ = ["BLOCK_S", "EncodedRow", "RollupPage", "RollupPages", "encode_rollup"]
+__all__ = ["BLOCK_S", "EncodedRow", "RollupPage", "RollupPages", "encode_rollup", "json_reader"]
 
 BLOCK_S = 3600
 """The cache's unit: an hour of rollups, aligned to the epoch."""
@@ -71,13 +71,15 @@ def encode_rollup(r: Rollup) -> EncodedRow:
     ).decode()
 
 
-def _json_reader(store: object) -> _JSONReader | None:
-    """The store (or the store it wraps, through `.store`) with a JSON read path."""
-    seen = 0
-    while store is not None and seen < 8:
-        if callable(getattr(store, "rollups_json", None)):
-            return store  # type: ignore[return-value]
-        store, seen = getattr(store, "store", None), seen + 1
+def json_reader(store: object, method: str) -> Any | None:
+    """`store`, or the store it wraps (through `.store`), if it has the JSON read path
+    `method` (say `rollups_json`: rows the database encodes); else None."""
+    for _ in range(8):
+        if store is None:
+            return None
+        if callable(getattr(store, method, None)):
+            return store
+        store = getattr(store, "store", None)
     return None
 
 
@@ -121,7 +123,7 @@ class RollupPages:
         self.cache_bytes = cache_bytes
         self.hits = 0
         self.misses = 0
-        self._reader = _json_reader(store)
+        self._reader: _JSONReader | None = json_reader(store, "rollups_json")
         self._blocks: OrderedDict[tuple[Any, ...], list[EncodedRow]] = OrderedDict()
         self._size = 0
         self._version = state.history_version
@@ -266,8 +268,13 @@ class RollupPages:
         while block + BLOCK_S <= complete_until:
             found = by_block.get(block, [])
             self._blocks[(*key, block)] = found
-            self._size += sum(len(r[1]) + _ROW_OVERHEAD for r in found) + _ROW_OVERHEAD
+            self._size += _block_size(found)
             block += BLOCK_S
         while self._size > self.cache_bytes and self._blocks:
             _, old = self._blocks.popitem(last=False)
-            self._size -= sum(len(r[1]) + _ROW_OVERHEAD for r in old) + _ROW_OVERHEAD
+            self._size -= _block_size(old)
+
+
+def _block_size(rows: list[EncodedRow]) -> int:
+    """About how many bytes a cached block takes."""
+    return sum(map(len, [r[1] for r in rows])) + _ROW_OVERHEAD * (len(rows) + 1)
