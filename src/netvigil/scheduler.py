@@ -287,6 +287,24 @@ class Scheduler:
         else:
             self._heap.append((first, key, entry))
 
+    def _rebase(self) -> None:
+        """Anchor every target's first run on the clocks as they are when running starts.
+
+        Building a large schedule takes a while (about 16 µs a target), and the process
+        may do more set-up before it runs; without this the earliest targets would count
+        that set-up as schedule lag. Each target keeps its phase on the wall-clock grid.
+        """
+        now, wall = self._now(), self._wall()
+        heap: list[tuple[float, int, _Entry]] = []
+        for entry in self._entries.values():
+            interval = entry.interval
+            first = now + (phase_of(entry.name) * interval - wall) % interval
+            entry.nominal = entry.due = first
+            entry.key = key = next(self._keys)
+            heap.append((first, key, entry))
+        heapify(heap)
+        self._heap = heap
+
     def _invalidate(self, entry: _Entry) -> None:
         if entry.key >= 0:
             entry.key = -1
@@ -319,6 +337,8 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         self._stopping = False
         self._running = True
+        if self.dispatched == 0:
+            self._rebase()
         watcher = loop.create_task(stop.wait())
         watcher.add_done_callback(self._on_stop)
         try:

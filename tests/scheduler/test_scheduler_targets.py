@@ -51,7 +51,8 @@ async def test_targets_added_and_removed_while_running() -> None:
     await asyncio.sleep(0.15)
     stop.set()
     await asyncio.wait_for(task, 2.0)
-    assert all(s <= removed for s in probe.starts("a"))
+    # A run dispatched just before the removal may still begin; nothing after that.
+    assert len([s for s in probe.starts("a") if s > removed]) <= 1
     assert max(probe.starts("b")) > removed
     assert len(sched) == 1
     assert "b" in sched

@@ -82,7 +82,7 @@ PRUNE_EVERY_S = 60.0
 MAX_TRANSACTION = 20_000
 """The most queued items the writer folds into one transaction."""
 
-GROUP_COMMIT_S = 0.05
+GROUP_COMMIT_S = 0.5
 """Submitted measurements wait up to this long to share a transaction (group commit).
 
 Each commit appends every page it changed to the WAL, so many small transactions cost
