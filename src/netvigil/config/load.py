@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from netvigil.config.model import Config
 from netvigil.errors import ConfigError
 
-__all__ = ["format_location", "load_config", "parse_config", "validation_problems"]
+__all__ = [
+    "format_location",
+    "load_config",
+    "load_toml_model",
+    "parse_config",
+    "validation_problems",
+]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _TARGET_KINDS = ("http", "tcp", "dns", "icmp", "tls")
 _NOTIFY_KINDS = ("webhook", "smtp", "apprise")
@@ -38,6 +46,26 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         return Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(source, validation_problems(exc)) from exc
+
+
+def load_toml_model(path: str | Path, model: type[ModelT]) -> ModelT:
+    """Read a TOML file and validate it as `model` (a scenario, a topology...).
+
+    Raises ConfigError naming the file, the place inside it and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror or exc}")]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [("", f"invalid TOML: {exc}")]) from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(str(path), validation_problems(exc)) from exc
 
 
 def _apply_defaults(raw: dict[str, Any], source: str) -> dict[str, Any]:

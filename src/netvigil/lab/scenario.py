@@ -33,17 +33,16 @@ import json
 import logging
 import shutil
 import time
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from netvigil.classify.base import Cause
-from netvigil.config.load import validation_problems
+from netvigil.config.load import load_toml_model
 from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns
 from netvigil.lab.config import target_names
@@ -146,18 +145,7 @@ class Scenario(BaseModel):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file. Raises ConfigError naming the file and the place."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror or exc}")]) from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [("", f"invalid TOML: {exc}")]) from exc
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(str(path), validation_problems(exc)) from exc
+    return load_toml_model(path, Scenario)
 
 
 def topology_for(scenario: Scenario, scenario_path: str | Path | None) -> Path | None:

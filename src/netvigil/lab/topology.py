@@ -12,16 +12,14 @@ Addresses come from the documentation ranges only (192.0.2.0/24, 198.51.100.0/24
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from netvigil.config.load import validation_problems
-from netvigil.errors import ConfigError
+from netvigil.config.load import load_toml_model
 
 __all__ = [
     "DOC_RANGES",
@@ -289,15 +287,4 @@ def default_topology_path() -> Path:
 def load_topology(path: str | Path | None = None) -> Topology:
     """Read and validate a topology file (the default one when None). Raises ConfigError."""
     path = default_topology_path() if path is None else Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [("", f"cannot read file: {exc.strerror or exc}")]) from exc
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [("", f"invalid TOML: {exc}")]) from exc
-    try:
-        return Topology.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(str(path), validation_problems(exc)) from exc
+    return load_toml_model(path, Topology)
