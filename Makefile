@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium
 
-.PHONY: all venv system-deps demo test lint typecheck format frontend clean
+.PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
 
 all: test
 
@@ -50,6 +50,10 @@ demo: venv system-deps
 # Rebuild the dashboard into src/netvigil/web/static/ (needs Node.js 20 + npm; the output is committed).
 frontend:
 	cd frontend && npm ci && npm run check && npm run build
+
+# Refresh the README's screenshots in docs/screenshots/ from the browser tests.
+screenshots: venv
+	NETVIGIL_SCREENSHOTS=1 $(BIN)/pytest tests/web/test_dashboard_e2e.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -18,6 +18,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -48,7 +49,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's screenshots are refreshed only when asked (NETVIGIL_SCREENSHOTS=1), so a
+# test run leaves the work tree as it found it.
+SCREENSHOTS = (
+    DOC_SCREENSHOTS
+    if os.environ.get("NETVIGIL_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "netvigil-screenshots"
+)
 HISTORY_S = 3600.0
 
 
