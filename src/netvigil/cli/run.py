@@ -3,7 +3,9 @@
 Every measurement (this vantage's, and remote agents' through the ingest API) goes to
 the store, the terminal view, live detection and the web's live state; incident events
 are stored, logged, shown on the web and handed to the alert dispatcher built from the
-config's `[[notify]]` sections.
+config's `[[notify]]` sections. Targets muted for maintenance (kept in the store's admin
+tables, set through the admin API) are passed to detection, which keeps their incidents
+quiet.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.detect.live import EventSink, LiveDetection, TeeStore
+from netvigil.maintenance import Mute
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
 from netvigil.store.sqlite import SQLiteStore
+from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
@@ -104,6 +108,12 @@ async def _serve(
         sinks.append(web_state.events)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
         detection = LiveDetection(config, store, sinks=sinks, lateness_s=config.detect.lateness_s)
+        if web_state is not None:
+            # Mutes loaded from the admin tables by create_app, and those set later
+            # through the admin API, reach detection: their incidents are quiet.
+            web_state.add_mute_listener(detection.set_mutes)
+        else:
+            detection.set_mutes(await asyncio.to_thread(_stored_mutes, path))
         await detection.start()
         feeds: list[MeasurementSink] = [state, detection]
         if web_state is not None:
@@ -147,3 +157,12 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
+
+
+def _stored_mutes(path: Path) -> list[Mute]:
+    """The maintenance mutes kept in the admin tables of the store at `path`."""
+    admin = AdminDB.open(path)
+    try:
+        return admin.mutes()
+    finally:
+        admin.close()

@@ -12,6 +12,10 @@ updated; when a path changes state, vantages and the target are judged again
 are confirmed, classified (`netvigil.classify`) and resolved. Open incidents are
 classified again every `reclassify_s` of stream time, so a cause can change as evidence
 grows (the history is kept).
+
+Planned maintenance (the config's `[[maintenance]]` windows, and targets muted with
+`set_mutes`) labels an incident (`Incident.maintenance`) and makes its events quiet;
+see `netvigil.maintenance`.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from netvigil.detect.incidents import (
     IncidentEvent,
     IncidentState,
 )
+from netvigil.maintenance import Mute, maintenance_note
 from netvigil.model import Measurement
 
 __all__ = ["Detector", "DetectorSettings"]
@@ -182,6 +187,7 @@ class Detector:
         self._unverified: dict[str, str] = {}
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
+        self._mutes: dict[str, Mute] = {}
         self.seed(incidents)
 
     # -- configuration -------------------------------------------------------------
@@ -279,6 +285,15 @@ class Detector:
             for target in own.targets:
                 self._target_incident.setdefault(target, own.id)
                 self._unverified[target] = own.id
+
+    def set_mutes(self, mutes: Iterable[Mute]) -> None:
+        """Replace the targets muted for maintenance (none unless set: replay ignores them).
+
+        From now on an incident whose every target is muted at the stream time of its
+        next event (or covered by a `[[maintenance]]` window) is labelled maintenance
+        and its events are quiet; once a mute is lifted or expires they are not.
+        """
+        self._mutes = {m.target: m for m in mutes}
 
     # -- processing ----------------------------------------------------------------
 
@@ -510,7 +525,7 @@ class Detector:
             _add(inc.organizations, info.organization)
         for v in view.down:
             _add(inc.vantages, v)
-        inc.maintenance = self._maintenance(inc.services, inc.start)
+        inc.maintenance = self._maintenance(inc)
         self._dirty_incidents.add(inc.id)
 
     def _update_vantage_incidents(self, events: list[IncidentEvent]) -> None:
@@ -790,6 +805,7 @@ class Detector:
 
     def _event(self, kind: EventKind, tracked: _Tracked) -> IncidentEvent:
         inc = tracked.incident
+        inc.maintenance = self._maintenance(inc)  # a mute may have come or gone since
         return IncidentEvent(kind, self._now, inc.copy(), quiet=inc.maintenance is not None)
 
     # -- evidence window -----------------------------------------------------------
@@ -859,7 +875,7 @@ class Detector:
         inside = [v for v in vantages if v.in_country and not v.impaired and v.members_total]
         abroad = [v for v in vantages if not v.in_country and not v.impaired and v.members_total]
         controls_total = sum(v.controls_total for v in vantages if v.failing)
-        maintenance = self._maintenance(services, inc.start)
+        maintenance = self._maintenance(inc)
         on_networks = len(cohosted) + len([s for s in services if self._network_of(s)])
         extra = {
             "n_targets": float(len(members)),
@@ -952,17 +968,24 @@ class Detector:
                 peers.append(OrgPeer(svc, network, ok, total))
         return sorted(peers, key=lambda p: (-(p.probes > 0 and p.ok_probes == p.probes), p.service))
 
-    def _maintenance(self, services: list[str], ts: float) -> str | None:
-        if not services or not self.config.maintenance:
+    def _maintenance(self, inc: Incident) -> str | None:
+        """Why `inc` is planned maintenance, or None: a window covers its services at its
+        start, or mutes (and windows) cover its targets now (`netvigil.maintenance`)."""
+        if not self.config.maintenance and not self._mutes:
             return None
-        notes: list[str] = []
-        for svc in services:
-            window = next((w for w in self.config.maintenance if w.covers(svc, ts)), None)
-            if window is None:
-                return None
-            if window.note and window.note not in notes:
-                notes.append(window.note)
-        return "; ".join(notes) or "maintenance window"
+        return maintenance_note(
+            inc.services,
+            inc.targets,
+            windows=self.config.maintenance,
+            mutes=self._mutes,
+            start=inc.start,
+            now=self._now,
+            service_of=self._service_of,
+        )
+
+    def _service_of(self, target: str) -> str | None:
+        info = self._targets.get(target)
+        return info.service if info is not None else None
 
 
 def _add(items: list[str], name: str) -> None:

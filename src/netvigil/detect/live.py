@@ -9,6 +9,10 @@ with any schedule), and every event the detector emits is
 - handed to each event sink (the `AlertDispatcher`, the log of `netvigil run`), and
 - kept for the live view (`open_incidents()`).
 
+Targets muted for maintenance (`set_mutes`, fed by the web's `LiveState` as admins
+mute and unmute them) label their incidents and make their events quiet, so the
+dispatcher sends no alert for them.
+
 A timer calls `Detector.advance(clock())` every `tick_s`, so buffered measurements are
 processed (and incidents confirmed or resolved) even when measurements stop arriving.
 On `start()` the detector is seeded with the incidents the store still holds open, so
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Protocol
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.detect.incidents import Incident, IncidentEvent
+from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.store.base import (
     IncidentQuery,
@@ -160,6 +165,14 @@ class LiveDetection:
         """Feed one measurement to the detector and pass on the events it causes."""
         self.stats.measurements += 1
         self._handle(self._guard(lambda: self.detector.feed(m)))
+
+    def set_mutes(self, mutes: Iterable[Mute]) -> None:
+        """Replace the targets muted for maintenance: from now on the incidents they make
+        up are labelled maintenance and their events quiet (see `Detector.set_mutes`).
+
+        A `LiveState` mute listener: `state.add_mute_listener(detection.set_mutes)`.
+        """
+        self.detector.set_mutes(mutes)
 
     def tick(self) -> list[IncidentEvent]:
         """Advance the detector to `clock()` (what the timer does); returns the events."""

@@ -5,9 +5,9 @@
     admin_mutes    targets muted for maintenance, until when, with a note
     admin_notes    acknowledgements and annotations of incidents, append-only
 
-Tokens are never stored, only their sha256 digests. The tables sit beside the store's
-(they are created here, `IF NOT EXISTS`, after the store's own migrations have run), so
-one file holds everything and a backup of it is complete. Admin writes are rare; they
+Tokens are never stored, only their sha256 digests. The tables sit beside the store's:
+they are part of its schema (migration `0004_admin.sql`), so opening either one creates
+them, one file holds everything and a backup of it is complete. Admin writes are rare; they
 go through one connection of their own, serialised by a lock, in a worker thread.
 
     db = AdminDB.open("netvigil.db")
@@ -29,40 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from netvigil.errors import StoreError
-from netvigil.web.state import Mute
+from netvigil.maintenance import Mute
 
 __all__ = ["AdminDB", "AgentRecord", "IncidentNote", "TokenRecord", "hash_token", "new_token"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS admin_tokens (
-    name         TEXT NOT NULL PRIMARY KEY,
-    token_sha256 TEXT NOT NULL UNIQUE,
-    created      REAL NOT NULL,
-    last_used    REAL
-);
-CREATE TABLE IF NOT EXISTS admin_agents (
-    name         TEXT NOT NULL PRIMARY KEY,
-    token_sha256 TEXT NOT NULL UNIQUE,
-    country      TEXT,
-    in_country   INTEGER NOT NULL,
-    created      REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS admin_mutes (
-    target  TEXT NOT NULL PRIMARY KEY,
-    until   REAL NOT NULL,
-    note    TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS admin_notes (
-    seq      INTEGER PRIMARY KEY,
-    incident TEXT NOT NULL,
-    kind     TEXT NOT NULL,
-    ts       REAL NOT NULL,
-    author   TEXT NOT NULL,
-    text     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS admin_notes_incident ON admin_notes (incident, seq);
-"""
 
 TOKEN_BYTES = 32
 
@@ -124,7 +93,10 @@ class AdminDB:
 
     @classmethod
     def open(cls, path: str | Path, *, now: Callable[[], float] = time.time) -> AdminDB:
-        """Open the netvigil database at `path` (creating and migrating it if need be)."""
+        """Open the netvigil database at `path` (creating and migrating it if need be).
+
+        Raises StoreError when the file cannot be opened or migrated.
+        """
         from netvigil.store.sqlite_writer import migrate
 
         path = Path(path)
@@ -136,10 +108,9 @@ class AdminDB:
             conn.execute("PRAGMA busy_timeout = 5000")
             migrate(conn)
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
             conn.close()
-            raise StoreError(f"{path}: cannot create the admin tables: {exc}") from exc
+            raise StoreError(f"{path}: cannot open the admin tables: {exc}") from exc
         except StoreError:
             conn.close()
             raise

@@ -6,7 +6,8 @@ incident event sink. It keeps, in memory,
 - per (target, vantage): up or down, since when, the last outcome, latency and address;
 - the open incidents;
 - per vantage: when it was last heard from;
-- the maintenance mutes set through the admin API;
+- the maintenance mutes set through the admin API (`add_mute_listener` tells live
+  detection of each change);
 
 and derives on read what each target, service and vantage looks like now (services are
 `working`, `degraded`, `down`, `maintenance` or `unknown`). Every change between up
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from typing import Any, Literal
 
 from netvigil.config.model import Config
 from netvigil.detect.incidents import Incident, IncidentEvent
+from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Store
 
@@ -55,6 +58,8 @@ __all__ = [
 ServiceStatus = Literal["working", "degraded", "down", "maintenance", "unknown"]
 TargetStatus = Literal["up", "partial", "down", "unknown"]
 VantageHealth = Literal["healthy", "impaired", "silent"]
+
+log = logging.getLogger("netvigil.web")
 
 STALE_INTERVALS = 3.0
 """A pair whose newest result is older than this many probe intervals no longer counts."""
@@ -103,16 +108,6 @@ class PairState:
             "address": self.address,
             "failures": self.failures,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Mute:
-    """A target muted for maintenance until `until` (epoch s)."""
-
-    target: str
-    until: float
-    note: str = ""
-    created: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +232,7 @@ class LiveState:
         self._vantage_seen: dict[str, float] = {}
         self._incidents: dict[str, Incident] = {}
         self._mutes: dict[str, Mute] = {}
+        self._mute_listeners: list[Callable[[list[Mute]], object]] = []
         self._subscribers: set[Subscription] = set()
         self._seq = 0
         self._fed_measurements = False
@@ -333,20 +329,42 @@ class LiveState:
         )
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
-        """Replace the maintenance mutes."""
+        """Replace the maintenance mutes (listeners are told)."""
         self._mutes = {m.target: m for m in mutes}
-        self._touch()
+        self._mutes_changed()
 
     def mute(self, mute: Mute) -> None:
-        """Mute one target until `mute.until`."""
+        """Mute one target until `mute.until` (listeners are told)."""
         self._mutes[mute.target] = mute
-        self._touch()
+        self._mutes_changed()
 
     def unmute(self, target: str) -> bool:
-        """Lift a target's mute; whether it had one."""
+        """Lift a target's mute; whether it had one (listeners are told)."""
         found = self._mutes.pop(target, None) is not None
-        self._touch()
+        self._mutes_changed()
         return found
+
+    def add_mute_listener(self, listener: Callable[[list[Mute]], object]) -> None:
+        """Call `listener(mutes)` with every mute held now, and again after each change.
+
+        Live detection listens, so that mutes set through the admin API quiet its
+        incidents (`LiveDetection.set_mutes`). A listener that raises is logged and
+        skipped; the change still takes effect here.
+        """
+        self._mute_listeners.append(listener)
+        self._tell(listener)
+
+    def _mutes_changed(self) -> None:
+        self._touch()
+        for listener in list(self._mute_listeners):
+            self._tell(listener)
+
+    def _tell(self, listener: Callable[[list[Mute]], object]) -> None:
+        mutes = list(self._mutes.values())
+        try:
+            listener(mutes)
+        except Exception:
+            log.exception("mute listener %r failed", listener)
 
     async def sync(self, store: Store, *, every_s: float = 0.0) -> None:
         """Pull what nothing feeds from `store`: newest measurements, open incidents.

@@ -14,6 +14,9 @@
     DELETE /admin/agents/{name}                revoke an agent added here
 
 Agents of the config file are listed but cannot be changed here (edit the file).
+A mute, stored in the admin tables, also reaches live detection through the live
+state's mute listeners: until it is lifted or expires, the incidents of muted targets
+are labelled maintenance and not alerted.
 """
 
 from __future__ import annotations
