@@ -14,7 +14,8 @@ What it does (all traffic on 127.0.0.1, every loop bounded in count and time):
    a `LiveState` fed one result per target per minute; `--poll`: unfed); an open-loop
    generator (aiohttp, own process) sends `--rate` requests/s for `--seconds` over MIX
    (one target now, services, open incidents, vantages, an hour of measurements, 1 h /
-   24 h / 7 d of one target's rollups; `--mix` replaces the shares). Latency is measured
+   24 h / 7 d of one target's rollups at the dashboard's steps, a day per minute;
+   `--mix minutes` reads every range per minute; `--mix '{...}'` sets shares). Latency is measured
    from each request's scheduled time, so a slow server cannot hide behind a slowed
    generator; it is reported overall and per kind, with the server's CPU per request.
    Rollup ranges end where the built history ends (kept in `<db>.json` by `build`).
@@ -308,12 +309,38 @@ MIX = (
     ("incidents", 0.10),  # /incidents?open=true
     ("vantages", 0.05),
     ("measurements", 0.10),  # /targets/{t}/measurements: the last hour, raw
-    ("rollups_1h", 0.15),
-    ("rollups_24h", 0.08),
-    ("rollups_7d", 0.02),  # 10,080 rows, 2 MB of JSON each
+    ("rollups_1h", 0.15),  # per minute: the dashboard's 1-hour chart
+    ("rollups_24h", 0.05),  # 5-minute buckets: the dashboard's 24-hour chart
+    ("rollups_7d", 0.02),  # 30-minute buckets: the dashboard's 7-day chart
+    ("rollups_24h_minutes", 0.03),  # an integration pulling a day, per minute
 )
-"""The realistic mix: (kind, share). Rollup reads are a dashboard's: one target, from
-`end - span`, open-ended (`until` not given), one page (`limit` large enough)."""
+"""The realistic mix: (kind, share). Rollup reads are one target's, from `end - span`,
+open-ended (`until` not given), one page (`limit` large enough), at the step the
+dashboard asks for that range (`stepFor` in frontend/src/history.ts)."""
+
+MIXES: dict[str, tuple[tuple[str, float], ...]] = {
+    "realistic": MIX,
+    "minutes": (
+        ("target", 0.30),
+        ("service", 0.20),
+        ("incidents", 0.10),
+        ("vantages", 0.05),
+        ("measurements", 0.10),
+        ("rollups_1h", 0.15),
+        ("rollups_24h_minutes", 0.08),
+        ("rollups_7d_minutes", 0.02),  # 10,080 rows, 2 MB of JSON each
+    ),
+}
+"""Named mixes for `--mix`: "minutes" reads every range per minute (the heaviest)."""
+
+SPANS = {
+    "rollups_1h": (3600, 1440, 60),
+    "rollups_24h": (86400, 2000, 300),
+    "rollups_7d": (604800, 2000, 1800),
+    "rollups_24h_minutes": (86400, 2000, 60),
+    "rollups_7d_minutes": (604800, 11000, 60),
+}
+"""Rollup kinds: (span s, limit, step s)."""
 
 
 def history_end(db: Path) -> float:
@@ -338,11 +365,6 @@ def api_paths(
     old one (that share reading 24 h of rollups, the rest state and 1 h of rollups)."""
     rng = random.Random(seed)
     mix = MIX if mix is None else tuple(mix.items())
-    spans = {
-        "rollups_1h": (3600, 1440),
-        "rollups_24h": (86400, 2000),
-        "rollups_7d": (604800, 11000),
-    }
     out = []
     kinds = [k for k, _ in mix]
     weights = [w for _, w in mix]
@@ -368,8 +390,9 @@ def api_paths(
         elif kind == "measurements":
             path = f"/api/v1/targets/{t}/measurements"
         else:
-            span, limit = spans[kind]
+            span, limit, step = SPANS[kind]
             path = f"/api/v1/targets/{t}/rollups?since={end - span:.0f}&limit={limit}"
+            path += f"&step={step}" if step != 60 else ""
         out.append((kind, path))
     return out
 
@@ -665,7 +688,9 @@ def main() -> None:
     )
     parser.add_argument("--poll", action="store_true", help="serve with an unfed live state")
     parser.add_argument(
-        "--mix", type=json.loads, help="shares replacing MIX, e.g. '{\"target\": 1}'"
+        "--mix",
+        type=lambda text: dict(MIXES[text]) if text in MIXES else json.loads(text),
+        help=f"a named mix ({', '.join(MIXES)}) or shares, e.g. '{{\"target\": 1}}'",
     )
     parser.add_argument("--profile", type=Path, help="py-spy flame graph of the server (SVG)")
     parser.add_argument("--overview-targets", type=int, default=10_000)

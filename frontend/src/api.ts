@@ -355,13 +355,13 @@ function readRollup(r: Json): RollupRow {
 const ROLLUP_PAGE = 20_000;
 const MAX_PAGES = 20;
 
-/** Per-minute rollups of `targets` in [since, until), following the pages. */
-export async function getRollups(targets: string[], since: number, until: number): Promise<RollupRow[]> {
+/** Rollups of `targets` in [since, until), per minute or in `step`-second buckets, following the pages. */
+export async function getRollups(targets: string[], since: number, until: number, step = 60): Promise<RollupRow[]> {
   if (!targets.length) return [];
   const out: RollupRow[] = [];
   let from: number | null = Math.floor(since);
   for (let page = 0; from !== null && page < MAX_PAGES; page++) {
-    const data = await getJSON<Json>("/rollups", { target: targets, since: from, until: Math.ceil(until), limit: ROLLUP_PAGE });
+    const data = await getJSON<Json>("/rollups", { target: targets, since: from, until: Math.ceil(until), limit: ROLLUP_PAGE, step });
     out.push(...items(data, "items").map(readRollup));
     from = num(data.next_since);
   }

@@ -124,12 +124,12 @@ export async function historyCharts(
   to: number,
   incidents?: Incident[],
 ): Promise<() => void> {
+  const step = stepFor(to - from);
   const [rows, found] = await Promise.all([
-    getRollups(targets, from, to),
+    getRollups(targets, from, to, step), // the server sums the minutes into `step` buckets
     incidents ? Promise.resolve(incidents) : getIncidents({ since: from, until: to, limit: 200 }),
   ]);
   const relevant = found.filter((i) => i.targets.some((t) => targets.includes(t)) || !i.targets.length);
-  const step = stepFor(to - from);
   const { reach, latency } = toLines(rows, step);
   const bands = bandsOf(relevant);
   const note = bands.length ? "hatched: incidents" : "";

@@ -1,11 +1,19 @@
 // The live feed: one EventSource on /api/v1/stream shared by every view.
+//
+// A view fetches its data, then applies the changes the stream brings. A change made
+// after the fetch was answered but before the stream (re)subscribed would be lost, so
+// every `hello` (the stream's first event on each connection, also after a reconnect or
+// a `reset`) counts as a new generation: a view that fetched in an older generation
+// fetches again (`watchGeneration`).
 export type LiveListener = (kind: "state" | "incident", data: unknown) => void;
 export type StatusListener = (connected: boolean) => void;
 
 const listeners = new Set<LiveListener>();
 const statusListeners = new Set<StatusListener>();
+const generationListeners = new Set<() => void>();
 let source: EventSource | null = null;
 let connected = false;
+let generation = 0;
 
 function setConnected(value: boolean): void {
   connected = value;
@@ -28,6 +36,10 @@ export function startLive(url = "/api/v1/stream"): void {
   source = new EventSource(url);
   source.addEventListener("open", () => setConnected(true));
   source.addEventListener("error", () => setConnected(false));
+  source.addEventListener("hello", () => {
+    generation += 1;
+    for (const fn of generationListeners) fn();
+  });
   source.addEventListener("state", (e) => dispatch("state", e as MessageEvent));
   source.addEventListener("incident", (e) => dispatch("incident", e as MessageEvent));
 }
@@ -43,4 +55,30 @@ export function onLiveStatus(fn: StatusListener): () => void {
   statusListeners.add(fn);
   fn(connected);
   return () => statusListeners.delete(fn);
+}
+
+/** How many times the stream has (re)connected; read it before fetching a view's data. */
+export function liveGeneration(): number {
+  return generation;
+}
+
+/**
+ * Call `refetch` once if the stream has reconnected since generation `fetchedIn` (now, or
+ * when it next does): changes made between the fetch and the reconnection never reach
+ * the view otherwise. Returns the function that stops watching.
+ */
+export function watchGeneration(fetchedIn: number, refetch: () => void): () => void {
+  let done = false;
+  const check = () => {
+    if (done || generation === fetchedIn) return;
+    done = true;
+    generationListeners.delete(check);
+    refetch();
+  };
+  generationListeners.add(check);
+  queueMicrotask(check);
+  return () => {
+    done = true;
+    generationListeners.delete(check);
+  };
 }

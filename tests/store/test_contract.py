@@ -17,6 +17,7 @@ from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome
 from netvigil.store import MeasurementQuery, Rollup, RollupQuery, Store
+from netvigil.store.rollup import bucket_rollups
 
 from .helpers import T0, StoreFactory, make_measurement
 
@@ -174,6 +175,39 @@ async def test_rollup_query_filters_by_overlapping_minute(store: Store) -> None:
     assert [(r.minute, r.target) for r in got] == [(int(T0) + 60, "b"), (int(T0) + 120, "b")]
     assert len(await store.rollups(RollupQuery(vantages=["nowhere"]))) == 0
     assert len(await store.rollups(RollupQuery(limit=3))) == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        RollupQuery(step=300),
+        RollupQuery(step=3600, targets=["b", "a"]),
+        RollupQuery(step=600, targets=["a"], vantages=["v2"], since=T0 + 250, until=T0 + 1500),
+        RollupQuery(step=120, vantages=["v1"], since=T0 + 61),
+        RollupQuery(step=300, limit=3),
+    ],
+)
+async def test_buckets_are_the_minutes_summed(store: Store, query: RollupQuery) -> None:
+    rng = random.Random(11)
+    ms = [
+        make_measurement(
+            T0 + rng.uniform(0, 1800),
+            target=rng.choice(["a", "b"]),
+            vantage=rng.choice(["v1", "v2"]),
+            ok=rng.random() > 0.3,
+            total=rng.uniform(0.001, 2.0),
+            outcome=None,
+        )
+        for _ in range(600)
+    ]
+    await store.add(ms)
+    minutes = RollupQuery(
+        since=query.since, until=query.until, targets=query.targets, vantages=query.vantages
+    )
+    want = bucket_rollups(await store.rollups(minutes), query.step)[: query.limit]
+    got = await store.rollups(query)
+    assert len(got) >= 3
+    assert_rollups_equal(got, want)
 
 
 async def test_late_data_lands_in_its_minute(store: Store) -> None:

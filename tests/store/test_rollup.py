@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netvigil.store.rollup import RollupBuilder, merge_rollups, minute_of, quantile
+from netvigil.store.base import Rollup, RollupQuery
+from netvigil.store.rollup import (
+    RollupBuilder,
+    bucket_rollups,
+    merge_rollups,
+    minute_of,
+    quantile,
+)
 
 
 @given(
@@ -54,3 +61,49 @@ def test_merge_adds_counts_and_keeps_known_quantiles() -> None:
     empty = RollupBuilder()
     empty.add(False, "dns_timeout", None)
     assert merge_rollups(empty.build(0, "t", "v"), new.build(0, "t", "v")).latency_p50_s == 3.0
+
+
+def _minute(minute: int, count: int, answered: int, p50: float | None, **outcomes: int) -> Rollup:
+    p95 = None if p50 is None else 2 * p50
+    return Rollup(minute, "t", "v", count, answered, p50, p95, outcomes)
+
+
+def test_buckets_sum_counts_and_outcomes_and_weigh_latency_by_answers() -> None:
+    rows = [
+        _minute(3600, 2, 2, 0.1, ok=2),
+        _minute(3660, 4, 1, 0.4, ok=1, tcp_timeout=3),
+        _minute(3720, 1, 0, None, dns_servfail=1),
+        _minute(7200, 1, 1, 0.2, ok=1),  # the next hour
+    ]
+    first, second = bucket_rollups(rows, 3600)
+    assert (first.minute, first.count, first.ok_count) == (3600, 7, 3)
+    assert first.outcomes == {"dns_servfail": 1, "ok": 3, "tcp_timeout": 3}
+    assert first.latency_p50_s == pytest.approx((0.1 * 2 + 0.4 * 1) / 3)
+    assert first.latency_p95_s == pytest.approx((0.2 * 2 + 0.8 * 1) / 3)
+    assert (second.minute, second.count, second.latency_p50_s) == (7200, 1, 0.2)
+
+
+def test_a_bucket_without_answers_has_no_latency() -> None:
+    [bucket] = bucket_rollups([_minute(0, 3, 0, None, tcp_timeout=3)], 300)
+    assert (bucket.latency_p50_s, bucket.latency_p95_s) == (None, None)
+
+
+def test_buckets_keep_targets_and_vantages_apart_and_in_order() -> None:
+    rows = [
+        Rollup(60, "b", "v1", 1, 1, 0.1, 0.1, {"ok": 1}),
+        Rollup(0, "a", "v2", 1, 1, 0.1, 0.1, {"ok": 1}),
+        Rollup(120, "a", "v1", 1, 1, 0.1, 0.1, {"ok": 1}),
+    ]
+    assert [(r.minute, r.target, r.vantage) for r in bucket_rollups(rows, 300)] == [
+        (0, "a", "v1"),
+        (0, "a", "v2"),
+        (0, "b", "v1"),
+    ]
+
+
+@pytest.mark.parametrize("step", [0, 30, 90, -60])
+def test_a_step_that_is_not_whole_minutes_is_refused(step: int) -> None:
+    with pytest.raises(ValueError, match="whole number of minutes"):
+        bucket_rollups([], step)
+    with pytest.raises(ValueError, match="whole number of minutes"):
+        RollupQuery(step=step)

@@ -148,7 +148,30 @@ async def test_rollups_by_target_vantage_and_range(client: httpx.AsyncClient) ->
     assert {r["vantage"] for r in both["items"]} == {"tirana", "frankfurt"}
 
 
+async def test_rollups_in_buckets_sum_the_minutes(client: httpx.AsyncClient) -> None:
+    params: dict[str, Any] = {"vantage": "tirana", "since": NOW - 3600, "until": NOW}
+    url = "/api/v1/targets/portal-tcp/rollups"
+    minutes = ok(await client.get(url, params={**params, "limit": 1000}))
+    assert minutes["step"] == 60
+    buckets = ok(await client.get(url, params={**params, "step": 300}))
+    assert buckets["step"] == 300
+    assert buckets["next_since"] is None
+    assert all(b["minute"] % 300 == 0 for b in buckets["items"])
+    for b in buckets["items"]:
+        inside = [m for m in minutes["items"] if b["minute"] <= m["minute"] < b["minute"] + 300]
+        assert inside
+        assert b["count"] == sum(m["count"] for m in inside)
+        assert b["ok_count"] == sum(m["ok_count"] for m in inside)
+    assert sum(b["count"] for b in buckets["items"]) == sum(m["count"] for m in minutes["items"])
+    first = ok(await client.get(url, params={**params, "step": 300, "limit": 1}))
+    assert len(first["items"]) == 1
+    assert first["next_since"] == buckets["items"][1]["minute"]
+
+
 BAD_QUERIES = [
+    ("/api/v1/rollups?step=90", "invalid request"),
+    ("/api/v1/rollups?step=0", "invalid request"),
+    ("/api/v1/targets/portal-tcp/rollups?step=86460", "invalid request"),
     ("/api/v1/measurements?since=100&until=50", "until (50.0) must be after since (100.0)"),
     ("/api/v1/rollups?limit=0", "invalid request"),
     ("/api/v1/rollups?limit=20001", "invalid request"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import secrets
@@ -461,6 +462,49 @@ def test_overview_follows_a_server_going_down_and_back(deployment: Deployment, p
 
     deployment.sites.start("portal")
     expect(_cell(page, "e-portal", "local")).to_have_attribute("data-state", "up", timeout=10_000)
+
+
+def _overview_cell(url: str, service: str, vantage: str) -> str:
+    """The state of one cell of the overview grid, as the API serves it."""
+    grid = json.loads(_get(f"{url}/api/v1/overview"))
+    row = next(r for r in grid["services"] if r["service"] == service)
+    cell: str = row["cells"][grid["vantages"].index(vantage)]
+    return cell
+
+
+def _wait_for_cell(url: str, service: str, vantage: str, state: str, limit_s: float = 15) -> None:
+    deadline = time.monotonic() + limit_s
+    seen = _overview_cell(url, service, vantage)
+    while seen != state:
+        assert time.monotonic() < deadline, f"{service} from {vantage}: {seen}, not {state}"
+        time.sleep(0.2)
+        seen = _overview_cell(url, service, vantage)
+
+
+def test_a_change_made_while_the_stream_was_away_shows_after_it_reconnects(
+    deployment: Deployment, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    # The stream answers, but ends at once without a `hello`: the page has its data, and
+    # no live updates, until the route is lifted and the stream reconnects.
+    stream = "**/api/v1/stream*"
+    empty = {"status": 200, "headers": {"Content-Type": "text/event-stream"}}
+    page.route(stream, lambda route: route.fulfill(**empty, body="retry: 300\n\n"))
+    page.goto(f"{deployment.url}/")
+    portal = _cell(page, "e-portal", "local")
+    expect(portal).to_have_attribute("data-state", "up", timeout=15_000)
+
+    deployment.sites.stop("portal")
+    try:
+        _wait_for_cell(deployment.url, "e-portal", "local", "down")
+        expect(portal).to_have_attribute("data-state", "up")  # the page has not heard of it
+        page.unroute(stream)
+        expect(portal).to_have_attribute("data-state", "down", timeout=10_000)
+        expect(page.locator(".live-status")).to_have_text("● live")
+    finally:
+        deployment.sites.start("portal")
+    _wait_for_cell(deployment.url, "e-portal", "local", "working")
 
 
 def test_incident_page_shows_evidence_and_charts(deployment: Deployment, page: Any) -> None:

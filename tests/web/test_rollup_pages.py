@@ -60,6 +60,9 @@ QUERIES = [
     RollupQuery(targets=[TARGET], vantages=["frankfurt"], since=START + 61, until=START + 7201),
     RollupQuery(vantages=["tirana"], until=START + 600, limit=5),
     RollupQuery(targets=["nope"]),
+    RollupQuery(step=3600),
+    RollupQuery(targets=[TARGET], since=START + 3000, step=1800, limit=3),
+    RollupQuery(targets=[TARGET, "portal-tcp"], vantages=["tirana"], step=300),
 ]
 
 

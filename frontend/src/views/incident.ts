@@ -3,7 +3,7 @@
 import { getIncident, type Incident } from "../api";
 import { formatDuration, formatTime, h, link, replace } from "../dom";
 import { historyCharts } from "../history";
-import { onLive } from "../live";
+import { liveGeneration, onLive, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { incidentBadge } from "../state";
 import { causeLabel, eventLabel, percent } from "../words";
@@ -121,6 +121,7 @@ function causeHistory(inc: Incident): HTMLElement {
 
 export async function renderIncident(main: HTMLElement, params: string[], query: URLSearchParams): Promise<Cleanup> {
   const id = params[0];
+  const generation = liveGeneration();
   const inc = await getIncident(id);
   const pad = Math.max(600, ((inc.end ?? Date.now() / 1000) - inc.start) * 0.5);
   const from = inc.start - pad;
@@ -152,8 +153,10 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
     if (kind !== "incident" || !data || (data as Record<string, unknown>).id !== id || timer !== undefined) return;
     timer = window.setTimeout(() => navigate(location.pathname + location.search, true), 1000);
   });
+  const offGeneration = watchGeneration(generation, () => navigate(location.pathname + location.search, true));
   return () => {
     off();
+    offGeneration();
     stop();
     if (timer !== undefined) window.clearTimeout(timer);
   };

@@ -2,7 +2,7 @@
 import { getIncidents, type Incident } from "../api";
 import { ago, formatDuration, formatTime, h, link, replace } from "../dom";
 import type { Cleanup } from "../nav";
-import { onLive } from "../live";
+import { liveGeneration, onLive, watchGeneration } from "../live";
 import { incidentBadge } from "../state";
 import { causeLabel, percent } from "../words";
 
@@ -65,7 +65,9 @@ function table(incidents: Incident[]): HTMLElement {
 export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
   const content = h("div");
   replace(main, h("h1", null, "Incidents"), h("p", { class: "muted" }, "Open incidents first, then the most recent."), content);
-  const load = async () => {
+  let offGeneration = (): void => {};
+  const load = async (): Promise<void> => {
+    const generation = liveGeneration();
     const incidents = await getIncidents({ limit: 200 });
     const open = incidents.filter((i) => i.open);
     const past = incidents.filter((i) => !i.open);
@@ -76,6 +78,8 @@ export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
       h("h2", null, `Resolved (${past.length})`),
       past.length ? table(past) : h("p", { class: "muted" }, "None in the store."),
     );
+    offGeneration();
+    offGeneration = watchGeneration(generation, () => void load());
   };
   await load();
   let timer: number | undefined;
@@ -88,6 +92,7 @@ export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
   });
   return () => {
     off();
+    offGeneration();
     if (timer !== undefined) window.clearTimeout(timer);
   };
 }

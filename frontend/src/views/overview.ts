@@ -2,7 +2,7 @@
 // country, updated live from the `state` and `incident` events of the stream.
 import { getIncidents, getOverview, getServices, getTargets, type Incident, type Pair, readPair, type Service } from "../api";
 import { ago, formatTime, h, link, replace } from "../dom";
-import { onLive } from "../live";
+import { liveGeneration, onLive, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { badge, type State, worst } from "../state";
 import { incidentCard } from "./incidents";
@@ -172,6 +172,7 @@ function body(model: Model, by: GroupBy): HTMLElement[] {
 
 export async function renderOverview(main: HTMLElement, _params: string[], query: URLSearchParams): Promise<Cleanup> {
   const by = (GROUPS.find(([g]) => g === query.get("group"))?.[0] ?? "none") as GroupBy;
+  const generation = liveGeneration();
   const [services, overview, targets, incidents] = await Promise.all([
     getServices(),
     getOverview(),
@@ -267,10 +268,12 @@ export async function renderOverview(main: HTMLElement, _params: string[], query
       schedule();
     }
   });
+  const offGeneration = watchGeneration(generation, () => navigate(location.pathname + location.search, true));
   // Relative times ("since 3 min ago") age; redraw now and then.
   const timer = window.setInterval(schedule, 30_000);
   return () => {
     off();
+    offGeneration();
     window.clearInterval(timer);
   };
 }

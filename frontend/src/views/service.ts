@@ -3,8 +3,8 @@
 import { getIncidents, getService, type Pair, readPair, type Service } from "../api";
 import { ago, formatTime, h, link, ms, replace } from "../dom";
 import { historyCharts } from "../history";
-import { onLive } from "../live";
-import type { Cleanup } from "../nav";
+import { liveGeneration, onLive, watchGeneration } from "../live";
+import { type Cleanup, navigate } from "../nav";
 import { badge, type State } from "../state";
 import { incidentCard } from "./incidents";
 import { chosenRange, rangeBar } from "./rangebar";
@@ -46,6 +46,7 @@ function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
 export async function renderService(main: HTMLElement, params: string[], query: URLSearchParams): Promise<Cleanup> {
   const name = params[0];
   const [range, seconds] = chosenRange(query);
+  const generation = liveGeneration();
   const service = await getService(name);
   const pairs = new Map<string, Pair>();
   for (const t of service.targets) for (const p of t.pairs) pairs.set(`${p.target}\u0000${p.vantage}`, p);
@@ -85,8 +86,10 @@ export async function renderService(main: HTMLElement, params: string[], query: 
     pairs.set(`${p.target}\u0000${p.vantage}`, p);
     replace(stateHolder, pairsTable(service, pairs));
   });
+  const offGeneration = watchGeneration(generation, () => navigate(location.pathname + location.search, true));
   return () => {
     off();
+    offGeneration();
     stopCharts();
   };
 }

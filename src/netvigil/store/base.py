@@ -30,13 +30,23 @@ class MeasurementQuery:
 
 @dataclass(frozen=True, slots=True)
 class RollupQuery:
-    """Which per-minute rollups to read."""
+    """Which per-minute rollups to read, and in buckets of how many seconds.
+
+    With `step` over 60 the minutes of each (target, vantage) are summed into buckets
+    of `step` seconds aligned to the epoch (`bucket_rollups` says how); a bucket's
+    `minute` is its start. `limit` then counts buckets.
+    """
 
     since: float | None = None
     until: float | None = None
     targets: Sequence[str] | None = None
     vantages: Sequence[str] | None = None
     limit: int = 100_000
+    step: int = 60
+
+    def __post_init__(self) -> None:
+        if self.step < 60 or self.step % 60:
+            raise ValueError(f"step must be a whole number of minutes, in seconds: {self.step}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,9 @@
 
 Pure functions shared by the stores, so every backend computes the same numbers:
 `minute_of` buckets a timestamp, `quantile` interpolates like numpy's default
-(`method="linear"`), `RollupBuilder` folds rows into a `Rollup`, and `OpenRollup` keeps
-a running summary that can be read at any time (the writer's open minutes).
+(`method="linear"`), `RollupBuilder` folds rows into a `Rollup`, `OpenRollup` keeps
+a running summary that can be read at any time (the writer's open minutes), and
+`bucket_rollups` sums minutes into coarser buckets for long ranges.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "OpenRollup",
     "RollupBuilder",
     "Sample",
+    "bucket_rollups",
     "merge_rollups",
     "minute_of",
     "quantile",
@@ -158,3 +160,47 @@ def merge_rollups(old: Rollup, new: Rollup) -> Rollup:
         latency_p95_s=old.latency_p95_s if has_old else new.latency_p95_s,
         outcomes=dict(sorted(outcomes.items())),
     )
+
+
+def bucket_rollups(rollups: Iterable[Rollup], step: int) -> list[Rollup]:
+    """Per-minute rollups summed into buckets of `step` seconds, by bucket, target, vantage.
+
+    Buckets are aligned to the epoch (`minute // step * step`, the bucket's `minute`).
+    Counts and outcomes add exactly. Latency quantiles cannot be merged without the
+    samples: a bucket's p50 (p95) is the mean of its minutes' p50s (p95s) weighted by
+    their successful measurements, which is what a chart of the minutes averages to.
+    """
+    if step < MINUTE_S or step % MINUTE_S:
+        raise ValueError(f"step must be a whole number of minutes, in seconds: {step}")
+    groups: dict[tuple[int, str, str], list[Rollup]] = {}
+    for r in rollups:
+        groups.setdefault((r.minute // step * step, r.target, r.vantage), []).append(r)
+    out: list[Rollup] = []
+    for (start, target, vantage), rows in sorted(groups.items()):
+        outcomes: dict[str, int] = {}
+        for r in rows:
+            for name, n in r.outcomes.items():
+                outcomes[name] = outcomes.get(name, 0) + n
+        out.append(
+            Rollup(
+                minute=start,
+                target=target,
+                vantage=vantage,
+                count=sum(r.count for r in rows),
+                ok_count=sum(r.ok_count for r in rows),
+                latency_p50_s=_weighted_mean([(r.latency_p50_s, r.ok_count) for r in rows]),
+                latency_p95_s=_weighted_mean([(r.latency_p95_s, r.ok_count) for r in rows]),
+                outcomes=dict(sorted(outcomes.items())),
+            )
+        )
+    return out
+
+
+def _weighted_mean(pairs: Sequence[tuple[float | None, int]]) -> float | None:
+    """The mean of the values that are not None, weighted; None when no weight is left."""
+    total = weight = 0.0
+    for value, w in pairs:
+        if value is not None and w > 0:
+            total += value * w
+            weight += w
+    return total / weight if weight else None

@@ -44,7 +44,7 @@ from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Rollup, RollupQuery, Store
-from netvigil.store.rollup import minute_of
+from netvigil.store.rollup import MINUTE_S, minute_of
 from netvigil.store.sqlite_writer import (
     APPLICATION_ID,
     ROLLUP_COLUMNS,
@@ -426,18 +426,23 @@ def _rollup_sql(query: RollupQuery, columns: str) -> tuple[str, list[Any]]:
     With targets named, each (target, vantage) is read by its primary key's minute range,
     so the cost follows the range asked for, not the target's whole history (and SQLite
     never walks the minute index over every target). Without vantages named, a target's
-    vantages are found with one primary-key seek each.
+    vantages are found with one primary-key seek each. With `step` over a minute the
+    rows are summed into buckets in SQL (`_bucketed`), as `bucket_rollups` does.
     """
     since = None if query.since is None else minute_of(query.since)
     if query.targets is None:
         where, params = _filters(since, query.until, query, "minute")
+        if query.step != MINUTE_S:
+            return _bucketed(
+                "", [], f"SELECT * FROM rollups{_where(where)}", params, query, columns
+            )
         sql = (
             f"SELECT {columns} FROM rollups{_where(where)} ORDER BY minute, target, vantage LIMIT ?"
         )
         return sql, [*params, query.limit]
     pairs: list[Any] = [json.dumps(list(query.targets))]
     if query.vantages is not None:
-        cte = f"pair(pt, pv) AS (SELECT t.value, v.value FROM {_DISTINCT} AS t, {_DISTINCT} AS v) "
+        cte = f"pair(pt, pv) AS (SELECT t.value, v.value FROM {_DISTINCT} AS t, {_DISTINCT} AS v)"
         pairs.append(json.dumps(list(query.vantages)))
     else:
         cte = (
@@ -446,15 +451,57 @@ def _rollup_sql(query: RollupQuery, columns: str) -> tuple[str, list[Any]]:
             f" FROM {_DISTINCT} AS t"
             " UNION ALL SELECT p.pt, (SELECT min(vantage) FROM rollups"
             " WHERE target = p.pt AND vantage > p.pv)"
-            " FROM pair AS p WHERE p.pv IS NOT NULL) "
+            " FROM pair AS p WHERE p.pv IS NOT NULL)"
         )
     where, params = _filters(since, query.until, RollupQuery(), "r.minute")
+    joined = "pair AS p CROSS JOIN rollups AS r ON r.target = p.pt AND r.vantage = p.pv"
+    if query.step != MINUTE_S:
+        source = f"SELECT r.* FROM {joined}{_where(where)}"
+        return _bucketed(f"{cte}, ", pairs, source, params, query, columns)
     sql = (
-        f"WITH {cte}SELECT {columns} FROM pair AS p CROSS JOIN rollups AS r"
-        f" ON r.target = p.pt AND r.vantage = p.pv{_where(where)}"
+        f"WITH {cte} SELECT {columns} FROM {joined}{_where(where)}"
         " ORDER BY r.minute, r.target, r.vantage LIMIT ?"
     )
     return sql, [*pairs, *params, query.limit]
+
+
+def _bucketed(
+    ctes: str,
+    cte_params: list[Any],
+    source: str,
+    params: list[Any],
+    query: RollupQuery,
+    columns: str,
+) -> tuple[str, list[Any]]:
+    """The SELECT of `columns` over the rollup rows of `source` summed into `query.step`
+    buckets: counts and outcomes added, latencies averaged weighted by `ok_count`.
+
+    Sums and outcomes are grouped in two scans of `source` (its primary-key range read
+    twice is cheaper than materialising the rows once and joining), then joined.
+    `params` are `source`'s; they are repeated for each scan.
+    """
+    step = int(query.step)
+    bucket = f"minute / {step} * {step}"
+
+    def weighted(column: str) -> str:
+        return (
+            f"sum({column} * ok_count) / nullif(sum(CASE WHEN {column} IS NOT NULL"
+            " THEN ok_count END), 0)"
+        )
+
+    sql = (
+        f"WITH {ctes}a AS (SELECT {bucket} AS minute, target, vantage, sum(count) AS count,"
+        f" sum(ok_count) AS ok_count, {weighted('latency_p50_s')} AS latency_p50_s,"
+        f" {weighted('latency_p95_s')} AS latency_p95_s FROM ({source}) GROUP BY 1, 2, 3),"
+        " o AS (SELECT minute, target, vantage, json_group_object(name, n) AS outcomes FROM"
+        f" (SELECT s.{bucket} AS minute, s.target, s.vantage, j.key AS name, sum(j.value) AS n"
+        f" FROM ({source}) AS s, json_each(s.outcomes) AS j GROUP BY 1, 2, 3, 4"
+        " ORDER BY 1, 2, 3, 4) GROUP BY 1, 2, 3)"
+        f" SELECT {columns} FROM (SELECT a.*, coalesce(o.outcomes, '{{}}') AS outcomes"
+        " FROM a LEFT JOIN o USING (minute, target, vantage))"
+        " ORDER BY minute, target, vantage LIMIT ?"
+    )
+    return sql, [*cte_params, *params, *params, query.limit]
 
 
 def _where(clauses: Iterable[str]) -> str:

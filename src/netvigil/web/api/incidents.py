@@ -46,6 +46,25 @@ REPORT_CACHE_SIZE = 8
 _FIGURE = re.compile(r"^[a-z0-9_\-]{1,64}$")
 
 
+def open_incidents(live: list[Incident], query: IncidentQuery) -> list[Incident]:
+    """The open incidents of the live state that `query` keeps, as the store would list them.
+
+    The live state holds every unresolved incident (fed by detection, or pulled from
+    the store every `poll_s`), so listing open ones never reads or decodes stored rows.
+    """
+    found = [
+        i
+        for i in live
+        if i.state is not IncidentState.RESOLVED
+        and (query.state is None or i.state is query.state)
+        and (query.since is None or i.end is None or i.end >= query.since)
+        and (query.until is None or i.start < query.until)
+        and (query.service is None or query.service in i.services)
+    ]
+    found.sort(key=lambda i: (i.start, i.id), reverse=True)
+    return found[: query.limit]
+
+
 def incidents_router(ctx: WebContext) -> APIRouter:
     """The routes of this module, bound to `ctx`."""
     router = APIRouter(tags=["incidents"], responses=ERROR_RESPONSES)
@@ -71,17 +90,19 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         check_range(since, until)
-        found = await ctx.store.incidents(
-            IncidentQuery(
-                state=state,
-                open_only=open,
-                since=since,
-                until=until,
-                service=service,
-                include_withdrawn=include_withdrawn,
-                limit=limit,
-            )
+        query = IncidentQuery(
+            state=state,
+            open_only=open,
+            since=since,
+            until=until,
+            service=service,
+            include_withdrawn=include_withdrawn,
+            limit=limit,
         )
+        if open or state in (IncidentState.SUSPECTED, IncidentState.CONFIRMED):
+            found = open_incidents((await ctx.live()).open_incidents(), query)
+        else:
+            found = await ctx.store.incidents(query)
         return json_response([IncidentSummary.of(i) for i in found])
 
     @router.get(

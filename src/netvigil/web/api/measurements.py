@@ -1,14 +1,16 @@
 """Raw measurements and per-minute rollups by target, vantage and time range, paged.
 
     GET /measurements?target=T&vantage=V&since=S&until=U&limit=N&after=ID
-    GET /rollups?target=T&vantage=V&since=S&until=U&limit=N
+    GET /rollups?target=T&vantage=V&since=S&until=U&limit=N&step=SECONDS
     GET /targets/{name}/measurements    (the same, for one target)
     GET /targets/{name}/rollups
 
 Measurements default to the last hour, rollups to the last 24 hours; a page holds at
 most `limit` (measurements: up to 10,000; rollups: up to 20,000). The next page of
 measurements starts `after` the last id; of rollups, at `next_since` (a page never
-splits a minute, unless one minute alone overfills it).
+splits a minute, unless one minute alone overfills it). Rollups come per minute, or
+summed into buckets of `step` seconds (a multiple of 60, aligned to the epoch) for
+charts of long ranges: a week in half-hours is 336 rows instead of 10,080.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 }
 MeasurementLimit = Annotated[int, Query(ge=1, le=MAX_MEASUREMENTS)]
 RollupLimit = Annotated[int, Query(ge=1, le=MAX_ROLLUPS)]
+MAX_STEP_S = 86_400
+Step = Annotated[
+    int,
+    Query(
+        ge=60,
+        le=MAX_STEP_S,
+        multiple_of=60,
+        description="Seconds per row: 60 (per minute) or a multiple of 60 up to a day",
+    ),
+]
 
 
 def _measurement_json(m: Measurement) -> dict[str, Any]:
@@ -123,11 +135,12 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         since: float | None,
         until: float | None,
         limit: int,
+        step: int,
     ) -> Response:
         check_range(since, until)
         if since is None:
             since = (until if until is not None else ctx.now()) - ROLLUP_WINDOW_S
-        page = await ctx.rollups.read(targets, vantages, since, until, limit)
+        page = await ctx.rollups.read(targets, vantages, since, until, limit, step)
         etag = await page.etag()
         headers = {"ETag": etag}
         if page.settled:  # closed minutes only: changed only by data arriving late
@@ -152,7 +165,9 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         return await read_measurements(target, vantage, since, until, limit, after)
 
     @router.get(
-        "/rollups", summary="Per-minute rollups, oldest first, paged", response_model=RollupPage
+        "/rollups",
+        summary="Per-minute rollups (or buckets of `step` s), oldest first, paged",
+        response_model=RollupPage,
     )
     async def list_rollups(
         request: Request,
@@ -161,8 +176,9 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         since: Since = None,
         until: Until = None,
         limit: RollupLimit = 1440,
+        step: Step = 60,
     ) -> Response:
-        return await read_rollups(request, target, vantage, since, until, limit)
+        return await read_rollups(request, target, vantage, since, until, limit, step)
 
     @router.get(
         "/targets/{name}/measurements",
@@ -182,7 +198,7 @@ def measurements_router(ctx: WebContext) -> APIRouter:
 
     @router.get(
         "/targets/{name}/rollups",
-        summary="One target's per-minute rollups, paged",
+        summary="One target's per-minute rollups (or buckets of `step` s), paged",
         response_model=RollupPage,
         responses=NOT_MODIFIED,
     )
@@ -193,8 +209,9 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         since: Since = None,
         until: Until = None,
         limit: RollupLimit = 1440,
+        step: Step = 60,
     ) -> Response:
         known(name)
-        return await read_rollups(request, [name], vantage, since, until, limit)
+        return await read_rollups(request, [name], vantage, since, until, limit, step)
 
     return router

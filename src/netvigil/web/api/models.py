@@ -258,9 +258,13 @@ class MeasurementPage(_Out):
 
 
 class RollupOut(_Out):
-    """One minute of one target from one vantage."""
+    """One minute (or one bucket of `step` seconds) of one target from one vantage.
 
-    minute: int
+    In buckets over a minute, counts and outcomes are sums and the latencies are the
+    minutes' p50 (p95) averaged, weighted by their successful measurements.
+    """
+
+    minute: int = Field(description="Start of the minute (bucket), epoch s")
     target: str
     vantage: str
     count: int
@@ -290,6 +294,7 @@ class RollupPage(_Out):
 
     items: list[RollupOut]
     next_since: int | None
+    step: int = Field(description="Seconds each row sums: 60 for per-minute rows")
 
 
 class EvidenceOut(_Out):

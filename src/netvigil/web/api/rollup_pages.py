@@ -2,7 +2,7 @@
 
     pages = RollupPages(store, state, now=time.time)
     page = await pages.read(["t-1"], None, since=..., until=None, limit=1440)
-    page.body          # b'{"items":[...],"next_since":null}' (the RollupPage shape)
+    page.body          # b'{"items":[...],"next_since":null,"step":60}' (the RollupPage shape)
 
 Rows are read with the store's JSON read path where it has one (`rollups_json`: the
 database writes each row's JSON text in the store's reader thread), so the event loop
@@ -18,6 +18,9 @@ worker thread. A page is stitched from whole hours ("blocks") of encoded rows:
   A state that pulls from the store cannot see writes, so nothing is cached;
 - everything else (the hour a page starts in, unsettled minutes, cache misses) is read
   from the store, one query per run of missing hours.
+
+Pages in coarser buckets (`step` over 60 s, what charts of a day or a week ask for)
+are summed by the store and never cached: they are a few hundred rows.
 """
 
 from __future__ import annotations
@@ -140,26 +143,32 @@ class RollupPages:
         since: float,
         until: float | None,
         limit: int,
+        step: int = 60,
     ) -> RollupPage:
         """A page of at most `limit` rows of minutes overlapping [since, until), oldest first.
 
-        A page never ends inside a minute unless that minute alone fills it; `next_since`
-        is where the next page starts (None on the last page). Raises StoreError.
+        With `step` over 60 a row is a bucket of `step` seconds (see `RollupQuery`).
+        A page never ends inside a minute (bucket) unless that one alone fills it;
+        `next_since` is where the next page starts (None on the last page).
+        Raises StoreError.
         """
-        rows = await self._rows(targets, vantages, since, until, limit)
+        if step == 60:
+            rows = await self._rows(targets, vantages, since, until, limit)
+        else:
+            rows = await self._fetch(targets, vantages, since, until, limit, step)
         next_since: int | None = None
         if len(rows) == limit:
             last = rows[-1][0]
             cut = len(rows)
             while cut and rows[cut - 1][0] == last:
                 cut -= 1
-            if cut:  # leave the last minute, maybe cut short, to the next page
+            if cut:  # leave the last bucket, maybe cut short, to the next page
                 rows, next_since = rows[:cut], last
             else:
-                next_since = last + 60
+                next_since = last + step
         items = ",".join([r[1] for r in rows])
         tail = "null" if next_since is None else str(next_since)
-        body = f'{{"items":[{items}],"next_since":{tail}}}'.encode()
+        body = f'{{"items":[{items}],"next_since":{tail},"step":{step}}}'.encode()
         settled = until is not None and until <= self._settled_before()
         return RollupPage(body, len(rows), next_since, settled)
 
@@ -237,6 +246,7 @@ class RollupPages:
         since: float,
         until: float | None,
         limit: int,
+        step: int = 60,
     ) -> list[EncodedRow]:
         query = RollupQuery(
             since=since,
@@ -244,6 +254,7 @@ class RollupPages:
             targets=None if targets is None else list(targets),
             vantages=None if vantages is None else list(vantages),
             limit=limit,
+            step=step,
         )
         if self._reader is not None:
             return await self._reader.rollups_json(query)
