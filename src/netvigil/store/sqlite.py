@@ -476,32 +476,37 @@ def _bucketed(
     """The SELECT of `columns` over the rollup rows of `source` summed into `query.step`
     buckets: counts and outcomes added, latencies averaged weighted by `ok_count`.
 
-    Sums and outcomes are grouped in two scans of `source` (its primary-key range read
-    twice is cheaper than materialising the rows once and joining), then joined.
-    `params` are `source`'s; they are repeated for each scan.
+    One scan groups the minutes by bucket and by their outcomes text (a bucket of a
+    steady target holds one or two distinct texts), so outcomes are parsed once per
+    distinct text, not once per minute; the groups are then summed per bucket.
     """
     step = int(query.step)
-    bucket = f"minute / {step} * {step}"
 
     def weighted(column: str) -> str:
         return (
-            f"sum({column} * ok_count) / nullif(sum(CASE WHEN {column} IS NOT NULL"
-            " THEN ok_count END), 0)"
+            f"sum({column} * ok_count) AS {column}_sum,"
+            f" sum(CASE WHEN {column} IS NOT NULL THEN ok_count END) AS {column}_weight"
         )
 
+    def mean(column: str) -> str:
+        return f"sum({column}_sum) / nullif(sum({column}_weight), 0) AS {column}"
+
     sql = (
-        f"WITH {ctes}a AS (SELECT {bucket} AS minute, target, vantage, sum(count) AS count,"
-        f" sum(ok_count) AS ok_count, {weighted('latency_p50_s')} AS latency_p50_s,"
-        f" {weighted('latency_p95_s')} AS latency_p95_s FROM ({source}) GROUP BY 1, 2, 3),"
+        f"WITH {ctes}g AS MATERIALIZED (SELECT minute / {step} * {step} AS minute, target,"
+        " vantage, outcomes, count(*) AS times, sum(count) AS count, sum(ok_count) AS ok_count,"
+        f" {weighted('latency_p50_s')}, {weighted('latency_p95_s')}"
+        f" FROM ({source}) GROUP BY 1, 2, 3, 4),"
+        " a AS (SELECT minute, target, vantage, sum(count) AS count, sum(ok_count) AS ok_count,"
+        f" {mean('latency_p50_s')}, {mean('latency_p95_s')} FROM g GROUP BY 1, 2, 3),"
         " o AS (SELECT minute, target, vantage, json_group_object(name, n) AS outcomes FROM"
-        f" (SELECT s.{bucket} AS minute, s.target, s.vantage, j.key AS name, sum(j.value) AS n"
-        f" FROM ({source}) AS s, json_each(s.outcomes) AS j GROUP BY 1, 2, 3, 4"
-        " ORDER BY 1, 2, 3, 4) GROUP BY 1, 2, 3)"
+        " (SELECT g.minute, g.target, g.vantage, j.key AS name, sum(j.value * g.times) AS n"
+        " FROM g, json_each(g.outcomes) AS j GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4)"
+        " GROUP BY 1, 2, 3)"
         f" SELECT {columns} FROM (SELECT a.*, coalesce(o.outcomes, '{{}}') AS outcomes"
         " FROM a LEFT JOIN o USING (minute, target, vantage))"
         " ORDER BY minute, target, vantage LIMIT ?"
     )
-    return sql, [*cte_params, *params, *params, query.limit]
+    return sql, [*cte_params, *params, query.limit]
 
 
 def _where(clauses: Iterable[str]) -> str:
