@@ -25,7 +25,7 @@ from netvigil.errors import ConfigError, NetvigilError
 from netvigil.lab import netns
 from netvigil.lab.config import detector_config
 from netvigil.lab.scenario import Scenario, ScenarioRunner, load_scenario
-from netvigil.lab.score import run_report
+from netvigil.lab.score import describe_expectation, run_report
 from netvigil.lab.show import LiveView
 from netvigil.lab.topology import Topology
 from netvigil.model import Measurement
@@ -76,16 +76,7 @@ def write_summary(doc: dict[str, Any], out: Path) -> Path:
         lines.append("")
     sc = doc["score"]
     lines += ["## Against the ground truth", ""]
-    for e in sc["expectations"]:
-        head = f"- expected `{e['cause']}` on {', '.join(e['services'])} from t={e['start']:g}s: "
-        if not e["detected"]:
-            lines.append(head + "missed")
-            continue
-        verdict = "right" if e["cause_right"] else f"wrong (`{e['reported_cause']}`)"
-        lines.append(
-            head + f"detected after {e['delay_s']:.1f}s, cause {verdict}, "
-            f"services recall {e['services_recall']:.0%}"
-        )
+    lines += ["- " + describe_expectation(e, markdown=True) for e in sc["expectations"]]
     lines.append(f"- false incidents: {len(sc['false_incidents'])}")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

@@ -200,3 +200,26 @@ def test_calibration_bins_count_right_causes() -> None:
     assert by_low[0.95]["count"] == 3 and by_low[0.95]["right"] == 2
     assert by_low[0.95]["high"] == 1.0
     assert by_low[0.5]["fraction_right"] is None
+
+
+def test_an_expectation_in_words() -> None:
+    from netvigil.lab.score import describe_expectation
+
+    e = {
+        "cause": "shutdown",
+        "services": ["e-albania", "parlament"],
+        "start": 30.0,
+        "detected": True,
+        "cause_right": False,
+        "reported_cause": "volumetric_ddos",
+        "delay_s": 8.13,
+        "delay_intervals": 1.63,
+        "confidence": 0.91,
+        "services_recall": 1.0,
+    }
+    assert describe_expectation(e) == (
+        "expected shutdown on e-albania, parlament from t=30s: detected after 8.1s"
+        " (1.6 intervals), cause wrong (volumetric_ddos) at 0.91, services recall 100%"
+    )
+    assert "cause wrong (`volumetric_ddos`)" in describe_expectation(e, markdown=True)
+    assert describe_expectation({**e, "detected": False}).endswith(": missed")

@@ -139,19 +139,24 @@ async def test_paging_with_after_id_visits_everything_once(store: Store) -> None
     assert [m.id for m in since_page] == seen[46:]
 
 
-async def test_rollups_match_numpy(store: Store) -> None:
-    rng = random.Random(7)
-    ms = [
+def random_measurements(seed: int, count: int, span_s: float, failing: float) -> list[Measurement]:
+    """`count` measurements of targets a, b from vantages v1, v2 over `span_s` from T0."""
+    rng = random.Random(seed)
+    return [
         make_measurement(
-            T0 + rng.uniform(0, 180),
+            T0 + rng.uniform(0, span_s),
             target=rng.choice(["a", "b"]),
             vantage=rng.choice(["v1", "v2"]),
-            ok=rng.random() > 0.2,
+            ok=rng.random() > failing,
             total=rng.uniform(0.001, 2.0),
             outcome=None,
         )
-        for _ in range(400)
+        for _ in range(count)
     ]
+
+
+async def test_rollups_match_numpy(store: Store) -> None:
+    ms = random_measurements(7, 400, 180, failing=0.2)
     for i in range(0, len(ms), 37):
         await store.add(ms[i : i + 37])
     assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups(ms))
@@ -188,19 +193,7 @@ async def test_rollup_query_filters_by_overlapping_minute(store: Store) -> None:
     ],
 )
 async def test_buckets_are_the_minutes_summed(store: Store, query: RollupQuery) -> None:
-    rng = random.Random(11)
-    ms = [
-        make_measurement(
-            T0 + rng.uniform(0, 1800),
-            target=rng.choice(["a", "b"]),
-            vantage=rng.choice(["v1", "v2"]),
-            ok=rng.random() > 0.3,
-            total=rng.uniform(0.001, 2.0),
-            outcome=None,
-        )
-        for _ in range(600)
-    ]
-    await store.add(ms)
+    await store.add(random_measurements(11, 600, 1800, failing=0.3))
     minutes = RollupQuery(
         since=query.since, until=query.until, targets=query.targets, vantages=query.vantages
     )

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from apidata import measurement
 
 from netvigil.config.model import (
     AgentConfig,
@@ -27,9 +28,8 @@ from netvigil.config.model import (
 from netvigil.detect.incidents import Incident, IncidentState
 from netvigil.detect.live import LiveDetection, TeeStore
 from netvigil.maintenance import Mute
-from netvigil.model import Measurement, new_measurement_id
+from netvigil.model import Measurement
 from netvigil.notify import AlertDispatcher, AlertPolicy, WebhookNotifier
-from netvigil.outcome import Outcome, Phase
 from netvigil.probes import TCPSpec
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore
@@ -83,19 +83,7 @@ def measurements(start: float, end: float, failing: set[str]) -> list[Measuremen
             for j, vantage in enumerate(VANTAGES):
                 at = ts + 0.3 * i + 0.1 * j
                 ok = target not in failing
-                out.append(
-                    Measurement(
-                        id=new_measurement_id(),
-                        ts=at,
-                        vantage=vantage,
-                        target=target,
-                        kind="tcp",
-                        ok=ok,
-                        outcome=Outcome.OK if ok else Outcome.TCP_TIMEOUT,
-                        phase=None if ok else Phase.CONNECT,
-                        timings={"connect": 0.02, "total": 0.02} if ok else {},
-                    )
-                )
+                out.append(measurement(target, vantage, at, ok))
         ts += INTERVAL
     return out
 

@@ -11,7 +11,7 @@ import typer
 
 from netvigil.lab import lab_down, lab_status, lab_up
 from netvigil.lab.scenario import ScenarioRunner, load_scenario
-from netvigil.lab.score import run_report
+from netvigil.lab.score import describe_expectation, run_report
 from netvigil.lab.show import LiveView
 
 __all__ = ["app", "resolve_scenario"]
@@ -168,16 +168,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     sc = doc["score"]
     lines = [f"{doc['scenario']}: {doc['measurements']} measurements, "
              f"{len(doc['incidents'])} incident(s) reported"]  # fmt: skip
-    for e in sc["expectations"]:
-        what = f"  expected {e['cause']} on {', '.join(e['services'])} at t={e['start']:g}s: "
-        if not e["detected"]:
-            lines.append(what + "MISSED")
-            continue
-        verdict = "right" if e["cause_right"] else f"wrong ({e['reported_cause']})"
-        lines.append(
-            what + f"detected after {e['delay_s']:.1f}s ({e['delay_intervals']:.1f} intervals), "
-            f"cause {verdict} at {e['confidence']:.2f}, services recall {e['services_recall']:.0%}"
-        )
+    lines += ["  " + describe_expectation(e) for e in sc["expectations"]]
     if sc["services_precision"] is not None:
         lines.append(f"  services precision {sc['services_precision']:.0%}")
     lines.append(f"  false incidents: {len(sc['false_incidents'])}")

@@ -53,6 +53,7 @@ __all__ = [
     "SavedRun",
     "ScenarioScore",
     "calibration_table",
+    "describe_expectation",
     "detect",
     "load_saved_run",
     "reported_from_incidents",
@@ -548,4 +549,22 @@ def load_saved_run(directory: Path, name: str, *, scenario_dir: Path | None = No
         started=float(result["started"]),
         measurements=measurement_list_adapter.validate_python(rows),
         windows=list(result.get("windows") or []),
+    )
+
+
+def describe_expectation(e: dict[str, Any], *, markdown: bool = False) -> str:
+    """One expectation of a `run_report` score in words: what was expected, and whether
+    and how soon it was detected, with the cause right or wrong (names in code spans
+    when `markdown`)."""
+
+    def name(text: str) -> str:
+        return f"`{text}`" if markdown else text
+
+    head = f"expected {name(e['cause'])} on {', '.join(e['services'])} from t={e['start']:g}s: "
+    if not e["detected"]:
+        return head + "missed"
+    verdict = "right" if e["cause_right"] else f"wrong ({name(e['reported_cause'])})"
+    return head + (
+        f"detected after {e['delay_s']:.1f}s ({e['delay_intervals']:.1f} intervals), "
+        f"cause {verdict} at {e['confidence']:.2f}, services recall {e['services_recall']:.0%}"
     )

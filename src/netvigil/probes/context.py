@@ -1,4 +1,4 @@
-"""Resources probes share: the resolver and a cache of TLS contexts.
+"""Resources probes share: the resolver (and the address a probe talks to), a cache of TLS contexts.
 
 Building an `ssl.SSLContext` loads the CA store (milliseconds), so contexts are made
 once per (verify, ca_file, alpn) and reused for every check.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from time import perf_counter
 
+from netvigil.probes.connect import is_ip_literal
 from netvigil.probes.resolve import Resolver, SystemResolver
 
 __all__ = ["ProbeContext"]
@@ -40,3 +42,13 @@ class ProbeContext:
                 ctx.set_alpn_protocols(list(alpn))
             self._tls[key] = ctx
         return ctx
+
+    async def address_of(self, host: str, timings: dict[str, float], start: float) -> str:
+        """The address to probe for `host`: itself when it is an IP literal, else the first
+        address the resolver gives, with the time since `start` (a `perf_counter` reading)
+        recorded as `timings["resolve"]`. Raises what the resolver raises."""
+        if is_ip_literal(host):
+            return host
+        addresses = await self.resolver.resolve(host)
+        timings["resolve"] = perf_counter() - start
+        return addresses[0]

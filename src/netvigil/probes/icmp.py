@@ -24,7 +24,7 @@ from netvigil.model import Observation
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
 from netvigil.probes.classify import ICMPReport, classify_icmp, failure
-from netvigil.probes.connect import address_family, is_ip_literal
+from netvigil.probes.connect import address_family
 from netvigil.probes.context import ProbeContext
 
 __all__ = ["ICMPProbe", "ICMPSpec"]
@@ -94,12 +94,7 @@ class ICMPProbe:
         report: ICMPReport | None = None
         try:
             async with asyncio.timeout_at(deadline):
-                if is_ip_literal(spec.host):
-                    address = spec.host
-                else:
-                    addresses = await self._context.resolver.resolve(spec.host)
-                    timings["resolve"] = perf_counter() - start
-                    address = addresses[0]
+                address = await self._context.address_of(spec.host, timings, start)
                 phase = Phase.CONNECT
                 family = address_family(address)
                 wait = max(

@@ -15,7 +15,7 @@ from netvigil.model import Observation
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
 from netvigil.probes.classify import failure
-from netvigil.probes.connect import connect, is_ip_literal
+from netvigil.probes.connect import connect
 from netvigil.probes.context import ProbeContext
 
 __all__ = ["TLSProbe", "TLSSpec", "cert_facts"]
@@ -91,12 +91,7 @@ class TLSProbe:
         deadline = asyncio.get_running_loop().time() + spec.timeout_s
         try:
             async with asyncio.timeout_at(deadline):
-                if is_ip_literal(spec.host):
-                    address = spec.host
-                else:
-                    addresses = await self._context.resolver.resolve(spec.host)
-                    timings["resolve"] = perf_counter() - start
-                    address = addresses[0]
+                address = await self._context.address_of(spec.host, timings, start)
                 phase = Phase.CONNECT
                 ctx = self._context.tls_context(verify=spec.verify, ca_file=spec.ca_file)
                 try:
