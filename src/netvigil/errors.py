@@ -20,12 +20,24 @@ class NetvigilError(Exception):
 
 
 class ConfigError(NetvigilError):
-    """A configuration is invalid. `problems` holds one (location, message) pair per error."""
+    """A configuration is invalid. `problems` holds one (location, message) pair per error.
+
+    The message has one line per problem, the first `SHOWN` of them, and then how many
+    more there are (a file with a thousand targets missing one setting says so in a
+    screenful, not a thousand lines); `problems` keeps them all.
+    """
+
+    SHOWN = 20
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
-        lines = [f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}" for loc, msg in problems]
+        lines = [
+            f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
+            for loc, msg in problems[: self.SHOWN]
+        ]
+        if len(problems) > self.SHOWN:
+            lines.append(f"{source}: ... and {len(problems) - self.SHOWN} more problems")
         super().__init__("\n".join(lines))
 
 

@@ -129,3 +129,24 @@ def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
         parse_config(text)
     except ConfigError as exc:
         assert str(exc).startswith("<config>")
+
+
+def test_every_dangling_reference_is_its_own_problem_and_the_message_is_capped() -> None:
+    blocks = [
+        f'[[targets]]\nname = "t{i}"\nkind = "tcp"\nhost = "192.0.2.7"\nport = 80\n'
+        for i in range(ConfigError.SHOWN + 5)
+    ]
+    blocks.append('[[targets]]\nname = "x"\nkind = "tcp"\nhost = "h"\nport = 1\nservice = "nope"\n')
+    with pytest.raises(ConfigError) as info:
+        parse_config("\n".join(blocks), source="big.toml")
+    problems = info.value.problems
+    assert len(problems) == ConfigError.SHOWN + 6
+    assert problems[0] == (
+        "targets[0].service",
+        "target 't0' names no service (set service, or control = true for a control target)",
+    )
+    assert problems[-1] == (f"targets[{ConfigError.SHOWN + 5}].service", "unknown service 'nope'")
+    lines = str(info.value).splitlines()
+    assert len(lines) == ConfigError.SHOWN + 1
+    assert lines[0].startswith("big.toml: targets[0].service: target 't0' names no service")
+    assert lines[-1] == "big.toml: ... and 6 more problems"

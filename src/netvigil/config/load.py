@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from netvigil.config.model import Config
+from netvigil.config.model import Config, ReferenceProblems
 from netvigil.errors import ConfigError
 
 __all__ = [
@@ -119,5 +119,11 @@ def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
                 msg = f"missing 'kind'; expected one of {', '.join(kinds)}"
         elif msg.startswith("Value error, "):
             msg = msg.removeprefix("Value error, ")
-        problems.append((format_location(tuple(err["loc"])), msg))
+        where = format_location(tuple(err["loc"]))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, ReferenceProblems):
+            prefix = f"{where}." if where else ""
+            problems += [(prefix + loc, text) for loc, text in cause.problems]
+            continue
+        problems.append((where, msg))
     return problems

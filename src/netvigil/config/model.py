@@ -340,6 +340,15 @@ def _unique_notifier_names(sections: list[NotifierConfig]) -> list[NotifierConfi
     return sections
 
 
+class ReferenceProblems(ValueError):
+    """Names in a config that refer to nothing (or are used twice): one (location, message)
+    pair each, so that every problem is reported on its own line with its place."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -362,39 +371,42 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []
         for field_name in ("networks", "organizations", "services", "targets", "agents"):
             seen: set[str] = set()
             for item in getattr(self, field_name):
                 if item.name in seen:
-                    problems.append(f"{field_name}: name {item.name!r} is used twice")
+                    problems.append((field_name, f"name {item.name!r} is used twice"))
                 seen.add(item.name)
         networks = {n.name for n in self.networks}
         orgs = {o.name for o in self.organizations}
         services = {s.name for s in self.services}
         for i, svc in enumerate(self.services):
             if svc.network is not None and svc.network not in networks:
-                problems.append(f"services[{i}].network: unknown network {svc.network!r}")
+                problems.append((f"services[{i}].network", f"unknown network {svc.network!r}"))
             if svc.organization is not None and svc.organization not in orgs:
                 problems.append(
-                    f"services[{i}].organization: unknown organization {svc.organization!r}"
+                    (f"services[{i}].organization", f"unknown organization {svc.organization!r}")
                 )
         for i, tgt in enumerate(self.targets):
             if tgt.service is None and not tgt.control:
                 problems.append(
-                    f"targets[{i}].service: target {tgt.name!r} names no service "
-                    "(set service, or control = true for a control target)"
+                    (
+                        f"targets[{i}].service",
+                        f"target {tgt.name!r} names no service"
+                        " (set service, or control = true for a control target)",
+                    )
                 )
             elif tgt.service is not None and tgt.service not in services:
-                problems.append(f"targets[{i}].service: unknown service {tgt.service!r}")
+                problems.append((f"targets[{i}].service", f"unknown service {tgt.service!r}"))
         for i, window in enumerate(self.maintenance):
             for name in window.services:
                 if name not in services:
-                    problems.append(f"maintenance[{i}].services: unknown service {name!r}")
+                    problems.append((f"maintenance[{i}].services", f"unknown service {name!r}"))
         if self.vantage.name in {a.name for a in self.agents}:
-            problems.append(f"agents: {self.vantage.name!r} is this server's own vantage name")
+            problems.append(("agents", f"{self.vantage.name!r} is this server's own vantage name"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ReferenceProblems(problems)
         return self
 
     def service(self, name: str) -> ServiceConfig | None:
