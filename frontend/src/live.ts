@@ -57,6 +57,23 @@ export function onLiveStatus(fn: StatusListener): () => void {
   return () => statusListeners.delete(fn);
 }
 
+/**
+ * Resolves at the stream's first `hello`, or after `timeoutMs` if none comes: rendering
+ * the first view after it saves that view fetching its data a second time.
+ */
+export function whenLive(timeoutMs: number): Promise<void> {
+  if (generation > 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      generationListeners.delete(done);
+      window.clearTimeout(timer);
+      resolve();
+    };
+    const timer = window.setTimeout(done, timeoutMs);
+    generationListeners.add(done);
+  });
+}
+
 /** How many times the stream has (re)connected; read it before fetching a view's data. */
 export function liveGeneration(): number {
   return generation;

@@ -1,7 +1,7 @@
 // The dashboard: page shell, client-side routes under /ui/, theme and live connection.
 import "./style.css";
 import { h, replace } from "./dom";
-import { onLiveStatus, startLive } from "./live";
+import { onLiveStatus, startLive, whenLive } from "./live";
 import { type Cleanup, navigate, type View } from "./nav";
 import { setupTheme } from "./theme";
 import { renderIncident } from "./views/incident";
@@ -10,6 +10,8 @@ import { renderOverview } from "./views/overview";
 import { renderService } from "./views/service";
 import { renderVantages } from "./views/vantages";
 
+/** How long the first view waits for the live stream before it fetches its data anyway. */
+const FIRST_HELLO_WAIT_MS = 300;
 
 const ROUTES: [RegExp, View, string][] = [
   [/^\/(?:ui\/?)?(?:overview)?$/, renderOverview, "overview"],
@@ -108,7 +110,7 @@ function start(): void {
     live.title = up ? "Receiving live updates" : "Live updates paused; reconnecting";
   });
   startLive();
-  rerender();
+  void whenLive(FIRST_HELLO_WAIT_MS).then(rerender);
 }
 
 start();
