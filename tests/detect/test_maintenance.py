@@ -141,6 +141,10 @@ def test_events_after_the_mute_expires_are_loud() -> None:
     assert not any(e.quiet for e in after)
     assert after[-1].kind is EventKind.RESOLVED
     assert after[-1].incident.maintenance is None
+    # The label comes off as the mute runs out, not only at the next change of state.
+    assert after[0].kind is EventKind.UPDATED
+    assert after[0].incident.maintenance is None
+    assert after[0].ts - until < 30
 
 
 def test_lifting_a_mute_makes_later_events_loud() -> None:
@@ -159,6 +163,26 @@ def test_lifting_a_mute_makes_later_events_loud() -> None:
     assert all(e.quiet for e in early)
     assert late[-1].kind is EventKind.RESOLVED
     assert not any(e.quiet for e in late)
+    # Lifting the mute is itself announced (stored, shown), at the next measurement.
+    assert late[0].kind is EventKind.UPDATED
+    assert late[0].incident.maintenance is None
+    assert late[0].ts - (ONSET + 150) < 30
+
+
+def test_a_mute_set_during_an_incident_labels_it_at_once_and_quiets_the_rest() -> None:
+    measurements = stream()
+    detector = Detector(World().config())
+    half = [m for m in measurements if m.ts < ONSET + 150]
+    early = [e for e in detector.feed_many(half) if NEWS in e.incident.targets]
+    detector.set_mutes([Mute(NEWS, ONSET + 3600, "router swap")])
+    late = detector.feed_many(measurements[len(half) :]) + detector.flush()
+    late = [e for e in late if NEWS in e.incident.targets]
+    assert {e.kind for e in early} >= {EventKind.OPENED, EventKind.CONFIRMED}
+    assert not any(e.quiet for e in early)
+    assert late[0].kind is EventKind.UPDATED
+    assert late[0].incident.maintenance == "muted until 2022-07-15 21:30 UTC: router swap"
+    assert all(e.quiet for e in late)
+    assert late[-1].kind is EventKind.RESOLVED
 
 
 def test_mutes_and_windows_together_cover_an_incident() -> None:

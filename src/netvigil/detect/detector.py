@@ -113,6 +113,9 @@ class _Tracked:
     """Loss was once steady and complete for `hold_intervals`: answers afterwards are recovery."""
     answered_at: float | None = None
     """When a member path answered again after complete loss."""
+    announced_maintenance: str | None = None
+    """The maintenance label of the incident's latest event (a mute set, lifted or expired
+    since changes it: an `updated` event says so)."""
 
 
 class Detector:
@@ -274,7 +277,7 @@ class Detector:
             if not inc.open or inc.id in self._tracked:
                 continue
             own = inc.copy()
-            tracked = _Tracked(own, seeded=True)
+            tracked = _Tracked(own, seeded=True, announced_maintenance=own.maintenance)
             tracked.signature = (len(own.targets), len(own.vantages), own.state)
             self._tracked[own.id] = tracked
             self._order.append(own.id)
@@ -739,6 +742,11 @@ class Detector:
         for inc_id in list(self._open):
             tracked = self._tracked[inc_id]
             inc = tracked.incident
+            if (self._mutes or tracked.announced_maintenance is not None) and (
+                self._maintenance(inc) != tracked.announced_maintenance
+            ):
+                inc.updated = self._now  # a mute was set, lifted or ran out
+                events.append(self._event(EventKind.UPDATED, tracked))
             if tracked.quiet_since is None and self._now - tracked.last_classified >= (
                 self._reclassify_every(inc)
             ):
@@ -806,6 +814,7 @@ class Detector:
     def _event(self, kind: EventKind, tracked: _Tracked) -> IncidentEvent:
         inc = tracked.incident
         inc.maintenance = self._maintenance(inc)  # a mute may have come or gone since
+        tracked.announced_maintenance = inc.maintenance
         return IncidentEvent(kind, self._now, inc.copy(), quiet=inc.maintenance is not None)
 
     # -- evidence window -----------------------------------------------------------
