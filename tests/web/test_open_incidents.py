@@ -56,5 +56,15 @@ async def test_live_listing_equals_the_store_listing(tmp_path: Path) -> None:
         for query in queries:
             want = [i.id for i in await store.incidents(query)]
             assert [i.id for i in open_incidents(live, query)] == want, query
+        every = [
+            IncidentQuery(),
+            IncidentQuery(include_withdrawn=True),
+            IncidentQuery(state=IncidentState.RESOLVED, service="portal"),
+            IncidentQuery(since=NOW - 250, until=NOW - 150, include_withdrawn=True),
+        ]
+        newest_first = sorted(incidents, key=lambda i: (i.start, i.id), reverse=True)
+        for query in every:
+            want = [i.id for i in await store.incidents(query)]
+            assert [i.id for i in newest_first if query.matches(i)] == want, query
     finally:
         await store.close()

@@ -191,6 +191,9 @@ class Detector:
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
         self._mutes: dict[str, Mute] = {}
+        self._labels_due = float("inf")
+        """When a maintenance label may next change by itself: a mute set or lifted
+        (now), a mute running out, a window opening or closing."""
         self.seed(incidents)
 
     # -- configuration -------------------------------------------------------------
@@ -297,6 +300,7 @@ class Detector:
         and its events are quiet; once a mute is lifted or expires they are not.
         """
         self._mutes = {m.target: m for m in mutes}
+        self._labels_due = float("-inf")
 
     # -- processing ----------------------------------------------------------------
 
@@ -738,13 +742,24 @@ class Detector:
         )
         return min(self.settings.reclassify_s, self.settings.reclassify_intervals * interval)
 
+    def _relabel_due(self) -> bool:
+        """Whether maintenance labels may have changed since they were last checked
+        (see `_labels_due`); when so, the next such moment is found."""
+        now = self._now
+        if now < self._labels_due:
+            return False
+        edges = [m.until for m in self._mutes.values()]
+        if self._mutes:
+            edges += [t for w in self.config.maintenance for t in (w.start_ts, w.end_ts)]
+        self._labels_due = min((t for t in edges if t > now), default=float("inf"))
+        return True
+
     def _reclassify_due(self, events: list[IncidentEvent]) -> None:
+        relabel = self._relabel_due()
         for inc_id in list(self._open):
             tracked = self._tracked[inc_id]
             inc = tracked.incident
-            if (self._mutes or tracked.announced_maintenance is not None) and (
-                self._maintenance(inc) != tracked.announced_maintenance
-            ):
+            if relabel and self._maintenance(inc) != tracked.announced_maintenance:
                 inc.updated = self._now  # a mute was set, lifted or ran out
                 events.append(self._event(EventKind.UPDATED, tracked))
             if tracked.quiet_since is None and self._now - tracked.last_classified >= (

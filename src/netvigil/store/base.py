@@ -67,6 +67,19 @@ class IncidentQuery:
     include_withdrawn: bool = False
     limit: int = 1_000
 
+    def matches(self, incident: Incident) -> bool:
+        """Whether `incident` passes this query's filters (`limit` and order aside)."""
+        i = incident
+        resolved = i.state is IncidentState.RESOLVED
+        return (
+            (self.state is None or i.state is self.state)
+            and not (self.open_only and resolved)
+            and (self.since is None or i.end is None or i.end >= self.since)
+            and (self.until is None or i.start < self.until)
+            and (self.service is None or self.service in i.services)
+            and (self.include_withdrawn or not (resolved and i.confirmed_at is None))
+        )
+
 
 @dataclass(slots=True)
 class Rollup:

@@ -52,15 +52,7 @@ def open_incidents(live: list[Incident], query: IncidentQuery) -> list[Incident]
     The live state holds every unresolved incident (fed by detection, or pulled from
     the store every `poll_s`), so listing open ones never reads or decodes stored rows.
     """
-    found = [
-        i
-        for i in live
-        if i.state is not IncidentState.RESOLVED
-        and (query.state is None or i.state is query.state)
-        and (query.since is None or i.end is None or i.end >= query.since)
-        and (query.until is None or i.start < query.until)
-        and (query.service is None or query.service in i.services)
-    ]
+    found = [i for i in live if i.state is not IncidentState.RESOLVED and query.matches(i)]
     found.sort(key=lambda i: (i.start, i.id), reverse=True)
     return found[: query.limit]
 
