@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -15,6 +13,7 @@ from netvigil.agent.runner import run_agent
 from netvigil.agent.tokens import new_token
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
+from netvigil.shutdown import stop_event
 
 app = typer.Typer(
     help="Run a remote vantage, or make a token for one.", invoke_without_command=True
@@ -66,13 +65,7 @@ def agent(
 async def _run(
     config: Config, server: str, token: str, spool: Path, duration: float | None
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
-    await run_agent(config, server, token, stop, spool_path=spool)
+    await run_agent(config, server, token, stop_event(duration), spool_path=spool)
 
 
 @app.command("token")

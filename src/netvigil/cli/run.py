@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -28,6 +27,7 @@ from netvigil.maintenance import Mute
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
+from netvigil.shutdown import stop_event
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
@@ -92,12 +92,7 @@ async def _serve(
     live: bool,
     alerts: AlertDispatcher | None,
 ) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if duration is not None:
-        loop.call_later(duration, stop.set)
+    stop = stop_event(duration)
     metrics = Metrics()
     state = LatestState()
     web_state = LiveState(config) if host is not None else None

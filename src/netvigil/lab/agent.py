@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from netvigil.config import load_config
 from netvigil.model import Measurement
 from netvigil.monitor import Monitor
 from netvigil.probes import ProbeSet
+from netvigil.shutdown import stop_event
 
 __all__ = ["JSONLSink", "main"]
 
@@ -58,12 +58,7 @@ async def run_agent(args: argparse.Namespace) -> int:
         with _open_append(Path(args.out)) as stream:
             sink = JSONLSink(stream)
             monitor = Monitor(targets, probes, [sink], config.vantage.name, config.scheduler)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
-            loop.call_later(args.duration, stop.set)
-            await monitor.run(stop)
+            await monitor.run(stop_event(args.duration))
     return 0
 
 

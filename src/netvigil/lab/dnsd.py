@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +34,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+
+from netvigil.shutdown import stop_event
 
 __all__ = ["DNSHandler", "main"]
 
@@ -149,10 +150,7 @@ async def serve(args: argparse.Namespace, data: dict[str, Any]) -> None:
         transport, _ = await loop.create_datagram_endpoint(lambda: _UDP(handler), sock=sock)
         transports.append(transport)
     servers = [await asyncio.start_server(on_tcp, host, args.port) for host in ("0.0.0.0", "::")]
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_event().wait()
     for t in transports:
         t.close()
     for s in servers:

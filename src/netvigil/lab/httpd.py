@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from netvigil.shutdown import stop_event
+
 __all__ = ["WorkerPool", "main", "make_app"]
 
 
@@ -101,10 +103,7 @@ async def serve(args: argparse.Namespace) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host=args.host, port=args.port, ssl_context=ctx, backlog=1024)
     await site.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_event().wait()
     await runner.cleanup()
 
 
