@@ -174,8 +174,8 @@ def _raw(conn: sqlite3.Connection, targets: int) -> None:
 
 
 def _incidents(conn: sqlite3.Connection, targets: int) -> None:
-    from netvigil.classify.base import Cause
-    from netvigil.detect.incidents import Incident, IncidentState
+    from netvigil.cause import Cause
+    from netvigil.incident import Incident, IncidentState
 
     conn.execute("BEGIN")
     for n, t in enumerate(range(0, targets, 97)):

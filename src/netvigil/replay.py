@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
-from netvigil.detect.incidents import Incident
+from netvigil.incident import Incident
 from netvigil.model import Measurement
 
 __all__ = ["replay"]

@@ -18,8 +18,8 @@ from detect.streams import (
     healthy,
     target_name,
 )
-from netvigil.classify import Cause, Topic
-from netvigil.detect.incidents import Incident
+from netvigil.cause import Cause, Topic
+from netvigil.incident import Incident
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 

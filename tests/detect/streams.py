@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netvigil.config.model import Config
-from netvigil.detect.incidents import Incident
+from netvigil.incident import Incident
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.replay import replay

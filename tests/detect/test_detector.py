@@ -8,10 +8,11 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netvigil.classify import RULES, Cause, Topic, Verdict
+from netvigil.cause import Cause, Topic
+from netvigil.classify import RULES, Verdict
 from netvigil.detect.detector import Detector
-from netvigil.detect.features import EvidenceWindow
-from netvigil.detect.incidents import EventKind, Incident, IncidentState
+from netvigil.evidence import EvidenceWindow
+from netvigil.incident import EventKind, Incident, IncidentState
 from netvigil.model import Measurement
 from netvigil.replay import replay
 

@@ -6,10 +6,10 @@ import asyncio
 import random
 from pathlib import Path
 
-from netvigil.classify import Cause
+from netvigil.cause import Cause
 from netvigil.detect.detector import Detector
-from netvigil.detect.incidents import EventKind, IncidentEvent, IncidentState
 from netvigil.detect.live import LiveDetection, TeeStore
+from netvigil.incident import EventKind, IncidentEvent, IncidentState
 from netvigil.model import Measurement
 from netvigil.store import IncidentQuery, MeasurementQuery, SQLiteStore
 

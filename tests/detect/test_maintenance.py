@@ -8,8 +8,8 @@ import pytest
 
 from netvigil.config import parse_config
 from netvigil.detect.detector import Detector
-from netvigil.detect.incidents import EventKind, IncidentEvent
 from netvigil.errors import ConfigError
+from netvigil.incident import EventKind, IncidentEvent
 from netvigil.maintenance import Mute, maintenance_note
 from netvigil.model import Measurement
 

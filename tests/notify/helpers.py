@@ -11,14 +11,8 @@ from typing import Any
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from netvigil.classify.base import Cause, Evidence, Topic
-from netvigil.detect.incidents import (
-    CauseChange,
-    EventKind,
-    Incident,
-    IncidentEvent,
-    IncidentState,
-)
+from netvigil.cause import Cause, Evidence, Topic
+from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 SECRET = "s3cret-shared-with-the-receiver"

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 
 from netvigil.config import parse_config
-from netvigil.detect.incidents import EventKind
 from netvigil.errors import NotifyError
+from netvigil.incident import EventKind
 from netvigil.notify import AlertDispatcher, AppriseNotifier
 
 from .helpers import bound_socket, make_event

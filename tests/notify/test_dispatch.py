@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from netvigil.classify.base import Cause
+from netvigil.cause import Cause
 from netvigil.config import parse_config
-from netvigil.detect.incidents import EventKind, IncidentEvent, IncidentState
 from netvigil.errors import NotifyError
+from netvigil.incident import EventKind, IncidentEvent, IncidentState
 from netvigil.notify import AlertDispatcher, AlertPolicy, WebhookNotifier
 
 from .helpers import SECRET, Receiver, bound_socket, make_event

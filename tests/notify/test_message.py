@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from netvigil.classify.base import Cause
-from netvigil.detect.incidents import EventKind
+from netvigil.cause import Cause
+from netvigil.incident import EventKind
 from netvigil.notify.message import event_payload, headline, render
 
 from .helpers import make_event

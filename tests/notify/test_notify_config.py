@@ -12,8 +12,8 @@ from netvigil.config.model import (
     WebhookNotifyConfig,
     notifier_names,
 )
-from netvigil.detect.incidents import EventKind
 from netvigil.errors import ConfigError
+from netvigil.incident import EventKind
 
 WEBHOOK = 'kind = "webhook"\nurl = "https://hooks.example/netvigil"\nsecret_env = "HOOK_SECRET"'
 SMTP = (

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 import pytest
 
 from netvigil.config import parse_config
-from netvigil.detect.incidents import EventKind
 from netvigil.errors import ConfigError, NotifyError
+from netvigil.incident import EventKind
 from netvigil.notify import AlertDispatcher, SMTPNotifier
 
 from .helpers import Mailbox, bound_socket, make_event

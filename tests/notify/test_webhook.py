@@ -10,8 +10,8 @@ import time
 import pytest
 from aiohttp import web
 
-from netvigil.detect.incidents import EventKind
 from netvigil.errors import NotifyError
+from netvigil.incident import EventKind
 from netvigil.notify.webhook import (
     DELIVERY_HEADER,
     EVENT_HEADER,

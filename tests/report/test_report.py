@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from netvigil.classify.base import Cause, Evidence, Topic
+from netvigil.cause import Cause, Evidence, Topic
 from netvigil.config.model import Config
-from netvigil.detect.incidents import CauseChange, Incident, IncidentState
+from netvigil.incident import CauseChange, Incident, IncidentState
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome
 from netvigil.replay import replay

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from netvigil.classify.base import Cause, Evidence, Topic
-from netvigil.detect.incidents import Incident, IncidentState
+from netvigil.cause import Cause, Evidence, Topic
+from netvigil.incident import Incident, IncidentState
 from netvigil.report.markdown import escape
 from netvigil.report.text import alternatives, evidence_lines, headline, join_names, span
 

@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from netvigil.classify import Cause
-from netvigil.classify.base import Evidence, Topic
-from netvigil.detect.incidents import (
-    CauseChange,
-    EventKind,
-    Incident,
-    IncidentEvent,
-    IncidentState,
-)
+from netvigil.cause import Cause, Evidence, Topic
 from netvigil.errors import StoreError
+from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.store import IncidentQuery, MeasurementQuery, SQLiteStore
 from netvigil.store.sqlite import SCHEMA_VERSION, migrate
 

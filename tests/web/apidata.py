@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from netvigil.classify.base import Cause, Evidence, Topic
+from netvigil.cause import Cause, Evidence, Topic
 from netvigil.config.model import (
     AgentConfig,
     Config,
@@ -14,13 +14,7 @@ from netvigil.config.model import (
     ServiceConfig,
     VantageConfig,
 )
-from netvigil.detect.incidents import (
-    CauseChange,
-    EventKind,
-    Incident,
-    IncidentEvent,
-    IncidentState,
-)
+from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.model import Measurement, new_measurement_id
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes import TCPSpec

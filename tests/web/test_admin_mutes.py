@@ -25,8 +25,8 @@ from netvigil.config.model import (
     ServiceConfig,
     VantageConfig,
 )
-from netvigil.detect.incidents import Incident, IncidentState
 from netvigil.detect.live import LiveDetection, TeeStore
+from netvigil.incident import Incident, IncidentState
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.notify import AlertDispatcher, AlertPolicy, WebhookNotifier

@@ -6,7 +6,7 @@ import asyncio
 
 from apidata import NOW, make_config, measurement
 
-from netvigil.detect.incidents import Incident
+from netvigil.incident import Incident
 from netvigil.model import Measurement
 from netvigil.store.base import IncidentQuery, MeasurementQuery
 from netvigil.web.state import LiveState

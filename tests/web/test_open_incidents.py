@@ -8,7 +8,7 @@ from pathlib import Path
 
 from apidata import NOW, incident
 
-from netvigil.detect.incidents import Incident, IncidentState
+from netvigil.incident import Incident, IncidentState
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.api.incidents import open_incidents

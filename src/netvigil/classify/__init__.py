@@ -8,7 +8,8 @@ Built-in rules register in `RULES`, the same list a third party extends::
 or pass its own list to `Detector(config, rules=[...])`.
 """
 
-from netvigil.classify.base import TOPIC_ORDER, Cause, Evidence, Rule, Topic, Verdict
+from netvigil.cause import TOPIC_ORDER, Cause, Evidence, Topic
+from netvigil.classify.base import Rule, Verdict
 from netvigil.classify.classifier import Classification, classify
 from netvigil.classify.rules import (
     ApplicationDDoSRule,

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import TOPIC_ORDER, Cause, Evidence, Rule, Topic, Verdict
-from netvigil.classify.text import clock
+from netvigil.cause import TOPIC_ORDER, Cause, Evidence, Topic
+from netvigil.classify.base import Rule, Verdict
+from netvigil.words import clock
 
 if TYPE_CHECKING:
-    from netvigil.detect.features import EvidenceWindow
+    from netvigil.evidence import EvidenceWindow
 
 __all__ = ["Classification", "classify"]
 

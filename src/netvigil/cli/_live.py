@@ -17,14 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from netvigil.classify.text import names
 from netvigil.cli._time import format_ts
 from netvigil.cli.incidents import incident_line
 from netvigil.config import Config
-from netvigil.detect.incidents import IncidentEvent
 from netvigil.detect.live import LiveDetection
+from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.monitor import Monitor
+from netvigil.words import names
 
 __all__ = ["IncidentLog", "LatestState", "log_progress", "show_live"]
 

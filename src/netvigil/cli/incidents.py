@@ -17,8 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from netvigil.classify import Cause
-from netvigil.classify.text import duration, names
+from netvigil.cause import Cause
 from netvigil.cli._common import (
     ConfigOption,
     DBOption,
@@ -29,10 +28,11 @@ from netvigil.cli._common import (
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts, parse_moment
 from netvigil.config import Config
-from netvigil.detect.incidents import EventKind, Incident, IncidentEvent
 from netvigil.errors import NetvigilError, StoreError
+from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore
+from netvigil.words import duration, names
 
 __all__ = [
     "existing_store",

@@ -12,9 +12,9 @@ from netvigil.detect.changepoint import LevelShiftDetector
 from netvigil.detect.contextual import ContextDetector
 from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.detect.hybrid import HybridDetector
-from netvigil.detect.incidents import EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.detect.likelihood import AnomalyLikelihood, log_likelihood
 from netvigil.detect.signal_drop import SignalDropDetector
+from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
 
 __all__ = [
     "DEFAULT_THRESHOLD",

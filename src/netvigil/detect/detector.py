@@ -24,7 +24,8 @@ import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netvigil.classify import RULES, Cause, Rule, classify
+from netvigil.cause import Cause
+from netvigil.classify import RULES, Rule, classify
 from netvigil.classify.weights import DEFAULT_WEIGHTS
 from netvigil.config.model import Config
 from netvigil.detect.baseline import AnomalyDetector
@@ -37,22 +38,10 @@ from netvigil.detect.correlate import (
     judge_target,
     judge_vantages,
 )
-from netvigil.detect.features import (
-    EvidenceWindow,
-    FeatureSettings,
-    OrgPeer,
-    PathHistory,
-    VantageFacts,
-    compute_features,
-)
+from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
 from netvigil.detect.health import HealthPolicy, HealthState, PathHealth
-from netvigil.detect.incidents import (
-    CauseChange,
-    EventKind,
-    Incident,
-    IncidentEvent,
-    IncidentState,
-)
+from netvigil.evidence import EvidenceWindow, OrgPeer, VantageFacts
+from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.maintenance import Mute, maintenance_note
 from netvigil.model import Measurement
 

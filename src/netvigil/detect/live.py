@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
-from netvigil.detect.incidents import Incident, IncidentEvent
+from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.store.base import (

@@ -41,7 +41,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from netvigil.classify.base import Cause
+from netvigil.cause import Cause
 from netvigil.config.load import load_toml_model
 from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netvigil.classify.base import Cause, Evidence
+from netvigil.cause import Cause, Evidence
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
-from netvigil.detect.incidents import EventKind, Incident
 from netvigil.errors import LabError
+from netvigil.incident import EventKind, Incident
 from netvigil.lab.config import detector_config
 from netvigil.lab.scenario import Expectation, Scenario, load_scenario, topology_for
 from netvigil.lab.topology import Topology, load_topology

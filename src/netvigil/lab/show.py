@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netvigil.detect.detector import Detector
-from netvigil.detect.incidents import EventKind, Incident, IncidentEvent
+from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.lab.config import detector_config, target_names
 from netvigil.lab.lab import Lab
 from netvigil.lab.score import Reported, reported_from_incidents, top_evidence

@@ -15,8 +15,8 @@ from typing import Any
 import apprise
 
 from netvigil.config.model import AppriseNotifyConfig
-from netvigil.detect.incidents import EventKind, IncidentEvent
 from netvigil.errors import NotifyError
+from netvigil.incident import EventKind, IncidentEvent
 from netvigil.notify.message import render
 
 __all__ = ["AppriseNotifier"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from netvigil.detect.incidents import IncidentEvent
+from netvigil.incident import IncidentEvent
 
 __all__ = ["Notifier"]
 

@@ -42,8 +42,8 @@ from netvigil.config.model import (
     WebhookNotifyConfig,
     notifier_names,
 )
-from netvigil.detect.incidents import EventKind, IncidentEvent, IncidentState
 from netvigil.errors import ConfigError, NotifyError
+from netvigil.incident import EventKind, IncidentEvent, IncidentState
 from netvigil.notify.apprise_url import AppriseNotifier
 from netvigil.notify.base import Notifier
 from netvigil.notify.smtp import SMTPNotifier

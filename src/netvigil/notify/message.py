@@ -11,12 +11,11 @@ followed by the evidence statements, one per line, and the incident's particular
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from netvigil.classify.base import Cause
-from netvigil.classify.text import duration, names
-from netvigil.detect.incidents import EventKind, Incident, IncidentEvent
+from netvigil.cause import Cause
+from netvigil.incident import EventKind, Incident, IncidentEvent
+from netvigil.words import cause_label, duration, names, stamp
 
 __all__ = [
     "MAX_EVIDENCE_LINES",
@@ -35,19 +34,6 @@ PAYLOAD_VERSION = 1
 MAX_EVIDENCE_LINES = 12
 """At most this many evidence statements go into a text message."""
 
-_CAUSE_LABELS: dict[Cause, str] = {
-    Cause.VOLUMETRIC_DDOS: "volumetric DDoS",
-    Cause.APPLICATION_DDOS: "application-layer DDoS",
-    Cause.SHUTDOWN: "shutdown",
-    Cause.ROUTE_WITHDRAWAL: "route withdrawal",
-    Cause.SERVICE_FAILURE: "service failure",
-    Cause.DNS_FAILURE: "DNS failure",
-    Cause.TLS_FAILURE: "TLS failure",
-    Cause.IN_COUNTRY_FILTERING: "in-country filtering",
-    Cause.VANTAGE_PROBLEM: "a problem of the vantage itself",
-    Cause.UNKNOWN: "unknown cause",
-}
-
 _WORDS: dict[EventKind, str] = {
     EventKind.OPENED: "SUSPECTED",
     EventKind.CONFIRMED: "CONFIRMED",
@@ -63,16 +49,6 @@ class Message:
 
     subject: str
     text: str
-
-
-def cause_label(cause: Cause) -> str:
-    """Cause.VOLUMETRIC_DDOS -> 'volumetric DDoS'."""
-    return _CAUSE_LABELS.get(cause, cause.value.replace("_", " "))
-
-
-def stamp(ts: float) -> str:
-    """Epoch seconds -> '2022-07-16 21:04:05 UTC'."""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _what(inc: Incident) -> str:

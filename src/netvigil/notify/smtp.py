@@ -14,8 +14,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from netvigil.config.model import SMTPNotifyConfig
-from netvigil.detect.incidents import IncidentEvent
 from netvigil.errors import ConfigError, NotifyError
+from netvigil.incident import IncidentEvent
 from netvigil.notify.message import render
 
 __all__ = ["SMTPNotifier", "build_email"]

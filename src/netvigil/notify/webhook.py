@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from netvigil.config.model import WebhookNotifyConfig
-from netvigil.detect.incidents import IncidentEvent
 from netvigil.errors import ConfigError, NotifyError
+from netvigil.incident import IncidentEvent
 from netvigil.notify.message import event_payload
 
 __all__ = [

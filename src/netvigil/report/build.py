@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from netvigil.config.model import Config
-from netvigil.detect.incidents import Incident
+from netvigil.incident import Incident
 from netvigil.model import Measurement
-from netvigil.notify.message import cause_label
 from netvigil.report.series import (
     Grid,
     LatencyBand,
@@ -32,6 +31,7 @@ from netvigil.report.series import (
 )
 from netvigil.report.text import headline
 from netvigil.store.base import MeasurementQuery, Rollup, RollupQuery, Store
+from netvigil.words import cause_label
 
 __all__ = [
     "MAX_COMPARISONS",

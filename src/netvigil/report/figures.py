@@ -26,9 +26,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from netvigil.notify.message import cause_label
 from netvigil.report.build import Report
 from netvigil.report.text import join_names, span
+from netvigil.words import cause_label
 
 __all__ = [
     "DPI",

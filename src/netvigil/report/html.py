@@ -10,11 +10,10 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from netvigil.classify.text import names
-from netvigil.notify.message import stamp
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
+from netvigil.words import names, stamp
 
 __all__ = ["html_text", "render_html"]
 

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from netvigil.classify.text import names
-from netvigil.notify.message import stamp
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
+from netvigil.words import names, stamp
 
 __all__ = ["escape", "figures_dir", "markdown_text", "render_markdown"]
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from netvigil.classify.base import Cause
-from netvigil.detect.incidents import Incident
-from netvigil.notify.message import cause_label
+from netvigil.cause import Cause
+from netvigil.incident import Incident
+from netvigil.words import cause_label
 
 __all__ = [
     "EvidenceLine",

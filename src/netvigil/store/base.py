@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from netvigil.detect.incidents import Incident, IncidentEvent, IncidentState
+from netvigil.incident import Incident, IncidentEvent, IncidentState
 from netvigil.model import Measurement
 
 __all__ = ["IncidentQuery", "MeasurementQuery", "Rollup", "RollupQuery", "Store"]

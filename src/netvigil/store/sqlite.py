@@ -39,8 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from netvigil.detect.incidents import EventKind, Incident, IncidentEvent
 from netvigil.errors import StoreError
+from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Rollup, RollupQuery, Store

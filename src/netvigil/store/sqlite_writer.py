@@ -44,8 +44,8 @@ from typing import Any
 
 import orjson
 
-from netvigil.detect.incidents import Incident, IncidentEvent
 from netvigil.errors import StoreError
+from netvigil.incident import Incident, IncidentEvent
 from netvigil.model import Measurement
 from netvigil.store.base import Rollup
 from netvigil.store.rollup import (

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from netvigil.config.model import Config
-from netvigil.detect.incidents import Incident, IncidentEvent
+from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Store

@@ -28,9 +28,9 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 
-from netvigil.classify.base import Cause
+from netvigil.cause import Cause
 from netvigil.config.model import Config
-from netvigil.detect.incidents import Incident, IncidentState
+from netvigil.incident import Incident, IncidentState
 from netvigil.web.state import LiveState, ServiceView
 
 __all__ = ["MAX_AGE_S", "StatusPage", "incident_sentence"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import Cause, Topic, Verdict
-from netvigil.classify.text import latency, outcome_mix, share
+from netvigil.cause import Cause, Topic
+from netvigil.classify.base import Verdict
+from netvigil.words import latency, outcome_mix, share
 
 if TYPE_CHECKING:
-    from netvigil.detect.features import EvidenceWindow
+    from netvigil.evidence import EvidenceWindow
 
 __all__ = ["ApplicationDDoSRule"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netvigil.classify.base import Cause, Topic, Verdict, dns_cut_off
-from netvigil.classify.text import clock, duration, names, outcome_mix, share
+from netvigil.cause import Cause, Topic
+from netvigil.classify.base import Verdict, dns_cut_off
+from netvigil.words import clock, duration, names, outcome_mix, share
 
 if TYPE_CHECKING:
-    from netvigil.detect.features import EvidenceWindow
+    from netvigil.evidence import EvidenceWindow
 
 __all__ = ["ShutdownRule"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from netvigil.detect.incidents import Incident, IncidentState
+from netvigil.incident import Incident, IncidentState
 from netvigil.store.base import IncidentQuery
 from netvigil.web.api.context import WebContext, check_range
 from netvigil.web.api.models import (

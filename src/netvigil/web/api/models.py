@@ -2,7 +2,7 @@
 
 Times are epoch seconds (float, UTC). Names of outcomes, phases, causes and incident
 states are the stable public strings of `netvigil.outcome`, `netvigil.classify.base`
-and `netvigil.detect.incidents`.
+and `netvigil.incident`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from netvigil.classify.base import Cause, Topic
-from netvigil.detect.incidents import EventKind, Incident, IncidentState
+from netvigil.cause import Cause, Topic
+from netvigil.incident import EventKind, Incident, IncidentState
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes import TargetSpec

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from netvigil.classify.base import Cause, Evidence
-from netvigil.detect.features import Features
+from netvigil.cause import Cause, Evidence
+from netvigil.evidence import Features
 
 __all__ = ["CauseChange", "EventKind", "Incident", "IncidentEvent", "IncidentState"]
 

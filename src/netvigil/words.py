@@ -1,4 +1,4 @@
-"""Wording helpers for evidence statements: durations, shares, clock times, name lists."""
+"""Words shared by evidence, alerts, reports and the CLI: durations, times, names, causes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-__all__ = ["clock", "duration", "latency", "names", "outcome_mix", "share"]
+from netvigil.cause import Cause
+
+__all__ = [
+    "cause_label",
+    "clock",
+    "duration",
+    "latency",
+    "names",
+    "outcome_mix",
+    "share",
+    "stamp",
+]
 
 
 def latency(seconds: float) -> str:
@@ -53,3 +64,27 @@ def outcome_mix(outcomes: Counter[str], wanted: Iterable[str] | None = None) -> 
         if keep is None or name in keep
     ]
     return ", ".join(parts)
+
+
+_CAUSE_LABELS: dict[Cause, str] = {
+    Cause.VOLUMETRIC_DDOS: "volumetric DDoS",
+    Cause.APPLICATION_DDOS: "application-layer DDoS",
+    Cause.SHUTDOWN: "shutdown",
+    Cause.ROUTE_WITHDRAWAL: "route withdrawal",
+    Cause.SERVICE_FAILURE: "service failure",
+    Cause.DNS_FAILURE: "DNS failure",
+    Cause.TLS_FAILURE: "TLS failure",
+    Cause.IN_COUNTRY_FILTERING: "in-country filtering",
+    Cause.VANTAGE_PROBLEM: "a problem of the vantage itself",
+    Cause.UNKNOWN: "unknown cause",
+}
+
+
+def cause_label(cause: Cause) -> str:
+    """Cause.VOLUMETRIC_DDOS -> 'volumetric DDoS'."""
+    return _CAUSE_LABELS.get(cause, cause.value.replace("_", " "))
+
+
+def stamp(ts: float) -> str:
+    """Epoch seconds -> '2022-07-16 21:04:05 UTC'."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

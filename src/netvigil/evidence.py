@@ -1,0 +1,167 @@
+"""What attribution reads: an incident's feature vector and the facts rules cite.
+
+`detect.features` computes them from per-path history; `classify` rules read them; an
+incident keeps its `Features` so a learned model can be trained on them later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+__all__ = ["EvidenceWindow", "Features", "OrgPeer", "VantageFacts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The feature vector of an incident at one moment; all floats, -1 where unknown."""
+
+    n_targets: float = 0.0
+    n_services: float = 0.0
+    n_networks: float = 0.0
+    n_vantages_failing: float = 0.0
+    n_countries_failing: float = 0.0
+    onset_spread_s: float = 0.0
+    abruptness: float = -1.0
+    loss_pre: float = -1.0
+    latency_p95_pre_s: float = -1.0
+    latency_p95_base_s: float = -1.0
+    latency_ratio: float = -1.0
+    jitter_pre_s: float = -1.0
+    jitter_base_s: float = -1.0
+    jitter_ratio: float = -1.0
+    anomaly_pre: float = 0.0
+    loss_post: float = 0.0
+    loss_recent: float = 0.0
+    loss_before_complete: float = -1.0
+    complete_s: float = 0.0
+    probes_complete: float = 0.0
+    latency_post_ratio: float = -1.0
+    flaps_post: float = 0.0
+    probes_post: float = 0.0
+    frac_silent: float = 0.0
+    frac_refused: float = 0.0
+    frac_net_unreach: float = 0.0
+    frac_host_unreach: float = 0.0
+    frac_prohibited: float = 0.0
+    frac_http_5xx: float = 0.0
+    frac_http_slow: float = 0.0
+    frac_http_other: float = 0.0
+    frac_dns: float = 0.0
+    frac_tls: float = 0.0
+    frac_other: float = 0.0
+    frac_overload: float = 0.0
+    connected_frac: float = 0.0
+    ttfb_post_s: float = -1.0
+    ttfb_base_s: float = -1.0
+    ttfb_ok_post_s: float = -1.0
+    ttfb_ref_s: float = -1.0
+    network_scope: float = -1.0
+    cohosted_up: float = 0.0
+    org_elsewhere_up: float = 0.0
+    in_country_fail_frac: float = -1.0
+    abroad_fail_frac: float = -1.0
+    impaired_vantages: float = 0.0
+    controls_fail_frac: float = -1.0
+    maintenance: float = 0.0
+    interval_s: float = 60.0
+    recent_s: float = 60.0
+
+    @property
+    def steady_complete(self) -> bool:
+        """Whether loss has been complete long enough to be a new regime, not bad luck.
+
+        At least 2 probe intervals (every failing path failed at least twice in a row),
+        and enough failures in a row that the loss rate before would produce them by
+        chance less than 1% of the time (`loss_before ** n < 0.01`). When nothing got
+        through since the onset that rate is unknown and taken as one half (7 probes).
+        """
+        if self.complete_s < 2 * self.interval_s or self.probes_complete <= 0:
+            return False
+        before = self.loss_before_complete
+        if before == 0:
+            return True
+        if before < 0:
+            before = 0.5
+        return self.probes_complete >= math.log(0.01) / math.log(min(before, 0.9))
+
+    def to_json(self) -> dict[str, float]:
+        """A flat name -> value mapping."""
+        return {k: round(v, 6) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Features:
+        """Rebuild from `to_json()` output; unknown names are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class OrgPeer:
+    """A service of an affected organization hosted on another network, and how it fared."""
+
+    service: str
+    network: str | None
+    ok_probes: int
+    probes: int
+
+
+@dataclass(frozen=True, slots=True)
+class VantageFacts:
+    """One vantage as attribution sees it."""
+
+    name: str
+    country: str | None
+    in_country: bool
+    failing: bool
+    impaired: bool
+    controls_down: int
+    controls_total: int
+    paths_down: int
+    paths_total: int
+    members_down: int = 0
+    """Paths to the incident's targets confirmed down from this vantage."""
+    members_total: int = 0
+    """Paths to the incident's targets this vantage reports on."""
+    members_ok: int = 0
+    """Paths to the incident's targets this vantage sees in good health (no recent failure)."""
+
+
+@dataclass(slots=True)
+class EvidenceWindow:
+    """Everything a rule may read about one incident at one moment (pure data)."""
+
+    now: float
+    onset: float
+    features: Features
+    services: list[str]
+    targets: list[str]
+    networks: list[str]
+    organizations: list[str]
+    vantages: list[VantageFacts]
+    outcomes: Counter[str]
+    class_vantages: dict[str, set[str]]
+    service_onsets: dict[str, float]
+    cohosted_up: list[str]
+    cohosted_total: int
+    org_peers: list[OrgPeer]
+    vantage_incident: bool = False
+    maintenance: str | None = None
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def weight(self, name: str) -> float:
+        """The tuned weight `name` (e.g. `shutdown.complete`); 0 when unset."""
+        return self.weights.get(name, 0.0)
+
+    @property
+    def failing_vantages(self) -> list[VantageFacts]:
+        """Vantages that see members failing."""
+        return [v for v in self.vantages if v.failing]
+
+    def countries_of(self, names: Iterable[str]) -> set[str]:
+        """The countries of the named vantages (those that have one)."""
+        wanted = set(names)
+        return {v.country for v in self.vantages if v.name in wanted and v.country}
