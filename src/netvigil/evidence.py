@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["EvidenceWindow", "Features", "OrgPeer", "VantageFacts"]
+__all__ = ["EvidenceWindow", "Features", "OrgPeer", "ScopeFacts", "VantageFacts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,34 @@ class Features:
         """Rebuild from `to_json()` output; unknown names are ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: float(v) for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeFacts:
+    """What an incident spans and who sees it: the features not read from path histories.
+
+    Each field is the `Features` field of the same name.
+    """
+
+    n_targets: float = 0.0
+    n_services: float = 0.0
+    n_networks: float = 0.0
+    n_vantages_failing: float = 0.0
+    n_countries_failing: float = 0.0
+    onset_spread_s: float = 0.0
+    network_scope: float = -1.0
+    cohosted_up: float = 0.0
+    org_elsewhere_up: float = 0.0
+    in_country_fail_frac: float = -1.0
+    abroad_fail_frac: float = -1.0
+    impaired_vantages: float = 0.0
+    controls_fail_frac: float = -1.0
+    maintenance: float = 0.0
+    interval_s: float = 60.0
+
+    def as_features(self) -> dict[str, float]:
+        """Name -> value, for `Features`."""
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from netvigil.detect.correlate import (
+from netvigil.state.judge import (
     TargetCondition,
     VantageCounts,
     judge_target,
     judge_vantages,
 )
-from netvigil.detect.health import HealthPolicy, PathHealth
+from netvigil.state.health import HealthPolicy, PathHealth
 
 from .streams import OK, SILENT, measurement
 

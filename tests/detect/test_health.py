@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netvigil.detect.health import HealthPolicy, HealthState, PathHealth
+from netvigil.state.health import HealthPolicy, HealthState, PathHealth
 
 from .streams import OK, SILENT, measurement
 

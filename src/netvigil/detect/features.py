@@ -22,23 +22,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from netvigil.detect.baseline import AnomalyDetector, BaselineDetector
-from netvigil.evidence import EvidenceWindow, Features, OrgPeer, VantageFacts
+from netvigil.evidence import Features, ScopeFacts
 from netvigil.model import Measurement
 
 __all__ = [
     "OUTCOME_CLASSES",
-    "EvidenceWindow",
     "FeatureSettings",
     "Features",
-    "OrgPeer",
     "PathHistory",
     "Sample",
-    "VantageFacts",
     "compute_features",
     "latency_of",
     "outcome_class",
@@ -217,7 +214,7 @@ def compute_features(
     now: float,
     settings: FeatureSettings,
     recent_s: float | None = None,
-    extra: Mapping[str, float] | None = None,
+    scope: ScopeFacts | None = None,
     path_onsets: Sequence[float] | None = None,
 ) -> tuple[Features, Counter[str], dict[str, set[str]]]:
     """Summarise the failing paths' histories, given as (vantage, history), around `onset`.
@@ -370,6 +367,6 @@ def compute_features(
     }
     for name in _CLASSES:
         values[f"frac_{name}"] = classes[name] / fails if post_fail else 0.0
-    if extra:
-        values.update(extra)
+    if scope is not None:
+        values.update(scope.as_features())
     return Features(**values), outcomes, class_vantages

@@ -1,4 +1,4 @@
-"""Correlation across vantages: is a vantage itself impaired, and how does a target fare.
+"""Judgement across vantages: is a vantage itself impaired, and how does a target fare.
 
 A vantage is *impaired* when its own controls fail (targets with `control = true`),
 or, lacking controls, when it fails on nearly everything while a comparable vantage
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from netvigil.detect.health import HealthState, PathHealth
+from netvigil.state.health import HealthState, PathHealth
 
 __all__ = [
     "FAILING",

@@ -8,7 +8,7 @@ incident can say exactly when it began.
 
 A path that is still failing with `corroborate` failures in its window is *corroborating*:
 not down on its own, but down when other vantages see the same target fail at the same
-time (co-fate across independent paths is strong evidence; see `correlate.judge_target`).
+time (co-fate across independent paths is strong evidence; see `state.judge.judge_target`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class HealthPolicy:
 
     `recover` successes in a row bring a path back to `ok`. A path whose last probe failed,
     with `corroborate` failures in the window, counts as down when at least one other
-    vantage sees the same target fail at once (`correlate.judge_target`).
+    vantage sees the same target fail at once (`state.judge.judge_target`).
     """
 
     window: int = 5

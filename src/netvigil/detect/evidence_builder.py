@@ -1,0 +1,235 @@
+"""The evidence builder: per-path histories, and from them the evidence window of one
+incident (the features and facts rules read; `netvigil.evidence`).
+
+It keeps one bounded `PathHistory` per path, fed in stream order, and builds a window on
+demand: which paths speak for the incident, how each vantage fares, what the incident
+spans (`ScopeFacts`), which neighbours on its networks and which services of its
+organizations elsewhere still answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from netvigil.detect.baseline import AnomalyDetector
+from netvigil.detect.book import Tracked
+from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
+from netvigil.detect.targets import TargetIndex
+from netvigil.evidence import EvidenceWindow, OrgPeer, ScopeFacts, VantageFacts
+from netvigil.incident import Incident
+from netvigil.model import Measurement
+from netvigil.state.health import HealthState
+from netvigil.state.judge import TargetView
+from netvigil.state.paths import PathTable
+
+__all__ = ["EvidenceBuilder"]
+
+
+class EvidenceBuilder:
+    """Histories of every path, and evidence windows built from them."""
+
+    def __init__(
+        self,
+        index: TargetIndex,
+        paths: PathTable,
+        settings: FeatureSettings,
+        *,
+        weights: Mapping[str, float],
+        country: Mapping[str, str | None],
+        anomaly_detector: type[AnomalyDetector] | None = None,
+    ) -> None:
+        self.index = index
+        self.paths = paths
+        self.settings = settings
+        self.weights = weights
+        self.country = country
+        self._anomaly_detector = anomaly_detector
+        self._histories: dict[tuple[str, str], PathHistory] = {}
+
+    def observe(self, m: Measurement) -> None:
+        """Add one measurement to its path's history (stream order)."""
+        key = (m.target, m.vantage)
+        history = self._histories.get(key)
+        if history is None:
+            factory = self._anomaly_detector
+            history = PathHistory(self.settings, factory() if factory is not None else None)
+            self._histories[key] = history
+        history.observe(m)
+
+    def history(self, target: str, vantage: str) -> PathHistory:
+        """The history of a path that has data."""
+        return self._histories[(target, vantage)]
+
+    def window(
+        self,
+        tracked: Tracked,
+        *,
+        now: float,
+        views: Mapping[str, TargetView],
+        maintenance: str | None,
+    ) -> EvidenceWindow:
+        """The evidence window of `tracked`'s incident at `now`."""
+        inc = tracked.incident
+        members = list(inc.targets)
+        histories, path_onsets, vantages = self._paths_and_vantages(tracked, views)
+        services = sorted(inc.services)
+        service_onsets: dict[str, float] = {}
+        for t, (ts, _) in tracked.onsets.items():
+            svc = self.index[t].service or t
+            if svc not in service_onsets or ts < service_onsets[svc]:
+                service_onsets[svc] = ts
+        cohosted = sorted(
+            {s for n in inc.networks for s in self.index.network_services.get(n, ())}
+            - set(services)
+        )
+        cohosted_up = [s for s in cohosted if self._service_up(s)]
+        org_peers = self._org_peers(inc)
+        interval = self.index.interval(members) if members else 60.0
+        scope = replace(
+            self._scope(inc, vantages, services, service_onsets, cohosted, cohosted_up, org_peers),
+            maintenance=1.0 if maintenance is not None else 0.0,
+            interval_s=interval,
+        )
+        features, outcomes, class_vantages = compute_features(
+            histories,
+            onset=inc.start,
+            now=now,
+            settings=self.settings,
+            recent_s=self.settings.recent_intervals * interval,
+            scope=scope,
+            path_onsets=path_onsets,
+        )
+        return EvidenceWindow(
+            now=now,
+            onset=inc.start,
+            features=features,
+            services=services,
+            targets=sorted(members),
+            networks=sorted(inc.networks),
+            organizations=sorted(inc.organizations),
+            vantages=vantages,
+            outcomes=outcomes,
+            class_vantages=class_vantages,
+            service_onsets=service_onsets,
+            cohosted_up=cohosted_up,
+            cohosted_total=len(cohosted),
+            org_peers=org_peers,
+            vantage_incident=inc.vantage is not None,
+            maintenance=maintenance,
+            weights=self.weights,
+        )
+
+    def _paths_and_vantages(
+        self, tracked: Tracked, views: Mapping[str, TargetView]
+    ) -> tuple[list[tuple[str, PathHistory]], list[float], list[VantageFacts]]:
+        """The histories that speak for the incident (with each one's onset), and the facts
+        of every vantage about the incident's targets."""
+        inc = tracked.incident
+        impaired = self.paths.impaired
+        histories: list[tuple[str, PathHistory]] = []
+        path_onsets: list[float] = []
+        member_down: dict[str, int] = {}
+        member_total: dict[str, int] = {}
+        member_ok: dict[str, int] = {}
+        for t in inc.targets:
+            tview = views.get(t)
+            down_from = tview.down if tview is not None else ()
+            for v in self.paths.vantages_of(t):
+                p = self.paths.health(t, v)
+                if not p.has_data:
+                    continue
+                member_total[v] = member_total.get(v, 0) + 1
+                if p.state is HealthState.DOWN or v in down_from:
+                    member_down[v] = member_down.get(v, 0) + 1
+                elif p.state is HealthState.OK:
+                    member_ok[v] = member_ok.get(v, 0) + 1
+                if inc.vantage is not None:
+                    use = v == inc.vantage
+                else:
+                    use = v not in impaired and v in inc.vantages
+                if use:
+                    histories.append((v, self._histories[(t, v)]))
+                    path_onsets.append(tracked.onsets.get(t, (inc.start, None))[0])
+        vantages = [
+            VantageFacts(
+                name=v,
+                country=self.country.get(v),
+                in_country=self.paths.in_country.get(v, False),
+                failing=member_down.get(v, 0) > 0,
+                impaired=v in impaired,
+                controls_down=c.controls_down,
+                controls_total=c.controls,
+                paths_down=c.down,
+                paths_total=c.paths,
+                members_down=member_down.get(v, 0),
+                members_total=member_total.get(v, 0),
+                members_ok=member_ok.get(v, 0),
+            )
+            for v, c in sorted(self.paths.counts.items())
+        ]
+        return histories, path_onsets, vantages
+
+    def _scope(
+        self,
+        inc: Incident,
+        vantages: list[VantageFacts],
+        services: list[str],
+        service_onsets: dict[str, float],
+        cohosted: list[str],
+        cohosted_up: list[str],
+        org_peers: list[OrgPeer],
+    ) -> ScopeFacts:
+        failing = [v for v in vantages if v.failing and not v.impaired]
+        inside = [v for v in vantages if v.in_country and not v.impaired and v.members_total]
+        abroad = [v for v in vantages if not v.in_country and not v.impaired and v.members_total]
+        controls_total = sum(v.controls_total for v in vantages if v.failing)
+        controls_down = sum(v.controls_down for v in vantages if v.failing)
+        on_networks = len(cohosted) + len([s for s in services if self.index.network_of(s)])
+        onsets = service_onsets.values()
+        return ScopeFacts(
+            n_targets=float(len(inc.targets)),
+            n_services=float(len(services)),
+            n_networks=float(len(inc.networks)),
+            n_vantages_failing=float(len(failing)),
+            n_countries_failing=float(len({v.country for v in failing if v.country})),
+            onset_spread_s=float(max(onsets) - min(onsets)) if service_onsets else 0.0,
+            network_scope=len(services) / on_networks if on_networks else -1.0,
+            cohosted_up=float(len(cohosted_up)),
+            org_elsewhere_up=float(
+                sum(1 for p in org_peers if p.probes and p.ok_probes == p.probes)
+            ),
+            in_country_fail_frac=sum(v.failing for v in inside) / len(inside) if inside else -1.0,
+            abroad_fail_frac=sum(v.failing for v in abroad) / len(abroad) if abroad else -1.0,
+            impaired_vantages=float(len(self.paths.impaired)),
+            controls_fail_frac=controls_down / controls_total if controls_total else -1.0,
+        )
+
+    def _service_up(self, service: str) -> bool:
+        """Whether every path to the service is in good health (no recent failure at all):
+        a neighbour whose probes have just started failing is not evidence that it stays up."""
+        impaired = self.paths.impaired
+        for t in self.index.service_targets.get(service, ()):
+            for v in self.paths.vantages_of(t):
+                if v not in impaired and self.paths.health(t, v).state is not HealthState.OK:
+                    return False
+        return True
+
+    def _org_peers(self, inc: Incident) -> list[OrgPeer]:
+        peers: list[OrgPeer] = []
+        impaired = self.paths.impaired
+        for org in inc.organizations:
+            for svc in self.index.org_services.get(org, ()):
+                network = self.index.network_of(svc)
+                if svc in inc.services or (network is not None and network in inc.networks):
+                    continue
+                ok = total = 0
+                for t in self.index.service_targets.get(svc, ()):
+                    for v in self.paths.vantages_of(t):
+                        if v in impaired:
+                            continue
+                        for s in self._histories[(t, v)].since(inc.start):
+                            total += 1
+                            ok += s.ok
+                peers.append(OrgPeer(svc, network, ok, total))
+        return sorted(peers, key=lambda p: (-(p.probes > 0 and p.ok_probes == p.probes), p.service))
