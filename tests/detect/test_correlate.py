@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from netvigil.state.health import HealthPolicy, PathHealth
 from netvigil.state.judge import (
     TargetCondition,
     VantageCounts,
     judge_target,
     judge_vantages,
 )
-from netvigil.state.health import HealthPolicy, PathHealth
 
 from .streams import OK, SILENT, measurement
 

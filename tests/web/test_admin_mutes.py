@@ -25,11 +25,12 @@ from netvigil.config.model import (
     ServiceConfig,
     VantageConfig,
 )
-from netvigil.detect.live import LiveDetection, TeeStore
 from netvigil.incident import Incident, IncidentState
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.notify import AlertDispatcher, AlertPolicy, WebhookNotifier
+from netvigil.pipeline.detection import LiveDetection
+from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import TCPSpec
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore

@@ -13,13 +13,13 @@ from netvigil.web.state import LiveState
 
 
 class SlowStore:
-    """A store whose `latest()` waits for `release` (after the first call)."""
+    """A store whose `measurements()` waits for `release` (after the first call)."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.calls = 0
 
-    async def latest(self) -> list[Measurement]:
+    async def measurements(self, query: MeasurementQuery) -> list[Measurement]:
         self.calls += 1
         if self.calls > 1:
             await self.release.wait()
@@ -30,9 +30,6 @@ class SlowStore:
 
     async def incident(self, incident_id: str) -> Incident | None:
         return None
-
-    async def measurements(self, query: MeasurementQuery) -> list[Measurement]:
-        return []
 
 
 async def test_a_pull_under_way_does_not_hold_up_readers() -> None:

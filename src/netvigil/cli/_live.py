@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from rich.console import Group
 from rich.live import Live
@@ -20,10 +21,11 @@ from rich.text import Text
 from netvigil.cli._time import format_ts
 from netvigil.cli.incidents import incident_line
 from netvigil.config import Config
-from netvigil.detect.live import LiveDetection
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.monitor import Monitor
+from netvigil.pipeline.detection import LiveDetection
+from netvigil.state.current import CurrentState, PairView
 from netvigil.words import names
 
 __all__ = ["IncidentLog", "LatestState", "log_progress", "show_live"]
@@ -32,29 +34,38 @@ log = logging.getLogger("netvigil.run")
 
 
 class LatestState:
-    """A measurement sink keeping the newest result per (target, vantage) and when the
-    state last changed; logs every change between up and down."""
+    """What the live view reads: the current state's paths (the same ones the dashboard and
+    the detector read), a count of checks (a measurement sink), and a log line for every
+    path that turns up or down."""
 
-    def __init__(self) -> None:
-        self.latest: dict[tuple[str, str], Measurement] = {}
-        self.since: dict[tuple[str, str], float] = {}
+    def __init__(self, current: CurrentState) -> None:
+        self.current = current
         self.checks = 0
+        self._down: set[tuple[str, str]] = set()
+        current.add_listener(self._changed)
 
     def submit(self, m: Measurement) -> None:
-        key = (m.target, m.vantage)
-        previous = self.latest.get(key)
         self.checks += 1
-        if previous is not None and previous.ts > m.ts:
-            return
-        if previous is None or previous.ok != m.ok:
-            self.since[key] = m.ts
-            if previous is not None:
-                state = "up" if m.ok else f"DOWN ({m.outcome.value}, phase {m.phase})"
-                log.info("%s from %s is %s", m.target, m.vantage, state)
-        self.latest[key] = m
 
-    def failing(self) -> list[Measurement]:
-        return [m for m in self.latest.values() if not m.ok]
+    def _changed(self, kind: str, data: dict[str, Any]) -> None:
+        if kind != "state":
+            return
+        key = (data["target"], data["vantage"])
+        if data["state"] == "down" and key not in self._down:
+            self._down.add(key)
+            state = f"DOWN ({data['outcome']}, phase {data['phase']})"
+        elif data["state"] == "ok" and key in self._down:
+            self._down.discard(key)
+            state = "up"
+        else:
+            return
+        log.info("%s from %s is %s", data["target"], data["vantage"], state)
+
+    def rows(self) -> list[PairView]:
+        return self.current.pairs()
+
+    def failing(self) -> list[PairView]:
+        return [p for p in self.current.pairs() if not p.ok]
 
 
 class IncidentLog:
@@ -91,19 +102,16 @@ def _table(
     table = Table(box=None, header_style="bold", expand=False)
     for column in ("service", "target", "vantage", "state", "outcome", "total ms", "since"):
         table.add_column(column)
-    rows = sorted(
-        state.latest.values(), key=lambda m: (services.get(m.target, ""), m.target, m.vantage)
-    )
-    for m in rows[:60]:
-        total = m.timings.get("total")
+    rows = sorted(state.rows(), key=lambda p: (services.get(p.target, ""), p.target, p.vantage))
+    for p in rows[:60]:
         table.add_row(
-            services.get(m.target, ""),
-            m.target,
-            m.vantage,
-            "[green]up[/green]" if m.ok else "[bold red]down[/bold red]",
-            m.outcome.value,
-            "" if total is None else f"{total * 1000:.1f}",
-            format_ts(state.since[(m.target, m.vantage)]),
+            services.get(p.target, ""),
+            p.target,
+            p.vantage,
+            "[green]up[/green]" if p.ok else "[bold red]down[/bold red]",
+            p.outcome,
+            "" if p.latency_s is None else f"{p.latency_s * 1000:.1f}",
+            format_ts(p.since),
         )
     lag = monitor.lag_summary()
     open_count = len(detection.open_incidents()) if detection is not None else 0
@@ -144,7 +152,7 @@ async def log_progress(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_s)
         lag = monitor.lag_summary()
-        failing = sorted({m.target for m in state.failing()})
+        failing = sorted({p.target for p in state.failing()})
         open_count = len(detection.open_incidents()) if detection is not None else 0
         log.info(
             "%d checks so far; %d target(s) failing%s; %d open incident(s); "

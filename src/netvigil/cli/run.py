@@ -22,12 +22,14 @@ from netvigil.cli._common import DBOption, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
-from netvigil.detect.live import EventSink, LiveDetection, TeeStore
 from netvigil.maintenance import Mute
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
+from netvigil.pipeline.detection import EventSink, LiveDetection
+from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
+from netvigil.state.current import CurrentState
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
@@ -94,21 +96,22 @@ async def _serve(
 ) -> None:
     stop = stop_event(duration)
     metrics = Metrics()
-    state = LatestState()
-    web_state = LiveState(config) if host is not None else None
+    current = CurrentState(config)
+    state = LatestState(current)
+    web_state = LiveState(config, current=current) if host is not None else None
     sinks: list[EventSink] = [IncidentLog()]
     if alerts is not None:
         sinks.append(alerts)
     if web_state is not None:
         sinks.append(web_state.events)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
-        detection = LiveDetection(config, store, sinks=sinks, lateness_s=config.detect.lateness_s)
-        if web_state is not None:
-            # Mutes loaded from the admin tables by create_app, and those set later
-            # through the admin API, reach detection: their incidents are quiet.
-            web_state.add_mute_listener(detection.set_mutes)
-        else:
-            detection.set_mutes(await asyncio.to_thread(_stored_mutes, path))
+        detection = LiveDetection(
+            config, store, sinks=sinks, lateness_s=config.detect.lateness_s, state=current
+        )
+        if web_state is None:
+            current.set_mutes(await asyncio.to_thread(_stored_mutes, path))
+        # else: create_app loads the stored mutes into the web state, whose current state
+        # detection shares, and the admin API sets and lifts them there.
         await detection.start()
         feeds: list[MeasurementSink] = [state, detection]
         if web_state is not None:

@@ -29,7 +29,7 @@ from netvigil.config.model import Config
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
-from netvigil.state.health import HealthPolicy, HealthState
+from netvigil.state.health import HealthPolicy
 from netvigil.state.judge import TargetCondition, judge_target
 from netvigil.state.judge import TargetView as Judgement
 from netvigil.state.paths import PathChange, PathRecord, PathTable
@@ -117,6 +117,7 @@ class TargetState:
     """Results that count, by vantage."""
     muted: Mute | None
     condition: TargetCondition | None = None
+    """How the detector judges the target across vantages (`state.judge`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,10 +292,9 @@ class CurrentState:
     # -- views ----------------------------------------------------------------------------
 
     def _pair(self, record: PathRecord, judgement: Judgement | None) -> PairView:
-        if judgement is not None and record.vantage not in self.paths.impaired:
-            ok = record.vantage not in judgement.down
-        else:
-            ok = record.state is not HealthState.DOWN
+        ok = not record.failing
+        if judgement is not None and record.vantage in judgement.down:
+            ok = False  # corroborated: other vantages see the same target fail at once
         return PairView(
             record.target,
             record.vantage,
@@ -343,19 +343,21 @@ class CurrentState:
             and not self.silent(v, now)
         ]
         pairs = [self._pair(r, judgement) for r in records]
+        up = [p for p in pairs if p.ok]
         status: TargetStatus
         since: float | None
-        condition = judgement.condition
         if not pairs:
             status, since = "unknown", None
-        elif condition is TargetCondition.DOWN:
-            status, since = "down", judgement.onset_ts
-        elif condition in (TargetCondition.DEGRADED, TargetCondition.FILTERED):
-            status, since = "partial", judgement.onset_ts
-        else:
+        elif len(up) == len(pairs):
             status, since = "up", max(p.since for p in pairs)
+        elif not up:
+            status, since = "down", max(p.since for p in pairs)
+        else:
+            status, since = "partial", min(p.since for p in pairs if not p.ok)
         muted = self.muted(name, now)
-        return TargetState(name, self._service_of.get(name), status, since, pairs, muted, condition)
+        return TargetState(
+            name, self._service_of.get(name), status, since, pairs, muted, judgement.condition
+        )
 
     def service_names(self) -> list[str]:
         """Configured services, in config order."""
@@ -408,7 +410,7 @@ class CurrentState:
                 record = self.paths.get(t, name)
                 if record is not None and now - record.last_ts <= self.stale_after(t):
                     targets += 1
-                    ok += record.state is not HealthState.DOWN
+                    ok += not record.failing
             health: VantageHealth
             reason = ""
             view = self.paths.vantage_views.get(name)

@@ -34,8 +34,10 @@ class PathRecord:
     phase: str | None = None
     latency_s: float | None = None
     address: str | None = None
+    failing: bool = False
+    """Failing now: confirmed down, or suspected with its newest probe failed."""
     since: float = 0.0
-    """When the path last turned down (its episode's first failure) or back up."""
+    """When the path last started failing (its episode's first failure) or answering."""
 
     @property
     def target(self) -> str:
@@ -68,7 +70,7 @@ class PathRecord:
             "target": self.target,
             "vantage": self.vantage,
             "kind": self.kind,
-            "ok": self.state is not HealthState.DOWN if ok is None else ok,
+            "ok": not self.failing if ok is None else ok,
             "state": self.state.value,
             "outcome": self.outcome,
             "phase": self.phase,
@@ -150,11 +152,16 @@ class PathTable:
         seen = self.last_seen.get(m.vantage)
         if seen is None or m.ts > seen:
             self.last_seen[m.vantage] = m.ts
-        if first or (before is HealthState.DOWN) != (health.state is HealthState.DOWN):
-            record.since = self._since(health, m.ts)
+        failing = health.state is HealthState.DOWN or (
+            health.state is HealthState.SUSPECTED and not m.ok
+        )
+        flipped = failing is not record.failing
+        if first or flipped:
+            record.failing = failing
+            record.since = (health.episode_start_ts or m.ts) if failing else m.ts
         if changed or first:
             self._count(m.target in self.controls, m.vantage, before, health.state, first)
-        if changed or first:
+        if changed or first or flipped:
             for listener in self._listeners:
                 listener(record)
         return PathChange(
@@ -170,12 +177,6 @@ class PathTable:
             self.counts[vantage] = VantageCounts()
             self.in_country.setdefault(vantage, False)
         return record
-
-    @staticmethod
-    def _since(health: PathHealth, ts: float) -> float:
-        if health.state is HealthState.DOWN:
-            return health.episode_start_ts or ts
-        return health.ok_run_start_ts or ts
 
     def _count(
         self, control: bool, vantage: str, before: HealthState, after: HealthState, first: bool

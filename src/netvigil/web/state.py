@@ -1,27 +1,24 @@
-"""The live state the web serves: the newest result per target x vantage, per service, per vantage.
+"""The live state the web serves, and its change feed.
 
-`LiveState` is a measurement sink (`submit(m)`, never blocks) and, through `events`, an
-incident event sink. It keeps, in memory,
+What every target, service and vantage looks like now is decided once, in the pipeline's
+current state (`netvigil.state.CurrentState`); `LiveState` is the web's window on it:
 
-- per (target, vantage): up or down, since when, the last outcome, latency and address;
-- the open incidents;
-- per vantage: when it was last heard from;
-- the maintenance mutes set through the admin API (`add_mute_listener` tells live
-  detection of each change);
+- it reads the current state's views (`target`, `service`, `vantages`, mutes, open
+  incidents), with the wall clock as "now";
+- it turns the current state's changes (a path turning up or down, an incident event, a
+  mute) into a change feed: `subscribe()` returns a bounded queue (the SSE stream's), and
+  `version` counts changes (caches key on it);
+- where nothing else feeds the current state (a server that only serves, or one reading
+  someone else's store), it feeds it: `submit(m)` for each measurement, and
+  `sync(store)` to pull recent measurements and open incidents from the store; the web
+  app does that at most every `poll_s` while serving.
 
-and derives on read what each target, service and vantage looks like now (services are
-`working`, `degraded`, `down`, `maintenance` or `unknown`). Every change between up
-and down, and every incident event, goes out on a change feed: `subscribe()` returns a
-bounded queue (the SSE stream's), and `version` counts changes (caches key on it).
+In `netvigil run` live detection feeds the current state and the web reads it:
 
-    state = LiveState(config)
-    monitor = Monitor(targets, probes, [store, state], ...)
-    detection = LiveDetection(config, store, sinks=[state.events])
+    current = CurrentState(config)
+    detection = LiveDetection(config, store, state=current, sinks=[state.events])
+    state = LiveState(config, current=current)
     app = create_app(store, config, state=state)
-
-When nothing feeds it (a server that only ingests, or one reading someone else's
-store), `sync(store)` pulls the newest measurements and open incidents from the store;
-the web app does that at most every `poll_s` while serving.
 """
 
 from __future__ import annotations
@@ -38,6 +35,17 @@ from netvigil.config.model import Config
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
+from netvigil.state.current import (
+    ChangeKind,
+    CurrentState,
+    ServiceStatus,
+    TargetStatus,
+    VantageHealth,
+)
+from netvigil.state.current import PairView as PairState
+from netvigil.state.current import ServiceState as ServiceView
+from netvigil.state.current import TargetState as TargetView
+from netvigil.state.current import VantageState as VantageView
 from netvigil.store.base import IncidentQuery, MeasurementQuery, Store
 
 __all__ = [
@@ -55,98 +63,12 @@ __all__ = [
     "VantageView",
 ]
 
-ServiceStatus = Literal["working", "degraded", "down", "maintenance", "unknown"]
-TargetStatus = Literal["up", "partial", "down", "unknown"]
-VantageHealth = Literal["healthy", "impaired", "silent"]
-
 log = logging.getLogger("netvigil.web")
 
-STALE_INTERVALS = 3.0
-"""A pair whose newest result is older than this many probe intervals no longer counts."""
-MIN_STALE_S = 180.0
-"""... and never sooner than this."""
-SILENT_AFTER_S = 180.0
-"""A vantage not heard from for this long is `silent`."""
-BACKFILL_LIMIT = 200
-"""At most this many failing pairs per pull get their `since` looked up in the store."""
-BACKFILL_WINDOW_S = 86_400.0
-"""... within this much history."""
+SYNC_LIMIT = 200_000
+"""At most this many measurements are pulled from the store at once."""
 SETTLE_S = 300.0
 """A measurement older than this when it arrives is late: it may rewrite settled history."""
-
-
-@dataclass(slots=True)
-class PairState:
-    """The newest result of one target from one vantage, and since when it is up or down."""
-
-    target: str
-    vantage: str
-    kind: str
-    ok: bool
-    outcome: str
-    phase: str | None
-    since: float
-    """When the target last turned up or down from this vantage (at or before, after a restart)."""
-    last_ts: float
-    latency_s: float | None
-    address: str | None
-    failures: int
-    """Consecutive failed results (0 when up)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object form (the SSE `state` event's data)."""
-        return {
-            "target": self.target,
-            "vantage": self.vantage,
-            "kind": self.kind,
-            "ok": self.ok,
-            "outcome": self.outcome,
-            "phase": self.phase,
-            "since": self.since,
-            "last_ts": self.last_ts,
-            "latency_s": self.latency_s,
-            "address": self.address,
-            "failures": self.failures,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TargetView:
-    """What one target looks like now, over every vantage that measures it."""
-
-    name: str
-    service: str | None
-    status: TargetStatus
-    since: float | None
-    pairs: list[PairState]
-    """Fresh results only, by vantage."""
-    muted: Mute | None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceView:
-    """What one service looks like now."""
-
-    name: str
-    status: ServiceStatus
-    since: float | None
-    targets: list[TargetView]
-    incidents: list[str]
-    """Ids of the open incidents naming this service."""
-
-
-@dataclass(frozen=True, slots=True)
-class VantageView:
-    """One vantage: when it was last heard from and how its results look."""
-
-    name: str
-    local: bool
-    country: str | None
-    in_country: bool
-    last_seen: float | None
-    targets: int
-    ok: int
-    health: VantageHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +134,19 @@ class _IncidentFeed:
 
 
 class LiveState:
-    """In-memory current state, fed as a sink; see the module docstring.
+    """The web's window on the current state; see the module docstring.
 
-    `now` is the wall clock (epoch s) used to judge staleness and mutes.
+    `current` is the pipeline's current state (one is made, and fed by `submit` and
+    `sync`, when none is given); `now` is the wall clock (epoch s) views are judged at.
     """
 
-    def __init__(self, config: Config, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        current: CurrentState | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self.now = now
         self.checks = 0
         self.version = 0
@@ -228,29 +157,24 @@ class LiveState:
         key on it, as each may have rewritten a settled minute."""
         self.events = _IncidentFeed(self)
         """The incident event sink feeding this state."""
-        self._pairs: dict[str, dict[str, PairState]] = {}
-        self._vantage_seen: dict[str, float] = {}
-        self._incidents: dict[str, Incident] = {}
-        self._mutes: dict[str, Mute] = {}
+        self.feeds_paths = current is None
+        """Whether this state feeds the paths itself (no live detection does)."""
+        self.current = current if current is not None else CurrentState(config)
+        self.current.add_listener(self._changed)
         self._mute_listeners: list[Callable[[list[Mute]], object]] = []
         self._subscribers: set[Subscription] = set()
         self._seq = 0
         self._fed_measurements = False
         self._fed_events = False
         self._synced_at = float("-inf")
+        self._synced_to = float("-inf")
         self._sync_lock = asyncio.Lock()
-        self.configure(config)
+        self.config = config
 
     def configure(self, config: Config) -> None:
         """Take the targets, services and vantages of `config` (also on a reload)."""
         self.config = config
-        self._service_of: dict[str, str | None] = {t.name: t.service for t in config.targets}
-        self._interval: dict[str, float] = {t.name: t.interval_s for t in config.targets}
-        self._controls = {t.name for t in config.targets if t.control}
-        self._targets_of: dict[str, list[str]] = {s.name: [] for s in config.services}
-        for t in config.targets:
-            if t.service is not None and not t.control:
-                self._targets_of.setdefault(t.service, []).append(t.name)
+        self.current.configure(config)
         self._touch()
 
     # -- feeding ------------------------------------------------------------------------
@@ -258,116 +182,62 @@ class LiveState:
     def submit(self, m: Measurement) -> None:
         """Take one measurement (never blocks); an up/down change goes on the feed."""
         self._fed_measurements = True
+        self.checks += 1
         if m.ts < self.now() - SETTLE_S:
             self.history_version += 1
-        self._apply(m)
+        if self.feeds_paths:
+            self._observe(m)
+
+    def _observe(self, m: Measurement) -> None:
+        record = self.current.paths.get(m.target, m.vantage)
+        if record is not None and m.ts <= record.last_ts:
+            return  # late: an older result does not overwrite a newer one
+        change = self.current.observe(m)
+        if change.state_changed:
+            self.current.paths.rejudge_vantages(m.ts)
 
     def submit_event(self, event: IncidentEvent) -> None:
         """Take one incident event: the open incidents change and the event goes on the feed."""
         self._fed_events = True
-        self._apply_incident(event.incident, event.kind.value, event.ts)
-
-    def _apply(self, m: Measurement) -> None:
-        self.checks += 1
-        seen = self._vantage_seen.get(m.vantage)
-        if seen is None or m.ts > seen:
-            self._vantage_seen[m.vantage] = m.ts
-        by_vantage = self._pairs.setdefault(m.target, {})
-        pair = by_vantage.get(m.vantage)
-        latency = m.timings.get("total") if m.ok else None
-        if pair is None:
-            pair = PairState(
-                m.target,
-                m.vantage,
-                m.kind,
-                m.ok,
-                m.outcome.value,
-                None if m.phase is None else m.phase.value,
-                m.ts,
-                m.ts,
-                latency,
-                m.address,
-                0 if m.ok else 1,
-            )
-            by_vantage[m.vantage] = pair
-            self._publish("state", pair.to_json())
-            return
-        if m.ts < pair.last_ts:
-            return  # late: an older result does not overwrite a newer one
-        flipped = pair.ok != m.ok
-        pair.kind = m.kind
-        pair.outcome = m.outcome.value
-        pair.phase = None if m.phase is None else m.phase.value
-        pair.last_ts = m.ts
-        pair.latency_s = latency
-        pair.address = m.address
-        pair.failures = 0 if m.ok else pair.failures + 1
-        if flipped:
-            pair.ok = m.ok
-            pair.since = m.ts
-            self._publish("state", pair.to_json())
-
-    def _apply_incident(self, incident: Incident, kind: str, ts: float) -> None:
-        if incident.open:
-            self._incidents[incident.id] = incident
-        else:
-            self._incidents.pop(incident.id, None)
-        self._publish(
-            "incident",
-            {
-                "kind": kind,
-                "ts": ts,
-                "id": incident.id,
-                "state": incident.state.value,
-                "cause": incident.cause.value,
-                "confidence": incident.confidence,
-                "services": list(incident.services),
-                "targets": list(incident.targets),
-                "start": incident.start,
-                "end": incident.end,
-            },
-        )
+        self.current.apply_event(event)
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the maintenance mutes (listeners are told)."""
-        self._mutes = {m.target: m for m in mutes}
-        self._mutes_changed()
+        self.current.set_mutes(mutes)
 
     def mute(self, mute: Mute) -> None:
         """Mute one target until `mute.until` (listeners are told)."""
-        self._mutes[mute.target] = mute
-        self._mutes_changed()
+        self.current.mute(mute)
 
     def unmute(self, target: str) -> bool:
         """Lift a target's mute; whether it had one (listeners are told)."""
-        found = self._mutes.pop(target, None) is not None
-        self._mutes_changed()
-        return found
+        return self.current.unmute(target)
 
     def add_mute_listener(self, listener: Callable[[list[Mute]], object]) -> None:
         """Call `listener(mutes)` with every mute held now, and again after each change.
 
-        Live detection listens, so that mutes set through the admin API quiet its
-        incidents (`LiveDetection.set_mutes`). A listener that raises is logged and
-        skipped; the change still takes effect here.
+        A listener that raises is logged and skipped; the change still takes effect.
+        (Live detection needs none: it reads the mutes of the current state it shares.)
         """
         self._mute_listeners.append(listener)
         self._tell(listener)
 
-    def _mutes_changed(self) -> None:
-        self._touch()
-        for listener in list(self._mute_listeners):
-            self._tell(listener)
+    def _changed(self, kind: ChangeKind, data: dict[str, Any]) -> None:
+        if kind == "mutes":
+            self._touch()
+            for listener in list(self._mute_listeners):
+                self._tell(listener)
+        else:
+            self._publish(kind, data)
 
     def _tell(self, listener: Callable[[list[Mute]], object]) -> None:
-        mutes = list(self._mutes.values())
         try:
-            listener(mutes)
+            listener(self.current.mutes())
         except Exception:
             log.exception("mute listener %r failed", listener)
 
     async def sync(self, store: Store, *, every_s: float = 0.0) -> None:
-        """Pull what nothing feeds from `store`: newest measurements, open incidents.
+        """Pull what nothing feeds from `store`: recent measurements, open incidents.
 
         Skipped when the last pull was less than `every_s` ago, and for the parts
         sinks feed live. Raises StoreError when the store cannot be read.
@@ -381,29 +251,37 @@ class LiveState:
         async with self._sync_lock:
             if self.now() - self._synced_at < every_s:
                 return
-            if not self._fed_measurements:
-                fresh_down: list[PairState] = []
-                for m in await store.latest():
-                    if not m.ok and m.vantage not in self._pairs.get(m.target, {}):
-                        self._apply(m)
-                        fresh_down.append(self._pairs[m.target][m.vantage])
-                    else:
-                        self._apply(m)
-                for pair in fresh_down[:BACKFILL_LIMIT]:
-                    await _backfill_since(store, pair)
+            if not self._fed_measurements and self.feeds_paths:
+                await self._pull_measurements(store)
             if not self._fed_events:
-                found = await store.incidents(IncidentQuery(open_only=True, limit=10_000))
-                fresh = {i.id: i for i in found}
-                for inc in found:
-                    old = self._incidents.get(inc.id)
-                    if old is None or old.updated != inc.updated or old.state != inc.state:
-                        self._apply_incident(inc, "synced", inc.updated)
-                for gone in [i for i in self._incidents.values() if i.id not in fresh]:
-                    ended = await store.incident(gone.id) or gone
-                    self._incidents.pop(gone.id, None)
-                    if not ended.open:
-                        self._apply_incident(ended, "resolved", ended.end or self.now())
+                await self._pull_incidents(store)
             self._synced_at = self.now()
+
+    async def _pull_measurements(self, store: Store) -> None:
+        """Feed the measurements stored since the last pull (at first, those that can still
+        count: the longest staleness horizon of any target), in time order."""
+        targets = [t.name for t in self.config.targets]
+        horizon = max((self.current.stale_after(t) for t in targets), default=300.0)
+        since = max(self._synced_to, self.now() - horizon)
+        found = await store.measurements(MeasurementQuery(since=since, limit=SYNC_LIMIT))
+        for m in sorted(found, key=lambda m: (m.ts, m.id)):
+            self._observe(m)
+            self._synced_to = max(self._synced_to, m.ts)
+
+    async def _pull_incidents(self, store: Store) -> None:
+        found = await store.incidents(IncidentQuery(open_only=True, limit=10_000))
+        fresh = {i.id: i for i in found}
+        held = {i.id: i for i in self.current.open_incidents()}
+        for inc in found:
+            old = held.get(inc.id)
+            if old is None or old.updated != inc.updated or old.state != inc.state:
+                self.current.replace_incident(inc, "synced", inc.updated)
+        for gone in [i for i in held.values() if i.id not in fresh]:
+            ended = await store.incident(gone.id) or gone
+            if ended.open:
+                ended = gone.copy()
+                ended.end = ended.end or self.now()
+            self.current.replace_incident(ended, "resolved", ended.end or self.now())
 
     @property
     def fed_measurements(self) -> bool:
@@ -444,174 +322,62 @@ class LiveState:
         with contextlib.suppress(AttributeError):  # during __init__, before `now` is set
             self.changed_at = self.now()
 
-    # -- reading ------------------------------------------------------------------------
+    # -- reading (the current state's views, at the wall clock) -------------------------
 
     def stale_after(self, target: str) -> float:
         """Seconds after which a result of `target` no longer counts."""
-        return max(MIN_STALE_S, STALE_INTERVALS * self._interval.get(target, 60.0))
+        return self.current.stale_after(target)
 
     def fresh_pairs(self, target: str, now: float | None = None) -> list[PairState]:
         """The results of `target` that still count, by vantage."""
-        now = self.now() if now is None else now
-        limit = self.stale_after(target)
-        pairs = self._pairs.get(target, {})
-        return [pairs[v] for v in sorted(pairs) if now - pairs[v].last_ts <= limit]
+        return self.current.fresh_pairs(target, self.now() if now is None else now)
 
     def pairs(self) -> list[PairState]:
         """Every (target, vantage) result held, fresh or not, by target then vantage."""
-        return [p for t in sorted(self._pairs) for _, p in sorted(self._pairs[t].items())]
+        return self.current.pairs()
 
     def muted(self, target: str, now: float | None = None) -> Mute | None:
         """The mute on `target` in force now, or None."""
-        mute = self._mutes.get(target)
-        now = self.now() if now is None else now
-        return mute if mute is not None and mute.until > now else None
+        return self.current.muted(target, self.now() if now is None else now)
 
     def mutes(self) -> list[Mute]:
         """Every mute still in force, by target."""
-        now = self.now()
-        return [m for _, m in sorted(self._mutes.items()) if m.until > now]
+        return self.current.mutes(self.now())
 
     def target_names(self) -> list[str]:
         """Configured targets first (config order), then any others results came for."""
-        names = list(self._service_of)
-        extra = sorted(t for t in self._pairs if t not in self._service_of)
-        return names + extra
+        return self.current.target_names()
 
     def is_known_target(self, name: str) -> bool:
         """Whether `name` is configured or has results."""
-        return name in self._service_of or name in self._pairs
+        return self.current.is_known_target(name)
 
     def target(self, name: str, now: float | None = None) -> TargetView:
         """What `name` looks like now."""
-        now = self.now() if now is None else now
-        pairs = self.fresh_pairs(name, now)
-        up = [p for p in pairs if p.ok]
-        status: TargetStatus
-        since: float | None
-        if not pairs:
-            status, since = "unknown", None
-        elif len(up) == len(pairs):
-            status, since = "up", max(p.since for p in pairs)
-        elif not up:
-            status, since = "down", max(p.since for p in pairs)
-        else:
-            status, since = "partial", min(p.since for p in pairs if not p.ok)
-        return TargetView(
-            name, self._service_of.get(name), status, since, pairs, self.muted(name, now)
-        )
+        return self.current.target(name, self.now() if now is None else now)
 
     def service_names(self) -> list[str]:
         """Configured services, in config order."""
-        return list(self._targets_of)
+        return self.current.service_names()
 
     def service(
         self, name: str, now: float | None = None, vantage: str | None = None
     ) -> ServiceView:
         """What service `name` looks like now (from `vantage` only, when given)."""
-        now = self.now() if now is None else now
-        views = [self.target(t, now) for t in self._targets_of.get(name, [])]
-        if vantage is not None:
-            views = [_only(v, vantage) for v in views]
-        known = [v for v in views if v.status != "unknown"]
-        status: ServiceStatus
-        since: float | None
-        if not known:
-            status, since = "unknown", None
-        else:
-            failing = [v for v in known if v.status != "up"]
-            if not failing:
-                status, since = "working", max(v.since or 0.0 for v in known)
-            elif all(v.muted is not None for v in failing) or self._in_maintenance(name, now):
-                status, since = "maintenance", min(v.since or now for v in failing)
-            elif len(failing) == len(known) and all(v.status == "down" for v in failing):
-                status, since = "down", max(v.since or 0.0 for v in failing)
-            else:
-                status, since = "degraded", min(v.since or now for v in failing)
-        incidents = [i.id for i in self.open_incidents() if name in i.services]
-        return ServiceView(name, status, since, views, incidents)
-
-    def _in_maintenance(self, service: str, now: float) -> bool:
-        return any(w.covers(service, now) for w in self.config.maintenance)
+        return self.current.service(name, self.now() if now is None else now, vantage)
 
     def services(self, now: float | None = None) -> list[ServiceView]:
         """Every configured service, in config order."""
-        now = self.now() if now is None else now
-        return [self.service(s, now) for s in self._targets_of]
+        return self.current.services(self.now() if now is None else now)
 
     def open_incidents(self) -> list[Incident]:
         """The open incidents, oldest first."""
-        return sorted(self._incidents.values(), key=lambda i: (i.start, i.id))
+        return self.current.open_incidents()
 
     def vantage_names(self) -> list[str]:
         """This server's vantage, the configured agents, then any other vantage heard from."""
-        names = [self.config.vantage.name, *(a.name for a in self.config.agents)]
-        names += sorted(v for v in self._vantage_seen if v not in names)
-        return names
+        return self.current.vantage_names()
 
     def vantages(self, now: float | None = None, extra: Iterable[str] = ()) -> list[VantageView]:
         """Every vantage (plus `extra` names) with its health."""
-        now = self.now() if now is None else now
-        names = self.vantage_names()
-        names += sorted(v for v in set(extra) if v not in names)
-        counts: dict[str, list[int]] = {v: [0, 0] for v in names}
-        controls_bad: set[str] = set()
-        for target, by_vantage in self._pairs.items():
-            limit = self.stale_after(target)
-            for v, p in by_vantage.items():
-                if now - p.last_ts > limit:
-                    continue
-                c = counts.setdefault(v, [0, 0])
-                c[0] += 1
-                c[1] += int(p.ok)
-                if target in self._controls and not p.ok:
-                    controls_bad.add(v)
-        agents = {a.name: a for a in self.config.agents}
-        out = []
-        for name in names:
-            seen = self._vantage_seen.get(name)
-            health: VantageHealth
-            if seen is None or now - seen > SILENT_AFTER_S:
-                health = "silent"
-            elif name in controls_bad:
-                health = "impaired"
-            else:
-                health = "healthy"
-            local = name == self.config.vantage.name
-            agent = agents.get(name)
-            country = self.config.vantage.country if local else agent.country if agent else None
-            in_country = (
-                self.config.vantage.in_country if local else bool(agent and agent.in_country)
-            )
-            targets, ok = counts.get(name, [0, 0])
-            out.append(VantageView(name, local, country, in_country, seen, targets, ok, health))
-        return out
-
-
-async def _backfill_since(store: Store, pair: PairState) -> None:
-    """Set a failing pair's `since` to its first failure after its last success (bounded)."""
-    found = await store.measurements(
-        MeasurementQuery(
-            since=pair.last_ts - BACKFILL_WINDOW_S,
-            until=pair.last_ts + 1e-3,
-            targets=[pair.target],
-            vantages=[pair.vantage],
-            limit=100_000,
-        )
-    )
-    since, failures = pair.since, 0
-    for m in reversed(found):
-        if m.ok:
-            break
-        since, failures = m.ts, failures + 1
-    pair.since = min(pair.since, since)
-    pair.failures = max(pair.failures, failures)
-
-
-def _only(view: TargetView, vantage: str) -> TargetView:
-    """`view` narrowed to one vantage's result."""
-    pairs = [p for p in view.pairs if p.vantage == vantage]
-    if not pairs:
-        return TargetView(view.name, view.service, "unknown", None, [], view.muted)
-    p = pairs[0]
-    return TargetView(view.name, view.service, "up" if p.ok else "down", p.since, pairs, view.muted)
+        return self.current.vantages(self.now() if now is None else now, extra)

@@ -9,9 +9,10 @@ with any schedule), and every event the detector emits is
 - handed to each event sink (the `AlertDispatcher`, the log of `netvigil run`), and
 - kept for the live view (`open_incidents()`).
 
-Targets muted for maintenance (`set_mutes`, fed by the web's `LiveState` as admins
-mute and unmute them) label their incidents and make their events quiet, so the
-dispatcher sends no alert for them.
+The detector keeps the current state (`netvigil.state.CurrentState`, passed as `state`)
+up to date: the web, the status page and the live view read that same state. Targets
+muted for maintenance there (the admin API mutes and unmutes them in it) label their
+incidents and make their events quiet, so the dispatcher sends no alert for them.
 
 A timer calls `Detector.advance(clock())` every `tick_s`, so buffered measurements are
 processed (and incidents confirmed or resolved) even when measurements stop arriving.
@@ -25,8 +26,8 @@ sink never stops detection: the failure is logged and counted in `stats`.
     ...
     await detection.stop()          # processes what is buffered, then stops the timer
 
-`TeeStore` wraps a store so that measurements written through it (remote agents'
-batches arriving at the ingest API) reach detection too.
+`netvigil.pipeline.tee.TeeStore` wraps a store so that measurements written through it
+(remote agents' batches arriving at the ingest API) reach detection too.
 """
 
 from __future__ import annotations
@@ -38,22 +39,20 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
+from netvigil.state.current import CurrentState
 from netvigil.store.base import (
     IncidentQuery,
-    MeasurementQuery,
-    Rollup,
-    RollupQuery,
     Store,
 )
 
-__all__ = ["DetectionStats", "EventSink", "LiveDetection", "MeasurementSink", "TeeStore"]
+__all__ = ["DetectionStats", "EventSink", "LiveDetection", "MeasurementSink"]
 
 log = logging.getLogger("netvigil.detect")
 
@@ -106,6 +105,7 @@ class LiveDetection:
         tick_s: float = 1.0,
         clock: Callable[[], float] = time.time,
         settings: DetectorSettings | None = None,
+        state: CurrentState | None = None,
     ) -> None:
         if tick_s <= 0:
             raise ValueError("tick_s must be > 0")
@@ -113,7 +113,9 @@ class LiveDetection:
         self.sinks = list(sinks)
         self.tick_s = tick_s
         self.stats = DetectionStats()
-        self.detector = Detector(config, lateness_s=lateness_s, settings=settings)
+        self.detector = Detector(config, lateness_s=lateness_s, settings=settings, state=state)
+        self.state = self.detector.state
+        """The current state the detector keeps up to date."""
         self._clock = clock
         self._open: dict[str, Incident] = {}
         self._timer: asyncio.Task[None] | None = None
@@ -170,7 +172,7 @@ class LiveDetection:
         """Replace the targets muted for maintenance: from now on the incidents they make
         up are labelled maintenance and their events quiet (see `Detector.set_mutes`).
 
-        A `LiveState` mute listener: `state.add_mute_listener(detection.set_mutes)`.
+        The same as setting them in the current state (`self.state.set_mutes`).
         """
         self.detector.set_mutes(mutes)
 
@@ -234,88 +236,3 @@ class LiveDetection:
 def _worth_logging(count: int) -> bool:
     """Log the first ten failures of a kind, then every hundredth."""
     return count <= 10 or count % 100 == 0
-
-
-class TeeStore:
-    """A Store that also hands every measurement written through it to `sinks`.
-
-    Measurements stored with `add()` (the ingest API's path) or `submit()` go to the
-    sinks once the store took them; everything else is the wrapped store's.
-    """
-
-    def __init__(self, store: Store, sinks: Sequence[MeasurementSink]) -> None:
-        self.store = store
-        self.sinks = list(sinks)
-
-    def _tee(self, measurements: Iterable[Measurement]) -> None:
-        for m in measurements:
-            for sink in self.sinks:
-                try:
-                    sink.submit(m)
-                except Exception:
-                    log.exception("measurement sink %r failed", sink)
-
-    async def add(self, batch: Sequence[Measurement]) -> int:
-        """Store a batch (see `Store.add`), then hand it to the sinks."""
-        new = await self.store.add(batch)
-        self._tee(batch)
-        return new
-
-    def submit(self, m: Measurement) -> None:
-        """Queue one measurement (see `Store.submit`), then hand it to the sinks."""
-        self.store.submit(m)
-        self._tee((m,))
-
-    async def measurements(self, query: MeasurementQuery) -> list[Measurement]:
-        """See `Store.measurements`."""
-        return await self.store.measurements(query)
-
-    async def rollups(self, query: RollupQuery) -> list[Rollup]:
-        """See `Store.rollups`."""
-        return await self.store.rollups(query)
-
-    async def latest(self) -> list[Measurement]:
-        """See `Store.latest`."""
-        return await self.store.latest()
-
-    async def prune(self, older_than: float) -> int:
-        """See `Store.prune`."""
-        return await self.store.prune(older_than)
-
-    async def flush(self) -> None:
-        """See `Store.flush`."""
-        await self.store.flush()
-
-    async def save_incident(self, incident: Incident) -> None:
-        """See `Store.save_incident`."""
-        await self.store.save_incident(incident)
-
-    async def add_incident_event(self, event: IncidentEvent) -> None:
-        """See `Store.add_incident_event`."""
-        await self.store.add_incident_event(event)
-
-    def submit_incident_event(self, event: IncidentEvent) -> None:
-        """See `Store.submit_incident_event`."""
-        self.store.submit_incident_event(event)
-
-    async def incidents(self, query: IncidentQuery) -> list[Incident]:
-        """See `Store.incidents`."""
-        return await self.store.incidents(query)
-
-    async def incident(self, incident_id: str) -> Incident | None:
-        """See `Store.incident`."""
-        return await self.store.incident(incident_id)
-
-    async def incident_events(self, incident_id: str) -> list[IncidentEvent]:
-        """See `Store.incident_events`."""
-        return await self.store.incident_events(incident_id)
-
-    async def close(self) -> None:
-        """See `Store.close`."""
-        await self.store.close()
-
-
-if TYPE_CHECKING:
-
-    def _is_a_store(store: TeeStore) -> Store:
-        return store

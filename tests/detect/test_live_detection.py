@@ -8,9 +8,10 @@ from pathlib import Path
 
 from netvigil.cause import Cause
 from netvigil.detect.detector import Detector
-from netvigil.detect.live import LiveDetection, TeeStore
 from netvigil.incident import EventKind, IncidentEvent, IncidentState
 from netvigil.model import Measurement
+from netvigil.pipeline.detection import LiveDetection
+from netvigil.pipeline.tee import TeeStore
 from netvigil.store import IncidentQuery, MeasurementQuery, SQLiteStore
 
 from .streams import ONSET, SILENT, Probe, World, gov, healthy
