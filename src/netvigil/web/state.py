@@ -35,6 +35,7 @@ from netvigil.config.model import Config
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
+from netvigil.pipeline.catch_up import catch_up, horizon
 from netvigil.state.current import (
     ChangeKind,
     CurrentState,
@@ -46,7 +47,7 @@ from netvigil.state.current import PairView as PairState
 from netvigil.state.current import ServiceState as ServiceView
 from netvigil.state.current import TargetState as TargetView
 from netvigil.state.current import VantageState as VantageView
-from netvigil.store.base import IncidentQuery, MeasurementQuery, Store
+from netvigil.store.base import IncidentQuery, Store
 
 __all__ = [
     "SETTLE_S",
@@ -65,8 +66,6 @@ __all__ = [
 
 log = logging.getLogger("netvigil.web")
 
-SYNC_LIMIT = 200_000
-"""At most this many measurements are pulled from the store at once."""
 SETTLE_S = 300.0
 """A measurement older than this when it arrives is late: it may rewrite settled history."""
 
@@ -192,8 +191,7 @@ class LiveState:
         record = self.current.paths.get(m.target, m.vantage)
         if record is not None and m.ts <= record.last_ts:
             return  # late: an older result does not overwrite a newer one
-        change = self.current.observe(m)
-        if change.state_changed:
+        if self.current.observe(m).state_changed:
             self.current.paths.rejudge_vantages(m.ts)
 
     def submit_event(self, event: IncidentEvent) -> None:
@@ -259,14 +257,9 @@ class LiveState:
 
     async def _pull_measurements(self, store: Store) -> None:
         """Feed the measurements stored since the last pull (at first, those that can still
-        count: the longest staleness horizon of any target), in time order."""
-        targets = [t.name for t in self.config.targets]
-        horizon = max((self.current.stale_after(t) for t in targets), default=300.0)
-        since = max(self._synced_to, self.now() - horizon)
-        found = await store.measurements(MeasurementQuery(since=since, limit=SYNC_LIMIT))
-        for m in sorted(found, key=lambda m: (m.ts, m.id)):
-            self._observe(m)
-            self._synced_to = max(self._synced_to, m.ts)
+        count), in time order (`pipeline.catch_up`)."""
+        since = max(self._synced_to, self.now() - horizon(self.current))
+        self._synced_to = await catch_up(self.current, store, since)
 
     async def _pull_incidents(self, store: Store) -> None:
         found = await store.incidents(IncidentQuery(open_only=True, limit=10_000))
