@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from netvigil.detect.targets import TargetInfo
 from netvigil.incident import Incident, IncidentState
 
-__all__ = ["IncidentBook", "Tracked"]
+__all__ = ["IncidentBook", "Tracked", "add_name"]
 
 
 @dataclass(slots=True)
@@ -34,6 +35,17 @@ class Tracked:
     """When probes from the failing vantages answered again after complete loss."""
     announced_maintenance: str | None = None
     """The maintenance label its last event carried."""
+
+    def onset(self, target: str, ts: float, measurement_id: str | None) -> None:
+        """`target` began to fail at `ts` (the earliest onset of each target is kept; the
+        incident starts at the earliest of all)."""
+        old = self.onsets.get(target)
+        if old is None or ts < old[0]:
+            self.onsets[target] = (ts, measurement_id)
+        inc = self.incident
+        if ts < inc.start:
+            inc.start = ts
+            inc.first_measurement_id = measurement_id
 
 
 class IncidentBook:
@@ -80,6 +92,20 @@ class IncidentBook:
             self.by_vantage[inc.vantage] = inc.id
         return tracked
 
+    def join(self, tracked: Tracked, target: str, info: TargetInfo, *, down: Iterable[str]) -> None:
+        """`target` (seen down from `down`) belongs to `tracked`'s incident from now on."""
+        inc = tracked.incident
+        self.by_target[target] = inc.id
+        add_name(inc.targets, target)
+        if info.service is not None:
+            add_name(inc.services, info.service)
+        if info.network is not None:
+            add_name(inc.networks, info.network)
+        if info.organization is not None:
+            add_name(inc.organizations, info.organization)
+        for v in down:
+            add_name(inc.vantages, v)
+
     def close(self, inc: Incident) -> None:
         """`inc` resolved: it is no longer open."""
         self.open.pop(inc.id, None)
@@ -114,3 +140,10 @@ class IncidentBook:
     def snapshots(self) -> list[Incident]:
         """Copies of every incident, oldest first."""
         return [self._tracked[i].incident.copy() for i in self._order]
+
+
+def add_name(items: list[str], name: str) -> None:
+    """Add `name` to the sorted list `items` unless it is there."""
+    if name not in items:
+        items.append(name)
+        items.sort()

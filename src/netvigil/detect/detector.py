@@ -23,56 +23,28 @@ see `netvigil.maintenance`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
-from netvigil.cause import Cause
-from netvigil.classify import RULES, Rule, classify
+from netvigil.classify import RULES, Rule
 from netvigil.classify.weights import DEFAULT_WEIGHTS
 from netvigil.config.model import Config
+from netvigil.detect.attribution import Attribution
 from netvigil.detect.baseline import AnomalyDetector
-from netvigil.detect.book import IncidentBook, Tracked
+from netvigil.detect.book import IncidentBook, Tracked, add_name
 from netvigil.detect.evidence_builder import EvidenceBuilder
-from netvigil.detect.features import FeatureSettings
+from netvigil.detect.filtering import filtering_corroborated
+from netvigil.detect.labels import MaintenanceLabels
 from netvigil.detect.reorder import ReorderBuffer
+from netvigil.detect.settings import DetectorSettings
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import EvidenceWindow
-from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
-from netvigil.maintenance import Mute, maintenance_note
+from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.state.current import CurrentState, StatePolicy
-from netvigil.state.health import HealthPolicy, HealthState
+from netvigil.state.health import HealthState
 from netvigil.state.judge import FAILING, TargetCondition, TargetView
 
 __all__ = ["Detector", "DetectorSettings"]
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorSettings:
-    """Tunables; durations in probe intervals are multiplied by each target's interval_s.
-
-    stale_intervals    a path without data for this long is set aside
-    resolve_intervals  an incident resolves once its targets stayed out of failure this long
-                       (so a flapping target does not chop one outage into many)
-    hold_intervals     a partial failure (some vantages only) waits this long before it
-                       opens an incident, unless the failing vantages' controls vouch for them;
-                       filtering (in-country down, abroad fine) is confirmed after this long
-    cofate_intervals   services of one organization failing this close to an incident's
-                       onset join it (services on the same network always do)
-    reclassify_s       open incidents are classified again this often (stream seconds), or
-                       every `reclassify_intervals` probe intervals when that is sooner
-    switch_margin      a new cause must beat the current one by this much probability
-    """
-
-    health: HealthPolicy = field(default_factory=HealthPolicy)
-    features: FeatureSettings = field(default_factory=FeatureSettings)
-    stale_intervals: float = 5.0
-    hold_intervals: float = 3.0
-    resolve_intervals: float = 5.0
-    cofate_intervals: float = 3.0
-    reclassify_s: float = 15.0
-    reclassify_intervals: float = 1.0
-    switch_margin: float = 0.1
-    default_interval_s: float = 60.0
 
 
 class Detector:
@@ -137,10 +109,10 @@ class Detector:
         self._unverified: dict[str, str] = {}
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
-        self._mutes_seen = -1
-        self._labels_due = float("inf")
-        """When a maintenance label may next change by itself: a mute set or lifted
-        (now), a mute running out, a window opening or closing."""
+        self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
+        self.attribution = Attribution(
+            self.rules, self.weights, switch_margin=self.settings.switch_margin
+        )
         self.seed(incidents)
 
     # -- public API ----------------------------------------------------------------
@@ -330,28 +302,12 @@ class Detector:
         self._join(chosen, target, view)
 
     def _join(self, tracked: Tracked, target: str, view: TargetView) -> None:
-        inc = tracked.incident
-        info = self.index[target]
         self._unverified.pop(target, None)
-        self.book.by_target[target] = inc.id
+        self.book.join(tracked, target, self.index[target], down=view.down)
         if view.onset_ts is not None:
-            old = tracked.onsets.get(target)
-            if old is None or view.onset_ts < old[0]:
-                tracked.onsets[target] = (view.onset_ts, view.onset_id)
-            if view.onset_ts < inc.start:
-                inc.start = view.onset_ts
-                inc.first_measurement_id = view.onset_id
-        _add(inc.targets, target)
-        if info.service is not None:
-            _add(inc.services, info.service)
-        if info.network is not None:
-            _add(inc.networks, info.network)
-        if info.organization is not None:
-            _add(inc.organizations, info.organization)
-        for v in view.down:
-            _add(inc.vantages, v)
-        inc.maintenance = self._maintenance(inc)
-        self._dirty_incidents.add(inc.id)
+            tracked.onset(target, view.onset_ts, view.onset_id)
+        tracked.incident.maintenance = self._maintenance(tracked.incident)
+        self._dirty_incidents.add(tracked.incident.id)
 
     def _update_vantage_incidents(self, events: list[IncidentEvent]) -> None:
         for vantage in sorted(self.paths.impaired):
@@ -384,10 +340,10 @@ class Detector:
             before = (len(inc.targets), len(inc.services))
             for t in self.paths.targets_of(vantage):
                 if self.paths.health(t, vantage).state is HealthState.DOWN:
-                    _add(inc.targets, t)
+                    add_name(inc.targets, t)
                     svc = self.index[t].service
                     if svc is not None:
-                        _add(inc.services, svc)
+                        add_name(inc.services, svc)
             if inc.id in self._opened_now:
                 self._classify(tracked, events)
                 events.append(self._event(EventKind.OPENED, tracked))
@@ -419,7 +375,16 @@ class Detector:
                 for t in inc.targets
                 if t in self._filtered_since
             ]
-            if any(now >= d for d in due) or self._filtering_corroborated(inc):
+            if any(now >= d for d in due) or filtering_corroborated(
+                inc,
+                views=self._views,
+                filtered_since=self._filtered_since,
+                paths=self.paths,
+                evidence=self.evidence,
+                index=self.index,
+                recover=self.settings.health.recover,
+                now=now,
+            ):
                 confirmed = True
             elif due and inc.confirmed_at is None:
                 self._awaiting[inc.id] = min(due)
@@ -462,7 +427,7 @@ class Detector:
                 tview = self._views.get(t)
                 if tview is not None and tview.condition in FAILING:
                     for name in tview.down:
-                        _add(inc.vantages, name)
+                        add_name(inc.vantages, name)
         self._classify(tracked, events)
         signature = (len(inc.targets), len(inc.vantages), inc.state)
         if kind is EventKind.CONFIRMED or (
@@ -471,47 +436,6 @@ class Detector:
             inc.updated = now
             events.append(self._event(kind, tracked))
         tracked.signature = signature
-
-    def _filtering_corroborated(self, inc: Incident) -> bool:
-        """Whether filtering is confirmed before the hold: several services (or several
-        in-country vantages) fail at once, the failing vantages' controls answer, and every
-        vantage abroad answered since."""
-        answered = [
-            t for t in inc.targets if t in self._filtered_since and self._abroad_answered(t)
-        ]
-        if not answered:
-            return False
-        services = {self.index[t].service or t for t in answered}
-        vantages = {v for t in answered for v in self._views[t].down}
-        # The in-country vantages must vouch for themselves: their own controls answer,
-        # without a single recent failure (a vantage losing its link fails everything,
-        # its controls a moment later).
-        if not self.paths.controls_vouch(vantages):
-            return False
-        # ... and must have vouched all along: failures that began while a vantage was
-        # impaired (its link coming back before the paths recover) are no filtering.
-        onset = min(self._views[t].onset_ts or self._now for t in answered)
-        if any(self.paths.impaired_until.get(v, float("-inf")) >= onset for v in vantages):
-            return False
-        return len(services) >= 2 or len(vantages) >= 2
-
-    def _abroad_answered(self, target: str) -> bool:
-        """Whether every vantage abroad answered `recover` probes in a row, and failed none,
-        since the in-country failure began: then it is not a wider outage abroad has yet
-        to see, and filtering needs no longer hold."""
-        view = self._views.get(target)
-        if view is None or view.onset_ts is None:
-            return False
-        need = self.settings.health.recover
-        abroad = 0
-        for v in self.paths.vantages_of(target):
-            if self.paths.in_country.get(v, False) or v in self.paths.impaired:
-                continue
-            samples = self.evidence.history(target, v).since(view.onset_ts)
-            if len(samples) < need or not all(s.ok for s in samples):
-                return False
-            abroad += 1
-        return abroad > 0
 
     def _resolve_hold(self, inc: Incident) -> float:
         return self.settings.resolve_intervals * self.index.interval(inc.targets)
@@ -542,23 +466,8 @@ class Detector:
         interval = self.index.interval(inc.targets)
         return min(self.settings.reclassify_s, self.settings.reclassify_intervals * interval)
 
-    def _relabel_due(self) -> bool:
-        """Whether maintenance labels may have changed since they were last checked
-        (see `_labels_due`); when so, the next such moment is found."""
-        now = self._now
-        if self.state.mutes_version != self._mutes_seen:
-            self._mutes_seen = self.state.mutes_version
-        elif now < self._labels_due:
-            return False
-        mutes = self.state.mute_map()
-        edges = [m.until for m in mutes.values()]
-        if mutes:
-            edges += [t for w in self.config.maintenance for t in (w.start_ts, w.end_ts)]
-        self._labels_due = min((t for t in edges if t > now), default=float("inf"))
-        return True
-
     def _reclassify_due(self, events: list[IncidentEvent]) -> None:
-        relabel = self._relabel_due()
+        relabel = self.labels.due(self._now)
         for tracked in self.book.open_tracked():
             inc = tracked.incident
             if relabel and self._maintenance(inc) != tracked.announced_maintenance:
@@ -598,21 +507,8 @@ class Detector:
         f = window.features
         if f.steady_complete and f.complete_s >= self.settings.hold_intervals * f.interval_s:
             tracked.complete_seen = True
-        result = classify(window, self.rules)
-        inc.features = window.features
-        inc.probabilities = result.probabilities
-        inc.evidence = result.evidence
-        inc.maintenance = window.maintenance
-        winner = result.cause
-        if not inc.cause_history:
-            self._set_cause(inc, winner, result.confidence)
-            return
-        current = result.probabilities.get(inc.cause.value, 0.0)
-        if winner is not inc.cause and result.confidence >= current + self.settings.switch_margin:
-            self._set_cause(inc, winner, result.confidence)
+        if self.attribution.judge(inc, window, self._now):
             events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
-        else:
-            inc.confidence = current
 
     def _answering(self, inc: Incident) -> bool:
         """Whether a member path from a failing vantage answered its latest probe."""
@@ -623,11 +519,6 @@ class Detector:
                 if p is not None and p.recent and p.recent[-1] and v not in self.paths.impaired:
                     return True
         return False
-
-    def _set_cause(self, inc: Incident, cause: Cause, confidence: float) -> None:
-        inc.cause = cause
-        inc.confidence = confidence
-        inc.cause_history.append(CauseChange(self._now, cause, round(confidence, 6)))
 
     def _event(self, kind: EventKind, tracked: Tracked) -> IncidentEvent:
         inc = tracked.incident
@@ -644,23 +535,4 @@ class Detector:
         )
 
     def _maintenance(self, inc: Incident) -> str | None:
-        """Why `inc` is planned maintenance, or None: a window covers its services at its
-        start, or mutes (and windows) cover its targets now (`netvigil.maintenance`)."""
-        mutes = self.state.mute_map()
-        if not self.config.maintenance and not mutes:
-            return None
-        return maintenance_note(
-            inc.services,
-            inc.targets,
-            windows=self.config.maintenance,
-            mutes=mutes,
-            start=inc.start,
-            now=self._now,
-            service_of=self.index.service_of,
-        )
-
-
-def _add(items: list[str], name: str) -> None:
-    if name not in items:
-        items.append(name)
-        items.sort()
+        return self.labels.note(inc, self._now)
