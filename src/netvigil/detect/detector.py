@@ -189,9 +189,10 @@ class Detector:
 
     def _process(self, m: Measurement, events: list[IncidentEvent]) -> None:
         self._now = m.ts
-        self.index[m.target]  # a target the config does not name becomes its own service
         self.evidence.observe(m)
-        change = self.state.observe(m)
+        change = self.paths.observe(m)
+        if change.first:
+            self.index[m.target]  # a target the config does not name becomes its own service
         if change.state_changed:
             self._dirty_targets.add(m.target)
             for vantage in sorted(self.paths.rejudge_vantages(m.ts)):

@@ -7,7 +7,6 @@ dropped; one whose id is already waiting is dropped as a duplicate.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
 
 from netvigil.model import Measurement
 
@@ -49,12 +48,14 @@ class ReorderBuffer:
             self.max_ts = m.ts
         return True
 
-    def release(self, watermark: float) -> Iterator[Measurement]:
-        """Yield, oldest first, every measurement older than `watermark`."""
+    def release(self, watermark: float) -> list[Measurement]:
+        """Every measurement older than `watermark`, oldest first, taken out."""
         heap = self._heap
+        ready: list[Measurement] = []
         while heap and heap[0][0] < watermark:
             m = heapq.heappop(heap)[2]
             self._ids.discard(m.id)
-            yield m
+            ready.append(m)
         if watermark > self.processed_to:
             self.processed_to = watermark
+        return ready

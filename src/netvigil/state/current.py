@@ -181,9 +181,14 @@ class CurrentState:
         for agent in config.agents:
             self._in_country[agent.name] = agent.in_country
             self._country[agent.name] = agent.country
+        self._shortest: dict[str, float] = {}
+        """Per vantage, the shortest probe interval of the targets it reports on."""
         if hasattr(self, "paths"):
             self.paths.controls = self._controls
             self.paths.in_country.update(self._in_country)
+            for vantage in self.paths.vantages():
+                intervals = [self.interval_of(t) for t in self.paths.targets_of(vantage)]
+                self._shortest[vantage] = min(intervals, default=self.policy.default_interval_s)
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -234,6 +239,10 @@ class CurrentState:
         self._tell("mutes", {"targets": sorted(self._mutes)})
 
     def _path_changed(self, record: PathRecord) -> None:
+        interval = self.interval_of(record.target)
+        shortest = self._shortest.get(record.vantage)
+        if shortest is None or interval < shortest:
+            self._shortest[record.vantage] = interval
         self._tell("state", self._pair(record, None).to_json())
 
     def _tell(self, kind: ChangeKind, data: dict[str, Any]) -> None:
@@ -252,8 +261,7 @@ class CurrentState:
 
     def silent_after(self, vantage: str) -> float:
         """Seconds without any result after which `vantage` is silent."""
-        intervals = [self.interval_of(t) for t in self.paths.targets_of(vantage)]
-        shortest = min(intervals, default=self.policy.default_interval_s)
+        shortest = self._shortest.get(vantage, self.policy.default_interval_s)
         return self.policy.silent_intervals * shortest
 
     def silent(self, vantage: str, now: float) -> bool:

@@ -82,7 +82,7 @@ class PathRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PathChange:
     """What one observation changed."""
 
@@ -145,8 +145,8 @@ class PathTable:
         was_corroborating = health.corroborating
         changed = health.observe(m)
         record.kind = m.kind
-        record.outcome = m.outcome.value
-        record.phase = None if m.phase is None else m.phase.value
+        record.outcome = m.outcome  # a StrEnum: the value itself
+        record.phase = m.phase
         record.latency_s = m.timings.get("total") if m.ok else None
         record.address = m.address
         seen = self.last_seen.get(m.vantage)
