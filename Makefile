@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium
+# nodejs and npm build the dashboard (tests/web/test_bundle.py rebuilds it).
+APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium \
+	nodejs npm
 
 .PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
 
@@ -19,9 +21,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests, the lab and the benchmarks need; installed only when missing.
+# A package whose command is on PATH counts as present (NodeSource's nodejs carries npm and
+# conflicts with Debian's npm package).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	    command -v $$p >/dev/null || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
@@ -48,9 +53,10 @@ format: venv
 demo: venv system-deps
 	$(BIN)/python -m netvigil.demo
 
-# Rebuild the dashboard into src/netvigil/web/static/ (needs Node.js 20 + npm; the output is committed).
+# Rebuild the dashboard into src/netvigil/web/static/ (needs Node.js 18+ and npm; the output is
+# committed, and tests/web/test_bundle.py fails when it differs from a fresh build).
 frontend:
-	cd frontend && npm ci && npm run check && npm run build
+	cd frontend && npm ci --no-audit --no-fund && npm run check && npm run build
 
 # Refresh the README's screenshots in docs/screenshots/ from the browser tests.
 screenshots: venv

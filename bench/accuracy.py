@@ -191,6 +191,11 @@ def render_section(
     lines = [
         SECTION,
         "",
+        "Code measured: the live `netvigil.detect.Detector`, the code `netvigil run` executes",
+        "(here with its default settings): the lab's measurements are replayed through it",
+        "(`bench/accuracy.py --rescore`) and its incidents scored against each scenario's",
+        "ground truth.",
+        "",
         "Every scenario in `scenarios/` played in the lab (network namespaces, real servers,",
         "real faults, agents probing from every vantage on the scenario's compressed clock),",
         "then the measurements replayed through the current `Detector` and scored against the",

@@ -1,13 +1,16 @@
 """Shutdown detection on IODA's Iraq signals (August 2023 exam shutdowns).
 
 Feeds the 5-minute IODA bins (BGP visible prefixes, responsive /24s, telescope packets, normalised
-Google traffic) to :class:`netvigil.detect.signal_drop.SignalDropDetector` and compares its alarms
+Google traffic) to :class:`detectors.SignalDropDetector` and compares its alarms
 with the labelled shutdowns (``LABEL`` = 1 bins): detection per event, delay from the labelled
 start, and false alarms (alarm episodes that overlap no event).
+
+The detector is bench-only (``bench/detectors/signal_drop.py``): ``netvigil run`` does not use it.
 
 Usage::
 
     .venv/bin/python bench/ioda.py
+    .venv/bin/python bench/ioda.py --data /path/to/data   # the folder holding ioda/
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netvigil.detect.signal_drop import SignalDropDetector
+from detectors import SignalDropDetector
 
 REPO = Path(__file__).resolve().parents[1]
-IODA_CSV = REPO / ".." / "shared" / "data" / "ioda" / "ioda_country_IQ_iraq.csv"
+# The shared data sets: --data, else $NETVIGIL_DATA, else ../shared/data beside the repository.
+DATA_ROOT = Path(os.environ.get("NETVIGIL_DATA") or REPO.parent / "shared" / "data")
+IODA_FILE = Path("ioda") / "ioda_country_IQ_iraq.csv"
 SIGNALS = ("bgp", "ping-slash24", "merit-nt", "gtr-norm")
 BIN_S = 300
 
@@ -32,7 +38,7 @@ def _float(text: str) -> float:
     return float(text) if text.strip() else math.nan
 
 
-def load(path: Path = IODA_CSV) -> tuple[list[float], list[dict[str, float]], list[int]]:
+def load(path: Path) -> tuple[list[float], list[dict[str, float]], list[int]]:
     """Timestamps, per-bin signal values and labels."""
     with path.open() as fh:
         rows = list(csv.DictReader(fh))
@@ -57,9 +63,9 @@ def episodes(flags: Sequence[bool]) -> list[tuple[int, int]]:
     return out
 
 
-def evaluate(threshold: float = 0.5) -> int:
-    """Run the detector, print per-event table and the false-alarm summary."""
-    ts, values, labels = load()
+def evaluate(path: Path, threshold: float = 0.5) -> int:
+    """Run the detector over the CSV at ``path``; print per-event table and false-alarm summary."""
+    ts, values, labels = load(path)
     det = SignalDropDetector()
     scores = [det.update(t, v) for t, v in zip(ts, values, strict=True)]
     events = episodes([lab == 1 for lab in labels])
@@ -107,11 +113,18 @@ def evaluate(threshold: float = 0.5) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_ROOT,
+        help="the shared data directory holding ioda/ (default: $NETVIGIL_DATA or ../shared/data)",
+    )
     args = parser.parse_args(argv)
-    if not IODA_CSV.is_file():
-        print(f"IODA data not found at {IODA_CSV}", file=sys.stderr)
+    path: Path = args.data / IODA_FILE
+    if not path.is_file():
+        print(f"IODA data not found at {path}", file=sys.stderr)
         return 2
-    return evaluate(args.threshold)
+    return evaluate(path, args.threshold)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Latency change-point detection on 35 real RIPE Atlas RTT traces (hand-labelled change points).
 
 Runs two detectors over each trace (default parameters, loss codes skipped):
-:class:`netvigil.detect.LevelShiftDetector` (the change-point detector) and, for comparison,
-:class:`netvigil.detect.BaselineDetector` (the anomaly detector). A sample whose score is at least
+:class:`detectors.LevelShiftDetector` (the change-point detector, bench-only: ``netvigil run``
+does not use it) and, for comparison, :class:`netvigil.detect.BaselineDetector` (the anomaly
+detector ``netvigil run`` feeds each path's latency to). A sample whose score is at least
 the threshold is an alarm. A labelled change point is
 detected when an alarm falls within ``±tolerance`` samples of it (delay = alarm index minus change
 point index, the first matching alarm); an alarm matching no change point is a false alarm.
@@ -11,21 +12,26 @@ Usage::
 
     .venv/bin/python bench/latency_changepoints.py                       # both detectors
     .venv/bin/python bench/latency_changepoints.py --detector levelshift  # one of them
+    .venv/bin/python bench/latency_changepoints.py --data /path/to/data   # the data folder
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from netvigil.detect import AnomalyDetector, BaselineDetector, LevelShiftDetector
+from detectors import LevelShiftDetector
+
+from netvigil.detect import AnomalyDetector, BaselineDetector
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "latency_changepoints"
+# The shared data sets: --data, else $NETVIGIL_DATA, else ../shared/data beside the repository.
+DATA_ROOT = Path(os.environ.get("NETVIGIL_DATA") or REPO.parent / "shared" / "data")
 SAMPLE_S = 240
 DETECTORS: dict[str, tuple[Callable[[], AnomalyDetector], str]] = {
     "levelshift": (lambda: LevelShiftDetector(negative_is_loss=True), "0.5,0.6,0.7,0.8"),
@@ -122,11 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="per-trace rows")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_ROOT,
+        help="the shared data directory holding latency_changepoints/ "
+        "(default: $NETVIGIL_DATA or ../shared/data)",
+    )
     args = parser.parse_args(argv)
-    if not DATA.is_dir():
-        print(f"latency change-point data not found at {DATA}", file=sys.stderr)
+    data: Path = args.data / "latency_changepoints"
+    if not data.is_dir():
+        print(f"latency change-point data not found at {data}", file=sys.stderr)
         return 2
-    traces: list[Trace] = [(p.stem, *load_trace(p)) for p in sorted(DATA.glob("*.csv"))]
+    traces: list[Trace] = [(p.stem, *load_trace(p)) for p in sorted(data.glob("*.csv"))]
     print(
         f"RIPE Atlas RTT change points: {len(traces)} traces, ±{args.tolerance} samples "
         f"({SAMPLE_S // 60}-min spacing)"

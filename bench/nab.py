@@ -14,6 +14,10 @@ in numpy:
 - ``100 * (S - S_null) / (S_perfect - S_null)`` with ``S_perfect = n_windows * tpWeight`` and
   ``S_null = -fnWeight * n_windows``.
 
+Only ``--detector baseline`` scores code that ``netvigil run`` executes
+(:class:`netvigil.detect.BaselineDetector`, the live per-path latency scorer); the other
+detectors are bench-only and live in ``bench/detectors/``.
+
 Usage::
 
     .venv/bin/python bench/nab.py                       # HybridDetector on all 58 files
@@ -21,6 +25,7 @@ Usage::
     .venv/bin/python bench/nab.py --detector art+hybrid # ARTHybridDetector (best here)
     .venv/bin/python bench/nab.py --detector art        # ARTDetector alone
     .venv/bin/python bench/nab.py --verify              # re-score published numenta outputs
+    .venv/bin/python bench/nab.py --data /path/to/data  # the folder holding NAB/
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +48,9 @@ import numpy.typing as npt
 from netvigil.detect import AnomalyDetector
 
 REPO = Path(__file__).resolve().parents[1]
-NAB_DIR = REPO / ".." / "shared" / "data" / "NAB"
+# The shared data sets: --data, else $NETVIGIL_DATA, else ../shared/data beside the repository.
+DATA_ROOT = Path(os.environ.get("NETVIGIL_DATA") or REPO.parent / "shared" / "data")
+NAB_DIR = DATA_ROOT / "NAB"
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
 PUBLISHED = {"ARTime": 74.9, "numenta (HTM)": 70.1, "contextOSE (CAD OSE)": 69.9}
 
@@ -262,12 +270,12 @@ def result_path(detector: str, name: str, nab_dir: Path = NAB_DIR) -> Path:
     return nab_dir / "results" / detector / category / f"{detector}_{fname}"
 
 
-def verify(detector: str = "numenta") -> int:
+def verify(detector: str = "numenta", nab_dir: Path = NAB_DIR) -> int:
     """Re-score a published detector's per-row outputs; compare with the published figures."""
-    corpus = load_corpus()
-    profiles = load_profiles()
-    final = json.loads((NAB_DIR / "results" / "final_results.json").read_text())[detector]
-    scores = [read_result_scores(result_path(detector, n)) for n in corpus.names]
+    corpus = load_corpus(nab_dir)
+    profiles = load_profiles(nab_dir)
+    final = json.loads((nab_dir / "results" / "final_results.json").read_text())[detector]
+    scores = [read_result_scores(result_path(detector, n, nab_dir)) for n in corpus.names]
     print(f"Re-scoring published '{detector}' outputs ({len(corpus.names)} files)")
     print(
         f"{'profile':<20}{'published':>10}{'ours@pub thr':>14}"
@@ -276,7 +284,7 @@ def verify(detector: str = "numenta") -> int:
     worst = 0.0
     for prof in PROFILES:
         cost = profiles[prof]
-        pub = published_file_scores(detector, prof)
+        pub = published_file_scores(detector, prof, nab_dir)
         thr = pub["__threshold__"]
         fs = [score_file(f, s, thr, cost) for f, s in zip(corpus.labelled, scores, strict=True)]
         ours = normalise(sum(x.score for x in fs), corpus.n_windows, cost)
@@ -305,13 +313,9 @@ def probation_rows(n: int) -> int:
 
 
 def _make_detector(kind: str, params: dict[str, float], n: int) -> AnomalyDetector:
-    from netvigil.detect import (
-        ARTDetector,
-        ARTHybridDetector,
-        BaselineDetector,
-        ContextDetector,
-        HybridDetector,
-    )
+    from detectors import ARTDetector, ARTHybridDetector, ContextDetector, HybridDetector
+
+    from netvigil.detect import BaselineDetector
 
     factories: dict[str, Callable[..., AnomalyDetector]] = {
         "hybrid": HybridDetector,
@@ -331,7 +335,7 @@ def _detect_file(args: tuple[FloatArray, FloatArray, dict[str, float], str]) -> 
     det = _make_detector(kind, params, len(values))
     up: Callable[[float, float], float] = det.update
     if kind.endswith("+likelihood"):
-        from netvigil.detect import AnomalyLikelihood
+        from detectors import AnomalyLikelihood
 
         lik = AnomalyLikelihood()
 
@@ -360,10 +364,13 @@ def run_detector(
 
 
 def report(
-    corpus: Corpus, scores: Sequence[FloatArray], label: str = "netvigil"
+    corpus: Corpus,
+    scores: Sequence[FloatArray],
+    label: str = "netvigil",
+    profiles: dict[str, CostMatrix] | None = None,
 ) -> dict[str, float]:
     """Print the NAB table for a set of scores; return normalised score per profile."""
-    profiles = load_profiles()
+    profiles = profiles if profiles is not None else load_profiles()
     out: dict[str, float] = {}
     print(f"{'profile':<20}{'threshold':>10}{'raw':>9}{'TP win':>8}{'FP':>6}{'score':>8}")
     for prof in PROFILES:
@@ -397,13 +404,21 @@ def main(
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--params", default="{}", help="JSON keyword arguments for the detector")
     parser.add_argument("--per-file", action="store_true", help="print per-file standard scores")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_ROOT,
+        help="the shared data directory holding NAB/ (default: $NETVIGIL_DATA or ../shared/data)",
+    )
     args = parser.parse_args(argv)
-    if not NAB_DIR.is_dir():
-        print(f"NAB data not found at {NAB_DIR}", file=sys.stderr)
+    nab_dir: Path = args.data / "NAB"
+    if not nab_dir.is_dir():
+        print(f"NAB data not found at {nab_dir}", file=sys.stderr)
         return 2
     if args.verify:
-        return verify()
-    corpus = load_corpus()
+        return verify(nab_dir=nab_dir)
+    corpus = load_corpus(nab_dir)
+    profiles = load_profiles(nab_dir)
     t0 = time.perf_counter()
     scores = detect(corpus, json.loads(args.params), args.jobs, args.detector)
     dt = time.perf_counter() - t0
@@ -412,9 +427,9 @@ def main(
         f"netvigil {args.detector} detector on {len(corpus.names)} files, {rows} rows, "
         f"{dt:.1f} s ({args.jobs} jobs)\n"
     )
-    report(corpus, scores)
+    report(corpus, scores, profiles=profiles)
     if args.per_file:
-        cost = load_profiles()["standard"]
+        cost = profiles["standard"]
         thr, _ = optimise_threshold(corpus.labelled, scores, cost)
         for f, s in zip(corpus.labelled, scores, strict=True):
             r = score_file(f, s, thr, cost)

@@ -1,13 +1,22 @@
 // Builds the dashboard into src/netvigil/web/static/: hashed app-*.js and app-*.css plus
 // manifest.json, which netvigil.web.dashboard reads to write the page shell.
+// `node build.mjs --outdir DIR` writes the same files into DIR instead (tests/web/test_bundle.py
+// rebuilds there and compares with the committed bundle).
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outdir = join(here, "..", "src", "netvigil", "web", "static");
-const watch = process.argv.includes("--watch");
+const args = process.argv.slice(2);
+const watch = args.includes("--watch");
+const outdirAt = args.indexOf("--outdir");
+if (outdirAt >= 0 && !args[outdirAt + 1]) {
+  console.error("--outdir needs a directory");
+  process.exit(2);
+}
+const outdir =
+  outdirAt >= 0 ? resolve(args[outdirAt + 1]) : join(here, "..", "src", "netvigil", "web", "static");
 
 mkdirSync(outdir, { recursive: true });
 for (const name of readdirSync(outdir)) {

@@ -1,6 +1,6 @@
 """The store seam: where measurements, rollups and incidents live.
 
-SQLiteStore is the embedded default; a PostgreSQL store implements the same protocol.
+SQLiteStore is the one implementation; another backend would implement the same protocol.
 """
 
 from __future__ import annotations

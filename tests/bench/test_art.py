@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from netvigil.detect import AnomalyDetector, ARTDetector, ARTHybridDetector, FuzzyART
+from bench.detectors import ARTDetector, ARTHybridDetector, FuzzyART
+from netvigil.detect import AnomalyDetector
 
 PROBATION = 300
 

@@ -3,7 +3,7 @@
 The two models fail differently. :class:`~netvigil.detect.baseline.BaselineDetector` measures
 distance (how many robust scales a value lies from what the fast level, the daily profile and the
 level-shift chart expect), so it misses a value that is ordinary in size but wrong in order.
-:class:`~netvigil.detect.contextual.ContextDetector` measures novelty (has this series ever moved
+:class:`~bench.detectors.contextual.ContextDetector` measures novelty (has this series ever moved
 this way from this recent shape?), so it misses a known value at the wrong moment and cannot rank
 its alarms finely. The hybrid feeds the baseline and three context detectors (6, 8 and 12 bins:
 coarse contexts generalise, fine ones notice small moves), blends their undamped scores
@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 
 from netvigil.detect.baseline import BaselineDetector
-from netvigil.detect.contextual import ContextDetector
+
+from .contextual import ContextDetector
 
 __all__ = ["HybridDetector"]
 

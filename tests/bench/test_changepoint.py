@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from netvigil.detect import AnomalyDetector, LevelShiftDetector
+from bench.detectors import LevelShiftDetector
+from netvigil.detect import AnomalyDetector
 
 STEP_S = 240.0
 

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .hybrid import HybridDetector
+
 __all__ = ["ARTDetector", "ARTHybridDetector", "FuzzyART"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -226,7 +228,7 @@ class ARTDetector:
 class ARTHybridDetector:
     """The hybrid detector's score or the weighted ART score, whichever is larger, then a hold.
 
-    :class:`~netvigil.detect.hybrid.HybridDetector` (distance and order novelty, learnt online)
+    :class:`~bench.detectors.hybrid.HybridDetector` (distance and order novelty, learnt online)
     and :class:`ARTDetector` (window shapes and the range learnt over the probation) run side by
     side on every value. The output is ``max(hybrid, art_weight * art)``, clipped to 1; once it
     reaches ``hold_level`` the alarm is raised and the next ``hold_rows * probation`` updates score
@@ -252,8 +254,6 @@ class ARTHybridDetector:
         hybrid_refractory: float = 0.997,
         **art: Any,
     ) -> None:
-        from netvigil.detect.hybrid import HybridDetector
-
         self.hybrid = HybridDetector(refractory=hybrid_refractory)
         self.art = ARTDetector(probation=probation, **art)
         self.art_weight = art_weight

@@ -7,13 +7,8 @@ import random
 
 import pytest
 
-from netvigil.detect import (
-    AnomalyDetector,
-    AnomalyLikelihood,
-    ContextDetector,
-    HybridDetector,
-    log_likelihood,
-)
+from bench.detectors import AnomalyLikelihood, ContextDetector, HybridDetector, log_likelihood
+from netvigil.detect import AnomalyDetector
 
 STEP_S = 300.0
 T0 = 1_700_000_000.0 - (1_700_000_000.0 % 86_400)
