@@ -1,4 +1,4 @@
-"""Detection: streaming anomaly detectors over measurement series (pure, no I/O)."""
+"""Detection: the streaming outage detector and the latency baseline it reads (pure, no I/O)."""
 
 from netvigil.detect.baseline import (
     DEFAULT_THRESHOLD,
