@@ -35,6 +35,10 @@ class Tracked:
     """When probes from the failing vantages answered again after complete loss."""
     announced_maintenance: str | None = None
     """The maintenance label its last event carried."""
+    regrouped: bool = False
+    """Targets or vantages joined since it was last classified."""
+    interval_of: tuple[int, float] = (-1, 0.0)
+    """(number of targets, their shortest probe interval), cached."""
 
     def onset(self, target: str, ts: float, measurement_id: str | None) -> None:
         """`target` began to fail at `ts` (the earliest onset of each target is kept; the

@@ -102,13 +102,16 @@ class Detector:
         self._now = float("-inf")
         self._views: dict[str, TargetView] = {}
         self._pending: dict[str, float] = {}
-        self._quieting: dict[str, None] = {}
+        self._quieting: dict[str, float] = {}
+        """Incidents whose targets stopped failing, and when they may resolve."""
         self._opened_now: set[str] = set()
         self._filtered_since: dict[str, float] = {}
         self._awaiting: dict[str, float] = {}
         self._unverified: dict[str, str] = {}
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
+        self._budget = self.settings.reclassify_budget
+        """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
         self.attribution = Attribution(
             self.rules, self.weights, switch_margin=self.settings.switch_margin
@@ -183,6 +186,7 @@ class Detector:
 
     def _drain(self, watermark: float) -> list[IncidentEvent]:
         events: list[IncidentEvent] = []
+        self._budget = self.settings.reclassify_budget
         for m in self._buffer.release(watermark):
             self._process(m, events)
         return events
@@ -203,7 +207,7 @@ class Detector:
         if self._unverified and m.target in self._unverified:
             self._check_unverified(m.target)
         if self._quieting:
-            self._dirty_incidents.update(self._quieting)
+            self._dirty_incidents.update(i for i, due in self._quieting.items() if m.ts >= due)
         if self._awaiting:
             for inc_id, due in list(self._awaiting.items()):
                 if m.ts >= due:
@@ -400,8 +404,9 @@ class Detector:
             if tracked.quiet_since is None:
                 tracked.quiet_since = now
                 tracked.recovered_at = self._recovery_ts(inc)
-            if not explained and now - tracked.quiet_since < self._resolve_hold(inc):
-                self._quieting[inc.id] = None
+            resolve_at = tracked.quiet_since + self._resolve_hold(tracked)
+            if not explained and now < resolve_at:
+                self._quieting[inc.id] = resolve_at
                 return
             self._quieting.pop(inc.id, None)
             self.book.close(inc)
@@ -429,8 +434,11 @@ class Detector:
                 if tview is not None and tview.condition in FAILING:
                     for name in tview.down:
                         add_name(inc.vantages, name)
-        self._classify(tracked, events)
         signature = (len(inc.targets), len(inc.vantages), inc.state)
+        if kind is EventKind.CONFIRMED or not inc.cause_history:
+            self._classify(tracked, events)
+        elif signature != tracked.signature:
+            tracked.regrouped = True  # classified again soon (`_reclassify_due`)
         if kind is EventKind.CONFIRMED or (
             signature != tracked.signature and inc.id not in self._opened_now
         ):
@@ -438,8 +446,8 @@ class Detector:
             events.append(self._event(kind, tracked))
         tracked.signature = signature
 
-    def _resolve_hold(self, inc: Incident) -> float:
-        return self.settings.resolve_intervals * self.index.interval(inc.targets)
+    def _resolve_hold(self, tracked: Tracked) -> float:
+        return self.settings.resolve_intervals * self._interval(tracked)
 
     def _recovery_ts(self, inc: Incident) -> float:
         end = None
@@ -463,35 +471,55 @@ class Detector:
             del self._unverified[target]
             self._dirty_incidents.add(inc_id)
 
-    def _reclassify_every(self, inc: Incident) -> float:
-        interval = self.index.interval(inc.targets)
+    def _interval(self, tracked: Tracked) -> float:
+        """The shortest probe interval of the incident's targets (cached per size)."""
+        targets = tracked.incident.targets
+        if tracked.interval_of[0] != len(targets):
+            tracked.interval_of = (len(targets), self.index.interval(targets))
+        return tracked.interval_of[1]
+
+    def _reclassify_every(self, interval: float) -> float:
         return min(self.settings.reclassify_s, self.settings.reclassify_intervals * interval)
 
     def _reclassify_due(self, events: list[IncidentEvent]) -> None:
+        """Relabel incidents whose maintenance label changed, and classify again those due
+        (most overdue first, at most the budget of this call: the rest wait their turn)."""
         relabel = self.labels.due(self._now)
+        due: list[Tracked] = []
         for tracked in self.book.open_tracked():
             inc = tracked.incident
             if relabel and self._maintenance(inc) != tracked.announced_maintenance:
                 inc.updated = self._now  # a mute was set, lifted or ran out
                 events.append(self._event(EventKind.UPDATED, tracked))
-            if tracked.quiet_since is None and self._now - tracked.last_classified >= (
-                self._reclassify_every(inc)
+            since = self._now - tracked.last_classified
+            interval = self._interval(tracked)
+            if tracked.quiet_since is None and (
+                since >= self._reclassify_every(interval)
+                or (tracked.regrouped and since >= self.settings.regroup_intervals * interval)
             ):
-                cause, confidence = inc.cause, inc.confidence
-                self._classify(tracked, events)
-                if inc.cause is cause and abs(inc.confidence - confidence) >= 0.05:
-                    events.append(self._event(EventKind.UPDATED, tracked))
+                due.append(tracked)
+        due.sort(key=lambda tr: tr.last_classified)
+        for tracked in due:
+            if self._budget <= 0:
+                break
+            inc = tracked.incident
+            cause, confidence = inc.cause, inc.confidence
+            if self._classify(tracked, events):
+                self._budget -= 1
+            if inc.cause is cause and abs(inc.confidence - confidence) >= 0.05:
+                events.append(self._event(EventKind.UPDATED, tracked))
 
-    def _classify(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
+    def _classify(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
+        """Judge the incident's cause again when that can tell something new; whether it was."""
         inc = tracked.incident
         if tracked.seeded and not tracked.onsets and inc.vantage is None:
-            return
+            return False
         if inc.cause_history and inc.vantage is None:
             if not any(
                 (v := self._views.get(t)) is not None and v.condition in FAILING
                 for t in inc.targets
             ):
-                return
+                return False
             if tracked.complete_seen and self._answering(inc):
                 # Loss was complete and probes answer again: the outage is ending, and the
                 # partial loss of a recovery must not rewrite the cause it was judged to
@@ -500,16 +528,18 @@ class Detector:
                 if tracked.answered_at is None:
                     tracked.answered_at = self._now
                 if self._now - tracked.answered_at < self._hold_s(inc.targets[0]):
-                    return
+                    return False
             else:
                 tracked.answered_at = None
         tracked.last_classified = self._now
+        tracked.regrouped = False
         window = self._window(tracked)
         f = window.features
         if f.steady_complete and f.complete_s >= self.settings.hold_intervals * f.interval_s:
             tracked.complete_seen = True
         if self.attribution.judge(inc, window, self._now):
             events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
+        return True
 
     def _answering(self, inc: Incident) -> bool:
         """Whether a member path from a failing vantage answered its latest probe."""

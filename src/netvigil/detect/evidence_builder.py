@@ -168,6 +168,12 @@ class EvidenceBuilder:
             )
             for v, c in sorted(self.paths.counts.items())
         ]
+        cap = self.settings.max_paths
+        if len(histories) > cap:
+            step = len(histories) / cap
+            keep = [int(i * step) for i in range(cap)]
+            histories = [histories[i] for i in keep]
+            path_onsets = [path_onsets[i] for i in keep]
         return histories, path_onsets, vantages
 
     def _scope(

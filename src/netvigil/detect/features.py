@@ -129,6 +129,9 @@ class FeatureSettings:
     recent_intervals: float = 3.0
     abrupt_probes: int = 5
     max_samples: int = 1024
+    max_paths: int = 60
+    """At most this many paths are read for one incident's window (spread evenly over its
+    targets and vantages), so judging a large incident costs no more than a small one."""
 
     @property
     def horizon_s(self) -> float:

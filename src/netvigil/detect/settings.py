@@ -25,6 +25,12 @@ class DetectorSettings:
     reclassify_s       open incidents are classified again this often (stream seconds), or
                        every `reclassify_intervals` probe intervals when that is sooner
     switch_margin      a new cause must beat the current one by this much probability
+    regroup_intervals  when targets or vantages join an open incident, it is classified
+                       again at most this often (probe intervals); an incident is always
+                       classified when it opens and when it is confirmed
+    reclassify_budget  at most this many periodic reclassifications per call (`feed`,
+                       `advance`), most overdue first, so a call's cost stays bounded
+                       however many incidents are open
     """
 
     health: HealthPolicy = field(default_factory=HealthPolicy)
@@ -36,4 +42,6 @@ class DetectorSettings:
     reclassify_s: float = 15.0
     reclassify_intervals: float = 1.0
     switch_margin: float = 0.1
+    regroup_intervals: float = 0.5
+    reclassify_budget: int = 2
     default_interval_s: float = 60.0
