@@ -62,10 +62,11 @@ class LatestState:
         log.info("%s from %s is %s", data["target"], data["vantage"], state)
 
     def rows(self) -> list[PairView]:
-        return self.current.pairs()
+        with self.current.lock:
+            return self.current.pairs()
 
     def failing(self) -> list[PairView]:
-        return [p for p in self.current.pairs() if not p.ok]
+        return [p for p in self.rows() if not p.ok]
 
 
 class IncidentLog:

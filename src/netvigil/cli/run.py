@@ -106,7 +106,12 @@ async def _serve(
         sinks.append(web_state.events)
     async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
         detection = LiveDetection(
-            config, store, sinks=sinks, lateness_s=config.detect.lateness_s, state=current
+            config,
+            store,
+            sinks=sinks,
+            lateness_s=config.detect.lateness_s,
+            state=current,
+            threaded=True,
         )
         if web_state is None:
             current.set_mutes(await asyncio.to_thread(_stored_mutes, path))

@@ -46,6 +46,7 @@ from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
+from netvigil.pipeline.worker import DetectionWorker
 from netvigil.state.current import CurrentState
 from netvigil.store.base import (
     IncidentQuery,
@@ -106,6 +107,7 @@ class LiveDetection:
         clock: Callable[[], float] = time.time,
         settings: DetectorSettings | None = None,
         state: CurrentState | None = None,
+        threaded: bool = False,
     ) -> None:
         if tick_s <= 0:
             raise ValueError("tick_s must be > 0")
@@ -119,6 +121,18 @@ class LiveDetection:
         self._clock = clock
         self._open: dict[str, Incident] = {}
         self._timer: asyncio.Task[None] | None = None
+        self._started = False
+        self.worker = (
+            DetectionWorker(
+                self.detector, self._handle, clock=clock, tick_s=tick_s, on_error=self._failed
+            )
+            if threaded
+            else None
+        )
+        """The thread detection runs on (`threaded=True`), or None: on the caller's."""
+
+    def _failed(self) -> None:
+        self.stats.detect_failures += 1
 
     @property
     def late(self) -> int:
@@ -130,7 +144,7 @@ class LiveDetection:
 
         Raises StoreError when the store cannot be read.
         """
-        if self._timer is not None:
+        if self._started:
             return
         seeds = await self.store.incidents(IncidentQuery(open_only=True, limit=SEED_LIMIT))
         seeds.reverse()  # oldest first, as the detector keeps them
@@ -140,6 +154,10 @@ class LiveDetection:
             self._open[inc.id] = inc
         if seeds:
             log.info("continuing %d open incident(s) from the store", len(seeds))
+        self._started = True
+        if self.worker is not None:
+            self.worker.start()  # it ticks on its own thread
+            return
         self._timer = asyncio.create_task(self._tick_forever(), name="netvigil-detect-timer")
 
     async def stop(self) -> None:
@@ -149,7 +167,11 @@ class LiveDetection:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
-        self._handle(self._guard(self.detector.flush))
+        if self.worker is not None and self._started:
+            await self.worker.stop()
+        self._started = False
+        with self.state.lock:
+            self._handle(self._guard(self.detector.flush))
 
     async def __aenter__(self) -> LiveDetection:
         await self.start()
@@ -164,9 +186,14 @@ class LiveDetection:
         await self.stop()
 
     def submit(self, m: Measurement) -> None:
-        """Feed one measurement to the detector and pass on the events it causes."""
+        """Feed one measurement to the detector (or its worker's queue) and pass on the
+        events it causes."""
         self.stats.measurements += 1
-        self._handle(self._guard(lambda: self.detector.feed(m)))
+        if self.worker is not None:
+            self.worker.put(m)
+            return
+        with self.state.lock:
+            self._handle(self._guard(lambda: self.detector.feed(m)))
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance: from now on the incidents they make
@@ -178,7 +205,8 @@ class LiveDetection:
 
     def tick(self) -> list[IncidentEvent]:
         """Advance the detector to `clock()` (what the timer does); returns the events."""
-        events = self._guard(lambda: self.detector.advance(self._clock()))
+        with self.state.lock:
+            events = self._guard(lambda: self.detector.advance(self._clock()))
         self._handle(events)
         return events
 

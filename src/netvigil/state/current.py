@@ -21,6 +21,7 @@ incident event, a mute set or lifted.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -155,6 +156,9 @@ class CurrentState:
 
     def __init__(self, config: Config, policy: StatePolicy | None = None) -> None:
         self.policy = policy or StatePolicy()
+        self.lock = threading.RLock()
+        """Held by whoever updates the paths (detection on its worker thread) and by readers
+        that walk them, so nobody sees a table half-updated."""
         self._listeners: list[Listener] = []
         self._mutes: dict[str, Mute] = {}
         self.mutes_version = 0

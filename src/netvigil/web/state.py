@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -168,7 +169,10 @@ class LiveState:
         self._synced_at = float("-inf")
         self._synced_to = float("-inf")
         self._sync_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self.config = config
+        self._bind_loop()
 
     def configure(self, config: Config) -> None:
         """Take the targets, services and vantages of `config` (also on a reload)."""
@@ -181,11 +185,13 @@ class LiveState:
     def submit(self, m: Measurement) -> None:
         """Take one measurement (never blocks); an up/down change goes on the feed."""
         self._fed_measurements = True
+        self._bind_loop()
         self.checks += 1
         if m.ts < self.now() - SETTLE_S:
             self.history_version += 1
         if self.feeds_paths:
-            self._observe(m)
+            with self.current.lock:
+                self._observe(m)
 
     def _observe(self, m: Measurement) -> None:
         record = self.current.paths.get(m.target, m.vantage)
@@ -220,7 +226,22 @@ class LiveState:
         self._mute_listeners.append(listener)
         self._tell(listener)
 
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            with contextlib.suppress(RuntimeError):
+                self._loop = asyncio.get_running_loop()
+                self._loop_thread = threading.get_ident()
+
     def _changed(self, kind: ChangeKind, data: dict[str, Any]) -> None:
+        """A change of the current state; from detection's thread it is handed to the loop."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._loop_thread:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._changed_here, kind, data)
+            return
+        self._changed_here(kind, data)
+
+    def _changed_here(self, kind: ChangeKind, data: dict[str, Any]) -> None:
         if kind == "mutes":
             self._touch()
             for listener in list(self._mute_listeners):
@@ -290,6 +311,7 @@ class LiveState:
 
     def subscribe(self, maxsize: int = 256) -> Subscription:
         """A new bounded queue of changes from now on; `unsubscribe` it when done."""
+        self._bind_loop()
         sub = Subscription(maxsize)
         self._subscribers.add(sub)
         return sub
@@ -319,58 +341,72 @@ class LiveState:
 
     def stale_after(self, target: str) -> float:
         """Seconds after which a result of `target` no longer counts."""
-        return self.current.stale_after(target)
+        with self.current.lock:
+            return self.current.stale_after(target)
 
     def fresh_pairs(self, target: str, now: float | None = None) -> list[PairState]:
         """The results of `target` that still count, by vantage."""
-        return self.current.fresh_pairs(target, self.now() if now is None else now)
+        with self.current.lock:
+            return self.current.fresh_pairs(target, self.now() if now is None else now)
 
     def pairs(self) -> list[PairState]:
         """Every (target, vantage) result held, fresh or not, by target then vantage."""
-        return self.current.pairs()
+        with self.current.lock:
+            return self.current.pairs()
 
     def muted(self, target: str, now: float | None = None) -> Mute | None:
         """The mute on `target` in force now, or None."""
-        return self.current.muted(target, self.now() if now is None else now)
+        with self.current.lock:
+            return self.current.muted(target, self.now() if now is None else now)
 
     def mutes(self) -> list[Mute]:
         """Every mute still in force, by target."""
-        return self.current.mutes(self.now())
+        with self.current.lock:
+            return self.current.mutes(self.now())
 
     def target_names(self) -> list[str]:
         """Configured targets first (config order), then any others results came for."""
-        return self.current.target_names()
+        with self.current.lock:
+            return self.current.target_names()
 
     def is_known_target(self, name: str) -> bool:
         """Whether `name` is configured or has results."""
-        return self.current.is_known_target(name)
+        with self.current.lock:
+            return self.current.is_known_target(name)
 
     def target(self, name: str, now: float | None = None) -> TargetView:
         """What `name` looks like now."""
-        return self.current.target(name, self.now() if now is None else now)
+        with self.current.lock:
+            return self.current.target(name, self.now() if now is None else now)
 
     def service_names(self) -> list[str]:
         """Configured services, in config order."""
-        return self.current.service_names()
+        with self.current.lock:
+            return self.current.service_names()
 
     def service(
         self, name: str, now: float | None = None, vantage: str | None = None
     ) -> ServiceView:
         """What service `name` looks like now (from `vantage` only, when given)."""
-        return self.current.service(name, self.now() if now is None else now, vantage)
+        with self.current.lock:
+            return self.current.service(name, self.now() if now is None else now, vantage)
 
     def services(self, now: float | None = None) -> list[ServiceView]:
         """Every configured service, in config order."""
-        return self.current.services(self.now() if now is None else now)
+        with self.current.lock:
+            return self.current.services(self.now() if now is None else now)
 
     def open_incidents(self) -> list[Incident]:
         """The open incidents, oldest first."""
-        return self.current.open_incidents()
+        with self.current.lock:
+            return self.current.open_incidents()
 
     def vantage_names(self) -> list[str]:
         """This server's vantage, the configured agents, then any other vantage heard from."""
-        return self.current.vantage_names()
+        with self.current.lock:
+            return self.current.vantage_names()
 
     def vantages(self, now: float | None = None, extra: Iterable[str] = ()) -> list[VantageView]:
         """Every vantage (plus `extra` names) with its health."""
-        return self.current.vantages(self.now() if now is None else now, extra)
+        with self.current.lock:
+            return self.current.vantages(self.now() if now is None else now, extra)

@@ -6,6 +6,7 @@ import asyncio
 import random
 from pathlib import Path
 
+from detect.streams import ONSET, SILENT, Probe, World, gov, healthy
 from netvigil.cause import Cause
 from netvigil.detect.detector import Detector
 from netvigil.incident import EventKind, IncidentEvent, IncidentState
@@ -13,8 +14,6 @@ from netvigil.model import Measurement
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.pipeline.tee import TeeStore
 from netvigil.store import IncidentQuery, MeasurementQuery, SQLiteStore
-
-from .streams import ONSET, SILENT, Probe, World, gov, healthy
 
 RECOVERY = ONSET + 200.0
 
@@ -189,3 +188,68 @@ async def test_tee_store_hands_ingested_batches_to_detection(tmp_path: Path) -> 
         await store.flush()
         assert len(await store.measurements(MeasurementQuery())) == 51
     assert counter.seen == stream[:51]
+
+
+async def test_on_its_own_thread_detection_gives_the_same_events(tmp_path: Path) -> None:
+    world = World()
+    stream = world.stream(shutdown_then_recovery)
+    expected = Detector(world.config())
+    expected_events = expected.feed_many(stream) + expected.flush()
+
+    recorder = Recorder()
+    async with await SQLiteStore.open(tmp_path / "nv.db") as store:
+        live = LiveDetection(
+            world.config(), store, sinks=[recorder], clock=Clock(stream[0].ts), threaded=True
+        )
+        async with live:
+            for i, m in enumerate(stream):
+                live.submit(m)
+                if i % 500 == 0:
+                    await asyncio.sleep(0)
+        await asyncio.sleep(0.05)  # the last events' hand-over to this loop
+        assert live.worker is not None and live.worker.dropped == 0
+        assert live.worker.processed == len(stream)
+    assert kinds(recorder.events) == kinds(expected_events)
+    assert [e.incident.to_json() for e in recorder.events] == [
+        e.incident.to_json() for e in expected_events
+    ]
+
+
+async def test_the_event_loop_stays_responsive_while_a_large_outage_is_detected(
+    tmp_path: Path,
+) -> None:
+    """Every target of the gov network down from every vantage for the whole stream: the
+    loop that would probe and serve keeps ticking while the detector works on its thread."""
+    world = World()
+
+    def everything_down(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        return SILENT if ts >= ONSET else healthy(ts, vantage, target, rng)
+
+    stream = world.stream(everything_down)
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        while not done.is_set():
+            t0 = loop.time()
+            await asyncio.sleep(0.005)
+            lags.append(loop.time() - t0 - 0.005)
+
+    async with await SQLiteStore.open(tmp_path / "nv.db") as store:
+        live = LiveDetection(world.config(), store, clock=Clock(stream[0].ts), threaded=True)
+        async with live:
+            ticking = asyncio.create_task(ticker())
+            for i, m in enumerate(stream):
+                live.submit(m)
+                if i % 200 == 0:
+                    await asyncio.sleep(0)
+            while live.worker is not None and live.worker.depth:
+                await asyncio.sleep(0.01)
+            done.set()
+            await ticking
+        assert live.worker is not None and live.worker.processed == len(stream)
+        assert live.stats.events > 0
+    lags.sort()
+    assert lags, "the ticker never ran"
+    assert lags[int(0.99 * (len(lags) - 1))] < 0.1, lags[-10:]
