@@ -1,12 +1,12 @@
 """Report figures: reachability, latency and outcome mix, drawn as PNG images.
 
-Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, no global
-state), 9 inches wide at 150 dpi so that text stays readable shown 900 px wide. Every
-figure has a title that says what it shows, a subtitle that says how to read it, UTC
-time on the x axis, the incident shaded with its start, cause changes and end labelled
-on a strip above the panels. Colours come from the Okabe-Ito and Paul Tol palettes
-(safe for the common colour-vision deficiencies); vantages also differ by line style,
-and each outcome keeps its colour in every report.
+Each figure is drawn in a `netvigil.report.layout.FigureLayout`: matplotlib's object API
+on the Agg canvas (no pyplot, no display, no global state), a title that says what it
+shows, a subtitle that says how to read it, UTC time on the x axis, the incident shaded
+with its start, cause changes and end labelled on a strip above the panels. Sizes and
+colours come from `netvigil.report.style` (Okabe-Ito and Paul Tol palettes, safe for the
+common colour-vision deficiencies); vantages also differ by line style, and each outcome
+keeps its colour in every report.
 """
 
 from __future__ import annotations
