@@ -113,6 +113,6 @@ def test_removed_targets_do_not_pile_up_in_the_heap(clock: ManualClock) -> None:
         sched.remove(f"t{i}")
     assert len(sched) == 100
     # Compacted whenever stale items outnumber live ones (and pass 1024).
-    assert len(sched._heap) <= 2 * len(sched) + 1025
-    assert len(sched._heap) < 1000
+    assert len(sched._table.heap) <= 2 * len(sched) + 1025
+    assert len(sched._table.heap) < 1000
     assert sched.next_due() is not None

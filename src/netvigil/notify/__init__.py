@@ -2,15 +2,10 @@
 
 from netvigil.notify.apprise_url import AppriseNotifier
 from netvigil.notify.base import Notifier
-from netvigil.notify.dispatch import (
-    NOTIFIERS,
-    AlertDispatcher,
-    AlertPolicy,
-    NotifierStats,
-    Skip,
-    build_notifier,
-)
+from netvigil.notify.build import NOTIFIERS, build_notifier
+from netvigil.notify.dispatch import AlertDispatcher
 from netvigil.notify.message import Message, event_payload, headline, render
+from netvigil.notify.policy import AlertPolicy, NotifierStats, Skip
 from netvigil.notify.smtp import SMTPNotifier
 from netvigil.notify.webhook import (
     SIGNATURE_HEADER,

@@ -30,113 +30,141 @@ class ShutdownRule:
         if silent < 0.3 and f.loss_post < 0.5:
             return None
         verdict = Verdict(self.cause)
-        if silent >= 0.3:
-            seen = window.class_vantages.get("silent", set()) | window.class_vantages.get(
-                "prohibited", set()
-            )
-            countries = window.countries_of(seen)
-            where = f" in {len(countries)} countr{'y' if len(countries) == 1 else 'ies'}"
-            what = (
-                "administratively prohibited (ICMP)"
-                if f.frac_prohibited > f.frac_silent
-                else "TCP SYN / ping unanswered"
-            )
-            verdict.add(
-                window.weight("shutdown.silent_or_rejected") * silent,
-                Topic.TCP,
-                f"{what} from {len(seen)} vantage(s){where if countries else ''} "
-                f"({outcome_mix(window.outcomes, _SILENT)})",
-            )
-        if f.complete_s > 0 and (f.loss_recent >= 0.99 or f.steady_complete):
-            strength = min(1.0, f.complete_s / (2 * f.interval_s))
-            verdict.add(
-                window.weight("shutdown.complete") * strength,
-                Topic.SHAPE,
-                f"no probe succeeded from the failing vantage(s) for {duration(f.complete_s)} "
-                f"({f.probes_post:.0f} probes since onset, loss {share(f.loss_post)})",
-            )
-        reach = [
-            v
-            for v in window.vantages
-            if not v.impaired and v.members_total and v.members_ok == v.members_total
-        ]
-        if reach:
-            verdict.add(
-                window.weight("shutdown.reachable_elsewhere"),
-                Topic.GEOGRAPHY,
-                f"{len(reach)} vantage(s) ({names(v.name for v in reach)}) still reach it: "
-                "the network itself is up",
-            )
-        unreach = (f.frac_net_unreach + f.frac_host_unreach) / (1.0 - cut_dns)
-        if unreach >= 0.3:
-            verdict.add(
-                window.weight("shutdown.unreachable") * unreach,
-                Topic.TCP,
-                f"routers answer unreachable in {share(unreach)} of failed probes: "
-                "routes are gone rather than traffic dropped",
-            )
-        if f.frac_refused >= 0.3:
-            verdict.add(
-                window.weight("shutdown.refused") * f.frac_refused,
-                Topic.TCP,
-                f"the host itself refused connections in {share(f.frac_refused)} of failed probes",
-            )
-        app = f.frac_http_5xx + f.frac_http_slow + f.frac_dns - cut_dns + f.frac_tls
-        if app >= 0.3:
-            verdict.add(
-                window.weight("shutdown.application_layer") * app,
-                Topic.HTTP,
-                f"{share(app)} of failures are above the network layer (DNS, TLS, HTTP)",
-            )
-        n = len(window.services)
-        if n >= 2 and f.onset_spread_s <= 2 * f.interval_s:
-            scope = (
-                f"{n} of {n + len(window.cohosted_up)} services on network {names(window.networks)}"
-                if window.networks
-                else f"{n} services"
-            )
-            verdict.add(
-                window.weight("shutdown.cofate")
-                * min(1.0, f.network_scope if f.network_scope > 0 else 1.0),
-                Topic.COFATE,
-                f"{scope} lost within {f.onset_spread_s:.0f} s of each other",
-            )
-        elif n == 1 and window.cohosted_up:
-            verdict.add(
-                window.weight("shutdown.single_service"),
-                Topic.COFATE,
-                f"only {window.services[0]} failed; {len(window.cohosted_up)} other service(s) on "
-                f"network {names(window.networks)} kept answering",
-            )
-        for peer in window.org_peers:
-            if peer.probes and peer.ok_probes == peer.probes:
-                verdict.add(
-                    window.weight("shutdown.org_elsewhere_up"),
-                    Topic.COFATE,
-                    f"{peer.service} on network {peer.network or '?'} of the same organization "
-                    f"answered throughout ({peer.ok_probes} of {peer.probes} probes)",
-                )
-                break
-        if f.abruptness >= 0.8:
-            verdict.add(
-                window.weight("shutdown.abrupt") * f.abruptness,
-                Topic.SHAPE,
-                f"{share(f.abruptness)} of the last probes before onset were clean: "
-                "an abrupt onset",
-            )
-        if f.loss_before_complete >= 0.05 and f.steady_complete:
-            verdict.add(
-                window.weight("shutdown.cut_under_attack"),
-                Topic.SHAPE,
-                f"loss went from {share(f.loss_before_complete)} to 100% at "
-                f"{clock(window.now - f.complete_s)} and stayed there: a cut, "
-                "not a flood (operators cut networks under attack)",
-            )
-        if not f.steady_complete and (0.05 <= f.loss_recent < 0.95 or f.flaps_post >= 3):
-            verdict.add(
-                window.weight("shutdown.flapping"),
-                Topic.SHAPE,
-                f"loss {share(f.loss_recent)} over the last {duration(f.recent_s)}, "
-                f"{f.flaps_post:.1f} flips per path: some traffic still passes",
-            )
+        _weigh_silence(window, verdict, silent)
+        _weigh_reachable_elsewhere(window, verdict)
+        _weigh_other_failures(window, verdict, cut_dns)
+        _weigh_cofate(window, verdict)
+        _weigh_shape(window, verdict)
         return verdict
+
+
+def _weigh_silence(window: EvidenceWindow, verdict: Verdict, silent: float) -> None:
+    """Probes unanswered or rejected (`silent` of the failures), and none succeeding."""
+    f = window.features
+    if silent >= 0.3:
+        seen = window.class_vantages.get("silent", set()) | window.class_vantages.get(
+            "prohibited", set()
+        )
+        countries = window.countries_of(seen)
+        where = f" in {len(countries)} countr{'y' if len(countries) == 1 else 'ies'}"
+        what = (
+            "administratively prohibited (ICMP)"
+            if f.frac_prohibited > f.frac_silent
+            else "TCP SYN / ping unanswered"
+        )
+        verdict.add(
+            window.weight("shutdown.silent_or_rejected") * silent,
+            Topic.TCP,
+            f"{what} from {len(seen)} vantage(s){where if countries else ''} "
+            f"({outcome_mix(window.outcomes, _SILENT)})",
+        )
+    if f.complete_s > 0 and (f.loss_recent >= 0.99 or f.steady_complete):
+        strength = min(1.0, f.complete_s / (2 * f.interval_s))
+        verdict.add(
+            window.weight("shutdown.complete") * strength,
+            Topic.SHAPE,
+            f"no probe succeeded from the failing vantage(s) for {duration(f.complete_s)} "
+            f"({f.probes_post:.0f} probes since onset, loss {share(f.loss_post)})",
+        )
+
+
+def _weigh_reachable_elsewhere(window: EvidenceWindow, verdict: Verdict) -> None:
+    """Healthy vantages that still reach every target: the network itself is up."""
+    reach = [
+        v
+        for v in window.vantages
+        if not v.impaired and v.members_total and v.members_ok == v.members_total
+    ]
+    if reach:
+        verdict.add(
+            window.weight("shutdown.reachable_elsewhere"),
+            Topic.GEOGRAPHY,
+            f"{len(reach)} vantage(s) ({names(v.name for v in reach)}) still reach it: "
+            "the network itself is up",
+        )
+
+
+def _weigh_other_failures(window: EvidenceWindow, verdict: Verdict, cut_dns: float) -> None:
+    """Failures a cut does not give: unreachable routes, refusals, application errors."""
+    f = window.features
+    unreach = (f.frac_net_unreach + f.frac_host_unreach) / (1.0 - cut_dns)
+    if unreach >= 0.3:
+        verdict.add(
+            window.weight("shutdown.unreachable") * unreach,
+            Topic.TCP,
+            f"routers answer unreachable in {share(unreach)} of failed probes: "
+            "routes are gone rather than traffic dropped",
+        )
+    if f.frac_refused >= 0.3:
+        verdict.add(
+            window.weight("shutdown.refused") * f.frac_refused,
+            Topic.TCP,
+            f"the host itself refused connections in {share(f.frac_refused)} of failed probes",
+        )
+    app = f.frac_http_5xx + f.frac_http_slow + f.frac_dns - cut_dns + f.frac_tls
+    if app >= 0.3:
+        verdict.add(
+            window.weight("shutdown.application_layer") * app,
+            Topic.HTTP,
+            f"{share(app)} of failures are above the network layer (DNS, TLS, HTTP)",
+        )
+
+
+def _weigh_cofate(window: EvidenceWindow, verdict: Verdict) -> None:
+    """Services on the network lost together, or one alone, or the organization up elsewhere."""
+    f = window.features
+    n = len(window.services)
+    if n >= 2 and f.onset_spread_s <= 2 * f.interval_s:
+        scope = (
+            f"{n} of {n + len(window.cohosted_up)} services on network {names(window.networks)}"
+            if window.networks
+            else f"{n} services"
+        )
+        verdict.add(
+            window.weight("shutdown.cofate")
+            * min(1.0, f.network_scope if f.network_scope > 0 else 1.0),
+            Topic.COFATE,
+            f"{scope} lost within {f.onset_spread_s:.0f} s of each other",
+        )
+    elif n == 1 and window.cohosted_up:
+        verdict.add(
+            window.weight("shutdown.single_service"),
+            Topic.COFATE,
+            f"only {window.services[0]} failed; {len(window.cohosted_up)} other service(s) on "
+            f"network {names(window.networks)} kept answering",
+        )
+    for peer in window.org_peers:
+        if peer.probes and peer.ok_probes == peer.probes:
+            verdict.add(
+                window.weight("shutdown.org_elsewhere_up"),
+                Topic.COFATE,
+                f"{peer.service} on network {peer.network or '?'} of the same organization "
+                f"answered throughout ({peer.ok_probes} of {peer.probes} probes)",
+            )
+            break
+
+
+def _weigh_shape(window: EvidenceWindow, verdict: Verdict) -> None:
+    """The onset and the loss since: abrupt, a cut that stays, or traffic still passing."""
+    f = window.features
+    if f.abruptness >= 0.8:
+        verdict.add(
+            window.weight("shutdown.abrupt") * f.abruptness,
+            Topic.SHAPE,
+            f"{share(f.abruptness)} of the last probes before onset were clean: an abrupt onset",
+        )
+    if f.loss_before_complete >= 0.05 and f.steady_complete:
+        verdict.add(
+            window.weight("shutdown.cut_under_attack"),
+            Topic.SHAPE,
+            f"loss went from {share(f.loss_before_complete)} to 100% at "
+            f"{clock(window.now - f.complete_s)} and stayed there: a cut, "
+            "not a flood (operators cut networks under attack)",
+        )
+    if not f.steady_complete and (0.05 <= f.loss_recent < 0.95 or f.flaps_post >= 3):
+        verdict.add(
+            window.weight("shutdown.flapping"),
+            Topic.SHAPE,
+            f"loss {share(f.loss_recent)} over the last {duration(f.recent_s)}, "
+            f"{f.flaps_post:.1f} flips per path: some traffic still passes",
+        )

@@ -16,17 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from netvigil.incident import Incident, IncidentState
+from netvigil.incident import Incident, IncidentEvent, IncidentState
 from netvigil.store.base import IncidentQuery
 from netvigil.web.api.context import WebContext, check_range
-from netvigil.web.api.models import (
-    ERROR_RESPONSES,
-    ErrorOut,
-    IncidentDetail,
-    IncidentEventOut,
-    IncidentSummary,
-    json_response,
-)
+from netvigil.web.api.models.common import ERROR_RESPONSES, ErrorOut, json_response
+from netvigil.web.api.models.incidents import IncidentDetail, IncidentEventOut, IncidentSummary
 
 if TYPE_CHECKING:
     from netvigil.report import Chart, Report
@@ -60,12 +54,36 @@ def open_incidents(live: list[Incident], query: IncidentQuery) -> list[Incident]
 def incidents_router(ctx: WebContext) -> APIRouter:
     """The routes of this module, bound to `ctx`."""
     router = APIRouter(tags=["incidents"], responses=ERROR_RESPONSES)
+    _add_incident_routes(router, ctx)
+    _add_report_routes(router, _ReportCache(ctx))
+    return router
 
-    async def find(incident_id: str) -> Incident:
-        found = await ctx.store.incident(incident_id)
-        if found is None:
-            raise HTTPException(404, f"no such incident: {incident_id!r}")
-        return found
+
+async def _find(ctx: WebContext, incident_id: str) -> Incident:
+    """The stored incident `incident_id`. Raises HTTPException 404 when there is none."""
+    found = await ctx.store.incident(incident_id)
+    if found is None:
+        raise HTTPException(404, f"no such incident: {incident_id!r}")
+    return found
+
+
+def _timeline(events: list[IncidentEvent]) -> list[IncidentEventOut]:
+    """An incident's stored events as timeline entries."""
+    return [
+        IncidentEventOut(
+            kind=e.kind,
+            ts=e.ts,
+            state=e.incident.state,
+            cause=e.incident.cause,
+            confidence=e.incident.confidence,
+            quiet=e.quiet,
+        )
+        for e in events
+    ]
+
+
+def _add_incident_routes(router: APIRouter, ctx: WebContext) -> None:
+    """GET /incidents (the listing) and GET /incidents/{id} (one in detail)."""
 
     @router.get(
         "/incidents", summary="Incidents, newest first", response_model=list[IncidentSummary]
@@ -102,31 +120,31 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         summary="One incident: timeline, cause history, evidence, acknowledgements and notes",
     )
     async def get_incident(incident_id: str) -> IncidentDetail:
-        incident = await find(incident_id)
-        events = await ctx.store.incident_events(incident_id)
-        timeline = [
-            IncidentEventOut(
-                kind=e.kind,
-                ts=e.ts,
-                state=e.incident.state,
-                cause=e.incident.cause,
-                confidence=e.incident.confidence,
-                quiet=e.quiet,
-            )
-            for e in events
-        ]
+        incident = await _find(ctx, incident_id)
+        timeline = _timeline(await ctx.store.incident_events(incident_id))
         notes = [] if ctx.admin is None else await asyncio.to_thread(ctx.admin.notes, incident_id)
         return IncidentDetail.build(incident, timeline, notes)
 
-    drawn: dict[str, tuple[float, Report, list[Chart]]] = {}
 
-    async def report_of(incident_id: str) -> tuple[Report, list[Chart]]:
-        """The report and its figures, drawn at most once per REPORT_CACHE_S per incident."""
+class _ReportCache:
+    """The reports of incidents and their figures, drawn at most once per REPORT_CACHE_S.
+
+    Keeps the REPORT_CACHE_SIZE most recently drawn; a changed incident (a new
+    `updated`) is drawn again.
+    """
+
+    def __init__(self, ctx: WebContext) -> None:
+        self._ctx = ctx
+        self._drawn: dict[str, tuple[float, Report, list[Chart]]] = {}
+
+    async def get(self, incident_id: str) -> tuple[Report, list[Chart]]:
+        """The report and its figures. Raises HTTPException (404 no such incident, 501)."""
         try:
             from netvigil.report import build_report, draw_figures
         except ImportError as exc:  # pragma: no cover - the report package ships with netvigil
             raise HTTPException(501, "reports are not available in this build") from exc
-        incident = await find(incident_id)
+        ctx, drawn = self._ctx, self._drawn
+        incident = await _find(ctx, incident_id)
         now = ctx.now()
         key = f"{incident.id}@{incident.updated}"
         cached = drawn.get(key)
@@ -139,6 +157,9 @@ def incidents_router(ctx: WebContext) -> APIRouter:
         drawn[key] = (now, report, charts)
         return report, charts
 
+
+def _add_report_routes(router: APIRouter, reports: _ReportCache) -> None:
+    """The report of an incident as an HTML page, as Markdown, and its figures."""
     report_responses: dict[int | str, dict[str, Any]] = {
         501: {"model": ErrorOut, "description": "Reports are not available"}
     }
@@ -152,7 +173,7 @@ def incidents_router(ctx: WebContext) -> APIRouter:
     async def report_html(incident_id: str) -> HTMLResponse:
         from netvigil.report.html import html_text
 
-        report, charts = await report_of(incident_id)
+        report, charts = await reports.get(incident_id)
         text = html_text(report, charts)
         return HTMLResponse(text, headers={"Content-Security-Policy": REPORT_CSP})
 
@@ -165,7 +186,7 @@ def incidents_router(ctx: WebContext) -> APIRouter:
     async def report_md(incident_id: str) -> PlainTextResponse:
         from netvigil.report.markdown import markdown_text
 
-        report, charts = await report_of(incident_id)
+        report, charts = await reports.get(incident_id)
         text = markdown_text(report, charts, "report-files/")
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
@@ -178,10 +199,8 @@ def incidents_router(ctx: WebContext) -> APIRouter:
     async def report_figure(incident_id: str, figure: str) -> Response:
         if not _FIGURE.match(figure):
             raise HTTPException(404, f"no such figure: {figure!r}")
-        _, charts = await report_of(incident_id)
+        _, charts = await reports.get(incident_id)
         for chart in charts:
             if chart.name == figure:
                 return Response(chart.png, media_type="image/png")
         raise HTTPException(404, f"no such figure: {figure!r}")
-
-    return router

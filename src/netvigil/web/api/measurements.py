@@ -23,11 +23,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from netvigil.model import Measurement
 from netvigil.store.base import MeasurementQuery
 from netvigil.web.api.context import WebContext, check_range
-from netvigil.web.api.models import (
-    ERROR_RESPONSES,
-    MeasurementPage,
-    RollupPage,
-)
+from netvigil.web.api.models.common import ERROR_RESPONSES
+from netvigil.web.api.models.measurements import MeasurementPage, RollupPage
 from netvigil.web.api.rollup_pages import json_reader
 
 __all__ = ["measurements_router"]
@@ -91,63 +88,78 @@ def _measurement_json(m: Measurement) -> dict[str, Any]:
 def measurements_router(ctx: WebContext) -> APIRouter:
     """The routes of this module, bound to `ctx`."""
     router = APIRouter(tags=["measurements"], responses=ERROR_RESPONSES)
+    _add_listing_routes(router, ctx)
+    _add_target_routes(router, ctx)
+    return router
 
-    def known(name: str) -> None:
-        if name not in ctx.targets and not ctx.state.is_known_target(name):
-            raise HTTPException(404, f"no such target: {name!r}")
 
-    async def read_measurements(
-        targets: list[str] | None,
-        vantages: list[str] | None,
-        since: float | None,
-        until: float | None,
-        limit: int,
-        after: str | None,
-    ) -> Response:
-        check_range(since, until)
-        if since is None and after is None:
-            since = (until if until is not None else ctx.now()) - MEASUREMENT_WINDOW_S
-        query = MeasurementQuery(
-            since=since,
-            until=until,
-            targets=targets,
-            vantages=vantages,
-            limit=limit,
-            after_id=after,
-        )
-        reader = json_reader(ctx.store, "measurements_json")
-        if reader is not None:  # the database writes the JSON
-            rows: list[tuple[str, str]] = await reader.measurements_json(query)
-            items = ",".join([text for _, text in rows])
-            next_after = rows[-1][0] if len(rows) == limit else None
-        else:
-            found = await ctx.store.measurements(query)
-            items = ",".join([orjson.dumps(_measurement_json(m)).decode() for m in found])
-            next_after = found[-1].id if len(found) == limit else None
-        tail = orjson.dumps(next_after).decode()
-        body = f'{{"items":[{items}],"next_after":{tail}}}'.encode()
-        return Response(body, media_type="application/json")
+def _check_known(ctx: WebContext, name: str) -> None:
+    """Raises HTTPException 404 unless `name` is a configured or a known target."""
+    if name not in ctx.targets and not ctx.state.is_known_target(name):
+        raise HTTPException(404, f"no such target: {name!r}")
 
-    async def read_rollups(
-        request: Request,
-        targets: list[str] | None,
-        vantages: list[str] | None,
-        since: float | None,
-        until: float | None,
-        limit: int,
-        step: int,
-    ) -> Response:
-        check_range(since, until)
-        if since is None:
-            since = (until if until is not None else ctx.now()) - ROLLUP_WINDOW_S
-        page = await ctx.rollups.read(targets, vantages, since, until, limit, step)
-        etag = await page.etag()
-        headers = {"ETag": etag}
-        if page.settled:  # closed minutes only: changed only by data arriving late
-            headers["Cache-Control"] = "public, max-age=300"
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers=headers)
-        return Response(page.body, media_type="application/json", headers=headers)
+
+async def _read_measurements(
+    ctx: WebContext,
+    targets: list[str] | None,
+    vantages: list[str] | None,
+    since: float | None,
+    until: float | None,
+    limit: int,
+    after: str | None,
+) -> Response:
+    """A MeasurementPage as JSON: the database writes the rows' JSON when it can."""
+    check_range(since, until)
+    if since is None and after is None:
+        since = (until if until is not None else ctx.now()) - MEASUREMENT_WINDOW_S
+    query = MeasurementQuery(
+        since=since,
+        until=until,
+        targets=targets,
+        vantages=vantages,
+        limit=limit,
+        after_id=after,
+    )
+    reader = json_reader(ctx.store, "measurements_json")
+    if reader is not None:  # the database writes the JSON
+        rows: list[tuple[str, str]] = await reader.measurements_json(query)
+        items = ",".join([text for _, text in rows])
+        next_after = rows[-1][0] if len(rows) == limit else None
+    else:
+        found = await ctx.store.measurements(query)
+        items = ",".join([orjson.dumps(_measurement_json(m)).decode() for m in found])
+        next_after = found[-1].id if len(found) == limit else None
+    tail = orjson.dumps(next_after).decode()
+    body = f'{{"items":[{items}],"next_after":{tail}}}'.encode()
+    return Response(body, media_type="application/json")
+
+
+async def _read_rollups(
+    ctx: WebContext,
+    request: Request,
+    targets: list[str] | None,
+    vantages: list[str] | None,
+    since: float | None,
+    until: float | None,
+    limit: int,
+    step: int,
+) -> Response:
+    """A RollupPage as JSON with its ETag; 304 when If-None-Match names that ETag."""
+    check_range(since, until)
+    if since is None:
+        since = (until if until is not None else ctx.now()) - ROLLUP_WINDOW_S
+    page = await ctx.rollups.read(targets, vantages, since, until, limit, step)
+    etag = await page.etag()
+    headers = {"ETag": etag}
+    if page.settled:  # closed minutes only: changed only by data arriving late
+        headers["Cache-Control"] = "public, max-age=300"
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, media_type="application/json", headers=headers)
+
+
+def _add_listing_routes(router: APIRouter, ctx: WebContext) -> None:
+    """GET /measurements and GET /rollups, over any targets and vantages."""
 
     @router.get(
         "/measurements",
@@ -162,7 +174,7 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: MeasurementLimit = 1000,
         after: After = None,
     ) -> Response:
-        return await read_measurements(target, vantage, since, until, limit, after)
+        return await _read_measurements(ctx, target, vantage, since, until, limit, after)
 
     @router.get(
         "/rollups",
@@ -178,7 +190,11 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: RollupLimit = 1440,
         step: Step = 60,
     ) -> Response:
-        return await read_rollups(request, target, vantage, since, until, limit, step)
+        return await _read_rollups(ctx, request, target, vantage, since, until, limit, step)
+
+
+def _add_target_routes(router: APIRouter, ctx: WebContext) -> None:
+    """GET /targets/{name}/measurements and /targets/{name}/rollups (404 for no such name)."""
 
     @router.get(
         "/targets/{name}/measurements",
@@ -193,8 +209,8 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: MeasurementLimit = 1000,
         after: After = None,
     ) -> Response:
-        known(name)
-        return await read_measurements([name], vantage, since, until, limit, after)
+        _check_known(ctx, name)
+        return await _read_measurements(ctx, [name], vantage, since, until, limit, after)
 
     @router.get(
         "/targets/{name}/rollups",
@@ -211,7 +227,5 @@ def measurements_router(ctx: WebContext) -> APIRouter:
         limit: RollupLimit = 1440,
         step: Step = 60,
     ) -> Response:
-        known(name)
-        return await read_rollups(request, [name], vantage, since, until, limit, step)
-
-    return router
+        _check_known(ctx, name)
+        return await _read_rollups(ctx, request, [name], vantage, since, until, limit, step)

@@ -7,13 +7,12 @@ from collections import Counter
 from fastapi import APIRouter, HTTPException, Response
 
 from netvigil.web.api.context import WebContext
-from netvigil.web.api.models import (
-    ERROR_RESPONSES,
+from netvigil.web.api.models.common import ERROR_RESPONSES, json_response
+from netvigil.web.api.models.services import (
     Overview,
     OverviewRow,
     ServiceDetail,
     ServiceOut,
-    json_response,
     target_out,
 )
 from netvigil.web.state import LiveState, ServiceView

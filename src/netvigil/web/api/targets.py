@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from netvigil.web.api.context import WebContext
-from netvigil.web.api.models import ERROR_RESPONSES, TargetOut, json_response, target_out
+from netvigil.web.api.models.common import ERROR_RESPONSES, json_response
+from netvigil.web.api.models.services import TargetOut, target_out
 from netvigil.web.state import TargetStatus
 
 __all__ = ["targets_router"]

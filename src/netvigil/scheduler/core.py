@@ -1,73 +1,38 @@
-"""The scheduler: runs every target at its own interval, within a concurrency cap.
+"""The scheduler's run loop: starts each due run under the concurrency cap and rate guard.
 
-One timing loop owns a heap of `(due, key, entry)`; it sleeps until the earliest due
-time, starts every probe that is due, and pushes each target back at its next due time
-(`heapreplace`: O(log n) per dispatch). No task exists for an idle target, so a million
-targets cost a million heap items and nothing else. Under load the loop wakes at most
-once per `resolution_s` (20 ms) and starts everything due in one batch.
-
-Timing. A target's runs sit on a grid `interval_s` apart whose offset is a hash of its
-name, taken against the wall clock, so targets spread evenly over their interval and a
-restart keeps each target's rhythm. Each run after the first is moved off the grid by up
-to `± jitter / 2` of the interval, so two consecutive runs are `interval * (1 ± jitter)`
-apart, and the grid itself never drifts (lag and jitter do not accumulate).
-
-Guards around each probe:
-- at most `SchedulerConfig.concurrency` probes in flight; when all slots are taken the
-  timing loop waits for one (the wait shows as schedule lag);
-- at most `per_address_rate` probes per second to one destination (a token bucket per
-  host, `netvigil.ratelimit.RateGuard`); a probe over the rate is delayed, never dropped,
-  and other destinations go on meanwhile;
-- a deadline of `spec.timeout_s + grace_s` (as `asyncio.timeout` would give, kept by
-  one shared `netvigil.ratelimit.DeadlineWatch` instead of a timer per probe): a probe
-  that overruns it, or raises, still yields an Observation (`unknown`, the reason in
-  `detail["error"]`); a probe that reports its own timeout keeps its outcome and phase;
-- a target whose previous run is still in flight when it is due again is skipped, and
-  the skip counted; so are runs missed because the loop fell a whole interval behind.
-
-Schedule lag (actual start minus due time) is recorded per dispatch in a Prometheus
-histogram (when `metrics` is given) and in a recent window (`lag_summary()`).
+`Scheduler` owns a `Timetable` (the targets and the heap of their next runs), the
+guards (`ConcurrencyCap`, `RateGuard`) and a `WatchedProbe` (the deadline of each run).
+Its timing loop sleeps until the earliest due time, starts every run that is due, and
+puts each target back at its next due time. Under load the loop wakes at most once per
+`resolution_s` and starts everything due in one batch. See `netvigil.scheduler` for
+the timing and the guards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import itertools
 import logging
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from heapq import heapify, heappop, heappush, heapreplace
-from typing import TYPE_CHECKING, Protocol
+from heapq import heappop, heapreplace
+from typing import TYPE_CHECKING
 
 from netvigil.model import Observation
-from netvigil.outcome import Outcome
-from netvigil.ratelimit import ConcurrencyCap, DeadlineWatch, RateGuard
+from netvigil.ratelimit import ConcurrencyCap, RateGuard
+from netvigil.scheduler.lag import LagSummary, summarize_lags
+from netvigil.scheduler.timetable import Entry, Timetable
+from netvigil.scheduler.watched import DEFAULT_GRACE_S, ProbeLike, WatchedProbe
 
 if TYPE_CHECKING:
     from netvigil.config.model import SchedulerConfig
     from netvigil.metrics import Metrics
     from netvigil.probes import TargetSpec
 
-__all__ = [
-    "OVERRAN_ERROR",
-    "LagSummary",
-    "ProbeLike",
-    "ResultHandler",
-    "Scheduler",
-    "phase_of",
-]
+__all__ = ["DEFAULT_RESOLUTION_S", "ResultHandler", "Scheduler"]
 
-log = logging.getLogger(__name__)
-
-OVERRAN_ERROR = "probe overran its deadline"
-"""`detail["error"]` of the Observation recorded when a probe outlives its deadline."""
-
-DEFAULT_GRACE_S = 1.0
-"""How long past `timeout_s` a probe may run before the scheduler abandons it."""
+log = logging.getLogger("netvigil.scheduler")
 
 DEFAULT_RESOLUTION_S = 0.02
 """The timing loop wakes at most once per this many seconds when runs are due densely.
@@ -81,69 +46,8 @@ everything due in one batch. It adds at most this much schedule lag (under 0.05%
 _YIELD_EVERY = 1024
 
 
-class ProbeLike(Protocol):
-    """Anything that measures a target once (`netvigil.probes.ProbeSet`, or a test fake).
-
-    `measure` returns an Observation for every network failure; it should return within
-    `spec.timeout_s`, and the scheduler abandons it `grace_s` later.
-    """
-
-    async def measure(self, spec: TargetSpec) -> Observation: ...
-
-
 ResultHandler = Callable[["TargetSpec", Observation, float, float], None]
 """Called for each finished probe with (spec, observation, wall-clock start, duration_s)."""
-
-
-@dataclass(frozen=True, slots=True)
-class LagSummary:
-    """Schedule lag over the recent dispatches: count and p50/p99/max in seconds."""
-
-    count: int
-    p50_s: float
-    p99_s: float
-    max_s: float
-
-
-def phase_of(name: str) -> float:
-    """Where in its interval a target runs: a fraction in [0, 1), a stable hash of `name`."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 18446744073709551616.0
-
-
-class _Entry:
-    """One scheduled target: its spec and where it stands."""
-
-    __slots__ = (
-        "destination",
-        "due",
-        "in_flight",
-        "interval",
-        "key",
-        "limit",
-        "name",
-        "nominal",
-        "spec",
-    )
-
-    def __init__(self, spec: TargetSpec, grace_s: float) -> None:
-        self.name = spec.name
-        self.in_flight = False
-        self.key = -1
-        """The key of this entry's live heap item; any other item for it is stale."""
-        self.nominal = 0.0
-        """The unjittered due time of the next run (its grid point)."""
-        self.due = 0.0
-        """The due time of the next run (on the scheduler's `now` clock)."""
-        self.interval = spec.interval_s
-        self.spec = spec
-        self.destination = spec.destination
-        self.limit = spec.timeout_s + grace_s
-
-    def update(self, spec: TargetSpec, grace_s: float) -> None:
-        self.spec = spec
-        self.destination = spec.destination
-        self.limit = spec.timeout_s + grace_s
 
 
 class Scheduler:
@@ -176,7 +80,6 @@ class Scheduler:
         rate_burst: float | None = None,
         resolution_s: float = DEFAULT_RESOLUTION_S,
     ) -> None:
-        self._probe = probe
         self._on_result = on_result
         self._metrics = metrics
         self._now = now if now is not None else time.monotonic
@@ -188,16 +91,13 @@ class Scheduler:
         self._jitter = config.jitter
         self._random = (rng if rng is not None else random.Random()).random
         self._slots = ConcurrencyCap(config.concurrency)
-        self._deadlines = DeadlineWatch()
+        self._probe = WatchedProbe(probe, self._now)
         self._guard = RateGuard(config.per_address_rate, rate_burst)
-        self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[float, int, _Entry]] = []
-        self._stale = 0
-        self._keys = itertools.count()
+        self._table = Timetable(grace_s)
         self._lags: deque[float] = deque(maxlen=lag_window)
-        self._runs: dict[_Entry, asyncio.Task[None]] = {}
+        self._runs: dict[Entry, asyncio.Task[None]] = {}
         """The task of each run dispatched and not yet finished (one per target at most)."""
-        self._waiting: set[_Entry] = set()
+        self._waiting: set[Entry] = set()
         """Runs held back by the rate guard or the cap, not yet probing."""
         self._waiter: asyncio.Future[None] | None = None
         self.dispatched = 0
@@ -208,21 +108,21 @@ class Scheduler:
         """Runs not made: previous run still in flight, or a whole interval missed."""
         if metrics is not None:
             metrics.track_in_flight(lambda: self._slots.used)
-            metrics.track_targets(lambda: len(self._entries))
+            metrics.track_targets(lambda: len(self._table.entries))
 
     # -- targets ---------------------------------------------------------------------
 
     def __len__(self) -> int:
         """How many targets are scheduled."""
-        return len(self._entries)
+        return len(self._table.entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._table.entries
 
     @property
     def targets(self) -> list[TargetSpec]:
         """The scheduled targets' specs."""
-        return [e.spec for e in self._entries.values()]
+        return [e.spec for e in self._table.entries.values()]
 
     @property
     def in_flight(self) -> int:
@@ -235,100 +135,25 @@ class Scheduler:
         A replacement with the same interval keeps its place in the schedule; one with a
         new interval moves to the phase of its name on the new grid.
         """
-        self._add(spec, self._now(), self._wall(), push=True)
+        self._table.add(spec, self._now(), self._wall())
         self._wake()
 
     def remove(self, name: str) -> bool:
         """Stop scheduling the target `name` (a run in flight finishes); False if unknown."""
-        entry = self._entries.pop(name, None)
-        if entry is None:
-            return False
-        self._invalidate(entry)
-        self._maybe_compact()
-        return True
+        return self._table.remove(name)
 
     def set_targets(self, specs: Iterable[TargetSpec]) -> None:
         """Make the scheduled set exactly `specs`: add new names, replace changed, drop gone."""
-        now, wall = self._now(), self._wall()
-        wanted: dict[str, TargetSpec] = {}
-        for spec in specs:
-            wanted[spec.name] = spec
-        for name in [n for n in self._entries if n not in wanted]:
-            self._invalidate(self._entries.pop(name))
-        bulk = len(wanted) > len(self._heap)
-        for spec in wanted.values():
-            current = self._entries.get(spec.name)
-            if current is not None and current.spec == spec:
-                continue
-            self._add(spec, now, wall, push=not bulk)
-        if bulk:
-            heapify(self._heap)
-        self._maybe_compact()
+        self._table.replace_all(specs, self._now(), self._wall())
         self._wake()
-
-    def _add(self, spec: TargetSpec, now: float, wall: float, *, push: bool) -> None:
-        entry = self._entries.get(spec.name)
-        if entry is not None:
-            entry.update(spec, self._grace_s)
-            if entry.interval == spec.interval_s:
-                return
-            self._invalidate(entry)
-            entry.interval = spec.interval_s
-        else:
-            entry = _Entry(spec, self._grace_s)
-            self._entries[spec.name] = entry
-        interval = entry.interval
-        # The run grid is anchored on the wall clock, so a restart keeps the rhythm.
-        first = now + (phase_of(entry.name) * interval - wall) % interval
-        entry.nominal = entry.due = first
-        entry.key = key = next(self._keys)
-        if push:
-            heappush(self._heap, (first, key, entry))
-        else:
-            self._heap.append((first, key, entry))
-
-    def _rebase(self) -> None:
-        """Anchor every target's first run on the clocks as they are when running starts.
-
-        Building a large schedule takes a while (about 16 µs a target), and the process
-        may do more set-up before it runs; without this the earliest targets would count
-        that set-up as schedule lag. Each target keeps its phase on the wall-clock grid.
-        """
-        now, wall = self._now(), self._wall()
-        heap: list[tuple[float, int, _Entry]] = []
-        for entry in self._entries.values():
-            interval = entry.interval
-            first = now + (phase_of(entry.name) * interval - wall) % interval
-            entry.nominal = entry.due = first
-            entry.key = key = next(self._keys)
-            heap.append((first, key, entry))
-        heapify(heap)
-        self._heap = heap
-
-    def _invalidate(self, entry: _Entry) -> None:
-        if entry.key >= 0:
-            entry.key = -1
-            self._stale += 1
-
-    def _maybe_compact(self) -> None:
-        heap = self._heap
-        if self._stale > 1024 and self._stale * 2 > len(heap):
-            heap[:] = [item for item in heap if item[1] == item[2].key]
-            heapify(heap)
-            self._stale = 0
 
     def due(self, name: str) -> float | None:
         """When the target `name` runs next (on the `now` clock); None if not scheduled."""
-        entry = self._entries.get(name)
-        return entry.due if entry is not None else None
+        return self._table.due(name)
 
     def next_due(self) -> float | None:
         """The due time of the earliest scheduled run (on the `now` clock), if any."""
-        heap = self._heap
-        while heap and heap[0][1] != heap[0][2].key:
-            heappop(heap)
-            self._stale -= 1
-        return heap[0][0] if heap else None
+        return self._table.next_due()
 
     # -- running ---------------------------------------------------------------------
 
@@ -338,7 +163,8 @@ class Scheduler:
         self._stopping = False
         self._running = True
         if self.dispatched == 0:
-            self._rebase()
+            # Anchor the first runs on the clocks as they are now, not at set-up.
+            self._table.rebase(self._now(), self._wall())
         watcher = loop.create_task(stop.wait())
         watcher.add_done_callback(self._on_stop)
         try:
@@ -363,7 +189,9 @@ class Scheduler:
         Waits only when every concurrency slot is taken. `run()` calls this in a loop; a
         test with a hand-driven `now` may call it directly.
         """
-        heap = self._heap
+        table = self._table
+        heap = table.heap
+        keys = table.keys
         guard = self._guard
         slots = self._slots
         jitter = self._jitter
@@ -375,7 +203,7 @@ class Scheduler:
                 return due
             if key != entry.key:
                 heappop(heap)
-                self._stale -= 1
+                table.stale -= 1
                 continue
             interval = entry.interval
             nominal = entry.nominal + interval
@@ -391,7 +219,7 @@ class Scheduler:
                 if nominal <= now:
                     nominal = entry.nominal  # jitter must not make it due again at once
             entry.due = nominal
-            entry.key = key = next(self._keys)
+            entry.key = key = next(keys)
             heapreplace(heap, (nominal, key, entry))
             if entry.in_flight:
                 self._skip(1)
@@ -424,7 +252,7 @@ class Scheduler:
             self._runs[entry].cancel()
         while self._runs:
             await asyncio.gather(*self._runs.values(), return_exceptions=True)
-        self._deadlines.close()
+        self._probe.close()
 
     async def check(self, spec: TargetSpec) -> tuple[Observation, float, float]:
         """Probe `spec` once now, under the same cap, rate guard and deadline as the schedule.
@@ -438,20 +266,16 @@ class Scheduler:
         try:
             start = self._now()
             wall = self._wall()
-            obs = await self._measure(spec, spec.timeout_s + self._grace_s)
+            obs = await self._probe.measure(spec, spec.timeout_s + self._grace_s)
             return obs, wall, self._now() - start
         finally:
             self._slots.release()
             if not self._running:
-                self._deadlines.close()  # the last ad-hoc check ends the watchdog
+                self._probe.close()  # the last ad-hoc check ends the watchdog
 
     def lag_summary(self) -> LagSummary:
         """Schedule lag over the most recent dispatches (all zero before the first)."""
-        lags = sorted(self._lags)
-        n = len(lags)
-        if not n:
-            return LagSummary(0, 0.0, 0.0, 0.0)
-        return LagSummary(n, lags[(n - 1) // 2], lags[min(n - 1, (n * 99) // 100)], lags[-1])
+        return summarize_lags(self._lags)
 
     # -- internals -------------------------------------------------------------------
 
@@ -464,7 +288,7 @@ class Scheduler:
         if self._metrics is not None:
             self._metrics.observe_skip(count)
 
-    async def _probe_later(self, entry: _Entry, spec: TargetSpec, due: float, delay: float) -> None:
+    async def _probe_later(self, entry: Entry, spec: TargetSpec, due: float, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
             await self._slots.acquire()
@@ -476,7 +300,7 @@ class Scheduler:
             self._waiting.discard(entry)
         await self._probe_now(entry, spec, due)
 
-    async def _probe_now(self, entry: _Entry, spec: TargetSpec, due: float) -> None:
+    async def _probe_now(self, entry: Entry, spec: TargetSpec, due: float) -> None:
         # Holds a slot on entry; releases it and clears in_flight before reporting.
         now = self._now
         try:
@@ -487,7 +311,7 @@ class Scheduler:
                 self._lags.append(lag)
                 if self._metrics is not None:
                     self._metrics.observe_lag(lag)
-                obs = await self._measure(spec, entry.limit)
+                obs = await self._probe.measure(spec, entry.limit)
                 elapsed = now() - start
             finally:
                 self._slots.release()
@@ -499,36 +323,6 @@ class Scheduler:
                 log.exception("result handler failed for target %s", spec.name)
         finally:
             self._runs.pop(entry, None)
-
-    async def _measure(self, spec: TargetSpec, limit: float) -> Observation:
-        # The deadline is kept by the shared DeadlineWatch: like asyncio.timeout(limit),
-        # without a timer per probe.
-        start = self._now()
-        watched = self._deadlines.start(limit)
-        try:
-            return await self._probe.measure(spec)
-        except asyncio.CancelledError:
-            if not watched.overran or watched.task.uncancel() > 0:
-                raise  # not our deadline, or someone else cancelled too
-            return Observation(
-                ok=False,
-                outcome=Outcome.UNKNOWN,
-                timings={"total": self._now() - start},
-                detail={"error": OVERRAN_ERROR, "deadline_s": limit},
-            )
-        except Exception as exc:
-            return self._failed(spec, exc, start)
-        finally:
-            self._deadlines.finish(watched)
-
-    def _failed(self, spec: TargetSpec, exc: Exception, start: float) -> Observation:
-        log.error("probe for target %s raised %r", spec.name, exc, exc_info=exc)
-        return Observation(
-            ok=False,
-            outcome=Outcome.UNKNOWN,
-            timings={"total": self._now() - start},
-            detail={"error": f"probe raised {type(exc).__name__}: {exc}"},
-        )
 
     async def _sleep_until(self, loop: asyncio.AbstractEventLoop, due: float | None) -> None:
         handle: asyncio.TimerHandle | None = None

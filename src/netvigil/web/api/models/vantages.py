@@ -1,0 +1,36 @@
+"""Vantages: where each is, when it was last heard from, and its health."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from netvigil.web.api.models.common import ResponseModel
+from netvigil.web.state import VantageHealth, VantageView
+
+__all__ = ["VantageOut"]
+
+
+class VantageOut(ResponseModel):
+    """A vantage: where it is, when it was last heard from, and its health."""
+
+    name: str
+    local: bool = Field(description="Whether this is the server's own vantage")
+    country: str | None
+    in_country: bool
+    last_seen: float | None
+    targets: int = Field(description="Targets with a fresh result from this vantage")
+    ok: int = Field(description="... of which answered")
+    health: VantageHealth
+
+    @classmethod
+    def of(cls, v: VantageView) -> VantageOut:
+        return cls(
+            name=v.name,
+            local=v.local,
+            country=v.country,
+            in_country=v.in_country,
+            last_seen=v.last_seen,
+            targets=v.targets,
+            ok=v.ok,
+            health=v.health,
+        )
