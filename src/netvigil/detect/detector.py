@@ -126,6 +126,11 @@ class Detector:
         return self._buffer.late
 
     @property
+    def late_by_vantage(self) -> dict[str, int]:
+        """Per vantage, measurements dropped because they arrived behind the watermark."""
+        return dict(self._buffer.late_by)
+
+    @property
     def watermark(self) -> float:
         """Measurements older than this have been processed (or will be dropped as late)."""
         return self._buffer.watermark
@@ -134,7 +139,7 @@ class Detector:
         """Take one measurement; return the events that processing it (and older ones) caused."""
         if not self._buffer.push(m):
             return []
-        return self._drain(self._buffer.max_ts - self.lateness_s)
+        return self._drain(self._buffer.watermark)
 
     def feed_many(self, measurements: Iterable[Measurement]) -> list[IncidentEvent]:
         """Feed several measurements; return all events."""
