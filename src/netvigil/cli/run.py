@@ -23,13 +23,11 @@ from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.detect.live import EventSink, LiveDetection, TeeStore
-from netvigil.maintenance import Mute
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.store.sqlite import SQLiteStore
-from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
@@ -108,7 +106,7 @@ async def _serve(
             # through the admin API, reach detection: their incidents are quiet.
             web_state.add_mute_listener(detection.set_mutes)
         else:
-            detection.set_mutes(await asyncio.to_thread(_stored_mutes, path))
+            detection.set_mutes(await store.mutes())
         await detection.start()
         feeds: list[MeasurementSink] = [state, detection]
         if web_state is not None:
@@ -152,12 +150,3 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
-
-
-def _stored_mutes(path: Path) -> list[Mute]:
-    """The maintenance mutes kept in the admin tables of the store at `path`."""
-    admin = AdminDB.open(path)
-    try:
-        return admin.mutes()
-    finally:
-        admin.close()

@@ -115,7 +115,7 @@ def incidents_router(ctx: WebContext) -> APIRouter:
             )
             for e in events
         ]
-        notes = [] if ctx.admin is None else await asyncio.to_thread(ctx.admin.notes, incident_id)
+        notes = [] if ctx.admin is None else await ctx.admin.notes(incident_id)
         return IncidentDetail.build(incident, timeline, notes)
 
     drawn: dict[str, tuple[float, Report, list[Chart]]] = {}

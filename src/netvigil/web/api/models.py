@@ -17,8 +17,7 @@ from netvigil.incident import EventKind, Incident, IncidentState
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes import TargetSpec
-from netvigil.store.base import Rollup
-from netvigil.web.admin_db import IncidentNote
+from netvigil.store.base import IncidentNote, Rollup
 from netvigil.web.state import (
     Mute,
     PairState,
