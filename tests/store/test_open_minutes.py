@@ -88,7 +88,7 @@ def test_rows_stamped_past_the_cap_do_not_close_minutes() -> None:
 
 
 def test_late_rows_are_split_off() -> None:
-    minutes = OpenMinutes(memory_from=T0 + 120, unmanaged=[T0 + 600])
+    minutes = OpenMinutes(memory_from=T0 + 120, unmanaged=[int(T0) + 600])
     rows = rows_of(make_measurement(T0 + 1), make_measurement(T0 + 130), make_measurement(T0 + 601))
     memory, late = minutes.split(rows, pruned_before=-math.inf)
     assert [r[1] for r in memory] == [T0 + 130]

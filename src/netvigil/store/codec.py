@@ -27,6 +27,7 @@ __all__ = [
     "READ_COLUMNS",
     "ROLLUP_COLUMNS",
     "UPSERT_INCIDENT",
+    "UPSERT_LATEST",
     "Row",
     "encode_json",
     "event_row",
@@ -52,6 +53,17 @@ INSERT_MEASUREMENT = (
     f"INSERT OR IGNORE INTO measurements ({MEASUREMENT_COLUMNS}) VALUES ({', '.join('?' * 12)})"
 )
 """Insert a `measurement_row`, unless its id is stored already."""
+UPSERT_LATEST = (
+    f"INSERT INTO latest ({MEASUREMENT_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
+    "ON CONFLICT (target, vantage) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in MEASUREMENT_COLUMNS.split(", ")
+        if c not in ("target", "vantage")
+    )
+    + " WHERE (excluded.ts, excluded.id) > (latest.ts, latest.id)"
+)
+"""Make a `measurement_row` the newest of its (target, vantage) unless a newer one is."""
 UPSERT_INCIDENT = (
     "INSERT OR REPLACE INTO incidents (id, state, cause, confidence, start_ts, confirmed_ts,"
     " end_ts, updated_ts, services, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -38,8 +38,8 @@ from netvigil.model import Measurement
 from netvigil.store.codec import (
     INSERT_INCIDENT_EVENT,
     INSERT_MEASUREMENT,
-    MEASUREMENT_COLUMNS,
     UPSERT_INCIDENT,
+    UPSERT_LATEST,
     Row,
     incident_write_rows,
     measurement_row,
@@ -53,14 +53,7 @@ from netvigil.store.recompute import (
     set_meta,
 )
 from netvigil.store.schema import connect_writer
-from netvigil.store.writes import (
-    AdminWrite,
-    Batch,
-    IncidentWrite,
-    Item,
-    Stop,
-    resolve,
-)
+from netvigil.store.writes import AdminWrite, Batch, IncidentWrite, Item, Stop, resolve
 
 __all__ = ["DEFAULT_SETTINGS", "SQLiteWriter", "WriterSettings"]
 
@@ -98,18 +91,6 @@ class WriterSettings:
 
 DEFAULT_SETTINGS = WriterSettings()
 """The settings `netvigil run` uses."""
-
-_PLACEHOLDERS = ", ".join("?" * 12)
-_UPSERT_LATEST = (
-    f"INSERT INTO latest ({MEASUREMENT_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
-    "ON CONFLICT (target, vantage) DO UPDATE SET "
-    + ", ".join(
-        f"{c} = excluded.{c}"
-        for c in MEASUREMENT_COLUMNS.split(", ")
-        if c not in ("target", "vantage")
-    )
-    + " WHERE (excluded.ts, excluded.id) > (latest.ts, latest.id)"
-)
 
 
 @dataclass(slots=True)
@@ -462,7 +443,7 @@ class SQLiteWriter:
             seen = newest.get(pair)
             if seen is None or (r[1], r[0]) > (seen[1], seen[0]):
                 newest[pair] = r
-        conn.executemany(_UPSERT_LATEST, newest.values())
+        conn.executemany(UPSERT_LATEST, newest.values())
         return new
 
     def _insert_open(self, conn: sqlite3.Connection, rows: list[Row], stage: Stage) -> int:
