@@ -2,8 +2,8 @@
 
 One writer thread owns the only write connection and takes queued work in order
 (`netvigil.store.sqlite_writer`): single measurements from `submit()` (the monitor's hot
-path, where the event loop only appends to a queue), batches from `add()`, prunes and
-`close()`. Reads run on a small pool of read-only connections in their own threads,
+path, where the event loop only appends to a queue), batches from `add()`, incident and
+admin table writes, prunes and `close()`. Reads run on a small pool of read-only connections in their own threads,
 which also decode rows, so the event loop does no database work at all.
 
     store = await SQLiteStore.open("netvigil.db", retention_days=7)
@@ -24,6 +24,14 @@ kept; see `merge_rollups`).
 Incidents are kept as their newest snapshot (`Incident.to_json()`) plus the columns
 queries filter on, and every event in an append-only log with the snapshot it carried.
 Pruning never touches them.
+
+The admin tables (`AdminStore`: admin tokens, agents, mutes, incident notes) live in the
+same file: reads go through the read connections, changes through the writer's queue
+(`netvigil.store.admin_tables`).
+
+The pieces: `schema` (migrations), `codec` (rows), `queries` (SELECTs), `open_rollups`
+(the minutes being built), `recompute` (rollups from raw rows), `writes` (the queue's
+items) and `sqlite_writer` (the thread, with its `WriterSettings`).
 """
 
 from __future__ import annotations
