@@ -3,8 +3,9 @@
 One writer thread owns the only write connection and takes queued work in order
 (`netvigil.store.sqlite_writer`): single measurements from `submit()` (the monitor's hot
 path, where the event loop only appends to a queue), batches from `add()`, incident and
-admin table writes, prunes and `close()`. Reads run on a small pool of read-only connections in their own threads,
-which also decode rows, so the event loop does no database work at all.
+admin table writes, prunes and `close()`. Reads run on a small pool of read-only
+connections in their own threads, which also decode rows, so the event loop does no
+database work at all.
 
     store = await SQLiteStore.open("netvigil.db", retention_days=7)
     store.submit(measurement)            # never blocks

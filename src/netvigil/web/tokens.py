@@ -53,12 +53,12 @@ def new_token(prefix: str = "nva_") -> tuple[str, str]:
 def admin_store_of(store: object) -> AdminStore | None:
     """The store holding the admin tables: `store` itself, or the store it wraps
     (its `store` attribute, as `TeeStore` has); None for a store without them."""
-    seen = 0
-    while store is not None and seen < 8:
+    for _depth in range(8):  # a bound, should a wrapper ever wrap itself
         if isinstance(store, AdminStore):
             return store
         store = getattr(store, "store", None)
-        seen += 1
+        if store is None:
+            break
     return None
 
 
