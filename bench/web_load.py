@@ -81,7 +81,7 @@ def config_doc(targets: int, vantages: int = 1) -> dict[str, Any]:
 
 def build(db: Path, targets: int, days: float) -> dict[str, Any]:
     """Write the benchmark store; returns what was written and how long it took."""
-    from netvigil.store.sqlite_writer import migrate
+    from netvigil.store.schema import migrate
 
     if db.exists():
         db.unlink()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from netvigil.store import SQLiteStore, Store
+from netvigil.store.base import AdminStore
 
 from .helpers import StoreFactory
 
@@ -29,6 +30,34 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
 async def store(store_factory: StoreFactory, tmp_path: Path) -> AsyncIterator[Store]:
     s = await store_factory(tmp_path)
     try:
+        yield s
+    finally:
+        await s.close()
+
+
+class Clock:
+    """A settable clock for the times the admin tables record."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def admin_clock() -> Clock:
+    return Clock(1_700_000_000.0)
+
+
+@pytest.fixture
+async def admin_store(
+    store_factory: StoreFactory, tmp_path: Path, admin_clock: Clock
+) -> AsyncIterator[AdminStore]:
+    """A backend's store, opened with `admin_clock`, seen as the AdminStore it must be."""
+    s = await store_factory(tmp_path, now=admin_clock)
+    try:
+        assert isinstance(s, AdminStore)
         yield s
     finally:
         await s.close()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
 from netvigil.maintenance import Mute
 from netvigil.store.sqlite import SCHEMA_VERSION, SQLiteStore, migrate
-from netvigil.web.admin_db import AdminDB, hash_token
 
 ADMIN_TABLES = {"admin_tokens", "admin_agents", "admin_mutes", "admin_notes"}
 
-# What AdminDB itself ran on top of a version-3 store before the tables became a migration.
+# What the admin API's own connection ran on a version-3 store before the tables were a migration.
 OLD_SCHEMA = """
 CREATE TABLE IF NOT EXISTS admin_tokens (
     name         TEXT NOT NULL PRIMARY KEY,
@@ -44,6 +44,10 @@ CREATE INDEX IF NOT EXISTS admin_notes_incident ON admin_notes (incident, seq);
 """
 
 T0 = 1_657_915_200.0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def tables(path: Path) -> set[str]:
@@ -108,31 +112,29 @@ def test_migration_4_creates_the_admin_tables(tmp_path: Path) -> None:
     assert tables(path) >= ADMIN_TABLES
 
 
-def test_admin_db_opens_a_fresh_file_through_the_migrations(tmp_path: Path) -> None:
+async def test_a_fresh_file_gets_the_admin_tables_through_the_migrations(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "fresh.db"
-    admin = AdminDB.open(path, now=lambda: T0)
-    try:
-        admin.set_mute("portal-tcp", T0 + 60, "works")
-        assert admin.mutes() == [Mute("portal-tcp", T0 + 60, "works", T0)]
-    finally:
-        admin.close()
+    async with await SQLiteStore.open(path, now=lambda: T0) as store:
+        await store.set_mute("portal-tcp", T0 + 60, "works")
+        assert await store.mutes() == [Mute("portal-tcp", T0 + 60, "works", T0)]
     assert SCHEMA_VERSION >= 4
     assert user_version(path) == SCHEMA_VERSION
     assert tables(path) >= ADMIN_TABLES | {"measurements", "incidents"}
 
 
-def test_old_admin_tables_migrate_with_their_rows(tmp_path: Path) -> None:
+async def test_old_admin_tables_migrate_with_their_rows(tmp_path: Path) -> None:
     path = tmp_path / "v3.db"
     token = old_version_3_file(path)
-    admin = AdminDB.open(path)
-    try:
-        assert admin.token_name(token) == "alice"
-        assert [a.name for a in admin.agents()] == ["durres"]
-        assert admin.mutes() == [Mute("portal-tcp", T0 + 3600, "router swap", T0)]
-        [note] = admin.notes("inc-1")
+    async with await SQLiteStore.open(path, now=lambda: T0 + 5) as store:
+        assert await store.use_admin_token(hash_token(token)) == "alice"
+        [record] = await store.admin_tokens()
+        assert (record.name, record.created, record.last_used) == ("alice", T0, T0 + 5)
+        assert [a.name for a in await store.agents()] == ["durres"]
+        assert await store.mutes() == [Mute("portal-tcp", T0 + 3600, "router swap", T0)]
+        [note] = await store.notes("inc-1")
         assert (note.kind, note.author, note.text) == ("ack", "alice", "on it")
-    finally:
-        admin.close()
     assert user_version(path) == SCHEMA_VERSION
 
 
@@ -151,7 +153,7 @@ async def test_the_store_migrates_old_admin_tables_too(tmp_path: Path) -> None:
         conn.close()
 
 
-async def test_a_store_has_the_admin_tables_without_admin_db(tmp_path: Path) -> None:
+async def test_a_store_has_the_admin_tables_from_its_first_open(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     async with await SQLiteStore.open(path):
         pass

@@ -7,17 +7,17 @@ import random
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from netvigil.model import Measurement
-from netvigil.store import MeasurementQuery, RollupQuery, SQLiteStore, sqlite_writer
-from netvigil.store.sqlite_writer import LATENESS_S, MAX_AHEAD_S
+from netvigil.store import MeasurementQuery, RollupQuery, SQLiteStore
+from netvigil.store.sqlite_writer import DEFAULT_SETTINGS, WriterSettings
 
 from .helpers import T0, make_measurement
 from .test_contract import assert_rollups_equal, expected_rollups
 
 ALL = MeasurementQuery(limit=1_000_000)
 ALL_ROLLUPS = RollupQuery(limit=1_000_000)
+LATENESS_S = DEFAULT_SETTINGS.lateness_s
+MAX_AHEAD_S = DEFAULT_SETTINGS.max_ahead_s
 
 
 async def written(store: SQLiteStore, count: int) -> None:
@@ -152,11 +152,9 @@ async def test_mixed_writes_restarts_and_late_rows_give_exact_rollups(tmp_path: 
         await store.close()
 
 
-async def test_open_rollups_are_refreshed_without_a_flush(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_writer, "ROLLUP_REFRESH_S", 0.2)
-    async with await SQLiteStore.open(tmp_path / "nv.db") as store:
+async def test_open_rollups_are_refreshed_without_a_flush(tmp_path: Path) -> None:
+    settings = WriterSettings(rollup_refresh_s=0.2)
+    async with await SQLiteStore.open(tmp_path / "nv.db", settings=settings) as store:
         rows = [make_measurement(T0 + i, total=0.1 * (i + 1)) for i in range(3)]
         for m in rows:
             store.submit(m)

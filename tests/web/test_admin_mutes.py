@@ -34,7 +34,6 @@ from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import TCPSpec
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore
-from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
 from netvigil.web.state import LiveState
 from netvigil.web.tokens import create_admin_token
@@ -171,20 +170,17 @@ async def start_rig(db_path: Path, receiver: Receiver) -> AsyncIterator[Rig]:
             app = create_app(ingested, config, state=web_state, now=clock)
             token = create_admin_token(store, "alice")
             transport = httpx.ASGITransport(app=app)
-            try:
-                async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as c:
-                    yield Rig(
-                        clock,
-                        store,
-                        ingested,
-                        detection,
-                        dispatcher,
-                        receiver,
-                        c,
-                        {"Authorization": f"Bearer {token}"},
-                    )
-            finally:
-                app.state.admin.close()
+            async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as c:
+                yield Rig(
+                    clock,
+                    store,
+                    ingested,
+                    detection,
+                    dispatcher,
+                    receiver,
+                    c,
+                    {"Authorization": f"Bearer {token}"},
+                )
 
 
 @pytest.fixture
@@ -264,9 +260,8 @@ async def test_after_the_mute_is_lifted_alerts_go_out_again(rig: Rig) -> None:
 async def test_mutes_kept_in_the_admin_tables_apply_from_start(
     db_path: Path, receiver: Receiver
 ) -> None:
-    admin = AdminDB.open(db_path, now=lambda: T0)
-    admin.set_mute("portal-tcp", UNTIL, "router swap")
-    admin.close()
+    async with await SQLiteStore.open(db_path, now=lambda: T0) as store:
+        await store.set_mute("portal-tcp", UNTIL, "router swap")
     async for rig in start_rig(db_path, receiver):
         assert ok(await rig.client.get("/api/v1/admin/mutes", headers=rig.auth))[0]["until"] == (
             UNTIL

@@ -37,7 +37,6 @@ async def client(store: SQLiteStore) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as c:
         yield c
-    app.state.admin.close()
 
 
 def ok(resp: httpx.Response, status: int = 200) -> Any:
@@ -403,7 +402,6 @@ async def test_stream_reports_a_state_change_when_a_server_stops(tmp_path: Path)
                     stop.set()
                     await running
                     await server.stop()
-            app.state.admin.close()
 
 
 async def test_stream_keepalive_and_bounded_queue(store: SQLiteStore) -> None:

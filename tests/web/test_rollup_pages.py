@@ -153,7 +153,6 @@ async def test_http_pages_carry_an_etag(store: SQLiteStore) -> None:
         assert other.headers["etag"] != etag
         open_ended = await client.get(url, params={"since": START})
         assert "cache-control" not in open_ended.headers
-    app.state.admin.close()
 
 
 MEASUREMENT_QUERIES = [

@@ -46,7 +46,6 @@ def api_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     TOKEN["value"] = create_admin_token(store, "fuzzer")
     app = create_app(store, make_config(), now=lambda: NOW)
     yield app
-    app.state.admin.close()
     asyncio.run(store.close())
 
 

@@ -115,7 +115,6 @@ async def test_admin_over_a_real_loopback_server(store: SQLiteStore) -> None:
         no = await c.get("/api/v1/admin/whoami")
     assert ok.json() == {"name": "alice"}
     assert no.status_code == 401
-    app.state.admin.close()
 
 
 def test_loopback_addresses() -> None:

@@ -22,7 +22,6 @@ from netvigil.cli._common import DBOption, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
-from netvigil.maintenance import Mute
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.pipeline.detection import EventSink, LiveDetection
@@ -31,7 +30,6 @@ from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState
 from netvigil.store.sqlite import SQLiteStore
-from netvigil.web.admin_db import AdminDB
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
@@ -114,7 +112,7 @@ async def _serve(
             threaded=True,
         )
         if web_state is None:
-            current.set_mutes(await asyncio.to_thread(_stored_mutes, path))
+            current.set_mutes(await store.mutes())
         # else: create_app loads the stored mutes into the web state, whose current state
         # detection shares, and the admin API sets and lifts them there.
         await detection.start()
@@ -160,12 +158,3 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
-
-
-def _stored_mutes(path: Path) -> list[Mute]:
-    """The maintenance mutes kept in the admin tables of the store at `path`."""
-    admin = AdminDB.open(path)
-    try:
-        return admin.mutes()
-    finally:
-        admin.close()

@@ -1,18 +1,32 @@
-"""The store seam: where measurements, rollups and incidents live.
+"""The store seams: where measurements, rollups and incidents live (`Store`), and the
+admin API's tables beside them (`AdminStore`: admin tokens, agents, mutes, notes).
 
-SQLiteStore is the one implementation; another backend would implement the same protocol.
+SQLiteStore is the one implementation and implements both; another backend would implement
+the same protocols. A store that wraps another (as `TeeStore` does) needs only `Store`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from netvigil.incident import Incident, IncidentEvent, IncidentState
+from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 
-__all__ = ["IncidentQuery", "MeasurementQuery", "Rollup", "RollupQuery", "Store"]
+__all__ = [
+    "AdminStore",
+    "AgentRecord",
+    "IncidentNote",
+    "IncidentQuery",
+    "MeasurementQuery",
+    "NoteKind",
+    "Rollup",
+    "RollupQuery",
+    "Store",
+    "TokenRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,4 +181,102 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Flush pending writes and close."""
+        ...
+
+
+NoteKind = Literal["ack", "note"]
+"""An acknowledgement of an incident, or an annotation."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """An admin token as stored: its name and times, never the token."""
+
+    name: str
+    created: float
+    last_used: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A remote vantage added through the admin API, with the sha256 of its token."""
+
+    name: str
+    token_sha256: str
+    country: str | None
+    in_country: bool
+    created: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentNote:
+    """An acknowledgement or annotation of an incident."""
+
+    seq: int
+    incident: str
+    kind: NoteKind
+    ts: float
+    author: str
+    text: str
+
+
+@runtime_checkable
+class AdminStore(Protocol):
+    """What the admin API keeps: admin tokens, agents, maintenance mutes, incident notes.
+
+    Tokens are never stored, only their sha256 hex digests. Every method raises
+    StoreError when the store cannot be read or written, or is closed; times
+    (`created`, `last_used`, a note's `ts`) are the store's clock.
+    """
+
+    async def admin_tokens(self) -> list[TokenRecord]:
+        """Every admin token, by name."""
+        ...
+
+    async def add_admin_token(self, name: str, token_sha256: str) -> TokenRecord:
+        """Store a new admin token. Raises ValueError when the name or token is taken."""
+        ...
+
+    async def revoke_admin_token(self, name: str) -> bool:
+        """Delete the admin token `name`; whether there was one."""
+        ...
+
+    async def use_admin_token(self, token_sha256: str) -> str | None:
+        """The name of the admin token with this digest (recording its use), or None."""
+        ...
+
+    async def agents(self) -> list[AgentRecord]:
+        """Every agent added through the admin API, by name."""
+        ...
+
+    async def add_agent(
+        self, name: str, token_sha256: str, *, country: str | None, in_country: bool
+    ) -> AgentRecord:
+        """Store a new agent. Raises ValueError when the name or token is taken."""
+        ...
+
+    async def revoke_agent(self, name: str) -> bool:
+        """Delete the agent `name`; whether there was one."""
+        ...
+
+    async def mutes(self) -> list[Mute]:
+        """Every stored mute (expired ones too), by target."""
+        ...
+
+    async def set_mute(self, target: str, until: float, note: str) -> Mute:
+        """Mute `target` until `until` (epoch s), replacing its mute; the stored mute."""
+        ...
+
+    async def lift_mute(self, target: str) -> bool:
+        """Delete the mute on `target`; whether there was one."""
+        ...
+
+    async def notes(self, incident_id: str) -> list[IncidentNote]:
+        """The acknowledgements and annotations of an incident, oldest first."""
+        ...
+
+    async def add_note(
+        self, incident_id: str, kind: NoteKind, author: str, text: str
+    ) -> IncidentNote:
+        """Append an acknowledgement or annotation to an incident; the stored note."""
         ...

@@ -29,8 +29,7 @@ from fastapi.responses import Response
 
 from netvigil.config.model import Config
 from netvigil.metrics import Metrics
-from netvigil.store.base import Store
-from netvigil.web.admin_db import AdminDB
+from netvigil.store.base import AdminStore, AgentRecord, Store
 from netvigil.web.api import WebContext, api_routers
 from netvigil.web.api.models import ErrorOut
 from netvigil.web.dashboard import dashboard_router
@@ -39,7 +38,7 @@ from netvigil.web.ingest import DEFAULT_LIMITS, IngestLimits, ingest_router
 from netvigil.web.security import AdminGuard, SecurityHeaders
 from netvigil.web.state import LiveState
 from netvigil.web.status_page import StatusPage
-from netvigil.web.tokens import AgentRegistry, admin_db_path
+from netvigil.web.tokens import AgentRegistry, admin_store_of, call_blocking
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -55,7 +54,7 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     now: Callable[[], float] = time.time,
     state: LiveState | None = None,
-    admin: AdminDB | Literal["auto"] | None = "auto",
+    admin: AdminStore | Literal["auto"] | None = "auto",
     poll_s: float = 2.0,
     keepalive_s: float = 15.0,
     status_cache_s: float = 1.0,
@@ -67,8 +66,9 @@ def create_app(
     `state` is the live state the API and status page read: pass the one the monitor
     and detection feed (`LiveState.submit`, `LiveState.events`); without one, a state
     pulled from the store every `poll_s` is used. `admin` holds the admin tables: by
-    default those in the store's SQLite file (none for another store: admin routes then
-    answer 401). `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
+    default `store` itself, or the store it wraps (none for a store without them: admin
+    routes then answer 401); their mutes and agents are read here, before this returns.
+    `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
     """
     if metrics is None:
         metrics = Metrics()
@@ -81,10 +81,12 @@ def create_app(
     if state is None:
         state = LiveState(config, now=now)
     if admin == "auto":
-        admin = _open_admin(store)
+        admin = admin_store_of(store)
+    added: list[AgentRecord] = []
     if admin is not None:
-        state.set_mutes(admin.mutes())
-    agents = AgentRegistry(list(config.agents), admin)
+        state.set_mutes(call_blocking(admin.mutes))
+        added = call_blocking(admin.agents)
+    agents = AgentRegistry(list(config.agents), admin, added)
     ctx = WebContext(
         store=store,
         config=config,
@@ -148,12 +150,3 @@ INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
         (503, "The store could not write; retry later"),
     )
 }
-
-
-def _open_admin(store: Store) -> AdminDB | None:
-    """The admin tables in the SQLite file behind `store`, or None for another store."""
-    try:
-        path = admin_db_path(store)
-    except TypeError:
-        return None
-    return AdminDB.open(path)

@@ -21,7 +21,6 @@ synchronizer token, see `csrf_token`/`check_csrf`).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -31,7 +30,8 @@ from collections.abc import Mapping
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from netvigil.web.admin_db import AdminDB
+from netvigil.store.base import AdminStore
+from netvigil.web.tokens import hash_token
 
 __all__ = [
     "CSP",
@@ -117,8 +117,8 @@ class AdminGuard:
     With `localhost_only`, clients not on loopback get 403 whatever their token.
     """
 
-    def __init__(self, db: AdminDB | None, *, localhost_only: bool) -> None:
-        self.db = db
+    def __init__(self, store: AdminStore | None, *, localhost_only: bool) -> None:
+        self.store = store
         self.localhost_only = localhost_only
 
     async def __call__(self, request: Request) -> str:
@@ -128,13 +128,13 @@ class AdminGuard:
                 403, "the admin API only answers on loopback (server.admin_localhost_only)"
             )
         token = bearer_token(request.headers.get("authorization"))
-        if self.db is None:
+        if self.store is None:
             raise HTTPException(
                 401,
                 "this server has no admin tokens (its store is not an SQLite file)",
                 headers={"WWW-Authenticate": 'Bearer realm="netvigil-admin"'},
             )
-        name = await asyncio.to_thread(self.db.token_name, token)
+        name = await self.store.use_admin_token(hash_token(token))
         if name is None:
             raise HTTPException(
                 401,

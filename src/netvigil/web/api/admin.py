@@ -21,12 +21,11 @@ are labelled maintenance and not alerted.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from netvigil.web.admin_db import AdminDB, hash_token
+from netvigil.store.base import AdminStore
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.models import (
     ERROR_RESPONSES,
@@ -43,6 +42,7 @@ from netvigil.web.api.models import (
     TokenIn,
     TokenOut,
 )
+from netvigil.web.tokens import hash_token, new_token
 
 __all__ = ["admin_router"]
 
@@ -72,30 +72,46 @@ def admin_router(ctx: WebContext) -> APIRouter:
         dependencies=[Depends(admin_name)],
     )
 
-    def db() -> AdminDB:
-        if ctx.admin is None:  # the guard refuses first; kept for the type checker
-            raise HTTPException(503, "admin tables are not available")
-        return ctx.admin
+    @router.get("/whoami", summary="The name of the admin token used")
+    async def whoami(admin: Admin) -> dict[str, str]:
+        return {"name": admin}
+
+    _add_note_routes(router, ctx)
+    _add_mute_routes(router, ctx)
+    _add_token_routes(router, ctx)
+    _add_agent_routes(router, ctx)
+    return router
+
+
+def _tables(ctx: WebContext) -> AdminStore:
+    """The admin tables; 503 without them (the guard refuses first)."""
+    if ctx.admin is None:
+        raise HTTPException(503, "admin tables are not available")
+    return ctx.admin
+
+
+def _add_note_routes(router: APIRouter, ctx: WebContext) -> None:
+    """Acknowledge and annotate incidents."""
 
     async def known_incident(incident_id: str) -> None:
         if await ctx.store.incident(incident_id) is None:
             raise HTTPException(404, f"no such incident: {incident_id!r}")
 
-    @router.get("/whoami", summary="The name of the admin token used")
-    async def whoami(admin: Admin) -> dict[str, str]:
-        return {"name": admin}
-
     @router.post("/incidents/{incident_id}/ack", status_code=201, summary="Acknowledge an incident")
     async def ack(incident_id: str, body: AckIn, admin: Admin) -> NoteOut:
         await known_incident(incident_id)
-        note = await asyncio.to_thread(db().add_note, incident_id, "ack", admin, body.note)
+        note = await _tables(ctx).add_note(incident_id, "ack", admin, body.note)
         return NoteOut.of(note)
 
     @router.post("/incidents/{incident_id}/notes", status_code=201, summary="Annotate an incident")
     async def annotate(incident_id: str, body: NoteIn, admin: Admin) -> NoteOut:
         await known_incident(incident_id)
-        note = await asyncio.to_thread(db().add_note, incident_id, "note", admin, body.text)
+        note = await _tables(ctx).add_note(incident_id, "note", admin, body.text)
         return NoteOut.of(note)
+
+
+def _add_mute_routes(router: APIRouter, ctx: WebContext) -> None:
+    """List, set and lift maintenance mutes (stored, and told to the live state)."""
 
     @router.get("/mutes", summary="Targets muted for maintenance (in force now)")
     async def list_mutes() -> list[MuteOut]:
@@ -107,40 +123,49 @@ def admin_router(ctx: WebContext) -> APIRouter:
             raise HTTPException(404, f"no such target: {target!r}")
         if body.until <= ctx.now():
             raise HTTPException(422, "until must be in the future (epoch seconds)")
-        stored = await asyncio.to_thread(db().set_mute, target, body.until, body.note)
+        stored = await _tables(ctx).set_mute(target, body.until, body.note)
         ctx.state.mute(stored)
         return MuteOut.of(stored)
 
     @router.delete("/mutes/{target}", status_code=204, summary="Lift a target's mute")
     async def unmute(target: str) -> Response:
-        found = await asyncio.to_thread(db().delete_mute, target)
+        found = await _tables(ctx).lift_mute(target)
         found = ctx.state.unmute(target) or found
         if not found:
             raise HTTPException(404, f"target {target!r} is not muted")
         return Response(status_code=204)
 
+
+def _add_token_routes(router: APIRouter, ctx: WebContext) -> None:
+    """List, create and revoke admin tokens."""
+
     @router.get("/tokens", summary="Admin tokens (names and times, never the tokens)")
     async def list_tokens() -> list[TokenOut]:
-        found = await asyncio.to_thread(db().tokens)
+        found = await _tables(ctx).admin_tokens()
         return [TokenOut(name=t.name, created=t.created, last_used=t.last_used) for t in found]
 
     @router.post("/tokens", status_code=201, summary="Create an admin token (shown once)")
     async def create_token(body: TokenIn) -> TokenCreated:
+        token, digest = new_token("nva_")
         try:
-            token = await asyncio.to_thread(db().create_token, body.name)
+            await _tables(ctx).add_admin_token(body.name, digest)
         except ValueError as exc:
             raise HTTPException(409, str(exc)) from exc
         return TokenCreated(name=body.name, token=token)
 
     @router.delete("/tokens/{name}", status_code=204, summary="Revoke an admin token")
     async def revoke_token(name: str) -> Response:
-        if not await asyncio.to_thread(db().revoke_token, name):
+        if not await _tables(ctx).revoke_admin_token(name):
             raise HTTPException(404, f"no admin token named {name!r}")
         return Response(status_code=204)
 
+
+def _add_agent_routes(router: APIRouter, ctx: WebContext) -> None:
+    """List, add and revoke remote vantages (those of the config file are read-only)."""
+
     @router.get("/agents", summary="Remote vantages allowed to ingest")
     async def list_agents() -> list[AgentOut]:
-        added = await asyncio.to_thread(db().agents)
+        added = await _tables(ctx).agents()
         out = [
             AgentOut(
                 name=a.name,
@@ -169,22 +194,21 @@ def admin_router(ctx: WebContext) -> APIRouter:
     async def create_agent(body: AgentIn) -> AgentCreated:
         if body.name == ctx.config.vantage.name or ctx.agents.is_configured(body.name):
             raise HTTPException(409, f"the name {body.name!r} is taken by the config")
+        token, digest = new_token("nv_")
         try:
-            token = await asyncio.to_thread(
-                db().create_agent, body.name, country=body.country, in_country=body.in_country
+            await _tables(ctx).add_agent(
+                body.name, digest, country=body.country, in_country=body.in_country
             )
         except ValueError as exc:
             raise HTTPException(409, str(exc)) from exc
-        await asyncio.to_thread(ctx.agents.reload)
+        await ctx.agents.reload()
         return AgentCreated(name=body.name, token=token, token_sha256=hash_token(token))
 
     @router.delete("/agents/{name}", status_code=204, summary="Revoke an agent added here")
     async def revoke_agent(name: str) -> Response:
         if ctx.agents.is_configured(name):
             raise HTTPException(409, f"agent {name!r} is in the config file; remove it there")
-        if not await asyncio.to_thread(db().revoke_agent, name):
+        if not await _tables(ctx).revoke_agent(name):
             raise HTTPException(404, f"no agent named {name!r}")
-        await asyncio.to_thread(ctx.agents.reload)
+        await ctx.agents.reload()
         return Response(status_code=204)
-
-    return router

@@ -11,8 +11,7 @@ from fastapi import HTTPException
 
 from netvigil.config.model import Config, ServiceConfig
 from netvigil.probes import TargetSpec
-from netvigil.store.base import Store
-from netvigil.web.admin_db import AdminDB
+from netvigil.store.base import AdminStore, Store
 from netvigil.web.api.rollup_pages import DEFAULT_CACHE_BYTES, RollupPages
 from netvigil.web.security import AdminGuard
 from netvigil.web.state import LiveState
@@ -25,6 +24,7 @@ __all__ = ["WebContext", "check_range"]
 class WebContext:
     """Everything a route reads or writes; one per app.
 
+    `admin` holds the admin tables (None when the store keeps none).
     `poll_s`: how often the live state is pulled from the store when no sink feeds it.
     `keepalive_s`: how often an idle event stream gets a comment line.
     `stream_queue`: how many changes one stream client may fall behind before it is cut off.
@@ -35,7 +35,7 @@ class WebContext:
     store: Store
     config: Config
     state: LiveState
-    admin: AdminDB | None
+    admin: AdminStore | None
     agents: AgentRegistry
     guard: AdminGuard
     now: Callable[[], float] = time.time

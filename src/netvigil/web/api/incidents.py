@@ -122,7 +122,7 @@ def _add_incident_routes(router: APIRouter, ctx: WebContext) -> None:
     async def get_incident(incident_id: str) -> IncidentDetail:
         incident = await _find(ctx, incident_id)
         timeline = _timeline(await ctx.store.incident_events(incident_id))
-        notes = [] if ctx.admin is None else await asyncio.to_thread(ctx.admin.notes, incident_id)
+        notes = [] if ctx.admin is None else await ctx.admin.notes(incident_id)
         return IncidentDetail.build(incident, timeline, notes)
 
 

@@ -1,4 +1,4 @@
--- The admin API's tables (netvigil.web.admin_db): admin tokens, agents added through
+-- The admin API's tables (netvigil.store.admin_tables): admin tokens, agents added through
 -- the API, maintenance mutes and incident notes. `IF NOT EXISTS`: files where an
 -- earlier netvigil created them outside the migrations keep them and their rows.
 CREATE TABLE IF NOT EXISTS admin_tokens (

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from netvigil.cause import Cause, Topic
 from netvigil.incident import EventKind, Incident, IncidentState
-from netvigil.web.admin_db import IncidentNote
+from netvigil.store.base import IncidentNote
 from netvigil.web.api.models.common import ResponseModel
 
 __all__ = [
