@@ -132,9 +132,8 @@ async def test_keep_alive_requests_each_get_a_fresh_head_limit(server: WebServer
             writer.write(one)
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
             assert head.startswith(b"HTTP/1.1 200")
-            length = next(
-                int(line.split(b":")[1]) for line in head.split(b"\r\n") if b"content-length" in line
-            )
+            lines = head.lower().split(b"\r\n")
+            length = next(int(x.split(b":")[1]) for x in lines if x.startswith(b"content-length"))
             await reader.readexactly(length)
     finally:
         writer.close()
@@ -164,7 +163,7 @@ async def test_at_capacity_with_every_connection_busy_the_new_one_is_closed(
     busy = []
     try:
         for _ in range(server.gate.capacity):
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            _, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(head)
             busy.append(writer)
         await asyncio.sleep(0.2)

@@ -121,7 +121,10 @@ async def test_allow_list_and_capped_extras(store: SQLiteStore) -> None:
     ("measurement", "where"),
     [
         (doc(detail={"rtt": math.nan}), "measurements[0].detail.rtt"),
-        (doc(detail={"hops": [{"rtt": 1.0}, {"rtt": math.inf}]}), "measurements[0].detail.hops[1].rtt"),
+        (
+            doc(detail={"hops": [{"rtt": 1.0}, {"rtt": math.inf}]}),
+            "measurements[0].detail.hops[1].rtt",
+        ),
         (doc(detail={"a": {"b": [0, -math.inf]}}), "measurements[0].detail.a.b[1]"),
         (doc(timings={"total": math.nan}), "measurements[0].timings.total"),
         (doc(timings={"connect": math.inf}), "measurements[0].timings.connect"),
