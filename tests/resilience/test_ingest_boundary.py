@@ -58,9 +58,11 @@ def body(*docs: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[WebServer]:
-    async with await SQLiteStore.open(tmp_path / "server.db") as store:
-        async with await WebServer.start(create_app(store, CONFIG)) as web:
-            yield web
+    async with (
+        await SQLiteStore.open(tmp_path / "server.db") as store,
+        await WebServer.start(create_app(store, CONFIG)) as web,
+    ):
+        yield web
 
 
 async def post(session: aiohttp.ClientSession, url: str, raw: str) -> tuple[int, Any]:
@@ -147,6 +149,8 @@ async def test_disconnect_mid_body_logs_one_line_and_no_traceback(
         assert all(r.exc_info is None for r in caplog.records)
         assert "Traceback" not in caplog.text
         assert await reader.read() == b""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{server.url}/api/v1/health") as resp:
-            assert resp.status == 200
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/api/v1/health") as resp,
+    ):
+        assert resp.status == 200
