@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netvigil.agent.tokens import new_token
-from netvigil.config.model import AgentConfig, Config, VantageConfig
+from netvigil.config.model import AgentConfig, Config, ServerConfig, VantageConfig
 from netvigil.model import Measurement, Observation
 from netvigil.outcome import Outcome, Phase
 from netvigil.store.sqlite import SQLiteStore
@@ -57,7 +57,15 @@ def token() -> str:
 def server_config() -> Config:
     return Config(
         vantage=VantageConfig(name="server"),
-        agents=[AgentConfig(name=AGENT, token_sha256=TOKEN_HASH, country="AL")],
+        agents=[
+            AgentConfig(
+                name=AGENT,
+                token_sha256=TOKEN_HASH,
+                country="AL",
+                allow_targets=["portal", "loopback-tcp", "server-health"],
+            )
+        ],
+        server=ServerConfig(ingest_rate_per_agent=1000, ingest_burst=1000),
     )
 
 

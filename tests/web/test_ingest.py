@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from netvigil.agent.tokens import new_token
-from netvigil.config.model import AgentConfig, Config, VantageConfig
+from netvigil.config.model import AgentConfig, Config, ServerConfig, VantageConfig
 from netvigil.metrics import Metrics
 from netvigil.model import Measurement, Observation
 from netvigil.outcome import Outcome, Phase
@@ -31,6 +31,8 @@ from netvigil.web.server import WebServer, bind_socket
 TIRANA_TOKEN, TIRANA_HASH = new_token()
 DURRES_TOKEN, DURRES_HASH = new_token()
 LIMITS = IngestLimits(max_measurements=50, max_body_bytes=64 * 1024)
+TARGETS = ("portal", "earlier")
+"""The targets the agents may report (the config names none of its own)."""
 
 
 def auth(token: str = TIRANA_TOKEN) -> dict[str, str]:
@@ -69,9 +71,18 @@ def config() -> Config:
     return Config(
         vantage=VantageConfig(name="server"),
         agents=[
-            AgentConfig(name="tirana", token_sha256=TIRANA_HASH, country="AL", in_country=True),
-            AgentConfig(name="durres", token_sha256=DURRES_HASH, country="AL"),
+            AgentConfig(
+                name="tirana",
+                token_sha256=TIRANA_HASH,
+                country="AL",
+                in_country=True,
+                allow_targets=list(TARGETS),
+            ),
+            AgentConfig(
+                name="durres", token_sha256=DURRES_HASH, country="AL", allow_targets=list(TARGETS)
+            ),
         ],
+        server=ServerConfig(ingest_rate_per_agent=1e4, ingest_burst=100_000),
     )
 
 
@@ -376,6 +387,16 @@ def _number(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _all_finite(v: Any) -> bool:
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, dict):
+        return all(_all_finite(x) for x in v.values())
+    if isinstance(v, list):
+        return all(_all_finite(x) for x in v)
+    return True
+
+
 def _text(v: Any, max_len: int) -> bool:
     return isinstance(v, str) and 0 < len(v) <= max_len
 
@@ -397,11 +418,11 @@ def independently_valid(raw: bytes) -> bool:
         if not {"id", "ts", "vantage", "target", "kind", "ok", "outcome"} <= set(m):
             return False
         ts = _number(m["ts"])
-        if ts is None or not -90 * 86400 <= ts - now <= 300:
+        if ts is None or not -90 * 86400 <= ts - now <= LIMITS.max_future_s:
             return False
         if not isinstance(m["id"], str) or not re.fullmatch(r"[0-9A-Za-z_\-]{1,64}", m["id"]):
             return False
-        if m["vantage"] != "tirana" or not _text(m["target"], 200) or not _text(m["kind"], 32):
+        if m["vantage"] != "tirana" or m["target"] not in TARGETS or not _text(m["kind"], 32):
             return False
         if not isinstance(m["ok"], bool) or not isinstance(m["outcome"], str):
             return False
@@ -417,7 +438,7 @@ def independently_valid(raw: bytes) -> bool:
             return False
         if not all((t := _number(v)) is not None and t >= 0 for v in timings.values()):
             return False
-        if not isinstance(m.get("detail", {}), dict):
+        if not isinstance(m.get("detail", {}), dict) or not _all_finite(m.get("detail", {})):
             return False
         address = m.get("address")
         if address is not None and (not isinstance(address, str) or len(address) > 64):

@@ -31,6 +31,7 @@ from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
+from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
 
@@ -137,7 +138,8 @@ async def _serve(
                 if host is not None:
                     ingested = TeeStore(store, feeds)  # agents' batches reach them too
                     app = create_app(ingested, config, metrics, state=web_state)
-                    server = await WebServer.start(app, host=host, port=port)
+                    limits = ConnectionLimits.from_config(config)
+                    server = await WebServer.start(app, host=host, port=port, limits=limits)
                     log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
                 view = (
                     show_live(state, config, monitor, stop, detection)

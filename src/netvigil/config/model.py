@@ -128,6 +128,24 @@ class ServerConfig(_Model):
     """Name vantages on the public status page (where a service fails from)."""
     title: str = Field(default="Service status", min_length=1, max_length=200)
     """The public status page's title."""
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """A request whose line and headers grow past this many bytes is answered 431 and closed."""
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """A connection that has not sent a whole request head this long after it opened (or
+    after its request began) is closed."""
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """A request whose body has not fully arrived this long after its head is cut off."""
+    max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    """At most this many web connections at once (fewer if file descriptors are short)."""
+    probe_fd_reserve: int | None = Field(default=None, ge=16, le=1_000_000)
+    """File descriptors web clients may never take (for probes, store, logs); default
+    `scheduler.concurrency + 128`."""
+    ingest_rate_per_agent: float = Field(default=5.0, gt=0, le=10_000)
+    """Ingest requests per second one agent token may make, sustained; more get 429."""
+    ingest_burst: int = Field(default=20, ge=1, le=100_000)
+    """Ingest requests one agent may make back to back after a quiet spell."""
+    max_clock_skew_s: float = Field(default=30.0, ge=0, le=86_400)
+    """Ingest refuses measurements stamped more than this far ahead of the server's clock."""
 
     @property
     def host(self) -> str:
@@ -146,6 +164,10 @@ class AgentConfig(_Model):
     """sha256 hex digest of the agent's bearer token (`netvigil agent token` prints both)."""
     country: str | None = Field(default=None, pattern=COUNTRY)
     in_country: bool = False
+    allow_targets: list[str] = Field(default_factory=list, max_length=100_000)
+    """Targets this agent may report besides the config's own `[[targets]]`."""
+    max_extra_targets: int = Field(default=0, ge=0, le=100_000)
+    """How many further targets, named nowhere, this agent may report (first come)."""
 
     def accepts(self, token: str) -> bool:
         """Whether `token` is this agent's token (constant-time comparison)."""

@@ -15,7 +15,8 @@ Routes:
 
 More API routers join under `/api/v1` through `routers`. Every error any route answers
 with has the one shape of `netvigil.web.errors`; every response carries the security
-headers of `netvigil.web.security`.
+headers of `netvigil.web.security`; JSON responses never hold NaN or Infinity
+(`FiniteJSONResponse`), which `JSON.parse` refuses.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import orjson
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from netvigil.config.model import Config
 from netvigil.metrics import Metrics
@@ -34,13 +36,14 @@ from netvigil.web.api import WebContext, api_routers
 from netvigil.web.api.models import ErrorOut
 from netvigil.web.dashboard import dashboard_router
 from netvigil.web.errors import install_error_handlers
-from netvigil.web.ingest import DEFAULT_LIMITS, IngestLimits, ingest_router
+from netvigil.web.ingest import IngestLimits, ingest_router
+from netvigil.web.ingest_policy import IngestRateLimit, TargetAllowance
 from netvigil.web.security import AdminGuard, SecurityHeaders
 from netvigil.web.state import LiveState
 from netvigil.web.status_page import StatusPage
 from netvigil.web.tokens import AgentRegistry, admin_store_of, call_blocking
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "FiniteJSONResponse", "create_app"]
 
 API_PREFIX = "/api/v1"
 
@@ -50,7 +53,7 @@ def create_app(
     config: Config,
     metrics: Metrics | None = None,
     *,
-    limits: IngestLimits = DEFAULT_LIMITS,
+    limits: IngestLimits | None = None,
     routers: Sequence[APIRouter] = (),
     now: Callable[[], float] = time.time,
     state: LiveState | None = None,
@@ -63,21 +66,18 @@ def create_app(
 
     `config.agents` are the remote vantages allowed to ingest (plus those added through
     the admin API); `metrics` is the registry `/metrics` renders (a fresh one when None).
-    `state` is the live state the API and status page read: pass the one the monitor
-    and detection feed (`LiveState.submit`, `LiveState.events`); without one, a state
-    pulled from the store every `poll_s` is used. `admin` holds the admin tables: by
-    default `store` itself, or the store it wraps (none for a store without them: admin
-    routes then answer 401); their mutes and agents are read here, before this returns.
-    `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
+    `limits` bound one ingest request (by default `IngestLimits` with the config's
+    `max_clock_skew_s`). `state` is the live state the API and status page read: pass the
+    one the monitor and detection feed (`LiveState.submit`, `LiveState.events`); without
+    one, a state pulled from the store every `poll_s` is used. `admin` holds the admin
+    tables: by default `store` itself, or the store it wraps (none for a store without
+    them: admin routes then answer 401); their mutes and agents are read here, before this
+    returns. `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
     """
     if metrics is None:
         metrics = Metrics()
-    app = FastAPI(
-        title="netvigil",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=f"{API_PREFIX}/openapi.json",
-    )
+    if limits is None:
+        limits = IngestLimits(max_future_s=config.server.max_clock_skew_s)
     if state is None:
         state = LiveState(config, now=now)
     if admin == "auto":
@@ -98,6 +98,13 @@ def create_app(
         poll_s=poll_s,
         keepalive_s=keepalive_s,
     )
+    app = FastAPI(
+        title="netvigil",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        default_response_class=FiniteJSONResponse,
+    )
     app.state.store = store
     app.state.config = config
     app.state.metrics = metrics
@@ -106,37 +113,71 @@ def create_app(
     app.state.context = ctx
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
+    ingest = _ingest_router(store, config, agents, limits, metrics, now)
+    app.include_router(_api_router(ctx, ingest, routers))
+    if config.server.public_status:
+        _add_status_page(app, StatusPage(state, config, cache_s=status_cache_s, now=now))
+    _add_metrics(app, metrics)
+    app.include_router(dashboard_router())
+    return app
 
+
+class FiniteJSONResponse(JSONResponse):
+    """JSON that is always valid: NaN and ±Infinity, which JSON lacks, become `null`.
+
+    The default response class of every route (orjson, which never writes NaN)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _ingest_router(
+    store: Store,
+    config: Config,
+    agents: AgentRegistry,
+    limits: IngestLimits,
+    metrics: Metrics,
+    now: Callable[[], float],
+) -> APIRouter:
+    """The ingest route under the config's trust boundary: known targets, rate per agent."""
+    server = config.server
+    return ingest_router(
+        store,
+        agents,
+        targets=TargetAllowance((t.name for t in config.targets), store),
+        rate_limit=IngestRateLimit(server.ingest_rate_per_agent, server.ingest_burst),
+        limits=limits,
+        metrics=metrics,
+        now=now,
+    )
+
+
+def _api_router(ctx: WebContext, ingest: APIRouter, routers: Sequence[APIRouter]) -> APIRouter:
+    """Everything under `/api/v1`: health, ingest, the read API and any extra `routers`."""
     api = APIRouter(prefix=API_PREFIX)
+    vantage = ctx.config.vantage.name
+    now = ctx.now
 
     @api.get("/health", summary="Liveness: answers while the server runs")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "vantage": config.vantage.name, "time": now()}
+        return {"ok": True, "vantage": vantage, "time": now()}
 
-    api.include_router(
-        ingest_router(store, agents, limits=limits, metrics=metrics, now=now),
-        responses=INGEST_RESPONSES,
-    )
+    api.include_router(ingest, responses=INGEST_RESPONSES)
     for router in [*api_routers(ctx), *routers]:
         api.include_router(router)
-    app.include_router(api)
+    return api
 
-    if config.server.public_status:
-        page = StatusPage(state, config, cache_s=status_cache_s, now=now)
-        app.state.status_page = page
-        app.add_route("/status", page.serve, methods=["GET", "HEAD"], include_in_schema=False)
-        app.add_route(
-            "/status.css", page.serve_css, methods=["GET", "HEAD"], include_in_schema=False
-        )
 
-    rendered_by = metrics
+def _add_status_page(app: FastAPI, page: StatusPage) -> None:
+    app.state.status_page = page
+    app.add_route("/status", page.serve, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_route("/status.css", page.serve_css, methods=["GET", "HEAD"], include_in_schema=False)
 
+
+def _add_metrics(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
-        return Response(rendered_by.render(), media_type=rendered_by.content_type)
-
-    app.include_router(dashboard_router())
-    return app
+        return Response(metrics.render(), media_type=metrics.content_type)
 
 
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -146,7 +187,12 @@ INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "No agent token, or an unknown one"),
         (403, "The batch names another agent"),
         (413, "The batch is too large"),
-        (422, "A measurement is malformed, too old or in the future"),
+        (
+            422,
+            "A measurement is malformed, not finite, too old, too far ahead, or of a target"
+            " this agent may not report",
+        ),
+        (429, "This agent sends too often; retry after Retry-After seconds"),
         (503, "The store could not write; retry later"),
     )
 }

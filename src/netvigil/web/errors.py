@@ -6,7 +6,8 @@ is a JSON object
 
     {"ok": false, "error": "<one line>", "errors": ["<where>: <problem>", ...], "status": N}
 
-with `status` equal to the HTTP status code.
+with `status` equal to the HTTP status code. A client that goes away before its request
+has arrived whole is logged in one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -20,12 +21,30 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from netvigil.errors import IngestError, StoreError
 
-__all__ = ["error_response", "format_loc", "install_error_handlers", "validation_messages"]
+__all__ = [
+    "MAX_ERROR_LINES",
+    "capped",
+    "error_response",
+    "format_loc",
+    "install_error_handlers",
+    "validation_messages",
+]
 
 log = logging.getLogger(__name__)
+
+MAX_ERROR_LINES = 50
+"""An answer lists at most this many problems, then says how many more there were."""
+
+
+def capped(lines: list[str]) -> list[str]:
+    """`lines`, cut to MAX_ERROR_LINES with a last line counting the rest."""
+    if len(lines) <= MAX_ERROR_LINES:
+        return lines
+    return [*lines[:MAX_ERROR_LINES], f"... and {len(lines) - MAX_ERROR_LINES} more"]
 
 
 def error_response(
@@ -98,6 +117,12 @@ async def _on_request_validation(request: Request, exc: Exception) -> JSONRespon
     return error_response(422, "invalid request", lines)
 
 
+async def _on_client_gone(request: Request, exc: Exception) -> JSONResponse:
+    client = request.client.host if request.client is not None else "a client"
+    log.info("%s went away during %s %s", client, request.method, request.url.path)
+    return error_response(400, "the client closed the connection before the request ended")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error serving %s %s", request.method, request.url.path)
     return error_response(500, "internal server error")
@@ -109,4 +134,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _on_store_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(Exception, _on_unexpected)

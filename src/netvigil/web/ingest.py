@@ -7,11 +7,16 @@ A request carries `Authorization: Bearer <token>` and a JSON body
 A batch is checked whole and then stored whole, or refused whole with nothing stored:
 
     401  no token, or a token no configured agent holds
+    429  the agent's token made more than `ingest_rate_per_agent` requests per second
+         (after a burst of `ingest_burst`); `Retry-After` says when to try again
     403  `agent` or a measurement's `vantage` is not the agent the token belongs to
     413  body over `max_body_bytes`, or more than `max_measurements` measurements
     400  body is not JSON
-    422  a measurement is malformed (each error names `measurements[i].field`), or its
-         `ts` is in the future or too old
+    422  a measurement is malformed (each error names `measurements[i].field`): a
+         field of the wrong type, a number that is NaN or infinite anywhere in it
+         (`measurements[i].detail.hops[2].rtt`), a `ts` more than `max_clock_skew_s`
+         ahead of the server's clock or too old, or a target the agent may not report
+         (`netvigil.web.ingest_policy`)
     503  the store could not write (the agent retries later)
 
 On success the answer is `{"ok": true, "accepted": N, "duplicates": D}`, sent only once
@@ -23,12 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
 from netvigil.config.model import AgentConfig
@@ -37,7 +43,8 @@ from netvigil.metrics import Metrics
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
 from netvigil.store.base import Store
-from netvigil.web.errors import validation_messages
+from netvigil.web.errors import capped, validation_messages
+from netvigil.web.ingest_policy import IngestRateLimit, TargetAllowance
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -47,9 +54,6 @@ __all__ = [
     "ingest_router",
     "parse_batch",
 ]
-
-MAX_ERROR_LINES = 50
-"""An answer lists at most this many problems, then says how many more there were."""
 
 _FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _Duration = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
@@ -63,13 +67,15 @@ class IngestLimits:
     |--------------------|----------|--------------|
     | `max_body_bytes`   | 8 MiB    | 413          |
     | `max_measurements` | 5,000    | 413          |
-    | `max_future_s`     | 300 s    | 422          |
+    | `max_future_s`     | 30 s     | 422          |
     | `max_age_s`        | 90 days  | 422          |
+
+    `max_future_s` is the clock skew allowed, `[server] max_clock_skew_s` in the config.
     """
 
     max_body_bytes: int = 8 * 1024 * 1024
     max_measurements: int = 5_000
-    max_future_s: float = 300.0
+    max_future_s: float = 30.0
     max_age_s: float = 90 * 86400.0
 
 
@@ -119,12 +125,6 @@ class _Envelope(BaseModel):
 
 
 _measurements_adapter: TypeAdapter[list[MeasurementIn]] = TypeAdapter(list[MeasurementIn])
-
-
-def _capped(lines: list[str]) -> list[str]:
-    if len(lines) <= MAX_ERROR_LINES:
-        return lines
-    return [*lines[:MAX_ERROR_LINES], f"... and {len(lines) - MAX_ERROR_LINES} more"]
 
 
 def authenticate(authorization: str | None, agents: Sequence[AgentConfig]) -> AgentConfig:
@@ -179,7 +179,7 @@ def parse_batch(
         raise IngestError(
             'request body must be {"agent": <name>, "measurements": [...]}',
             status=422,
-            errors=_capped(validation_messages(errs)),
+            errors=capped(validation_messages(errs)),
         ) from exc
     if envelope.agent != agent:
         raise IngestError(
@@ -203,7 +203,7 @@ def parse_batch(
         raise IngestError(
             f"batch refused: {exc.error_count()} invalid field(s); nothing was stored",
             status=422,
-            errors=_capped(lines),
+            errors=capped(lines),
         ) from exc
     wrong = [
         f"measurements[{i}].vantage: {m.vantage!r} is not this agent's vantage {agent!r}"
@@ -214,10 +214,38 @@ def parse_batch(
         raise IngestError(
             f"batch refused: {len(wrong)} measurement(s) claim another vantage than {agent!r}",
             status=403,
-            errors=_capped(wrong),
+            errors=capped(wrong),
         )
+    _check_finite(checked)
     _check_times(checked, limits, time.time() if now is None else now)
     return [m.to_measurement() for m in checked]
+
+
+def _non_finite(value: Any, where: str) -> list[str]:
+    """`where...` paths of the NaN and infinite floats nested in `value`."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [where]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _non_finite(item, f"{where}.{key}")]
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in _non_finite(item, f"{where}[{i}]")]
+    return []
+
+
+def _check_finite(checked: Sequence[MeasurementIn]) -> None:
+    """Refuse NaN and ±Infinity in `detail` (JSON has no such numbers; the other
+    fields are checked by their types)."""
+    bad = [
+        f"{path}: not a finite number (NaN and Infinity are not JSON)"
+        for i, m in enumerate(checked)
+        for path in _non_finite(m.detail, f"measurements[{i}].detail")
+    ]
+    if bad:
+        raise IngestError(
+            f"batch refused: {len(bad)} number(s) are NaN or infinite; nothing was stored",
+            status=422,
+            errors=capped(bad),
+        )
 
 
 def _check_times(checked: Sequence[MeasurementIn], limits: IngestLimits, now: float) -> None:
@@ -227,8 +255,8 @@ def _check_times(checked: Sequence[MeasurementIn], limits: IngestLimits, now: fl
     for i, m in enumerate(checked):
         if m.ts > latest:
             bad.append(
-                f"measurements[{i}].ts: {m.ts} is {m.ts - now:.0f} s in the future "
-                f"(at most {limits.max_future_s:.0f} s allowed; is the agent's clock right?)"
+                f"measurements[{i}].ts: {m.ts} is {m.ts - now:.0f} s ahead of the server's "
+                f"clock (at most {limits.max_future_s:g} s allowed; is the agent's clock right?)"
             )
         elif m.ts < earliest:
             bad.append(
@@ -239,7 +267,7 @@ def _check_times(checked: Sequence[MeasurementIn], limits: IngestLimits, now: fl
         raise IngestError(
             f"batch refused: {len(bad)} measurement(s) have an implausible time",
             status=422,
-            errors=_capped(bad),
+            errors=capped(bad),
         )
 
 
@@ -264,16 +292,24 @@ def ingest_router(
     store: Store,
     agents: Sequence[AgentConfig] | Callable[[], Sequence[AgentConfig]],
     *,
+    targets: TargetAllowance,
+    rate_limit: IngestRateLimit,
     limits: IngestLimits = DEFAULT_LIMITS,
     metrics: Metrics | None = None,
     now: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The ingest route, bound to `store` and the agents allowed to ship into it.
 
-    `agents` is a list, or a function returning the current list (agents added at run time).
+    `agents` is a list, or a function returning the current list (agents added at run
+    time). `targets` says which targets each agent may report, `rate_limit` how often
+    it may send.
     """
     router = APIRouter()
     fixed = None if callable(agents) else tuple(agents)
+
+    def refused(agent: str) -> None:
+        if metrics is not None:
+            metrics.observe_ingest(agent, accepted=False, count=0)
 
     @router.post("/ingest", summary="Store a batch of measurements from a remote agent")
     async def ingest(request: Request) -> dict[str, Any]:
@@ -281,19 +317,28 @@ def ingest_router(
             known = tuple(agents()) if callable(agents) else fixed or ()
             agent = authenticate(request.headers.get("authorization"), known)
         except IngestError:
-            if metrics is not None:
-                metrics.observe_ingest("", accepted=False, count=0)
+            refused("")
             raise
+        wait_s = rate_limit.wait_s(agent.name)
+        if wait_s > 0:
+            refused(agent.name)
+            raise HTTPException(
+                429,
+                f"agent {agent.name!r} sends more than {rate_limit.rate:g} batches per second"
+                f" (burst {rate_limit.burst}); retry in {wait_s:.1f} s",
+                headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+            )
         try:
             body = await _read_body(request, limits.max_body_bytes)
             batch = parse_batch(body, agent=agent.name, limits=limits, now=now())
+            taken = await targets.take(agent, batch)
         except IngestError:
-            if metrics is not None:
-                metrics.observe_ingest(agent.name, accepted=False, count=0)
+            refused(agent.name)
             raise
         try:
             new = await store.add(batch) if batch else 0
         except StoreError as exc:
+            targets.forget(agent, taken)
             raise IngestError(
                 f"the store could not write the batch ({exc}); retry later", status=503
             ) from exc

@@ -11,6 +11,10 @@ The listening socket is always bound here, before uvicorn sees it, so the bound 
 known (port 0 picks a free one) and a stopped server can be started again on the same
 port. uvicorn's own logging setup and signal handlers are left out: the program that
 owns the loop owns logging and signals.
+
+Every connection is served under `limits` (`netvigil.web.connections`): a bounded request
+head, read in bounded time, and at most `server.gate.capacity` connections at once, that
+number leaving `limits.fd_reserve` file descriptors to the rest of the process.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+
+from netvigil.web.connections import (
+    ConnectionGate,
+    ConnectionLimits,
+    connection_cap,
+    raise_open_files_limit,
+)
 
 __all__ = ["WebServer", "bind_socket"]
 
@@ -60,8 +71,9 @@ class _EmbeddedServer(uvicorn.Server):
 class WebServer:
     """A uvicorn server running as a task in the current event loop; see the module docs."""
 
-    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
+    def __init__(self, server: uvicorn.Server, sock: socket.socket, gate: ConnectionGate) -> None:
         self._server = server
+        self.gate = gate
         name = sock.getsockname()
         self.host: str = str(name[0])
         self.port: int = int(name[1])
@@ -76,6 +88,7 @@ class WebServer:
         host: str = "127.0.0.1",
         port: int = 0,
         sock: socket.socket | None = None,
+        limits: ConnectionLimits | None = None,
         log_level: str = "warning",
         graceful_s: float = 5.0,
         startup_timeout_s: float = 10.0,
@@ -83,13 +96,19 @@ class WebServer:
     ) -> Self:
         """Bind (unless `sock` is given) and serve `app` until `stop()`. Raises OSError.
 
-        Returns once the server accepts connections. Extra keywords go to
-        `uvicorn.Config` (e.g. `ssl_certfile`).
+        Returns once the server accepts connections. `limits` bound what each client may
+        hold (the defaults of `[server]` when None); the soft open-files limit is raised
+        to the hard one first. Extra keywords go to `uvicorn.Config` (e.g. `ssl_certfile`).
         """
+        if limits is None:
+            limits = ConnectionLimits()
+        gate = ConnectionGate(limits, connection_cap(limits, raise_open_files_limit()))
         if sock is None:
             sock = bind_socket(host, port)
         config = uvicorn.Config(
             app,
+            http=gate.protocol_factory(),  # type: ignore[arg-type]  # a class is expected
+            ws="none",
             log_config=None,
             log_level=log_level,
             access_log=False,
@@ -97,7 +116,7 @@ class WebServer:
             timeout_graceful_shutdown=int(max(1.0, graceful_s)),
             **uvicorn_options,
         )
-        web = cls(_EmbeddedServer(config), sock)
+        web = cls(_EmbeddedServer(config), sock, gate)
         web._task = asyncio.create_task(web._server.serve(sockets=[sock]), name="web-server")
         deadline = asyncio.get_running_loop().time() + startup_timeout_s
         while not web._server.started:
