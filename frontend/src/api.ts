@@ -195,6 +195,8 @@ export interface Vantage {
   targets: number | null;
   ok: number | null;
   health: string;
+  reason: string;
+  clockOffset: number | null;
   state: State;
 }
 
@@ -210,6 +212,8 @@ export async function getVantages(): Promise<Vantage[]> {
       targets: num(v.targets),
       ok: num(v.ok),
       health,
+      reason: String(v.reason ?? ""),
+      clockOffset: num(v.clock_offset_s),
       state: toState(health),
     };
   });

@@ -26,7 +26,8 @@ Series (all prefixed `netvigil_`, durations in seconds):
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,10 +36,15 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
-__all__ = ["CHECK_BUCKETS", "LAG_BUCKETS", "LoopHistogram", "Metrics"]
+__all__ = ["CHECK_BUCKETS", "LAG_BUCKETS", "DetectionFigures", "LoopHistogram", "Metrics"]
 
 CHECK_BUCKETS: tuple[float, ...] = (
     0.005,
@@ -149,6 +155,70 @@ class _CheckCollector(Collector):
         yield HistogramMetricFamily("netvigil_schedule_lag_seconds", "")
 
 
+@dataclass(frozen=True, slots=True)
+class DetectionFigures:
+    """What live detection reports at each scrape."""
+
+    measurements: int
+    """Measurements handed to detection."""
+    queue_depth: int
+    """Measurements waiting for the detection thread."""
+    dropped: int
+    """Measurements dropped because detection fell behind (its queue was full)."""
+    cpu_seconds: float
+    """CPU time the detection thread spent."""
+    late_by_vantage: Mapping[str, int]
+    """Per vantage, measurements that arrived behind the watermark."""
+    clock_offset_by_vantage: Mapping[str, float]
+    """Per agent, how far its clock is estimated to run behind the server's (s)."""
+
+
+class _DetectionCollector(Collector):
+    """Exposes `DetectionFigures` as Prometheus families."""
+
+    def __init__(self, read: Callable[[], DetectionFigures]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        f = self._read()
+        yield CounterMetricFamily(
+            "netvigil_detect_measurements", "Measurements handed to detection.", f.measurements
+        )
+        yield GaugeMetricFamily(
+            "netvigil_detect_queue_depth",
+            "Measurements waiting for the detection thread.",
+            f.queue_depth,
+        )
+        yield CounterMetricFamily(
+            "netvigil_detect_dropped",
+            "Measurements dropped because detection fell behind (its queue was full).",
+            f.dropped,
+        )
+        yield CounterMetricFamily(
+            "netvigil_detect_cpu_seconds", "CPU time the detection thread spent.", f.cpu_seconds
+        )
+        late = CounterMetricFamily(
+            "netvigil_detect_late",
+            "Measurements that arrived behind their vantage's watermark, dropped.",
+            labels=["vantage"],
+        )
+        for vantage, n in sorted(f.late_by_vantage.items()):
+            late.add_metric([vantage], n)
+        yield late
+        offset = GaugeMetricFamily(
+            "netvigil_agent_clock_offset_seconds",
+            "How far each agent's clock is estimated to run behind the server's "
+            "(negative: ahead), from the freshest measurements it ships.",
+            labels=["vantage"],
+        )
+        for vantage, s in sorted(f.clock_offset_by_vantage.items()):
+            offset.add_metric([vantage], s)
+        yield offset
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 class Metrics:
     """netvigil's Prometheus series in a registry of their own; `render()` is /metrics.
 
@@ -243,6 +313,10 @@ class Metrics:
     def track_spool(self, read: Callable[[], float]) -> None:
         """Report `read()` (the agent spool's length) at each scrape."""
         self.agent_spool_depth.set_function(read)
+
+    def track_detection(self, read: Callable[[], DetectionFigures]) -> None:
+        """Report live detection's figures (`read()`) at each scrape."""
+        self.registry.register(_DetectionCollector(read))
 
     def render(self) -> bytes:
         """The registry in Prometheus text exposition format."""

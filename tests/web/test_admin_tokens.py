@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from netvigil.detect.live import TeeStore
 
 from netvigil.model import Measurement
+from netvigil.pipeline.tee import TeeStore
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.tokens import admin_store_of, create_admin_token, hash_token
 

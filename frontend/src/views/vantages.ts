@@ -5,16 +5,25 @@ import { onLive } from "../live";
 import type { Cleanup } from "../nav";
 import { badge } from "../state";
 
+// An agent's clock offset in words: how far it runs behind (or ahead of) the server's.
+function clock(v: Vantage): string {
+  if (v.clockOffset === null) return v.local ? "this server's" : "—";
+  const s = Math.abs(v.clockOffset);
+  const size = s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(1)} s`;
+  return v.clockOffset < 0 ? `${size} ahead` : `${size} behind`;
+}
+
 function row(v: Vantage): HTMLTableRowElement {
   const share = v.targets ? `${v.ok ?? 0} / ${v.targets}` : "—";
   return h(
     "tr",
     { "data-vantage": v.name, "data-health": v.health },
     h("th", { scope: "row" }, v.name, " ", v.local ? h("span", { class: "tag" }, "this server") : null, v.local ? null : null),
-    h("td", null, badge(v.state, undefined, v.health)),
+    h("td", null, badge(v.state, undefined, v.health), v.reason ? h("span", { class: "muted small" }, ` ${v.reason}`) : null),
     h("td", null, v.country ?? "—", h("span", { class: "muted" }, v.inCountry ? " · in country" : " · abroad")),
     h("td", null, v.lastSeen ? `${ago(v.lastSeen)}` : "never", v.lastSeen ? h("span", { class: "muted small" }, ` (${formatTime(v.lastSeen)})`) : null),
     h("td", { class: "num" }, share),
+    h("td", { class: "num", "data-clock": "" }, clock(v)),
   );
 }
 
@@ -26,7 +35,7 @@ export async function renderVantages(main: HTMLElement): Promise<Cleanup> {
     h(
       "p",
       { class: "muted" },
-      "Where the measurements come from. A vantage whose control targets fail is impaired: its own network is in trouble, and its results are set aside.",
+      "Where the measurements come from. A vantage whose control targets fail is impaired: its own network is in trouble, and its results are set aside. A vantage not heard from for three probe intervals is silent, and its last results no longer count. Clock: how far an agent's clock is estimated to run behind the server's, from the freshest measurements it ships.",
     ),
     content,
   );
@@ -43,7 +52,7 @@ export async function renderVantages(main: HTMLElement): Promise<Cleanup> {
           h(
             "thead",
             null,
-            h("tr", null, ["Vantage", "Health", "Country", "Last seen", "Targets OK"].map((c) => h("th", { scope: "col" }, c))),
+            h("tr", null, ["Vantage", "Health", "Country", "Last seen", "Targets OK", "Clock"].map((c) => h("th", { scope: "col" }, c))),
           ),
           h("tbody", null, vantages.map(row)),
         ),

@@ -112,6 +112,7 @@ async def _serve(
             state=current,
             threaded=True,
         )
+        metrics.track_detection(detection.figures)
         if web_state is None:
             current.set_mutes(await store.mutes())
         # else: create_app loads the stored mutes into the web state, whose current state

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -45,6 +45,7 @@ from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
+from netvigil.metrics import DetectionFigures
 from netvigil.model import Measurement
 from netvigil.pipeline.worker import DetectionWorker
 from netvigil.state.current import CurrentState
@@ -122,6 +123,7 @@ class LiveDetection:
         self._open: dict[str, Incident] = {}
         self._timer: asyncio.Task[None] | None = None
         self._started = False
+        self.late_log = LateLog()
         self.worker = (
             DetectionWorker(
                 self.detector, self._handle, clock=clock, tick_s=tick_s, on_error=self._failed
@@ -156,8 +158,7 @@ class LiveDetection:
             log.info("continuing %d open incident(s) from the store", len(seeds))
         self._started = True
         if self.worker is not None:
-            self.worker.start()  # it ticks on its own thread
-            return
+            self.worker.start()  # it advances the detector on its own thread
         self._timer = asyncio.create_task(self._tick_forever(), name="netvigil-detect-timer")
 
     async def stop(self) -> None:
@@ -217,7 +218,21 @@ class LiveDetection:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
-            self.tick()
+            if self.worker is None:
+                self.tick()
+            self.late_log.check(self.detector.late_by_vantage, self._clock())
+
+    def figures(self) -> DetectionFigures:
+        """What detection reports at a scrape (`Metrics.track_detection`)."""
+        worker = self.worker
+        return DetectionFigures(
+            measurements=self.stats.measurements,
+            queue_depth=worker.depth if worker is not None else 0,
+            dropped=worker.dropped if worker is not None else 0,
+            cpu_seconds=worker.busy_s if worker is not None else 0.0,
+            late_by_vantage=self.detector.late_by_vantage,
+            clock_offset_by_vantage=self.state.clock_offsets(),
+        )
 
     def _guard(self, step: Callable[[], list[IncidentEvent]]) -> list[IncidentEvent]:
         try:
@@ -259,6 +274,43 @@ class LiveDetection:
                             inc.id,
                             self.stats.sink_failures,
                         )
+
+
+class LateLog:
+    """One log line when a vantage's measurements start arriving late (behind its
+    watermark, so dropped), and one when such a burst has been over for `quiet_s`, with
+    its count; nothing in between."""
+
+    def __init__(self, quiet_s: float = 60.0) -> None:
+        self.quiet_s = quiet_s
+        self._seen: dict[str, int] = {}
+        self._burst: dict[str, tuple[int, float]] = {}
+        """Per vantage in a burst: the count when it began, and when the last came."""
+
+    def check(self, late_by_vantage: Mapping[str, int], now: float) -> None:
+        """Compare the per-vantage late counts with the last check's; log what changed."""
+        for vantage, count in late_by_vantage.items():
+            before = self._seen.get(vantage, 0)
+            self._seen[vantage] = count
+            burst = self._burst.get(vantage)
+            if count > before:
+                if burst is None:
+                    log.warning(
+                        "measurements from %s arrive behind its watermark and are dropped "
+                        "as late (is its clock or its link slow?)",
+                        vantage,
+                    )
+                    self._burst[vantage] = (before, now)
+                else:
+                    self._burst[vantage] = (burst[0], now)
+            elif burst is not None and now - burst[1] >= self.quiet_s:
+                del self._burst[vantage]
+                log.warning(
+                    "%d measurement(s) from %s arrived late and were dropped; none since %.0f s",
+                    count - burst[0],
+                    vantage,
+                    self.quiet_s,
+                )
 
 
 def _worth_logging(count: int) -> bool:

@@ -22,7 +22,8 @@ incident event, a mute set or lifted.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -146,9 +147,14 @@ class VantageState:
     ok: int
     health: VantageHealth
     reason: str = ""
+    clock_offset_s: float | None = None
+    """How far its clock is estimated to run behind the server's (agents only)."""
 
 
 Listener = Callable[[ChangeKind, dict[str, Any]], object]
+
+CLOCK_SAMPLES = 16
+"""An agent's clock offset is the smallest delay over this many of its latest batches."""
 
 
 class CurrentState:
@@ -164,6 +170,7 @@ class CurrentState:
         self.mutes_version = 0
         """Counts mute changes (the detector re-checks maintenance labels on a change)."""
         self._incidents: dict[str, Incident] = {}
+        self._clock_samples: dict[str, deque[float]] = {}
         self.configure(config)
         self.paths = PathTable(
             self.policy.health, controls=self._controls, in_country=self._in_country
@@ -204,6 +211,27 @@ class CurrentState:
     def observe(self, m: Measurement) -> PathChange:
         """Take one measurement in stream order (live detection does; see the module doc)."""
         return self.paths.observe(m)
+
+    def observe_clock(self, vantage: str, batch: Sequence[Measurement], received_at: float) -> None:
+        """Take one batch an agent shipped, received at `received_at` (the server's clock).
+
+        Each measurement ends at `ts` plus its duration on the agent's clock; it cannot
+        reach the server before it ends, so received minus end is the agent's clock offset
+        plus a delay. The smallest such figure over the last batches is the estimate
+        (`clock_offset`): positive when the agent's clock runs behind the server's.
+        """
+        sample = min(received_at - m.ts - m.timings.get("total", 0.0) for m in batch)
+        self._clock_samples.setdefault(vantage, deque(maxlen=CLOCK_SAMPLES)).append(sample)
+
+    def clock_offset(self, vantage: str) -> float | None:
+        """How far `vantage`'s clock is estimated to run behind the server's (s), or None
+        for a vantage that never shipped a batch (this server's own, or a silent agent)."""
+        samples = self._clock_samples.get(vantage)
+        return min(samples) if samples else None
+
+    def clock_offsets(self) -> dict[str, float]:
+        """Every estimated agent clock offset, by vantage."""
+        return {v: min(s) for v, s in self._clock_samples.items() if s}
 
     def apply_event(self, event: IncidentEvent) -> None:
         """Take one incident event: the open incidents change."""
@@ -440,8 +468,11 @@ class CurrentState:
             country = self._country.get(name) if (local or agent) else None
             in_country = self._in_country.get(name, False)
             seen = self.paths.last_seen.get(name)
+            offset = self.clock_offset(name)
             out.append(
-                VantageState(name, local, country, in_country, seen, targets, ok, health, reason)
+                VantageState(
+                    name, local, country, in_country, seen, targets, ok, health, reason, offset
+                )
             )
         return out
 

@@ -113,7 +113,7 @@ def create_app(
     app.state.context = ctx
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
-    ingest = _ingest_router(store, config, agents, limits, metrics, now)
+    ingest = _ingest_router(store, config, agents, limits, metrics, now, state)
     app.include_router(_api_router(ctx, ingest, routers))
     if config.server.public_status:
         _add_status_page(app, StatusPage(state, config, cache_s=status_cache_s, now=now))
@@ -138,8 +138,10 @@ def _ingest_router(
     limits: IngestLimits,
     metrics: Metrics,
     now: Callable[[], float],
+    state: LiveState,
 ) -> APIRouter:
-    """The ingest route under the config's trust boundary: known targets, rate per agent."""
+    """The ingest route under the config's trust boundary: known targets, rate per agent;
+    each batch taken tells the current state how the agent's clock runs."""
     server = config.server
     return ingest_router(
         store,
@@ -149,6 +151,7 @@ def _ingest_router(
         limits=limits,
         metrics=metrics,
         now=now,
+        on_accepted=state.current.observe_clock,
     )
 
 

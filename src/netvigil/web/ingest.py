@@ -297,12 +297,13 @@ def ingest_router(
     limits: IngestLimits = DEFAULT_LIMITS,
     metrics: Metrics | None = None,
     now: Callable[[], float] = time.time,
+    on_accepted: Callable[[str, Sequence[Measurement], float], object] | None = None,
 ) -> APIRouter:
     """The ingest route, bound to `store` and the agents allowed to ship into it.
 
     `agents` is a list, or a function returning the current list (agents added at run
     time). `targets` says which targets each agent may report, `rate_limit` how often
-    it may send.
+    it may send. `on_accepted(agent, batch, received_at)` hears of every batch stored.
     """
     router = APIRouter()
     fixed = None if callable(agents) else tuple(agents)
@@ -328,6 +329,7 @@ def ingest_router(
                 f" (burst {rate_limit.burst}); retry in {wait_s:.1f} s",
                 headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
             )
+        received_at = now()
         try:
             body = await _read_body(request, limits.max_body_bytes)
             batch = parse_batch(body, agent=agent.name, limits=limits, now=now())
@@ -344,6 +346,8 @@ def ingest_router(
             ) from exc
         if metrics is not None:
             metrics.observe_ingest(agent.name, accepted=True, count=new)
+        if on_accepted is not None and batch:
+            on_accepted(agent.name, batch, received_at)
         return {"ok": True, "accepted": new, "duplicates": len(batch) - new}
 
     return router

@@ -21,6 +21,14 @@ class VantageOut(ResponseModel):
     targets: int = Field(description="Targets with a fresh result from this vantage")
     ok: int = Field(description="... of which answered")
     health: VantageHealth
+    reason: str = Field(
+        default="", description="Why the vantage is impaired or silent (empty when healthy)"
+    )
+    clock_offset_s: float | None = Field(
+        default=None,
+        description="How far the agent's clock is estimated to run behind the server's, "
+        "in seconds (negative: ahead); from the freshest measurements it ships",
+    )
 
     @classmethod
     def of(cls, v: VantageView) -> VantageOut:
@@ -33,4 +41,6 @@ class VantageOut(ResponseModel):
             targets=v.targets,
             ok=v.ok,
             health=v.health,
+            reason=v.reason,
+            clock_offset_s=None if v.clock_offset_s is None else round(v.clock_offset_s, 3),
         )
