@@ -39,9 +39,19 @@ def test_resolved_headline_gives_end_and_duration() -> None:
 
 
 def test_unknown_cause_is_said_plainly() -> None:
-    line = headline(make_event(EventKind.OPENED, cause=Cause.UNKNOWN, confidence=0.0))
-    assert line.startswith("SUSPECTED: ")
+    line = headline(make_event(EventKind.CONFIRMED, cause=Cause.UNKNOWN, confidence=0.0))
+    assert line.startswith("CONFIRMED: ")
     assert line.endswith("— cause not yet clear")
+
+
+def test_a_provisional_cause_is_never_sent() -> None:
+    event = make_event(EventKind.OPENED, cause=Cause.SHUTDOWN, confidence=0.55)
+    message = render(event)
+    assert message.subject.endswith("down")  # no "(shutdown)"
+    assert headline(event).endswith("— cause judged once it is confirmed")
+    assert "shutdown" not in message.subject + headline(event)
+    assert event_payload(event)["provisional"] is True
+    assert event_payload(make_event())["provisional"] is False
 
 
 def test_text_body_lists_evidence_after_the_headline() -> None:

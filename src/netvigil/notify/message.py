@@ -66,6 +66,8 @@ def _where(inc: Incident) -> str:
 
 
 def _looks(inc: Incident) -> str:
+    if inc.open and inc.confirmed_at is None:
+        return "cause judged once it is confirmed"  # a provisional label is never sent
     if inc.cause is Cause.UNKNOWN:
         return "cause not yet clear"
     return f"looks like {cause_label(inc.cause)} (confidence {inc.confidence:.2f})"
@@ -104,7 +106,8 @@ def _subject(event: IncidentEvent) -> str:
     inc = event.incident
     word = _WORDS.get(event.kind, event.kind.value.upper())
     state = "back up" if event.kind is EventKind.RESOLVED else "down"
-    cause = "" if inc.cause is Cause.UNKNOWN else f" ({cause_label(inc.cause)})"
+    provisional = inc.open and inc.confirmed_at is None
+    cause = "" if inc.cause is Cause.UNKNOWN or provisional else f" ({cause_label(inc.cause)})"
     return f"[netvigil] {word}: {_what(inc)} {state}{cause}"
 
 
@@ -155,5 +158,6 @@ def event_payload(event: IncidentEvent, message: Message | None = None) -> dict[
         "subject": message.subject,
         "headline": headline(event),
         "text": message.text,
+        "provisional": event.incident.open and event.incident.confirmed_at is None,
         "incident": event.incident.to_json(),
     }

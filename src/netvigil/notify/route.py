@@ -12,7 +12,9 @@
   later event is the first to reach the bar; that first CONFIRMED is never held back
   by the quiet period either (it is an escalation, not a repeat);
 - a resolve goes out for an incident the route announced, or always when the route
-  does not subscribe to opened or confirmed.
+  does not subscribe to opened or confirmed;
+- a cause is never sent while it is provisional (the incident not yet confirmed): a
+  cause change of a suspected incident is not sent, and an opened alert names no cause.
 
 Accepted alerts wait in the route's bounded queue (the oldest is dropped when full, and
 counted), drained by the route's own task (`run`), so a slow or failing notifier delays
@@ -134,6 +136,8 @@ class Route:
             and not _has(memory, EventKind.OPENED)
         ):
             return EventKind.OPENED
+        if event.kind is EventKind.CAUSE_CHANGED and state is IncidentState.SUSPECTED:
+            return None  # a provisional cause is not news
         if event.kind in wanted and event.kind is not EventKind.UPDATED:
             return event.kind
         return None

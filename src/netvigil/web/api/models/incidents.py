@@ -70,6 +70,10 @@ class IncidentSummary(ResponseModel):
     state: IncidentState
     cause: Cause
     confidence: float
+    provisional: bool = Field(
+        description="The cause is provisional: the incident is not confirmed yet, its cause "
+        "is judged from a few probes (confidence capped at 0.6) and no alert names it"
+    )
     start: float
     confirmed_at: float | None
     end: float | None
@@ -91,6 +95,7 @@ def _summary(i: Incident) -> dict[str, Any]:
         "state": i.state,
         "cause": i.cause,
         "confidence": i.confidence,
+        "provisional": i.confirmed_at is None and i.open,
         "start": i.start,
         "confirmed_at": i.confirmed_at,
         "end": i.end,
