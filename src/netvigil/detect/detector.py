@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from netvigil.cause import Cause, Evidence, Topic
 from netvigil.classify import RULES, Rule
 from netvigil.classify.weights import DEFAULT_WEIGHTS
 from netvigil.config.model import Config
-from netvigil.detect.attribution import Attribution
+from netvigil.detect.attribution import PROVISIONAL_CAP, Attribution
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import IncidentBook, Tracked, add_name
 from netvigil.detect.evidence_builder import EvidenceBuilder
@@ -37,12 +38,13 @@ from netvigil.detect.reorder import ReorderBuffer
 from netvigil.detect.settings import DetectorSettings
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import EvidenceWindow
-from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.state.health import HealthState
 from netvigil.state.judge import FAILING, TargetCondition, TargetView
+from netvigil.words import clock, duration
 
 __all__ = ["Detector", "DetectorSettings"]
 
@@ -110,6 +112,10 @@ class Detector:
         self._unverified: dict[str, str] = {}
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
+        self._silent: dict[str, float] = {}
+        """Vantages silent for longer than the state's `silent_after`, with when they were
+        last heard from."""
+        self._silence_checked = float("-inf")
         self._budget = self.settings.reclassify_budget
         """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
@@ -209,6 +215,8 @@ class Detector:
         elif change.corroboration_changed:
             # Not a state change of its own, but it may tip the target with other vantages.
             self._dirty_targets.add(m.target)
+        if m.ts - self._silence_checked >= 1.0 or m.vantage in self._silent:
+            self._check_silence(m.ts)
         if self._unverified and m.target in self._unverified:
             self._check_unverified(m.target)
         if self._quieting:
@@ -221,6 +229,20 @@ class Detector:
         if self._dirty_targets or self._pending or self._dirty_incidents:
             self._evaluate(events)
         self._reclassify_due(events)
+
+    def _check_silence(self, now: float) -> None:
+        """Vantages that fell silent (or spoke again): their targets are judged again
+        without (or with) them, and a silent vantage gets a vantage-problem incident."""
+        self._silence_checked = now
+        for vantage, seen in self.paths.last_seen.items():
+            silent = self.state.silent(vantage, now)
+            if silent == (vantage in self._silent):
+                continue
+            if silent:
+                self._silent[vantage] = seen
+            else:
+                del self._silent[vantage]
+            self._dirty_targets.update(self.paths.targets_of(vantage))
 
     def _hold_s(self, target: str) -> float:
         return self.settings.hold_intervals * self.index[target].interval_s
@@ -320,7 +342,7 @@ class Detector:
         self._dirty_incidents.add(tracked.incident.id)
 
     def _update_vantage_incidents(self, events: list[IncidentEvent]) -> None:
-        for vantage in sorted(self.paths.impaired):
+        for vantage in sorted(self.paths.impaired | self._silent.keys()):
             tracked = self.book.get(self.book.by_vantage.get(vantage))
             if tracked is None or not tracked.incident.open:
                 down = [
@@ -331,7 +353,9 @@ class Detector:
                 first = min(
                     down, key=lambda p: (p.episode_start_ts or self._now, p.target), default=None
                 )
-                start = (first.episode_start_ts if first else None) or self._now
+                start = (first.episode_start_ts if first else None) or self._silent.get(
+                    vantage, self._now
+                )
                 inc_id = self.book.unique_id(
                     f"inc-vantage-{vantage}-{first.episode_start_id if first else start}"
                 )
@@ -348,7 +372,7 @@ class Detector:
                 self._opened_now.add(inc_id)
             inc = tracked.incident
             before = (len(inc.targets), len(inc.services))
-            for t in self.paths.targets_of(vantage):
+            for t in () if vantage in self._silent else self.paths.targets_of(vantage):
                 if self.paths.health(t, vantage).state is HealthState.DOWN:
                     add_name(inc.targets, t)
                     svc = self.index[t].service
@@ -363,7 +387,8 @@ class Detector:
                 self._dirty_incidents.add(inc.id)
         for vantage, inc_id in sorted(self.book.by_vantage.items()):
             known = self.book.get(inc_id)
-            if vantage not in self.paths.impaired and known is not None and known.incident.open:
+            quiet = vantage not in self.paths.impaired and vantage not in self._silent
+            if quiet and known is not None and known.incident.open:
                 self._dirty_incidents.add(inc_id)
 
     # -- incident life -------------------------------------------------------------
@@ -374,7 +399,7 @@ class Detector:
             return
         now = self._now
         if inc.vantage is not None:
-            failing = inc.vantage in self.paths.impaired
+            failing = inc.vantage in self.paths.impaired or inc.vantage in self._silent
             confirmed = failing
         else:
             views = [self._views.get(t) for t in inc.targets]
@@ -480,7 +505,12 @@ class Detector:
         """The shortest probe interval of the incident's targets (cached per size)."""
         targets = tracked.incident.targets
         if tracked.interval_of[0] != len(targets):
-            tracked.interval_of = (len(targets), self.index.interval(targets))
+            vantage = tracked.incident.vantage
+            if not targets and vantage is not None:
+                interval = self.state.silent_after(vantage) / self.state.policy.silent_intervals
+            else:
+                interval = self.index.interval(targets)
+            tracked.interval_of = (len(targets), interval)
         return tracked.interval_of[1]
 
     def _reclassify_every(self, interval: float) -> float:
@@ -538,12 +568,38 @@ class Detector:
                 tracked.answered_at = None
         tracked.last_classified = self._now
         tracked.regrouped = False
+        if inc.vantage is not None and inc.vantage in self._silent:
+            return self._judge_silence(tracked, events)
         window = self._window(tracked)
         f = window.features
         if f.steady_complete and f.complete_s >= self.settings.hold_intervals * f.interval_s:
             tracked.complete_seen = True
         if self.attribution.judge(inc, window, self._now):
             events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
+        return True
+
+    def _judge_silence(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
+        """A silent vantage: nothing to weigh but the silence itself."""
+        inc = tracked.incident
+        vantage = inc.vantage or ""
+        seen = self._silent[vantage]
+        after = self.state.silent_after(vantage)
+        inc.evidence = [
+            Evidence(
+                f"no result from {vantage} since {clock(seen)} ({duration(self._now - seen)}, "
+                f"more than {after:.0f} s): its results no longer count",
+                Topic.VANTAGE,
+                1.0,
+                Cause.VANTAGE_PROBLEM,
+            )
+        ]
+        if inc.cause is not Cause.VANTAGE_PROBLEM:
+            changed = bool(inc.cause_history)
+            confidence = 0.9 if inc.confirmed_at is not None else PROVISIONAL_CAP
+            inc.cause, inc.confidence = Cause.VANTAGE_PROBLEM, confidence
+            inc.cause_history.append(CauseChange(self._now, inc.cause, confidence))
+            if changed:
+                events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
         return True
 
     def _answering(self, inc: Incident) -> bool:
