@@ -106,11 +106,14 @@ def unfinished(case: str, ending: Ending, *pieces: bytes, read_request: bool = T
 
 @dataclass(frozen=True)
 class ProbeRun:
-    """One probe against a hostile server: what it saw, how long it took, what it held."""
+    """One probe against a hostile server: what it saw, how long it took, what it held,
+    and what reached the event loop's exception handler meanwhile (callbacks that raised).
+    """
 
     observation: Observation
     elapsed_s: float
     peak_bytes: int
+    loop_errors: list[dict[str, Any]]
 
 
 async def _play(
@@ -154,6 +157,10 @@ async def probe_once(reply: Reply, *, max_body: int) -> ProbeRun:
         with suppress(OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             await _play(reply, reader, writer, stop)
 
+    loop = asyncio.get_running_loop()
+    loop_errors: list[dict[str, Any]] = []
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
     server = await asyncio.start_server(handle, sock=sock)
     spec = HTTPSpec(
         name="hostile",
@@ -179,4 +186,5 @@ async def probe_once(reply: Reply, *, max_body: int) -> ProbeRun:
         with suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 1.0)
         await probe.close()
-    return ProbeRun(observation, elapsed, peak)
+        loop.set_exception_handler(previous_handler)
+    return ProbeRun(observation, elapsed, peak, loop_errors)

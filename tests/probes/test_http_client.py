@@ -54,6 +54,7 @@ async def test_body_framing_and_cap(data: bytes, body_bytes: int, truncated: boo
     obs = run.observation
     assert obs.outcome is Outcome.OK, obs
     assert (obs.detail["body_bytes"], obs.detail["truncated"]) == (body_bytes, truncated)
+    assert not run.loop_errors
 
 
 async def test_the_head_may_be_exactly_the_limit() -> None:
@@ -77,6 +78,7 @@ async def test_switching_protocols_ends_at_the_head() -> None:
     obs = run.observation
     assert (obs.outcome, obs.detail["status"]) == (Outcome.HTTP_CONTENT_MISMATCH, 101)
     assert run.elapsed_s < 1.0
+    assert not run.loop_errors
 
 
 @pytest.mark.parametrize(

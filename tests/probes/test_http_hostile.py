@@ -371,6 +371,7 @@ def test_hostile_reply_ends_in_a_named_outcome(
         run = runner.run(probe_once(reply, max_body=CAP))
     obs = run.observation
     assert obs.outcome in reply.expect, (reply, obs)
+    assert not run.loop_errors, (reply, run.loop_errors)
     assert obs.ok is (obs.outcome is Outcome.OK)
     assert run.elapsed_s <= reply.timeout_s + MARGIN_S, (reply, run.elapsed_s)
     assert obs.timings["total"] <= reply.timeout_s + MARGIN_S

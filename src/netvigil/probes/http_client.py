@@ -20,7 +20,7 @@ from time import perf_counter
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from httptools import HttpParserError, HttpResponseParser
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from netvigil.probes.classify import HTTPProtocolError
 
@@ -168,8 +168,9 @@ class ResponseProtocol(asyncio.Protocol):
                 self._parser.feed_data(data)
         except HTTPProtocolError as exc:
             self._fail(exc)
-        except HttpParserError as exc:
-            # llhttp also complains about bytes after a complete response: those are ignored.
+        except (HttpParserError, HttpParserUpgrade) as exc:
+            # llhttp also complains about bytes after a complete response (or after a 101
+            # head, as an upgrade): those are ignored.
             if not self._finished:
                 error = HTTPProtocolError(f"malformed response: {exc}")
                 error.__cause__ = exc
