@@ -1,10 +1,11 @@
 """A lean HTTP/1.1 client for one request per connection, built on asyncio Protocols.
 
-It does only what a probe needs: send one request with `Connection: close`, parse the
-status line and headers, read a body delimited by Content-Length, chunked encoding or
-end of stream, and never keep more than `max_body` bytes of it (reading stops there).
-Timings come from `time.perf_counter`. Errors are raised raw (OSError, ssl.SSLError,
-HTTPProtocolError) for `netvigil.probes.classify` to name.
+It does only what a probe needs: send one request with `Connection: close`, read the
+response with llhttp (through httptools' `HttpResponseParser`, the parser uvicorn uses),
+and keep at most `max_body` bytes of the body (reading stops there) and at most
+`MAX_HEAD_BYTES` of the head. Timings come from `time.perf_counter`. Errors are raised
+raw (OSError, ssl.SSLError, HTTPProtocolError) for `netvigil.probes.classify` to name;
+every parse error of llhttp becomes an HTTPProtocolError.
 
 Why not aiohttp: a new connection per check costs aiohttp about 0.5 CPU-ms under uvloop,
 this client about a quarter of that, and probes run thousands of checks a minute.
@@ -19,23 +20,19 @@ from time import perf_counter
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+
 from netvigil.probes.classify import HTTPProtocolError
 
 __all__ = ["RequestLine", "Response", "ResponseProtocol", "build_request", "make_request"]
 
 MAX_HEAD_BYTES = 65536
+"""The most bytes read before the final response's head is complete (interim 1xx included)."""
 USER_AGENT = "netvigil/0.1"
 
-_HEAD = 0
-_LENGTH = 1
-_CHUNK_SIZE = 2
-_CHUNK_DATA = 3
-_CHUNK_CRLF = 4
-_UNTIL_EOF = 5
-_DONE = 6
-
-_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0"}
-_SP_OR_END = (b" ", b"")
+_PROTOCOL_NAME = b"HTTP/"
+_VERSIONS = frozenset(("1.0", "1.1"))
+_NO_BODY = frozenset((101, 204, 304))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +93,28 @@ class Response:
 
 
 class ResponseProtocol(asyncio.Protocol):
-    """Sends one request on connect and parses the response; `done` resolves at its end."""
+    """Sends one request on connect and reads the response; `done` resolves at its end.
+
+    `done` gets the Response, or the error that ended the exchange: the transport's own
+    (OSError, ssl.SSLError) or an HTTPProtocolError for a reply that is not valid
+    HTTP/1.x, a head over `MAX_HEAD_BYTES`, or a clean close before the response was
+    complete. The `on_*` methods are llhttp's callbacks (httptools calls them while
+    `data_received` feeds it); they record what they see and never raise.
+    """
 
     __slots__ = (
-        "_buf",
         "_cap",
+        "_eof_ends_body",
+        "_expected_length",
+        "_finished",
+        "_head_bytes",
         "_head_only",
-        "_need",
+        "_lead",
+        "_parser",
         "_payload",
+        "_reading_head",
+        "_reason",
         "_send_on_connect",
-        "_state",
         "connected_at",
         "done",
         "response",
@@ -116,16 +125,21 @@ class ResponseProtocol(asyncio.Protocol):
     def __init__(self, payload: bytes, max_body: int, *, head: bool, send: bool = True) -> None:
         self._payload = payload
         self._send_on_connect = send
-        self.connected_at = 0.0
+        self._head_only = head
         self._cap = max_body
-        self._buf = bytearray()
-        self._state = _HEAD
-        self._need = 0
+        self._parser = HttpResponseParser(self)
+        self._reading_head = True  # until the final (non-1xx) response's head is complete
+        self._head_bytes = 0
+        self._lead: bytes | None = b""  # the first bytes, until they show "HTTP/"
+        self._reason = b""
+        self._expected_length = -1  # the body length Content-Length gives, -1 when none
+        self._eof_ends_body = False
+        self._finished = False
+        self.connected_at = 0.0
+        self.sent_at = 0.0
         self.response = Response()
         self.done: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self.sent_at = 0.0
         self.transport: asyncio.Transport | None = None
-        self._head_only = head
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.connected_at = perf_counter()
@@ -141,177 +155,137 @@ class ResponseProtocol(asyncio.Protocol):
         self.sent_at = perf_counter()
 
     def data_received(self, data: bytes) -> None:
-        if self._state == _DONE:
+        if self._finished:
             return
         if not self.response.first_byte_at:
             self.response.first_byte_at = perf_counter()
         try:
-            self._feed(data)
+            if self._lead is not None:
+                self._check_lead(data)
+            if self._reading_head:
+                self._feed_head(data)
+            else:
+                self._parser.feed_data(data)
         except HTTPProtocolError as exc:
             self._fail(exc)
+        except (HttpParserError, HttpParserUpgrade) as exc:
+            # llhttp also complains about bytes after a complete response (or after a 101
+            # head, as an upgrade): those are ignored.
+            if not self._finished:
+                error = HTTPProtocolError(f"malformed response: {exc}")
+                error.__cause__ = exc
+                self._fail(error)
 
     def eof_received(self) -> bool | None:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
+        if self._finished:
             return
-        if self._state == _UNTIL_EOF and exc is None:
+        if exc is None and self._eof_ends_body and not self._reading_head:
             self._finish()
         elif exc is not None:
-            self.done.set_exception(exc)
-        elif self._state == _HEAD and not self._buf and not self.response.first_byte_at:
-            self.done.set_exception(HTTPProtocolError("connection closed before any response byte"))
+            self._fail(exc)
+        elif not self.response.first_byte_at:
+            self._fail(HTTPProtocolError("connection closed before any response byte"))
         else:
-            self.done.set_exception(
-                HTTPProtocolError("connection closed before the response was complete")
-            )
+            self._fail(HTTPProtocolError("connection closed before the response was complete"))
+
+    # -- llhttp callbacks ----------------------------------------------------------------
+
+    def on_status(self, reason: bytes) -> None:
+        """A piece of the status line's reason phrase."""
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """One header line of the head (trailers after a chunked body are ignored)."""
+        if self._reading_head:
+            self.response.headers[name.lower()] = value.strip()
+
+    def on_headers_complete(self) -> None:
+        """The end of a head: an interim 1xx is dropped, a final one decides the framing."""
+        if self._finished:
+            return
+        parser = self._parser
+        status = parser.get_status_code()
+        response = self.response
+        if 100 <= status < 200 and status != 101:
+            response.headers.clear()  # an interim response: the real one follows
+            self._reason = b""
+            return
+        version = parser.get_http_version()
+        if version not in _VERSIONS:
+            self._fail(HTTPProtocolError(f"not an HTTP/1.x response: version {version}"))
+            return
+        self._reading_head = False
+        response.status = status
+        response.version = version
+        response.reason = self._reason.decode("latin-1")
+        if self._head_only or status in _NO_BODY or self._cap == 0:
+            self._finish()
+            return
+        headers = response.headers
+        encoding = headers.get(b"transfer-encoding")
+        length = headers.get(b"content-length")
+        if encoding is not None:
+            # llhttp reads a body chunked only when "chunked" is the last coding.
+            last = encoding.rpartition(b",")[2].strip().lower()
+            self._eof_ends_body = last != b"chunked"
+        elif length is not None and length.isdigit():
+            self._expected_length = int(length)
+        else:
+            self._eof_ends_body = True
+
+    def on_body(self, data: bytes) -> None:
+        """A piece of the body: kept up to the cap, where reading stops."""
+        if self._finished:
+            return
+        body = self.response.body
+        room = self._cap - len(body)
+        if len(data) < room:
+            body += data
+            return
+        body += data[:room]
+        # Only a Content-Length body that ends exactly at the cap is known to be whole.
+        self.response.truncated = len(data) > room or len(body) != self._expected_length
+        self._finish()
+
+    def on_message_complete(self) -> None:
+        """The end of a message (an interim 1xx one is skipped)."""
+        if not self._reading_head and not self._finished:
+            self._finish()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check_lead(self, data: bytes) -> None:
+        """Refuse a reply whose first bytes are not "HTTP/" (llhttp also takes RTSP/, ICE/)."""
+        lead = (cast(bytes, self._lead) + data[:5])[:5]
+        if not _PROTOCOL_NAME.startswith(lead):
+            raise HTTPProtocolError(f"not an HTTP/1.x status line: {lead!r}")
+        self._lead = None if len(lead) == 5 else lead
+
+    def _feed_head(self, data: bytes) -> None:
+        """Feed `data` while the head is incomplete, refusing a head over MAX_HEAD_BYTES."""
+        room = MAX_HEAD_BYTES - self._head_bytes
+        self._head_bytes += len(data)
+        if len(data) <= room:
+            self._parser.feed_data(data)
+            return
+        self._parser.feed_data(data[:room])
+        if self._reading_head and not self._finished:
+            raise HTTPProtocolError(f"response head larger than {MAX_HEAD_BYTES // 1024} KiB")
+        if not self._finished:
+            self._parser.feed_data(data[room:])
 
     def _fail(self, exc: BaseException) -> None:
-        self._state = _DONE
+        self._finished = True
         if not self.done.done():
             self.done.set_exception(exc)
 
     def _finish(self) -> None:
-        self._state = _DONE
-        self._buf = bytearray()
+        self._finished = True
         if not self.done.done():
             self.done.set_result(self.response)
-
-    def _take(self, data: bytes | bytearray) -> bool:
-        """Keep body bytes up to the cap; True when the cap was reached."""
-        body = self.response.body
-        room = self._cap - len(body)
-        if len(data) >= room:
-            body += data[:room]
-            if len(data) > room or self._state == _UNTIL_EOF or self._need > len(data):
-                self.response.truncated = True
-            return True
-        body += data
-        return False
-
-    def _feed(self, data: bytes) -> None:
-        if self._state == _HEAD:
-            buf = self._buf
-            buf += data
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEAD_BYTES:
-                    raise HTTPProtocolError("response head larger than 64 KiB")
-                return
-            rest = bytes(buf[end + 4 :])
-            self._buf = bytearray()
-            if not self._parse_head(bytes(buf[:end])):
-                # An interim 1xx response: parse what follows as the real one.
-                self._feed(rest)
-                return
-            if self._state == _DONE:
-                self._finish()
-                return
-            if not rest:
-                return
-            data = rest
-        if self._state == _LENGTH:
-            if len(data) >= self._need:
-                self._take(data[: self._need])
-                self._finish()
-            elif self._take(data):
-                self._finish()
-            else:
-                self._need -= len(data)
-            return
-        if self._state == _UNTIL_EOF:
-            if self._take(data):
-                self._finish()
-            return
-        self._feed_chunked(data)
-
-    def _feed_chunked(self, data: bytes) -> None:
-        buf = self._buf
-        buf += data
-        while self._state != _DONE:
-            if self._state == _CHUNK_SIZE:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > 1024:
-                        raise HTTPProtocolError("chunk size line too long")
-                    return
-                size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
-                del buf[: end + 2]
-                try:
-                    size = int(size_text, 16)
-                except ValueError as exc:
-                    raise HTTPProtocolError(f"bad chunk size {size_text!r}") from exc
-                if size == 0:
-                    self._finish()
-                    return
-                self._need = size
-                self._state = _CHUNK_DATA
-            elif self._state == _CHUNK_DATA:
-                if not buf:
-                    return
-                part = buf[: self._need]
-                del buf[: len(part)]
-                self._need -= len(part)
-                if self._take(part):
-                    self.response.truncated = True
-                    self._finish()
-                    return
-                if self._need == 0:
-                    self._state = _CHUNK_CRLF
-            else:  # _CHUNK_CRLF
-                if len(buf) < 2:
-                    return
-                del buf[:2]
-                self._state = _CHUNK_SIZE
-
-    def _parse_head(self, head: bytes) -> bool:
-        """Parse status line and headers; False for an interim 1xx response."""
-        status_line, _, rest = head.partition(b"\r\n")
-        # The usual "HTTP/1.1 200 OK" is read by position; anything else is split.
-        version = _VERSIONS.get(status_line[:8])
-        if version is not None and status_line[8:9] == b" " and status_line[12:13] in _SP_OR_END:
-            code = status_line[9:12]
-            reason = status_line[13:]
-        else:
-            parts = status_line.split(b" ", 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-                raise HTTPProtocolError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
-            version = parts[0][5:].decode("latin-1")
-            code = parts[1]
-            reason = parts[2] if len(parts) > 2 else b""
-        if len(code) != 3 or not code.isdigit():
-            raise HTTPProtocolError(f"bad status code {code[:16]!r}")
-        status = int(code)
-        if 100 <= status < 200 and status != 101:
-            return False
-        response = self.response
-        response.status = status
-        response.version = version
-        response.reason = reason.decode("latin-1")
-        headers = response.headers
-        if rest:
-            for line in rest.split(b"\r\n"):
-                name, sep, value = line.partition(b":")
-                if not sep:
-                    raise HTTPProtocolError(f"bad header line {line[:80]!r}")
-                headers[name.strip().lower()] = value.strip()
-        if self._head_only or status in (204, 304) or self._cap == 0:
-            self._state = _DONE
-            return True
-        encoding = headers.get(b"transfer-encoding")
-        length = headers.get(b"content-length")
-        if encoding is not None and b"chunked" in encoding.lower():
-            self._state = _CHUNK_SIZE
-        elif length is not None:
-            try:
-                self._need = int(length)
-            except ValueError as exc:
-                raise HTTPProtocolError("bad Content-Length") from exc
-            self._state = _LENGTH if self._need > 0 else _DONE
-        else:
-            self._state = _UNTIL_EOF
-        return True
 
 
 def tls_facts(transport: asyncio.BaseTransport) -> dict[str, Any]:

@@ -87,55 +87,65 @@ class ICMPProbe:
         deadline = loop.time() + spec.timeout_s
         timings: dict[str, float] = {}
         detail: dict[str, Any] = {}
-        address: str | None = None
-        phase = Phase.RESOLVE
-        rtts: list[float] = []
-        sent = 0
-        report: ICMPReport | None = None
+        burst = _Burst()
         try:
             async with asyncio.timeout_at(deadline):
-                address = await self._context.address_of(spec.host, timings, start)
-                phase = Phase.CONNECT
-                family = address_family(address)
-                wait = max(
-                    0.05,
-                    (deadline - loop.time() - (spec.count - 1) * spec.packet_interval_s)
-                    / spec.count,
-                )
-                ident = _next_ident()
-                with AsyncSocket(self._open(address)) as sock:
-                    for seq in range(spec.count):
-                        if seq:
-                            await asyncio.sleep(spec.packet_interval_s)
-                        request = ICMPRequest(destination=address, id=ident, sequence=seq)
-                        sock.send(request)
-                        sent += 1
-                        try:
-                            reply = await sock.receive(request, wait)
-                        except TimeoutExceeded:
-                            continue
-                        if reply.type in _ECHO_REPLY:
-                            rtts.append((reply.time - request.time) * 1000.0)
-                        else:
-                            report = ICMPReport(family, reply.type, reply.code, reply.source)
+                burst.address = await self._context.address_of(spec.host, timings, start)
+                burst.phase = Phase.CONNECT
+                await self._send_burst(spec, burst, burst.address, deadline)
         except ICMPSocketError as exc:
             # icmplib wraps the OSError from sendto (ENETUNREACH, EHOSTUNREACH...).
             cause = exc.__cause__ or exc.__context__
             timings["total"] = perf_counter() - start
             return failure(
                 cause if isinstance(cause, OSError) else exc,
-                phase,
+                burst.phase,
                 timings=timings,
                 detail=detail,
-                address=address,
+                address=burst.address,
             )
         except TimeoutError:
             pass  # the burst ran out of time: what arrived so far is the result
         except Exception as exc:  # every failure becomes data
             timings["total"] = perf_counter() - start
-            return failure(exc, phase, timings=timings, detail=detail, address=address)
-        total = perf_counter() - start
-        timings["total"] = total
+            return failure(exc, burst.phase, timings=timings, detail=detail, address=burst.address)
+        timings["total"] = perf_counter() - start
+        return self._conclude(burst, timings, detail)
+
+    async def _send_burst(
+        self, spec: ICMPSpec, burst: _Burst, address: str, deadline: float
+    ) -> None:
+        """Send the echo requests one by one, recording each reply or error in `burst`."""
+        loop = asyncio.get_running_loop()
+        family = address_family(address)
+        wait = max(
+            0.05,
+            (deadline - loop.time() - (spec.count - 1) * spec.packet_interval_s) / spec.count,
+        )
+        ident = _next_ident()
+        with AsyncSocket(self._open(address)) as sock:
+            for seq in range(spec.count):
+                if seq:
+                    await asyncio.sleep(spec.packet_interval_s)
+                request = ICMPRequest(destination=address, id=ident, sequence=seq)
+                sock.send(request)
+                burst.sent += 1
+                try:
+                    reply = await sock.receive(request, wait)
+                except TimeoutExceeded:
+                    continue
+                if reply.type in _ECHO_REPLY:
+                    burst.rtts.append((reply.time - request.time) * 1000.0)
+                else:
+                    burst.report = ICMPReport(family, reply.type, reply.code, reply.source)
+
+    def _conclude(
+        self, burst: _Burst, timings: dict[str, float], detail: dict[str, Any]
+    ) -> Observation:
+        """The Observation of a burst that ran (to its end or its deadline)."""
+        rtts = burst.rtts
+        sent = burst.sent
+        address = burst.address
         received = len(rtts)
         detail.update(
             sent=sent,
@@ -158,6 +168,7 @@ class ICMPProbe:
                 address=address,
             )
         outcome = Outcome.ICMP_TIMEOUT
+        report = burst.report
         if report is not None:
             detail["icmp"] = report.as_detail()
             named = classify_icmp(report.family, report.type, report.code)
@@ -171,6 +182,19 @@ class ICMPProbe:
             detail=detail,
             address=address,
         )
+
+
+class _Burst:
+    """What a burst has got to: its phase, address, packets sent, RTTs (ms), ICMP error."""
+
+    __slots__ = ("address", "phase", "report", "rtts", "sent")
+
+    def __init__(self) -> None:
+        self.phase = Phase.RESOLVE
+        self.address: str | None = None
+        self.sent = 0
+        self.rtts: list[float] = []
+        self.report: ICMPReport | None = None
 
 
 _ECHO_REPLY = frozenset((0, 129))
