@@ -97,7 +97,11 @@ async def _serve(
     metrics = Metrics()
     current = CurrentState(config)
     state = LatestState(current)
-    web_state = LiveState(config, current=current) if host is not None else None
+    web_state = (
+        LiveState(config, current=current, lag_s=config.detect.lateness_s)
+        if host is not None
+        else None
+    )
     sinks: list[EventSink] = [IncidentLog()]
     if alerts is not None:
         sinks.append(alerts)

@@ -63,12 +63,14 @@ class StatePolicy:
     stale_intervals   a path without a result for this many of its target's probe
                       intervals no longer counts
     silent_intervals  a vantage without any result for this many probe intervals (its
-                      shortest target interval) is silent: its results stop counting
+                      shortest target interval), and at least `silent_min_s`, is silent:
+                      its results stop counting (agents ship in batches every few seconds)
     """
 
     health: HealthPolicy = field(default_factory=HealthPolicy)
     stale_intervals: float = 5.0
     silent_intervals: float = 3.0
+    silent_min_s: float = 15.0
     default_interval_s: float = 60.0
 
 
@@ -294,7 +296,7 @@ class CurrentState:
     def silent_after(self, vantage: str) -> float:
         """Seconds without any result after which `vantage` is silent."""
         shortest = self._shortest.get(vantage, self.policy.default_interval_s)
-        return self.policy.silent_intervals * shortest
+        return max(self.policy.silent_min_s, self.policy.silent_intervals * shortest)
 
     def silent(self, vantage: str, now: float) -> bool:
         """Whether `vantage` has been silent too long for its results to count."""

@@ -137,7 +137,8 @@ class LiveState:
     """The web's window on the current state; see the module docstring.
 
     `current` is the pipeline's current state (one is made, and fed by `submit` and
-    `sync`, when none is given); `now` is the wall clock (epoch s) views are judged at.
+    `sync`, when none is given); `now` is the wall clock (epoch s); views are judged at
+    `now() - lag_s`, the time the current state has reached.
     """
 
     def __init__(
@@ -146,8 +147,12 @@ class LiveState:
         *,
         current: CurrentState | None = None,
         now: Callable[[], float] = time.time,
+        lag_s: float = 0.0,
     ) -> None:
         self.now = now
+        self.lag_s = lag_s
+        """How far the current state runs behind the wall clock (live detection holds each
+        measurement `lateness_s` before it counts): views are judged that much earlier."""
         self.checks = 0
         self.version = 0
         """Counts changes (up/down flips, new pairs, incidents, mutes)."""
@@ -337,7 +342,15 @@ class LiveState:
         with contextlib.suppress(AttributeError):  # during __init__, before `now` is set
             self.changed_at = self.now()
 
-    # -- reading (the current state's views, at the wall clock) -------------------------
+    # -- reading (the current state's views, at the time it has reached) ---------------
+
+    def judged_at(self) -> float:
+        """The time views are judged at: the wall clock less `lag_s`."""
+        return self.now() - self.lag_s
+
+    def _at(self, now: float | None) -> float:
+        """`now` (the wall clock when None) less `lag_s`."""
+        return (self.now() if now is None else now) - self.lag_s
 
     def stale_after(self, target: str) -> float:
         """Seconds after which a result of `target` no longer counts."""
@@ -347,7 +360,7 @@ class LiveState:
     def fresh_pairs(self, target: str, now: float | None = None) -> list[PairState]:
         """The results of `target` that still count, by vantage."""
         with self.current.lock:
-            return self.current.fresh_pairs(target, self.now() if now is None else now)
+            return self.current.fresh_pairs(target, self._at(now))
 
     def pairs(self) -> list[PairState]:
         """Every (target, vantage) result held, fresh or not, by target then vantage."""
@@ -357,12 +370,12 @@ class LiveState:
     def muted(self, target: str, now: float | None = None) -> Mute | None:
         """The mute on `target` in force now, or None."""
         with self.current.lock:
-            return self.current.muted(target, self.now() if now is None else now)
+            return self.current.muted(target, self._at(now))
 
     def mutes(self) -> list[Mute]:
         """Every mute still in force, by target."""
         with self.current.lock:
-            return self.current.mutes(self.now())
+            return self.current.mutes(self.judged_at())
 
     def target_names(self) -> list[str]:
         """Configured targets first (config order), then any others results came for."""
@@ -377,7 +390,7 @@ class LiveState:
     def target(self, name: str, now: float | None = None) -> TargetView:
         """What `name` looks like now."""
         with self.current.lock:
-            return self.current.target(name, self.now() if now is None else now)
+            return self.current.target(name, self._at(now))
 
     def service_names(self) -> list[str]:
         """Configured services, in config order."""
@@ -389,12 +402,12 @@ class LiveState:
     ) -> ServiceView:
         """What service `name` looks like now (from `vantage` only, when given)."""
         with self.current.lock:
-            return self.current.service(name, self.now() if now is None else now, vantage)
+            return self.current.service(name, self._at(now), vantage)
 
     def services(self, now: float | None = None) -> list[ServiceView]:
         """Every configured service, in config order."""
         with self.current.lock:
-            return self.current.services(self.now() if now is None else now)
+            return self.current.services(self._at(now))
 
     def open_incidents(self) -> list[Incident]:
         """The open incidents, oldest first."""
@@ -409,4 +422,4 @@ class LiveState:
     def vantages(self, now: float | None = None, extra: Iterable[str] = ()) -> list[VantageView]:
         """Every vantage (plus `extra` names) with its health."""
         with self.current.lock:
-            return self.current.vantages(self.now() if now is None else now, extra)
+            return self.current.vantages(self._at(now), extra)
