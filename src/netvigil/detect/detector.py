@@ -467,13 +467,14 @@ class Detector:
         signature = (len(inc.targets), len(inc.vantages), inc.state)
         if kind is EventKind.CONFIRMED or not inc.cause_history:
             self._classify(tracked, events)
-        elif signature != tracked.signature:
-            tracked.regrouped = True  # classified again soon (`_reclassify_due`)
-        if kind is EventKind.CONFIRMED or (
-            signature != tracked.signature and inc.id not in self._opened_now
-        ):
+        elif signature != tracked.signature and inc.id not in self._opened_now:
+            # Targets or vantages joined: judged again, and told in one `updated` event,
+            # at most every `regroup_intervals` (`_reclassify_due`), however many join.
+            tracked.regrouped = True
+        if kind is EventKind.CONFIRMED:
             inc.updated = now
             events.append(self._event(kind, tracked))
+            tracked.regrouped = False
         tracked.signature = signature
 
     def _resolve_hold(self, tracked: Tracked) -> float:
@@ -539,9 +540,12 @@ class Detector:
                 break
             inc = tracked.incident
             cause, confidence = inc.cause, inc.confidence
+            regrouped = tracked.regrouped
             if self._classify(tracked, events):
                 self._budget -= 1
-            if inc.cause is cause and abs(inc.confidence - confidence) >= 0.05:
+            tracked.regrouped = False
+            if inc.cause is cause and (regrouped or abs(inc.confidence - confidence) >= 0.05):
+                inc.updated = self._now
                 events.append(self._event(EventKind.UPDATED, tracked))
 
     def _classify(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
