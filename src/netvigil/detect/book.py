@@ -39,6 +39,14 @@ class Tracked:
     """Targets or vantages joined since it was last classified."""
     interval_of: tuple[int, float] = (-1, 0.0)
     """(number of targets, their shortest probe interval), cached."""
+    families: frozenset[str] = frozenset()
+    """The failure families its targets showed when they joined (`detect.signature`)."""
+
+    def looks_like(self, families: frozenset[str]) -> bool:
+        """Whether failures of `families` may join it by network or organization: they
+        share a family (or either side has none to tell, like an incident taken over
+        from an earlier run)."""
+        return not self.families or not families or bool(self.families & families)
 
     def onset(self, target: str, ts: float, measurement_id: str | None) -> None:
         """`target` began to fail at `ts` (the earliest onset of each target is kept; the

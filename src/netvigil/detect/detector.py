@@ -36,6 +36,7 @@ from netvigil.detect.filtering import filtering_corroborated
 from netvigil.detect.labels import MaintenanceLabels
 from netvigil.detect.reorder import ReorderBuffer
 from netvigil.detect.settings import DetectorSettings
+from netvigil.detect.signature import families_of
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import EvidenceWindow
 from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
@@ -296,20 +297,23 @@ class Detector:
     def _attach(self, target: str, view: TargetView, events: list[IncidentEvent]) -> None:
         info = self.index[target]
         onset = view.onset_ts if view.onset_ts is not None else self._now
+        families = families_of(target, view.down, self.paths)
         candidates = [t for t in self.book.open_tracked() if t.incident.vantage is None]
         chosen: Tracked | None = None
         for t in candidates:
             if info.service is not None and info.service in t.incident.services:
                 chosen = t
                 break
+        # A network or an organization groups failures only when they look alike.
+        alike = [t for t in candidates if t.looks_like(families)]
         if chosen is None and info.network is not None:
-            chosen = next((t for t in candidates if info.network in t.incident.networks), None)
+            chosen = next((t for t in alike if info.network in t.incident.networks), None)
         if chosen is None and info.organization is not None:
             window = self.settings.cofate_intervals * info.interval_s
             chosen = next(
                 (
                     t
-                    for t in candidates
+                    for t in alike
                     if info.organization in t.incident.organizations
                     and abs(t.incident.start - onset) <= window
                 ),
@@ -334,6 +338,7 @@ class Detector:
         self._join(chosen, target, view)
 
     def _join(self, tracked: Tracked, target: str, view: TargetView) -> None:
+        tracked.families |= families_of(target, view.down, self.paths)
         self._unverified.pop(target, None)
         self.book.join(tracked, target, self.index[target], down=view.down)
         if view.onset_ts is not None:

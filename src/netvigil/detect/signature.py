@@ -1,0 +1,47 @@
+"""Failure signatures: which family of failure a target shows, so that failures on one
+network or of one organization are grouped only when they look alike.
+
+A shutdown or a volumetric flood makes probes go unanswered or time out; a crashed
+service refuses connections; an overloaded application answers with errors; DNS and TLS
+failures are their own. Two sites on one network failing with different families at
+once (an application-layer flood on one, a crash on the other) are two incidents, each
+with its own cause; failures of one family (every site of a network silenced) are one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from netvigil.detect.features import outcome_class
+from netvigil.state.paths import PathTable
+
+__all__ = ["FAMILIES", "families_of", "family"]
+
+FAMILIES: dict[str, str] = {
+    "silent": "unanswered",
+    "net_unreach": "unanswered",
+    "host_unreach": "unanswered",
+    "prohibited": "unanswered",
+    "http_slow": "unanswered",
+    "refused": "refused",
+    "http_5xx": "application",
+    "http_other": "application",
+    "dns": "dns",
+    "tls": "tls",
+}
+"""Outcome class (`features.outcome_class`) -> failure family; anything else is `other`."""
+
+
+def family(outcome: str) -> str:
+    """The failure family of one failed outcome."""
+    return FAMILIES.get(outcome_class(outcome), "other")
+
+
+def families_of(target: str, vantages: Iterable[str], paths: PathTable) -> frozenset[str]:
+    """The failure families of `target`'s latest failed results from `vantages`."""
+    found: set[str] = set()
+    for v in vantages:
+        record = paths.get(target, v)
+        if record is not None and record.failing:
+            found.add(family(record.outcome))
+    return frozenset(found)
