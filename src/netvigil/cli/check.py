@@ -18,7 +18,7 @@ from netvigil.errors import ConfigError
 from netvigil.model import Measurement
 from netvigil.monitor import Monitor
 from netvigil.outcome import Outcome
-from netvigil.probes import ProbeSet, TargetSpec
+from netvigil.probes import HTTPSpec, ProbeSet, TargetSpec, TLSSpec
 from netvigil.target_url import parse_target_url, parse_target_urls
 
 TIMING_COLUMNS = ("resolve", "connect", "tls", "ttfb", "total")
@@ -43,6 +43,21 @@ def check(
         float, typer.Option("--timeout", min=0.1, max=300, help="Timeout of each check, seconds.")
     ] = 10.0,
     vantage: Annotated[str, typer.Option(help="Name of this vantage in the output.")] = "local",
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            exists=True,
+            dir_okay=False,
+            help="PEM file of CAs to trust for https:// and tls:// instead of the system's.",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Do not verify certificates of https:// and tls:// targets."
+        ),
+    ] = False,
 ) -> None:
     """Check targets once and show outcomes and timings; exit 1 if any check fails."""
     specs: list[TargetSpec] = [
@@ -56,6 +71,7 @@ def check(
         specs += parse_target_urls(lines, source=str(from_file), timeout_s=timeout)
     if not specs:
         raise typer.BadParameter("give at least one TARGET or --from FILE", param_hint="TARGET")
+    specs = [with_tls_options(s, ca_file, verify=not insecure) for s in specs]
     specs = list({s.name: s for s in specs}.values())
     measurements = run_async(_measure(specs, vantage))
     if as_json:
@@ -65,6 +81,16 @@ def check(
         output_console().print(_table(measurements))
     if not all(m.ok for m in measurements):
         raise typer.Exit(1)
+
+
+def with_tls_options(spec: TargetSpec, ca_file: Path | None, *, verify: bool) -> TargetSpec:
+    """`spec` with --ca-file and --insecure applied (HTTP and TLS targets; others as they are)."""
+    ca = None if ca_file is None else str(ca_file)
+    if isinstance(spec, HTTPSpec):
+        return spec.model_copy(update={"verify_tls": verify, "ca_file": ca or spec.ca_file})
+    if isinstance(spec, TLSSpec):
+        return spec.model_copy(update={"verify": verify, "ca_file": ca or spec.ca_file})
+    return spec
 
 
 async def _measure(specs: list[TargetSpec], vantage: str) -> list[Measurement]:

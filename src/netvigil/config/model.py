@@ -7,9 +7,10 @@ organization, a network (where it is hosted) and a country.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from ipaddress import IPv4Network, IPv6Network
-from typing import Annotated, Literal, Self
+from ipaddress import IPv4Network, IPv6Network, ip_address
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -28,6 +29,7 @@ __all__ = [
     "AgentConfig",
     "AppriseNotifyConfig",
     "Config",
+    "DefaultsConfig",
     "DetectConfig",
     "MaintenanceConfig",
     "NetworkConfig",
@@ -40,11 +42,14 @@ __all__ = [
     "StoreConfig",
     "VantageConfig",
     "WebhookNotifyConfig",
+    "cross_check_problems",
     "notifier_names",
 ]
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 COUNTRY = r"^[A-Z]{2}$"
+AGENT_HASH = r"^[0-9a-f]{64}$"
+LISTEN = r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$"
 
 
 class _Model(BaseModel):
@@ -58,6 +63,14 @@ class VantageConfig(_Model):
     country: str | None = Field(default=None, pattern=COUNTRY)
     in_country: bool = True
     """Whether this vantage is inside the watched country (filtering is judged from it)."""
+
+
+class DefaultsConfig(_Model):
+    """`[defaults]`: settings copied into every target that does not set them (the same
+    bounds as the targets' own)."""
+
+    interval_s: float | None = Field(default=None, gt=0, le=86400)
+    timeout_s: float | None = Field(default=None, gt=0, le=300)
 
 
 class NetworkConfig(_Model):
@@ -115,10 +128,19 @@ class DetectConfig(_Model):
     delay. Later measurements are stored but do not change incidents."""
 
 
+def _check_listen(listen: str) -> str:
+    port = int(listen.rsplit(":", 1)[1])
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range; a port is 1 to 65535")
+    return listen
+
+
 class ServerConfig(_Model):
     """The web server that `netvigil run` starts (ingest API now, dashboard later)."""
 
-    listen: str = Field(default="127.0.0.1:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+    listen: Annotated[str, AfterValidator(_check_listen)] = Field(
+        default="127.0.0.1:8080", pattern=LISTEN
+    )
     enabled: bool = True
     admin_localhost_only: bool = True
     """Admin API routes (`/api/v1/admin/...`) refuse clients not on loopback with 403."""
@@ -142,7 +164,7 @@ class AgentConfig(_Model):
     """A remote vantage allowed to ship measurements, and the hash of its token."""
 
     name: str = Field(pattern=NAME, max_length=64)
-    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    token_sha256: str = Field(pattern=AGENT_HASH)
     """sha256 hex digest of the agent's bearer token (`netvigil agent token` prints both)."""
     country: str | None = Field(default=None, pattern=COUNTRY)
     in_country: bool = False
@@ -349,6 +371,87 @@ class ReferenceProblems(ValueError):
         super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
 
 
+_CROSS_CHECKED = ("networks", "organizations", "services", "targets", "agents", "maintenance")
+
+
+def _get(item: object, key: str) -> Any:
+    """A setting of a validated section or of a raw TOML table (None when absent)."""
+    if isinstance(item, dict):
+        return item.get(key)
+    return getattr(item, key, None)
+
+
+def _items(sections: Mapping[str, Any], name: str) -> list[Any]:
+    value = sections.get(name)
+    return list(value) if isinstance(value, list) else []
+
+
+def cross_check_problems(sections: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What no single setting shows: names used twice, names that refer to nothing, and
+    DNS resolvers given by name. One (location, message) pair each.
+
+    `sections` maps top-level names to validated sections or to raw TOML tables, so the
+    loader can report these problems in the same pass as the settings' own problems.
+    """
+    problems: list[tuple[str, str]] = []
+    for field_name in ("networks", "organizations", "services", "targets", "agents"):
+        seen: set[str] = set()
+        for item in _items(sections, field_name):
+            name = _get(item, "name")
+            if isinstance(name, str) and name in seen:
+                problems.append((field_name, f"name {name!r} is used twice"))
+            if isinstance(name, str):
+                seen.add(name)
+    networks = {_get(n, "name") for n in _items(sections, "networks")}
+    orgs = {_get(o, "name") for o in _items(sections, "organizations")}
+    services = {_get(s, "name") for s in _items(sections, "services")}
+    for i, svc in enumerate(_items(sections, "services")):
+        network, org = _get(svc, "network"), _get(svc, "organization")
+        if isinstance(network, str) and network not in networks:
+            problems.append((f"services[{i}].network", f"unknown network {network!r}"))
+        if isinstance(org, str) and org not in orgs:
+            problems.append((f"services[{i}].organization", f"unknown organization {org!r}"))
+    for i, tgt in enumerate(_items(sections, "targets")):
+        problems += _target_problems(i, tgt, services)
+    for i, window in enumerate(_items(sections, "maintenance")):
+        names = _get(window, "services")
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, str) and name not in services:
+                problems.append((f"maintenance[{i}].services", f"unknown service {name!r}"))
+    vantage = _get(sections.get("vantage") or {}, "name") or "local"
+    if vantage in {_get(a, "name") for a in _items(sections, "agents")}:
+        problems.append(("agents", f"{vantage!r} is this server's own vantage name"))
+    return problems
+
+
+def _target_problems(i: int, target: object, services: set[Any]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    service, control = _get(target, "service"), _get(target, "control")
+    if service is None and not control:
+        problems.append(
+            (
+                f"targets[{i}].service",
+                f"target {_get(target, 'name')!r} names no service"
+                " (set service, or control = true for a control target)",
+            )
+        )
+    elif isinstance(service, str) and service not in services:
+        problems.append((f"targets[{i}].service", f"unknown service {service!r}"))
+    resolver = _get(target, "resolver")
+    if _get(target, "kind") == "dns" and isinstance(resolver, str) and resolver:
+        try:
+            ip_address(resolver)
+        except ValueError:
+            problems.append(
+                (
+                    f"targets[{i}].resolver",
+                    f"must be an IP address like 9.9.9.9, not {resolver!r}"
+                    " (a resolver's name would need a resolver of its own)",
+                )
+            )
+    return problems
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -371,40 +474,9 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
-        problems: list[tuple[str, str]] = []
-        for field_name in ("networks", "organizations", "services", "targets", "agents"):
-            seen: set[str] = set()
-            for item in getattr(self, field_name):
-                if item.name in seen:
-                    problems.append((field_name, f"name {item.name!r} is used twice"))
-                seen.add(item.name)
-        networks = {n.name for n in self.networks}
-        orgs = {o.name for o in self.organizations}
-        services = {s.name for s in self.services}
-        for i, svc in enumerate(self.services):
-            if svc.network is not None and svc.network not in networks:
-                problems.append((f"services[{i}].network", f"unknown network {svc.network!r}"))
-            if svc.organization is not None and svc.organization not in orgs:
-                problems.append(
-                    (f"services[{i}].organization", f"unknown organization {svc.organization!r}")
-                )
-        for i, tgt in enumerate(self.targets):
-            if tgt.service is None and not tgt.control:
-                problems.append(
-                    (
-                        f"targets[{i}].service",
-                        f"target {tgt.name!r} names no service"
-                        " (set service, or control = true for a control target)",
-                    )
-                )
-            elif tgt.service is not None and tgt.service not in services:
-                problems.append((f"targets[{i}].service", f"unknown service {tgt.service!r}"))
-        for i, window in enumerate(self.maintenance):
-            for name in window.services:
-                if name not in services:
-                    problems.append((f"maintenance[{i}].services", f"unknown service {name!r}"))
-        if self.vantage.name in {a.name for a in self.agents}:
-            problems.append(("agents", f"{self.vantage.name!r} is this server's own vantage name"))
+        sections = {name: getattr(self, name) for name in _CROSS_CHECKED}
+        sections["vantage"] = self.vantage
+        problems = cross_check_problems(sections)
         if problems:
             raise ReferenceProblems(problems)
         return self
