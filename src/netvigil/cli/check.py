@@ -18,7 +18,8 @@ from netvigil.errors import ConfigError
 from netvigil.model import Measurement
 from netvigil.monitor import Monitor
 from netvigil.outcome import Outcome
-from netvigil.probes import HTTPSpec, ProbeSet, TargetSpec, TLSSpec
+from netvigil.probes import DNSSpec, HTTPSpec, ProbeSet, TargetSpec, TLSSpec
+from netvigil.probes.connect import is_ip_literal
 from netvigil.target_url import parse_target_url, parse_target_urls
 
 TIMING_COLUMNS = ("resolve", "connect", "tls", "ttfb", "total")
@@ -69,6 +70,7 @@ def check(
         except OSError as exc:
             raise ConfigError(str(from_file), [("", f"cannot read file: {exc.strerror}")]) from exc
         specs += parse_target_urls(lines, source=str(from_file), timeout_s=timeout)
+    _refuse_named_resolvers(specs)
     if not specs:
         raise typer.BadParameter("give at least one TARGET or --from FILE", param_hint="TARGET")
     specs = [with_tls_options(s, ca_file, verify=not insecure) for s in specs]
@@ -81,6 +83,17 @@ def check(
         output_console().print(_table(measurements))
     if not all(m.ok for m in measurements):
         raise typer.Exit(1)
+
+
+def _refuse_named_resolvers(specs: list[TargetSpec]) -> None:
+    """A dns:// target must name its resolver by address: a name would need a resolver."""
+    problems = [
+        (s.name, f"the resolver must be an IP address like 9.9.9.9, not {s.resolver!r}")
+        for s in specs
+        if isinstance(s, DNSSpec) and not is_ip_literal(s.resolver)
+    ]
+    if problems:
+        raise ConfigError("argument", problems)
 
 
 def with_tls_options(spec: TargetSpec, ca_file: Path | None, *, verify: bool) -> TargetSpec:

@@ -35,7 +35,7 @@ def demo_config(port: int = DEMO_PORT) -> str:
 name = "local"              # this machine's name in measurements and reports
 
 [defaults]
-interval_s = 10             # seconds between two probes of a target
+interval_s = 5              # seconds between two probes of a target
 timeout_s = 3               # seconds one probe may take
 
 [[services]]
@@ -174,5 +174,5 @@ def init(
     text = demo_config(port) if demo else template_config()
     path.write_text(text, encoding="utf-8")
     run = "netvigil run" if path == DEFAULT_CONFIG else f"netvigil run -c {path}"
-    what = "a demo config" if demo else "a config template; edit its targets, then"
-    typer.echo(f"wrote {path}: {what} `{run}`")
+    what = "a demo that works offline" if demo else "a template: put your services in it"
+    typer.echo(f"wrote {path} ({what}); start it with `{run}`")

@@ -165,9 +165,10 @@ async def _serve(
 def _host_port(listen: str) -> tuple[str, int]:
     """HOST and PORT of a --listen value; a usage error unless PORT is 1-65535."""
     host, colon, port = listen.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
         raise typer.BadParameter(
-            f"{listen!r} is not HOST:PORT with a port from 1 to 65535", param_hint="--listen"
+            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
+            param_hint="--listen",
         )
     return host.strip("[]"), int(port)
 

@@ -130,8 +130,8 @@ class DetectConfig(_Model):
 
 def _check_listen(listen: str) -> str:
     port = int(listen.rsplit(":", 1)[1])
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port {port} is out of range; a port is 1 to 65535")
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range; a port is 1 to 65535 (0: any free port)")
     return listen
 
 
