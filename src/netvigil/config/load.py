@@ -25,9 +25,8 @@ from netvigil.config.model import (
     NAME,
     Config,
     DefaultsConfig,
-    ReferenceProblems,
-    cross_check_problems,
 )
+from netvigil.config.references import ReferenceProblems, cross_check_problems
 from netvigil.errors import ConfigError
 from netvigil.probes.base import NAME_PATTERN
 
