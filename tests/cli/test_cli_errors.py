@@ -130,3 +130,13 @@ async def test_check_refuses_a_resolver_given_by_name() -> None:
         "error: argument: dns://dns.google/example.org: the resolver must be an IP address"
         " like 9.9.9.9, not 'dns.google'"
     )
+
+
+async def test_a_targets_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "targets.txt"
+    path.write_bytes(b"tcp://127.0.0.1:1\n\xff\n")
+    result = await netvigil("check", "--from", str(path))
+    assert result.code == 2
+    assert one_error_line(result) == (
+        f"error: {path}: not UTF-8 text: byte 0xff at offset 18; save it as UTF-8"
+    )

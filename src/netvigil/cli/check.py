@@ -13,6 +13,7 @@ from rich.table import Table
 from netvigil.cli._common import output_console
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts
+from netvigil.config.load import read_text_file
 from netvigil.config.model import SchedulerConfig
 from netvigil.errors import ConfigError
 from netvigil.model import Measurement
@@ -65,10 +66,7 @@ def check(
         parse_target_url(t, timeout_s=timeout, source="argument") for t in targets or []
     ]
     if from_file is not None:
-        try:
-            lines = from_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(str(from_file), [("", f"cannot read file: {exc.strerror}")]) from exc
+        lines = read_text_file(from_file).splitlines()
         specs += parse_target_urls(lines, source=str(from_file), timeout_s=timeout)
     _refuse_named_resolvers(specs)
     if not specs:
