@@ -202,7 +202,7 @@ def _message(err: Any, loc: tuple[int | str, ...], root: type[BaseModel]) -> str
         hint = _did_you_mean(tag, list(kinds))
         if tag in ("https", "http2", "web"):
             hint = ' (an https:// URL is kind = "http")'
-        return f"unknown {noun} kind {tag!r}; {expected}{hint}"
+        return f"unknown {noun} kind; {expected}, not {tag!r}{hint}"
     if kind == "string_pattern_mismatch":
         words = PATTERN_WORDS.get(str(ctx.get("pattern")), "does not have the expected form")
         given = err.get("input")
