@@ -7,9 +7,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
-from netvigil.config import load_config, parse_config
+from netvigil.config import Config, load_config, parse_config
+from netvigil.config.load import PATTERN_WORDS, known_settings, models_in
+from netvigil.config.model import DefaultsConfig
 from netvigil.errors import ConfigError
+from netvigil.probes import TargetBase
 
 HERE = Path(__file__).parent
 INVALID = sorted((HERE / "invalid").glob("*.toml"))
@@ -17,7 +21,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def expected_message(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
+    first = path.read_bytes().decode("utf-8", errors="replace").splitlines()[0]
     assert first.startswith("# expect: "), f"{path.name} must start with '# expect: '"
     return first.removeprefix("# expect: ")
 
@@ -63,9 +67,12 @@ def test_defaults_apply_to_targets_that_do_not_set_them() -> None:
     assert [(t.interval_s, t.timeout_s) for t in config.targets] == [(15, 3), (5, 3)]
 
 
-def test_unknown_default_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"defaults: unknown setting\(s\): intervall"):
+def test_unknown_default_is_refused_with_the_nearest_setting() -> None:
+    with pytest.raises(ConfigError) as info:
         parse_config("[defaults]\nintervall = 3\n")
+    assert info.value.problems == [
+        ("defaults.intervall", "unknown setting 'intervall'; did you mean 'interval_s'?")
+    ]
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
@@ -150,3 +157,106 @@ def test_every_dangling_reference_is_its_own_problem_and_the_message_is_capped()
     assert len(lines) == ConfigError.SHOWN + 1
     assert lines[0].startswith("big.toml: targets[0].service: target 't0' names no service")
     assert lines[-1] == "big.toml: ... and 6 more problems"
+
+
+def test_a_bad_default_is_reported_once_at_its_own_place() -> None:
+    blocks = [
+        f'[[targets]]\nname = "t{i}"\ncontrol = true\nkind = "tcp"\nhost = "192.0.2.7"\nport = 80\n'
+        for i in range(3)
+    ]
+    with pytest.raises(ConfigError) as info:
+        parse_config("[defaults]\ninterval_s = 0\ntimeout_s = 2\n" + "\n".join(blocks))
+    assert info.value.problems == [("defaults.interval_s", "Input should be greater than 0")]
+
+
+def test_problems_of_defaults_settings_and_references_come_in_one_pass() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(
+            """
+            [defaults]
+            timeout_s = 900
+            [vantage]
+            country = "Albania"
+            [[targets]]
+            name = "a"
+            service = "nope"
+            kind = "tcp"
+            host = "h"
+            prot = 1
+            [[targets]]
+            name = "a"
+            control = true
+            kind = "dns"
+            resolver = "dns.google"
+            qname = "portal.example"
+            """
+        )
+    assert [loc for loc, _ in info.value.problems] == [
+        "defaults.timeout_s",
+        "vantage.country",
+        "targets[0].port",
+        "targets[0].prot",
+        "targets",
+        "targets[0].service",
+        "targets[1].resolver",
+    ]
+
+
+def test_defaults_have_the_bounds_of_the_targets_own_settings() -> None:
+    for name in DefaultsConfig.model_fields:
+        assert (
+            DefaultsConfig.model_fields[name].metadata == TargetBase.model_fields[name].metadata
+        ), name
+
+
+def _models_under(model: type[BaseModel], seen: set[type[BaseModel]]) -> None:
+    seen.add(model)
+    for field in model.model_fields.values():
+        for inner in models_in(field.annotation):
+            if inner not in seen:
+                _models_under(inner, seen)
+
+
+def test_every_pattern_of_the_config_model_is_said_in_words() -> None:
+    models: set[type[BaseModel]] = set()
+    _models_under(Config, models)
+    assert TargetBase in {base for m in models for base in m.__mro__}
+    patterns = {
+        (model.__name__, name, meta.pattern)
+        for model in models
+        for name, field in model.model_fields.items()
+        for meta in field.metadata
+        if getattr(meta, "pattern", None)
+    }
+    assert len(patterns) >= 5
+    unsaid = [p for p in patterns if p[2] not in PATTERN_WORDS]
+    assert not unsaid, f"patterns without words in netvigil.config.load: {unsaid}"
+
+
+def test_settings_known_at_a_place_follow_the_target_kind() -> None:
+    assert "port" in known_settings(Config, ("targets", 0, "tcp", "prot"))
+    assert "url" not in known_settings(Config, ("targets", 0, "tcp", "prot"))
+    assert "qname" in known_settings(Config, ("targets", 2, "dns", "qnam"))
+    assert "recipients" in known_settings(Config, ("notify", 0, "smtp", "recipient"))
+    assert "defaults" in known_settings(Config, ("servr",))
+
+
+def test_a_config_that_is_not_utf8_names_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[vantage]\nname = "Durrës"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (f"{path}: not UTF-8 text: byte 0xeb at offset 22; save it as UTF-8")
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:65536", "[::1]:99999", "0.0.0.0:70000"])
+def test_listen_ports_out_of_range_are_errors(listen: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(f'[server]\nlisten = "{listen}"\n')
+    assert [loc for loc, _ in info.value.problems] == ["server.listen"]
+    assert "out of range" in info.value.problems[0][1]
+
+
+def test_listen_in_range_is_kept_and_port_0_means_any_free_port() -> None:
+    assert parse_config('[server]\nlisten = "[::1]:65535"\n').server.port == 65535
+    assert parse_config('[server]\nlisten = "127.0.0.1:0"\n').server.port == 0

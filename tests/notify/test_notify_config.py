@@ -79,7 +79,7 @@ CASES = [
     ),
     (
         'kind = "webhook"\nurl = "https://hooks.example/x"\nsecret_env = "not a name"',
-        "notify[0].secret_env: String should match pattern",
+        "notify[0].secret_env: must be an environment variable name",
     ),
     (f"{WEBHOOK}\nmax_attempts = 0", "notify[0].max_attempts: Input should be greater than"),
     (f"{WEBHOOK}\nretries = 3", "notify[0].retries: unknown setting"),

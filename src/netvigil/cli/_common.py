@@ -1,4 +1,8 @@
-"""Options and helpers shared by the commands that read a config or a store."""
+"""Options and helpers shared by the commands that read a config or a store.
+
+Without `-c`, a command uses `./netvigil.toml` when there is one (the file `netvigil init`
+writes); without `--db`, the store is that config's `[store] path`, else `./netvigil.db`.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +13,92 @@ import typer
 from rich.console import Console
 
 from netvigil.config import Config, load_config
+from netvigil.errors import ConfigError, StoreError
 
-__all__ = ["ConfigOption", "DBOption", "load_optional_config", "output_console", "store_path"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_STORE",
+    "ConfigOption",
+    "DBOption",
+    "existing_store",
+    "found_config",
+    "load_optional_config",
+    "output_console",
+    "required_config",
+    "store_path",
+]
+
+DEFAULT_CONFIG = Path("netvigil.toml")
+"""The config a command reads when none is given, relative to the working directory."""
+DEFAULT_STORE = Path("netvigil.db")
+"""The store a command reads when neither --db nor a config names one."""
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="netvigil.toml to read.", show_default=False)
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="netvigil.toml to read (default: ./netvigil.toml when it exists).",
+        show_default=False,
+    ),
 ]
 DBOption = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="Store file (default: the config's [store] path).", show_default=False
+        "--db",
+        help="Store file (default: the config's [store] path, else ./netvigil.db).",
+        show_default=False,
     ),
 ]
 
 
+def found_config(path: Path | None) -> Path | None:
+    """`path` when given, else ./netvigil.toml when that file exists, else None."""
+    if path is not None:
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
 def load_optional_config(path: Path | None) -> Config | None:
-    """Load the config at `path`, or None when no path was given. Raises ConfigError."""
-    return None if path is None else load_config(path)
+    """Load the config at `path` (or ./netvigil.toml), or None when there is none.
+
+    Raises ConfigError.
+    """
+    found = found_config(path)
+    return None if found is None else load_config(found)
+
+
+def required_config(path: Path | None) -> Path:
+    """The config a command that needs one runs with; ConfigError when there is none."""
+    found = found_config(path)
+    if found is None:
+        raise ConfigError(
+            str(DEFAULT_CONFIG),
+            [("", "no config here; pass -c FILE, or write one with `netvigil init`")],
+        )
+    return found
 
 
 def store_path(config_path: Path | None, config: Config | None, db: Path | None) -> Path:
     """Where the store lives: --db, else the config's store.path (relative to the config
-    file's folder), else ./netvigil.db."""
+    file's folder, the config being `config_path` or ./netvigil.toml), else ./netvigil.db."""
     if db is not None:
         return db
+    config_path = found_config(config_path)
     if config is not None and config_path is not None:
         path = Path(config.store.path)
         return path if path.is_absolute() else config_path.parent / path
-    return Path("netvigil.db")
+    return DEFAULT_STORE
+
+
+def existing_store(config_path: Path | None, config: Config | None, db: Path | None) -> Path:
+    """The store a reading command uses; raises StoreError when there is none."""
+    path = store_path(config_path, config, db)
+    if not path.exists():
+        raise StoreError(
+            f"{path}: no store here; `netvigil run` makes it, or pass --db FILE or -c CONFIG"
+        )
+    return path
 
 
 def output_console() -> Console:

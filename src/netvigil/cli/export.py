@@ -9,10 +9,9 @@ from typing import IO, Annotated
 
 import typer
 
-from netvigil.cli._common import ConfigOption, DBOption, load_optional_config, store_path
+from netvigil.cli._common import ConfigOption, DBOption, existing_store, load_optional_config
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import parse_moment
-from netvigil.errors import StoreError
 from netvigil.export import write_csv, write_jsonl
 from netvigil.store.base import MeasurementQuery
 from netvigil.store.sqlite import SQLiteStore
@@ -47,9 +46,7 @@ def export(
     since_ts = parse_moment(since, option="--since") if since else None
     until_ts = parse_moment(until, option="--until") if until else None
     config = load_optional_config(config_path)
-    path = store_path(config_path, config, db)
-    if not path.exists():
-        raise StoreError(f"{path}: no store here (pass --db or -c)")
+    path = existing_store(config_path, config, db)
     query = MeasurementQuery(
         since=since_ts, until=until_ts, targets=target or None, vantages=vantage or None, limit=PAGE
     )

@@ -21,21 +21,19 @@ from netvigil.cause import Cause
 from netvigil.cli._common import (
     ConfigOption,
     DBOption,
+    existing_store,
     load_optional_config,
     output_console,
-    store_path,
 )
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts, parse_moment
-from netvigil.config import Config
-from netvigil.errors import NetvigilError, StoreError
+from netvigil.errors import NetvigilError
 from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.store.base import IncidentQuery
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.words import duration, names
 
 __all__ = [
-    "existing_store",
     "incident",
     "incident_line",
     "incidents",
@@ -124,14 +122,6 @@ def incidents_table(found: Sequence[Incident], *, title: str, now: float | None 
     if not found:
         table.caption = "no incidents"
     return table
-
-
-def existing_store(config_path: Path | None, config: Config | None, db: Path | None) -> Path:
-    """The store a reading command uses; raises StoreError when there is none."""
-    path = store_path(config_path, config, db)
-    if not path.exists():
-        raise StoreError(f"{path}: no store here (run `netvigil run -c FILE` first, or pass --db)")
-    return path
 
 
 def incidents(

@@ -15,7 +15,7 @@ from typing import IO, Annotated
 
 import typer
 
-from netvigil.cli._common import output_console
+from netvigil.cli._common import output_console, required_config
 from netvigil.cli.incidents import incidents_table
 from netvigil.config import load_config
 from netvigil.detect.detector import Detector
@@ -32,11 +32,14 @@ def replay(
         ),
     ],
     config_path: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--config", "-c", help="netvigil.toml naming the targets.", show_default=False
+            "--config",
+            "-c",
+            help="netvigil.toml naming the targets (default: ./netvigil.toml).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One incident per line as JSON.")] = False,
     lateness: Annotated[
         float,
@@ -52,7 +55,7 @@ def replay(
     Prints the incidents found, oldest first. A malformed line stops the replay with an
     error naming FILE:LINE: FIELD (exit 1); a bad config exits 2.
     """
-    config = load_config(config_path)
+    config = load_config(required_config(config_path))
     detector = Detector(config, lateness_s=lateness)
     count = 0
     with ExitStack() as stack:

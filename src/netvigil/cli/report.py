@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from netvigil.cli._common import ConfigOption, DBOption, load_optional_config
+from netvigil.cli._common import ConfigOption, DBOption, existing_store, load_optional_config
 from netvigil.cli._loop import run_async
-from netvigil.cli.incidents import existing_store
 from netvigil.config import Config
 from netvigil.errors import NetvigilError
 from netvigil.store.sqlite import SQLiteStore

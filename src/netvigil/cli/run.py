@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netvigil.cli._common import DBOption, store_path
+from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
+from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.pipeline.detection import EventSink, LiveDetection
@@ -36,6 +37,8 @@ from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from netvigil.notify import AlertDispatcher
 
 log = logging.getLogger("netvigil.run")
@@ -43,8 +46,14 @@ log = logging.getLogger("netvigil.run")
 
 def run(
     config_path: Annotated[
-        Path, typer.Option("--config", "-c", help="netvigil.toml to run.", show_default=False)
-    ],
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="netvigil.toml to run (default: ./netvigil.toml).",
+            show_default=False,
+        ),
+    ] = None,
     db: DBOption = None,
     listen: Annotated[
         str | None,
@@ -63,6 +72,7 @@ def run(
     ] = None,
 ) -> None:
     """Probe the config's targets continuously: store, detect incidents, alert, serve the API."""
+    config_path = required_config(config_path)
     config = load_config(config_path)
     path = store_path(config_path, config, db)
     if live is None:
@@ -72,9 +82,7 @@ def run(
     )
     host, port = config.server.host, config.server.port
     if listen is not None:
-        if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
-            raise typer.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
-        host, port = listen.rsplit(":", 1)[0].strip("[]"), int(listen.rsplit(":", 1)[1])
+        host, port = _host_port(listen)
     web = config.server.enabled and not no_web
     alerts: AlertDispatcher | None = None
     if config.notify:
@@ -144,7 +152,7 @@ async def _serve(
                     ingested = TeeStore(store, feeds)  # agents' batches reach them too
                     app = create_app(ingested, config, metrics, state=web_state)
                     limits = ConnectionLimits.from_config(config)
-                    server = await WebServer.start(app, host=host, port=port, limits=limits)
+                    server = await _start_web(app, host, port, limits)
                     log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
                 view = (
                     show_live(state, config, monitor, stop, detection)
@@ -165,3 +173,26 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
+
+
+def _host_port(listen: str) -> tuple[str, int]:
+    """HOST and PORT of a --listen value; a usage error unless PORT is 1-65535."""
+    host, colon, port = listen.rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise typer.BadParameter(
+            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
+            param_hint="--listen",
+        )
+    return host.strip("[]"), int(port)
+
+
+async def _start_web(app: FastAPI, host: str, port: int, limits: ConnectionLimits) -> WebServer:
+    """Serve `app` on `host`:`port`; NetvigilError in one line when it cannot listen there."""
+    try:
+        return await WebServer.start(app, host=host, port=port, limits=limits)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise NetvigilError(
+            f"cannot listen on {host}:{port}: {reason.lower()}"
+            " (choose another with --listen, or [server] listen in the config)"
+        ) from exc

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from netvigil.config.references import CROSS_CHECKED, ReferenceProblems, cross_check_problems
 from netvigil.probes import TargetSpec
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "AgentConfig",
     "AppriseNotifyConfig",
     "Config",
+    "DefaultsConfig",
     "DetectConfig",
     "MaintenanceConfig",
     "NetworkConfig",
@@ -45,6 +47,8 @@ __all__ = [
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 COUNTRY = r"^[A-Z]{2}$"
+AGENT_HASH = r"^[0-9a-f]{64}$"
+LISTEN = r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$"
 
 
 class _Model(BaseModel):
@@ -58,6 +62,14 @@ class VantageConfig(_Model):
     country: str | None = Field(default=None, pattern=COUNTRY)
     in_country: bool = True
     """Whether this vantage is inside the watched country (filtering is judged from it)."""
+
+
+class DefaultsConfig(_Model):
+    """`[defaults]`: settings copied into every target that does not set them (the same
+    bounds as the targets' own)."""
+
+    interval_s: float | None = Field(default=None, gt=0, le=86400)
+    timeout_s: float | None = Field(default=None, gt=0, le=300)
 
 
 class NetworkConfig(_Model):
@@ -115,10 +127,19 @@ class DetectConfig(_Model):
     delay. Later measurements are stored but do not change incidents."""
 
 
+def _check_listen(listen: str) -> str:
+    port = int(listen.rsplit(":", 1)[1])
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range; a port is 1 to 65535 (0: any free port)")
+    return listen
+
+
 class ServerConfig(_Model):
     """The web server that `netvigil run` starts (ingest API now, dashboard later)."""
 
-    listen: str = Field(default="127.0.0.1:8080", pattern=r"^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$")
+    listen: Annotated[str, AfterValidator(_check_listen)] = Field(
+        default="127.0.0.1:8080", pattern=LISTEN
+    )
     enabled: bool = True
     admin_localhost_only: bool = True
     """Admin API routes (`/api/v1/admin/...`) refuse clients not on loopback with 403."""
@@ -160,7 +181,7 @@ class AgentConfig(_Model):
     """A remote vantage allowed to ship measurements, and the hash of its token."""
 
     name: str = Field(pattern=NAME, max_length=64)
-    token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    token_sha256: str = Field(pattern=AGENT_HASH)
     """sha256 hex digest of the agent's bearer token (`netvigil agent token` prints both)."""
     country: str | None = Field(default=None, pattern=COUNTRY)
     in_country: bool = False
@@ -362,15 +383,6 @@ def _unique_notifier_names(sections: list[NotifierConfig]) -> list[NotifierConfi
     return sections
 
 
-class ReferenceProblems(ValueError):
-    """Names in a config that refer to nothing (or are used twice): one (location, message)
-    pair each, so that every problem is reported on its own line with its place."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
-
-
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -393,40 +405,9 @@ class Config(_Model):
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:
-        problems: list[tuple[str, str]] = []
-        for field_name in ("networks", "organizations", "services", "targets", "agents"):
-            seen: set[str] = set()
-            for item in getattr(self, field_name):
-                if item.name in seen:
-                    problems.append((field_name, f"name {item.name!r} is used twice"))
-                seen.add(item.name)
-        networks = {n.name for n in self.networks}
-        orgs = {o.name for o in self.organizations}
-        services = {s.name for s in self.services}
-        for i, svc in enumerate(self.services):
-            if svc.network is not None and svc.network not in networks:
-                problems.append((f"services[{i}].network", f"unknown network {svc.network!r}"))
-            if svc.organization is not None and svc.organization not in orgs:
-                problems.append(
-                    (f"services[{i}].organization", f"unknown organization {svc.organization!r}")
-                )
-        for i, tgt in enumerate(self.targets):
-            if tgt.service is None and not tgt.control:
-                problems.append(
-                    (
-                        f"targets[{i}].service",
-                        f"target {tgt.name!r} names no service"
-                        " (set service, or control = true for a control target)",
-                    )
-                )
-            elif tgt.service is not None and tgt.service not in services:
-                problems.append((f"targets[{i}].service", f"unknown service {tgt.service!r}"))
-        for i, window in enumerate(self.maintenance):
-            for name in window.services:
-                if name not in services:
-                    problems.append((f"maintenance[{i}].services", f"unknown service {name!r}"))
-        if self.vantage.name in {a.name for a in self.agents}:
-            problems.append(("agents", f"{self.vantage.name!r} is this server's own vantage name"))
+        sections = {name: getattr(self, name) for name in CROSS_CHECKED}
+        sections["vantage"] = self.vantage
+        problems = cross_check_problems(sections)
         if problems:
             raise ReferenceProblems(problems)
         return self

@@ -250,6 +250,9 @@ class HTTPProbe:
                     transport.close()
             else:
                 transport.abort()
+                # A failed handshake reaches the protocol's connection_lost after we
+                # leave: a cancelled `done` takes no exception that nobody would read.
+                protocol.done.cancel()
 
 
 def _add(timings: dict[str, float], key: str, value: float) -> None:
