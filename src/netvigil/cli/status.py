@@ -17,14 +17,13 @@ from rich.table import Table
 from netvigil.cli._common import (
     ConfigOption,
     DBOption,
+    existing_store,
     load_optional_config,
     output_console,
-    store_path,
 )
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts
 from netvigil.config import Config
-from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.pipeline.catch_up import catch_up, horizon
 from netvigil.state.current import CurrentState, PairView
@@ -38,9 +37,7 @@ def status(
 ) -> None:
     """Show the state of each target from each vantage; exit 1 if any is failing."""
     config = load_optional_config(config_path)
-    path = store_path(config_path, config, db)
-    if not path.exists():
-        raise StoreError(f"{path}: no store here (run `netvigil run -c FILE` first, or pass --db)")
+    path = existing_store(config_path, config, db)
     current = CurrentState(config or Config())
     latest = run_async(_latest(str(path), current))
     pairs = current.pairs()
