@@ -62,3 +62,29 @@ def test_an_outage_while_a_vantage_is_dead_is_its_own_incident() -> None:
     assert [set(i.services) for i in outages] == [{"e-albania", "pm-office", "parliament"}]
     assert outages[0].cause is not Cause.VANTAGE_PROBLEM
     assert "us" not in outages[0].vantages
+
+
+def crash_then_servfail(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The portal refuses connections from ONSET (crashed); from ONSET + 60 s its name no
+    longer resolves (the name server answers SERVFAIL) for the rest of the run."""
+    if target == PORTAL and ONSET <= ts < ONSET + 60:
+        return Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
+    if target == PORTAL and ts >= ONSET + 60:
+        return Probe(Outcome.DNS_SERVFAIL, None, phase=Phase.RESOLVE)
+    return healthy(ts, vantage, target, rng)
+
+
+def test_the_cause_follows_the_failure_as_it_changes() -> None:
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(crash_then_servfail, end=ONSET + 400))
+    detector.flush()
+    [outage] = [i for i in detector.incidents() if i.vantage is None]
+    causes = [c.cause for c in outage.cause_history]
+    assert Cause.SERVICE_FAILURE in causes
+    assert causes[-1] is Cause.DNS_FAILURE, causes
+    # The evidence speaks of the failure as it is now, not of refused connections only.
+    statements = " ".join(e.statement for e in outage.evidence)
+    assert "DNS" in statements or "dns" in statements or "resolv" in statements, statements
+    # Never back and forth: each cause holds until the failure changes.
+    assert len(causes) == len(set(causes)), causes

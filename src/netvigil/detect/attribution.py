@@ -1,6 +1,12 @@
 """Attribution: the cause of an incident, judged from its evidence window by the rules
 (`netvigil.classify`), with hysteresis so a cause changes only when another clearly wins.
 
+A cause follows the evidence, and only the evidence: another cause takes over when it
+wins by `switch_margin` and the failure's signature (its dominant failure family, and
+whether loss is complete in the recent window) has changed since the current cause was
+set, or when it wins by `strong_margin` on the same signature. Unchanged evidence does
+not make the cause flip back and forth.
+
 Two limits keep the confidence honest:
 
 - before an incident is confirmed its cause is provisional, judged from a few probes:
@@ -16,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from netvigil.cause import Cause
 from netvigil.classify import Rule, classify
+from netvigil.detect.signature import family
 from netvigil.evidence import EvidenceWindow
 from netvigil.incident import CauseChange, Incident
 
@@ -31,11 +38,23 @@ class Attribution:
     """Judges an incident's cause; a new cause must beat the current one by `switch_margin`."""
 
     def __init__(
-        self, rules: Sequence[Rule], weights: Mapping[str, float], *, switch_margin: float
+        self,
+        rules: Sequence[Rule],
+        weights: Mapping[str, float],
+        *,
+        switch_margin: float,
+        strong_margin: float = 0.3,
     ) -> None:
         self.rules = rules
         self.weights = weights
         self.switch_margin = switch_margin
+        self.strong_margin = strong_margin
+        self._basis: dict[str, tuple[str, bool]] = {}
+        """Per incident, the signature its current cause was judged on."""
+
+    def forget(self, incident_id: str) -> None:
+        """The incident ended: drop what was kept about it."""
+        self._basis.pop(incident_id, None)
 
     def judge(self, inc: Incident, window: EvidenceWindow, now: float) -> bool:
         """Classify `inc` from `window` at `now`: its features, probabilities, evidence and
@@ -50,12 +69,18 @@ class Attribution:
         inc.maintenance = window.maintenance
         winner = result.cause
         cap = PROVISIONAL_CAP if inc.confirmed_at is None else 1.0
+        signature = _signature(window)
         if not inc.cause_history:
             _set_cause(inc, winner, min(cap, result.confidence), now)
+            self._basis[inc.id] = signature
             return False
         current = result.probabilities.get(inc.cause.value, 0.0)
-        if winner is not inc.cause and result.confidence >= current + self.switch_margin:
+        margin = self.switch_margin
+        if self._basis.get(inc.id, signature) == signature:
+            margin = self.strong_margin  # the same evidence: only a clear winner takes over
+        if winner is not inc.cause and result.confidence >= current + margin:
             _set_cause(inc, winner, min(cap, result.confidence), now)
+            self._basis[inc.id] = signature
             return True
         inc.confidence = min(cap, current)
         return False
@@ -65,3 +90,14 @@ def _set_cause(inc: Incident, cause: Cause, confidence: float, now: float) -> No
     inc.cause = cause
     inc.confidence = confidence
     inc.cause_history.append(CauseChange(now, cause, round(confidence, 6)))
+
+
+def _signature(window: EvidenceWindow) -> tuple[str, bool]:
+    """The failure's dominant family since its onset, and whether nothing got through in
+    the recent window."""
+    families: dict[str, int] = {}
+    for outcome, n in window.outcomes.items():
+        fam = family(outcome)
+        families[fam] = families.get(fam, 0) + n
+    dominant = max(sorted(families), key=lambda f: families[f], default="none")
+    return dominant, window.features.loss_recent >= 0.999

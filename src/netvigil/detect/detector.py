@@ -445,6 +445,7 @@ class Detector:
                 return
             self._quieting.pop(inc.id, None)
             self.book.close(inc)
+            self.attribution.forget(inc.id)
             inc.state = IncidentState.RESOLVED
             inc.end = tracked.recovered_at
             inc.updated = now
