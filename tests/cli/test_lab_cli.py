@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from netvigil.lab.lab import own_namespaces
 from netvigil.lab.netns import list_links, list_namespaces
 from netvigil.lab.topology import load_topology
+from netvigil.lab.wiring import own_namespaces
 
 SMALL = Path(__file__).resolve().parent.parent / "lab" / "small.toml"
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from netvigil.lab import lab_down, lab_status, lab_up
 from netvigil.lab.scenario import ScenarioRunner, load_scenario
-from netvigil.lab.score import describe_expectation, run_report
+from netvigil.lab.score import run_report
 from netvigil.lab.show import LiveView
+from netvigil.lab.summary import summary_lines
 
 __all__ = ["app", "resolve_scenario"]
 
@@ -161,15 +162,3 @@ def run(
         print(line, file=sink)
     if json_out is not None and not to_stdout:
         print(f"wrote {json_out}", file=sink)
-
-
-def summary_lines(doc: dict[str, Any]) -> list[str]:
-    """The score in a few lines of text."""
-    sc = doc["score"]
-    lines = [f"{doc['scenario']}: {doc['measurements']} measurements, "
-             f"{len(doc['incidents'])} incident(s) reported"]  # fmt: skip
-    lines += ["  " + describe_expectation(e) for e in sc["expectations"]]
-    if sc["services_precision"] is not None:
-        lines.append(f"  services precision {sc['services_precision']:.0%}")
-    lines.append(f"  false incidents: {len(sc['false_incidents'])}")
-    return lines

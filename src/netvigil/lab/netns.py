@@ -8,6 +8,7 @@ subprocess; a failing command raises LabError with the command and its stderr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ __all__ = [
     "PREFIX",
     "check_support",
     "exec_argv",
+    "has_netem",
     "is_running",
     "kill_pids",
     "list_links",
@@ -187,3 +189,22 @@ def remove_everything(
             if entry.name.startswith(prefix) and (only is None or entry.name in only):
                 shutil.rmtree(entry, ignore_errors=True)
     return removed
+
+
+@functools.cache
+def has_netem() -> bool:
+    """Whether this kernel has the netem qdisc (delay and jitter); tested in a scratch netns."""
+    ns = f"{PREFIX}netem-check"
+    run(["ip", "netns", "add", ns], check=False)
+    try:
+        run(["ip", "-n", ns, "link", "add", "nv-x", "type", "veth", "peer", "name", "nv-y"],
+            check=False)  # fmt: skip
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "nv-x", "root", "netem",
+             "delay", "1ms"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+        return proc.returncode == 0
+    finally:
+        run(["ip", "netns", "del", ns], check=False)

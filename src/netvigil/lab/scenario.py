@@ -34,7 +34,7 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -46,8 +46,9 @@ from netvigil.config.load import load_toml_model
 from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns
 from netvigil.lab.config import target_names
-from netvigil.lab.faults import FaultSpec, target_sort
-from netvigil.lab.lab import Lab, default_state_dir, lab_down, lab_up
+from netvigil.lab.faults import FAULTS, FaultSpec, target_sort
+from netvigil.lab.lab import Lab, default_state_dir
+from netvigil.lab.lifecycle import lab_down, lab_up
 from netvigil.lab.topology import Topology, load_topology
 from netvigil.model import Measurement, measurement_list_adapter
 
@@ -65,19 +66,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAULT_CAUSE: dict[str, str | None] = {
-    "shutdown": Cause.SHUTDOWN.value,
-    "shutdown_reject": Cause.SHUTDOWN.value,
-    "route_withdrawal": Cause.ROUTE_WITHDRAWAL.value,
-    "volumetric_ddos": Cause.VOLUMETRIC_DDOS.value,
-    "application_ddos": Cause.APPLICATION_DDOS.value,
-    "service_crash": Cause.SERVICE_FAILURE.value,
-    "dns_outage": Cause.DNS_FAILURE.value,
-    "tls_expired": Cause.TLS_FAILURE.value,
-    "in_country_filter": Cause.IN_COUNTRY_FILTERING.value,
-    "vantage_down": Cause.VANTAGE_PROBLEM.value,
-    "latency_spike": None,
-}
+
+class _CauseByKind(Mapping[str, str | None]):
+    """Fault kind -> the cause a detector should name (None: no incident), read from `FAULTS`."""
+
+    def __getitem__(self, kind: str) -> str | None:
+        cause = FAULTS[kind].cause
+        return None if cause is None else cause.value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FAULTS)
+
+    def __len__(self) -> int:
+        return len(FAULTS)
+
+
+FAULT_CAUSE: Mapping[str, str | None] = _CauseByKind()
 """The cause a detector should name for each fault kind (None: no incident)."""
 
 
