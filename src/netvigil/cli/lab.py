@@ -54,10 +54,12 @@ def down() -> None:
     namespaces = sum(r.startswith("namespace ") for r in removed)
     processes = sum(r.startswith("process ") for r in removed)
     links = sum(r.startswith("link ") for r in removed)
+    faults = sum(r.startswith("fault ") for r in removed)
     if not removed:
         _echo("nothing to remove: no lab is up")
     else:
-        _echo(f"removed {namespaces} namespaces, {processes} processes, {links} links")
+        undone = f"undid {faults} faults, " if faults else ""
+        _echo(f"{undone}removed {namespaces} namespaces, {processes} processes, {links} links")
 
 
 @app.command("status")
