@@ -34,7 +34,7 @@ def small_lab(state_dir: Path) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        lab_down(state_dir=state_dir)
+        lab_down(state_dir=state_dir, topology=lab.topology)  # other nv-* namespaces stay
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from netvigil.lab.scenario import (
     check_scenario,
     load_scenario,
 )
+from netvigil.lab.wiring import own_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -99,12 +100,14 @@ def test_generated_config_is_a_valid_netvigil_config(tmp_path: Path) -> None:
 # --- lifecycle (root) ----------------------------------------------------------
 
 
-def _leftovers() -> dict[str, object]:
+def _leftovers(own: list[str]) -> dict[str, object]:
+    """What is left of a lab whose namespaces are `own` (other tests on this machine
+    may hold namespaces named nv-* of their own meanwhile)."""
     rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
     return {
-        "namespaces": list_namespaces(),
+        "namespaces": sorted(set(list_namespaces()) & set(own)),
         "root links": list_links(None),
-        "etc": sorted(p.name for p in Path("/etc/netns").glob("nv-*")),
+        "etc": sorted(p.name for p in Path("/etc/netns").glob("nv-*") if p.name in own),
         "root rules": [r for r in rules.splitlines() if "nv-" in r],
     }
 
@@ -127,14 +130,15 @@ def test_default_lab_up_probe_and_down_leaves_nothing(tmp_path: Path) -> None:
                                 text=True).stdout  # fmt: skip
         assert "nv-" not in routes
     finally:
-        removed = lab_down(state_dir=tmp_path)
+        removed = lab_down(state_dir=tmp_path, topology=lab.topology)
     assert any(r.startswith("namespace nv-r-gov") for r in removed)
-    assert _leftovers() == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
+    own = own_namespaces(lab.topology)
+    assert _leftovers(own) == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
     assert subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout == rules_before
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
-    assert lab_down(state_dir=tmp_path) == []  # idempotent
-    assert not lab_status(state_dir=tmp_path).up
+    assert lab_down(state_dir=tmp_path, topology=lab.topology) == []  # idempotent
+    assert not set(lab_status(state_dir=tmp_path).namespaces) & set(own)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -162,7 +166,7 @@ def test_short_scenario_run_reports_outcomes_per_fault_window(
         out_dir=tmp_path / "out",
     )
     result = runner.run()
-    assert list_namespaces() == []
+    assert not set(list_namespaces()) & set(own_namespaces(load_topology(small_topology)))
     assert result.measurements > 0
     assert (tmp_path / "out" / "crash.result.json").exists()
     crash, rest = result.windows
