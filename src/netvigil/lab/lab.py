@@ -38,7 +38,7 @@ from netvigil.lab.pki import ServiceCerts, make_pki
 from netvigil.lab.topology import Topology
 from netvigil.model import Measurement, measurement_list_adapter
 
-__all__ = ["STATE_FILE", "Lab", "default_state_dir"]
+__all__ = ["STATE_FILE", "Lab", "default_prefix", "default_state_dir"]
 
 STATE_FILE = "lab.json"
 READY_TIMEOUT_S = 20.0
@@ -49,6 +49,11 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("NETVIGIL_LAB_DIR", "/run/nv-lab"))
 
 
+def default_prefix() -> str:
+    """How the lab's namespaces start: $NETVIGIL_LAB_PREFIX or `nv-`. Raises LabError."""
+    return netns.check_prefix(os.environ.get("NETVIGIL_LAB_PREFIX", netns.PREFIX))
+
+
 @dataclass
 class Lab:
     """A running lab: its topology, where its state lives and the processes it started."""
@@ -56,6 +61,8 @@ class Lab:
     topology: Topology
     state_dir: Path
     topology_path: str | None = None
+    prefix: str = netns.PREFIX
+    """What the lab's namespace names start with (`nv-`, or `nv-<x>-` for a lab of its own)."""
     processes: dict[str, int] = field(default_factory=dict)
     """Process ids by key: `service:<name>`, `dns:<host>`, `flood:<id>`..."""
     active_faults: dict[str, ActiveFault] = field(default_factory=dict)
@@ -63,15 +70,13 @@ class Lab:
 
     # --- names -----------------------------------------------------------------
 
-    @staticmethod
-    def host_ns(host: str) -> str:
+    def host_ns(self, host: str) -> str:
         """The namespace of a host."""
-        return wiring.host_ns(host)
+        return wiring.host_ns(host, self.prefix)
 
-    @staticmethod
-    def router_ns(network: str) -> str:
+    def router_ns(self, network: str) -> str:
         """The namespace of a network's router."""
-        return wiring.router_ns(network)
+        return wiring.router_ns(network, self.prefix)
 
     def namespace(self, name: str) -> str:
         """The namespace for a host name, or for a network name (its router)."""
@@ -317,15 +322,15 @@ class Lab:
 
     def add_routes(self, network: str) -> None:
         """Announce `network` upstream: routes in every ancestor router towards it."""
-        wiring.add_routes(self.topology, network)
+        wiring.add_routes(self.topology, network, self.prefix)
 
     def withdraw_routes(self, network: str) -> None:
         """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
-        wiring.withdraw_routes(self.topology, network)
+        wiring.withdraw_routes(self.topology, network, self.prefix)
 
     def reset_queue(self, network: str) -> None:
         """Put back the plain FIFO of `network`'s shaped uplink."""
-        wiring.reset_queue(self.topology, network)
+        wiring.reset_queue(self.topology, network, self.prefix)
 
     # --- netvigil --------------------------------------------------------------
 
@@ -381,6 +386,7 @@ class Lab:
         data = {
             "topology": self.topology.model_dump(mode="json"),
             "topology_path": self.topology_path,
+            "prefix": self.prefix,
             "processes": self.processes,
             "active_faults": {k: f.to_json() for k, f in self.active_faults.items()},
         }
@@ -400,12 +406,14 @@ class Lab:
             data = json.loads((state_dir / STATE_FILE).read_text())
             topology = Topology.model_validate(data["topology"])
             processes = {k: int(v) for k, v in data.get("processes", {}).items()}
+            prefix = netns.check_prefix(str(data.get("prefix", netns.PREFIX)))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LabError(f"no lab is up (no readable {state_dir / STATE_FILE})") from exc
         return cls(
             topology=topology,
             state_dir=state_dir,
             topology_path=data.get("topology_path"),
+            prefix=prefix,
             processes=processes,
             active_faults={
                 k: ActiveFault.from_json(v) for k, v in data.get("active_faults", {}).items()
@@ -420,12 +428,12 @@ class Lab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.save()
         for net in topo.networks:
-            wiring.build_router(topo, net.name)
+            wiring.build_router(topo, net.name, self.prefix)
         for host in topo.hosts:
-            wiring.build_host(topo, host.name)
+            wiring.build_host(topo, host.name, self.prefix)
         for net in topo.networks:
             if net.upstream is not None:
-                wiring.build_uplink(topo, net.name)
+                wiring.build_uplink(topo, net.name, self.prefix)
         resolvers = [str(topo.host4(h.name)) for h in topo.hosts_with("resolver")]
         for host in topo.hosts:
             netns.write_resolv_conf(self.host_ns(host.name), resolvers or ["127.0.0.1"])

@@ -15,7 +15,7 @@ from typing import Any
 
 from netvigil.errors import LabError
 from netvigil.lab import netns
-from netvigil.lab.lab import STATE_FILE, Lab, default_state_dir
+from netvigil.lab.lab import STATE_FILE, Lab, default_prefix, default_state_dir
 from netvigil.lab.topology import Topology, load_topology
 from netvigil.lab.wiring import own_namespaces
 
@@ -44,34 +44,49 @@ class LabStatus:
         }
 
 
-def lab_up(topology_path: str | Path | None = None, *, state_dir: Path | None = None) -> Lab:
+def lab_up(
+    topology_path: str | Path | None = None,
+    *,
+    state_dir: Path | None = None,
+    prefix: str | None = None,
+) -> Lab:
     """Build a lab from a topology file (the default one when None) and start its servers.
 
-    Anything left by an earlier lab is removed first. On failure everything built so
-    far is torn down again. Raises LabError (missing root, tools or netns support; a
-    failed command) and ConfigError (an invalid topology file).
+    Its namespaces start with `prefix` (default: `default_prefix()`); labs of different
+    prefixes (and state dirs) run side by side. Anything left by an earlier lab of the
+    same names is removed first. On failure everything built so far is torn down again.
+    Raises LabError (missing root, tools or netns support; a failed command; a bad
+    prefix) and ConfigError (an invalid topology file).
     """
     topology = load_topology(topology_path)
+    prefix = netns.check_prefix(prefix) if prefix is not None else default_prefix()
     netns.check_support()
     state_dir = state_dir or default_state_dir()
-    own = own_namespaces(topology)
-    _sweep(state_dir, only=own)  # what an earlier lab of these names left behind
+    own = own_namespaces(topology, prefix)
+    _sweep(state_dir, prefix, only=own)  # what an earlier lab of these names left behind
     lab = Lab(
         topology=topology,
         state_dir=state_dir,
         topology_path=None if topology_path is None else str(topology_path),
+        prefix=prefix,
     )
     try:
         lab.build()
     except BaseException:
-        _sweep(state_dir, only=own)
+        _sweep(state_dir, prefix, only=own)
         raise
     return lab
 
 
-def lab_down(*, state_dir: Path | None = None, topology: Topology | None = None) -> list[str]:
+def lab_down(
+    *,
+    state_dir: Path | None = None,
+    topology: Topology | None = None,
+    prefix: str | None = None,
+) -> list[str]:
     """Remove everything the lab made: processes, namespaces (with their links, routes,
-    iptables rules and qdiscs), links and /etc/netns entries named nv-*. Idempotent.
+    iptables rules and qdiscs), links and /etc/netns entries whose names start with
+    `prefix` (default: `default_prefix()`, so `nv-`: every lab's). Idempotent.
 
     Faults still recorded as active in the state file (say the process that applied
     them died) are undone first, as far as their undo records reach. With `topology`,
@@ -79,10 +94,11 @@ def lab_down(*, state_dir: Path | None = None, topology: Topology | None = None)
     and other `nv-*` namespaces on the machine are left alone. Returns what was
     removed (`fault <id>` for each fault undone).
     """
-    only = None if topology is None else own_namespaces(topology)
+    prefix = netns.check_prefix(prefix) if prefix is not None else default_prefix()
+    only = None if topology is None else own_namespaces(topology, prefix)
     state_dir = state_dir or default_state_dir()
     undone = _undo_faults(state_dir)
-    return undone + _sweep(state_dir, only=only)
+    return undone + _sweep(state_dir, prefix, only=only)
 
 
 def _undo_faults(state_dir: Path) -> list[str]:
@@ -99,7 +115,7 @@ def _undo_faults(state_dir: Path) -> list[str]:
     return undone
 
 
-def _sweep(state_dir: Path, *, only: list[str] | None) -> list[str]:
+def _sweep(state_dir: Path, prefix: str, *, only: list[str] | None) -> list[str]:
     pids: list[int] = []
     state = state_dir / STATE_FILE
     if state.exists():
@@ -107,15 +123,17 @@ def _sweep(state_dir: Path, *, only: list[str] | None) -> list[str]:
             pids = [int(p) for p in json.loads(state.read_text()).get("processes", {}).values()]
         except (OSError, ValueError):
             pids = []
-    removed = netns.remove_everything(extra_pids=pids, only=only)
+    removed = netns.remove_everything(prefix, extra_pids=pids, only=only)
     state.unlink(missing_ok=True)
     return removed
 
 
-def lab_status(*, state_dir: Path | None = None) -> LabStatus:
-    """What of the lab exists now (works whether or not a lab is up)."""
+def lab_status(*, state_dir: Path | None = None, prefix: str | None = None) -> LabStatus:
+    """What of the lab exists now (works whether or not a lab is up): namespaces
+    starting with `prefix` (default: `default_prefix()`), and the state in `state_dir`."""
     state_dir = state_dir or default_state_dir()
-    namespaces = netns.list_namespaces()
+    prefix = netns.check_prefix(prefix) if prefix is not None else default_prefix()
+    namespaces = netns.list_namespaces(prefix)
     try:
         lab: Lab | None = Lab.load(state_dir)
     except LabError:

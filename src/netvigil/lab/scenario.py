@@ -47,7 +47,7 @@ from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns
 from netvigil.lab.config import target_names
 from netvigil.lab.faults import FAULTS, FaultSpec, target_sort
-from netvigil.lab.lab import Lab, default_state_dir
+from netvigil.lab.lab import Lab, default_prefix, default_state_dir
 from netvigil.lab.lifecycle import lab_down, lab_up
 from netvigil.lab.topology import Topology, load_topology
 from netvigil.model import Measurement, measurement_list_adapter
@@ -261,7 +261,8 @@ class ScenarioRunner:
 
     `sleep` and `wall` are injectable for tests; `progress` receives progress lines;
     `on_start(lab, started)` is called once the agents run and the clock starts (the live
-    view uses it with a `sleep` that watches the measurements while it waits).
+    view uses it with a `sleep` that watches the measurements while it waits). The lab's
+    namespaces start with `prefix` (default: $NETVIGIL_LAB_PREFIX or `nv-`).
     """
 
     def __init__(
@@ -276,6 +277,7 @@ class ScenarioRunner:
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
         on_start: Callable[[Lab, float], None] | None = None,
+        prefix: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.topology_path = topology_path or topology_for(scenario, scenario_path)
@@ -286,16 +288,18 @@ class ScenarioRunner:
         self.sleep = sleep
         self.wall = wall
         self.on_start = on_start
+        self.prefix = prefix
 
     def run(self) -> ScenarioResult:
         """Run the whole scenario; the lab is torn down afterwards whatever happens."""
         topology = load_topology(self.topology_path)
         check_scenario(self.scenario, topology, source=self.source)
+        prefix = self.prefix or default_prefix()
         try:
-            lab = lab_up(self.topology_path, state_dir=self.state_dir)
+            lab = lab_up(self.topology_path, state_dir=self.state_dir, prefix=prefix)
             return self._run(lab)
         finally:
-            lab_down(state_dir=self.state_dir, topology=topology)
+            lab_down(state_dir=self.state_dir, topology=topology, prefix=prefix)
 
     def _run(self, lab: Lab) -> ScenarioResult:
         sc = self.scenario

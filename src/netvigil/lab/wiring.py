@@ -2,7 +2,9 @@
 
 Pure plumbing of a `Topology` into namespaces (through `netvigil.lab.netns`): each
 network is a router namespace `nv-r-<network>` with a bridge `nv-br` holding its hosts'
-links (`nv-h<i>`); each host is a namespace `nv-<host>` with one link `nv-eth`; a
+links (`nv-h<i>`); each host is a namespace `nv-<host>` with one link `nv-eth`
+(namespace names start with the lab's prefix, `nv-` by default; `nv-a-` gives
+`nv-a-r-<network>` and `nv-a-<host>`, so labs of different prefixes coexist); a
 network's router reaches its upstream router over `nv-up` (`nv-d<i>` on the upstream
 side), where traffic into the network may be shaped.
 """
@@ -29,20 +31,20 @@ __all__ = [
 ]
 
 
-def host_ns(host: str) -> str:
-    """The namespace of a host."""
-    return f"{netns.PREFIX}{host}"
+def host_ns(host: str, ns_prefix: str = netns.PREFIX) -> str:
+    """The namespace of a host (in a lab whose namespaces start with `ns_prefix`)."""
+    return f"{ns_prefix}{host}"
 
 
-def router_ns(network: str) -> str:
+def router_ns(network: str, ns_prefix: str = netns.PREFIX) -> str:
     """The namespace of a network's router."""
-    return f"{netns.PREFIX}r-{network}"
+    return f"{ns_prefix}r-{network}"
 
 
-def own_namespaces(topology: Topology) -> list[str]:
+def own_namespaces(topology: Topology, ns_prefix: str = netns.PREFIX) -> list[str]:
     """The namespaces a lab of `topology` consists of."""
-    own = [host_ns(h.name) for h in topology.hosts]
-    return own + [router_ns(n.name) for n in topology.networks]
+    own = [host_ns(h.name, ns_prefix) for h in topology.hosts]
+    return own + [router_ns(n.name, ns_prefix) for n in topology.networks]
 
 
 def port_of(topology: Topology, host: str) -> str:
@@ -61,10 +63,10 @@ def _sysctl(ns: str, *settings: str) -> None:
     netns.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *settings])
 
 
-def build_router(topo: Topology, network: str) -> None:
+def build_router(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
     """Create `network`'s router namespace: forwarding on, a bridge with its addresses."""
     net = topo.network(network)
-    ns = router_ns(network)
+    ns = router_ns(network, ns_prefix)
     netns.run(["ip", "netns", "add", ns])
     netns.run(["ip", "-n", ns, "link", "set", "lo", "up"])
     _sysctl(
@@ -88,11 +90,11 @@ def build_router(topo: Topology, network: str) -> None:
     netns.run(["ip", "-n", ns, "link", "set", "nv-br", "up"])
 
 
-def build_host(topo: Topology, host: str) -> None:
+def build_host(topo: Topology, host: str, ns_prefix: str = netns.PREFIX) -> None:
     """Create `host`'s namespace, linked to its network's bridge, with addresses and routes."""
     h = topo.host(host)
     net = topo.network(h.network)
-    ns, router = host_ns(host), router_ns(h.network)
+    ns, router = host_ns(host, ns_prefix), router_ns(h.network, ns_prefix)
     port = port_of(topo, host)
     netns.run(["ip", "netns", "add", ns])
     netns.run(["ip", "-n", ns, "link", "set", "lo", "up"])
@@ -120,11 +122,11 @@ def build_host(topo: Topology, host: str) -> None:
         )  # fmt: skip
 
 
-def build_uplink(topo: Topology, network: str) -> None:
+def build_uplink(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
     """Link `network`'s router to its upstream's, announce it, and shape traffic into it."""
     net = topo.network(network)
     assert net.upstream is not None
-    ns, up_ns = router_ns(network), router_ns(net.upstream)
+    ns, up_ns = router_ns(network, ns_prefix), router_ns(net.upstream, ns_prefix)
     down = downlink_of(topo, network)
     upper4, lower4 = topo.link4(network)
     upper6, lower6 = topo.link6(network)
@@ -140,7 +142,7 @@ def build_uplink(topo: Topology, network: str) -> None:
     netns.run(["ip", "-n", up_ns, "link", "set", down, "up"])
     netns.run(["ip", "-n", ns, "route", "add", "default", "via", str(upper4)])
     netns.run(["ip", "-n", ns, "-6", "route", "add", "default", "via", str(upper6)])
-    add_routes(topo, network)
+    add_routes(topo, network, ns_prefix)
     if net.uplink is not None:
         u = net.uplink
         tc = ["ip", "netns", "exec", up_ns, "tc"]
@@ -149,16 +151,16 @@ def build_uplink(topo: Topology, network: str) -> None:
         netns.run([*tc, "class", "add", "dev", down, "parent", "1:", "classid", "1:1", "htb",
                    "rate", f"{u.rate_kbit}kbit", "ceil", f"{u.rate_kbit}kbit",
                    "burst", f"{u.burst_kbit}kbit"])  # fmt: skip
-        reset_queue(topo, network)
+        reset_queue(topo, network, ns_prefix)
 
 
-def reset_queue(topo: Topology, network: str) -> None:
+def reset_queue(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
     """Put back the plain FIFO of `network`'s shaped uplink."""
     net = topo.network(network)
     if net.upstream is None or net.uplink is None:
         return
     netns.run(
-        ["ip", "netns", "exec", router_ns(net.upstream), "tc", "qdisc", "replace",
+        ["ip", "netns", "exec", router_ns(net.upstream, ns_prefix), "tc", "qdisc", "replace",
          "dev", downlink_of(topo, network), "parent", "1:1", "handle", "10:", "pfifo",
          "limit", str(net.uplink.queue_packets)]
     )  # fmt: skip
@@ -174,23 +176,23 @@ def routed_prefixes(topo: Topology, network: str) -> list[str]:
     return out
 
 
-def add_routes(topo: Topology, network: str) -> None:
+def add_routes(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
     """Announce `network` upstream: routes in every ancestor router towards it."""
     child = topo.network(network)
     while child.upstream is not None:
         parent = child.upstream
         lower4, lower6 = topo.link4(child.name)[1], topo.link6(child.name)[1]
-        for prefix in routed_prefixes(topo, network):
-            via = str(lower6) if ":" in prefix else str(lower4)
-            netns.run(["ip", "-n", router_ns(parent), "route", "replace", prefix,
+        for cidr in routed_prefixes(topo, network):
+            via = str(lower6) if ":" in cidr else str(lower4)
+            netns.run(["ip", "-n", router_ns(parent, ns_prefix), "route", "replace", cidr,
                        "via", via])  # fmt: skip
         child = topo.network(parent)
 
 
-def withdraw_routes(topo: Topology, network: str) -> None:
+def withdraw_routes(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
     """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
     upstream = topo.network(network).upstream
     if upstream is None:
         raise LabError(f"network {network!r} is the core; it has no upstream to withdraw from")
-    for prefix in routed_prefixes(topo, network):
-        netns.run(["ip", "-n", router_ns(upstream), "route", "del", prefix], check=False)
+    for cidr in routed_prefixes(topo, network):
+        netns.run(["ip", "-n", router_ns(upstream, ns_prefix), "route", "del", cidr], check=False)
