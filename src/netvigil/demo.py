@@ -24,9 +24,10 @@ from typing import Any
 from netvigil.errors import ConfigError, NetvigilError
 from netvigil.lab import netns
 from netvigil.lab.config import detector_config
-from netvigil.lab.scenario import Scenario, ScenarioRunner, load_scenario
-from netvigil.lab.score import describe_expectation, run_report
+from netvigil.lab.scenario import Scenario, ScenarioResult, ScenarioRunner, load_scenario
+from netvigil.lab.score import run_report
 from netvigil.lab.show import LiveView
+from netvigil.lab.summary import describe_expectation, summary_lines
 from netvigil.lab.topology import Topology
 from netvigil.model import Measurement
 
@@ -116,31 +117,20 @@ def _say(text: str = "", *, err: bool = False) -> None:
     stream.flush()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; returns the exit status."""
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m netvigil.demo", description=__doc__)
     parser.add_argument("--scenario", type=Path, default=None, help="scenario file")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder")
     parser.add_argument("--plain", action="store_true", help="plain lines, no live view")
-    args = parser.parse_args(argv)
-    t0 = time.monotonic()
-    try:
-        netns.check_support()
-    except NetvigilError as exc:
-        _say(f"error: {exc}", err=True)
-        return 1
-    path = args.scenario or default_scenario()
-    try:
-        scenario = load_scenario(path)
-    except ConfigError as exc:
-        _say(f"error: {exc}", err=True)
-        return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    return parser.parse_args(argv)
+
+
+def _play(scenario: Scenario, path: Path, out: Path, *, plain: bool) -> ScenarioResult:
+    """Run the scenario in a fresh lab with the live view; the lab is down afterwards."""
     view = LiveView(
         interval_s=scenario.probe_interval_s,
         timeout_s=scenario.probe_timeout_s,
-        plain=True if args.plain else None,
+        plain=True if plain else None,
     )
     _say(
         f"netvigil demo: {scenario.name}: {scenario.description}. "
@@ -155,10 +145,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_start=view.start,
     )
     try:
-        try:
-            result = runner.run()
-        finally:
-            view.close()
+        return runner.run()
+    finally:
+        view.close()
+
+
+def _write_reports(
+    doc: dict[str, Any], result: ScenarioResult, scenario: Scenario, out: Path
+) -> list[Path]:
+    """`incidents.json`, `summary.md` and, when they can be made, the full reports."""
+    assert result.topology is not None
+    incidents_json = out / "incidents.json"
+    incidents_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    written = [incidents_json, write_summary(doc, out / "summary.md")]
+    try:
+        written += asyncio.run(
+            _full_reports(
+                [i["id"] for i in doc["incidents"]],
+                result.records,
+                result.topology,
+                scenario,
+                out,
+            )
+        )
+    except Exception as exc:  # the summary above stands on its own
+        _say(f"note: no full incident report ({type(exc).__name__}: {exc})", err=True)
+    return written
+
+
+def _tell(doc: dict[str, Any], out: Path, written: list[Path]) -> None:
+    """What netvigil reported, and where the report went."""
+    _say("")
+    _say(f"netvigil reported {len(doc['incidents'])} incident(s):")
+    for line in summary_lines(doc)[1:]:
+        _say(line)
+    _say("")
+    _say(f"report written to {out.resolve()}/:")
+    for p in written:
+        if p.suffix != ".png":
+            _say(f"  {p}")
+    pngs = [p for p in written if p.suffix == ".png"]
+    if pngs:
+        _say(f"  (+ {len(pngs)} figures)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; returns the exit status."""
+    args = _arguments(argv)
+    t0 = time.monotonic()
+    try:
+        netns.check_support()
+    except NetvigilError as exc:
+        _say(f"error: {exc}", err=True)
+        return 1
+    path = args.scenario or default_scenario()
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as exc:
+        _say(f"error: {exc}", err=True)
+        return 2
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = _play(scenario, path, out, plain=args.plain)
     except NetvigilError as exc:
         _say(f"error: {exc}", err=True)
         return 1
@@ -173,36 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         measurements=result.records,
         windows=result.windows,
     )
-    incidents_json = out / "incidents.json"
-    incidents_json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    summary = write_summary(doc, out / "summary.md")
-    written = [incidents_json, summary]
-    try:
-        written += asyncio.run(
-            _full_reports(
-                [i["id"] for i in doc["incidents"]],
-                result.records,
-                result.topology,
-                scenario,
-                out,
-            )
-        )
-    except Exception as exc:  # the summary above stands on its own
-        _say(f"note: no full incident report ({type(exc).__name__}: {exc})", err=True)
-    _say("")
-    _say(f"netvigil reported {len(doc['incidents'])} incident(s):")
-    from netvigil.cli.lab import summary_lines
-
-    for line in summary_lines(doc)[1:]:
-        _say(line)
-    _say("")
-    _say(f"report written to {out.resolve()}/:")
-    for p in written:
-        if p.suffix != ".png":
-            _say(f"  {p}")
-    pngs = [p for p in written if p.suffix == ".png"]
-    if pngs:
-        _say(f"  (+ {len(pngs)} figures)")
+    _tell(doc, out, _write_reports(doc, result, scenario, out))
     _say(f"the lab is down; the demo took {time.monotonic() - t0:.0f}s")
     return 0
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from netvigil.lab.lab import own_namespaces
 from netvigil.lab.netns import list_links, list_namespaces
 from netvigil.lab.topology import load_topology
+from netvigil.lab.wiring import own_namespaces
 
 SMALL = Path(__file__).resolve().parent.parent / "lab" / "small.toml"
 
@@ -66,14 +66,18 @@ def test_lab_run_writes_reported_truth_and_score_and_down_leaves_nothing(tmp_pat
     scenario = tmp_path / "tiny-crash.toml"
     scenario.write_text(SCENARIO.format(topology=SMALL))
     out = tmp_path / "run.json"
-    env = {**os.environ, "NETVIGIL_LAB_DIR": str(tmp_path / "state")}
+    env = {
+        **os.environ,
+        "NETVIGIL_LAB_DIR": str(tmp_path / "state"),
+        "NETVIGIL_LAB_PREFIX": "nv-c-",
+    }
     try:
         proc = netvigil("lab", "run", str(scenario), "--json", str(out), "--plain", env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
     finally:
         down = netvigil("lab", "down", env=env)
     assert down.returncode == 0, down.stderr
-    ours = set(own_namespaces(load_topology(SMALL)))
+    ours = set(own_namespaces(load_topology(SMALL), "nv-c-"))
     assert ours & set(list_namespaces()) == set()
     assert list_links(None) == []
     assert ours & {p.name for p in Path("/etc/netns").glob("nv-*")} == set()

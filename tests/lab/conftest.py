@@ -27,14 +27,18 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("nv-lab")
 
 
+TEST_PREFIX = "nv-t-"
+"""The small lab's namespaces start with this, so a lab of the default prefix may run."""
+
+
 @pytest.fixture(scope="module")
 def small_lab(state_dir: Path) -> Iterator[Lab]:
     require_root()
-    lab = lab_up(SMALL, state_dir=state_dir)
+    lab = lab_up(SMALL, state_dir=state_dir, prefix=TEST_PREFIX)
     try:
         yield lab
     finally:
-        lab_down(state_dir=state_dir)
+        lab_down(state_dir=state_dir, prefix=TEST_PREFIX)  # other labs' namespaces stay
 
 
 @pytest.fixture

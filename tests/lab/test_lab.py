@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from netvigil.config import parse_config
-from netvigil.errors import ConfigError
-from netvigil.lab import Lab, lab_down, lab_status, lab_up, load_topology
+from netvigil.errors import ConfigError, LabError
+from netvigil.lab import FaultSpec, Lab, lab_down, lab_status, lab_up, load_topology
 from netvigil.lab.faults import FAULT_KINDS
-from netvigil.lab.netns import list_links, list_namespaces
+from netvigil.lab.lab import default_prefix
+from netvigil.lab.netns import check_prefix, list_links, list_namespaces
 from netvigil.lab.scenario import (
     FAULT_CAUSE,
     Scenario,
@@ -20,6 +21,7 @@ from netvigil.lab.scenario import (
     check_scenario,
     load_scenario,
 )
+from netvigil.lab.wiring import own_namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
@@ -99,12 +101,14 @@ def test_generated_config_is_a_valid_netvigil_config(tmp_path: Path) -> None:
 # --- lifecycle (root) ----------------------------------------------------------
 
 
-def _leftovers() -> dict[str, object]:
+def _leftovers(own: list[str]) -> dict[str, object]:
+    """What is left of a lab whose namespaces are `own` (other tests on this machine
+    may hold namespaces named nv-* of their own meanwhile)."""
     rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
     return {
-        "namespaces": list_namespaces(),
+        "namespaces": sorted(set(list_namespaces()) & set(own)),
         "root links": list_links(None),
-        "etc": sorted(p.name for p in Path("/etc/netns").glob("nv-*")),
+        "etc": sorted(p.name for p in Path("/etc/netns").glob("nv-*") if p.name in own),
         "root rules": [r for r in rules.splitlines() if "nv-" in r],
     }
 
@@ -127,14 +131,15 @@ def test_default_lab_up_probe_and_down_leaves_nothing(tmp_path: Path) -> None:
                                 text=True).stdout  # fmt: skip
         assert "nv-" not in routes
     finally:
-        removed = lab_down(state_dir=tmp_path)
+        removed = lab_down(state_dir=tmp_path, topology=lab.topology)
     assert any(r.startswith("namespace nv-r-gov") for r in removed)
-    assert _leftovers() == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
+    own = own_namespaces(lab.topology)
+    assert _leftovers(own) == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
     assert subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout == rules_before
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
-    assert lab_down(state_dir=tmp_path) == []  # idempotent
-    assert not lab_status(state_dir=tmp_path).up
+    assert lab_down(state_dir=tmp_path, topology=lab.topology) == []  # idempotent
+    assert not set(lab_status(state_dir=tmp_path).namespaces) & set(own)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -160,9 +165,10 @@ def test_short_scenario_run_reports_outcomes_per_fault_window(
         topology_path=small_topology,
         state_dir=tmp_path / "state",
         out_dir=tmp_path / "out",
+        prefix="nv-s-",
     )
     result = runner.run()
-    assert list_namespaces() == []
+    assert list_namespaces("nv-s-") == []
     assert result.measurements > 0
     assert (tmp_path / "out" / "crash.result.json").exists()
     crash, rest = result.windows
@@ -173,3 +179,41 @@ def test_short_scenario_run_reports_outcomes_per_fault_window(
         outside = rest["outcomes"]["portal"][v]
         assert outside.get("ok", 0) >= 1, outside
     assert os.path.exists(result.measurements_path or "")
+
+
+@pytest.mark.netns
+@pytest.mark.timeout(180)
+@pytest.mark.usefixtures("root")
+def test_two_labs_of_one_topology_run_side_by_side(tmp_path: Path, small_topology: Path) -> None:
+    a = lab_up(small_topology, state_dir=tmp_path / "a", prefix="nv-a-")
+    try:
+        b = lab_up(small_topology, state_dir=tmp_path / "b", prefix="nv-b-")
+        try:
+            assert set(own_namespaces(a.topology, "nv-b-")) <= set(list_namespaces("nv-b-"))
+            a.apply_fault(FaultSpec(kind="shutdown", target="gov", until=60))
+            in_a = a.probe("home", targets=["portal-tcp"], timeout_s=1.5)
+            in_b = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
+            assert [m.outcome.value for m in in_a] == ["tcp_timeout"]
+            assert [m.outcome.value for m in in_b] == ["ok"]
+            removed = lab_down(state_dir=tmp_path / "a", prefix="nv-a-")
+            assert "fault shutdown:gov:0" in removed
+            assert list_namespaces("nv-a-") == []
+            assert set(own_namespaces(b.topology, "nv-b-")) <= set(list_namespaces("nv-b-"))
+            again = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
+            assert [m.outcome.value for m in again] == ["ok"]
+        finally:
+            lab_down(state_dir=tmp_path / "b", prefix="nv-b-")
+    finally:
+        lab_down(state_dir=tmp_path / "a", prefix="nv-a-")
+    assert list_namespaces("nv-b-") == []
+
+
+def test_lab_prefixes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert check_prefix("nv-") == "nv-" and check_prefix("nv-a1-") == "nv-a1-"
+    for bad in ("xx-", "nv-A-", "nv-toolongname-", "nv-a"):
+        with pytest.raises(LabError, match="is not `nv-`"):
+            check_prefix(bad)
+    monkeypatch.setenv("NETVIGIL_LAB_PREFIX", "nv-q-")
+    assert default_prefix() == "nv-q-"
+    lab = Lab(topology=load_topology(), state_dir=Path("/nonexistent"), prefix="nv-q-")
+    assert lab.namespace("tirana") == "nv-q-tirana" and lab.namespace("gov") == "nv-q-r-gov"

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from netvigil.lab import lab_down, lab_status, lab_up
 from netvigil.lab.scenario import ScenarioRunner, load_scenario
-from netvigil.lab.score import describe_expectation, run_report
+from netvigil.lab.score import run_report
 from netvigil.lab.show import LiveView
+from netvigil.lab.summary import summary_lines
 
 __all__ = ["app", "resolve_scenario"]
 
@@ -53,10 +54,12 @@ def down() -> None:
     namespaces = sum(r.startswith("namespace ") for r in removed)
     processes = sum(r.startswith("process ") for r in removed)
     links = sum(r.startswith("link ") for r in removed)
+    faults = sum(r.startswith("fault ") for r in removed)
     if not removed:
         _echo("nothing to remove: no lab is up")
     else:
-        _echo(f"removed {namespaces} namespaces, {processes} processes, {links} links")
+        undone = f"undid {faults} faults, " if faults else ""
+        _echo(f"{undone}removed {namespaces} namespaces, {processes} processes, {links} links")
 
 
 @app.command("status")
@@ -161,15 +164,3 @@ def run(
         print(line, file=sink)
     if json_out is not None and not to_stdout:
         print(f"wrote {json_out}", file=sink)
-
-
-def summary_lines(doc: dict[str, Any]) -> list[str]:
-    """The score in a few lines of text."""
-    sc = doc["score"]
-    lines = [f"{doc['scenario']}: {doc['measurements']} measurements, "
-             f"{len(doc['incidents'])} incident(s) reported"]  # fmt: skip
-    lines += ["  " + describe_expectation(e) for e in sc["expectations"]]
-    if sc["services_precision"] is not None:
-        lines.append(f"  services precision {sc['services_precision']:.0%}")
-    lines.append(f"  false incidents: {len(sc['false_incidents'])}")
-    return lines

@@ -6,6 +6,10 @@
     lab.clear_fault(...)
     lab_down()                           # idempotent; removes everything named nv-*
 
+`Lab` is the `LabHost` faults act on (`netvigil.lab.faults`): it knows no fault kind,
+only how to apply a `Fault` and keep its undo record in the state file. Building the
+namespaces is `netvigil.lab.wiring`; bringing a lab up and down, `netvigil.lab.lifecycle`.
+
 The lab never touches the root namespace beyond creating namespaces: no link, route or
 rule there, so nothing of the lab's addresses can leave the machine. Its state (pids,
 zone data, certificates, logs, measurements) lives in `state_dir` (default
@@ -27,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.errors import LabError
-from netvigil.lab import netns
+from netvigil.lab import netns, wiring
 from netvigil.lab.config import netvigil_config_text
-from netvigil.lab.faults import FaultSpec, apply_fault, clear_fault
+from netvigil.lab.faults import ActiveFault, FaultSpec, make_fault
 from netvigil.lab.pki import ServiceCerts, make_pki
-from netvigil.lab.topology import Topology, load_topology
-from netvigil.model import Measurement
+from netvigil.lab.topology import Topology
+from netvigil.model import Measurement, measurement_list_adapter
 
-__all__ = ["Lab", "LabStatus", "default_state_dir", "lab_down", "lab_status", "lab_up"]
+__all__ = ["STATE_FILE", "Lab", "default_prefix", "default_state_dir"]
 
 STATE_FILE = "lab.json"
 READY_TIMEOUT_S = 20.0
@@ -45,6 +49,11 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("NETVIGIL_LAB_DIR", "/run/nv-lab"))
 
 
+def default_prefix() -> str:
+    """How the lab's namespaces start: $NETVIGIL_LAB_PREFIX or `nv-`. Raises LabError."""
+    return netns.check_prefix(os.environ.get("NETVIGIL_LAB_PREFIX", netns.PREFIX))
+
+
 @dataclass
 class Lab:
     """A running lab: its topology, where its state lives and the processes it started."""
@@ -52,22 +61,22 @@ class Lab:
     topology: Topology
     state_dir: Path
     topology_path: str | None = None
+    prefix: str = netns.PREFIX
+    """What the lab's namespace names start with (`nv-`, or `nv-<x>-` for a lab of its own)."""
     processes: dict[str, int] = field(default_factory=dict)
     """Process ids by key: `service:<name>`, `dns:<host>`, `flood:<id>`..."""
-    active_faults: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """What each applied fault changed, by fault id, so clearing undoes exactly that."""
+    active_faults: dict[str, ActiveFault] = field(default_factory=dict)
+    """Each applied fault with what it changed, by fault id, so clearing undoes exactly that."""
 
     # --- names -----------------------------------------------------------------
 
-    @staticmethod
-    def host_ns(host: str) -> str:
+    def host_ns(self, host: str) -> str:
         """The namespace of a host."""
-        return f"{netns.PREFIX}{host}"
+        return wiring.host_ns(host, self.prefix)
 
-    @staticmethod
-    def router_ns(network: str) -> str:
+    def router_ns(self, network: str) -> str:
         """The namespace of a network's router."""
-        return f"{netns.PREFIX}r-{network}"
+        return wiring.router_ns(network, self.prefix)
 
     def namespace(self, name: str) -> str:
         """The namespace for a host name, or for a network name (its router)."""
@@ -79,13 +88,11 @@ class Lab:
 
     def port_of(self, host: str) -> str:
         """The router-side interface of `host`'s link (in its network's router)."""
-        h = self.topology.host(host)
-        index = [x.name for x in self.topology.hosts_in(h.network)].index(host)
-        return f"nv-h{index}"
+        return wiring.port_of(self.topology, host)
 
     def downlink_of(self, network: str) -> str:
         """The upstream router's interface towards `network`."""
-        return f"nv-d{self.topology.link_index(network)}"
+        return wiring.downlink_of(self.topology, network)
 
     # --- paths -----------------------------------------------------------------
 
@@ -126,6 +133,13 @@ class Lab:
         if check and proc.returncode != 0:
             raise LabError(f"{name}: {' '.join(argv)} failed: {proc.stderr.strip()}")
         return proc
+
+    def command(self, name: str, argv: Sequence[str], *, check: bool = True) -> str:
+        """Run a short command inside a host's (or a router's) namespace; its stdout.
+
+        Raises LabError when it fails and `check` is set.
+        """
+        return netns.run(netns.exec_argv(self.namespace(name), argv), check=check)
 
     def ip(self, name: str, *args: str, check: bool = True) -> str:
         """`ip -n <namespace> ARGS`."""
@@ -174,6 +188,10 @@ class Lab:
             os.kill(pid, sig)
         except ProcessLookupError as exc:
             raise LabError(f"lab process {key!r} (pid {pid}) has exited") from exc
+
+    def has_process(self, key: str) -> bool:
+        """Whether the lab holds a process under `key` (running or not)."""
+        return key in self.processes
 
     def wait_listening(
         self, name: str, port: int, *, udp: bool = False, key: str | None = None
@@ -224,7 +242,8 @@ class Lab:
         if wait:
             self.wait_listening(svc.host, svc.effective_port, key=f"service:{svc.name}")
 
-    def _start_servers(self) -> None:
+    def start_servers(self) -> None:
+        """Start the DNS servers and every web service; wait until all of them listen."""
         topo = self.topology
         for zone_host in sorted({z.server for z in topo.zones}):
             zones = [z.name for z in topo.zones if z.server == zone_host]
@@ -269,18 +288,49 @@ class Lab:
 
     # --- faults ----------------------------------------------------------------
 
-    def apply_fault(self, fault: FaultSpec) -> str:
+    def apply_fault(self, spec: FaultSpec) -> str:
         """Start a fault now; returns its id. Raises LabError when the target does not fit."""
-        return apply_fault(self, fault)
+        fault = make_fault(spec)
+        fault.check(self)
+        if spec.fault_id in self.active_faults:
+            self.clear_fault(spec.fault_id)
+        record = fault.apply(self)
+        self.active_faults[spec.fault_id] = ActiveFault(spec, time.time(), record)
+        self.save()
+        return spec.fault_id
 
     def clear_fault(self, fault_id: str) -> None:
-        """End a fault started by `apply_fault` (idempotent)."""
-        clear_fault(self, fault_id)
+        """End a fault started by `apply_fault` (idempotent; unknown ids are ignored)."""
+        active = self.active_faults.pop(fault_id, None)
+        if active is None:
+            return
+        try:
+            active.undo(self)
+        finally:
+            self.save()
 
     def clear_all_faults(self) -> None:
         """End every active fault."""
         for fault_id in list(self.active_faults):
             self.clear_fault(fault_id)
+
+    # --- routes ----------------------------------------------------------------
+
+    def routed_prefixes(self, network: str) -> list[str]:
+        """The prefixes reached through `network`'s uplink: its own and its descendants'."""
+        return wiring.routed_prefixes(self.topology, network)
+
+    def add_routes(self, network: str) -> None:
+        """Announce `network` upstream: routes in every ancestor router towards it."""
+        wiring.add_routes(self.topology, network, self.prefix)
+
+    def withdraw_routes(self, network: str) -> None:
+        """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
+        wiring.withdraw_routes(self.topology, network, self.prefix)
+
+    def reset_queue(self, network: str) -> None:
+        """Put back the plain FIFO of `network`'s shaped uplink."""
+        wiring.reset_queue(self.topology, network, self.prefix)
 
     # --- netvigil --------------------------------------------------------------
 
@@ -326,8 +376,6 @@ class Lab:
         if proc.returncode != 0:
             raise LabError(f"{vantage}: probe run failed: {proc.stderr.strip()[-2000:]}")
         rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-        from netvigil.model import measurement_list_adapter
-
         return measurement_list_adapter.validate_python(rows)
 
     # --- state -----------------------------------------------------------------
@@ -338,8 +386,9 @@ class Lab:
         data = {
             "topology": self.topology.model_dump(mode="json"),
             "topology_path": self.topology_path,
+            "prefix": self.prefix,
             "processes": self.processes,
-            "active_faults": self.active_faults,
+            "active_faults": {k: f.to_json() for k, f in self.active_faults.items()},
         }
         tmp = self.state_dir / f"{STATE_FILE}.tmp"
         tmp.write_text(json.dumps(data, indent=2))
@@ -347,18 +396,28 @@ class Lab:
 
     @classmethod
     def load(cls, state_dir: Path | None = None) -> Lab:
-        """The lab running now, from its state file. Raises LabError when none is up."""
+        """The lab running now, from its state file.
+
+        Raises LabError when none is up, or when the state file does not fit (a fault
+        kind that is not registered, say).
+        """
         state_dir = state_dir or default_state_dir()
         try:
             data = json.loads((state_dir / STATE_FILE).read_text())
-        except (OSError, ValueError) as exc:
+            topology = Topology.model_validate(data["topology"])
+            processes = {k: int(v) for k, v in data.get("processes", {}).items()}
+            prefix = netns.check_prefix(str(data.get("prefix", netns.PREFIX)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LabError(f"no lab is up (no readable {state_dir / STATE_FILE})") from exc
         return cls(
-            topology=Topology.model_validate(data["topology"]),
+            topology=topology,
             state_dir=state_dir,
             topology_path=data.get("topology_path"),
-            processes={k: int(v) for k, v in data.get("processes", {}).items()},
-            active_faults=data.get("active_faults", {}),
+            prefix=prefix,
+            processes=processes,
+            active_faults={
+                k: ActiveFault.from_json(v) for k, v in data.get("active_faults", {}).items()
+            },
         )
 
     # --- building --------------------------------------------------------------
@@ -369,12 +428,12 @@ class Lab:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.save()
         for net in topo.networks:
-            self._build_router(net.name)
+            wiring.build_router(topo, net.name, self.prefix)
         for host in topo.hosts:
-            self._build_host(host.name)
+            wiring.build_host(topo, host.name, self.prefix)
         for net in topo.networks:
             if net.upstream is not None:
-                self._build_uplink(net.name)
+                wiring.build_uplink(topo, net.name, self.prefix)
         resolvers = [str(topo.host4(h.name)) for h in topo.hosts_with("resolver")]
         for host in topo.hosts:
             netns.write_resolv_conf(self.host_ns(host.name), resolvers or ["127.0.0.1"])
@@ -385,237 +444,5 @@ class Lab:
                 host = topo.host(svc.host)
                 names[svc.name] = [n for n in (host.dns_name, str(topo.host4(host.name))) if n]
         make_pki(self.state_dir / "pki", names)
-        self._start_servers()
+        self.start_servers()
         self.save()
-
-    def _sysctl(self, ns: str, *settings: str) -> None:
-        netns.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *settings])
-
-    def _build_router(self, network: str) -> None:
-        topo = self.topology
-        net = topo.network(network)
-        ns = self.router_ns(network)
-        netns.run(["ip", "netns", "add", ns])
-        netns.run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        self._sysctl(
-            ns,
-            "net.ipv4.ip_forward=1",
-            "net.ipv4.icmp_ratelimit=0",
-            "net.ipv6.conf.all.forwarding=1",
-            "net.ipv6.icmp.ratelimit=0",
-        )
-        netns.run(["ip", "-n", ns, "link", "add", "nv-br", "type", "bridge"])
-        netns.run(
-            ["ip", "-n", ns, "addr", "add", f"{topo.router4(network)}/{net.prefix4.prefixlen}",
-             "dev", "nv-br"]
-        )  # fmt: skip
-        v6 = topo.router6(network)
-        if v6 is not None and net.prefix6 is not None:
-            netns.run(
-                ["ip", "-n", ns, "addr", "add", f"{v6}/{net.prefix6.prefixlen}", "dev", "nv-br",
-                 "nodad"]
-            )  # fmt: skip
-        netns.run(["ip", "-n", ns, "link", "set", "nv-br", "up"])
-
-    def _build_host(self, host: str) -> None:
-        topo = self.topology
-        h = topo.host(host)
-        net = topo.network(h.network)
-        ns, router = self.host_ns(host), self.router_ns(h.network)
-        port = self.port_of(host)
-        netns.run(["ip", "netns", "add", ns])
-        netns.run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        netns.run(
-            ["ip", "link", "add", "nv-eth", "netns", ns, "type", "veth", "peer", "name", port,
-             "netns", router]
-        )  # fmt: skip
-        netns.run(["ip", "-n", router, "link", "set", port, "master", "nv-br"])
-        netns.run(["ip", "-n", router, "link", "set", port, "up"])
-        netns.run(
-            ["ip", "-n", ns, "addr", "add", f"{topo.host4(host)}/{net.prefix4.prefixlen}",
-             "dev", "nv-eth"]
-        )  # fmt: skip
-        netns.run(["ip", "-n", ns, "link", "set", "nv-eth", "up"])
-        netns.run(["ip", "-n", ns, "route", "add", "default", "via", str(topo.router4(h.network))])
-        v6 = topo.host6(host)
-        if v6 is not None and net.prefix6 is not None:
-            netns.run(
-                ["ip", "-n", ns, "addr", "add", f"{v6}/{net.prefix6.prefixlen}", "dev", "nv-eth",
-                 "nodad"]
-            )  # fmt: skip
-            netns.run(
-                ["ip", "-n", ns, "-6", "route", "add", "default", "via",
-                 str(topo.router6(h.network))]
-            )  # fmt: skip
-
-    def _build_uplink(self, network: str) -> None:
-        topo = self.topology
-        net = topo.network(network)
-        assert net.upstream is not None
-        ns, up_ns = self.router_ns(network), self.router_ns(net.upstream)
-        down = self.downlink_of(network)
-        upper4, lower4 = topo.link4(network)
-        upper6, lower6 = topo.link6(network)
-        netns.run(
-            ["ip", "link", "add", "nv-up", "netns", ns, "type", "veth", "peer", "name", down,
-             "netns", up_ns]
-        )  # fmt: skip
-        netns.run(["ip", "-n", ns, "addr", "add", f"{lower4}/30", "dev", "nv-up"])
-        netns.run(["ip", "-n", ns, "addr", "add", f"{lower6}/64", "dev", "nv-up", "nodad"])
-        netns.run(["ip", "-n", up_ns, "addr", "add", f"{upper4}/30", "dev", down])
-        netns.run(["ip", "-n", up_ns, "addr", "add", f"{upper6}/64", "dev", down, "nodad"])
-        netns.run(["ip", "-n", ns, "link", "set", "nv-up", "up"])
-        netns.run(["ip", "-n", up_ns, "link", "set", down, "up"])
-        netns.run(["ip", "-n", ns, "route", "add", "default", "via", str(upper4)])
-        netns.run(["ip", "-n", ns, "-6", "route", "add", "default", "via", str(upper6)])
-        self.add_routes(network)
-        if net.uplink is not None:
-            u = net.uplink
-            tc = ["ip", "netns", "exec", up_ns, "tc"]
-            netns.run([*tc, "qdisc", "replace", "dev", down, "root", "handle", "1:", "htb",
-                       "default", "1"])  # fmt: skip
-            netns.run([*tc, "class", "add", "dev", down, "parent", "1:", "classid", "1:1", "htb",
-                       "rate", f"{u.rate_kbit}kbit", "ceil", f"{u.rate_kbit}kbit",
-                       "burst", f"{u.burst_kbit}kbit"])  # fmt: skip
-            self.reset_queue(network)
-
-    def reset_queue(self, network: str) -> None:
-        """Put back the plain FIFO of `network`'s shaped uplink."""
-        net = self.topology.network(network)
-        if net.upstream is None or net.uplink is None:
-            return
-        netns.run(
-            ["ip", "netns", "exec", self.router_ns(net.upstream), "tc", "qdisc", "replace",
-             "dev", self.downlink_of(network), "parent", "1:1", "handle", "10:", "pfifo",
-             "limit", str(net.uplink.queue_packets)]
-        )  # fmt: skip
-
-    def routed_prefixes(self, network: str) -> list[str]:
-        """The prefixes reached through `network`'s uplink: its own and its descendants'."""
-        nets = [self.topology.network(network), *self.topology.descendants(network)]
-        out: list[str] = []
-        for n in nets:
-            out.append(str(n.prefix4))
-            if n.prefix6 is not None:
-                out.append(str(n.prefix6))
-        return out
-
-    def add_routes(self, network: str) -> None:
-        """Announce `network` upstream: routes in every ancestor router towards it."""
-        topo = self.topology
-        child = topo.network(network)
-        while child.upstream is not None:
-            parent = child.upstream
-            lower4, lower6 = topo.link4(child.name)[1], topo.link6(child.name)[1]
-            for prefix in self.routed_prefixes(network):
-                via = str(lower6) if ":" in prefix else str(lower4)
-                netns.run(["ip", "-n", self.router_ns(parent), "route", "replace", prefix,
-                           "via", via])  # fmt: skip
-            child = topo.network(parent)
-
-    def withdraw_routes(self, network: str) -> None:
-        """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
-        upstream = self.topology.network(network).upstream
-        if upstream is None:
-            raise LabError(f"network {network!r} is the core; it has no upstream to withdraw from")
-        for prefix in self.routed_prefixes(network):
-            netns.run(["ip", "-n", self.router_ns(upstream), "route", "del", prefix], check=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LabStatus:
-    """What exists now: namespaces and processes named nv-*, and the lab's state if any."""
-
-    up: bool
-    topology: str | None
-    namespaces: list[str]
-    processes: dict[str, int]
-    dead_processes: list[str]
-    active_faults: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "up": self.up,
-            "topology": self.topology,
-            "namespaces": self.namespaces,
-            "processes": self.processes,
-            "dead_processes": self.dead_processes,
-            "active_faults": self.active_faults,
-        }
-
-
-def lab_up(topology_path: str | Path | None = None, *, state_dir: Path | None = None) -> Lab:
-    """Build a lab from a topology file (the default one when None) and start its servers.
-
-    Anything left by an earlier lab is removed first. On failure everything built so
-    far is torn down again. Raises LabError (missing root, tools or netns support; a
-    failed command) and ConfigError (an invalid topology file).
-    """
-    topology = load_topology(topology_path)
-    netns.check_support()
-    state_dir = state_dir or default_state_dir()
-    own = own_namespaces(topology)
-    _sweep(state_dir, only=own)  # what an earlier lab of these names left behind
-    lab = Lab(
-        topology=topology,
-        state_dir=state_dir,
-        topology_path=None if topology_path is None else str(topology_path),
-    )
-    try:
-        lab.build()
-    except BaseException:
-        _sweep(state_dir, only=own)
-        raise
-    return lab
-
-
-def own_namespaces(topology: Topology) -> list[str]:
-    """The namespaces a lab of `topology` consists of."""
-    own = [Lab.host_ns(h.name) for h in topology.hosts]
-    return own + [Lab.router_ns(n.name) for n in topology.networks]
-
-
-def lab_down(*, state_dir: Path | None = None, topology: Topology | None = None) -> list[str]:
-    """Remove everything the lab made: processes, namespaces (with their links, routes,
-    iptables rules and qdiscs), links and /etc/netns entries named nv-*. Idempotent.
-
-    With `topology`, only that lab's namespaces (and the processes in them and in the
-    state file) go, and other `nv-*` namespaces on the machine are left alone.
-    Returns what was removed.
-    """
-    only = None if topology is None else own_namespaces(topology)
-    return _sweep(state_dir or default_state_dir(), only=only)
-
-
-def _sweep(state_dir: Path, *, only: list[str] | None) -> list[str]:
-    pids: list[int] = []
-    state = state_dir / STATE_FILE
-    if state.exists():
-        try:
-            pids = [int(p) for p in json.loads(state.read_text()).get("processes", {}).values()]
-        except (OSError, ValueError):
-            pids = []
-    removed = netns.remove_everything(extra_pids=pids, only=only)
-    state.unlink(missing_ok=True)
-    return removed
-
-
-def lab_status(*, state_dir: Path | None = None) -> LabStatus:
-    """What of the lab exists now (works whether or not a lab is up)."""
-    state_dir = state_dir or default_state_dir()
-    namespaces = netns.list_namespaces()
-    try:
-        lab: Lab | None = Lab.load(state_dir)
-    except LabError:
-        lab = None
-    if lab is None:
-        return LabStatus(bool(namespaces), None, namespaces, {}, [], [])
-    dead = [key for key, pid in lab.processes.items() if not Path(f"/proc/{pid}").exists()]
-    return LabStatus(
-        up=bool(namespaces),
-        topology=lab.topology.name,
-        namespaces=namespaces,
-        processes=lab.processes,
-        dead_processes=dead,
-        active_faults=sorted(lab.active_faults),
-    )

@@ -8,7 +8,9 @@ subprocess; a failing command raises LabError with the command and its stderr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,8 +22,11 @@ from netvigil.errors import LabError
 
 __all__ = [
     "PREFIX",
+    "PREFIX_PATTERN",
+    "check_prefix",
     "check_support",
     "exec_argv",
+    "has_netem",
     "is_running",
     "kill_pids",
     "list_links",
@@ -33,8 +38,19 @@ __all__ = [
 ]
 
 PREFIX = "nv-"
+PREFIX_PATTERN = re.compile(r"^nv-(?:[a-z0-9]{1,8}-)?$")
+"""Lab prefixes: `nv-` (the default), or `nv-<up to 8 of a-z0-9>-` for a lab of its own."""
 NETNS_ETC = Path("/etc/netns")
 REQUIRED_TOOLS = ("ip", "tc", "iptables", "ip6tables")
+
+
+def check_prefix(prefix: str) -> str:
+    """`prefix` when it is a valid lab prefix (see PREFIX_PATTERN). Raises LabError."""
+    if not PREFIX_PATTERN.match(prefix):
+        raise LabError(
+            f"lab prefix {prefix!r} is not `nv-` or `nv-<1 to 8 of a-z, 0-9>-` (e.g. `nv-a-`)"
+        )
+    return prefix
 
 
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> str:
@@ -187,3 +203,22 @@ def remove_everything(
             if entry.name.startswith(prefix) and (only is None or entry.name in only):
                 shutil.rmtree(entry, ignore_errors=True)
     return removed
+
+
+@functools.cache
+def has_netem() -> bool:
+    """Whether this kernel has the netem qdisc (delay and jitter); tested in a scratch netns."""
+    ns = f"{PREFIX}netem-{os.getpid()}"
+    run(["ip", "netns", "add", ns], check=False)
+    try:
+        run(["ip", "-n", ns, "link", "add", "nv-x", "type", "veth", "peer", "name", "nv-y"],
+            check=False)  # fmt: skip
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "nv-x", "root", "netem",
+             "delay", "1ms"],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+        return proc.returncode == 0
+    finally:
+        run(["ip", "netns", "del", ns], check=False)

@@ -34,7 +34,7 @@ import logging
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -46,8 +46,9 @@ from netvigil.config.load import load_toml_model
 from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns
 from netvigil.lab.config import target_names
-from netvigil.lab.faults import FaultSpec, target_sort
-from netvigil.lab.lab import Lab, default_state_dir, lab_down, lab_up
+from netvigil.lab.faults import FAULTS, FaultSpec, target_sort
+from netvigil.lab.lab import Lab, default_prefix, default_state_dir
+from netvigil.lab.lifecycle import lab_down, lab_up
 from netvigil.lab.topology import Topology, load_topology
 from netvigil.model import Measurement, measurement_list_adapter
 
@@ -65,19 +66,22 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAULT_CAUSE: dict[str, str | None] = {
-    "shutdown": Cause.SHUTDOWN.value,
-    "shutdown_reject": Cause.SHUTDOWN.value,
-    "route_withdrawal": Cause.ROUTE_WITHDRAWAL.value,
-    "volumetric_ddos": Cause.VOLUMETRIC_DDOS.value,
-    "application_ddos": Cause.APPLICATION_DDOS.value,
-    "service_crash": Cause.SERVICE_FAILURE.value,
-    "dns_outage": Cause.DNS_FAILURE.value,
-    "tls_expired": Cause.TLS_FAILURE.value,
-    "in_country_filter": Cause.IN_COUNTRY_FILTERING.value,
-    "vantage_down": Cause.VANTAGE_PROBLEM.value,
-    "latency_spike": None,
-}
+
+class _CauseByKind(Mapping[str, str | None]):
+    """Fault kind -> the cause a detector should name (None: no incident), read from `FAULTS`."""
+
+    def __getitem__(self, kind: str) -> str | None:
+        cause = FAULTS[kind].cause
+        return None if cause is None else cause.value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FAULTS)
+
+    def __len__(self) -> int:
+        return len(FAULTS)
+
+
+FAULT_CAUSE: Mapping[str, str | None] = _CauseByKind()
 """The cause a detector should name for each fault kind (None: no incident)."""
 
 
@@ -257,7 +261,8 @@ class ScenarioRunner:
 
     `sleep` and `wall` are injectable for tests; `progress` receives progress lines;
     `on_start(lab, started)` is called once the agents run and the clock starts (the live
-    view uses it with a `sleep` that watches the measurements while it waits).
+    view uses it with a `sleep` that watches the measurements while it waits). The lab's
+    namespaces start with `prefix` (default: $NETVIGIL_LAB_PREFIX or `nv-`).
     """
 
     def __init__(
@@ -272,6 +277,7 @@ class ScenarioRunner:
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
         on_start: Callable[[Lab, float], None] | None = None,
+        prefix: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.topology_path = topology_path or topology_for(scenario, scenario_path)
@@ -282,16 +288,18 @@ class ScenarioRunner:
         self.sleep = sleep
         self.wall = wall
         self.on_start = on_start
+        self.prefix = prefix
 
     def run(self) -> ScenarioResult:
         """Run the whole scenario; the lab is torn down afterwards whatever happens."""
         topology = load_topology(self.topology_path)
         check_scenario(self.scenario, topology, source=self.source)
+        prefix = self.prefix or default_prefix()
         try:
-            lab = lab_up(self.topology_path, state_dir=self.state_dir)
+            lab = lab_up(self.topology_path, state_dir=self.state_dir, prefix=prefix)
             return self._run(lab)
         finally:
-            lab_down(state_dir=self.state_dir, topology=topology)
+            lab_down(state_dir=self.state_dir, topology=topology, prefix=prefix)
 
     def _run(self, lab: Lab) -> ScenarioResult:
         sc = self.scenario

@@ -231,6 +231,22 @@ class Topology(_Model):
     def country_of(self, host: Host) -> str | None:
         return host.country or self.network(host.network).country
 
+    def zone_server(self, name: str) -> str | None:
+        """The authoritative server host of a zone, or `name` when it is one (else None)."""
+        for zone in self.zones:
+            if name in (zone.name, zone.server):
+                return zone.server
+        return None
+
+    def service_url(self, name: str) -> str:
+        """A service's URL, by its host's DNS name (its address when it has none)."""
+        svc = self.service(name)
+        host = self.host(svc.host)
+        where = host.dns_name or str(self.host4(host.name))
+        default = 443 if svc.scheme == "https" else 80
+        port = "" if svc.effective_port == default else f":{svc.effective_port}"
+        return f"{svc.scheme}://{where}{port}/"
+
     # --- addressing ----------------------------------------------------------
 
     def router4(self, network: str) -> IPv4Address:

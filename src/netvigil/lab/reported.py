@@ -1,0 +1,138 @@
+"""What netvigil reported in a lab run: detector incidents with times from the run's start.
+
+reported = detect(measurements, config, started=t0)   # replay through a fresh Detector
+reported[0].detected_at                                # seconds after the start
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from netvigil.cause import Evidence
+from netvigil.config.model import Config
+from netvigil.detect.detector import Detector, DetectorSettings
+from netvigil.incident import EventKind, Incident
+from netvigil.model import Measurement
+
+__all__ = ["Reported", "detect", "reported_from_incidents", "round_offset", "top_evidence"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """One incident netvigil reported, with times as seconds from the scenario's start."""
+
+    id: str
+    cause: str
+    confidence: float
+    services: list[str]
+    vantages: list[str]
+    vantage: str | None
+    start: float
+    end: float | None
+    confirmed_at: float | None
+    opened_at: float | None
+    state: str
+    cause_history: list[tuple[float, str, float]]
+    """(offset, cause, confidence) in order."""
+    evidence: list[str]
+
+    @property
+    def detected_at(self) -> float:
+        """When netvigil said so: confirmation, else opening, else the first bad probe."""
+        for t in (self.confirmed_at, self.opened_at):
+            if t is not None:
+                return t
+        return self.start
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object form (offsets rounded to milliseconds)."""
+        return {
+            "id": self.id,
+            "cause": self.cause,
+            "confidence": round(self.confidence, 4),
+            "services": self.services,
+            "vantages": self.vantages,
+            "vantage": self.vantage,
+            "start": round_offset(self.start),
+            "end": round_offset(self.end),
+            "confirmed_at": round_offset(self.confirmed_at),
+            "opened_at": round_offset(self.opened_at),
+            "state": self.state,
+            "cause_history": [
+                {"at": round_offset(t), "cause": c, "confidence": round(p, 4)}
+                for t, c, p in self.cause_history
+            ],
+            "evidence": self.evidence,
+        }
+
+
+def round_offset(value: float | None) -> float | None:
+    """An offset in seconds rounded to milliseconds (None stays None)."""
+    return None if value is None else round(value, 3)
+
+
+def top_evidence(inc: Incident) -> list[Evidence]:
+    """An incident's evidence, what speaks for its cause first (strongest first)."""
+
+    def rank(e: Evidence) -> tuple[int, float]:
+        return (0 if e.cause is inc.cause and e.weight > 0 else 1, -abs(e.weight))
+
+    return sorted(inc.evidence, key=rank)
+
+
+def reported_from_incidents(
+    incidents: Iterable[Incident],
+    *,
+    started: float,
+    opened: dict[str, float] | None = None,
+    evidence_lines: int = 5,
+) -> list[Reported]:
+    """Turn detector incidents into `Reported` with offsets from `started`."""
+    opened = opened or {}
+    out: list[Reported] = []
+    for inc in incidents:
+        ranked = top_evidence(inc)
+        out.append(
+            Reported(
+                id=inc.id,
+                cause=inc.cause.value,
+                confidence=inc.confidence,
+                services=sorted(inc.services),
+                vantages=sorted(inc.vantages),
+                vantage=inc.vantage,
+                start=inc.start - started,
+                end=None if inc.end is None else inc.end - started,
+                confirmed_at=None if inc.confirmed_at is None else inc.confirmed_at - started,
+                opened_at=opened[inc.id] - started if inc.id in opened else None,
+                state=inc.state.value,
+                cause_history=[
+                    (c.ts - started, c.cause.value, c.confidence) for c in inc.cause_history
+                ],
+                evidence=[e.statement for e in ranked[:evidence_lines]],
+            )
+        )
+    return out
+
+
+def detect(
+    measurements: Iterable[Measurement],
+    config: Config,
+    *,
+    started: float,
+    lateness_s: float = 30.0,
+    settings: DetectorSettings | None = None,
+) -> list[Reported]:
+    """Run the live detector over recorded measurements (as `netvigil.replay` does) and
+    return its incidents, with when each was opened."""
+    detector = Detector(config, lateness_s=lateness_s, settings=settings)
+    opened: dict[str, float] = {}
+    for m in sorted(measurements, key=lambda m: (m.ts, m.id)):
+        for ev in detector.feed(m):
+            if ev.kind is EventKind.OPENED:
+                opened.setdefault(ev.incident.id, ev.ts)
+    for ev in detector.flush():
+        if ev.kind is EventKind.OPENED:
+            opened.setdefault(ev.incident.id, ev.ts)
+    return reported_from_incidents(detector.incidents(), started=started, opened=opened)
