@@ -88,6 +88,30 @@ class IncidentBook:
         for inc_id in list(self.open):
             yield self._tracked[inc_id]
 
+    def joinable(
+        self, info: TargetInfo, families: frozenset[str], *, onset: float, window_s: float
+    ) -> Tracked | None:
+        """The open outage incident a newly failing target (described by `info`, failing
+        with `families`, since `onset`) joins, or None for a new one: its own service's;
+        else one on its network that looks alike; else one of its organization that looks
+        alike and began within `window_s` of it."""
+        candidates = [t for t in self.open_tracked() if t.incident.vantage is None]
+        if info.service is not None:
+            for t in candidates:
+                if info.service in t.incident.services:
+                    return t
+        alike = [t for t in candidates if t.looks_like(families)]
+        if info.network is not None:
+            for t in alike:
+                if info.network in t.incident.networks:
+                    return t
+        if info.organization is not None:
+            for t in alike:
+                inc = t.incident
+                if info.organization in inc.organizations and abs(inc.start - onset) <= window_s:
+                    return t
+        return None
+
     def unique_id(self, wanted: str) -> str:
         """`wanted`, or `wanted` with `+` appended until no incident has it."""
         while wanted in self._tracked:

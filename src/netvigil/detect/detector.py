@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from netvigil.cause import Cause, Evidence, Topic
+from netvigil.cause import Cause
 from netvigil.classify import RULES, Rule
 from netvigil.classify.weights import DEFAULT_WEIGHTS
 from netvigil.config.model import Config
@@ -38,14 +38,13 @@ from netvigil.detect.reorder import ReorderBuffer
 from netvigil.detect.settings import DetectorSettings
 from netvigil.detect.signature import families_of
 from netvigil.detect.targets import TargetIndex
+from netvigil.detect.vantages import VantageWatch
 from netvigil.evidence import EvidenceWindow
 from netvigil.incident import CauseChange, EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 from netvigil.state.current import CurrentState, StatePolicy
-from netvigil.state.health import HealthState
 from netvigil.state.judge import FAILING, TargetCondition, TargetView
-from netvigil.words import clock, duration
 
 __all__ = ["Detector", "DetectorSettings"]
 
@@ -113,9 +112,7 @@ class Detector:
         self._unverified: dict[str, str] = {}
         self._dirty_targets: set[str] = set()
         self._dirty_incidents: set[str] = set()
-        self._silent: dict[str, float] = {}
-        """Vantages silent for longer than the state's `silent_after`, with when they were
-        last heard from."""
+        self.vantages = VantageWatch(self.state, self.book, self.index)
         self._silence_checked = float("-inf")
         self._budget = self.settings.reclassify_budget
         """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
@@ -216,8 +213,9 @@ class Detector:
         elif change.corroboration_changed:
             # Not a state change of its own, but it may tip the target with other vantages.
             self._dirty_targets.add(m.target)
-        if m.ts - self._silence_checked >= 1.0 or m.vantage in self._silent:
-            self._check_silence(m.ts)
+        if m.ts - self._silence_checked >= 1.0 or m.vantage in self.vantages.silent:
+            self._silence_checked = m.ts
+            self._dirty_targets.update(self.vantages.check_silence(m.ts))
         if self._unverified and m.target in self._unverified:
             self._check_unverified(m.target)
         if self._quieting:
@@ -230,20 +228,6 @@ class Detector:
         if self._dirty_targets or self._pending or self._dirty_incidents:
             self._evaluate(events)
         self._reclassify_due(events)
-
-    def _check_silence(self, now: float) -> None:
-        """Vantages that fell silent (or spoke again): their targets are judged again
-        without (or with) them, and a silent vantage gets a vantage-problem incident."""
-        self._silence_checked = now
-        for vantage, seen in self.paths.last_seen.items():
-            silent = self.state.silent(vantage, now)
-            if silent == (vantage in self._silent):
-                continue
-            if silent:
-                self._silent[vantage] = seen
-            else:
-                del self._silent[vantage]
-            self._dirty_targets.update(self.paths.targets_of(vantage))
 
     def _hold_s(self, target: str) -> float:
         return self.settings.hold_intervals * self.index[target].interval_s
@@ -298,27 +282,8 @@ class Detector:
         info = self.index[target]
         onset = view.onset_ts if view.onset_ts is not None else self._now
         families = families_of(target, view.down, self.paths)
-        candidates = [t for t in self.book.open_tracked() if t.incident.vantage is None]
-        chosen: Tracked | None = None
-        for t in candidates:
-            if info.service is not None and info.service in t.incident.services:
-                chosen = t
-                break
-        # A network or an organization groups failures only when they look alike.
-        alike = [t for t in candidates if t.looks_like(families)]
-        if chosen is None and info.network is not None:
-            chosen = next((t for t in alike if info.network in t.incident.networks), None)
-        if chosen is None and info.organization is not None:
-            window = self.settings.cofate_intervals * info.interval_s
-            chosen = next(
-                (
-                    t
-                    for t in alike
-                    if info.organization in t.incident.organizations
-                    and abs(t.incident.start - onset) <= window
-                ),
-                None,
-            )
+        window = self.settings.cofate_intervals * info.interval_s
+        chosen = self.book.joinable(info, families, onset=onset, window_s=window)
         if chosen is None:
             inc_id = self.book.unique_id(f"inc-{view.onset_id or target}")
             incident = Incident(
@@ -347,53 +312,21 @@ class Detector:
         self._dirty_incidents.add(tracked.incident.id)
 
     def _update_vantage_incidents(self, events: list[IncidentEvent]) -> None:
-        for vantage in sorted(self.paths.impaired | self._silent.keys()):
+        for vantage in self.vantages.troubled():
             tracked = self.book.get(self.book.by_vantage.get(vantage))
-            if tracked is None or not tracked.incident.open:
-                down = [
-                    p
-                    for t in self.paths.targets_of(vantage)
-                    if (p := self.paths.health(t, vantage)).state is HealthState.DOWN
-                ]
-                first = min(
-                    down, key=lambda p: (p.episode_start_ts or self._now, p.target), default=None
-                )
-                start = (first.episode_start_ts if first else None) or self._silent.get(
-                    vantage, self._now
-                )
-                inc_id = self.book.unique_id(
-                    f"inc-vantage-{vantage}-{first.episode_start_id if first else start}"
-                )
-                incident = Incident(
-                    id=inc_id,
-                    state=IncidentState.SUSPECTED,
-                    start=start,
-                    first_measurement_id=first.episode_start_id if first else None,
-                    vantage=vantage,
-                    vantages=[vantage],
-                    updated=self._now,
-                )
-                tracked = self.book.add(Tracked(incident))
-                self._opened_now.add(inc_id)
-            inc = tracked.incident
-            before = (len(inc.targets), len(inc.services))
-            for t in () if vantage in self._silent else self.paths.targets_of(vantage):
-                if self.paths.health(t, vantage).state is HealthState.DOWN:
-                    add_name(inc.targets, t)
-                    svc = self.index[t].service
-                    if svc is not None:
-                        add_name(inc.services, svc)
-            if inc.id in self._opened_now:
+            opened = tracked is None or not tracked.incident.open
+            if tracked is None or opened:
+                tracked = self.vantages.open(vantage, self._now)
+                self._opened_now.add(tracked.incident.id)
+            grew = self.vantages.extend(tracked, self._views)
+            if opened:
                 self._classify(tracked, events)
                 events.append(self._event(EventKind.OPENED, tracked))
-            if before != (len(inc.targets), len(inc.services)) or inc.state is not (
-                IncidentState.CONFIRMED
-            ):
-                self._dirty_incidents.add(inc.id)
+            if grew or tracked.incident.state is not IncidentState.CONFIRMED:
+                self._dirty_incidents.add(tracked.incident.id)
         for vantage, inc_id in sorted(self.book.by_vantage.items()):
             known = self.book.get(inc_id)
-            quiet = vantage not in self.paths.impaired and vantage not in self._silent
-            if quiet and known is not None and known.incident.open:
+            if not self.vantages.in_trouble(vantage) and known is not None and known.incident.open:
                 self._dirty_incidents.add(inc_id)
 
     # -- incident life -------------------------------------------------------------
@@ -402,58 +335,9 @@ class Detector:
         inc = tracked.incident
         if not inc.open:
             return
-        now = self._now
-        if inc.vantage is not None:
-            failing = inc.vantage in self.paths.impaired or inc.vantage in self._silent
-            confirmed = failing
-        else:
-            views = [self._views.get(t) for t in inc.targets]
-            failing = any(v is not None and v.condition in FAILING for v in views)
-            confirmed = any(v is not None and v.condition is TargetCondition.DOWN for v in views)
-            due = [
-                self._filtered_since[t] + self._hold_s(t)
-                for t in inc.targets
-                if t in self._filtered_since
-            ]
-            if any(now >= d for d in due) or filtering_corroborated(
-                inc,
-                views=self._views,
-                filtered_since=self._filtered_since,
-                paths=self.paths,
-                evidence=self.evidence,
-                index=self.index,
-                recover=self.settings.health.recover,
-                now=now,
-            ):
-                confirmed = True
-            elif due and inc.confirmed_at is None:
-                self._awaiting[inc.id] = min(due)
-            if tracked.seeded and not failing:
-                failing = any(t in self._unverified for t in inc.targets)
+        failing, confirmed = self._standing(tracked)
         if not failing:
-            explained = inc.confirmed_at is None and any(
-                (v := self._views.get(t)) is not None
-                and v.condition is TargetCondition.VANTAGE_ONLY
-                for t in inc.targets
-            )
-            if tracked.quiet_since is None:
-                tracked.quiet_since = now
-                tracked.recovered_at = self._recovery_ts(inc)
-            resolve_at = tracked.quiet_since + self._resolve_hold(tracked)
-            if not explained and now < resolve_at:
-                self._quieting[inc.id] = resolve_at
-                return
-            self._quieting.pop(inc.id, None)
-            self.book.close(inc)
-            self.attribution.forget(inc.id)
-            inc.state = IncidentState.RESOLVED
-            inc.end = tracked.recovered_at
-            inc.updated = now
-            events.append(self._event(EventKind.RESOLVED, tracked))
-            if inc.confirmed_at is None:
-                # Never confirmed (noise, or explained away by a failing vantage): withdrawn.
-                self.book.withdraw(inc)
-                self._awaiting.pop(inc.id, None)
+            self._quiet(tracked, events)
             return
         if tracked.quiet_since is not None:
             tracked.quiet_since = None
@@ -462,7 +346,7 @@ class Detector:
         kind = EventKind.UPDATED
         if confirmed and inc.state is IncidentState.SUSPECTED:
             inc.state = IncidentState.CONFIRMED
-            inc.confirmed_at = now
+            inc.confirmed_at = self._now
             kind = EventKind.CONFIRMED
         if inc.vantage is None:
             for t in inc.targets:
@@ -478,24 +362,73 @@ class Detector:
             # at most every `regroup_intervals` (`_reclassify_due`), however many join.
             tracked.regrouped = True
         if kind is EventKind.CONFIRMED:
-            inc.updated = now
+            inc.updated = self._now
             events.append(self._event(kind, tracked))
             tracked.regrouped = False
         tracked.signature = signature
 
+    def _standing(self, tracked: Tracked) -> tuple[bool, bool]:
+        """Whether the incident is still failing, and whether it is confirmed."""
+        inc = tracked.incident
+        now = self._now
+        if inc.vantage is not None:
+            failing = self.vantages.in_trouble(inc.vantage)
+            return failing, failing
+        views = [self._views.get(t) for t in inc.targets]
+        failing = any(v is not None and v.condition in FAILING for v in views)
+        confirmed = any(v is not None and v.condition is TargetCondition.DOWN for v in views)
+        due = [
+            self._filtered_since[t] + self._hold_s(t)
+            for t in inc.targets
+            if t in self._filtered_since
+        ]
+        if any(now >= d for d in due) or filtering_corroborated(
+            inc,
+            views=self._views,
+            filtered_since=self._filtered_since,
+            paths=self.paths,
+            evidence=self.evidence,
+            index=self.index,
+            recover=self.settings.health.recover,
+            now=now,
+        ):
+            confirmed = True
+        elif due and inc.confirmed_at is None:
+            self._awaiting[inc.id] = min(due)
+        if tracked.seeded and not failing:
+            failing = any(t in self._unverified for t in inc.targets)
+        return failing, confirmed
+
+    def _quiet(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
+        """Its targets stopped failing: resolve once they stayed so for the hold (at once
+        when a failing vantage explains an unconfirmed one away)."""
+        inc = tracked.incident
+        now = self._now
+        explained = inc.confirmed_at is None and any(
+            (v := self._views.get(t)) is not None and v.condition is TargetCondition.VANTAGE_ONLY
+            for t in inc.targets
+        )
+        if tracked.quiet_since is None:
+            tracked.quiet_since = now
+            tracked.recovered_at = self.paths.recovered_at(inc.targets, inc.vantage) or now
+        resolve_at = tracked.quiet_since + self._resolve_hold(tracked)
+        if not explained and now < resolve_at:
+            self._quieting[inc.id] = resolve_at
+            return
+        self._quieting.pop(inc.id, None)
+        self.book.close(inc)
+        self.attribution.forget(inc.id)
+        inc.state = IncidentState.RESOLVED
+        inc.end = tracked.recovered_at
+        inc.updated = now
+        events.append(self._event(EventKind.RESOLVED, tracked))
+        if inc.confirmed_at is None:
+            # Never confirmed (noise, or explained away by a failing vantage): withdrawn.
+            self.book.withdraw(inc)
+            self._awaiting.pop(inc.id, None)
+
     def _resolve_hold(self, tracked: Tracked) -> float:
         return self.settings.resolve_intervals * self._interval(tracked)
-
-    def _recovery_ts(self, inc: Incident) -> float:
-        end = None
-        for t in inc.targets:
-            for v in self.paths.vantages_of(t):
-                if inc.vantage is not None and v != inc.vantage:
-                    continue
-                p = self.paths.health(t, v)
-                if p.state is HealthState.OK and p.ok_run_start_ts is not None:
-                    end = p.ok_run_start_ts if end is None else max(end, p.ok_run_start_ts)
-        return end if end is not None else self._now
 
     def _check_unverified(self, target: str) -> None:
         inc_id = self._unverified[target]
@@ -565,7 +498,7 @@ class Detector:
                 for t in inc.targets
             ):
                 return False
-            if tracked.complete_seen and self._answering(inc):
+            if tracked.complete_seen and self.paths.answering(inc.targets, inc.vantages):
                 # Loss was complete and probes answer again: the outage is ending, and the
                 # partial loss of a recovery must not rewrite the cause it was judged to
                 # have. Only a partial regime that outlasts the hold (a flood going on
@@ -578,7 +511,7 @@ class Detector:
                 tracked.answered_at = None
         tracked.last_classified = self._now
         tracked.regrouped = False
-        if inc.vantage is not None and inc.vantage in self._silent:
+        if inc.vantage is not None and inc.vantage in self.vantages.silent:
             return self._judge_silence(tracked, events)
         window = self._window(tracked)
         f = window.features
@@ -591,18 +524,7 @@ class Detector:
     def _judge_silence(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
         """A silent vantage: nothing to weigh but the silence itself."""
         inc = tracked.incident
-        vantage = inc.vantage or ""
-        seen = self._silent[vantage]
-        after = self.state.silent_after(vantage)
-        inc.evidence = [
-            Evidence(
-                f"no result from {vantage} since {clock(seen)} ({duration(self._now - seen)}, "
-                f"more than {after:.0f} s): its results no longer count",
-                Topic.VANTAGE,
-                1.0,
-                Cause.VANTAGE_PROBLEM,
-            )
-        ]
+        inc.evidence = [self.vantages.silence_evidence(inc.vantage or "", self._now)]
         if inc.cause is not Cause.VANTAGE_PROBLEM:
             changed = bool(inc.cause_history)
             confidence = 0.9 if inc.confirmed_at is not None else PROVISIONAL_CAP
@@ -611,16 +533,6 @@ class Detector:
             if changed:
                 events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
         return True
-
-    def _answering(self, inc: Incident) -> bool:
-        """Whether a member path from a failing vantage answered its latest probe."""
-        for t in inc.targets:
-            for v in inc.vantages:
-                r = self.paths.get(t, v)
-                p = r.health if r is not None else None
-                if p is not None and p.recent and p.recent[-1] and v not in self.paths.impaired:
-                    return True
-        return False
 
     def _event(self, kind: EventKind, tracked: Tracked) -> IncidentEvent:
         inc = tracked.incident

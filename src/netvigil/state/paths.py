@@ -247,6 +247,32 @@ class PathTable:
         """Every vantage with a result."""
         return list(self._vantage_targets)
 
+    def recovered_at(self, targets: list[str], vantage: str | None = None) -> float | None:
+        """When the last of `targets`' paths (from `vantage` only, when given) that is ok
+        again began answering; None when none is."""
+        end: float | None = None
+        for t in targets:
+            for v in self.vantages_of(t):
+                if vantage is not None and v != vantage:
+                    continue
+                p = self.health(t, v)
+                if p.state is HealthState.OK and p.ok_run_start_ts is not None:
+                    end = p.ok_run_start_ts if end is None else max(end, p.ok_run_start_ts)
+        return end
+
+    def answering(self, targets: list[str], vantages: list[str]) -> bool:
+        """Whether a path from one of `vantages` (not impaired) to one of `targets`
+        answered its latest probe."""
+        for t in targets:
+            for v in vantages:
+                r = self._paths.get((t, v))
+                if r is None or v in self.impaired:
+                    continue
+                recent = r.health.recent
+                if recent and recent[-1]:
+                    return True
+        return False
+
     def controls_vouch(self, vantages: list[str] | set[str] | tuple[str, ...]) -> bool:
         """Whether every one of `vantages` has controls and none of them is failing."""
         for v in vantages:
