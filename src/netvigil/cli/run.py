@@ -29,7 +29,7 @@ from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
-from netvigil.state.current import CurrentState
+from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.connections import ConnectionLimits
@@ -103,7 +103,13 @@ async def _serve(
 ) -> None:
     stop = stop_event(duration)
     metrics = Metrics()
-    current = CurrentState(config)
+    current = CurrentState(
+        config,
+        StatePolicy(
+            silent_intervals=config.detect.silent_intervals,
+            silent_min_s=config.detect.silent_min_s,
+        ),
+    )
     state = LatestState(current)
     web_state = (
         LiveState(config, current=current, lag_s=config.detect.lateness_s)

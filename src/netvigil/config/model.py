@@ -125,6 +125,12 @@ class DetectConfig(_Model):
     """How late (by its timestamp) a measurement may arrive and still count; detection
     waits this long before acting, so keep it a few seconds above the agents' shipping
     delay. Later measurements are stored but do not change incidents."""
+    silent_intervals: float = Field(default=3.0, gt=0, le=1000)
+    """A vantage without any result for this many probe intervals (and at least
+    `silent_min_s`) is silent: its last results stop counting for every reader, and its
+    silence is a vantage-problem incident."""
+    silent_min_s: float = Field(default=15.0, ge=0, le=86_400)
+    """The shortest silence that counts (agents ship their results every few seconds)."""
 
 
 def _check_listen(listen: str) -> str:
