@@ -262,6 +262,16 @@ export interface Incident {
   causeHistory: CauseStep[];
   probabilities: Record<string, number>;
   timeline: TimelineEntry[];
+  provisional: boolean;
+  acknowledged: boolean;
+  notes: IncidentNote[];
+}
+
+export interface IncidentNote {
+  kind: string;
+  ts: number;
+  author: string;
+  text: string;
 }
 
 export function readIncident(i: Json): Incident {
@@ -300,6 +310,14 @@ export function readIncident(i: Json): Incident {
       confidence: num(c.confidence) ?? 0,
     })),
     probabilities,
+    provisional: i.provisional === true,
+    acknowledged: i.acknowledged === true,
+    notes: list(i.notes).map((n) => ({
+      kind: String(n.kind ?? "note"),
+      ts: num(n.ts) ?? 0,
+      author: String(n.author ?? ""),
+      text: String(n.text ?? ""),
+    })),
     timeline: list(i.timeline ?? i.events).map((e) => {
       const snap = (e.incident as Json | undefined) ?? e;
       return {

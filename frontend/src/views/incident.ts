@@ -29,8 +29,17 @@ function facts(inc: Incident): HTMLElement {
   const dl = h("dl", { class: "kv" });
   const add = (k: string, ...v: (Node | string)[]) => dl.append(h("dt", null, k), h("dd", null, ...v));
   add("State", incidentBadge(inc.state));
-  add("Cause", h("strong", { id: "incident-cause" }, causeLabel(inc.cause)), h("span", { class: "muted" }, ` (${inc.cause})`));
+  add(
+    "Cause",
+    h("strong", { id: "incident-cause" }, causeLabel(inc.cause)),
+    h("span", { class: "muted" }, ` (${inc.cause})`),
+    inc.provisional ? h("span", { class: "tag", id: "provisional" }, "provisional: judged once confirmed") : "",
+  );
   add("Confidence", meter(inc.confidence));
+  if (inc.acknowledged) {
+    const ack = inc.notes.find((n) => n.kind === "ack");
+    add("Acknowledged", h("span", { id: "acknowledged" }, ack ? `by ${ack.author || "an admin"}, ${formatTime(ack.ts)}` : "yes"));
+  }
   add("Started", formatTime(inc.start));
   if (inc.confirmedAt) add("Confirmed", formatTime(inc.confirmedAt));
   add(inc.open ? "Open for" : "Lasted", formatDuration(duration), inc.end ? ` (ended ${formatTime(inc.end)})` : "");
@@ -41,6 +50,26 @@ function facts(inc: Incident): HTMLElement {
   add("Seen from", ...names(inc.vantage ? [inc.vantage] : inc.vantages));
   if (inc.maintenance) add("Maintenance", inc.maintenance);
   return dl;
+}
+
+// Acknowledgements and notes admins left on the incident, oldest first.
+function notes(inc: Incident): HTMLElement {
+  if (!inc.notes.length) return h("p", { class: "muted" }, "No acknowledgement or note yet.");
+  return h(
+    "ul",
+    { class: "timeline", id: "notes" },
+    inc.notes.map((n) =>
+      h(
+        "li",
+        { "data-kind": n.kind },
+        h("time", null, formatTime(n.ts)),
+        " ",
+        h("strong", null, n.kind === "ack" ? "acknowledged" : "note"),
+        n.author ? ` by ${n.author}` : "",
+        n.text ? `: ${n.text}` : "",
+      ),
+    ),
+  );
 }
 
 function evidenceTable(inc: Incident): HTMLElement {
@@ -143,6 +172,8 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
     timeline(inc),
     h("h2", null, "Cause history"),
     causeHistory(inc),
+    h("h2", null, "Acknowledgements and notes"),
+    notes(inc),
     h("h2", null, "Around the incident"),
     h("p", { class: "small muted" }, window_ ? "" : `From ${formatTime(from)} to ${formatTime(to)}.`),
     charts,

@@ -9,7 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from netvigil.cli import agent, check, config, export, incidents, init, replay, report, run, status
+from netvigil.cli import (
+    admin,
+    agent,
+    check,
+    config,
+    export,
+    incidents,
+    init,
+    replay,
+    report,
+    run,
+    status,
+)
 from netvigil.cli import lab as lab_cli
 from netvigil.errors import ConfigError, NetvigilError
 
@@ -63,6 +75,8 @@ app.command("incident")(incidents.incident)
 app.command("replay")(replay.replay)
 app.command("report")(report.report)
 app.add_typer(agent.app, name="agent")
+app.add_typer(admin.app, name="admin")
+app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")
 app.add_typer(lab_cli.app, name="lab")
 
