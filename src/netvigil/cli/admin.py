@@ -27,7 +27,13 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from netvigil.cli._common import ConfigOption, DBOption, existing_store, load_optional_config
+from netvigil.cli._common import (
+    ConfigOption,
+    DBOption,
+    existing_store,
+    load_optional_config,
+    store_path,
+)
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts, parse_moment
 from netvigil.errors import NetvigilError
@@ -52,9 +58,16 @@ TokenOption = Annotated[
 
 
 def _on_store(
-    config_path: Path | None, db: Path | None, work: Callable[[SQLiteStore], Awaitable[T]]
+    config_path: Path | None,
+    db: Path | None,
+    work: Callable[[SQLiteStore], Awaitable[T]],
+    *,
+    create: bool = False,
 ) -> T:
-    path = existing_store(config_path, load_optional_config(config_path), db)
+    config = load_optional_config(config_path)
+    path = (
+        store_path(config_path, config, db) if create else existing_store(config_path, config, db)
+    )
 
     async def go() -> T:
         async with await SQLiteStore.open(path) as store:
@@ -67,7 +80,8 @@ def _on_store(
 
 @tokens.command("create")
 def token_create(name: str, config_path: ConfigOption = None, db: DBOption = None) -> None:
-    """Create an admin token NAME; it is printed once."""
+    """Create an admin token NAME; it is printed once (the store is made if need be, so
+    the first token can come before the first `netvigil run`)."""
     token, digest = new_token()
 
     async def add(store: SQLiteStore) -> None:
@@ -75,7 +89,7 @@ def token_create(name: str, config_path: ConfigOption = None, db: DBOption = Non
             raise NetvigilError(f"an admin token named {name!r} exists; revoke it first")
         await store.add_admin_token(name, digest)
 
-    _on_store(config_path, db, add)
+    _on_store(config_path, db, add, create=True)
     sys.stdout.write(token + "\n")
     sys.stderr.write(f"admin token {name!r} created; it is not shown again\n")
 

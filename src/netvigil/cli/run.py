@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +22,7 @@ import typer
 from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
+from netvigil.cli._reload import ConfigReloader
 from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
@@ -31,7 +33,7 @@ from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.sqlite import SQLiteStore
-from netvigil.web.app import create_app
+from netvigil.web.app import create_app, reconfigure
 from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
 from netvigil.web.state import LiveState
@@ -89,7 +91,9 @@ def run(
         from netvigil.notify import AlertDispatcher  # only when alerts are configured
 
         alerts = AlertDispatcher.from_config(config)  # a missing secret fails here, early
-    run_async(_serve(config, path, host if web else None, port, duration, live, alerts))
+    run_async(
+        _serve(config, path, host if web else None, port, duration, live, alerts, config_path)
+    )
 
 
 async def _serve(
@@ -100,6 +104,7 @@ async def _serve(
     duration: float | None,
     live: bool,
     alerts: AlertDispatcher | None,
+    config_file: Path | None = None,
 ) -> None:
     stop = stop_event(duration)
     metrics = Metrics()
@@ -160,6 +165,8 @@ async def _serve(
                     limits = ConnectionLimits.from_config(config)
                     server = await _start_web(app, host, port, limits)
                     log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
+                web_app = app if server is not None else None
+                reloader = _reloader(config_file, config, monitor, detection, current, web_app)
                 view = (
                     show_live(state, config, monitor, stop, detection)
                     if live
@@ -168,6 +175,8 @@ async def _serve(
                 try:
                     await asyncio.gather(monitor.run(stop), view)
                 finally:
+                    if reloader is not None:
+                        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
                     if server is not None:
                         await server.stop()
         finally:
@@ -179,6 +188,37 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
+
+
+def _reloader(
+    config_file: Path | None,
+    config: Config,
+    monitor: Monitor,
+    detection: LiveDetection,
+    current: CurrentState,
+    app: FastAPI | None,
+) -> ConfigReloader | None:
+    """Reload the config on SIGHUP and through the admin API (`POST /admin/reload`)."""
+    if config_file is None:
+        return None
+
+    def apply(new: Config) -> None:
+        monitor.set_targets(new.targets)
+        detection.reconfigure(new)
+        if app is not None:
+            reconfigure(app, new)
+        else:
+            with current.lock:
+                current.configure(new)
+
+    reloader = ConfigReloader(config_file, config, apply)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(
+        signal.SIGHUP, lambda: loop.create_task(reloader.reload("SIGHUP"), name="netvigil-reload")
+    )
+    if app is not None:
+        app.state.reload = reloader.reload
+    return reloader
 
 
 def _host_port(listen: str) -> tuple[str, int]:

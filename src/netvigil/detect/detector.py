@@ -181,6 +181,17 @@ class Detector:
                 for target in tracked.incident.targets:
                     self._unverified[target] = tracked.incident.id
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config: its targets, services, networks, organizations and
+        maintenance windows count from the next measurement on; incidents and path
+        histories are kept (a removed target's paths go stale)."""
+        self.config = config
+        self.index = TargetIndex(config, self.settings.default_interval_s)
+        self.evidence.index = self.index
+        self.vantages.index = self.index
+        self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
+        self.state.configure(config)
+
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance (none unless set: replay ignores them).
 

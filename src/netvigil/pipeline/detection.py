@@ -196,6 +196,11 @@ class LiveDetection:
         with self.state.lock:
             self._handle(self._guard(lambda: self.detector.feed(m)))
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config (see `Detector.reconfigure`)."""
+        with self.state.lock:
+            self.detector.reconfigure(config)
+
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance: from now on the incidents they make
         up are labelled maintenance and their events quiet (see `Detector.set_mutes`).

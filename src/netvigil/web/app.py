@@ -43,7 +43,7 @@ from netvigil.web.state import LiveState
 from netvigil.web.status_page import StatusPage
 from netvigil.web.tokens import AgentRegistry, admin_store_of, call_blocking
 
-__all__ = ["API_PREFIX", "FiniteJSONResponse", "create_app"]
+__all__ = ["API_PREFIX", "FiniteJSONResponse", "create_app", "reconfigure"]
 
 API_PREFIX = "/api/v1"
 
@@ -113,13 +113,30 @@ def create_app(
     app.state.context = ctx
     install_error_handlers(app)
     app.add_middleware(SecurityHeaders)
-    ingest = _ingest_router(store, config, agents, limits, metrics, now, state)
+    allowance = TargetAllowance((t.name for t in config.targets), store)
+    app.state.target_allowance = allowance
+    app.state.reload = None
+    ingest = _ingest_router(store, config, agents, limits, metrics, now, state, allowance)
     app.include_router(_api_router(ctx, ingest, routers))
     if config.server.public_status:
         _add_status_page(app, StatusPage(state, config, cache_s=status_cache_s, now=now))
     _add_metrics(app, metrics)
     app.include_router(dashboard_router())
     return app
+
+
+def reconfigure(app: FastAPI, config: Config) -> None:
+    """Take a reloaded config: targets, services, networks, organizations, maintenance
+    windows and agents; what the server listens on and how it stores stay as they are."""
+    app.state.config = config
+    ctx = app.state.context
+    ctx.config = config
+    ctx.agents.configured = list(config.agents)
+    app.state.target_allowance.known = frozenset(t.name for t in config.targets)
+    page = getattr(app.state, "status_page", None)
+    if page is not None:
+        page.config = config
+    app.state.live.configure(config)
 
 
 class FiniteJSONResponse(JSONResponse):
@@ -139,6 +156,7 @@ def _ingest_router(
     metrics: Metrics,
     now: Callable[[], float],
     state: LiveState,
+    allowance: TargetAllowance,
 ) -> APIRouter:
     """The ingest route under the config's trust boundary: known targets, rate per agent;
     each batch taken tells the current state how the agent's clock runs."""
@@ -146,7 +164,7 @@ def _ingest_router(
     return ingest_router(
         store,
         agents,
-        targets=TargetAllowance((t.name for t in config.targets), store),
+        targets=allowance,
         rate_limit=IngestRateLimit(server.ingest_rate_per_agent, server.ingest_burst),
         limits=limits,
         metrics=metrics,

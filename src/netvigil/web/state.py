@@ -182,7 +182,8 @@ class LiveState:
     def configure(self, config: Config) -> None:
         """Take the targets, services and vantages of `config` (also on a reload)."""
         self.config = config
-        self.current.configure(config)
+        with self.current.lock:
+            self.current.configure(config)
         self._touch()
 
     # -- feeding ------------------------------------------------------------------------

@@ -12,6 +12,7 @@
     GET    /admin/agents                       remote vantages allowed to ingest
     POST   /admin/agents                       new agent and its token (shown once)
     DELETE /admin/agents/{name}                revoke an agent added here
+    POST   /admin/reload                       read the config file again and apply it
 
 Agents of the config file are listed but cannot be changed here (edit the file).
 A mute, stored in the admin tables, also reaches live detection through the live
@@ -75,6 +76,20 @@ def admin_router(ctx: WebContext) -> APIRouter:
     @router.get("/whoami", summary="The name of the admin token used")
     async def whoami(admin: Admin) -> dict[str, str]:
         return {"name": admin}
+
+    @router.post(
+        "/reload",
+        summary="Read the config file again and apply it (as SIGHUP does)",
+        responses={422: {"model": ErrorOut, "description": "The file is not a valid config"}},
+    )
+    async def reload(request: Request, admin: Admin) -> dict[str, Any]:
+        hook = getattr(request.app.state, "reload", None)
+        if hook is None:
+            raise HTTPException(409, "this server was not started from a config file")
+        outcome = await hook(f"the admin API ({admin})")
+        if not outcome.ok:
+            raise HTTPException(422, f"nothing changed: {outcome.error}")
+        return {"ok": True, **outcome.to_json()}
 
     _add_note_routes(router, ctx)
     _add_mute_routes(router, ctx)
