@@ -77,11 +77,11 @@ def test_the_watermark_follows_the_vantages_that_keep_up() -> None:
         buffer.push(m("a", ts))
         buffer.push(m("b", ts))
     # "c" stops reporting: once it is more than stall_s behind the median it no longer
-    # holds the watermark back.
-    for ts in (110.0, 120.0):
-        buffer.push(m("a", ts))
-        buffer.push(m("b", ts))
-    assert buffer.watermark == 115.0
+    # holds the watermark back (recomputed within a few advances of the others).
+    for ts in range(104, 121):
+        buffer.push(m("a", float(ts)))
+        buffer.push(m("b", float(ts)))
+    assert 105.0 <= buffer.watermark <= 115.0  # held back by c, it would be 95
     released = buffer.release(buffer.watermark)
     assert [x.ts for x in released] == sorted(x.ts for x in released)
     assert not buffer.push(m("c", 101.0))  # behind the watermark: late, for "c" only

@@ -20,9 +20,9 @@ from netvigil.model import Measurement
 
 __all__ = ["ReorderBuffer"]
 
-RECOMPUTE_EVERY = 16
-"""With more than this many vantages, the watermark is recomputed on every this-many-th
-advance of a vantage (with fewer, on every advance)."""
+RECOMPUTE_EVERY = 8
+"""The watermark is recomputed when the slowest vantage that keeps up advances, and on
+every this-many-th advance of any other (which may change who keeps up)."""
 
 
 class ReorderBuffer:
@@ -42,6 +42,7 @@ class ReorderBuffer:
         """Per vantage, the newest timestamp seen."""
         self.processed_to = float("-inf")
         self._release_at = float("-inf")
+        self._slowest = float("-inf")
         self._advances = 0
 
     def __len__(self) -> int:
@@ -72,11 +73,7 @@ class ReorderBuffer:
         if newest is None or m.ts > newest:
             self.max_by[m.vantage] = m.ts
             self._advances += 1
-            if (
-                newest is None
-                or len(self.max_by) <= RECOMPUTE_EVERY
-                or self._advances % RECOMPUTE_EVERY == 0
-            ):
+            if newest is None or newest <= self._slowest or self._advances % RECOMPUTE_EVERY == 0:
                 self._recompute()
         return True
 
@@ -85,6 +82,7 @@ class ReorderBuffer:
         # With one or two vantages there is no majority: the newest one is the reference.
         middle = statistics.median_low(newest) if len(self.max_by) > 2 else max(newest)
         slowest = min(t for t in newest if t >= middle - self.stall_s)
+        self._slowest = slowest
         self._release_at = slowest - self.lateness_s
 
     def release(self, watermark: float) -> list[Measurement]:
