@@ -29,7 +29,7 @@ from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState
-from netvigil.store.sqlite import SQLiteStore
+from netvigil.store.sqlite import SQLiteStore, WriterSettings
 from netvigil.web.app import create_app
 from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
@@ -103,7 +103,10 @@ async def _serve(
         sinks.append(alerts)
     if web_state is not None:
         sinks.append(web_state.events)
-    async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
+    settings = WriterSettings(close_timeout_s=config.store.close_timeout_s)
+    opening = SQLiteStore.open(path, retention_days=config.store.retention_days, settings=settings)
+    async with await opening as store:
+        metrics.track_store(store.figures)
         detection = LiveDetection(
             config,
             store,
