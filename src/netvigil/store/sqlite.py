@@ -169,8 +169,8 @@ class SQLiteStore:
     @property
     def pending(self) -> int:
         """How many queued items the writer has not written yet (including those kept to
-        be tried again while writes fail)."""
-        return len(self._writer.queue)
+        be tried again while writes fail, and those in a write under way)."""
+        return self._writer.waiting
 
     @property
     def dropped(self) -> int:

@@ -166,6 +166,11 @@ class SQLiteWriter:
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
+    @property
+    def waiting(self) -> int:
+        """Items queued or in a write under way (any thread)."""
+        return len(self.queue) + self._in_hand
+
     def unwritten(self) -> int:
         """About how many submitted measurements are not written yet (any thread)."""
         return self.queue.unwritten()[0] + self._in_hand
@@ -208,7 +213,8 @@ class SQLiteWriter:
                 if self._retry(conn):
                     return
                 continue
-            self._wait_for_work(conn)
+            if not self.queue.backlog:  # left by an outage: written at once
+                self._wait_for_work(conn)
             while not self.failures.failing:
                 if (
                     self.retention_s is not None
@@ -253,7 +259,7 @@ class SQLiteWriter:
         if not self.queue.stopping and self._monotonic() < self._retry_at:
             return False  # woken to refuse a caller
         self._retry_at = self._monotonic() + self.settings.retry_every_s
-        items = self.queue.take(self.settings.max_transaction)
+        items = self.queue.take(self.settings.retry_transaction)
         if items:
             return self._process(conn, items)
         with contextlib.suppress(StoreError):  # nothing queued: the rollups tell (logged)

@@ -102,25 +102,22 @@ class WriteFailures:
         self.total += 1
         self.cause = str(exc)
         now = self._monotonic()
-        if not self.failing:
+        starting = not self.failing
+        if starting:
             self.failing = True
             self._started = now
             self._dropped_at_start = dropped
             self._told_full = False
-            if now - self._last_line >= self.summary_every_s:
-                self._reported = True
-                self._last_line = now
-                self._unreported = 0
-                self._log.error(
-                    "%s: could not write %s: %s; %s",
-                    self.label,
-                    what,
-                    self.cause,
-                    self.meanwhile,
-                )
-                return
+        due = now - self._last_line >= self.summary_every_s
+        if starting and due and not self._unreported:
+            self._reported = True
+            self._last_line = now
+            self._log.error(
+                "%s: could not write %s: %s; %s", self.label, what, self.cause, self.meanwhile
+            )
+            return
         self._unreported += 1
-        if now - self._last_line >= self.summary_every_s:
+        if due:
             self._summarize(now, queued=queued, dropped=dropped)
 
     def _summarize(self, now: float, *, queued: int, dropped: int) -> None:

@@ -38,6 +38,9 @@ class WriterSettings:
     retry_every_s: float = 2.0
     """After a write failed on the database file (a full disk, an I/O error), the writer
     tries again this long later; what it could not write stays queued meanwhile."""
+    retry_transaction: int = 1_000
+    """While writes fail, each retry tries at most this many queued items (cheap to fail);
+    once one commits, the rest is written `max_transaction` at a time."""
     max_backlog: int = 100_000
     """The most submitted items kept queued while writes fail; beyond it the oldest
     measurements are dropped (counted and logged)."""

@@ -167,7 +167,7 @@ class WriteQueue:
     def trim(self, bound: int) -> tuple[int, int]:
         """Drop the oldest backlog items beyond `bound`; (measurements, incident writes) dropped."""
         measurements = incidents = 0
-        while len(self.backlog) > bound:
+        while len(self.backlog) - self.stopping > bound:  # Stop is not counted
             item = self.backlog.popleft()
             if isinstance(item, Stop):
                 self.backlog.appendleft(item)
