@@ -280,9 +280,8 @@ def test_netvigil_run_on_a_full_disk_logs_calmly_recovers_and_stops_quickly(
         assert took < 5.0, took
         assert proc.returncode == 0, log.read_text()[-3000:]
         assert "measurements and 0 incident events not written" in log.read_text()
-    except AssertionError:
-        print(log.read_text()[-5000:])  # shown by pytest when the test fails
-        raise
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{log.read_text()[-5000:]}") from exc
     finally:
         if proc.poll() is None:
             proc.kill()
