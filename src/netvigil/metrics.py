@@ -21,6 +21,13 @@ Series (all prefixed `netvigil_`, durations in seconds):
     netvigil_ingest_measurements_total{vantage} measurements accepted from agents
     netvigil_agent_spool_depth                  measurements waiting in an agent's spool
     netvigil_sink_errors_total                  measurements a sink refused
+
+With `track_store` (the store's write health):
+
+    netvigil_store_write_failures_total         writes that failed on the database file
+    netvigil_store_write_failing                1 while writes fail (full disk, I/O error)
+    netvigil_store_dropped_total                submitted measurements that were not stored
+    netvigil_store_incident_events_dropped_total  submitted incident events not stored
 """
 
 from __future__ import annotations
@@ -44,7 +51,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-__all__ = ["CHECK_BUCKETS", "LAG_BUCKETS", "DetectionFigures", "LoopHistogram", "Metrics"]
+__all__ = [
+    "CHECK_BUCKETS",
+    "LAG_BUCKETS",
+    "DetectionFigures",
+    "LoopHistogram",
+    "Metrics",
+    "StoreFigures",
+]
 
 CHECK_BUCKETS: tuple[float, ...] = (
     0.005,
@@ -219,6 +233,55 @@ class _DetectionCollector(Collector):
         return iter(())
 
 
+@dataclass(frozen=True, slots=True)
+class StoreFigures:
+    """What the store reports about its writes at each scrape."""
+
+    queue_depth: int
+    """Items waiting to be written (including those kept while writes fail)."""
+    write_failures: int
+    """Writes (transactions) that failed on the database file: full disk, I/O error."""
+    failing: bool
+    """Whether the last write failed that way (queued work is being retried)."""
+    dropped: int
+    """Submitted measurements that were not stored: unwritable, or the queue was full."""
+    incidents_dropped: int
+    """Submitted incident events that were not stored, the same ways."""
+
+
+class _StoreCollector(Collector):
+    """Exposes `StoreFigures` (but the queue depth, a gauge of its own) as Prometheus families."""
+
+    def __init__(self, read: Callable[[], StoreFigures]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        f = self._read()
+        yield CounterMetricFamily(
+            "netvigil_store_write_failures",
+            "Store writes that failed on the database file (full disk, I/O error).",
+            f.write_failures,
+        )
+        yield GaugeMetricFamily(
+            "netvigil_store_write_failing",
+            "1 while store writes fail on the database file (queued work is retried).",
+            1.0 if f.failing else 0.0,
+        )
+        yield CounterMetricFamily(
+            "netvigil_store_dropped",
+            "Submitted measurements that were not stored: unwritable, or the queue was full.",
+            f.dropped,
+        )
+        yield CounterMetricFamily(
+            "netvigil_store_incident_events_dropped",
+            "Submitted incident events that were not stored.",
+            f.incidents_dropped,
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 class Metrics:
     """netvigil's Prometheus series in a registry of their own; `render()` is /metrics.
 
@@ -309,6 +372,11 @@ class Metrics:
     def track_store_queue(self, read: Callable[[], float]) -> None:
         """Report `read()` (the store's write queue length) at each scrape."""
         self.store_queue_depth.set_function(read)
+
+    def track_store(self, read: Callable[[], StoreFigures]) -> None:
+        """Report the store's write figures (`read()`) at each scrape, its queue too."""
+        self.track_store_queue(lambda: read().queue_depth)
+        self.registry.register(_StoreCollector(read))
 
     def track_spool(self, read: Callable[[], float]) -> None:
         """Report `read()` (the agent spool's length) at each scrape."""

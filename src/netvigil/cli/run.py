@@ -32,7 +32,7 @@ from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState, StatePolicy
-from netvigil.store.sqlite import SQLiteStore
+from netvigil.store.sqlite import SQLiteStore, WriterSettings
 from netvigil.web.app import create_app, reconfigure
 from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
@@ -126,7 +126,10 @@ async def _serve(
         sinks.append(alerts)
     if web_state is not None:
         sinks.append(web_state.events)
-    async with await SQLiteStore.open(path, retention_days=config.store.retention_days) as store:
+    settings = WriterSettings(close_timeout_s=config.store.close_timeout_s)
+    opening = SQLiteStore.open(path, retention_days=config.store.retention_days, settings=settings)
+    async with await opening as store:
+        metrics.track_store(store.figures)
         detection = LiveDetection(
             config,
             store,

@@ -105,6 +105,8 @@ class StoreConfig(_Model):
     path: str = "netvigil.db"
     retention_days: float = Field(default=30.0, gt=0)
     """Raw measurements older than this are pruned; per-minute rollups are kept."""
+    close_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    """On stop, wait at most this long for queued measurements to be written."""
 
 
 class SchedulerConfig(_Model):

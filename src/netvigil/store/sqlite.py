@@ -31,14 +31,16 @@ same file: reads go through the read connections, changes through the writer's q
 (`netvigil.store.admin_tables`).
 
 The pieces: `schema` (migrations), `codec` (rows), `queries` (SELECTs), `open_rollups`
-(the minutes being built), `recompute` (rollups from raw rows), `writes` (the queue's
-items) and `sqlite_writer` (the thread, with its `WriterSettings`).
+(the minutes being built), `recompute` (rollups from raw rows), `writes` (the queue and
+its items), `row_writer` (measurement and rollup transactions), `write_failures` (a full
+disk told calmly) and `sqlite_writer` (the thread; its settings are `writer_settings`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import queue
 import sqlite3
 import time
@@ -50,6 +52,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from netvigil.errors import StoreError
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
+from netvigil.metrics import StoreFigures
 from netvigil.model import Measurement
 from netvigil.store import admin_tables
 from netvigil.store.base import (
@@ -87,6 +90,8 @@ from netvigil.store.writes import AdminWrite, Batch, IncidentWrite, Item, Prune,
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SQLiteStore", "WriterSettings", "migrate"]
 
 _T = TypeVar("_T")
+
+log = logging.getLogger(__name__)
 
 
 class SQLiteStore:
@@ -163,18 +168,40 @@ class SQLiteStore:
 
     @property
     def pending(self) -> int:
-        """How many queued items the writer has not taken yet."""
-        return len(self._writer.pending)
+        """How many queued items the writer has not written yet (including those kept to
+        be tried again while writes fail, and those in a write under way)."""
+        return self._writer.waiting
 
     @property
     def dropped(self) -> int:
-        """Submitted measurements lost because they could not be written (each logged)."""
+        """Submitted measurements lost: they could not be written, or too many waited
+        while writes failed (logged)."""
         return self._writer.dropped
 
     @property
     def incidents_dropped(self) -> int:
-        """Submitted incident events lost because they could not be written (each logged)."""
+        """Submitted incident events lost the same ways (logged)."""
         return self._writer.incidents_dropped
+
+    @property
+    def write_failures(self) -> int:
+        """Writes (transactions) that failed on the database file: full disk, I/O error."""
+        return self._writer.failures.total
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last write failed on the database file (queued work is retried)."""
+        return self._writer.failures.failing
+
+    def figures(self) -> StoreFigures:
+        """What `/metrics` reports about the store's writes."""
+        return StoreFigures(
+            queue_depth=self.pending,
+            write_failures=self.write_failures,
+            failing=self.failing,
+            dropped=self.dropped,
+            incidents_dropped=self.incidents_dropped,
+        )
 
     def submit(self, m: Measurement) -> None:
         """Queue one measurement for writing and return at once (the hot path)."""
@@ -224,12 +251,27 @@ class SQLiteStore:
         return await self._request(lambda fut: Prune(older_than, fut))
 
     async def close(self) -> None:
-        """Write everything queued, stop the writer and close all connections."""
+        """Write everything queued, stop the writer and close all connections.
+
+        Waits at most `WriterSettings.close_timeout_s` for the writer; past that it gives
+        up, logging how many measurements were not written (the writer thread is left to
+        end with the process). While writes fail (a full disk), the writer tries once
+        more and then gives up by itself, logging the same.
+        """
         if self._closed:
             return
         self._closed = True
         self._writer.put(Stop())
-        await asyncio.to_thread(self._writer.join)  # it ends at Stop, or has died
+        timeout_s = self._writer.settings.close_timeout_s
+        # it ends at Stop, or has died
+        if not await asyncio.to_thread(self._writer.join, timeout_s):
+            log.error(
+                "%s: gave up waiting for the store writer after %g s: about %d measurements"
+                " not written",
+                self.path,
+                timeout_s,
+                self._writer.unwritten(),
+            )
         await asyncio.get_running_loop().run_in_executor(self._read_pool, self._close_readers)
         self._read_pool.shutdown(wait=False)
 

@@ -6,16 +6,20 @@ load. Submitted measurements wait up to `WriterSettings.group_commit_s` to share
 transaction; anything someone waits on is written at once. Each write upserts the
 `latest` table.
 
-Rollups are kept incrementally (`netvigil.store.open_rollups`): a minute's rollups are
-written once when it closes, open ones that changed every `rollup_refresh_s`, and all
-of them by `add()`, `flush()` and `close()` (so what those return is visible to
-readers). A row for a minute already closed is "late": the rollups of its keys are
-recomputed from raw rows in the same transaction (`netvigil.store.recompute`), and a
-row for a pruned minute is merged into its rollup. Results are the same whatever the
-batching: memory only changes once a transaction commits. On open, rollups a stopped
-writer left missing or stale are rebuilt from raw rows (`recover_rollups`).
+Measurement rows and their rollups are written by `RowWriter` (`netvigil.store.row_writer`):
+rollups incrementally, all of them by `add()`, `flush()` and `close()` (so what those
+return is visible to readers); results are the same whatever the batching. On open,
+rollups a stopped writer left missing or stale are rebuilt from raw rows.
 Incident snapshots and events, and admin table changes, are written in queue order
 with the measurements around them, in their own transactions.
+
+A write that fails on the database file itself (a full disk, an I/O error, a lock held
+too long; `is_storage_error`) starts an outage: what nobody waits on (submitted
+measurements and incident events) stays queued and is tried again every
+`retry_every_s`, at most `max_backlog` items (the oldest beyond that are dropped and
+counted); callers waiting on a write (`add()`, `flush()`, admin changes) are refused at
+once. `WriteFailures` logs the outage calmly. A `Stop` during an outage is one last
+try: what still cannot be written is counted in one line, and the thread ends.
 """
 
 from __future__ import annotations
@@ -27,8 +31,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,60 +40,26 @@ from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.codec import (
     INSERT_INCIDENT_EVENT,
-    INSERT_MEASUREMENT,
     UPSERT_INCIDENT,
-    UPSERT_LATEST,
-    Row,
     incident_write_rows,
-    measurement_row,
 )
-from netvigil.store.open_rollups import OpenMinutes, Pair, Stage
-from netvigil.store.recompute import (
-    CREATE_TOUCHED,
-    UPSERT_ROLLUP,
-    insert_late_rows,
-    recover_rollups,
-    set_meta,
-)
+from netvigil.store.row_writer import RowWriter
 from netvigil.store.schema import connect_writer
-from netvigil.store.writes import AdminWrite, Batch, IncidentWrite, Item, Stop, resolve
+from netvigil.store.write_failures import WriteFailures, is_storage_error
+from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
+from netvigil.store.writes import (
+    AdminWrite,
+    Batch,
+    IncidentWrite,
+    Item,
+    Stop,
+    WriteQueue,
+    resolve,
+)
 
 __all__ = ["DEFAULT_SETTINGS", "SQLiteWriter", "WriterSettings"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class WriterSettings:
-    """The writer's timing and sizes; the defaults are what `netvigil run` uses."""
-
-    group_commit_s: float = 0.5
-    """Submitted measurements wait up to this long to share a transaction (group commit).
-
-    Each commit appends every page it changed to the WAL, so many small transactions
-    cost far more CPU than fewer larger ones. `add()`, `flush()`, incident and admin
-    writes, prunes and `close()` are written at once (with whatever queued before them).
-    """
-    max_transaction: int = 20_000
-    """The most queued items the writer folds into one transaction."""
-    prune_every_s: float = 60.0
-    """With a retention set, the writer prunes at most this often."""
-    prune_chunk: int = 50_000
-    """Rows deleted per transaction while pruning, so writes are not held up long."""
-    lateness_s: float = 60.0
-    """A minute's rollups are written once a measurement this long past its end is written.
-
-    Rows for a minute that has closed are still counted exactly (recomputed from raw
-    rows), only at a higher cost per row.
-    """
-    rollup_refresh_s: float = 10.0
-    """Open rollups that changed are written at least this often (how stale readers see them)."""
-    max_ahead_s: float = 300.0
-    """Measurements stamped further than this ahead of the writer's clock do not close minutes."""
-
-
-DEFAULT_SETTINGS = WriterSettings()
-"""The settings `netvigil run` uses."""
 
 
 @dataclass(slots=True)
@@ -101,12 +70,34 @@ class _Segment:
     owner: Batch | None = None
 
 
+class _Outage(Exception):
+    """A write failed on the database file; `unwritten` are the queue items it left."""
+
+    def __init__(self, cause: Exception, what: str, unwritten: list[Item]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.what = what
+        self.unwritten = unwritten
+
+
+def _items_of(segments: Sequence[_Segment]) -> list[Item]:
+    """The queue items `segments` were made of, in order."""
+    items: list[Item] = []
+    for seg in segments:
+        if seg.owner is not None:
+            items.append(seg.owner)
+        else:
+            items.extend(seg.items)
+    return items
+
+
 class SQLiteWriter:
     """The thread owning the write connection of the database at `path`.
 
     `now` is the wall clock (prunes, how far ahead a row may be), `monotonic` times group
-    commits and refreshes. `ready` completes once the database is open and migrated (or
-    fails with StoreError). `failed` is set when the thread stopped on an unexpected error.
+    commits, refreshes and retries. `ready` completes once the database is open and
+    migrated (or fails with StoreError). `failed` is set when the thread stopped on an
+    unexpected error.
     """
 
     def __init__(
@@ -122,11 +113,24 @@ class SQLiteWriter:
         self.retention_s = retention_s
         self.settings = settings
         self.dropped = 0
-        """Submitted measurements lost because they could not be written (logged)."""
+        """Submitted measurements lost: they could not be written, or the queue was full
+        while writes failed (logged)."""
         self.incidents_dropped = 0
-        """Submitted incident events lost because they could not be written (logged)."""
+        """Submitted incident events lost the same ways (logged)."""
         self.failed: BaseException | None = None
-        self.pending: deque[Item] = deque()
+        self.queue = WriteQueue()
+        self.failures = WriteFailures(
+            str(path),
+            meanwhile=(
+                f"measurements stay queued (at most {settings.max_backlog}) and are retried"
+                f" every {settings.retry_every_s:g} s"
+            ),
+            summary_every_s=settings.summary_every_s,
+            monotonic=monotonic,
+        )
+        self._retry_at = -math.inf
+        self._in_hand = 0
+        """Measurements taken off the queue and not yet written or returned to it."""
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._now = now
         self._monotonic = monotonic
@@ -134,11 +138,14 @@ class SQLiteWriter:
         self._urgent = threading.Event()
         """Set when queued work has someone waiting on it: no group-commit delay then."""
         self._last_commit = -math.inf
-        self._refreshed_at = monotonic()
-        """When open rollups were last all written (`rollup_refresh_s`)."""
-        self._pruned_before = -math.inf
-        self._last_prune = -math.inf
-        self._minutes = OpenMinutes()
+        self._rows = RowWriter(
+            path,
+            settings=settings,
+            now=now,
+            monotonic=monotonic,
+            committed=self._committed,
+            storage_failed=self._note_failure,
+        )
         self._thread = threading.Thread(target=self._run, name="netvigil-store-write", daemon=True)
 
     def start(self) -> None:
@@ -147,15 +154,26 @@ class SQLiteWriter:
 
     def put(self, item: Item) -> None:
         """Queue work; safe from any thread, never blocks."""
-        self.pending.append(item)
+        self.queue.put(item)
         if type(item) is not Measurement:
             self._urgent.set()
         if not self._wake.is_set():
             self._wake.set()
 
-    def join(self) -> None:
-        """Block until the thread has ended (after a `Stop`, or a failure)."""
-        self._thread.join()
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Block until the thread has ended (after a `Stop`, or a failure), or at most
+        `timeout_s`; whether it has ended."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def waiting(self) -> int:
+        """Items queued or in a write under way (any thread)."""
+        return len(self.queue) + self._in_hand
+
+    def unwritten(self) -> int:
+        """About how many submitted measurements are not written yet (any thread)."""
+        return self.queue.unwritten()[0] + self._in_hand
 
     def _run(self) -> None:
         """The writer thread: open and migrate, then write queued work until stopped."""
@@ -171,101 +189,170 @@ class SQLiteWriter:
         except BaseException as exc:  # a bug: fail loudly rather than hang callers
             log.exception("store writer stopped")
             self.failed = exc
-            while self.pending:
-                item = self.pending.popleft()
-                future = item.future if not isinstance(item, Measurement | Stop) else None
-                if future is not None:
-                    resolve(future, StoreError(f"{self.path}: store writer stopped: {exc}"))
+            self.queue.fail_all(StoreError(f"{self.path}: store writer stopped: {exc}"))
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA optimize")
-            conn.close()
+            with contextlib.suppress(sqlite3.Error):  # a checkpoint can fail on a full disk
+                conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         """Open the write connection (`connect_writer`) and rebuild stale rollups."""
         conn = connect_writer(self.path)
         try:
-            conn.execute(CREATE_TOUCHED)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'pruned_before'").fetchone()
-            if row is not None:
-                self._pruned_before = float(row[0])
-            recovered = recover_rollups(
-                conn,
-                pruned_before=self._pruned_before,
-                cap=self._now() + self.settings.max_ahead_s,
-                label=str(self.path),
-            )
+            self._rows.recover(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"{self.path}: not a usable netvigil database: {exc}") from exc
-        self._minutes = OpenMinutes(
-            memory_from=recovered.memory_from, unmanaged=recovered.unmanaged
-        )
         return conn
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         settings = self.settings
         while True:
-            timeout = None if self.retention_s is None else settings.prune_every_s
-            if self._minutes.has_dirty():
-                timeout = min(timeout or settings.rollup_refresh_s, settings.rollup_refresh_s)
-            if not self._wake.wait(timeout) and self._minutes.has_dirty():
-                with contextlib.suppress(StoreError):  # logged; tried again next time
-                    self._close_minutes(conn, -math.inf)  # refreshes the open ones
-            self._wake.clear()
-            delay = self._last_commit + settings.group_commit_s - self._monotonic()
-            if delay > 0 and self.pending:
-                self._urgent.wait(delay)
-            self._urgent.clear()
-            self._last_commit = self._monotonic()
-            while True:
+            if self.failures.failing:
+                if self._retry(conn):
+                    return
+                continue
+            if not self.queue.backlog:  # left by an outage: written at once
+                self._wait_for_work(conn)
+            while not self.failures.failing:
                 if (
                     self.retention_s is not None
-                    and self._now() - self._last_prune >= settings.prune_every_s
+                    and self._now() - self._rows.last_prune >= settings.prune_every_s
                 ):
                     with contextlib.suppress(StoreError):  # logged; tried again next time
-                        self._prune(conn, self._now() - self.retention_s)
-                if not self.pending:
+                        self._rows.prune(conn, self._now() - self.retention_s)
+                items = self.queue.take(settings.max_transaction)
+                if not items:
                     break
-                items: list[Item] = []
-                while self.pending and len(items) < settings.max_transaction:
-                    items.append(self.pending.popleft())
                 if self._process(conn, items):
                     return
 
+    def _wait_for_work(self, conn: sqlite3.Connection) -> None:
+        """Sleep until work is queued (refreshing open rollups on the way), then wait out
+        the group commit delay unless someone waits on the work."""
+        settings = self.settings
+        timeout = None if self.retention_s is None else settings.prune_every_s
+        if self._rows.has_dirty():
+            timeout = min(timeout or settings.rollup_refresh_s, settings.rollup_refresh_s)
+        if not self._wake.wait(timeout) and self._rows.has_dirty():
+            with contextlib.suppress(StoreError):  # logged; tried again next time
+                self._rows.close_minutes(conn, -math.inf)  # refreshes the open ones
+        self._wake.clear()
+        delay = self._last_commit + settings.group_commit_s - self._monotonic()
+        if delay > 0 and self.queue:
+            self._urgent.wait(delay)
+        self._urgent.clear()
+        self._last_commit = self._monotonic()
+
+    def _retry(self, conn: sqlite3.Connection) -> bool:
+        """During an outage: wait for the next try (refusing at once whoever waits on a
+        write), keep what nobody waits on queued within `max_backlog`, then try the oldest
+        of it again. True once the thread is to end."""
+        delay = self._retry_at - self._monotonic()
+        if delay > 0 and not self.queue.stopping:
+            self._urgent.wait(delay)
+        self._urgent.clear()
+        self._wake.clear()
+        self.queue.hold(self._refusal())
+        self._trim()
+        if not self.queue.stopping and self._monotonic() < self._retry_at:
+            return False  # woken to refuse a caller
+        self._retry_at = self._monotonic() + self.settings.retry_every_s
+        items = self.queue.take(self.settings.retry_transaction)
+        if items:
+            return self._process(conn, items)
+        with contextlib.suppress(StoreError):  # nothing queued: the rollups tell (logged)
+            self._rows.close_minutes(conn, -math.inf)
+        return False
+
+    def _refusal(self) -> StoreError:
+        return StoreError(f"{self.path}: cannot write now: {self.failures.cause}")
+
+    def _trim(self) -> None:
+        """Drop the oldest queued items beyond `max_backlog` (counted; logged once)."""
+        measurements, incidents = self.queue.trim(self.settings.max_backlog)
+        if measurements or incidents:
+            self.dropped += measurements
+            self.incidents_dropped += incidents
+            self.failures.queue_full(self.settings.max_backlog)
+
+    def _note_failure(self, what: str, exc: Exception) -> None:
+        """Count a write of `what` that failed on the database file; retry later."""
+        self.failures.failed(what, exc, queued=len(self.queue), dropped=self.dropped)
+        self._retry_at = self._monotonic() + self.settings.retry_every_s
+
+    def _committed(self) -> None:
+        self.failures.succeeded(dropped=self.dropped)
+
     def _process(self, conn: sqlite3.Connection, items: list[Item]) -> bool:
-        """Write one drained run of queue items in order; True when told to stop."""
+        """Write one drained run of queue items in order; True when the thread is to end.
+
+        When a write fails on the database file, what is left is returned to the queue
+        (`WriteQueue.park`); if a `Stop` is queued, the writer gives up instead.
+        """
+        self._in_hand = sum(type(item) is Measurement for item in items)
+        try:
+            return self._write_in_order(conn, items)
+        except _Outage as outage:
+            self.queue.park(outage.unwritten, self._refusal())
+            self._note_failure(outage.what, outage.cause)
+            self._in_hand = 0
+            self._trim()
+            if self.queue.stopping:
+                self._give_up()
+                return True
+            return False
+        finally:
+            self._in_hand = 0
+
+    def _give_up(self) -> None:
+        """Log, in one line, what a stopping writer leaves unwritten."""
+        measurements, incidents = self.queue.unwritten()
+        log.error(
+            "%s: stopping with %d measurements and %d incident events not written: %s",
+            self.path,
+            measurements,
+            incidents,
+            self.failures.cause,
+        )
+
+    def _write_in_order(self, conn: sqlite3.Connection, items: list[Item]) -> bool:
+        """`_process` until a write fails on the database file (`_Outage`)."""
         segments: list[_Segment] = []
         notes: list[IncidentWrite] = []
-        for item in items:
-            if isinstance(item, IncidentWrite):
-                self._write(conn, segments)
-                segments = []
-                notes.append(item)
-                continue
-            if notes:
+        for at, item in enumerate(items):
+            try:
+                if isinstance(item, IncidentWrite):
+                    self._write(conn, segments)
+                    segments = []
+                    notes.append(item)
+                    continue
                 self._write_incidents(conn, notes)
                 notes = []
-            if isinstance(item, Measurement):
-                if not segments or segments[-1].owner is not None:
-                    segments.append(_Segment())
-                segments[-1].items.append(item)
-            elif isinstance(item, Batch):
-                segments.append(_Segment(list(item.items), item))
-            else:
-                self._write(conn, segments)
-                segments = []
-                if isinstance(item, Stop):
-                    with contextlib.suppress(StoreError):  # logged
-                        self._close_minutes(conn, math.inf)
-                    return True
-                if isinstance(item, AdminWrite):
-                    self._write_admin(conn, item)
-                    continue
-                try:
-                    resolve(item.future, self._prune(conn, item.older_than))
-                except StoreError as exc:
-                    resolve(item.future, exc)
+                if isinstance(item, Measurement):
+                    if not segments or segments[-1].owner is not None:
+                        segments.append(_Segment())
+                    segments[-1].items.append(item)
+                elif isinstance(item, Batch):
+                    segments.append(_Segment(list(item.items), item))
+                else:
+                    self._write(conn, segments)
+                    segments = []
+                    if isinstance(item, Stop):
+                        with contextlib.suppress(StoreError):  # logged
+                            self._rows.close_minutes(conn, math.inf)
+                        return True
+                    if isinstance(item, AdminWrite):
+                        self._write_admin(conn, item)
+                        continue
+                    try:
+                        resolve(item.future, self._rows.prune(conn, item.older_than))
+                    except StoreError as exc:
+                        resolve(item.future, exc)
+            except _Outage as outage:
+                outage.unwritten.extend(items[at:])
+                raise
         self._write(conn, segments)
         self._write_incidents(conn, notes)
         return False
@@ -282,21 +369,31 @@ class SQLiteWriter:
             error: BaseException = exc
             if isinstance(exc, sqlite3.Error):
                 error = StoreError(f"{self.path}: admin table write failed: {exc}")
+            if is_storage_error(exc):
+                self._note_failure("an admin table change", exc)
             resolve(item.future, error)
             return
+        self._committed()
         resolve(item.future, result)
 
     def _write_incidents(self, conn: sqlite3.Connection, notes: list[IncidentWrite]) -> None:
-        """Write incident snapshots and events in one transaction (each alone on failure)."""
+        """Write incident snapshots and events in one transaction (each alone on failure).
+
+        Raises _Outage when that fails on the database file.
+        """
         if not notes:
             return
         try:
             self._commit_incidents(conn, notes)
-        except Exception:
-            for note in notes:
+        except Exception as exc:
+            if is_storage_error(exc):
+                raise _Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
+            for at, note in enumerate(notes):
                 try:
                     self._commit_incidents(conn, [note])
                 except Exception as exc:
+                    if is_storage_error(exc):
+                        raise _Outage(exc, "an incident write", list(notes[at:])) from exc
                     error = StoreError(f"{self.path}: could not write an incident: {exc}")
                     if note.future is None:
                         self.incidents_dropped += 1
@@ -322,43 +419,65 @@ class SQLiteWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._committed()
 
     def _write(self, conn: sqlite3.Connection, segments: list[_Segment]) -> None:
         """Insert segments in one transaction and update rollups and `latest`.
 
-        When that fails, each batch and each submitted measurement is retried alone, so
-        a bad one fails only itself: a batch is refused whole (its `add()` raises), a
-        submitted measurement is dropped and logged.
+        When that fails on the database file, _Outage is raised with the segments' items.
+        When it fails otherwise, each batch and each submitted measurement is retried
+        alone, so a bad one fails only itself: a batch is refused whole (its `add()`
+        raises), a submitted measurement is dropped and logged.
         """
         if not segments:
             return
         try:
             counts = self._commit(conn, segments)
-        except Exception:
-            units = [
-                part
-                for seg in segments
-                for part in ([seg] if seg.owner is not None else [_Segment([m]) for m in seg.items])
-            ]
-            dropped = self.dropped
-            errors = [e for e in (self._write_alone(conn, u) for u in units) if e is not None]
-            if self.dropped > dropped:
-                log.error(
-                    "%s: dropped %d submitted measurements; first error: %s",
-                    self.path,
-                    self.dropped - dropped,
-                    errors[0],
-                )
+        except Exception as exc:
+            if is_storage_error(exc):
+                what = f"{sum(len(seg.items) for seg in segments)} measurements"
+                raise _Outage(exc, what, _items_of(segments)) from exc
+            self._write_each(conn, segments)
             return
         for seg, count in zip(segments, counts, strict=True):
             if seg.owner is not None:
                 resolve(seg.owner.future, count)
 
+    def _write_each(self, conn: sqlite3.Connection, segments: list[_Segment]) -> None:
+        """Write each batch and each submitted measurement of `segments` alone."""
+        units = [
+            part
+            for seg in segments
+            for part in ([seg] if seg.owner is not None else [_Segment([m]) for m in seg.items])
+        ]
+        dropped = self.dropped
+        errors: list[StoreError] = []
+        for at, unit in enumerate(units):
+            try:
+                error = self._write_alone(conn, unit)
+            except Exception as exc:  # only a failure of the database file gets here
+                what = f"{len(unit.items)} measurements"
+                raise _Outage(exc, what, _items_of(units[at:])) from exc
+            if error is not None:
+                errors.append(error)
+        if self.dropped > dropped:
+            log.error(
+                "%s: dropped %d submitted measurements; first error: %s",
+                self.path,
+                self.dropped - dropped,
+                errors[0],
+            )
+
     def _write_alone(self, conn: sqlite3.Connection, seg: _Segment) -> StoreError | None:
-        """Write one segment in its own transaction; report to its owner or count a drop."""
+        """Write one segment in its own transaction; report to its owner or count a drop.
+
+        A failure of the database file is raised as it is.
+        """
         try:
             [count] = self._commit(conn, [seg])
         except Exception as exc:
+            if is_storage_error(exc):
+                raise
             error = StoreError(f"{self.path}: could not write {len(seg.items)} measurements: {exc}")
             if seg.owner is None:
                 self.dropped += len(seg.items)
@@ -369,127 +488,13 @@ class SQLiteWriter:
             resolve(seg.owner.future, count)
         return None
 
-    def _refresh_due(self) -> bool:
-        return self._monotonic() - self._refreshed_at >= self.settings.rollup_refresh_s
+    def _commit(self, conn: sqlite3.Connection, segments: list[_Segment]) -> list[int]:
+        """One transaction for `segments` (`RowWriter.commit`); each one's count of new rows.
 
-    def _commit(
-        self,
-        conn: sqlite3.Connection,
-        segments: list[_Segment],
-        *,
-        close_before: float = -math.inf,
-    ) -> list[int]:
-        """One transaction for `segments`; returns each one's count of new rows.
-
-        Open minutes before `close_before` are closed too. Memory (open rollups) is
-        only changed once the transaction has committed.
+        Every changed open rollup is written too when someone waits on a segment.
         """
-        stage = Stage(self._now() + self.settings.max_ahead_s)
-        everything = any(seg.owner is not None for seg in segments) or self._refresh_due()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            counts = [self._insert(conn, seg.items, stage) for seg in segments]
-            rows, plan = self._minutes.plan(
-                stage,
-                everything=everything,
-                close_before=close_before,
-                lateness_s=self.settings.lateness_s,
-            )
-            if rows:
-                conn.executemany(UPSERT_ROLLUP, rows)
-            if plan.closing:
-                set_meta(conn, "rollups_before", plan.memory_from)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self._minutes.apply(plan)
-        if everything:
-            self._refreshed_at = self._monotonic()
-        return counts
-
-    def _close_minutes(self, conn: sqlite3.Connection, before: float) -> None:
-        """Write and forget the open minutes that start before `before` (inf: all).
-
-        Like any commit, it also writes the changed open rollups when they are due.
-        """
-        if self._minutes.has_minute_before(before) or self._refresh_due():
-            try:
-                self._commit(conn, [], close_before=before)
-            except Exception as exc:
-                error = StoreError(f"{self.path}: could not write rollups: {exc}")
-                log.error("%s", error)
-                raise error from exc
-
-    def _insert(self, conn: sqlite3.Connection, items: list[Measurement], stage: Stage) -> int:
-        """Insert rows (inside a transaction); returns how many were new.
-
-        New rows of open minutes go to `stage`; the rollups of late rows are brought up
-        to date here (see the module docstring).
-        """
-        if not items:
-            return 0
-        rows = [measurement_row(m) for m in items]
-        memory, late = self._minutes.split(rows, self._pruned_before)
-        new = 0
-        if memory:
-            new += self._insert_open(conn, memory, stage)
-        if late:
-            new += insert_late_rows(conn, late, self._pruned_before)
-        newest: dict[Pair, Row] = {}
-        for r in rows:
-            pair = (r[3], r[2])
-            seen = newest.get(pair)
-            if seen is None or (r[1], r[0]) > (seen[1], seen[0]):
-                newest[pair] = r
-        conn.executemany(UPSERT_LATEST, newest.values())
-        return new
-
-    def _insert_open(self, conn: sqlite3.Connection, rows: list[Row], stage: Stage) -> int:
-        """Insert rows of open minutes and stage the new ones; returns how many were new.
-
-        All are inserted at once; only when some id was already stored (a resend) are
-        they inserted again one by one, to learn which ones were new.
-        """
-        conn.execute("SAVEPOINT open_rows")
-        before = conn.total_changes
-        conn.executemany(INSERT_MEASUREMENT, rows)
-        if conn.total_changes - before != len(rows):
-            conn.execute("ROLLBACK TO open_rows")
-            rows = [r for r in rows if conn.execute(INSERT_MEASUREMENT, r).rowcount == 1]
-        conn.execute("RELEASE open_rows")
-        stage.add(rows)
-        return len(rows)
-
-    def _prune(self, conn: sqlite3.Connection, older_than: float) -> int:
-        """Delete raw rows older than `older_than` in chunks; raises StoreError.
-
-        Open minutes before `older_than` are closed first, so that rows arriving for
-        them later are merged into their stored rollups.
-        """
-        self._last_prune = self._now()
-        self._close_minutes(conn, older_than)
-        deleted = 0
-        chunk = self.settings.prune_chunk
-        try:
-            while True:
-                conn.execute("BEGIN IMMEDIATE")
-                if older_than > self._pruned_before:
-                    set_meta(conn, "pruned_before", older_than)
-                n = conn.execute(
-                    "DELETE FROM measurements WHERE id IN"
-                    " (SELECT id FROM measurements WHERE ts < ? LIMIT ?)",
-                    (older_than, chunk),
-                ).rowcount
-                conn.execute("COMMIT")
-                self._pruned_before = max(self._pruned_before, older_than)
-                deleted += n
-                if n < chunk:
-                    return deleted
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = StoreError(f"{self.path}: prune failed: {exc}")
-            log.error("%s", error)
-            raise error from exc
+        return self._rows.commit(
+            conn,
+            [seg.items for seg in segments],
+            everything=any(seg.owner is not None for seg in segments),
+        )
