@@ -1,6 +1,7 @@
 // The state vocabulary of the dashboard: every state has a word and an icon as well as a
 // colour, so colour is never the only signal.
 import { h } from "./dom";
+import { stateWord as word } from "./words";
 
 export type State = "up" | "down" | "degraded" | "maintenance" | "stale" | "unknown";
 
@@ -14,12 +15,12 @@ const ICONS: Record<State, string> = {
 };
 
 const WORDS: Record<State, string> = {
-  up: "up",
-  down: "down",
-  degraded: "degraded",
-  maintenance: "maintenance",
-  stale: "stale",
-  unknown: "no data",
+  up: word("up"),
+  down: word("down"),
+  degraded: word("degraded"),
+  maintenance: word("maintenance"),
+  stale: word("stale"),
+  unknown: word("unknown"),
 };
 
 const RANK: Record<State, number> = {

@@ -1,16 +1,15 @@
-// Human words for the API's stable names (causes, incident states, event kinds).
-const CAUSES: Record<string, string> = {
-  volumetric_ddos: "Volumetric DDoS",
-  application_ddos: "Application-layer DDoS",
-  shutdown: "Deliberate shutdown",
-  route_withdrawal: "Route withdrawal",
-  service_failure: "Service failure",
-  dns_failure: "DNS failure",
-  tls_failure: "TLS failure",
-  in_country_filtering: "In-country filtering",
-  vantage_problem: "Vantage problem",
-  unknown: "Cause not yet known",
-};
+// Human words for the API's stable names (causes, states, incident events). States and
+// causes come from netvigil/vocabulary.json, the one file the CLI, alerts, reports and the
+// status page read too.
+import vocabulary from "../../src/netvigil/vocabulary.json";
+
+const CAUSES: Record<string, { label: string; plain: string }> = vocabulary.causes;
+const STATES: Record<string, string> = vocabulary.states;
+
+/** "degraded" -> "partly down". */
+export function stateWord(state: string): string {
+  return STATES[state] ?? state.replace(/_/g, " ");
+}
 
 const EVENTS: Record<string, string> = {
   opened: "Opened (suspected)",
@@ -23,7 +22,8 @@ const EVENTS: Record<string, string> = {
 
 /** "volumetric_ddos" -> "Volumetric DDoS". */
 export function causeLabel(cause: string): string {
-  return CAUSES[cause] ?? cause.replace(/_/g, " ");
+  const label = CAUSES[cause]?.label ?? cause.replace(/_/g, " ");
+  return label.charAt(0).toUpperCase() + label.slice(1);
 }
 
 export function eventLabel(kind: string): string {

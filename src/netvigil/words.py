@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
 
 from netvigil.cause import Cause
 
 __all__ = [
+    "VOCABULARY",
     "cause_label",
+    "cause_plain",
     "clock",
     "duration",
     "latency",
@@ -17,6 +22,7 @@ __all__ = [
     "outcome_mix",
     "share",
     "stamp",
+    "state_word",
 ]
 
 
@@ -66,23 +72,29 @@ def outcome_mix(outcomes: Counter[str], wanted: Iterable[str] | None = None) -> 
     return ", ".join(parts)
 
 
-_CAUSE_LABELS: dict[Cause, str] = {
-    Cause.VOLUMETRIC_DDOS: "volumetric DDoS",
-    Cause.APPLICATION_DDOS: "application-layer DDoS",
-    Cause.SHUTDOWN: "shutdown",
-    Cause.ROUTE_WITHDRAWAL: "route withdrawal",
-    Cause.SERVICE_FAILURE: "service failure",
-    Cause.DNS_FAILURE: "DNS failure",
-    Cause.TLS_FAILURE: "TLS failure",
-    Cause.IN_COUNTRY_FILTERING: "in-country filtering",
-    Cause.VANTAGE_PROBLEM: "a problem of the vantage itself",
-    Cause.UNKNOWN: "unknown cause",
-}
+VOCABULARY: dict[str, Any] = json.loads(
+    resources.files("netvigil").joinpath("vocabulary.json").read_text(encoding="utf-8")
+)
+"""The words for states and causes, defined once in `vocabulary.json` (the dashboard
+imports the same file)."""
+
+
+def state_word(state: str) -> str:
+    """A status or health name -> its word: 'degraded' -> 'partly down'."""
+    words: dict[str, str] = VOCABULARY["states"]
+    return words.get(state, state.replace("_", " "))
 
 
 def cause_label(cause: Cause) -> str:
     """Cause.VOLUMETRIC_DDOS -> 'volumetric DDoS'."""
-    return _CAUSE_LABELS.get(cause, cause.value.replace("_", " "))
+    entry = VOCABULARY["causes"].get(cause.value)
+    return str(entry["label"]) if entry else cause.value.replace("_", " ")
+
+
+def cause_plain(cause: Cause) -> str:
+    """The cause in plain words for the public: 'it looks like the network ... was cut off'."""
+    entry = VOCABULARY["causes"].get(cause.value)
+    return str(entry["plain"]) if entry else "the cause is not clear yet"
 
 
 def stamp(ts: float) -> str:

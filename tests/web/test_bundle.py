@@ -73,6 +73,11 @@ def test_committed_bundle_matches_a_fresh_build(tmp_path: Path) -> None:
     node = _require("node")
     work = tmp_path / "frontend"
     shutil.copytree(FRONTEND, work, ignore=shutil.ignore_patterns("node_modules"))
+    # The dashboard imports the shared vocabulary from the package, beside frontend/.
+    (tmp_path / "src" / "netvigil").mkdir(parents=True)
+    shutil.copy(
+        FRONTEND.parent / "src" / "netvigil" / "vocabulary.json", tmp_path / "src" / "netvigil"
+    )
     out = tmp_path / "static"
     _run([npm, "ci", "--no-audit", "--no-fund"], work, NPM_CI_TIMEOUT_S)
     _run([node, "build.mjs", "--outdir", str(out)], work, BUILD_TIMEOUT_S)

@@ -40,7 +40,7 @@ async def test_page_says_in_plain_words_what_works(store: SQLiteStore) -> None:
     assert "<title>Albania public services</title>" in html
     assert 'e-Albania portal</span> <span class="state">Down since 2023-11-14 22:08 UTC' in html
     assert 'Tax office</span> <span class="state">Working' in html
-    assert 'parliament</span> <span class="state">Degraded since 2023-11-14 22:11 UTC' in html
+    assert 'parliament</span> <span class="state">Partly down since 2023-11-14 22:11 UTC' in html
     assert "No data yet" in html
     assert "1 of 4 services is down. 1 more has problems." in html
     assert (

@@ -6,6 +6,7 @@ import { liveGeneration, onLive, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { badge, type State, worst } from "../state";
 import { incidentCard } from "./incidents";
+import { stateWord as word } from "../words";
 
 type GroupBy = "none" | "network" | "organization" | "country";
 const GROUPS: [GroupBy, string][] = [
@@ -64,7 +65,7 @@ function cell(model: Model, service: Service, vantage: string): HTMLTableCellEle
     ? `${service.name} from ${vantage}: ${state}` +
       (pair.outcome ? `, ${pair.outcome}` : "") +
       (pair.since ? `, since ${formatTime(pair.since)}` : "")
-    : `${service.name} from ${vantage}: no data`;
+    : `${service.name} from ${vantage}: ${word("unknown")}`;
   return h(
     "td",
     { class: `cell`, "data-service": service.name, "data-vantage": vantage, "data-state": state, title },

@@ -1,6 +1,7 @@
 """The public status page (`/status`): plain words, no script, cacheable, rendered from memory.
 
-Per service: "Working", "Degraded since ...", "Down since ...", "Under maintenance"
+Per service: "Working", "Partly down since ...", "Down since ...", "Under maintenance"
+(the words of `netvigil/vocabulary.json`, shared with alerts, the CLI and the dashboard)
 or "No data yet"; the confirmed incidents in one sentence each. Nothing internal is
 shown: no addresses, no target names, no outcome codes, and vantage names only with
 `server.show_vantages_publicly`. Vantage-problem incidents (one vantage's own trouble)
@@ -32,29 +33,18 @@ from netvigil.cause import Cause
 from netvigil.config.model import Config
 from netvigil.incident import Incident, IncidentState
 from netvigil.web.state import LiveState, ServiceView
+from netvigil.words import cause_plain, state_word
 
 __all__ = ["MAX_AGE_S", "StatusPage", "incident_sentence"]
 
 MAX_AGE_S = 15
 """How long browsers and proxies may keep the page."""
 
-_WORDS = {
-    "working": "Working",
-    "degraded": "Degraded",
-    "down": "Down",
-    "maintenance": "Under maintenance",
-    "unknown": "No data yet",
-}
-_CAUSES = {
-    Cause.VOLUMETRIC_DDOS: "it looks like a flood of traffic (a volumetric DDoS attack)",
-    Cause.APPLICATION_DDOS: "it looks like the servers are overwhelmed by requests",
-    Cause.SHUTDOWN: "it looks like the network hosting them was cut off",
-    Cause.ROUTE_WITHDRAWAL: "it looks like the network hosting them disappeared from the internet",
-    Cause.SERVICE_FAILURE: "the servers are reachable but answer with errors",
-    Cause.DNS_FAILURE: "their names no longer resolve (DNS)",
-    Cause.TLS_FAILURE: "secure connections to them fail (certificates or TLS)",
-    Cause.IN_COUNTRY_FILTERING: "they seem blocked inside the country while reachable from abroad",
-}
+
+def _word(status: str) -> str:
+    """A service status as the page says it: 'degraded' -> 'Partly down'."""
+    word = state_word(status)
+    return word[:1].upper() + word[1:]
 
 
 def _stamp(ts: float) -> str:
@@ -84,7 +74,7 @@ def incident_sentence(
     where = ""
     if show_vantages and incident.vantages:
         where = f" from {_names(list(incident.vantages))}"
-    why = _CAUSES.get(incident.cause, "the cause is not clear yet")
+    why = cause_plain(incident.cause)
     if incident.maintenance:
         why = "this is planned maintenance"
     return f"Since {_stamp(incident.start)}, {what} {verb} {state}{where}; {why}."
@@ -133,7 +123,7 @@ class StatusPage:
         rows = []
         show = self.config.server.show_vantages_publicly
         for view in views:
-            words = _WORDS[view.status]
+            words = _word(view.status)
             if view.status in ("degraded", "down") and view.since is not None:
                 words += f" since {_stamp(view.since)}"
             detail = ""
