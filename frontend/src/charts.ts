@@ -1,7 +1,7 @@
 // Time-series charts (uPlot): one line per vantage, incidents drawn as hatched bands.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { h } from "./dom";
+import { formatTick, formatTime, h, zoneName } from "./dom";
 
 export interface Line {
   label: string;
@@ -107,7 +107,7 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): () => void
   const width = Math.max(280, container.clientWidth || 600);
   const height = width < 500 ? 200 : 240;
   const series: uPlot.Series[] = [
-    {},
+    { label: `Time (${zoneName(new Date(spec.to * 1000))})`, value: (_u: uPlot, v: number | null) => formatTime(v) },
     ...spec.lines.map((line, i) => {
       const style = lineStyle(i);
       return {
@@ -137,7 +137,10 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): () => void
       },
     },
     axes: [
-      axis,
+      {
+        ...axis,
+        values: (_u, splits) => splits.map((v) => formatTick(v, spec.to - spec.from)),
+      },
       { ...axis, size: 60, values: (_u, splits) => splits.map((v) => `${v}${spec.unit === "%" ? "%" : ""}`) },
     ],
     legend: { show: true, live: true },

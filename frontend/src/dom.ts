@@ -53,8 +53,25 @@ export function formatTime(ts: number | null | undefined): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return (
     `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
-    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zoneName(d)}`
   );
+}
+
+/** The viewer's time zone at `d` as an offset: "UTC", "UTC+2", "UTC-3:30". */
+export function zoneName(d: Date): string {
+  const off = -d.getTimezoneOffset();
+  if (off === 0) return "UTC";
+  const a = Math.abs(off);
+  const minutes = a % 60 ? `:${String(a % 60).padStart(2, "0")}` : "";
+  return `UTC${off > 0 ? "+" : "-"}${Math.floor(a / 60)}${minutes}`;
+}
+
+/** A chart tick: 24-hour "HH:MM", with the day ("MM-DD HH:MM") when the range spans days. */
+export function formatTick(ts: number, spanS: number): string {
+  const d = new Date(ts * 1000);
+  const p = (n: number) => String(n).padStart(2, "0");
+  const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return spanS > 86_400 ? `${p(d.getMonth() + 1)}-${p(d.getDate())} ${hm}` : hm;
 }
 
 /** A duration in seconds as "3 s", "4 min", "2 h 5 min", "3 d". */

@@ -519,6 +519,11 @@ def test_incident_page_shows_evidence_and_charts(deployment: Deployment, page: A
     expect(page.locator(".chart canvas").first).to_be_visible()
     assert page.locator(".chart canvas").count() >= 2
     expect(page.locator("#incident-cause")).not_to_be_empty()
+    # Times carry their zone, and charts use the same 24-hour clock as the tables.
+    expect(page.locator("dl.kv").first).to_contain_text(" UTC")
+    expect(page.locator("#notes, .muted", has_text="acknowledg").first).to_be_visible()
+    assert page.locator(".u-axis").first.inner_text().count(" AM") == 0
+    expect(page.locator(".chart").first).to_contain_text("Time (UTC")
     _shot(page, "incident")
 
 
