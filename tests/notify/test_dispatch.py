@@ -266,3 +266,17 @@ async def test_confirmation_after_opened_is_not_held_by_the_quiet_period(
         assert [k[0] for k in kinds(receiver)] == ["opened", "confirmed"]
         assert dispatcher.stats()["hook"].held == 1
     assert dispatcher.stats()["hook"].abandoned == 1
+
+
+async def test_a_provisional_cause_change_is_not_sent(receiver: Receiver) -> None:
+    policy = AlertPolicy(quiet_period_s=0)
+    dispatcher = AlertDispatcher([(webhook(receiver.url), policy)])
+    suspected = make_event(EventKind.CAUSE_CHANGED, incident_id="early", cause=Cause.SHUTDOWN)
+    suspected.incident.state = IncidentState.SUSPECTED
+    suspected.incident.confirmed_at = None
+    async with dispatcher:
+        dispatcher.submit(suspected)
+        dispatcher.submit(make_event(EventKind.CONFIRMED, incident_id="early"))
+        assert await dispatcher.wait_idle(5)
+    assert kinds(receiver) == [("confirmed", "early", "shutdown")]
+    assert dispatcher.stats()["hook"].skipped == {"not_wanted": 1}
