@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     CAUSE_CHANGED = "cause_changed"
     UPDATED = "updated"
     RESOLVED = "resolved"
+    CERTIFICATE = "certificate"
+    """Not an outage: a target's certificate is about to run out (`pipeline.certificates`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ def test_sections_parse_with_their_defaults() -> None:
     )
     hook, mail, chat = config.notify
     assert isinstance(hook, WebhookNotifyConfig)
-    assert hook.events == ["confirmed", "cause_changed", "resolved"]
+    assert hook.events == ["confirmed", "cause_changed", "resolved", "certificate"]
     assert (hook.min_confidence, hook.quiet_period_s, hook.max_attempts) == (0.0, 300.0, 5)
     assert isinstance(mail, SMTPNotifyConfig)
     assert (mail.effective_port, mail.use_starttls) == (465, False)
@@ -85,7 +85,7 @@ CASES = [
     (f"{WEBHOOK}\nretries = 3", "notify[0].retries: unknown setting"),
     (
         f'{WEBHOOK}\nevents = ["confirmed", "updated"]',
-        "notify[0].events[1]: Input should be 'opened', 'confirmed', 'cause_changed' or",
+        "notify[0].events[1]: Input should be 'opened', 'confirmed', 'cause_changed', 'resolved' or",
     ),
     (f"{WEBHOOK}\nevents = []", "notify[0].events: List should have at least 1 item"),
     (f"{WEBHOOK}\nmin_confidence = 1.5", "notify[0].min_confidence: Input should be less than"),

@@ -27,6 +27,7 @@ from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
+from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.tee import TeeStore
 from netvigil.probes import ProbeSet
@@ -144,7 +145,8 @@ async def _serve(
         # else: create_app loads the stored mutes into the web state, whose current state
         # detection shares, and the admin API sets and lifts them there.
         await detection.start()
-        feeds: list[MeasurementSink] = [state, detection]
+        certificates = CertificateWatch(config, [alerts] if alerts is not None else [])
+        feeds: list[MeasurementSink] = [state, detection, certificates]
         if web_state is not None:
             await web_state.sync(store)  # the newest results and open incidents so far
             feeds.append(web_state)
@@ -169,7 +171,9 @@ async def _serve(
                     server = await _start_web(app, host, port, limits)
                     log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
                 web_app = app if server is not None else None
-                reloader = _reloader(config_file, config, monitor, detection, current, web_app)
+                reloader = _reloader(
+                    config_file, config, monitor, [detection, certificates], current, web_app
+                )
                 view = (
                     show_live(state, config, monitor, stop, detection)
                     if live
@@ -197,7 +201,7 @@ def _reloader(
     config_file: Path | None,
     config: Config,
     monitor: Monitor,
-    detection: LiveDetection,
+    watchers: list[LiveDetection | CertificateWatch],
     current: CurrentState,
     app: FastAPI | None,
 ) -> ConfigReloader | None:
@@ -207,7 +211,8 @@ def _reloader(
 
     def apply(new: Config) -> None:
         monitor.set_targets(new.targets)
-        detection.reconfigure(new)
+        for watcher in watchers:
+            watcher.reconfigure(new)
         if app is not None:
             reconfigure(app, new)
         else:

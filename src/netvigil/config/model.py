@@ -244,10 +244,16 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
-NOTIFY_EVENTS: tuple[str, ...] = ("opened", "confirmed", "cause_changed", "resolved")
-"""The incident events an alert can be sent for."""
+NOTIFY_EVENTS: tuple[str, ...] = (
+    "opened",
+    "confirmed",
+    "cause_changed",
+    "resolved",
+    "certificate",
+)
+"""The events an alert can be sent for (`certificate`: a certificate about to expire)."""
 
-NotifyEvent = Literal["opened", "confirmed", "cause_changed", "resolved"]
+NotifyEvent = Literal["opened", "confirmed", "cause_changed", "resolved", "certificate"]
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -272,7 +278,7 @@ def _check_secret_length(secret: SecretStr) -> SecretStr:
 
 
 def _default_notify_events() -> list[NotifyEvent]:
-    return ["confirmed", "cause_changed", "resolved"]
+    return ["confirmed", "cause_changed", "resolved", "certificate"]
 
 
 class _NotifyCommon(_Model):
@@ -391,6 +397,15 @@ def _unique_notifier_names(sections: list[NotifierConfig]) -> list[NotifierConfi
     return sections
 
 
+class CertificatesConfig(_Model):
+    """When to warn that a certificate runs out (`[certificates]`)."""
+
+    warn_days: list[Annotated[float, Field(gt=0, le=3650)]] = Field(
+        default_factory=lambda: [21.0, 7.0], max_length=10
+    )
+    """Warn once at each of these numbers of days left, through the alert channels."""
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -403,6 +418,7 @@ class Config(_Model):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
+    certificates: CertificatesConfig = Field(default_factory=CertificatesConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     """Planned maintenance windows (`[[maintenance]]`)."""

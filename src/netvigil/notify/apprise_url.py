@@ -27,6 +27,7 @@ _NOTIFY_TYPES: dict[EventKind, apprise.NotifyType] = {
     EventKind.CAUSE_CHANGED: apprise.NotifyType.WARNING,
     EventKind.UPDATED: apprise.NotifyType.INFO,
     EventKind.RESOLVED: apprise.NotifyType.SUCCESS,
+    EventKind.CERTIFICATE: apprise.NotifyType.WARNING,
 }
 
 

@@ -40,6 +40,7 @@ _WORDS: dict[EventKind, str] = {
     EventKind.CAUSE_CHANGED: "CAUSE CHANGED",
     EventKind.UPDATED: "UPDATED",
     EventKind.RESOLVED: "RESOLVED",
+    EventKind.CERTIFICATE: "CERTIFICATE",
 }
 
 
@@ -83,6 +84,10 @@ def _previous_cause(inc: Incident) -> Cause | None:
 def headline(event: IncidentEvent) -> str:
     """The one-sentence summary an alert starts with."""
     inc = event.incident
+    if event.kind is EventKind.CERTIFICATE:
+        # Not an outage: the evidence's first statement says which certificate, and when.
+        said = inc.evidence[0].statement if inc.evidence else f"{_what(inc)}: certificate"
+        return f"CERTIFICATE: {said}"
     word = _WORDS.get(event.kind, event.kind.value.upper())
     where = _where(inc)
     place = f" {where}" if where else ""
@@ -104,6 +109,8 @@ def headline(event: IncidentEvent) -> str:
 
 def _subject(event: IncidentEvent) -> str:
     inc = event.incident
+    if event.kind is EventKind.CERTIFICATE:
+        return f"[netvigil] CERTIFICATE: {', '.join(inc.targets)} certificate expires soon"
     word = _WORDS.get(event.kind, event.kind.value.upper())
     state = "back up" if event.kind is EventKind.RESOLVED else "down"
     provisional = inc.open and inc.confirmed_at is None

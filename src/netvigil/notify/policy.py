@@ -13,7 +13,7 @@ from netvigil.incident import EventKind
 __all__ = ["DEFAULT_EVENTS", "AlertPolicy", "NotifierStats", "Skip"]
 
 DEFAULT_EVENTS: frozenset[EventKind] = frozenset(
-    {EventKind.CONFIRMED, EventKind.CAUSE_CHANGED, EventKind.RESOLVED}
+    {EventKind.CONFIRMED, EventKind.CAUSE_CHANGED, EventKind.RESOLVED, EventKind.CERTIFICATE}
 )
 """The events a route sends unless told otherwise."""
 

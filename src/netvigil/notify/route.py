@@ -122,6 +122,8 @@ class Route:
         """The kind to send `event` as, or None when the route does not want it."""
         wanted = self.policy.events
         state = event.incident.state
+        if event.kind is EventKind.CERTIFICATE:
+            return event.kind if event.kind in wanted else None
         # The first word a route says about an incident names its state, whichever
         # event first passed the route's bar (an update, a cause change).
         if (
