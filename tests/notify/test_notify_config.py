@@ -85,7 +85,8 @@ CASES = [
     (f"{WEBHOOK}\nretries = 3", "notify[0].retries: unknown setting"),
     (
         f'{WEBHOOK}\nevents = ["confirmed", "updated"]',
-        "notify[0].events[1]: Input should be 'opened', 'confirmed', 'cause_changed', 'resolved' or",
+        "notify[0].events[1]: Input should be 'opened', 'confirmed', 'cause_changed',"
+        " 'resolved' or",
     ),
     (f"{WEBHOOK}\nevents = []", "notify[0].events: List should have at least 1 item"),
     (f"{WEBHOOK}\nmin_confidence = 1.5", "notify[0].min_confidence: Input should be less than"),

@@ -31,6 +31,7 @@ from netvigil.state.current import CurrentState
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.state import Change, LiveState, Subscription
+from netvigil.words import state_word
 
 INTERVAL = 10.0
 TARGETS = ("portal-tcp", "tax-tcp", "ctl-a", "ctl-b")
@@ -217,12 +218,11 @@ async def everyone_agrees(p: Pipeline, *, muted: str | None = None) -> dict[str,
 
     services = {s["name"]: s["status"] for s in (await p.client.get("/api/v1/services")).json()}
     page = (await p.client.get("/status")).text
-    words = {"working": "Working", "degraded": "Degraded", "down": "Down"}
-    words["maintenance"] = "Under maintenance"
     for name, status in services.items():
         assert detector.service(name, now).status == status
         row = page[page.index(f">{name}<") :][:600]
-        assert words[status] in row, (name, status, row)
+        word = state_word(status)
+        assert word[:1].upper() + word[1:] in row, (name, status, row)
     for t in TARGETS:
         assert (api_targets[t]["muted"] is not None) == (t == muted)
         assert detector.target(t, now).status == api_targets[t]["status"]
