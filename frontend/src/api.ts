@@ -69,6 +69,7 @@ export interface Pair {
   since: number | null;
   lastTs: number | null;
   latencyS: number | null;
+  certDaysLeft: number | null;
 }
 
 export function readPair(p: Json): Pair {
@@ -84,6 +85,7 @@ export function readPair(p: Json): Pair {
     since: num(p.since),
     lastTs: num(p.last_ts) ?? num(p.ts),
     latencyS: num(p.latency_s),
+    certDaysLeft: num(p.cert_days_left),
   };
 }
 

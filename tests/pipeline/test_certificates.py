@@ -107,3 +107,15 @@ async def test_a_certificate_about_to_expire_is_warned_of_in_words(tmp_path: Pat
     assert "4.9 days left" in line or "5.0 days left" in line
     assert "(warning at 7 days)" in line
     assert render(event).subject == "[netvigil] CERTIFICATE: portal-tls certificate expires soon"
+
+
+def test_days_left_reach_every_reader_through_the_current_state() -> None:
+    from netvigil.state.current import CurrentState
+    from netvigil.web.api.models.services import PairOut
+
+    current = CurrentState(parse_config(CONFIG))
+    current.observe(measurement(12.345, "2026-12-20T10:00:00+00:00", ts=1000.0))
+    [pair] = current.target("portal-tls", 1001.0).pairs
+    assert pair.cert_days_left == 12.345
+    assert PairOut.of(pair).cert_days_left == 12.35
+    assert pair.to_json()["cert_days_left"] == 12.345

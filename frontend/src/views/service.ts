@@ -24,6 +24,7 @@ function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
           h("td", null, p.outcome ?? "—", p.phase ? h("span", { class: "muted" }, ` (${p.phase})`) : null),
           h("td", { class: "num" }, ms(p.latencyS)),
           h("td", null, p.since ? `${formatTime(p.since)} (${ago(p.since)})` : "—"),
+          h("td", { class: "num", "data-cert": "" }, p.certDaysLeft === null ? "—" : `${Math.floor(p.certDaysLeft)} days left`),
         ),
       ),
   );
@@ -36,9 +37,9 @@ function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
       h(
         "thead",
         null,
-        h("tr", null, ["Target", "Vantage", "State", "Outcome", "Latency", "Since"].map((c) => h("th", { scope: "col" }, c))),
+        h("tr", null, ["Target", "Vantage", "State", "Outcome", "Latency", "Since", "Certificate"].map((c) => h("th", { scope: "col" }, c))),
       ),
-      h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: "6", class: "muted" }, "No results yet."))),
+      h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: "7", class: "muted" }, "No results yet."))),
     ),
   );
 }

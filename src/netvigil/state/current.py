@@ -90,6 +90,7 @@ class PairView:
     latency_s: float | None
     address: str | None
     failures: int
+    cert_days_left: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object form (the SSE `state` event's data)."""
@@ -106,6 +107,7 @@ class PairView:
             "latency_s": self.latency_s,
             "address": self.address,
             "failures": self.failures,
+            "cert_days_left": self.cert_days_left,
         }
 
 
@@ -350,6 +352,7 @@ class CurrentState:
             record.latency_s,
             record.address,
             record.failures,
+            record.cert_days_left,
         )
 
     def fresh_pairs(self, target: str, now: float) -> list[PairView]:

@@ -38,6 +38,8 @@ class PathRecord:
     """Failing now: confirmed down, or suspected with its newest probe failed."""
     since: float = 0.0
     """When the path last started failing (its episode's first failure) or answering."""
+    cert_days_left: float | None = None
+    """Days left on the certificate its newest TLS result was shown."""
 
     @property
     def target(self) -> str:
@@ -79,6 +81,7 @@ class PathRecord:
             "latency_s": self.latency_s,
             "address": self.address,
             "failures": self.failures,
+            "cert_days_left": self.cert_days_left,
         }
 
 
@@ -149,6 +152,9 @@ class PathTable:
         record.phase = m.phase
         record.latency_s = m.timings.get("total") if m.ok else None
         record.address = m.address
+        if m.kind == "tls" and m.detail:
+            days = m.detail.get("days_to_expiry")
+            record.cert_days_left = float(days) if isinstance(days, int | float) else None
         seen = self.last_seen.get(m.vantage)
         if seen is None or m.ts > seen:
             self.last_seen[m.vantage] = m.ts

@@ -39,7 +39,10 @@ class PairOut(ResponseModel):
     last_ts: float
     latency_s: float | None
     address: str | None
-    failures: int = Field(description="Consecutive failed results (0 when up)")
+    failures: int = Field(description="Failed results in the path's confirmation window")
+    cert_days_left: float | None = Field(
+        default=None, description="Days left on the certificate (TLS targets)"
+    )
 
     @classmethod
     def of(cls, p: PairState) -> PairOut:
@@ -54,6 +57,7 @@ class PairOut(ResponseModel):
             latency_s=p.latency_s,
             address=p.address,
             failures=p.failures,
+            cert_days_left=None if p.cert_days_left is None else round(p.cert_days_left, 2),
         )
 
 
