@@ -127,7 +127,12 @@ def netvigil_shim(folder: Path) -> Path:
 
 
 def run_doc(
-    command: str, root: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+    command: str,
+    root: Path,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """Run one of the guide's commands as written (relocated to `root`); fail unless it works."""
     assert command in doc_commands(), f"not in docs/deploy.md: {command}"
@@ -137,7 +142,7 @@ def run_doc(
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout_s,
     )
     assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}{done.stderr}"
     return done
