@@ -273,7 +273,7 @@ def test_the_unit_runs_what_the_guide_says() -> None:
             assert f"\n{setting}\n" in unit, setting
     assert "StateDirectory=netvigil\n" in server
     assert "StateDirectory=netvigil-agent\n" in agent
-    # A reload would need a SIGHUP handler; netvigil has none, so neither unit offers one.
+    # `netvigil run` reloads its config on SIGHUP; the agent has no reload.
     reloads = "SIGHUP" in "".join(p.read_text() for p in (ROOT / "src").rglob("*.py"))
     assert ("ExecReload=" in server) == reloads
     assert "ExecReload=" not in agent
