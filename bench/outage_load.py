@@ -538,6 +538,7 @@ class Run:
     plan: Plan
     fleet: Fleet
     server: ServerProcess
+    profile: Path | None
     agents: list[Agent]
     outage: asyncio.Event
     watcher: IncidentWatcher
@@ -647,20 +648,64 @@ def incidents_poll_figures(polls: list[IncidentPoll]) -> dict[str, Any]:
     }
 
 
+async def judgement(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
+    """What the server judges now: each vantage's health and every incident, in short."""
+    timeout = aiohttp.ClientTimeout(10)
+    async with session.get(f"{base}/api/v1/vantages", timeout=timeout) as r:
+        found = await r.json()
+    vantages = found if isinstance(found, list) else found.get("vantages", [])
+    url = f"{base}/api/v1/incidents?include_withdrawn=true&limit=100&since=0"
+    async with session.get(url, timeout=timeout) as r:
+        incidents = await r.json()
+    return {
+        "vantages": {v["name"]: v.get("health") for v in vantages},
+        "incidents": [
+            {
+                "id": i["id"],
+                "state": i["state"],
+                "cause": i["cause"],
+                "vantage": i.get("vantage"),
+                "targets": len(i["targets"]),
+                "services": len(i["services"]),
+                "canary": CANARY in i["services"],
+                "start": round(i["start"], 1),
+                "end": None if i.get("end") is None else round(i["end"], 1),
+            }
+            for i in incidents
+        ],
+    }
+
+
+def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (next to this Python, else on PATH) sampling every thread of `pid` at 100 Hz,
+    without stopping it, for `seconds`; collapsed stacks into `out`."""
+    here = Path(sys.executable).parent / "py-spy"
+    exe = str(here) if here.exists() else "py-spy"
+    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100", "--threads"]
+    cmd += ["--nonblocking", "-f", "raw", "-o", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 async def run_phase(run: Run, name: str, intervals: float, outage: bool) -> dict[str, Any]:
     """One phase: (for the outage) close the 200 listeners and make the agents fail, run the
     canary trial, and take every figure over the phase's window."""
     pid = run.server.pid
     before = await scrape(run.session, run.server.base)
     cpu0, start = cpu_of(pid), time.time()
+    spy = None
     if outage:
         for listener in run.fleet.outage:
             listener.close()
         run.outage.set()
+        if run.profile is not None:
+            spy = start_py_spy(pid, intervals * run.plan.interval_s - 2, run.profile)
     canary = await canary_trial(run, start)
     await sleep_until(start + intervals * run.plan.interval_s)
+    if spy is not None:
+        spy.wait(60)
     after = await scrape(run.session, run.server.base)
     end, cpu1 = time.time(), cpu_of(pid)
+    judged = await judgement(run.session, run.server.base)
     seconds = end - start
     out: dict[str, Any] = {
         "phase": name,
@@ -680,6 +725,7 @@ async def run_phase(run: Run, name: str, intervals: float, outage: bool) -> dict
         "server_rss_mb": round(rss_mb(pid), 1),
         "server_peak_rss_mb": round(peak_rss_mb(pid), 1),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "at_end": judged,
     }
     if outage:
         seen = run.watcher.outage_seen(start, len(run.fleet.outage))
@@ -689,7 +735,7 @@ async def run_phase(run: Run, name: str, intervals: float, outage: bool) -> dict
     return out
 
 
-async def bench(plan: Plan, workdir: Path) -> dict[str, Any]:
+async def bench(plan: Plan, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
     """The whole run: targets, server, agents and watchers, warm-up, healthy, outage."""
     fleet = Fleet.build(plan)
     await fleet.open()
@@ -710,7 +756,7 @@ async def bench(plan: Plan, workdir: Path) -> dict[str, Any]:
     watcher = IncidentWatcher(server.base, until)
     try:
         async with aiohttp.ClientSession() as session:
-            run = Run(plan, fleet, server, agents, outage, watcher, health, session, t0)
+            run = Run(plan, fleet, server, profile, agents, outage, watcher, health, session, t0)
             health.start()
             tasks = [asyncio.create_task(watcher.run(session))]
             tasks += [
@@ -828,6 +874,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="measurements per ingest request")
     parser.add_argument("--keep-workdir", action="store_true", help="keep config, store, log")
     parser.add_argument("--out", type=Path, default=RESULTS / "outage_load.json")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the server in the outage phase (collapsed stacks)"
+    )
     args = parser.parse_args()
     plan = Plan.quick() if args.quick else Plan()
     if args.interval is not None:
@@ -839,7 +888,9 @@ def main() -> None:
     load_before = os.getloadavg()
     print(f"outage load: ~{plan.total_s / 60:.1f} min at most, work directory {workdir}")
     try:
-        result = uvloop.run(asyncio.wait_for(bench(plan, workdir), plan.total_s + 300))
+        result = uvloop.run(
+            asyncio.wait_for(bench(plan, workdir, args.profile), plan.total_s + 300)
+        )
     finally:
         if not args.keep_workdir:
             for path in sorted(workdir.rglob("*"), reverse=True):
