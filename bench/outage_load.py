@@ -574,7 +574,7 @@ async def canary_trial(run: Run, phase_start: float) -> dict[str, Any]:
     delay = None if seen is None else seen - closed
     return {
         "closed_at_s": round(closed - run.t0, 2),
-        "waited_for_earlier_incident_s": round(closed - planned, 2),
+        "waited_for_earlier_incident_s": round(max(0.0, closed - planned), 2),
         "earlier_incident_still_open": bool(known),
         "detected": seen is not None,
         "delay_s": None if delay is None else round(delay, 2),
@@ -765,15 +765,17 @@ async def bench(plan: Plan, workdir: Path, profile: Path | None = None) -> dict[
                 )
                 for k, a in enumerate(agents)
             ]
-            await asyncio.sleep(plan.warmup * plan.interval_s)
-            before_healthy = [p for p in watcher.polls if p.latency_s is not None][-1:]
-            phases = [
-                await run_phase(run, "healthy", plan.healthy, outage=False),
-                await run_phase(run, "outage", plan.outage, outage=True),
-            ]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            try:
+                await asyncio.sleep(plan.warmup * plan.interval_s)
+                before_healthy = [p for p in watcher.polls if p.latency_s is not None][-1:]
+                phases = [
+                    await run_phase(run, "healthy", plan.healthy, outage=False),
+                    await run_phase(run, "outage", plan.outage, outage=True),
+                ]
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             health.stopping.set()
             return {
                 "phases": phases,
@@ -841,7 +843,7 @@ def table(healthy: dict[str, Any], outage: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def verdicts(outage: dict[str, Any], plan: Plan) -> dict[str, dict[str, Any]]:
+def verdicts(outage: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The targets the outage phase should meet, each with its figure and whether it does."""
     lag = outage["schedule_lag_p99"]["value_s"]
     health = outage["health"]
@@ -908,7 +910,7 @@ def main() -> None:
             "targets": plan.own_targets + plan.outage_targets + 1,
         },
         **result,
-        "targets": verdicts(outage, plan),
+        "targets": verdicts(outage),
     }
     print(table(healthy, outage))
     print("canary:", json.dumps({p["phase"]: p["canary"] for p in result["phases"]}))
