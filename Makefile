@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # nodejs and npm build the dashboard (tests/web/test_bundle.py rebuilds it).
 APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium \
-	nodejs npm
+	nodejs npm prometheus
 
 .PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
 

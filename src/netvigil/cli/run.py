@@ -27,6 +27,7 @@ from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.tee import TeeStore
+from netvigil.probe_metrics import ProbeMetrics
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState, StatePolicy
@@ -136,7 +137,9 @@ async def _serve(
         # else: create_app loads the stored mutes into the web state, whose current state
         # detection shares, and the admin API sets and lifts them there.
         await detection.start()
-        feeds: list[MeasurementSink] = [state, detection]
+        probe_metrics = ProbeMetrics.from_config(config)
+        metrics.track_exposition(probe_metrics.render)
+        feeds: list[MeasurementSink] = [state, detection, probe_metrics]
         if web_state is not None:
             await web_state.sync(store)  # the newest results and open incidents so far
             feeds.append(web_state)
