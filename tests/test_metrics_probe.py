@@ -231,3 +231,33 @@ async def test_real_probes_fill_every_series(
 def test_a_cap_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_series"):
         ProbeMetrics(max_series=0)
+
+
+def test_a_scrape_after_an_update_shows_the_new_values() -> None:
+    table = ProbeMetrics(now=lambda: 100.0)
+    table.submit(measurement("t", "v", ts=10.0, detail={"status": 200}, timings={"total": 0.5}))
+    table.submit(measurement("u", "v", ts=10.0, timings={"total": 0.25}))
+    first = table.render()
+    assert table.render() == first  # nothing changed: the same text
+    table.submit(
+        measurement("t", "v", ts=20.0, ok=False, detail={"status": 503}, timings={"total": 1.5})
+    )
+    got = samples(table.render())
+    t = labels("t", "v", "http")
+    assert got[("netvigil_probe_success", t)] == 0
+    assert got[("netvigil_probe_http_status_code", t)] == 503
+    assert got[("netvigil_probe_duration_seconds", labels(**dict(t), phase="total"))] == 1.5
+    assert got[("netvigil_probe_last_timestamp_seconds", t)] == 20.0
+    assert got[("netvigil_probe_duration_seconds", labels("u", "v", "http", phase="total"))] == 0.25
+
+
+def test_a_non_finite_timing_and_a_bad_expiry_are_left_out() -> None:
+    table = ProbeMetrics(now=lambda: 100.0)
+    m = measurement("t", "v", ts=10.0, kind="tls", detail={"not_after": "not a time"})
+    m.timings = {"connect": float("inf"), "total": 0.5}
+    table.submit(m)
+    got = samples(table.render())
+    t = labels("t", "v", "tls")
+    assert ("netvigil_probe_ssl_earliest_cert_expiry", t) not in got
+    assert ("netvigil_probe_duration_seconds", labels(**dict(t), phase="connect")) not in got
+    assert got[("netvigil_probe_duration_seconds", labels(**dict(t), phase="total"))] == 0.5

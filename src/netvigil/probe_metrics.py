@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from math import isfinite
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -40,7 +41,7 @@ from netvigil.model import Measurement
 if TYPE_CHECKING:
     from netvigil.config import Config
 
-__all__ = ["PHASES", "ProbeMetrics", "TargetLabels", "target_labels"]
+__all__ = ["LABELS", "PHASES", "ProbeMetrics", "TargetLabels", "target_labels"]
 
 PHASES: tuple[str, ...] = ("resolve", "connect", "tls", "ttfb", "rtt", "total")
 """The timings exposed as `phase` values, in the order they happen."""
@@ -52,6 +53,16 @@ TargetLabels = tuple[str, str]
 """A target's (service, network) label values; empty when it has none."""
 
 LABELS: tuple[str, ...] = ("target", "service", "network", "vantage", "kind")
+
+FAMILIES: tuple[str, ...] = (
+    "netvigil_probe_success",
+    "netvigil_probe_duration_seconds",
+    "netvigil_probe_http_status_code",
+    "netvigil_probe_ssl_earliest_cert_expiry",
+    "netvigil_probe_dns_answer_rrs",
+    "netvigil_probe_last_timestamp_seconds",
+)
+"""The per-target families, in the order they are written."""
 
 _HELP: dict[str, tuple[str, str]] = {
     "netvigil_probe_success": (
@@ -94,49 +105,57 @@ def _escape(value: str) -> str:
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-def _number(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
 def _epoch(iso: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time with its offset; None if it is not one."""
     if not isinstance(iso, str):
         return None
     try:
-        return datetime.fromisoformat(iso).timestamp()
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         return None
+    return moment.timestamp() if moment.tzinfo is not None else None
+
+
+_PHASE_BYTES = {p: p.encode() for p in PHASES}
 
 
 class _Row:
-    """The newest result of one (target, vantage) pair, reduced to what is exposed."""
+    """The newest result of one (target, vantage) pair, reduced to what is exposed.
+
+    `text` caches the row's exposition lines (bytes, one item per family in FAMILIES
+    order); an update clears it and the next scrape formats the row again.
+    """
 
     __slots__ = (
+        "braced",
         "cert_expiry",
         "durations",
         "kind",
-        "labels",
         "rrs",
         "status",
         "success",
+        "text",
         "ts",
         "values",
+        "with_phase",
     )
 
     def __init__(self, values: tuple[str, ...], m: Measurement) -> None:
         self.values = values
-        self.labels = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(LABELS, values, strict=True))
+        labels = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(LABELS, values, strict=True))
+        self.braced = ("{" + labels + "} ").encode()
+        self.with_phase = ("{" + labels + ',phase="').encode()
         self.update(m)
 
     def update(self, m: Measurement) -> None:
+        self.text: tuple[bytes, ...] | None = None
         self.kind = m.kind
-        self.ts = m.ts
+        self.ts = float(m.ts)
         self.success = 1 if m.ok else 0
         timings = m.timings
-        self.durations = tuple((p, timings[p]) for p in PHASES if p in timings)
+        self.durations = tuple(
+            (p, float(timings[p])) for p in PHASES if p in timings and isfinite(timings[p])
+        )
         detail = m.detail
         self.status: int | None = None
         if m.kind == "http":
@@ -145,6 +164,28 @@ class _Row:
         self.cert_expiry = _epoch(detail.get("not_after"))
         answers = detail.get("answers")
         self.rrs = len(answers) if m.kind == "dns" and isinstance(answers, list) else None
+
+    def format(self) -> tuple[bytes, ...]:
+        """The row's lines of each family in FAMILIES order (`%a` of a float is its repr)."""
+        braced, with_phase = self.braced, self.with_phase
+        durations = b"".join(
+            [
+                b'netvigil_probe_duration_seconds%s%s"} %a\n' % (with_phase, _PHASE_BYTES[p], v)
+                for p, v in self.durations
+            ]
+        )
+        status, expiry, rrs = self.status, self.cert_expiry, self.rrs
+        self.text = text = (
+            b"netvigil_probe_success%s%d\n" % (braced, self.success),
+            durations,
+            b"" if status is None else b"netvigil_probe_http_status_code%s%d\n" % (braced, status),
+            b""
+            if expiry is None
+            else b"netvigil_probe_ssl_earliest_cert_expiry%s%a\n" % (braced, expiry),
+            b"" if rrs is None else b"netvigil_probe_dns_answer_rrs%s%d\n" % (braced, rrs),
+            b"netvigil_probe_last_timestamp_seconds%s%a\n" % (braced, self.ts),
+        )
+        return text
 
 
 class ProbeMetrics:
@@ -213,18 +254,17 @@ class ProbeMetrics:
         return list(self._rows.values())
 
     def render(self) -> bytes:
-        """Every series in the Prometheus text exposition format (version 0.0.4)."""
+        """Every series in the Prometheus text exposition format (version 0.0.4).
+
+        Only rows updated since the last scrape are formatted; the others reuse their text.
+        """
         rows = self._live_rows()
-        out: list[str] = []
-        for name, value_of in _gauges():
-            kind, text = _HELP[name]
-            out.append(f"# HELP {name} {text}\n# TYPE {name} {kind}\n")
-            for row in rows:
-                value = value_of(row)
-                if value is not None:
-                    out.append(f"{name}{{{row.labels}}} {_number(value)}\n")
-            if name == "netvigil_probe_success":
-                out.append(self._render_durations(rows))
+        texts = [row.text or row.format() for row in rows]
+        out: list[bytes] = []
+        for i, name in enumerate(FAMILIES):
+            kind, help_text = _HELP[name]
+            out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n".encode())
+            out.extend([text[i] for text in texts])
         out.append(
             "# HELP netvigil_probe_series Label sets held (one per target and vantage).\n"
             "# TYPE netvigil_probe_series gauge\n"
@@ -236,20 +276,9 @@ class ProbeMetrics:
             "# HELP netvigil_probe_series_dropped_total Results dropped because their target"
             " and vantage were new and the limit was reached.\n"
             "# TYPE netvigil_probe_series_dropped_total counter\n"
-            f"netvigil_probe_series_dropped_total {self.dropped}\n"
+            f"netvigil_probe_series_dropped_total {self.dropped}\n".encode()
         )
-        return "".join(out).encode()
-
-    @staticmethod
-    def _render_durations(rows: list[_Row]) -> str:
-        name = "netvigil_probe_duration_seconds"
-        kind, text = _HELP[name]
-        out = [f"# HELP {name} {text}\n# TYPE {name} {kind}\n"]
-        for row in rows:
-            labels = row.labels
-            for phase, seconds in row.durations:
-                out.append(f'{name}{{{labels},phase="{phase}"}} {_number(seconds)}\n')
-        return "".join(out)
+        return b"".join(out)
 
     def collect(self) -> Iterator[Metric]:
         """The same series as prometheus_client families (a Collector, slower than render)."""
