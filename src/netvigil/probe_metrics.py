@@ -2,8 +2,8 @@
 
 `ProbeMetrics` is a measurement sink: `submit(m)` keeps the newest measurement of each
 (target, vantage) pair (this vantage's probes and agents' results arriving through the
-ingest API alike) in a compact table, one row per pair. Nothing is formatted then; at
-scrape time `render()` writes the table in the Prometheus text format:
+ingest API alike) in a compact table, one row per pair, as numbers. At scrape time
+`render()` writes the table in the Prometheus text format:
 
     netvigil_probe_success{target,service,network,vantage,kind}            1 or 0
     netvigil_probe_duration_seconds{target,service,network,vantage,kind,phase}
@@ -20,10 +20,12 @@ phase; a result for a new pair when `max_series` rows are held is dropped and co
 A row whose newest result is older than `max_age_s` (a removed target, a silent agent)
 is forgotten at the next scrape.
 
-The label text of a row is escaped once, when the row is made, so a scrape is string
-joining only: tens of thousands of rows render in tens of milliseconds, where building
-prometheus_client families for them takes seconds. `collect()` yields the same series
-as families, for a caller that registers this object in a `CollectorRegistry` of its own.
+The label text of a row is escaped once, when the row is made; a row's lines are
+formatted (as bytes) at the first scrape after it changed and reused until it changes
+again, so a scrape formats only what changed and joins the rest: 30,000 rows render in
+tens of milliseconds, where prometheus_client families or Gauges for them take seconds
+(docs/performance.md, "Metrics"). `collect()` yields the same series as families, for a
+caller that registers this object in a `CollectorRegistry` of its own.
 """
 
 from __future__ import annotations
