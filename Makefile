@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # nodejs and npm build the dashboard (tests/web/test_bundle.py rebuilds it); systemd-analyze and
 # pipx check the units and the wheel (tests/test_deploy_docs.py, tests/test_packaging.py).
 APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium \
-	nodejs npm systemd pipx
+	nodejs npm systemd pipx prometheus
 
 .PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
 

@@ -67,3 +67,40 @@ def test_every_command_is_in_the_readme() -> None:
     assert names
     missing = [n for n in names if f"netvigil {n}" not in readme]
     assert not missing, f"commands missing from README: {missing}"
+
+
+def _exposed_series() -> set[str]:
+    """Every series name /metrics can expose, with each per-target series filled."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from netvigil.metrics import DetectionFigures, Metrics
+    from netvigil.model import Measurement, Observation
+    from netvigil.outcome import Outcome
+    from netvigil.probe_metrics import PHASES, ProbeMetrics
+
+    metrics = Metrics()
+    figures = DetectionFigures(1, 0, 0, 0.1, {"v": 1}, {"v": 0.5})
+    metrics.track_detection(lambda: figures)
+    probes = ProbeMetrics(now=lambda: 100.0)
+    metrics.track_exposition(probes.render)
+    detail = {"status": 200, "not_after": "2030-01-01T00:00:00+00:00", "answers": ["a"]}
+    for kind in ("http", "tls", "dns"):
+        obs = Observation(ok=True, outcome=Outcome.OK, timings=dict.fromkeys(PHASES, 0.1))
+        obs.detail = detail
+        probes.submit(Measurement.from_observation(obs, vantage="v", target=kind, kind=kind, ts=99))
+    names = set()
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        if family.name.endswith("_created"):  # a counter's creation time, beside it
+            continue
+        suffix = "_total" if family.type == "counter" else ""
+        names.add(family.name + suffix)
+    return names
+
+
+def test_every_metric_is_documented() -> None:
+    text = (ROOT / "docs" / "metrics.md").read_text()
+    names = _exposed_series()
+    assert {"netvigil_probe_success", "netvigil_checks_total"} <= names
+    assert "netvigil_probe_ssl_earliest_cert_expiry" in names
+    missing = sorted(n for n in names if f"`{n}`" not in text)
+    assert not missing, f"series missing from docs/metrics.md: {missing}"

@@ -324,6 +324,7 @@ class Metrics:
         self.agent_spool_depth = Gauge(
             "netvigil_agent_spool_depth", "Measurements waiting in the agent's spool.", registry=r
         )
+        self._expositions: list[Callable[[], bytes]] = []
         self.sink_errors = Counter(
             "netvigil_sink_errors", "Measurements a sink failed to accept.", registry=r
         )
@@ -386,6 +387,10 @@ class Metrics:
         """Report live detection's figures (`read()`) at each scrape."""
         self.registry.register(_DetectionCollector(read))
 
+    def track_exposition(self, render: Callable[[], bytes]) -> None:
+        """Append `render()` (text exposition, e.g. `ProbeMetrics.render`) at each scrape."""
+        self._expositions.append(render)
+
     def render(self) -> bytes:
-        """The registry in Prometheus text exposition format."""
-        return generate_latest(self.registry)
+        """The registry, then each tracked exposition, in Prometheus text format."""
+        return generate_latest(self.registry) + b"".join(r() for r in self._expositions)

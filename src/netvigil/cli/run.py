@@ -30,6 +30,7 @@ from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.tee import TeeStore
+from netvigil.probe_metrics import ProbeMetrics
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState, StatePolicy
@@ -146,7 +147,9 @@ async def _serve(
         # detection shares, and the admin API sets and lifts them there.
         await detection.start()
         certificates = CertificateWatch(config, [alerts] if alerts is not None else [])
-        feeds: list[MeasurementSink] = [state, detection, certificates]
+        probe_metrics = ProbeMetrics.from_config(config)
+        metrics.track_exposition(probe_metrics.render)
+        feeds: list[MeasurementSink] = [state, detection, certificates, probe_metrics]
         if web_state is not None:
             await web_state.sync(store)  # the newest results and open incidents so far
             feeds.append(web_state)
