@@ -103,3 +103,19 @@ def test_two_failures_from_one_vantage_alone_are_only_suspected() -> None:
 
 def test_two_old_failures_do_not_corroborate() -> None:
     assert _judge(local="..xx.", de="..xx.", us=".....") is TargetCondition.SUSPECTED
+
+
+def test_a_peer_whose_paths_just_began_failing_does_not_vouch() -> None:
+    """An agent reports a whole batch failing at once while the peer's paths, probed
+    through the interval, are only suspected so far: the outage is beginning everywhere,
+    the agent is not at fault."""
+    counts = {
+        "agent": VantageCounts(paths=200, down=200, bad=200),
+        "server": VantageCounts(paths=200, down=10, bad=190),
+    }
+    views = judge_vantages(counts, {"agent": False, "server": False})
+    assert not views["agent"].impaired
+    counts["server"] = VantageCounts(paths=200, down=0, bad=5)  # fine: the agent's own fault
+    views = judge_vantages(counts, {"agent": False, "server": False})
+    assert views["agent"].impaired
+    assert "server sees 195 of 200 fine" in views["agent"].reason

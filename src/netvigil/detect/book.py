@@ -39,6 +39,9 @@ class Tracked:
     """Targets or vantages joined since it was last classified."""
     interval_of: tuple[int, float] = (-1, 0.0)
     """(number of targets, their shortest probe interval), cached."""
+    extended_at: tuple[int, int] = (-1, -1)
+    """For a vantage-problem incident: the vantage's (down, bad) counts when its targets
+    were last gathered."""
     families: frozenset[str] = frozenset()
     """The failure families its targets showed when they joined (`detect.signature`)."""
 

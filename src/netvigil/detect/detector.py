@@ -116,6 +116,8 @@ class Detector:
         self._silence_checked = float("-inf")
         self._budget = self.settings.reclassify_budget
         """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
+        self._due_at = float("-inf")
+        """When an open incident is next due to be classified again (a lower bound)."""
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
         self.attribution = Attribution(
             self.rules, self.weights, switch_margin=self.settings.switch_margin
@@ -306,6 +308,7 @@ class Detector:
             )
             chosen = self.book.add(Tracked(incident))
             self._opened_now.add(inc_id)
+            self._due_at = float("-inf")
             self._join(chosen, target, view)
             self._views[target] = view
             self._classify(chosen, events)
@@ -329,6 +332,7 @@ class Detector:
             if tracked is None or opened:
                 tracked = self.vantages.open(vantage, self._now)
                 self._opened_now.add(tracked.incident.id)
+                self._due_at = float("-inf")
             grew = self.vantages.extend(tracked, self._views)
             if opened:
                 self._classify(tracked, events)
@@ -354,6 +358,7 @@ class Detector:
             tracked.quiet_since = None
             tracked.recovered_at = None
             self._quieting.pop(inc.id, None)
+            self._due_at = float("-inf")
         kind = EventKind.UPDATED
         if confirmed and inc.state is IncidentState.SUSPECTED:
             inc.state = IncidentState.CONFIRMED
@@ -372,6 +377,7 @@ class Detector:
             # Targets or vantages joined: judged again, and told in one `updated` event,
             # at most every `regroup_intervals` (`_reclassify_due`), however many join.
             tracked.regrouped = True
+            self._due_at = float("-inf")
         if kind is EventKind.CONFIRMED:
             inc.updated = self._now
             events.append(self._event(kind, tracked))
@@ -471,22 +477,32 @@ class Detector:
         """Relabel incidents whose maintenance label changed, and classify again those due
         (most overdue first, at most the budget of this call: the rest wait their turn)."""
         relabel = self.labels.due(self._now)
+        if not relabel and self._now < self._due_at:
+            return  # nothing is due yet: no need to look at every open incident
         due: list[Tracked] = []
+        next_due = float("inf")
         for tracked in self.book.open_tracked():
             inc = tracked.incident
             if relabel and self._maintenance(inc) != tracked.announced_maintenance:
                 inc.updated = self._now  # a mute was set, lifted or ran out
                 events.append(self._event(EventKind.UPDATED, tracked))
-            since = self._now - tracked.last_classified
+            if tracked.quiet_since is not None:
+                continue
             interval = self._interval(tracked)
-            if tracked.quiet_since is None and (
-                since >= self._reclassify_every(interval)
-                or (tracked.regrouped and since >= self.settings.regroup_intervals * interval)
-            ):
+            wait = self._reclassify_every(interval)
+            if tracked.regrouped:
+                wait = min(wait, self.settings.regroup_intervals * interval)
+            if self._now - tracked.last_classified >= wait:
                 due.append(tracked)
+                wait = self._reclassify_every(interval)  # after it is classified now
+                next_due = min(next_due, self._now + wait)
+            else:
+                next_due = min(next_due, tracked.last_classified + wait)
         due.sort(key=lambda tr: tr.last_classified)
+        self._due_at = next_due
         for tracked in due:
             if self._budget <= 0:
+                self._due_at = float("-inf")  # the rest wait for the next call
                 break
             inc = tracked.incident
             cause, confidence = inc.cause, inc.confidence

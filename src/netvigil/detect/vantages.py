@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from netvigil.cause import Cause, Evidence, Topic
-from netvigil.detect.book import IncidentBook, Tracked, add_name
+from netvigil.detect.book import IncidentBook, Tracked
 from netvigil.detect.targets import TargetIndex
 from netvigil.incident import Incident, IncidentState
 from netvigil.state.current import CurrentState
@@ -86,18 +86,27 @@ class VantageWatch:
         vantage = inc.vantage or ""
         if vantage in self.silent:
             return False
-        before = (len(inc.targets), len(inc.services))
+        counts = self.paths.counts.get(vantage)
+        seen = (counts.down, counts.bad) if counts is not None else (0, 0)
+        if tracked.extended_at == seen:
+            return False  # nothing changed on this vantage since the last look
+        tracked.extended_at = seen
+        targets, services = set(inc.targets), set(inc.services)
         for t in self.paths.targets_of(vantage):
-            if self.paths.health(t, vantage).state is not HealthState.DOWN:
+            if t in targets or self.paths.health(t, vantage).state is not HealthState.DOWN:
                 continue
             view = views.get(t)
             if view is not None and view.condition in FAILING:
                 continue  # the others see it too: an outage of its own
-            add_name(inc.targets, t)
+            targets.add(t)
             svc = self.index[t].service
             if svc is not None:
-                add_name(inc.services, svc)
-        return before != (len(inc.targets), len(inc.services))
+                services.add(svc)
+        grew = len(targets) > len(inc.targets) or len(services) > len(inc.services)
+        if grew:
+            inc.targets[:] = sorted(targets)
+            inc.services[:] = sorted(services)
+        return grew
 
     def silence_evidence(self, vantage: str, now: float) -> Evidence:
         """The statement a silent vantage's incident rests on."""

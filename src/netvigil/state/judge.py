@@ -53,6 +53,8 @@ class VantageCounts:
 
     paths: int = 0
     down: int = 0
+    bad: int = 0
+    """Paths down or suspected (not in good health)."""
     controls: int = 0
     controls_down: int = 0
     controls_bad: int = 0
@@ -96,11 +98,13 @@ def judge_vantages(
             for peer, pc in counts.items():
                 if peer == name or in_country.get(peer, False) != side or pc.paths < min_paths:
                     continue
-                if pc.down <= peer_share * pc.paths:
+                # A peer vouches only with paths in good health: one whose paths are
+                # merely not confirmed down yet (an outage just beginning there) does not.
+                if pc.bad <= peer_share * pc.paths:
                     impaired = True
                     reason = (
                         f"{c.down} of {c.paths} targets down while {peer} "
-                        f"sees {pc.paths - pc.down} of {pc.paths} fine"
+                        f"sees {pc.paths - pc.bad} of {pc.paths} fine"
                     )
                     break
         views[name] = VantageView(name, impaired, reason, c)

@@ -197,14 +197,18 @@ class PathTable:
                 counts.down -= 1
                 if control:
                     counts.controls_down -= 1
-            if control and before is not HealthState.OK:
-                counts.controls_bad -= 1
+            if before is not HealthState.OK:
+                counts.bad -= 1
+                if control:
+                    counts.controls_bad -= 1
         if after is HealthState.DOWN:
             counts.down += 1
             if control:
                 counts.controls_down += 1
-        if control and after is not HealthState.OK:
-            counts.controls_bad += 1
+        if after is not HealthState.OK:
+            counts.bad += 1
+            if control:
+                counts.controls_bad += 1
 
     def rejudge_vantages(self, now: float) -> set[str]:
         """Judge every vantage again; return the vantages whose impairment changed."""
