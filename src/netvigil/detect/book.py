@@ -36,6 +36,8 @@ class Tracked:
     announced_maintenance: str | None = None
     """The maintenance label its last event carried."""
     regrouped: bool = False
+    steady: int = 1
+    """How many reclassification periods to wait: doubles while the verdict stays the same."""
     """Targets or vantages joined since it was last classified."""
     interval_of: tuple[int, float] = (-1, 0.0)
     """(number of targets, their shortest probe interval), cached."""

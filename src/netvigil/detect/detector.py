@@ -489,7 +489,7 @@ class Detector:
             if tracked.quiet_since is not None:
                 continue
             interval = self._interval(tracked)
-            wait = self._reclassify_every(interval)
+            wait = self._reclassify_every(interval) * tracked.steady
             if tracked.regrouped:
                 wait = min(wait, self.settings.regroup_intervals * interval)
             if self._now - tracked.last_classified >= wait:
@@ -510,6 +510,12 @@ class Detector:
             if self._classify(tracked, events):
                 self._budget -= 1
             tracked.regrouped = False
+            # The same verdict again: look less often (up to `steady_max` times the period);
+            # anything new (a cause, a confidence, members) and the period is back to one.
+            same = inc.cause is cause and abs(inc.confidence - confidence) < 0.02
+            tracked.steady = (
+                min(self.settings.steady_max, tracked.steady * 2) if same and not regrouped else 1
+            )
             if inc.cause is cause and (regrouped or abs(inc.confidence - confidence) >= 0.05):
                 inc.updated = self._now
                 events.append(self._event(EventKind.UPDATED, tracked))

@@ -28,6 +28,8 @@ class DetectorSettings:
     regroup_intervals  when targets or vantages join an open incident, it is classified
                        again at most this often (probe intervals); an incident is always
                        classified when it opens and when it is confirmed
+    steady_max         an incident judged the same again is judged less often, up to this
+                       many reclassification periods apart (a change resets it)
     reclassify_budget  at most this many periodic reclassifications per call (`feed`,
                        `advance`), most overdue first, so a call's cost stays bounded
                        however many incidents are open
@@ -44,4 +46,5 @@ class DetectorSettings:
     switch_margin: float = 0.1
     regroup_intervals: float = 0.5
     reclassify_budget: int = 2
+    steady_max: int = 4
     default_interval_s: float = 60.0
