@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -156,39 +157,9 @@ async def _serve(
         if alerts is not None:
             await alerts.start()
             log.info("alerts go to %s", ", ".join(n.name for n in alerts.notifiers))
+        parts = _Parts(config, metrics, store, feeds, detection, certificates, current, web_state)
         try:
-            async with ProbeSet() as probes:
-                monitor = Monitor(
-                    config.targets,
-                    probes,
-                    [store, *feeds],
-                    config.vantage.name,
-                    config.scheduler,
-                    metrics,
-                )
-                server: WebServer | None = None
-                if host is not None:
-                    ingested = TeeStore(store, feeds)  # agents' batches reach them too
-                    app = create_app(ingested, config, metrics, state=web_state)
-                    limits = ConnectionLimits.from_config(config)
-                    server = await _start_web(app, host, port, limits)
-                    log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
-                web_app = app if server is not None else None
-                reloader = _reloader(
-                    config_file, config, monitor, [detection, certificates], current, web_app
-                )
-                view = (
-                    show_live(state, config, monitor, stop, detection)
-                    if live
-                    else log_progress(state, monitor, stop, detection=detection)
-                )
-                try:
-                    await asyncio.gather(monitor.run(stop), view)
-                finally:
-                    if reloader is not None:
-                        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-                    if server is not None:
-                        await server.stop()
+            await _probe_and_serve(parts, path, host, port, stop, live, state, config_file)
         finally:
             await detection.stop()
             if alerts is not None:
@@ -198,6 +169,64 @@ async def _serve(
             state.checks,
             len(detection.open_incidents()),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """What `netvigil run` is made of, once the store is open and detection runs."""
+
+    config: Config
+    metrics: Metrics
+    store: SQLiteStore
+    feeds: list[MeasurementSink]
+    detection: LiveDetection
+    certificates: CertificateWatch
+    current: CurrentState
+    web_state: LiveState | None
+
+
+async def _probe_and_serve(
+    parts: _Parts,
+    path: Path,
+    host: str | None,
+    port: int,
+    stop: asyncio.Event,
+    live: bool,
+    state: LatestState,
+    config_file: Path | None,
+) -> None:
+    """Probe, serve the web (when `host`), show progress and reload on demand until `stop`."""
+    config, detection = parts.config, parts.detection
+    async with ProbeSet() as probes:
+        monitor = Monitor(
+            config.targets,
+            probes,
+            [parts.store, *parts.feeds],
+            config.vantage.name,
+            config.scheduler,
+            parts.metrics,
+        )
+        server: WebServer | None = None
+        app: FastAPI | None = None
+        if host is not None:
+            ingested = TeeStore(parts.store, parts.feeds)  # agents' batches reach them too
+            app = create_app(ingested, config, parts.metrics, state=parts.web_state)
+            server = await _start_web(app, host, port, ConnectionLimits.from_config(config))
+            log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
+        watchers: list[LiveDetection | CertificateWatch] = [detection, parts.certificates]
+        reloader = _reloader(config_file, config, monitor, watchers, parts.current, app)
+        view = (
+            show_live(state, config, monitor, stop, detection)
+            if live
+            else log_progress(state, monitor, stop, detection=detection)
+        )
+        try:
+            await asyncio.gather(monitor.run(stop), view)
+        finally:
+            if reloader is not None:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            if server is not None:
+                await server.stop()
 
 
 def _reloader(
