@@ -18,7 +18,7 @@ from netvigil.detect.detector import DetectorSettings
 from netvigil.errors import LabError
 from netvigil.lab.config import detector_config
 from netvigil.lab.matching import ExpectationScore, ScenarioScore, score_scenario
-from netvigil.lab.reported import Reported, detect, reported_from_incidents, top_evidence
+from netvigil.lab.reported import Reported, Shown, detect, reported_from_incidents, top_evidence
 from netvigil.lab.scenario import Scenario, load_scenario, topology_for
 from netvigil.lab.summary import (
     CALIBRATION_BINS,
@@ -36,6 +36,7 @@ __all__ = [
     "Reported",
     "SavedRun",
     "ScenarioScore",
+    "Shown",
     "calibration_table",
     "describe_expectation",
     "detect",

@@ -107,15 +107,11 @@ def _seen(e: dict[str, Any], name: Callable[[str], str]) -> list[str]:
     if "cause_flips" in e:
         parts.append(f"{e['cause_flips']} flip(s)")
     wrong = e.get("worst_wrong_confidence")
+    if wrong is not None:
+        parts.append(f"wrong cause confirmed at up to {wrong:.2f}")
     wrong_p = e.get("worst_wrong_confidence_provisional")
-    if wrong is not None or wrong_p is not None:
-        parts.append(
-            "wrong cause shown at up to "
-            + ("-" if wrong is None else f"{wrong:.2f}")
-            + " (provisional "
-            + ("-" if wrong_p is None else f"{wrong_p:.2f}")
-            + ")"
-        )
+    if wrong_p is not None:
+        parts.append(f"wrong cause provisional at up to {wrong_p:.2f}")
     if e.get("merged_with"):
         parts.append("merged with " + ", ".join(f"#{i}" for i in e["merged_with"]))
     return parts
