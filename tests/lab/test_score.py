@@ -412,3 +412,30 @@ def test_detect_records_what_each_event_told() -> None:
     assert confirmed and all(s.at >= rep.confirmed_at for s in confirmed)
     assert max(s.confidence for s in confirmed) > 0.6
     assert rep.to_json()["shown"][0]["provisional"] is True
+
+
+def test_an_outage_while_a_vantage_is_dead_is_not_the_vantages_problem() -> None:
+    sc = scenario(
+        [
+            {
+                "cause": "vantage_problem",
+                "services": [*GOV, "tatime"],
+                "vantages": ["tirana"],
+                "start": 30,
+                "end": 140,
+            },
+            {"cause": "shutdown", "services": ["tatime"], "start": 60, "end": 120},
+        ]
+    )
+    dead = incident([*GOV, "tatime"], 31.0, 142.0, "vantage_problem", confirmed=40.0,
+                    vantage="tirana", id="inc-dead")  # fmt: skip
+    shutdown = incident(["tatime"], 61.0, 122.0, "shutdown", confirmed=70.0, id="inc-tax")
+    shutdown = dataclasses.replace(shutdown, vantages=["amsterdam", "frankfurt"])
+    score = score_scenario(sc, [dead, shutdown])
+    vantage, tax = score.expectations
+    assert vantage.incidents == ["inc-dead"] and tax.incidents == ["inc-tax"]
+    assert score.merged == [] and vantage.cause_right and tax.cause_right
+    # seen from the dead vantage only, naming its services: about the vantage, wrong cause
+    from_tirana = dataclasses.replace(shutdown, id="inc-t", vantages=["tirana"])
+    (v, _) = score_scenario(sc, [from_tirana]).expectations
+    assert v.incidents == ["inc-t"] and not v.cause_right

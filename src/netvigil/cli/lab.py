@@ -11,7 +11,7 @@ import typer
 
 from netvigil.errors import LabError
 from netvigil.lab import lab_down, lab_status, lab_up
-from netvigil.lab.fuzz import compose_many, write_scenario
+from netvigil.lab.fuzz import FuzzSettings, compose_many, write_scenario
 from netvigil.lab.scenario import Scenario, ScenarioRunner, load_scenario
 from netvigil.lab.score import ScenarioScore, run_report
 from netvigil.lab.show import LiveView
@@ -207,6 +207,10 @@ def fuzz(
             show_default=False,
         ),
     ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Short scenarios (one fault of 12-20 s): a smoke test."),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only compose and write the scenario files.")
     ] = False,
@@ -219,7 +223,7 @@ def fuzz(
     """Compose scenarios at random from the fault kinds, write them as TOML, run and score them."""
     directory = out_dir or Path("out") / f"fuzz-{seed}"
     topo = load_topology(topology)
-    scenarios = compose_many(seed, count, topo)
+    scenarios = compose_many(seed, count, topo, FuzzSettings.quick() if quick else None)
     if topology is not None:
         scenarios = [s.model_copy(update={"topology": str(topology.resolve())}) for s in scenarios]
     paths = [write_scenario(s, directory) for s in scenarios]

@@ -4,10 +4,13 @@ The rules (also in docs/lab.md):
 
 - Times are seconds from the scenario's start. A reported incident spans `start` (its
   first bad measurement) to `end` (the scenario's end while it is open).
-- A reported incident *matches* an expected one when their services intersect (or, for
-  an expected `vantage_problem`, the incident blames one of the expected vantages) and
+- A reported incident *matches* an expected one when their services intersect and
   their times overlap, the expectation's end extended by `grace_intervals` probe
-  intervals (a probe in flight when the fault ends may still fail).
+  intervals (a probe in flight when the fault ends may still fail). An expected
+  `vantage_problem` matches an incident that blames one of its vantages, or one that
+  names a common service and is seen from its vantages only; an incident that blames a
+  vantage some expected vantage problem names matches only that expectation (so an
+  outage elsewhere while a vantage is dead is not counted as the same failure).
 - An expectation is *detected* when some incident matches it. Its *delay* is the time the
   earliest matching incident was confirmed (or opened, if never confirmed) minus the
   fault's start. An incident already open when the fault starts (say a flood that turns
@@ -239,15 +242,32 @@ class ScenarioScore:
 
 
 def _matches(
-    rep: Reported, exp: Expectation, *, end: float, duration_s: float, grace_s: float
+    rep: Reported,
+    exp: Expectation,
+    *,
+    end: float,
+    duration_s: float,
+    grace_s: float,
+    dead: frozenset[str] = frozenset(),
 ) -> bool:
+    """Whether `rep` is about `exp` (the rules in the module's docstring).
+
+    `dead` are the vantages that expected vantage problems name: an incident blaming one
+    of them is about that vantage, and an expected vantage problem is about incidents
+    blaming its vantage or seen from its vantages only.
+    """
     assert exp.start is not None
     rep_end = duration_s if rep.end is None else rep.end
     if rep.start > end + grace_s or rep_end < exp.start:
         return False
-    if set(rep.services) & set(exp.services):
-        return True
-    return exp.cause is Cause.VANTAGE_PROBLEM and rep.vantage in exp.vantages
+    if exp.cause is Cause.VANTAGE_PROBLEM:
+        if rep.vantage is not None:
+            return rep.vantage in exp.vantages
+        only_there = bool(rep.vantages) and set(rep.vantages) <= set(exp.vantages)
+        return only_there and bool(set(rep.services) & set(exp.services))
+    if rep.vantage is not None and rep.vantage in dead:
+        return False
+    return bool(set(rep.services) & set(exp.services))
 
 
 def _held_cause(rep: Reported, lo: float, hi: float) -> tuple[str, float]:
@@ -369,9 +389,14 @@ def score_scenario(
     score = ScenarioScore(scenario=scenario.name, probe_interval_s=interval)
     expected = {i: e for i, e in enumerate(scenario.expect) if e.incident}
     ends = {i: duration if e.end is None else e.end for i, e in expected.items()}
+    dead = frozenset(
+        v for e in expected.values() if e.cause is Cause.VANTAGE_PROBLEM for v in e.vantages
+    )
     hits = {
         i: [
-            r for r in reported if _matches(r, e, end=ends[i], duration_s=duration, grace_s=grace_s)
+            r
+            for r in reported
+            if _matches(r, e, end=ends[i], duration_s=duration, grace_s=grace_s, dead=dead)
         ]
         for i, e in expected.items()
     }
