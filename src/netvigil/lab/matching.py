@@ -17,8 +17,9 @@ The rules (also in docs/lab.md):
   into a shutdown) detects it when its cause first becomes the expected one after the
   start, or at once if it already was.
 - The *reported cause* for an expectation is the cause that the matching incident with
-  the longest overlap held for most of that overlap (from its cause history), so one
-  incident whose cause changes as the fault changes can be right twice.
+  the longest overlap held for most of that overlap (from its cause history and
+  events), so one incident whose cause changes as the fault changes can be right
+  twice; its confidence is the last one shown for that cause in the overlap.
 - Affected services: recall per expectation (expected services that some matching
   incident names), precision per reported incident (named services that some
   expectation it matches names). Totals are summed over services, not averaged.
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netvigil.cause import Cause
-from netvigil.lab.causes import CauseView, cause_at, flips_in_life, watch
+from netvigil.lab.causes import CauseView, cause_at, flips_in_life, steps, watch
 from netvigil.lab.reported import Reported, round_offset
 from netvigil.lab.scenario import Expectation, Scenario
 
@@ -273,10 +274,12 @@ def _matches(
 def _held_cause(rep: Reported, lo: float, hi: float) -> tuple[str, float]:
     """The cause `rep` held for most of [lo, hi], with its last confidence in the span.
 
-    The cause history is a step function; the first cause also covers the time before
-    it was first judged. A zero-length span takes the cause in effect at `lo`.
+    What was shown (`causes.steps`: the cause history and the events, which also carry
+    the confidence once the incident is confirmed) is a step function; the first cause
+    also covers the time before it was first judged. A zero-length span takes the cause
+    in effect at `lo`.
     """
-    history = rep.cause_history or [(rep.start, rep.cause, rep.confidence)]
+    history = [(s.at, s.cause, s.confidence) for s in steps(rep)]
     spans: dict[str, float] = {}
     confidence: dict[str, float] = {}
     current = history[0]
