@@ -117,15 +117,21 @@ def table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """Markdown rows: per scenario and in total."""
     lines = [
         "| scenario | detected | median delay | worst delay | cause right | "
-        "services precision | services recall | false incidents |",
-        "|---|---|---|---|---|---|---|---|",
+        "first alert right | right-cause share | flips | worst wrong conf. (provisional) | "
+        "merged | services precision | services recall | false incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in rows:
         if s["expected"]:
             detected = f"{s['detected']}/{s['expected']}"
             cause = f"{s['causes_right']}/{s['expected']}"
+            first = f"{s['causes_right_at_confirmation']}/{s['expected']}"
         else:
-            detected = cause = "(none expected)"
+            detected = cause = first = "(none expected)"
+        wrong = (
+            f"{fmt(s['worst_wrong_confidence'], '.2f')} "
+            f"({fmt(s['worst_wrong_confidence_provisional'], '.2f')})"
+        )
         med = s.get("median_delay_s")
         worst = s.get("worst_delay_s")
         med_i = s.get("median_delay_intervals")
@@ -135,7 +141,8 @@ def table(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
             + ("n/a" if med is None else f"{med:.1f} s ({med_i:.2f})")
             + " | "
             + ("n/a" if worst is None else f"{worst:.1f} s ({worst_i:.2f})")
-            + f" | {cause} | {fmt(s.get('services_precision'))} | "
+            + f" | {cause} | {first} | {fmt(s['right_cause_share'])} | {s['cause_flips']} | "
+            + f"{wrong} | {s['merged_incidents']} | {fmt(s.get('services_precision'))} | "
             f"{fmt(s.get('services_recall'))} | {s['false_incidents']} |"
         )
     return lines
@@ -157,6 +164,12 @@ def per_scenario_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "services_precision": sc["services_precision"],
         "services_recall": sc["services_recall"],
         "false_incidents": len(sc["false_incidents"]),
+        "causes_right_at_confirmation": sc["causes_right_at_confirmation"],
+        "right_cause_share": sc["right_cause_share"],
+        "cause_flips": sc["cause_flips"],
+        "worst_wrong_confidence": sc["worst_wrong_confidence"],
+        "worst_wrong_confidence_provisional": sc["worst_wrong_confidence_provisional"],
+        "merged_incidents": len(sc["merged_incidents"]),
     }
 
 
@@ -201,7 +214,12 @@ def render_section(
         "then the measurements replayed through the current `Detector` and scored against the",
         'scenario\'s ground truth. Scoring rules: docs/lab.md, "Scoring". Delays are from the',
         "fault's start to the incident's confirmation, in seconds and (in brackets) in probe",
-        "intervals.",
+        "intervals. What a user saw: *first alert right*, the cause shown when the failure",
+        "was detected was the expected one; *right-cause share*, the mean share of the",
+        "matching incidents' visible time with the expected cause; *flips*, changes of the",
+        "shown cause over all incidents; *worst wrong conf.*, the highest confidence shown",
+        "for a wrong cause once confirmed (in brackets: while provisional); *merged*,",
+        "incidents that match two expectations of different causes.",
         "",
         "    .venv/bin/python bench/accuracy.py                 # runs the lab, about an hour",
         "    .venv/bin/python bench/accuracy.py --rescore DIR   # replays saved runs, seconds",

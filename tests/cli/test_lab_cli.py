@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from netvigil.lab.netns import list_links, list_namespaces
+from netvigil.lab.scenario import load_scenario
 from netvigil.lab.topology import load_topology
 from netvigil.lab.wiring import own_namespaces
 
@@ -106,6 +107,66 @@ def test_lab_run_writes_reported_truth_and_score_and_down_leaves_nothing(tmp_pat
     assert exp["detected"], doc["incidents"]
     assert "portal" in exp["services_found"]
     assert "tiny-crash:" in proc.stdout and "false incidents" in proc.stdout
+
+
+def _crash_seed() -> int:
+    """A seed whose first quick scenario on the small topology crashes the portal."""
+    from netvigil.lab.fuzz import FuzzSettings, compose
+
+    topo = load_topology(SMALL)
+    for seed in range(100):
+        s = compose(seed, 0, topo, FuzzSettings.quick())
+        if [f.kind for f in s.fault] == ["service_crash"]:
+            return seed
+    raise AssertionError("no seed below 100 composes a service crash")
+
+
+def test_lab_fuzz_dry_run_writes_replayable_scenarios(tmp_path: Path) -> None:
+    out = tmp_path / "fuzz"
+    args = ["lab", "fuzz", "--seed", "5", "--count", "3", "--dry-run", "--out", str(out)]
+    first = netvigil(*args, env=dict(os.environ))
+    assert first.returncode == 0, first.stderr
+    files = sorted(out.glob("*.toml"))
+    assert [f.name for f in files] == [f"fuzz-5-{i}.toml" for i in range(3)]
+    texts = [f.read_text() for f in files]
+    again = netvigil(*args, env=dict(os.environ))
+    assert again.returncode == 0 and [f.read_text() for f in files] == texts
+    for f in files:
+        load_scenario(f)
+    assert "Composed at random" in first.stdout
+
+
+@pytest.mark.netns
+@pytest.mark.timeout(180)
+def test_lab_fuzz_runs_a_short_random_scenario_end_to_end(tmp_path: Path) -> None:
+    require_root()
+    seed = _crash_seed()
+    out, report = tmp_path / "fuzz", tmp_path / "fuzz.json"
+    env = {
+        **os.environ,
+        "NETVIGIL_LAB_DIR": str(tmp_path / "state"),
+        "NETVIGIL_LAB_PREFIX": "nv-f-",
+    }
+    try:
+        proc = netvigil(
+            "lab", "fuzz", "--seed", str(seed), "--count", "1", "--quick", "--topology",
+            str(SMALL), "--out", str(out), "--json", str(report), "--plain",
+            env=env, timeout=150,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    finally:
+        netvigil("lab", "down", env=env)
+    doc = json.loads(report.read_text())
+    assert doc["seed"] == seed and doc["failed"] == []
+    (run,) = doc["runs"]
+    assert run["scenario"] == f"fuzz-{seed}-0" and run["measurements"] > 0
+    (exp,) = run["score"]["expectations"]
+    assert exp["cause"] == "service_failure" and exp["services"] == ["portal"]
+    assert exp["detected"], run["incidents"]
+    assert {"cause_at_confirmation", "right_cause_share", "cause_flips"} <= set(exp)
+    assert (out / f"fuzz-{seed}-0.toml").exists()
+    assert (out / f"fuzz-{seed}-0.measurements.jsonl").exists()
+    assert doc["total"]["detected"] == 1
 
 
 def test_lab_run_without_root_says_what_is_missing() -> None:

@@ -4,18 +4,22 @@ The rules (also in docs/lab.md):
 
 - Times are seconds from the scenario's start. A reported incident spans `start` (its
   first bad measurement) to `end` (the scenario's end while it is open).
-- A reported incident *matches* an expected one when their services intersect (or, for
-  an expected `vantage_problem`, the incident blames one of the expected vantages) and
+- A reported incident *matches* an expected one when their services intersect and
   their times overlap, the expectation's end extended by `grace_intervals` probe
-  intervals (a probe in flight when the fault ends may still fail).
+  intervals (a probe in flight when the fault ends may still fail). An expected
+  `vantage_problem` matches an incident that blames one of its vantages, or one that
+  names a common service and is seen from its vantages only; an incident that blames a
+  vantage some expected vantage problem names matches only that expectation (so an
+  outage elsewhere while a vantage is dead is not counted as the same failure).
 - An expectation is *detected* when some incident matches it. Its *delay* is the time the
   earliest matching incident was confirmed (or opened, if never confirmed) minus the
   fault's start. An incident already open when the fault starts (say a flood that turns
   into a shutdown) detects it when its cause first becomes the expected one after the
   start, or at once if it already was.
 - The *reported cause* for an expectation is the cause that the matching incident with
-  the longest overlap held for most of that overlap (from its cause history), so one
-  incident whose cause changes as the fault changes can be right twice.
+  the longest overlap held for most of that overlap (from its cause history and
+  events), so one incident whose cause changes as the fault changes can be right
+  twice; its confidence is the last one shown for that cause in the overlap.
 - Affected services: recall per expectation (expected services that some matching
   incident names), precision per reported incident (named services that some
   expectation it matches names). Totals are summed over services, not averaged.
@@ -24,6 +28,18 @@ The rules (also in docs/lab.md):
   incident, so nothing matches an incident they cause.
 - Calibration: each expectation's reported cause with its confidence (right or wrong),
   and each false incident's cause with its confidence (wrong by definition).
+
+What a user saw (`netvigil.lab.causes`), per expectation, over its matching incidents
+from the fault's start to its end plus the grace:
+
+- *Cause at confirmation*: the cause the detecting incident showed at the moment of
+  detection (the first alert: its confirmation, else its opening), with its confidence.
+- *Right-cause share*: the share of the incidents' visible time with the expected cause.
+- *Cause flips*: how often the shown cause changed.
+- *Worst wrong confidence*: the highest confidence shown for another cause, once
+  confirmed and (separately) while provisional.
+- *Merged*: an incident that matches two expectations of different causes; each of
+  them names the others it was merged with.
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netvigil.cause import Cause
+from netvigil.lab.causes import CauseView, cause_at, flips_in_life, steps, watch
 from netvigil.lab.reported import Reported, round_offset
 from netvigil.lab.scenario import Expectation, Scenario
 
@@ -58,6 +75,21 @@ class ExpectationScore:
     cause_right: bool
     services_found: list[str]
     recall: float
+    first_cause: str | None = None
+    """The cause shown when the failure was detected (the first alert)."""
+    first_confidence: float | None = None
+    first_provisional: bool = False
+    right_share: float | None = None
+    cause_flips: int = 0
+    worst_wrong_confidence: float | None = None
+    worst_wrong_provisional: float | None = None
+    merged_with: list[int] = field(default_factory=list)
+    """Expectations of another cause that share an incident with this one."""
+
+    @property
+    def first_right(self) -> bool:
+        """Whether the first alert named the expected cause."""
+        return self.first_cause == self.cause
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object form."""
@@ -78,7 +110,20 @@ class ExpectationScore:
             "cause_right": self.cause_right,
             "services_found": self.services_found,
             "services_recall": round(self.recall, 4),
+            "cause_at_confirmation": self.first_cause,
+            "confidence_at_confirmation": _round4(self.first_confidence),
+            "provisional_at_confirmation": self.first_provisional,
+            "cause_at_confirmation_right": self.first_right,
+            "right_cause_share": _round4(self.right_share),
+            "cause_flips": self.cause_flips,
+            "worst_wrong_confidence": _round4(self.worst_wrong_confidence),
+            "worst_wrong_confidence_provisional": _round4(self.worst_wrong_provisional),
+            "merged_with": self.merged_with,
         }
+
+
+def _round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 @dataclass(slots=True)
@@ -96,6 +141,10 @@ class ScenarioScore:
     recall_total: int = 0
     calibration: list[tuple[float, bool]] = field(default_factory=list)
     """(confidence, cause right) per expectation detected and per false incident."""
+    merged: list[tuple[str, list[int]]] = field(default_factory=list)
+    """Incidents that match expectations of different causes, with those expectations."""
+    cause_flips: int = 0
+    """Changes of the shown cause, summed over every reported incident's life."""
 
     @property
     def expected(self) -> int:
@@ -108,6 +157,25 @@ class ScenarioScore:
     @property
     def causes_right(self) -> int:
         return sum(e.cause_right for e in self.expectations)
+
+    @property
+    def first_right(self) -> int:
+        """Expectations whose first alert named the expected cause."""
+        return sum(e.first_right for e in self.expectations)
+
+    @property
+    def right_shares(self) -> list[float]:
+        return [e.right_share for e in self.expectations if e.right_share is not None]
+
+    @property
+    def worst_wrong(self) -> tuple[float | None, float | None]:
+        """The highest confidence shown for a wrong cause: once confirmed, while provisional."""
+        conf = [e.worst_wrong_confidence for e in self.expectations]
+        prov = [e.worst_wrong_provisional for e in self.expectations]
+        return (
+            max((c for c in conf if c is not None), default=None),
+            max((c for c in prov if c is not None), default=None),
+        )
 
     @property
     def delays_s(self) -> list[float]:
@@ -133,6 +201,11 @@ class ScenarioScore:
                 out.append(f"{what} detected after {e.delay_intervals:.2f} intervals")
             if not e.cause_right:
                 out.append(f"{what} reported as {e.reported_cause}")
+            if not e.first_right:
+                out.append(f"{what}: first alert said {e.first_cause}")
+            if e.merged_with:
+                others = ", ".join(f"#{i}" for i in e.merged_with)
+                out.append(f"{what} merged with expectation {others}")
         if self.precision is not None and self.precision < target:
             out.append(f"services precision {self.precision:.0%}")
         if self.recall is not None and self.recall < target:
@@ -144,6 +217,7 @@ class ScenarioScore:
     def to_json(self) -> dict[str, Any]:
         """The JSON object form."""
         delays = self.delays_s
+        shares = self.right_shares
         return {
             "scenario": self.scenario,
             "expected": self.expected,
@@ -157,30 +231,55 @@ class ScenarioScore:
             "services_precision": None if self.precision is None else round(self.precision, 4),
             "services_recall": None if self.recall is None else round(self.recall, 4),
             "false_incidents": self.false_incidents,
+            "causes_right_at_confirmation": self.first_right,
+            "right_cause_share": _round4(statistics.mean(shares)) if shares else None,
+            "cause_flips": self.cause_flips,
+            "worst_wrong_confidence": _round4(self.worst_wrong[0]),
+            "worst_wrong_confidence_provisional": _round4(self.worst_wrong[1]),
+            "merged_incidents": [{"incident": i, "expectations": x} for i, x in self.merged],
             "expectations": [e.to_json() for e in self.expectations],
             "misses": self.misses(),
         }
 
 
 def _matches(
-    rep: Reported, exp: Expectation, *, end: float, duration_s: float, grace_s: float
+    rep: Reported,
+    exp: Expectation,
+    *,
+    end: float,
+    duration_s: float,
+    grace_s: float,
+    dead: frozenset[str] = frozenset(),
 ) -> bool:
+    """Whether `rep` is about `exp` (the rules in the module's docstring).
+
+    `dead` are the vantages that expected vantage problems name: an incident blaming one
+    of them is about that vantage, and an expected vantage problem is about incidents
+    blaming its vantage or seen from its vantages only.
+    """
     assert exp.start is not None
     rep_end = duration_s if rep.end is None else rep.end
     if rep.start > end + grace_s or rep_end < exp.start:
         return False
-    if set(rep.services) & set(exp.services):
-        return True
-    return exp.cause is Cause.VANTAGE_PROBLEM and rep.vantage in exp.vantages
+    if exp.cause is Cause.VANTAGE_PROBLEM:
+        if rep.vantage is not None:
+            return rep.vantage in exp.vantages
+        only_there = bool(rep.vantages) and set(rep.vantages) <= set(exp.vantages)
+        return only_there and bool(set(rep.services) & set(exp.services))
+    if rep.vantage is not None and rep.vantage in dead:
+        return False
+    return bool(set(rep.services) & set(exp.services))
 
 
 def _held_cause(rep: Reported, lo: float, hi: float) -> tuple[str, float]:
     """The cause `rep` held for most of [lo, hi], with its last confidence in the span.
 
-    The cause history is a step function; the first cause also covers the time before
-    it was first judged. A zero-length span takes the cause in effect at `lo`.
+    What was shown (`causes.steps`: the cause history and the events, which also carry
+    the confidence once the incident is confirmed) is a step function; the first cause
+    also covers the time before it was first judged. A zero-length span takes the cause
+    in effect at `lo`.
     """
-    history = rep.cause_history or [(rep.start, rep.cause, rep.confidence)]
+    history = [(s.at, s.cause, s.confidence) for s in steps(rep)]
     spans: dict[str, float] = {}
     confidence: dict[str, float] = {}
     current = history[0]
@@ -214,6 +313,72 @@ def _delay(rep: Reported, exp: Expectation) -> float:
     return 0.0
 
 
+def _merged(hits: dict[int, list[Reported]], causes: dict[int, str]) -> list[tuple[str, list[int]]]:
+    """Incidents matching expectations of more than one cause, with those expectations."""
+    by_incident: dict[str, list[int]] = {}
+    for index, reps in hits.items():
+        for r in reps:
+            by_incident.setdefault(r.id, []).append(index)
+    return [
+        (rid, sorted(idx)) for rid, idx in by_incident.items() if len({causes[i] for i in idx}) > 1
+    ]
+
+
+def _judge(
+    index: int,
+    exp: Expectation,
+    hits: list[Reported],
+    *,
+    end: float,
+    interval: float,
+    grace_s: float,
+    duration_s: float,
+    merged_with: list[int],
+) -> ExpectationScore:
+    """One expectation's score from the incidents that match it."""
+    assert exp.start is not None and exp.cause is not None
+    expected = exp.cause.value
+    found = sorted({s for r in hits for s in r.services} & set(exp.services))
+    delay: float | None = None
+    cause: str | None = None
+    confidence: float | None = None
+    view = CauseView(None, 0, None, None)
+    first = None
+    if hits:
+        detecting = min(hits, key=lambda r: _delay(r, exp))
+        delay = _delay(detecting, exp)
+        first = cause_at(detecting, exp.start + delay)
+        primary = max(hits, key=lambda r: _overlap(r, exp.start or 0.0, end, duration_s))
+        lo = max(primary.start, exp.start)
+        hi = max(min(duration_s if primary.end is None else primary.end, end), lo)
+        cause, confidence = _held_cause(primary, lo, hi)
+        view = watch(hits, expected, lo=exp.start, hi=end + grace_s, run_end=duration_s)
+    return ExpectationScore(
+        index=index,
+        cause=expected,
+        services=list(exp.services),
+        start=exp.start,
+        end=end,
+        detected=bool(hits),
+        incidents=[r.id for r in hits],
+        delay_s=delay,
+        delay_intervals=None if delay is None else delay / interval,
+        reported_cause=cause,
+        confidence=confidence,
+        cause_right=cause == expected,
+        services_found=found,
+        recall=len(found) / len(exp.services) if exp.services else 1.0,
+        first_cause=None if first is None else first.cause,
+        first_confidence=None if first is None else first.confidence,
+        first_provisional=first is not None and first.provisional,
+        right_share=view.right_share,
+        cause_flips=view.flips,
+        worst_wrong_confidence=view.worst_wrong,
+        worst_wrong_provisional=view.worst_wrong_provisional,
+        merged_with=merged_with,
+    )
+
+
 def score_scenario(
     scenario: Scenario,
     reported: Sequence[Reported],
@@ -223,54 +388,47 @@ def score_scenario(
     """Score what netvigil reported in a run of `scenario` against its `[[expect]]`s."""
     interval = scenario.probe_interval_s
     grace_s = grace_intervals * interval
+    duration = scenario.duration_s
     score = ScenarioScore(scenario=scenario.name, probe_interval_s=interval)
-    expected = [(i, e) for i, e in enumerate(scenario.expect) if e.incident]
-    matched: dict[str, list[Expectation]] = {r.id: [] for r in reported}
-    for index, exp in expected:
-        assert exp.start is not None and exp.cause is not None
-        end = scenario.duration_s if exp.end is None else exp.end
-        hits = [
+    expected = {i: e for i, e in enumerate(scenario.expect) if e.incident}
+    ends = {i: duration if e.end is None else e.end for i, e in expected.items()}
+    dead = frozenset(
+        v for e in expected.values() if e.cause is Cause.VANTAGE_PROBLEM for v in e.vantages
+    )
+    hits = {
+        i: [
             r
             for r in reported
-            if _matches(r, exp, end=end, duration_s=scenario.duration_s, grace_s=grace_s)
+            if _matches(r, e, end=ends[i], duration_s=duration, grace_s=grace_s, dead=dead)
         ]
-        for r in hits:
-            matched[r.id].append(exp)
-        found = sorted({s for r in hits for s in r.services} & set(exp.services))
-        score.recall_hits += len(found)
-        score.recall_total += len(exp.services)
-        delay: float | None = None
-        cause: str | None = None
-        confidence: float | None = None
-        if hits:
-            delay = min(_delay(r, exp) for r in hits)
-
-            primary = max(
-                hits, key=lambda r: _overlap(r, exp.start or 0.0, end, scenario.duration_s)
-            )
-            lo = max(primary.start, exp.start)
-            hi = max(min(scenario.duration_s if primary.end is None else primary.end, end), lo)
-            cause, confidence = _held_cause(primary, lo, hi)
-            score.calibration.append((confidence, cause == exp.cause.value))
-        score.expectations.append(
-            ExpectationScore(
-                index=index,
-                cause=exp.cause.value,
-                services=list(exp.services),
-                start=exp.start,
-                end=end,
-                detected=bool(hits),
-                incidents=[r.id for r in hits],
-                delay_s=delay,
-                delay_intervals=None if delay is None else delay / interval,
-                reported_cause=cause,
-                confidence=confidence,
-                cause_right=cause == exp.cause.value,
-                services_found=found,
-                recall=len(found) / len(exp.services) if exp.services else 1.0,
-            )
+        for i, e in expected.items()
+    }
+    causes = {i: e.cause.value for i, e in expected.items() if e.cause is not None}
+    score.merged = _merged(hits, causes)
+    for index, exp in expected.items():
+        others = {j for _, idx in score.merged if index in idx for j in idx}
+        merged_with = sorted(j for j in others if causes[j] != causes[index])
+        e = _judge(
+            index,
+            exp,
+            hits[index],
+            end=ends[index],
+            interval=interval,
+            grace_s=grace_s,
+            duration_s=duration,
+            merged_with=merged_with,
         )
+        score.expectations.append(e)
+        score.recall_hits += len(e.services_found)
+        score.recall_total += len(exp.services)
+        if e.detected and e.confidence is not None:
+            score.calibration.append((e.confidence, e.cause_right))
+    matched: dict[str, list[Expectation]] = {r.id: [] for r in reported}
+    for i, reps in hits.items():
+        for r in reps:
+            matched[r.id].append(expected[i])
     for r in reported:
+        score.cause_flips += flips_in_life(r)
         exps = matched[r.id]
         if not exps:
             score.false_incidents.append(r.id)

@@ -2,21 +2,39 @@
 
 reported = detect(measurements, config, started=t0)   # replay through a fresh Detector
 reported[0].detected_at                                # seconds after the start
+reported[0].shown                                      # the cause each event told, in order
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from netvigil.cause import Evidence
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
-from netvigil.incident import EventKind, Incident
+from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.model import Measurement
 
-__all__ = ["Reported", "detect", "reported_from_incidents", "round_offset", "top_evidence"]
+__all__ = [
+    "Reported",
+    "Shown",
+    "detect",
+    "reported_from_incidents",
+    "round_offset",
+    "top_evidence",
+]
+
+
+class Shown(NamedTuple):
+    """What one of the detector's events told of an incident's cause (offset from the start)."""
+
+    at: float
+    cause: str
+    confidence: float
+    provisional: bool
+    """The incident was not confirmed yet (its confidence capped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +55,8 @@ class Reported:
     cause_history: list[tuple[float, str, float]]
     """(offset, cause, confidence) in order."""
     evidence: list[str]
+    shown: list[Shown] = field(default_factory=list)
+    """The cause and confidence each of the incident's events carried, in order."""
 
     @property
     def detected_at(self) -> float:
@@ -65,6 +85,15 @@ class Reported:
                 for t, c, p in self.cause_history
             ],
             "evidence": self.evidence,
+            "shown": [
+                {
+                    "at": round_offset(s.at),
+                    "cause": s.cause,
+                    "confidence": round(s.confidence, 4),
+                    "provisional": s.provisional,
+                }
+                for s in self.shown
+            ],
         }
 
 
@@ -87,10 +116,13 @@ def reported_from_incidents(
     *,
     started: float,
     opened: dict[str, float] | None = None,
+    shown: dict[str, list[Shown]] | None = None,
     evidence_lines: int = 5,
 ) -> list[Reported]:
-    """Turn detector incidents into `Reported` with offsets from `started`."""
+    """Turn detector incidents into `Reported` with offsets from `started`; `opened` and
+    `shown` (by incident id) are when each was opened and what its events told."""
     opened = opened or {}
+    shown = shown or {}
     out: list[Reported] = []
     for inc in incidents:
         ranked = top_evidence(inc)
@@ -111,6 +143,7 @@ def reported_from_incidents(
                     (c.ts - started, c.cause.value, c.confidence) for c in inc.cause_history
                 ],
                 evidence=[e.statement for e in ranked[:evidence_lines]],
+                shown=list(shown.get(inc.id, ())),
             )
         )
     return out
@@ -125,14 +158,22 @@ def detect(
     settings: DetectorSettings | None = None,
 ) -> list[Reported]:
     """Run the live detector over recorded measurements (as `netvigil.replay` does) and
-    return its incidents, with when each was opened."""
+    return its incidents, with when each was opened and what each of its events told."""
     detector = Detector(config, lateness_s=lateness_s, settings=settings)
     opened: dict[str, float] = {}
-    for m in sorted(measurements, key=lambda m: (m.ts, m.id)):
-        for ev in detector.feed(m):
+    shown: dict[str, list[Shown]] = {}
+
+    def note(events: Iterable[IncidentEvent]) -> None:
+        for ev in events:
+            inc = ev.incident
             if ev.kind is EventKind.OPENED:
-                opened.setdefault(ev.incident.id, ev.ts)
-    for ev in detector.flush():
-        if ev.kind is EventKind.OPENED:
-            opened.setdefault(ev.incident.id, ev.ts)
-    return reported_from_incidents(detector.incidents(), started=started, opened=opened)
+                opened.setdefault(inc.id, ev.ts)
+            step = Shown(ev.ts - started, inc.cause.value, inc.confidence, inc.confirmed_at is None)
+            shown.setdefault(inc.id, []).append(step)
+
+    for m in sorted(measurements, key=lambda m: (m.ts, m.id)):
+        note(detector.feed(m))
+    note(detector.flush())
+    return reported_from_incidents(
+        detector.incidents(), started=started, opened=opened, shown=shown
+    )

@@ -1,7 +1,8 @@
 """Scenario scoring: what netvigil reported in a lab run, set against the scenario's ground truth.
 
 `run_report` replays a run's measurements through the detector (`netvigil.lab.reported`)
-and scores them (`netvigil.lab.matching`, where the rules are); `load_saved_run` reads a
+and scores them (`netvigil.lab.matching`, where the rules are; what a user saw of each
+incident's cause over time in `netvigil.lab.causes`); `load_saved_run` reads a
 run saved by `ScenarioRunner(out_dir=...)` to score it again. The figures and words of
 a score are in `netvigil.lab.summary`. This module gathers the names a caller needs.
 """
@@ -18,7 +19,7 @@ from netvigil.detect.detector import DetectorSettings
 from netvigil.errors import LabError
 from netvigil.lab.config import detector_config
 from netvigil.lab.matching import ExpectationScore, ScenarioScore, score_scenario
-from netvigil.lab.reported import Reported, detect, reported_from_incidents, top_evidence
+from netvigil.lab.reported import Reported, Shown, detect, reported_from_incidents, top_evidence
 from netvigil.lab.scenario import Scenario, load_scenario, topology_for
 from netvigil.lab.summary import (
     CALIBRATION_BINS,
@@ -36,6 +37,7 @@ __all__ = [
     "Reported",
     "SavedRun",
     "ScenarioScore",
+    "Shown",
     "calibration_table",
     "describe_expectation",
     "detect",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from netvigil.lab.matching import ScenarioScore
@@ -29,6 +29,9 @@ def summarize_scores(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
     expected = sum(s.expected for s in scores)
     p_tot = sum(s.precision_total for s in scores)
     r_tot = sum(s.recall_total for s in scores)
+    shares = [x for s in scores for x in s.right_shares]
+    wrong = [w for s in scores if (w := s.worst_wrong[0]) is not None]
+    wrong_provisional = [w for s in scores if (w := s.worst_wrong[1]) is not None]
     return {
         "scenarios": len(scores),
         "expected": expected,
@@ -41,6 +44,12 @@ def summarize_scores(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
         "services_precision": sum(s.precision_hits for s in scores) / p_tot if p_tot else None,
         "services_recall": sum(s.recall_hits for s in scores) / r_tot if r_tot else None,
         "false_incidents": sum(len(s.false_incidents) for s in scores),
+        "causes_right_at_confirmation": sum(s.first_right for s in scores),
+        "right_cause_share": round(statistics.mean(shares), 4) if shares else None,
+        "cause_flips": sum(s.cause_flips for s in scores),
+        "worst_wrong_confidence": max(wrong, default=None),
+        "worst_wrong_confidence_provisional": max(wrong_provisional, default=None),
+        "merged_incidents": sum(len(s.merged) for s in scores),
     }
 
 
@@ -66,8 +75,9 @@ def calibration_table(
 
 def describe_expectation(e: dict[str, Any], *, markdown: bool = False) -> str:
     """One expectation of a `run_report` score in words: what was expected, and whether
-    and how soon it was detected, with the cause right or wrong (names in code spans
-    when `markdown`)."""
+    and how soon it was detected, with the cause right or wrong, then what a user saw
+    (the first alert's cause, the share of the time with the right cause, flips, the
+    surest wrong cause, merges) (names in code spans when `markdown`)."""
 
     def name(text: str) -> str:
         return f"`{text}`" if markdown else text
@@ -76,10 +86,35 @@ def describe_expectation(e: dict[str, Any], *, markdown: bool = False) -> str:
     if not e["detected"]:
         return head + "missed"
     verdict = "right" if e["cause_right"] else f"wrong ({name(e['reported_cause'])})"
-    return head + (
+    text = head + (
         f"detected after {e['delay_s']:.1f}s ({e['delay_intervals']:.1f} intervals), "
         f"cause {verdict} at {e['confidence']:.2f}, services recall {e['services_recall']:.0%}"
     )
+    seen = _seen(e, name)
+    return "; ".join([text, *seen])
+
+
+def _seen(e: dict[str, Any], name: Callable[[str], str]) -> list[str]:
+    """What a user saw of one detected expectation, in words (newer keys optional)."""
+    parts: list[str] = []
+    first = e.get("cause_at_confirmation")
+    if first is not None:
+        said = "right" if e.get("cause_at_confirmation_right") else f"wrong ({name(first)})"
+        parts.append(f"first alert {said}")
+    share = e.get("right_cause_share")
+    if share is not None:
+        parts.append(f"right cause {share:.0%} of the time")
+    if "cause_flips" in e:
+        parts.append(f"{e['cause_flips']} flip(s)")
+    wrong = e.get("worst_wrong_confidence")
+    if wrong is not None:
+        parts.append(f"wrong cause confirmed at up to {wrong:.2f}")
+    wrong_p = e.get("worst_wrong_confidence_provisional")
+    if wrong_p is not None:
+        parts.append(f"wrong cause provisional at up to {wrong_p:.2f}")
+    if e.get("merged_with"):
+        parts.append("merged with " + ", ".join(f"#{i}" for i in e["merged_with"]))
+    return parts
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:
@@ -91,4 +126,9 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     if sc["services_precision"] is not None:
         lines.append(f"  services precision {sc['services_precision']:.0%}")
     lines.append(f"  false incidents: {len(sc['false_incidents'])}")
+    for m in sc.get("merged_incidents") or []:
+        which = ", ".join(f"#{i}" for i in m["expectations"])
+        lines.append(f"  incident {m['incident']} merged expectations {which}")
+    if "cause_flips" in sc:
+        lines.append(f"  cause flips over all incidents: {sc['cause_flips']}")
     return lines

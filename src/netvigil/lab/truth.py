@@ -1,0 +1,88 @@
+"""Ground truth from a fault's documented effect: what a detector should report for it.
+
+Each fault kind knows its cause (`Fault.cause`, None for a benign one) and the sort of
+target it takes; from the target and the topology follow the services it breaks and
+where that is seen from (docs/lab.md, "Faults"):
+
+- a network fault breaks every web service and authoritative DNS server in that network
+  and the networks behind it, seen from everywhere; `in_country_filter` only from the
+  vantages in the network's country (outside the network itself);
+- a service fault breaks that service; a DNS fault that zone's server;
+- `vantage_down` is a vantage problem: every watched service fails from that vantage.
+
+    affected = affected_services(topology, spec)   # ["e-albania", "ns-gov", ...]
+    expect = expectation_for(topology, spec)       # an Expectation, or None when benign
+"""
+
+from __future__ import annotations
+
+from netvigil.lab.faults import FAULTS, FaultSpec
+from netvigil.lab.scenario import Expectation
+from netvigil.lab.topology import Topology
+
+__all__ = [
+    "affected_services",
+    "expectation_for",
+    "in_country_vantages",
+    "network_services",
+    "watched_services",
+]
+
+
+def watched_services(topology: Topology) -> list[str]:
+    """Every service a vantage watches that is not a control: web services and DNS servers."""
+    controls = {h.name for h in topology.hosts_with("control")}
+    web = [s.name for s in topology.services if s.host not in controls]
+    return sorted({*web, *(z.server for z in topology.zones)})
+
+
+def network_services(topology: Topology, network: str) -> list[str]:
+    """The watched services hosted in `network` and in the networks behind it."""
+    nets = {network, *(n.name for n in topology.descendants(network))}
+    hosts = {h.name for h in topology.hosts if h.network in nets}
+    web = {s.name for s in topology.services if s.host in hosts}
+    dns = {z.server for z in topology.zones if z.server in hosts}
+    return sorted((web | dns) & set(watched_services(topology)))
+
+
+def in_country_vantages(topology: Topology, network: str) -> list[str]:
+    """Vantages in `network`'s country, outside it (those an in-country filter affects)."""
+    country = topology.network(network).country
+    return sorted(
+        h.name
+        for h in topology.hosts_with("vantage")
+        if country is not None and topology.country_of(h) == country and h.network != network
+    )
+
+
+def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
+    """The services `spec` breaks, by the sort of its target."""
+    sort = FAULTS[spec.kind].target
+    if sort == "network":
+        return network_services(topology, spec.target)
+    if sort == "service":
+        return [spec.target]
+    if sort == "dns":
+        server = topology.zone_server(spec.target)
+        return [] if server is None else [server]
+    return watched_services(topology)
+
+
+def expectation_for(topology: Topology, spec: FaultSpec) -> Expectation | None:
+    """The incident a detector should report for `spec` (None for a benign fault)."""
+    cause = FAULTS[spec.kind].cause
+    if cause is None:
+        return None
+    vantages: list[str] = []
+    if spec.kind == "in_country_filter":
+        vantages = in_country_vantages(topology, spec.target)
+    elif FAULTS[spec.kind].target == "vantage":
+        vantages = [spec.target]
+    return Expectation(
+        cause=cause,
+        services=affected_services(topology, spec),
+        vantages=vantages,
+        start=spec.at,
+        end=spec.until,
+        note=f"from {spec.kind} on {spec.target}",
+    )
