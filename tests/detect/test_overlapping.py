@@ -88,3 +88,10 @@ def test_the_cause_follows_the_failure_as_it_changes() -> None:
     assert "DNS" in statements or "dns" in statements or "resolv" in statements, statements
     # Never back and forth: each cause holds until the failure changes.
     assert len(causes) == len(set(causes)), causes
+
+
+def test_a_name_server_cut_off_with_its_network_is_the_same_incident() -> None:
+    from netvigil.detect.signature import family
+
+    assert family("dns_timeout") == family("tcp_timeout") == "unanswered"
+    assert family("dns_servfail") == "dns" != family("tcp_refused")

@@ -33,7 +33,11 @@ FAMILIES: dict[str, str] = {
 
 
 def family(outcome: str) -> str:
-    """The failure family of one failed outcome."""
+    """The failure family of one failed outcome. A DNS query that times out is a name
+    server unanswered, like the rest of a network cut off or flooded with it; a DNS answer
+    that says no (SERVFAIL, NXDOMAIN, REFUSED, no answer) is a DNS failure of its own."""
+    if outcome == "dns_timeout":
+        return "unanswered"
     return FAMILIES.get(outcome_class(outcome), "other")
 
 
