@@ -36,6 +36,7 @@ from netvigil.lab.config import detector_config, target_names
 from netvigil.lab.lab import Lab
 from netvigil.lab.score import Reported, reported_from_incidents, top_evidence
 from netvigil.model import Measurement, measurement_list_adapter
+from netvigil.words import state_word
 
 __all__ = ["LiveView", "MeasurementTail"]
 
@@ -251,7 +252,8 @@ class LiveView:
                         self._shown[key] = state
                     continue
                 self._shown[key] = state
-                changes.append(service + ("" if state == "up" else f" {state} ({outcome})"))
+                said = state_word(state)
+                changes.append(service + ("" if state == "up" else f" {said} ({outcome})"))
                 if state == "up":
                     changes[-1] += " up"
             if changes:
