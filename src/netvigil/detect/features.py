@@ -1,8 +1,7 @@
 """Features: the numbers attribution reads, computed from recent per-path history.
 
-Each path (target, vantage) keeps a bounded history of samples (time, outcome,
-latency, time to first byte, latency anomaly score). When an incident is judged, the
-samples of its paths are cut into windows around the onset:
+When an incident is judged, the samples of each of its paths (`history.PathHistory`)
+are cut into windows around the onset:
 
     baseline   [onset - baseline_s, onset - pre_s)   what normal looked like
     pre        [onset - pre_s, onset)                the shape just before the onset
@@ -13,32 +12,38 @@ Timing since the onset (latency of the probes that still succeed, time to first 
 is compared per path with that path's own reference: its baseline window when that
 holds enough samples, else everything it saw before the onset (a young history).
 
-and summarised as a `Features` vector (kept on the incident so a learned model can be
-trained on it later) plus an `EvidenceWindow` holding the facts rules cite.
+Each path is summarised on its own (`summarise_path` -> `PathSummary`: its reference,
+its shape before the onset, its counts since), and the summaries are merged into a
+`Features` vector (kept on the incident so a learned model can be trained on it later)
+plus the outcome counts and per-class vantages the `EvidenceWindow` cites
+(`assemble_features`). `compute_features` does both.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from netvigil.detect.baseline import AnomalyDetector, BaselineDetector
+from netvigil.detect.history import FeatureSettings, PathHistory, Sample, latency_of
 from netvigil.evidence import Features, ScopeFacts
-from netvigil.model import Measurement
 
 __all__ = [
     "OUTCOME_CLASSES",
     "FeatureSettings",
     "Features",
     "PathHistory",
+    "PathSummary",
     "Sample",
+    "WindowBounds",
+    "assemble_features",
     "compute_features",
     "latency_of",
     "outcome_class",
+    "summarise_path",
 ]
 
 OUTCOME_CLASSES: dict[str, str] = {
@@ -86,106 +91,6 @@ def outcome_class(outcome: str) -> str:
     return OUTCOME_CLASSES.get(outcome, "other")
 
 
-def latency_of(m: Measurement) -> float | None:
-    """The network latency a measurement reports: TCP connect time, else total, in seconds.
-
-    Connect time is one round trip through the network, free of server think time, so
-    congestion shows in it and application slowness does not (that is `ttfb`).
-    """
-    t = m.timings
-    value = t.get("connect")
-    if value is None:
-        value = t.get("total")
-    return value
-
-
-OVERLOAD_STATUS = frozenset({429, 503})
-"""HTTP statuses a server sends when it sheds load (Too Many Requests, Service Unavailable)."""
-
-
-class Sample(NamedTuple):
-    """One measurement as history keeps it."""
-
-    ts: float
-    ok: bool
-    outcome: str
-    connected: bool
-    latency: float | None
-    ttfb: float | None
-    score: float
-    overload: bool = False
-    """A failed HTTP probe answered with an overload status (429 or 503)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureSettings:
-    """Window lengths (seconds) for features."""
-
-    baseline_s: float = 3600.0
-    pre_s: float = 600.0
-    recent_s: float = 60.0
-    """The recent window when no probe interval is known; the detector uses
-    `recent_intervals` probe intervals instead (the current regime is a few probes)."""
-    recent_intervals: float = 3.0
-    abrupt_probes: int = 5
-    max_samples: int = 1024
-    max_paths: int = 60
-    """At most this many paths are read for one incident's window (spread evenly over its
-    targets and vantages), so judging a large incident costs no more than a small one."""
-
-    @property
-    def horizon_s(self) -> float:
-        """How long history is kept."""
-        return self.baseline_s + self.pre_s
-
-
-class PathHistory:
-    """Bounded history of one path, with a streaming latency anomaly detector."""
-
-    __slots__ = ("detector", "samples", "settings")
-
-    def __init__(
-        self,
-        settings: FeatureSettings,
-        detector: AnomalyDetector | None = None,
-    ) -> None:
-        self.settings = settings
-        self.samples: deque[Sample] = deque(maxlen=settings.max_samples)
-        self.detector: AnomalyDetector = detector if detector is not None else BaselineDetector()
-
-    def observe(self, m: Measurement) -> None:
-        """Append one measurement (in time order) and drop samples past the horizon."""
-        latency = latency_of(m)
-        score = 0.0
-        if m.ok and latency is not None:
-            score = self.detector.update(m.ts, latency)
-        phase = m.phase.value if m.phase is not None else None
-        connected = m.ok or phase in ("tls", "request", "response")
-        outcome = m.outcome.value
-        overload = not m.ok and m.detail.get("status") in OVERLOAD_STATUS
-        self.samples.append(
-            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
-        )
-        cutoff = m.ts - self.settings.horizon_s
-        samples = self.samples
-        while samples[0].ts < cutoff:
-            samples.popleft()
-
-    def between(self, start: float, end: float) -> list[Sample]:
-        """Samples with start <= ts < end."""
-        return [s for s in self.samples if start <= s.ts < end]
-
-    def since(self, start: float) -> list[Sample]:
-        """Samples with ts >= start."""
-        out: list[Sample] = []
-        for s in reversed(self.samples):
-            if s.ts < start:
-                break
-            out.append(s)
-        out.reverse()
-        return out
-
-
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     idx = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
@@ -210,6 +115,351 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+@dataclass(frozen=True, slots=True)
+class WindowBounds:
+    """Where one judgement of an incident cuts every path's history (seconds)."""
+
+    onset: float
+    now: float
+    base_start: float  # onset - baseline_s
+    pre_start: float  # onset - pre_s, where the baseline ends
+    recent_s: float  # the length of the recent window
+    abrupt_probes: int  # how many of the last probes before the onset judge abruptness
+
+    @classmethod
+    def around(
+        cls, onset: float, now: float, settings: FeatureSettings, recent_s: float | None = None
+    ) -> WindowBounds:
+        """The bounds for an incident that began at `onset`, judged at `now`; the recent
+        window is `recent_s` long, or `settings.recent_s` when that is None."""
+        return cls(
+            onset=onset,
+            now=now,
+            base_start=onset - settings.baseline_s,
+            pre_start=onset - settings.pre_s,
+            recent_s=settings.recent_s if recent_s is None else recent_s,
+            abrupt_probes=settings.abrupt_probes,
+        )
+
+
+class PathWindows(NamedTuple):
+    """One path's samples cut into the windows around the onset, each in time order."""
+
+    base: list[Sample]
+    pre: list[Sample]
+    post: list[Sample]
+    """From the path's own onset (the incident's, or later if its target joined later)."""
+    recent_start: float
+    """Where the path's recent window begins: the later of its own onset and now - recent."""
+
+
+def cut_windows(hist: PathHistory, bounds: WindowBounds, path_onset: float | None) -> PathWindows:
+    """Cut `hist` into baseline, pre and post windows; `path_onset` is when the path's own
+    target began to fail (None: at the incident's onset)."""
+    own = max(bounds.onset, path_onset) if path_onset is not None else bounds.onset
+    samples = hist.between(bounds.base_start, bounds.now + 1e-9)
+    pre_start, onset = bounds.pre_start, bounds.onset
+    return PathWindows(
+        base=[s for s in samples if s.ts < pre_start],
+        pre=[s for s in samples if pre_start <= s.ts < onset],
+        post=[s for s in samples if s.ts >= own],
+        recent_start=max(own, bounds.now - bounds.recent_s),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PathReference:
+    """What normal looked like on one path before the onset: the yardsticks for timing."""
+
+    base_latencies: list[float]  # of the successful baseline probes, in time order
+    pre_latencies: list[float]  # of the successful pre-window probes, in time order
+    base_jitter: float  # mean step between baseline latencies (0 with fewer than 2)
+    pre_jitter: float | None  # the same over the pre window; None with fewer than 2
+    base_median: float | None  # None with fewer than 5 baseline latencies
+    latencies: list[float]
+    """The latencies post-onset latency is compared with: the baseline's when it holds at
+    least 5, else all seen before the onset (a young history)."""
+    base_ttfb: list[float]  # time to first byte of the successful baseline probes
+    ttfb: list[float]  # the first-byte reference, chosen like `latencies`
+
+
+def path_reference(base: Sequence[Sample], pre: Sequence[Sample]) -> PathReference:
+    """The reference of one path from its baseline and pre windows."""
+    bl = _ok_latencies(base)
+    pl = _ok_latencies(pre)
+    base_ttfb = [s.ttfb for s in base if s.ok and s.ttfb is not None]
+    if len(base_ttfb) >= 5:
+        ttfb = base_ttfb
+    else:
+        ttfb = [s.ttfb for s in itertools.chain(base, pre) if s.ok and s.ttfb is not None]
+    return PathReference(
+        base_latencies=bl,
+        pre_latencies=pl,
+        base_jitter=_jitter(bl),
+        pre_jitter=_jitter(pl) if len(pl) >= 2 else None,
+        base_median=_median(bl) if len(bl) >= 5 else None,
+        latencies=bl if len(bl) >= 5 else bl + pl,
+        base_ttfb=base_ttfb,
+        ttfb=ttfb,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PreOnsetShape:
+    """How one path behaved in the pre window, just before the onset."""
+
+    probes: int
+    failures: int
+    anomaly: float  # highest anomaly score of a successful probe (0 when none is higher)
+    last_probes: int  # how many of the last `abrupt_probes` probes were read
+    last_clean: int  # of those, how many succeeded with an unremarkable latency
+
+
+def pre_onset_shape(
+    pre: Sequence[Sample], base_median: float | None, abrupt_probes: int
+) -> PreOnsetShape:
+    """The pre-window shape of one path: its loss, its highest anomaly, and whether its last
+    probes before the onset were clean (a probe is slow past twice the baseline median)."""
+    failures = 0
+    anomaly = 0.0
+    for s in pre:
+        if not s.ok:
+            failures += 1
+        elif s.score > anomaly:
+            anomaly = s.score
+    last = pre[-abrupt_probes:]
+    clean = 0
+    for s in last:
+        slow = (
+            base_median is not None
+            and s.latency is not None
+            and s.latency > 2.0 * base_median + 0.005
+        )
+        if s.ok and s.score < 0.5 and not slow:
+            clean += 1
+    return PreOnsetShape(len(pre), failures, anomaly, len(last), clean)
+
+
+@dataclass(slots=True)
+class PostOnsetCounts:
+    """What one path's probes saw from its own onset on (mutable, so a path kept across
+    judgements could count its new samples into it)."""
+
+    probes: int = 0
+    failures: int = 0
+    recent_probes: int = 0
+    recent_failures: int = 0
+    connected: int = 0  # failures that got past the TCP connect
+    overload: int = 0  # failures answered with an overload status
+    flaps: int = 0  # changes between success and failure from one probe to the next
+    last_ok: float | None = None  # time of the latest success; None when none succeeded
+    last_probe_ok: bool | None = None  # whether the latest probe succeeded; None: no probe
+    outcomes: Counter[str] = field(default_factory=Counter)  # in order of first appearance
+    classes: dict[str, None] = field(default_factory=dict)  # outcome classes, likewise
+    ttfb: list[float] = field(default_factory=list)  # first-byte times of all probes
+    ttfb_ok: list[float] = field(default_factory=list)  # and of the successful ones
+
+
+def count_post_onset(post: Iterable[Sample], recent_start: float) -> PostOnsetCounts:
+    """Count one path's probes since its onset; `recent_start` opens the recent window."""
+    counts = PostOnsetCounts()
+    outcomes = counts.outcomes
+    prev_ok: bool | None = None
+    for s in post:
+        counts.probes += 1
+        recent = s.ts >= recent_start
+        if recent:
+            counts.recent_probes += 1
+        if s.ok:
+            if counts.last_ok is None or s.ts > counts.last_ok:
+                counts.last_ok = s.ts
+        else:
+            counts.failures += 1
+            outcomes[s.outcome] += 1
+            counts.classes[outcome_class(s.outcome)] = None
+            if s.connected:
+                counts.connected += 1
+            if s.overload:
+                counts.overload += 1
+            if recent:
+                counts.recent_failures += 1
+        if s.ttfb is not None:
+            counts.ttfb.append(s.ttfb)
+            if s.ok:
+                counts.ttfb_ok.append(s.ttfb)
+        if prev_ok is not None and prev_ok != s.ok:
+            counts.flaps += 1
+        prev_ok = s.ok
+    counts.last_probe_ok = prev_ok
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class PathSummary:
+    """Everything one path contributes to an incident's features: the partial summary
+    `assemble_features` merges over the incident's paths."""
+
+    vantage: str
+    reference: PathReference
+    pre: PreOnsetShape
+    post: PostOnsetCounts
+    post_samples: list[Sample]  # kept: when loss became complete depends on all paths
+    latency_post_ratio: float | None
+    """Median post-onset latency over the reference median (each plus 5 ms); None without
+    a successful post-onset probe or with fewer than 3 reference latencies."""
+
+
+def summarise_path(
+    vantage: str, hist: PathHistory, bounds: WindowBounds, path_onset: float | None = None
+) -> PathSummary:
+    """The summary of one path, seen from `vantage`, for an incident judged at `bounds`."""
+    windows = cut_windows(hist, bounds, path_onset)
+    reference = path_reference(windows.base, windows.pre)
+    post_lat = _ok_latencies(windows.post)
+    ratio = None
+    if post_lat and len(reference.latencies) >= 3:
+        ratio = (_median(post_lat) + 0.005) / (_median(reference.latencies) + 0.005)
+    return PathSummary(
+        vantage=vantage,
+        reference=reference,
+        pre=pre_onset_shape(windows.pre, reference.base_median, bounds.abrupt_probes),
+        post=count_post_onset(windows.post, windows.recent_start),
+        post_samples=windows.post,
+        latency_post_ratio=ratio,
+    )
+
+
+def _pre_onset_features(paths: Sequence[PathSummary]) -> dict[str, float]:
+    """Abruptness, loss, latency and jitter before the onset, against the baseline."""
+    base_lat = [x for p in paths for x in p.reference.base_latencies]
+    pre_lat = [x for p in paths for x in p.reference.pre_latencies]
+    base_jit = [p.reference.base_jitter for p in paths]
+    pre_jit = [p.reference.pre_jitter for p in paths if p.reference.pre_jitter is not None]
+    pre_total = sum(p.pre.probes for p in paths)
+    abrupt_total = sum(p.pre.last_probes for p in paths)
+    anomaly = 0.0
+    for p in paths:
+        if p.pre.anomaly > anomaly:
+            anomaly = p.pre.anomaly
+    p95_base = _quantile(base_lat, 0.95) if len(base_lat) >= 5 else -1.0
+    p95_pre = _quantile(pre_lat, 0.95) if pre_lat else -1.0
+    jit_base = sum(base_jit) / len(base_jit) if base_jit and len(base_lat) >= 5 else -1.0
+    jit_pre = sum(pre_jit) / len(pre_jit) if pre_jit else -1.0
+    abrupt_clean = sum(p.pre.last_clean for p in paths)
+    pre_fail = sum(p.pre.failures for p in paths)
+    return {
+        "abruptness": abrupt_clean / abrupt_total if abrupt_total else -1.0,
+        "loss_pre": pre_fail / pre_total if pre_total else -1.0,
+        "latency_p95_pre_s": p95_pre,
+        "latency_p95_base_s": p95_base,
+        "latency_ratio": p95_pre / p95_base if p95_pre >= 0 and p95_base > 0 else -1.0,
+        "jitter_pre_s": jit_pre,
+        "jitter_base_s": jit_base,
+        "jitter_ratio": (jit_pre + 1e-3) / (jit_base + 1e-3)
+        if jit_pre >= 0 and jit_base >= 0
+        else -1.0,
+        "anomaly_pre": anomaly,
+    }
+
+
+def _timing_features(paths: Sequence[PathSummary]) -> dict[str, float]:
+    """Latency and time to first byte since the onset, and their references."""
+    ratios = [p.latency_post_ratio for p in paths if p.latency_post_ratio is not None]
+    ttfb_post = [x for p in paths for x in p.post.ttfb]
+    ttfb_ok_post = [x for p in paths for x in p.post.ttfb_ok]
+    ttfb_base = [x for p in paths for x in p.reference.base_ttfb]
+    ttfb_ref = [x for p in paths for x in p.reference.ttfb]
+    return {
+        "latency_post_ratio": _median(ratios) if ratios else -1.0,
+        "ttfb_ok_post_s": _median(ttfb_ok_post) if ttfb_ok_post else -1.0,
+        "ttfb_ref_s": _median(ttfb_ref) if len(ttfb_ref) >= 3 else -1.0,
+        "ttfb_post_s": _median(ttfb_post) if ttfb_post else -1.0,
+        "ttfb_base_s": _median(ttfb_base) if len(ttfb_base) >= 5 else -1.0,
+    }
+
+
+def _post_onset_features(paths: Sequence[PathSummary], outcomes: Counter[str]) -> dict[str, float]:
+    """Loss, flaps and the mix of failures since the onset; `outcomes` is their merged count."""
+    post_total = sum(p.post.probes for p in paths)
+    post_fail = sum(p.post.failures for p in paths)
+    recent_total = sum(p.post.recent_probes for p in paths)
+    recent_fail = sum(p.post.recent_failures for p in paths)
+    fails = max(1, post_fail)
+    values = {
+        "loss_post": post_fail / post_total if post_total else 0.0,
+        "loss_recent": recent_fail / recent_total if recent_total else 0.0,
+        "frac_overload": sum(p.post.overload for p in paths) / fails if post_fail else 0.0,
+        "flaps_post": sum(p.post.flaps for p in paths) / len(paths) if paths else 0.0,
+        "probes_post": float(post_total),
+        "connected_frac": sum(p.post.connected for p in paths) / fails if post_fail else 0.0,
+    }
+    classes: Counter[str] = Counter()
+    for outcome, count in outcomes.items():
+        classes[outcome_class(outcome)] += count
+    for name in _CLASSES:
+        values[f"frac_{name}"] = classes[name] / fails if post_fail else 0.0
+    return values
+
+
+def _completeness_features(paths: Sequence[PathSummary], bounds: WindowBounds) -> dict[str, float]:
+    """How long loss has been complete (since the last success on any path, else since the
+    onset), over how many probes, and the loss in the recent window before that."""
+    onset, recent = bounds.onset, bounds.recent_s
+    last_ok_after = onset
+    any_ok_after = False
+    for p in paths:
+        last_ok = p.post.last_ok
+        if last_ok is not None:
+            any_ok_after = True
+            if last_ok > last_ok_after:
+                last_ok_after = last_ok
+    complete_start = last_ok_after if any_ok_after else onset
+    post = [s for p in paths for s in p.post_samples]
+    before_complete = [s for s in post if complete_start - recent <= s.ts < complete_start]
+    loss_before_complete = -1.0
+    if any_ok_after and before_complete:
+        loss_before_complete = sum(1 for s in before_complete if not s.ok) / len(before_complete)
+    if not any(p.post.failures for p in paths):
+        return {"loss_before_complete": loss_before_complete}
+    return {
+        "loss_before_complete": loss_before_complete,
+        "complete_s": max(0.0, bounds.now - complete_start),
+        "probes_complete": float(sum(1 for s in post if s.ts > complete_start or not any_ok_after)),
+    }
+
+
+def merge_outcomes(
+    paths: Iterable[PathSummary],
+) -> tuple[Counter[str], dict[str, set[str]]]:
+    """The failure outcomes of all paths counted together, and for each outcome class the
+    vantages that saw it (both in order of first appearance, path by path)."""
+    outcomes: Counter[str] = Counter()
+    class_vantages: dict[str, set[str]] = {}
+    for p in paths:
+        outcomes.update(p.post.outcomes)
+        for cls in p.post.classes:
+            class_vantages.setdefault(cls, set()).add(p.vantage)
+    return outcomes, class_vantages
+
+
+def assemble_features(
+    paths: Sequence[PathSummary], bounds: WindowBounds, scope: ScopeFacts | None = None
+) -> tuple[Features, Counter[str], dict[str, set[str]]]:
+    """Merge the path summaries of an incident into its features (with `scope`'s facts),
+    the count of failure outcomes since onset, and each outcome class's vantages."""
+    outcomes, class_vantages = merge_outcomes(paths)
+    values: dict[str, float] = {
+        **_pre_onset_features(paths),
+        **_timing_features(paths),
+        **_post_onset_features(paths, outcomes),
+        **_completeness_features(paths, bounds),
+        "recent_s": bounds.recent_s,
+    }
+    if scope is not None:
+        values.update(scope.as_features())
+    return Features(**values), outcomes, class_vantages
+
+
 def compute_features(
     paths: Iterable[tuple[str, PathHistory]],
     *,
@@ -229,147 +479,9 @@ def compute_features(
     Returns the features, the count of failure outcomes since onset, and for each
     outcome class the vantages that saw it.
     """
-    pre_start = onset - settings.pre_s
-    base_start = onset - settings.baseline_s
-    recent = settings.recent_s if recent_s is None else recent_s
-    base_lat: list[float] = []
-    pre_lat: list[float] = []
-    base_jit: list[float] = []
-    pre_jit: list[float] = []
-    pre_total = pre_fail = 0
-    post_total = post_fail = 0
-    recent_total = recent_fail = 0
-    connected = 0
-    flaps = 0
-    n_paths = 0
-    abrupt_clean = abrupt_total = 0
-    anomaly_pre = 0.0
-    last_ok_after = onset
-    outcomes: Counter[str] = Counter()
-    ttfb_post: list[float] = []
-    ttfb_base: list[float] = []
-    ttfb_ok_post: list[float] = []
-    ttfb_ref: list[float] = []
-    post_ratios: list[float] = []
-    overload = 0
-    post_samples: list[Sample] = []
-    class_vantages: dict[str, set[str]] = {}
-    for i, (vantage, hist) in enumerate(paths):
-        n_paths += 1
-        own = max(onset, path_onsets[i]) if path_onsets is not None else onset
-        path_recent = max(own, now - recent)
-        samples = hist.between(base_start, now + 1e-9)
-        base = [s for s in samples if s.ts < pre_start]
-        pre = [s for s in samples if pre_start <= s.ts < onset]
-        post = [s for s in samples if s.ts >= own]
-        bl = _ok_latencies(base)
-        pl = _ok_latencies(pre)
-        base_lat.extend(bl)
-        pre_lat.extend(pl)
-        base_jit.append(_jitter(bl))
-        if len(pl) >= 2:
-            pre_jit.append(_jitter(pl))
-        base_median = _median(bl) if len(bl) >= 5 else None
-        ttfb_b = [s.ttfb for s in base if s.ok and s.ttfb is not None]
-        ttfb_base.extend(ttfb_b)
-        # The path's own reference: its baseline, else all it saw before the onset.
-        ref_lat = bl if len(bl) >= 5 else bl + pl
-        if len(ttfb_b) >= 5:
-            ttfb_ref.extend(ttfb_b)
-        else:
-            ttfb_ref.extend(s.ttfb for s in base + pre if s.ok and s.ttfb is not None)
-        post_lat = _ok_latencies(post)
-        if post_lat and len(ref_lat) >= 3:
-            post_ratios.append((_median(post_lat) + 0.005) / (_median(ref_lat) + 0.005))
-        for s in pre:
-            pre_total += 1
-            if not s.ok:
-                pre_fail += 1
-            elif s.score > anomaly_pre:
-                anomaly_pre = s.score
-        for s in pre[-settings.abrupt_probes :]:
-            abrupt_total += 1
-            slow = (
-                base_median is not None
-                and s.latency is not None
-                and s.latency > 2.0 * base_median + 0.005
-            )
-            if s.ok and s.score < 0.5 and not slow:
-                abrupt_clean += 1
-        prev_ok: bool | None = None
-        for s in post:
-            post_total += 1
-            if s.ts >= path_recent:
-                recent_total += 1
-            if s.ok:
-                if s.ts > last_ok_after:
-                    last_ok_after = s.ts
-            else:
-                post_fail += 1
-                outcomes[s.outcome] += 1
-                class_vantages.setdefault(outcome_class(s.outcome), set()).add(vantage)
-                if s.connected:
-                    connected += 1
-                if s.overload:
-                    overload += 1
-                if s.ts >= path_recent:
-                    recent_fail += 1
-            if s.ttfb is not None:
-                ttfb_post.append(s.ttfb)
-                if s.ok:
-                    ttfb_ok_post.append(s.ttfb)
-            if prev_ok is not None and prev_ok != s.ok:
-                flaps += 1
-            prev_ok = s.ok
-        post_samples.extend(post)
-    any_ok_after = any(s.ok for s in post_samples)
-    complete_start = last_ok_after if any_ok_after else onset
-    before_complete = [s for s in post_samples if complete_start - recent <= s.ts < complete_start]
-    loss_before_complete = -1.0
-    if any_ok_after and before_complete:
-        loss_before_complete = sum(1 for s in before_complete if not s.ok) / len(before_complete)
-    fails = max(1, post_fail)
-    classes: Counter[str] = Counter()
-    for outcome, count in outcomes.items():
-        classes[outcome_class(outcome)] += count
-    p95_base = _quantile(base_lat, 0.95) if len(base_lat) >= 5 else -1.0
-    p95_pre = _quantile(pre_lat, 0.95) if pre_lat else -1.0
-    jit_base = sum(base_jit) / len(base_jit) if base_jit and len(base_lat) >= 5 else -1.0
-    jit_pre = sum(pre_jit) / len(pre_jit) if pre_jit else -1.0
-    values: dict[str, float] = {
-        "abruptness": abrupt_clean / abrupt_total if abrupt_total else -1.0,
-        "loss_pre": pre_fail / pre_total if pre_total else -1.0,
-        "latency_p95_pre_s": p95_pre,
-        "latency_p95_base_s": p95_base,
-        "latency_ratio": p95_pre / p95_base if p95_pre >= 0 and p95_base > 0 else -1.0,
-        "jitter_pre_s": jit_pre,
-        "jitter_base_s": jit_base,
-        "jitter_ratio": (jit_pre + 1e-3) / (jit_base + 1e-3)
-        if jit_pre >= 0 and jit_base >= 0
-        else -1.0,
-        "anomaly_pre": anomaly_pre,
-        "loss_post": post_fail / post_total if post_total else 0.0,
-        "loss_recent": recent_fail / recent_total if recent_total else 0.0,
-        "loss_before_complete": loss_before_complete,
-        "complete_s": max(0.0, now - complete_start) if post_fail else 0.0,
-        "probes_complete": float(
-            sum(1 for s in post_samples if s.ts > complete_start or not any_ok_after)
-        )
-        if post_fail
-        else 0.0,
-        "latency_post_ratio": _median(post_ratios) if post_ratios else -1.0,
-        "frac_overload": overload / fails if post_fail else 0.0,
-        "ttfb_ok_post_s": _median(ttfb_ok_post) if ttfb_ok_post else -1.0,
-        "ttfb_ref_s": _median(ttfb_ref) if len(ttfb_ref) >= 3 else -1.0,
-        "flaps_post": flaps / n_paths if n_paths else 0.0,
-        "probes_post": float(post_total),
-        "connected_frac": connected / fails if post_fail else 0.0,
-        "ttfb_post_s": _median(ttfb_post) if ttfb_post else -1.0,
-        "ttfb_base_s": _median(ttfb_base) if len(ttfb_base) >= 5 else -1.0,
-        "recent_s": recent,
-    }
-    for name in _CLASSES:
-        values[f"frac_{name}"] = classes[name] / fails if post_fail else 0.0
-    if scope is not None:
-        values.update(scope.as_features())
-    return Features(**values), outcomes, class_vantages
+    bounds = WindowBounds.around(onset, now, settings, recent_s)
+    summaries = [
+        summarise_path(vantage, hist, bounds, path_onsets[i] if path_onsets is not None else None)
+        for i, (vantage, hist) in enumerate(paths)
+    ]
+    return assemble_features(summaries, bounds, scope)
