@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -253,18 +254,25 @@ def assert_identical(new: Result, ref: Result) -> None:
 ONSET = 1_657_917_000.0
 VANTAGES = ("local", "de", "us", "nl")
 OUTCOMES = list(Outcome)
+outcomes = st.one_of(st.just(Outcome.OK), st.sampled_from(OUTCOMES))
+"""About half the probes succeed; the rest are any outcome."""
 
 # Values drawn from small sets as well as ranges, so ties, equal medians and the
 # thresholds the features test (a 0.5 score, twice the baseline median) come up.
 latencies = st.one_of(
     st.none(),
-    st.sampled_from([0.01, 0.02, 0.045, 0.2]),
+    st.sampled_from([0.01, 0.02, 2.0 * 0.02 + 0.005, 0.2]),  # 2x a 20 ms median + 5 ms
     st.floats(0.0, 3.0),
     st.just(math.nan),
 )
+steady_latencies = st.one_of(
+    st.just(0.02), st.just(0.02), st.just(0.02), st.just(2.0 * 0.02 + 0.005), latencies
+)
+"""A path whose latency is mostly 20 ms, so its baseline median is often exactly that."""
 ttfbs = st.one_of(st.none(), st.sampled_from([0.05, 0.1, 3.0]), st.floats(0.0, 10.0))
 scores = st.one_of(st.sampled_from([0.0, 0.5, 2.0]), st.floats(0.0, 20.0))
-gaps = st.one_of(st.sampled_from([0.0, 10.0]), st.floats(0.0, 400.0))
+odd_gaps = st.one_of(st.just(0.0), st.floats(0.0, 400.0))
+"""Gaps off a path's probe interval: a duplicate timestamp, an outage of the prober."""
 
 
 def seconds(low: float, high: float) -> st.SearchStrategy[float]:
@@ -275,13 +283,19 @@ def seconds(low: float, high: float) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def samples(draw: st.DrawFn, start: float) -> list[Sample]:
-    """A path's samples in time order, from `start`, with random gaps (0 allowed)."""
+def samples(draw: st.DrawFn, horizon_s: float) -> list[Sample]:
+    """A path's samples in time order: mostly one probe interval apart, sometimes a
+    random gap (0 included), from a start that usually puts about as many before the
+    onset as after it, else anywhere within the horizon."""
     out: list[Sample] = []
-    ts = start
-    for _ in range(draw(st.integers(0, 40))):
+    n = draw(st.integers(0, 100))
+    interval = draw(st.sampled_from([10.0, 30.0, 60.0]))
+    ts = ONSET - draw(st.one_of(seconds(0.0, n * interval), seconds(0.0, horizon_s + 200.0)))
+    gaps = st.one_of(st.just(interval), st.just(interval), odd_gaps)
+    path_latencies = draw(st.sampled_from([latencies, steady_latencies]))
+    for _ in range(n):
         ts += draw(gaps)
-        outcome = draw(st.sampled_from(OUTCOMES))
+        outcome = draw(outcomes)
         ok = outcome is Outcome.OK
         out.append(
             Sample(
@@ -289,7 +303,7 @@ def samples(draw: st.DrawFn, start: float) -> list[Sample]:
                 ok=ok,
                 outcome=outcome.value,
                 connected=ok or draw(st.booleans()),
-                latency=draw(latencies),
+                latency=draw(path_latencies),
                 ttfb=draw(ttfbs),
                 score=draw(scores),
                 overload=not ok and draw(st.booleans()),
@@ -325,19 +339,18 @@ class Case:
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     """Several paths (vantages may repeat) with random windows, onsets and histories."""
-    pre_s = draw(seconds(10.0, 900.0))
+    pre_s = draw(seconds(10.0, 600.0))
     feature_settings = FeatureSettings(
-        baseline_s=pre_s + draw(seconds(0.0, 3000.0)),
+        baseline_s=pre_s + draw(seconds(0.0, 1500.0)),
         pre_s=pre_s,
         recent_s=draw(seconds(1.0, 300.0)),
         abrupt_probes=draw(st.integers(1, 8)),
     )
-    n_paths = draw(st.integers(0, 6))
+    n_paths = draw(st.integers(0, 8))
     paths: list[tuple[str, PathHistory]] = []
     for _ in range(n_paths):
         hist = PathHistory(feature_settings)
-        start = ONSET - draw(seconds(0.0, feature_settings.horizon_s + 200.0))
-        hist.samples.extend(draw(samples(start)))
+        hist.samples.extend(draw(samples(feature_settings.horizon_s)))
         paths.append((draw(st.sampled_from(VANTAGES)), hist))
     path_onsets = None
     if draw(st.booleans()):
@@ -368,7 +381,7 @@ def test_features_match_the_reference(case: Case) -> None:
             st.sampled_from(VANTAGES),
             st.lists(
                 st.tuples(
-                    st.sampled_from(OUTCOMES),
+                    outcomes,
                     st.floats(0.001, 0.5),
                     st.one_of(st.none(), st.floats(0.01, 5.0)),
                     st.sampled_from([None, *Phase]),
@@ -403,6 +416,76 @@ def test_features_of_observed_measurements_match_the_reference(
     for now in (ONSET, last, last + interval):
         results = [
             fn(histories, onset=ONSET, now=now, settings=feature_settings, recent_s=3 * interval)
+            for fn in (compute_features, reference_compute_features)
+        ]
+        assert_identical(*results)
+
+
+THRESHOLD = 2.0 * 0.02 + 0.005
+"""Twice a 20 ms baseline median plus 5 ms: above it a probe is slow."""
+LAST_BEFORE_ONSET = {
+    -50.0: (THRESHOLD + 0.01, 0.49),
+    -40.0: (THRESHOLD, 0.49),
+    -30.0: (THRESHOLD, 0.5),
+    -20.0: (0.02, 0.49),
+    -10.0: (0.02, 0.0),
+}
+"""Offset from the onset -> (latency, anomaly score) of the last probes before it."""
+
+
+def _edge_history(feature_settings: FeatureSettings, base_ok: int) -> PathHistory:
+    """A path probed every 10 s with samples exactly on every edge the features test.
+
+    Baseline: `base_ok` successes (20 ms, first byte 50 ms), then failures. Pre window: a
+    failure on its first edge, then successes with rising latency, the last five on
+    and around the thresholds (`LAST_BEFORE_ONSET`), first byte 70 ms. From the onset:
+    failures, with successes at +60 s, +120 s and +150 s (the last one; +120 s is exactly
+    one 30 s recent window before it, and the recent start when judged at +150 s).
+    """
+    hist = PathHistory(feature_settings)
+    pre_start = ONSET - feature_settings.pre_s
+    ts = ONSET - feature_settings.baseline_s
+    base_probes = 0
+    while ts <= ONSET + 300.0:
+        if ts < pre_start:
+            ok = base_probes < base_ok
+            base_probes += 1
+            sample = Sample(ts, ok, "ok" if ok else "tcp_timeout", ok, 0.02, 0.05, 0.0)
+        elif ts == pre_start:
+            sample = Sample(ts, False, "tcp_timeout", False, None, None, 0.0)
+        elif ts < ONSET:
+            latency, score = LAST_BEFORE_ONSET.get(ts - ONSET, (0.02 + (ts - pre_start) / 1e3, 0.0))
+            sample = Sample(ts, True, "ok", True, latency, 0.07, score)
+        elif ts in (ONSET + 60.0, ONSET + 120.0, ONSET + 150.0):
+            sample = Sample(ts, True, "ok", True, 0.03, 0.06, 0.0)
+        else:
+            outcome = "http_5xx" if int(ts) % 20 else "tcp_refused"
+            sample = Sample(ts, False, outcome, outcome == "http_5xx", None, 0.3, 0.0, True)
+        hist.samples.append(sample)
+        ts += 10.0
+    return hist
+
+
+@pytest.mark.parametrize("base_ok", [0, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("path_onset", [None, ONSET + 50.0])
+def test_features_on_the_window_edges_match_the_reference(
+    base_ok: int, path_onset: float | None
+) -> None:
+    feature_settings = FeatureSettings(baseline_s=600.0, pre_s=120.0, recent_s=30.0)
+    histories = [
+        ("local", _edge_history(feature_settings, base_ok)),
+        ("de", _edge_history(feature_settings, 6)),
+    ]
+    path_onsets = None if path_onset is None else [path_onset, ONSET]
+    for now in (ONSET + 150.0, ONSET + 300.0):
+        results = [
+            fn(
+                histories,
+                onset=ONSET,
+                now=now,
+                settings=feature_settings,
+                path_onsets=path_onsets,
+            )
             for fn in (compute_features, reference_compute_features)
         ]
         assert_identical(*results)
