@@ -13,10 +13,10 @@ is compared per path with that path's own reference: its baseline window when th
 holds enough samples, else everything it saw before the onset (a young history).
 
 Each path is summarised on its own (`summarise_path` -> `PathSummary`: its reference,
-its shape before the onset, its counts since), and the summaries are merged into a
-`Features` vector (kept on the incident so a learned model can be trained on it later)
-plus the outcome counts and per-class vantages the `EvidenceWindow` cites
-(`assemble_features`). `compute_features` does both.
+its shape before the onset, its counts since), reading nothing of the other paths, and
+the summaries are merged into a `Features` vector (kept on the incident so a learned
+model can be trained on it later) plus the outcome counts and per-class vantages the
+`EvidenceWindow` cites (`assemble_features`). `compute_features` does both.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from netvigil.detect.history import FeatureSettings, PathHistory, Sample, latency_of
 from netvigil.evidence import Features, ScopeFacts
@@ -91,6 +91,9 @@ def outcome_class(outcome: str) -> str:
     return OUTCOME_CLASSES.get(outcome, "other")
 
 
+_T = TypeVar("_T")
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     idx = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
@@ -106,6 +109,11 @@ def _jitter(values: list[float]) -> float:
 
 def _ok_latencies(samples: Iterable[Sample]) -> list[float]:
     return [s.latency for s in samples if s.ok and s.latency is not None]
+
+
+def _joined(parts: Iterable[list[_T]]) -> list[_T]:
+    """The lists one after the other, in one list."""
+    return list(itertools.chain.from_iterable(parts))
 
 
 def _median(values: list[float]) -> float:
@@ -167,7 +175,7 @@ def cut_windows(hist: PathHistory, bounds: WindowBounds, path_onset: float | Non
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PathReference:
     """What normal looked like on one path before the onset: the yardsticks for timing."""
 
@@ -204,7 +212,7 @@ def path_reference(base: Sequence[Sample], pre: Sequence[Sample]) -> PathReferen
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PreOnsetShape:
     """How one path behaved in the pre window, just before the onset."""
 
@@ -242,8 +250,9 @@ def pre_onset_shape(
 
 @dataclass(slots=True)
 class PostOnsetCounts:
-    """What one path's probes saw from its own onset on (mutable, so a path kept across
-    judgements could count its new samples into it)."""
+    """What one path's probes saw from its own onset on. All but the recent counts (whose
+    window moves with `now`) and `last_probe_ok` (needed to count a flap across the seam)
+    can be extended with new samples by adding theirs."""
 
     probes: int = 0
     failures: int = 0
@@ -255,46 +264,58 @@ class PostOnsetCounts:
     last_ok: float | None = None  # time of the latest success; None when none succeeded
     last_probe_ok: bool | None = None  # whether the latest probe succeeded; None: no probe
     outcomes: Counter[str] = field(default_factory=Counter)  # in order of first appearance
-    classes: dict[str, None] = field(default_factory=dict)  # outcome classes, likewise
     ttfb: list[float] = field(default_factory=list)  # first-byte times of all probes
     ttfb_ok: list[float] = field(default_factory=list)  # and of the successful ones
 
 
-def count_post_onset(post: Iterable[Sample], recent_start: float) -> PostOnsetCounts:
+def count_post_onset(post: Sequence[Sample], recent_start: float) -> PostOnsetCounts:
     """Count one path's probes since its onset; `recent_start` opens the recent window."""
-    counts = PostOnsetCounts()
-    outcomes = counts.outcomes
+    failures = recent_probes = recent_failures = connected = overload = flaps = 0
+    last_ok: float | None = None
+    outcomes: Counter[str] = Counter()
+    ttfb: list[float] = []
+    ttfb_ok: list[float] = []
     prev_ok: bool | None = None
     for s in post:
-        counts.probes += 1
         recent = s.ts >= recent_start
         if recent:
-            counts.recent_probes += 1
+            recent_probes += 1
         if s.ok:
-            if counts.last_ok is None or s.ts > counts.last_ok:
-                counts.last_ok = s.ts
+            if last_ok is None or s.ts > last_ok:
+                last_ok = s.ts
         else:
-            counts.failures += 1
+            failures += 1
             outcomes[s.outcome] += 1
-            counts.classes[outcome_class(s.outcome)] = None
             if s.connected:
-                counts.connected += 1
+                connected += 1
             if s.overload:
-                counts.overload += 1
+                overload += 1
             if recent:
-                counts.recent_failures += 1
+                recent_failures += 1
         if s.ttfb is not None:
-            counts.ttfb.append(s.ttfb)
+            ttfb.append(s.ttfb)
             if s.ok:
-                counts.ttfb_ok.append(s.ttfb)
+                ttfb_ok.append(s.ttfb)
         if prev_ok is not None and prev_ok != s.ok:
-            counts.flaps += 1
+            flaps += 1
         prev_ok = s.ok
-    counts.last_probe_ok = prev_ok
-    return counts
+    return PostOnsetCounts(
+        probes=len(post),
+        failures=failures,
+        recent_probes=recent_probes,
+        recent_failures=recent_failures,
+        connected=connected,
+        overload=overload,
+        flaps=flaps,
+        last_ok=last_ok,
+        last_probe_ok=prev_ok,
+        outcomes=outcomes,
+        ttfb=ttfb,
+        ttfb_ok=ttfb_ok,
+    )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PathSummary:
     """Everything one path contributes to an incident's features: the partial summary
     `assemble_features` merges over the incident's paths."""
@@ -331,8 +352,8 @@ def summarise_path(
 
 def _pre_onset_features(paths: Sequence[PathSummary]) -> dict[str, float]:
     """Abruptness, loss, latency and jitter before the onset, against the baseline."""
-    base_lat = [x for p in paths for x in p.reference.base_latencies]
-    pre_lat = [x for p in paths for x in p.reference.pre_latencies]
+    base_lat = _joined(p.reference.base_latencies for p in paths)
+    pre_lat = _joined(p.reference.pre_latencies for p in paths)
     base_jit = [p.reference.base_jitter for p in paths]
     pre_jit = [p.reference.pre_jitter for p in paths if p.reference.pre_jitter is not None]
     pre_total = sum(p.pre.probes for p in paths)
@@ -365,10 +386,10 @@ def _pre_onset_features(paths: Sequence[PathSummary]) -> dict[str, float]:
 def _timing_features(paths: Sequence[PathSummary]) -> dict[str, float]:
     """Latency and time to first byte since the onset, and their references."""
     ratios = [p.latency_post_ratio for p in paths if p.latency_post_ratio is not None]
-    ttfb_post = [x for p in paths for x in p.post.ttfb]
-    ttfb_ok_post = [x for p in paths for x in p.post.ttfb_ok]
-    ttfb_base = [x for p in paths for x in p.reference.base_ttfb]
-    ttfb_ref = [x for p in paths for x in p.reference.ttfb]
+    ttfb_post = _joined(p.post.ttfb for p in paths)
+    ttfb_ok_post = _joined(p.post.ttfb_ok for p in paths)
+    ttfb_base = _joined(p.reference.base_ttfb for p in paths)
+    ttfb_ref = _joined(p.reference.ttfb for p in paths)
     return {
         "latency_post_ratio": _median(ratios) if ratios else -1.0,
         "ttfb_ok_post_s": _median(ttfb_ok_post) if ttfb_ok_post else -1.0,
@@ -414,7 +435,7 @@ def _completeness_features(paths: Sequence[PathSummary], bounds: WindowBounds) -
             if last_ok > last_ok_after:
                 last_ok_after = last_ok
     complete_start = last_ok_after if any_ok_after else onset
-    post = [s for p in paths for s in p.post_samples]
+    post = _joined(p.post_samples for p in paths)
     before_complete = [s for s in post if complete_start - recent <= s.ts < complete_start]
     loss_before_complete = -1.0
     if any_ok_after and before_complete:
@@ -437,8 +458,8 @@ def merge_outcomes(
     class_vantages: dict[str, set[str]] = {}
     for p in paths:
         outcomes.update(p.post.outcomes)
-        for cls in p.post.classes:
-            class_vantages.setdefault(cls, set()).add(p.vantage)
+        for outcome in p.post.outcomes:
+            class_vantages.setdefault(outcome_class(outcome), set()).add(p.vantage)
     return outcomes, class_vantages
 
 
