@@ -184,11 +184,15 @@ class PathReference:
     base_jitter: float  # mean step between baseline latencies (0 with fewer than 2)
     pre_jitter: float | None  # the same over the pre window; None with fewer than 2
     base_median: float | None  # None with fewer than 5 baseline latencies
-    latencies: list[float]
-    """The latencies post-onset latency is compared with: the baseline's when it holds at
-    least 5, else all seen before the onset (a young history)."""
     base_ttfb: list[float]  # time to first byte of the successful baseline probes
     ttfb: list[float]  # the first-byte reference, chosen like `latencies`
+
+    @property
+    def latencies(self) -> list[float]:
+        """The latencies post-onset latency is compared with: the baseline's when it holds at
+        least 5, else all seen before the onset (a young history)."""
+        bl = self.base_latencies
+        return bl if len(bl) >= 5 else bl + self.pre_latencies
 
 
 def path_reference(base: Sequence[Sample], pre: Sequence[Sample]) -> PathReference:
@@ -206,7 +210,6 @@ def path_reference(base: Sequence[Sample], pre: Sequence[Sample]) -> PathReferen
         base_jitter=_jitter(bl),
         pre_jitter=_jitter(pl) if len(pl) >= 2 else None,
         base_median=_median(bl) if len(bl) >= 5 else None,
-        latencies=bl if len(bl) >= 5 else bl + pl,
         base_ttfb=base_ttfb,
         ttfb=ttfb,
     )
@@ -338,8 +341,10 @@ def summarise_path(
     reference = path_reference(windows.base, windows.pre)
     post_lat = _ok_latencies(windows.post)
     ratio = None
-    if post_lat and len(reference.latencies) >= 3:
-        ratio = (_median(post_lat) + 0.005) / (_median(reference.latencies) + 0.005)
+    if post_lat:
+        ref_lat = reference.latencies
+        if len(ref_lat) >= 3:
+            ratio = (_median(post_lat) + 0.005) / (_median(ref_lat) + 0.005)
     return PathSummary(
         vantage=vantage,
         reference=reference,
