@@ -1,0 +1,117 @@
+"""Path history: what the detector remembers of each path (target, vantage).
+
+Each path keeps a bounded history of samples (time, outcome, latency, time to first
+byte, latency anomaly score), long enough to cut the windows `features` reads around an
+incident's onset (`FeatureSettings.horizon_s`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from netvigil.detect.baseline import AnomalyDetector, BaselineDetector
+from netvigil.model import Measurement
+
+__all__ = ["OVERLOAD_STATUS", "FeatureSettings", "PathHistory", "Sample", "latency_of"]
+
+
+def latency_of(m: Measurement) -> float | None:
+    """The network latency a measurement reports: TCP connect time, else total, in seconds.
+
+    Connect time is one round trip through the network, free of server think time, so
+    congestion shows in it and application slowness does not (that is `ttfb`).
+    """
+    t = m.timings
+    value = t.get("connect")
+    if value is None:
+        value = t.get("total")
+    return value
+
+
+OVERLOAD_STATUS = frozenset({429, 503})
+"""HTTP statuses a server sends when it sheds load (Too Many Requests, Service Unavailable)."""
+
+
+class Sample(NamedTuple):
+    """One measurement as history keeps it."""
+
+    ts: float
+    ok: bool
+    outcome: str
+    connected: bool
+    latency: float | None
+    ttfb: float | None
+    score: float
+    overload: bool = False
+    """A failed HTTP probe answered with an overload status (429 or 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSettings:
+    """Window lengths (seconds) for features."""
+
+    baseline_s: float = 3600.0
+    pre_s: float = 600.0
+    recent_s: float = 60.0
+    """The recent window when no probe interval is known; the detector uses
+    `recent_intervals` probe intervals instead (the current regime is a few probes)."""
+    recent_intervals: float = 3.0
+    abrupt_probes: int = 5
+    max_samples: int = 1024
+    max_paths: int = 60
+    """At most this many paths are read for one incident's window (spread evenly over its
+    targets and vantages), so judging a large incident costs no more than a small one."""
+
+    @property
+    def horizon_s(self) -> float:
+        """How long history is kept."""
+        return self.baseline_s + self.pre_s
+
+
+class PathHistory:
+    """Bounded history of one path, with a streaming latency anomaly detector."""
+
+    __slots__ = ("detector", "samples", "settings")
+
+    def __init__(
+        self,
+        settings: FeatureSettings,
+        detector: AnomalyDetector | None = None,
+    ) -> None:
+        self.settings = settings
+        self.samples: deque[Sample] = deque(maxlen=settings.max_samples)
+        self.detector: AnomalyDetector = detector if detector is not None else BaselineDetector()
+
+    def observe(self, m: Measurement) -> None:
+        """Append one measurement (in time order) and drop samples past the horizon."""
+        latency = latency_of(m)
+        score = 0.0
+        if m.ok and latency is not None:
+            score = self.detector.update(m.ts, latency)
+        phase = m.phase.value if m.phase is not None else None
+        connected = m.ok or phase in ("tls", "request", "response")
+        outcome = m.outcome.value
+        overload = not m.ok and m.detail.get("status") in OVERLOAD_STATUS
+        self.samples.append(
+            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
+        )
+        cutoff = m.ts - self.settings.horizon_s
+        samples = self.samples
+        while samples[0].ts < cutoff:
+            samples.popleft()
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        """Samples with start <= ts < end."""
+        return [s for s in self.samples if start <= s.ts < end]
+
+    def since(self, start: float) -> list[Sample]:
+        """Samples with ts >= start."""
+        out: list[Sample] = []
+        for s in reversed(self.samples):
+            if s.ts < start:
+                break
+            out.append(s)
+        out.reverse()
+        return out
