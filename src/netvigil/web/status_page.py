@@ -204,7 +204,11 @@ class StatusPage:
                     (b.state, b.days, _bar_title(b.first, b.days, b.state, b.ok_count, b.count))
                     for b in h.bars
                 ]
-                rows[name] = {"bars": bars, "uptime": h.uptime}
+                if h.count:
+                    uptime = f"{h.uptime} of checks succeeded in {snapshot.days} days"
+                else:
+                    uptime = f"No data in {snapshot.days} days"
+                rows[name] = {"bars": bars, "uptime": uptime}
         self._bars = (snapshot, rows)
         return rows
 
