@@ -20,7 +20,7 @@ import pytest
 from apidata import NOW, fill, incident, make_config, measurement
 
 from netvigil.cause import Cause
-from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.status_feed import ATOM_NS, rfc3339
@@ -188,3 +188,125 @@ async def test_history_is_computed_in_the_background_and_kept(store: SQLiteStore
         ("working", 1),
     ]
     assert "66.66% of checks" in tax[2][2]  # 10 of 15
+
+
+async def test_archive_lists_resolved_public_incidents_newest_first(store: SQLiteStore) -> None:
+    client, app = await client_for(store)
+    async with client:
+        await app.state.status_page.history.refresh()
+        resp = await client.get("/status/incidents")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/html; charset=utf-8"
+    assert resp.headers["cache-control"] == "public, max-age=15"
+    html = resp.text
+    links = re.findall(r'<a href="/status/incidents/([^"]+)">', html)
+    assert links == ["inc-3", "inc-2"], "resolved and public only, newest first"
+    assert (
+        "From 2023-11-13 02:00 UTC to 2023-11-13 02:30 UTC (30 min), e-Albania portal was"
+        " unreachable; it was planned maintenance." in html
+    )
+    assert (
+        "From 2023-11-11 01:05 UTC to 2023-11-11 01:15 UTC (10 min), e-Albania portal was"
+        " failing; " in html
+    )
+    assert "Started 2023-11-11 01:05 UTC · ended 2023-11-11 01:15 UTC · lasted 10 min" in html
+    assert "<script" not in html.lower()
+    for internal in ("portal-tcp", "tcp_timeout", "tirana", "frankfurt"):
+        assert internal not in html
+
+
+async def test_one_incident_in_plain_words_with_its_report(store: SQLiteStore) -> None:
+    client, app = await client_for(store, show_vantages_publicly=True)
+    async with client:
+        await app.state.status_page.history.refresh()
+        resp = await client.get("/status/incidents/inc-2")
+        assert resp.status_code == 200
+        html = resp.text
+        assert "<h1>e-Albania portal: outage</h1>" in html
+        assert "<dt>Lasted</dt><dd>10 min</dd>" in html
+        assert "<dt>Seen from</dt><dd>tirana, frankfurt</dd>" in html
+        report = re.search(r'<a href="(/api/v1/incidents/inc-2/report.html)">', html)
+        assert report is not None
+        assert (await client.get(report.group(1))).status_code == 200
+        still = (await client.get("/status/incidents/inc-1")).text
+        assert "Since 2023-11-14 22:08 UTC, e-Albania portal and parliament are" in still
+        assert "<dt>Ended</dt><dd>still going</dd>" in still
+        again = await client.get(
+            "/status/incidents/inc-2", headers={"If-None-Match": resp.headers["etag"]}
+        )
+        assert again.status_code == 304
+        for hidden in ("inc-4", "inc-5", "inc-6", "nope"):
+            missing = await client.get(f"/status/incidents/{hidden}")
+            assert missing.status_code == 404, hidden
+            assert missing.json()["error"] == f"no such incident: {hidden}"
+
+
+async def test_atom_feed_has_one_stable_entry_per_incident(store: SQLiteStore) -> None:
+    client, app = await client_for(store)
+    async with client:
+        await app.state.status_page.history.refresh()
+        resp = await client.get("/status/feed.atom")
+        assert resp.status_code == 200
+        assert resp.headers["content-type"] == "application/atom+xml; charset=utf-8"
+        feed = ET.fromstring(resp.content)
+        assert feed.tag == f"{A}feed"
+        assert feed.findtext(f"{A}id") == "http://nv.test/status"
+        entries = feed.findall(f"{A}entry")
+        ids = [e.findtext(f"{A}id") for e in entries]
+        assert ids == [f"http://nv.test/status/incidents/inc-{n}" for n in (1, 3, 2)]
+        open_one = entries[0]
+        assert open_one.findtext(f"{A}updated") == rfc3339(NOW - 300 + 120)
+        assert open_one.findtext(f"{A}title") == "e-Albania portal and parliament: ongoing"
+        assert entries[2].findtext(f"{A}updated") == rfc3339(OUTAGE.updated)
+        assert entries[2].findtext(f"{A}published") == rfc3339(OUTAGE.start)
+        link = entries[2].find(f"{A}link")
+        assert link is not None
+        assert link.get("href") == "http://nv.test/status/incidents/inc-2"
+        assert feed.findtext(f"{A}updated") == rfc3339(NOW - 300 + 120)
+        for entry in entries:
+            for tag in ("id", "title", "updated", "summary"):
+                assert entry.findtext(f"{A}{tag}"), tag
+        # the open incident ends: same entry id, newer `updated`, resolved words
+        ended = incident(1, end=NOW)
+        ended.updated = NOW
+        await store.add_incident_event(IncidentEvent(EventKind.RESOLVED, NOW, ended))
+        await store.save_incident(ended)
+        app.state.live.submit_event(IncidentEvent(EventKind.RESOLVED, NOW, ended))
+        await client.get("/status/feed.atom")  # sees it ended: reads the incidents again
+        await app.state.status_page.history.wait()
+        feed2 = ET.fromstring((await client.get("/status/feed.atom")).content)
+        archive = (await client.get("/status/incidents")).text
+    assert re.findall(r'<a href="/status/incidents/([^"]+)">', archive)[0] == "inc-1"
+    first = feed2.findall(f"{A}entry")[0]
+    assert first.findtext(f"{A}id") == "http://nv.test/status/incidents/inc-1"
+    assert first.findtext(f"{A}updated") == rfc3339(NOW)
+    assert first.findtext(f"{A}title") == "e-Albania portal and parliament: resolved"
+    assert feed2.findtext(f"{A}updated") == rfc3339(NOW)
+
+
+async def test_badges_say_the_state_in_its_colour(store: SQLiteStore) -> None:
+    client, _ = await client_for(store)
+    async with client:
+        portal = await client.get("/status/badge/portal.svg")
+        tax = await client.get("/status/badge/tax.svg")
+        quiet = await client.get("/status/badge/quiet.svg")
+        assert portal.status_code == 200
+        assert portal.headers["content-type"] == "image/svg+xml"
+        assert portal.headers["cache-control"] == "public, max-age=15"
+        again = await client.get(
+            "/status/badge/portal.svg", headers={"If-None-Match": portal.headers["etag"]}
+        )
+        assert again.status_code == 304
+        unknown = await client.get("/status/badge/nope.svg")
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "no such service: nope"
+    svg = "{http://www.w3.org/2000/svg}"
+    for resp, word, colour in (
+        (portal, "down", "#cf222e"),
+        (tax, "working", "#1a7f37"),
+        (quiet, "no data yet", "#6e7781"),
+    ):
+        doc = ET.fromstring(resp.content)
+        assert doc.findtext(f"{svg}title") == f"status: {word}"
+        assert [t.text for t in doc.iter(f"{svg}text")] == ["status", word]
+        assert colour in [r.get("fill") for r in doc.iter(f"{svg}rect")]

@@ -18,7 +18,8 @@ the successful share of the checks of every day with data, maintenance days left
 keeps the result (`snapshot`) for the pages to render from memory. A day before
 yesterday is read from the store once and kept; each refresh reads today and
 yesterday again (late results from agents land there), plus the public incidents of
-the whole period.
+the whole period. When the pages see an incident open or end live, the incidents
+alone are read again at once (at most every `incidents_gap_s`).
 """
 
 from __future__ import annotations
@@ -180,17 +181,28 @@ class StatusHistory:
         """How many computations ended (for tests and metrics)."""
         self._started_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self.incidents_gap_s = 5.0
+        """The shortest time between two reads of the incidents alone."""
+        self._incidents_at = float("-inf")
         self._closed_days: dict[int, dict[str, _Counts]] = {}
+        self._per_day: dict[int, dict[str, _Counts]] = {}
         self._lock = asyncio.Lock()
 
-    def maybe_refresh(self) -> None:
-        """Start a background computation if one is due and none runs."""
+    def maybe_refresh(self, *, incidents_changed: bool = False) -> None:
+        """Start a background computation if one is due and none runs.
+
+        `incidents_changed`: the live incidents differ from the snapshot's (one opened or
+        ended), so the incidents are read again now (at most every `incidents_gap_s`).
+        """
         if self._task is not None and not self._task.done():
             return
-        if self.now() - self._started_at < self.refresh_s:
-            return
-        self._started_at = self.now()
-        self._task = asyncio.get_running_loop().create_task(self._refresh_logged())
+        now = self.now()
+        if now - self._started_at >= self.refresh_s:
+            self._started_at = now
+            self._task = asyncio.get_running_loop().create_task(self._refresh_logged(False))
+        elif incidents_changed and now - self._incidents_at >= self.incidents_gap_s:
+            self._incidents_at = now
+            self._task = asyncio.get_running_loop().create_task(self._refresh_logged(True))
 
     async def wait(self) -> None:
         """Wait for the background computation under way, if any."""
@@ -198,9 +210,12 @@ class StatusHistory:
             with contextlib.suppress(Exception):
                 await self._task
 
-    async def _refresh_logged(self) -> None:
+    async def _refresh_logged(self, incidents_only: bool) -> None:
         try:
-            await self.refresh()
+            if incidents_only:
+                await self.refresh_incidents()
+            else:
+                await self.refresh()
         except Exception:
             log.exception("status history: could not read the store; keeping the last one")
 
@@ -225,13 +240,28 @@ class StatusHistory:
                 per_day[day] = counts
             for day in [d for d in self._closed_days if d < first]:
                 del self._closed_days[day]
-            found = await self.store.incidents(
-                IncidentQuery(since=first, until=now + 1, limit=100_000)
-            )
-            incidents = tuple(i for i in found if is_public(i))
+            self._per_day = per_day
+            incidents = await self._read_incidents(first, now)
             self.snapshot = self._build(now, first, per_day, incidents)
             self.refreshes += 1
             return self.snapshot
+
+    async def refresh_incidents(self) -> HistorySnapshot | None:
+        """Read the incidents again and keep the days' counts (a full `refresh` when
+        there is no snapshot yet). Raises StoreError when the store cannot be read."""
+        if self.snapshot is None:
+            return await self.refresh()
+        async with self._lock:
+            now = self.now()
+            first = self.snapshot.first_day
+            incidents = await self._read_incidents(first, now)
+            self.snapshot = self._build(now, first, self._per_day, incidents)
+            self.refreshes += 1
+            return self.snapshot
+
+    async def _read_incidents(self, first: int, now: float) -> tuple[Incident, ...]:
+        found = await self.store.incidents(IncidentQuery(since=first, until=now + 1, limit=100_000))
+        return tuple(i for i in found if is_public(i))
 
     async def _read_day(self, day: int) -> dict[str, _Counts]:
         """Checks per service on the day starting at `day`."""

@@ -234,8 +234,17 @@ class StatusPage:
         return self._page
 
     def _refresh_history(self) -> None:
-        if self.history is not None:
-            self.history.maybe_refresh()
+        """Start the history's background computation if due, or if the live incidents
+        are not those the snapshot holds open."""
+        if self.history is None:
+            return
+        snapshot = self.history.snapshot
+        changed = False
+        if snapshot is not None:
+            held = {i.id for i in snapshot.incidents if i.end is None}
+            live = {i.id for i in self.state.open_incidents() if is_public(i)}
+            changed = held != live
+        self.history.maybe_refresh(incidents_changed=changed)
 
     async def serve(self, request: Request) -> Response:
         """GET/HEAD /status."""
