@@ -141,7 +141,7 @@ def reconfigure(app: FastAPI, config: Config) -> None:
     if page is not None:
         page.config = config
         if page.history is not None:
-            page.history.config = config
+            page.history.configure(config)
     app.state.live.configure(config)
 
 

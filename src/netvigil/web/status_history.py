@@ -188,6 +188,13 @@ class StatusHistory:
         self._per_day: dict[int, dict[str, _Counts]] = {}
         self._lock = asyncio.Lock()
 
+    def configure(self, config: Config) -> None:
+        """Take a reloaded config: the days kept are read again at the next computation
+        (a target may now belong to another service), which starts at the next request."""
+        self.config = config
+        self._closed_days.clear()
+        self._started_at = float("-inf")
+
     def maybe_refresh(self, *, incidents_changed: bool = False) -> None:
         """Start a background computation if one is due and none runs.
 

@@ -306,13 +306,9 @@ class StatusPage:
         self._refresh_history()
         incidents = self.public_incidents()
         base = str(request.base_url).rstrip("/")
-        content = (base, [(i.id, i.updated, i.end, i.services, i.cause) for i in incidents])
-        page = self.cache.get(
-            "feed",
-            content,
-            lambda _: atom_feed(self.public_view(), incidents, base, self.now()),
-            self.now(),
-        )
+        view, now = self.public_view(), self.now()
+        content = (base, view, [(i.id, i.updated, i.end, i.maintenance) for i in incidents])
+        page = self.cache.get("feed", content, lambda _: atom_feed(view, incidents, base, now), now)
         return answer(request, page, "application/atom+xml; charset=utf-8", MAX_AGE_S)
 
     async def serve_badge(self, request: Request) -> Response:
