@@ -68,7 +68,6 @@ def _word(status: str) -> str:
 
 def _bar_title(first: int, days: int, state: str, ok: int, count: int) -> str:
     """'2023-11-10 to 2023-11-13: working, 99.98% of checks succeeded'."""
-
     when = stamp(first)[:10]
     if days > 1:
         when += f" to {stamp(first + (days - 1) * DAY_S)[:10]}"
@@ -104,6 +103,7 @@ class StatusPage:
         self._checked_at = float("-inf")
         self._page: Rendered | None = None
         self._main = RenderCache(size=1)
+        self._labels: tuple[Config | None, dict[str, str]] = (None, {})
         self._bars: tuple[HistorySnapshot | None, dict[str, dict[str, Any]]] = (None, {})
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("netvigil.web", "templates"),
@@ -120,7 +120,11 @@ class StatusPage:
     @property
     def labels(self) -> dict[str, str]:
         """Service names -> what the page calls them (their descriptions)."""
-        return {s.name: s.description or s.name for s in self.config.services}
+        config, labels = self._labels
+        if config is not self.config:
+            labels = {s.name: s.description or s.name for s in self.config.services}
+            self._labels = (self.config, labels)
+        return labels
 
     def public_view(self) -> PublicView:
         """What the companion pages may say (title, public names, vantages or not)."""
