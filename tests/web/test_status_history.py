@@ -125,6 +125,7 @@ async def test_each_service_shows_90_days_by_the_rule(store: SQLiteStore) -> Non
     async with client:
         await app.state.status_page.history.refresh()
         html = (await client.get("/status")).text
+        css = (await client.get("/status.css")).text
     portal = bars_of(html, "e-Albania portal")
     assert sum(n for _, n, _ in portal) == 90
     assert [(s, n) for s, n, _ in portal] == [
@@ -147,6 +148,9 @@ async def test_each_service_shows_90_days_by_the_rule(store: SQLiteStore) -> Non
     assert bars_of(html, "quiet") == [("unknown", 90, "2023-08-17 to 2023-11-14: no data")]
     assert uptime_of(html, "quiet") == "No data in 90 days"
     assert 'href="/status/feed.atom"' in html
+    for state, n, _ in portal + tax:
+        assert f"i.{state} {{" in css
+        assert f".days .n{n} {{ flex-grow: {n}; }}" in css
     assert "vantage" not in html.lower()
     for internal in ("portal-tcp", "tcp_timeout", "tirana", "frankfurt", "inc-"):
         assert internal not in html

@@ -157,6 +157,8 @@ class _Touch:
 class StatusHistory:
     """The last `days` days of every service, computed from `store` in the background.
 
+    `status.css` draws up to 90 days (one width class per run length, `.n1` .. `.n90`).
+
     `snapshot` is None until the first computation ends. `maybe_refresh()` (called by the
     pages on each request) starts a computation when the last one began `refresh_s` ago
     or more and none runs; `refresh()` computes now and waits. `now` is the wall clock.

@@ -113,8 +113,7 @@ class StatusPage:
         self._env = env
         self._template = env.get_template("status.html")
         css = importlib.resources.files("netvigil.web") / "templates" / "status.css"
-        days = history.days if history is not None else 90
-        self.css = css.read_bytes() + _bar_widths(days)
+        self.css = css.read_bytes()
         self.css_etag = '"' + hashlib.sha256(self.css).hexdigest()[:20] + '"'
 
     @property
@@ -326,15 +325,3 @@ class StatusPage:
             f"badge:{name}", (name, status), lambda _: badge_svg(status), self.now()
         )
         return answer(request, page, "image/svg+xml", MAX_AGE_S)
-
-
-def _bar_widths(days: int) -> bytes:
-    """The CSS giving a bar of `n` days `n` shares of the row (`.n1` .. `.n<days>`), and
-    a thin line between days (no inline style: the page's policy forbids it)."""
-    day = f"100% / {days}"
-    rules = [
-        ".days::after { background: repeating-linear-gradient(to right, transparent 0"
-        f" calc({day} - 1px), var(--bg) calc({day} - 1px) calc({day})); }}\n"
-    ]
-    rules += [f".days .n{n} {{ flex-grow: {n}; }}\n" for n in range(1, days + 1)]
-    return "".join(rules).encode()
