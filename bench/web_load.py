@@ -21,8 +21,10 @@ What it does (all traffic on 127.0.0.1, every loop bounded in count and time):
    Rollup ranges end where the built history ends (kept in `<db>.json` by `build`).
 3. overview: 10,000 targets (10,000 services, 2 vantages) in the live state; the time to
    build `/api/v1/overview` and to render the status page, in process and over HTTP.
-4. status: `wrk` against `/status` of netvigil, and against nginx serving a static copy
-   of the same page (the peer), side by side.
+4. status: `wrk` against `/status` of netvigil (once its 90-day history, computed in
+   the background, is on the page), and against nginx serving a static copy of the
+   same page (the peer), side by side. `build --days 1 --history-days 89` fills the
+   90 days quickly (the older days one rollup row per target per hour).
 
 Figures go to stdout and to bench/results/web_load-<time>.json.
 """
@@ -79,8 +81,13 @@ def config_doc(targets: int, vantages: int = 1) -> dict[str, Any]:
     }
 
 
-def build(db: Path, targets: int, days: float) -> dict[str, Any]:
-    """Write the benchmark store; returns what was written and how long it took."""
+def build(db: Path, targets: int, days: float, history_days: int = 0) -> dict[str, Any]:
+    """Write the benchmark store; returns what was written and how long it took.
+
+    `history_days` more days before the `days` of per-minute rollups are written one row
+    per target per hour (count 60: the day sums the status page's history reads are
+    those of one result a minute, in a sixtieth of the rows); one hour in 1,000 fails.
+    """
     from netvigil.store.schema import migrate
 
     if db.exists():
@@ -124,6 +131,7 @@ def build(db: Path, targets: int, days: float) -> dict[str, Any]:
             conn.execute("COMMIT")
             conn.execute("BEGIN")
     conn.execute("COMMIT")
+    rows += _hourly_history(conn, targets, first, history_days)
     rollup_s = time.perf_counter() - started
     _raw(conn, targets)
     _incidents(conn, targets)
@@ -135,12 +143,40 @@ def build(db: Path, targets: int, days: float) -> dict[str, Any]:
         "targets": targets,
         "vantages": 1,
         "days": days,
+        "history_days": history_days,
         "rollup_rows": rows,
         "build_s": round(time.perf_counter() - started, 1),
         "rollup_insert_s": round(rollup_s, 1),
         "rows_per_s": round(rows / rollup_s),
         "db_bytes": db.stat().st_size,
     }
+
+
+def _hourly_history(conn: sqlite3.Connection, targets: int, end: int, days: int) -> int:
+    """`days` days before `end` as one rollup row per target per hour (count 60)."""
+    rng = random.Random(11)
+    ok_json, bad_json = json.dumps({"ok": 60}), json.dumps({"tcp_timeout": 60})
+    hours = days * 24
+    conn.execute("BEGIN")
+    for t in range(targets):
+        batch = []
+        for h in range(hours):
+            ok = rng.random() > 0.001
+            batch.append(
+                (
+                    f"t-{t:05d}",
+                    "local",
+                    end - (hours - h) * 3600,
+                    60,
+                    60 if ok else 0,
+                    0.025 if ok else None,
+                    0.03 if ok else None,
+                    ok_json if ok else bad_json,
+                )
+            )
+        conn.executemany("INSERT INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
+    conn.execute("COMMIT")
+    return targets * hours
 
 
 def _raw(conn: sqlite3.Connection, targets: int) -> None:
@@ -625,16 +661,31 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
     }
 
 
-def run_status(db: Path, targets: int, port: int, seconds: int) -> dict[str, Any]:
+def _page_with_history(url: str, limit_s: float = 600.0) -> tuple[bytes, float | None]:
+    """The status page once its history (computed in the background from the first
+    request on) is on it, and how long that took; after `limit_s`, the page as it is."""
     import urllib.request
+
+    started = time.monotonic()
+    while True:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            page = r.read()
+        waited = time.monotonic() - started
+        if b'class="days"' in page:
+            return page, round(waited, 1)
+        if waited > limit_s:
+            return page, None
+        time.sleep(1.0)
+
+
+def run_status(db: Path, targets: int, port: int, seconds: int) -> dict[str, Any]:
 
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     proc = start_server(db, targets, port)
     try:
         url = f"http://{HOST}:{port}/status"
-        with urllib.request.urlopen(url, timeout=10) as r:
-            page = r.read()
+        page, history_s = _page_with_history(url)
         ours = wrk(url, seconds, 64)
     finally:
         stop(proc)
@@ -660,7 +711,12 @@ http {{ access_log off; server {{ listen {HOST}:{port + 1};
             finally:
                 ng.terminate()
                 ng.wait(10)
-    result = {"page_bytes": len(page), "netvigil": ours, "nginx_static": peer}
+    result = {
+        "page_bytes": len(page),
+        "history_ready_s": history_s,
+        "netvigil": ours,
+        "nginx_static": peer,
+    }
     if "requests_per_s" in peer:
         result["netvigil_over_nginx"] = round(ours["requests_per_s"] / peer["requests_per_s"], 3)
     return result
@@ -677,6 +733,12 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "nv-web-bench.db")
     parser.add_argument("--targets", type=int, default=1000)
     parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="days before --days written one rollup row per target per hour (status history)",
+    )
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--port", type=int, default=18790)
@@ -709,7 +771,7 @@ def main() -> None:
         return
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "time": time.time()}
     if args.command in ("all", "build") and not args.no_build:
-        report["store"] = build(args.db, args.targets, args.days)
+        report["store"] = build(args.db, args.targets, args.days, args.history_days)
         print("store:", json.dumps(report["store"]))
     if args.command in ("all", "api"):
         report["api"] = run_api(

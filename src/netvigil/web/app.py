@@ -10,7 +10,8 @@ Routes:
     GET  /api/v1/...       services, targets, measurements, rollups, incidents, reports,
                            vantages, overview, the SSE stream (netvigil.web.api; docs/api.md)
     *    /api/v1/admin/... admin actions, admin bearer token (netvigil.web.api.admin)
-    GET  /status           the public status page (netvigil.web.status_page)
+    GET  /status           the public status page (netvigil.web.status_page), with
+                           /status/incidents[/{id}], /status/feed.atom, /status/badge/{s}.svg
     GET  /metrics          Prometheus text
 
 More API routers join under `/api/v1` through `routers`. Every error any route answers
@@ -40,6 +41,7 @@ from netvigil.web.ingest import IngestLimits, ingest_router
 from netvigil.web.ingest_policy import IngestRateLimit, TargetAllowance
 from netvigil.web.security import AdminGuard, SecurityHeaders
 from netvigil.web.state import LiveState
+from netvigil.web.status_history import StatusHistory
 from netvigil.web.status_page import StatusPage
 from netvigil.web.tokens import AgentRegistry, admin_store_of, call_blocking
 
@@ -119,7 +121,9 @@ def create_app(
     ingest = _ingest_router(store, config, agents, limits, metrics, now, state, allowance)
     app.include_router(_api_router(ctx, ingest, routers))
     if config.server.public_status:
-        _add_status_page(app, StatusPage(state, config, cache_s=status_cache_s, now=now))
+        history = StatusHistory(store, config, now=now)
+        page = StatusPage(state, config, history=history, cache_s=status_cache_s, now=now)
+        _add_status_page(app, page)
     _add_metrics(app, metrics)
     app.include_router(dashboard_router())
     return app
@@ -136,6 +140,8 @@ def reconfigure(app: FastAPI, config: Config) -> None:
     page = getattr(app.state, "status_page", None)
     if page is not None:
         page.config = config
+        if page.history is not None:
+            page.history.configure(config)
     app.state.live.configure(config)
 
 
@@ -193,6 +199,13 @@ def _add_status_page(app: FastAPI, page: StatusPage) -> None:
     app.state.status_page = page
     app.add_route("/status", page.serve, methods=["GET", "HEAD"], include_in_schema=False)
     app.add_route("/status.css", page.serve_css, methods=["GET", "HEAD"], include_in_schema=False)
+    for path, endpoint in (
+        ("/status/incidents", page.serve_archive),
+        ("/status/incidents/{incident_id}", page.serve_incident),
+        ("/status/feed.atom", page.serve_feed),
+        ("/status/badge/{service}.svg", page.serve_badge),
+    ):
+        app.add_route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 def _add_metrics(app: FastAPI, metrics: Metrics) -> None:
