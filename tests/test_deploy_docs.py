@@ -45,7 +45,6 @@ HOST_ONLY: dict[str, str] = {
     "systemctl stop netvigil": "needs systemd as PID 1 (tests send SIGTERM instead)",
     "systemctl start netvigil": "needs systemd as PID 1",
     "systemctl restart netvigil": "needs systemd as PID 1",
-    "systemctl reload netvigil": "needs systemd as PID 1 (tests/cli/test_reload.py sends SIGHUP)",
     "journalctl -u netvigil -f": "needs journald",
     "journalctl -u netvigil-agent --since today": "needs journald",
 }

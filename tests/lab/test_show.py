@@ -65,7 +65,7 @@ def test_plain_view_shows_services_going_down_and_the_incident(tmp_path: Path) -
         view.poll()
     view.close()
     text = out.getvalue()
-    assert "from home: portal partial (tcp_refused)" in text
+    assert "from home: portal partly down (tcp_refused)" in text
     assert "incident opened" in text and "incident resolved" in text
     (inc,) = view.incidents()
     assert inc.services == ["portal"] and inc.cause == "service_failure"
