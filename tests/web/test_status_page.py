@@ -114,6 +114,28 @@ async def test_rendered_once_while_nothing_changes(store: SQLiteStore) -> None:
         changed = (await client.get("/status")).text
     assert page.renders == 2
     assert 'e-Albania portal</span> <span class="state">Working' in changed
+    assert "are unreachable" in changed  # parliament still fails from one vantage
+
+
+async def test_an_incident_whose_services_answer_again_is_said_so(store: SQLiteStore) -> None:
+    from apidata import measurement
+
+    clock = [NOW]
+    config = make_config()
+    state = LiveState(config, now=lambda: clock[0])
+    await state.sync(store)
+    app = create_app(store, config, state=state, now=lambda: clock[0], status_cache_s=0.0)
+    for ts in (NOW + 1, NOW + 2):  # two answers in a row from every vantage: recovered
+        for target in ("portal-tcp", "parliament-tcp"):
+            for vantage in ("tirana", "frankfurt"):
+                state.submit(measurement(target, vantage, ts, ok=True))
+    clock[0] = NOW + 3
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as client:
+        html = (await client.get("/status")).text
+    assert "All services are working." in html
+    assert "are unreachable" not in html  # the incident is not said to be going on
+    assert re.search(r"After failing since .*, e-Albania portal and parliament answer again", html)
 
 
 async def test_stylesheet_has_dark_mode_and_is_cached(store: SQLiteStore) -> None:

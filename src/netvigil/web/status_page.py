@@ -49,7 +49,12 @@ from netvigil.web.status_history import (
     uptime_words,
 )
 from netvigil.web.status_http import RenderCache, Rendered, answer, not_modified
-from netvigil.web.status_words import incident_sentence, name_list, stamp
+from netvigil.web.status_words import (
+    incident_sentence,
+    name_list,
+    recovering_sentence,
+    stamp,
+)
 from netvigil.words import state_word
 
 __all__ = ["MAX_AGE_S", "StatusPage", "incident_sentence"]
@@ -161,10 +166,12 @@ class StatusPage:
     def _content(self, now: float) -> dict[str, Any]:
         views = self.state.services(now)
         rows = self._service_rows(views, now)
+        working = {v.name for v in views if v.status == "working"}
+        show = self.config.server.show_vantages_publicly
         sentences = [
-            incident_sentence(
-                i, show_vantages=self.config.server.show_vantages_publicly, labels=self.labels
-            )
+            incident_sentence(i, show_vantages=show, labels=self.labels)
+            if not set(i.services) <= working
+            else recovering_sentence(i, labels=self.labels)
             for i in self.state.open_incidents()
             if i.state is IncidentState.CONFIRMED and i.cause is not Cause.VANTAGE_PROBLEM
         ]

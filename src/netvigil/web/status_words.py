@@ -14,7 +14,7 @@ from netvigil.cause import Cause
 from netvigil.incident import Incident
 from netvigil.words import cause_plain, duration
 
-__all__ = ["affected", "incident_sentence", "past_sentence", "stamp", "why"]
+__all__ = ["affected", "incident_sentence", "past_sentence", "recovering_sentence", "stamp", "why"]
 
 
 def stamp(ts: float) -> str:
@@ -68,6 +68,16 @@ def incident_sentence(
     return (
         f"Since {stamp(incident.start)}, {affected(incident, labels)} {verb} {state}{where};"
         f" {why(incident)}."
+    )
+
+
+def recovering_sentence(incident: Incident, *, labels: Mapping[str, str] | None = None) -> str:
+    """One plain sentence about an incident whose services answer again while it waits to
+    be closed (a recovery is confirmed only after it holds for a while)."""
+    verb = "answer" if len(incident.services) != 1 else "answers"
+    return (
+        f"After failing since {stamp(incident.start)}, {affected(incident, labels)} {verb}"
+        " again; the incident closes once that holds."
     )
 
 
