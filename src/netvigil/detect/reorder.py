@@ -96,7 +96,3 @@ class ReorderBuffer:
         if watermark > self.processed_to:
             self.processed_to = watermark
         return ready
-
-    def release_due(self) -> list[Measurement]:
-        """What the vantages' own streams have moved past (see the module docstring)."""
-        return self.release(self._release_at)

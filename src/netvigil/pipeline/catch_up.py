@@ -32,10 +32,6 @@ async def catch_up(current: CurrentState, store: Store, since: float) -> float:
     found = await store.measurements(MeasurementQuery(since=since, limit=PULL_LIMIT))
     newest = since
     for m in sorted(found, key=lambda m: (m.ts, m.id)):
-        record = current.paths.get(m.target, m.vantage)
-        if record is not None and m.ts <= record.last_ts:
-            continue  # seen, or older than what was seen
-        if current.observe(m).state_changed:
-            current.paths.rejudge_vantages(m.ts)
-        newest = max(newest, m.ts)
+        if current.observe_newer(m):
+            newest = max(newest, m.ts)
     return newest

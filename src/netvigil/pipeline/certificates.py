@@ -38,7 +38,8 @@ class CertificateWatch:
         """(target, not_after) -> thresholds already warned of."""
         self.days_left: dict[str, float] = {}
         """Per target, the fewest days left any vantage saw lately."""
-        self._seen: dict[tuple[str, str], float] = {}
+        self._seen: dict[str, dict[str, float]] = {}
+        """Per target, the days left each vantage saw last."""
 
     def reconfigure(self, config: Config) -> None:
         """Take the thresholds and services of `config` (also on a reload)."""
@@ -51,8 +52,9 @@ class CertificateWatch:
         not_after = m.detail.get("not_after") if m.detail else None
         if not isinstance(days, int | float) or not isinstance(not_after, str):
             return
-        self._seen[(m.target, m.vantage)] = float(days)
-        fewest = min(d for (t, _), d in self._seen.items() if t == m.target)
+        seen = self._seen.setdefault(m.target, {})
+        seen[m.vantage] = float(days)
+        fewest = min(seen.values())
         self.days_left[m.target] = fewest
         crossed = [t for t in self.thresholds if fewest < t]
         if not crossed:

@@ -216,6 +216,17 @@ class CurrentState:
         """Take one measurement in stream order (live detection does; see the module doc)."""
         return self.paths.observe(m)
 
+    def observe_newer(self, m: Measurement) -> bool:
+        """Take one measurement where nothing keeps stream order (a process without
+        detection): one no newer than its path's newest is skipped, and vantages are judged
+        again when a path changed state. Whether it was taken."""
+        record = self.paths.get(m.target, m.vantage)
+        if record is not None and m.ts <= record.last_ts:
+            return False
+        if self.paths.observe(m).state_changed:
+            self.paths.rejudge_vantages(m.ts)
+        return True
+
     def observe_clock(self, vantage: str, batch: Sequence[Measurement], received_at: float) -> None:
         """Take one batch an agent shipped, received at `received_at` (the server's clock).
 
@@ -239,12 +250,7 @@ class CurrentState:
 
     def apply_event(self, event: IncidentEvent) -> None:
         """Take one incident event: the open incidents change."""
-        incident = event.incident
-        if incident.open:
-            self._incidents[incident.id] = incident
-        else:
-            self._incidents.pop(incident.id, None)
-        self._tell("incident", _incident_change(incident, event.kind.value, event.ts))
+        self.replace_incident(event.incident, event.kind.value, event.ts)
 
     def replace_incident(self, incident: Incident, kind: str, ts: float) -> None:
         """Take an incident read from elsewhere (a store): open ones are held."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from netvigil.model import Measurement
 from netvigil.state.health import HealthPolicy, HealthState, PathHealth
@@ -65,24 +64,6 @@ class PathRecord:
     def failures(self) -> int:
         """Failed results in the confirmation window."""
         return self.health.failures
-
-    def to_json(self, *, ok: bool | None = None) -> dict[str, Any]:
-        """The JSON object form (the SSE `state` event's data); `ok` as judged by readers."""
-        return {
-            "target": self.target,
-            "vantage": self.vantage,
-            "kind": self.kind,
-            "ok": not self.failing if ok is None else ok,
-            "state": self.state.value,
-            "outcome": self.outcome,
-            "phase": self.phase,
-            "since": self.since,
-            "last_ts": self.last_ts,
-            "latency_s": self.latency_s,
-            "address": self.address,
-            "failures": self.failures,
-            "cert_days_left": self.cert_days_left,
-        }
 
 
 @dataclass(slots=True)

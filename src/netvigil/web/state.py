@@ -197,14 +197,7 @@ class LiveState:
             self.history_version += 1
         if self.feeds_paths:
             with self.current.lock:
-                self._observe(m)
-
-    def _observe(self, m: Measurement) -> None:
-        record = self.current.paths.get(m.target, m.vantage)
-        if record is not None and m.ts <= record.last_ts:
-            return  # late: an older result does not overwrite a newer one
-        if self.current.observe(m).state_changed:
-            self.current.paths.rejudge_vantages(m.ts)
+                self.current.observe_newer(m)
 
     def submit_event(self, event: IncidentEvent) -> None:
         """Take one incident event: the open incidents change and the event goes on the feed."""
