@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # nodejs and npm build the dashboard (tests/web/test_bundle.py rebuilds it); systemd-analyze and
-# pipx check the units and the wheel (tests/test_deploy_docs.py, tests/test_packaging.py).
+# pipx check the units and the wheel (tests/test_deploy_docs.py, tests/test_packaging.py); bird2 runs
+# the lab's BGP routers.
 APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium \
-	nodejs npm systemd pipx prometheus
+	nodejs npm systemd pipx prometheus bird2
 
 .PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
 
