@@ -100,7 +100,7 @@ def spec(kind: str, **knobs: Any) -> FaultSpec:
 def test_every_built_in_kind_is_registered_with_its_cause() -> None:
     assert set(FAULT_KINDS) == {
         "shutdown", "shutdown_reject", "route_withdrawal", "volumetric_ddos",
-        "application_ddos", "service_crash", "dns_outage", "tls_expired",
+        "application_ddos", "service_crash", "dns_outage", "dns_servfail", "tls_expired",
         "in_country_filter", "vantage_down", "latency_spike",
     }  # fmt: skip
     assert FAULT_CAUSE["shutdown"] == "shutdown"

@@ -100,6 +100,17 @@ def test_dns_outage_times_out_at_the_authoritative(small_lab: Lab, fault: list[s
         assert outcomes(seen, v) == {"ns-dns": Outcome.DNS_TIMEOUT, "portal-tcp": "ok"}
 
 
+def test_dns_servfail_answers_servfail_then_recovers(small_lab: Lab, fault: list[str]) -> None:
+    apply(small_lab, fault, "dns_servfail", "gov.lab")
+    seen = probe(small_lab, ("ns-dns", "portal-tcp"))
+    for v in VANTAGES:
+        assert outcomes(seen, v) == {"ns-dns": Outcome.DNS_SERVFAIL, "portal-tcp": "ok"}
+    small_lab.clear_fault(fault.pop())
+    seen = probe(small_lab, ("ns-dns",))
+    for v in VANTAGES:
+        assert outcomes(seen, v) == {"ns-dns": "ok"}
+
+
 def test_tls_expired_presents_an_expired_certificate(small_lab: Lab, fault: list[str]) -> None:
     apply(small_lab, fault, "tls_expired", "portal")
     seen = probe(small_lab, ("portal-tls", "portal-https", "portal-tcp"))

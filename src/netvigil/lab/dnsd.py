@@ -10,6 +10,8 @@ Both modes read one JSON file of zone data written by the lab:
 REFUSED outside). `--resolver` answers every lab name; for names in a delegated zone it
 first asks the zone's authoritative server and, when that does not answer in time,
 serves the answer it knows (serve-stale, RFC 8767), as big public resolvers do.
+SIGUSR1 makes the server answer every query SERVFAIL until SIGUSR2 (a resolver passes
+its authority's SERVFAIL on).
 
     python -m netvigil.lab.dnsd --data zones.json --authoritative gov.al.lab
     python -m netvigil.lab.dnsd --data zones.json --resolver
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +56,9 @@ class DNSHandler:
         self.delegations = {dns.name.from_text(k): v for k, v in data.get("zones", {}).items()}
         self.zones = [dns.name.from_text(z) for z in zones]
         self.resolver = resolver
+        self.servfail = False
+        """While set, every query is answered SERVFAIL (SIGUSR1 sets it, SIGUSR2 clears it:
+        the `dns_servfail` fault)."""
 
     async def handle(self, wire: bytes) -> bytes | None:
         """The response to one query in wire format; None for garbage."""
@@ -63,6 +69,10 @@ class DNSHandler:
         if not query.question:
             return None
         question = query.question[0]
+        if self.servfail:
+            failed = dns.message.make_response(query)
+            failed.set_rcode(dns.rcode.SERVFAIL)
+            return failed.to_wire()
         if self.resolver:
             forwarded = await self._forward(query, question.name)
             if forwarded is not None:
@@ -126,6 +136,8 @@ async def serve(args: argparse.Namespace, data: dict[str, Any]) -> None:
     """Serve UDP and TCP on port `args.port` of every address until SIGTERM."""
     handler = DNSHandler(data, zones=args.authoritative or [], resolver=args.resolver)
     loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, setattr, handler, "servfail", True)
+    loop.add_signal_handler(signal.SIGUSR2, setattr, handler, "servfail", False)
 
     async def on_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -14,7 +14,9 @@ two faults breaking a common service, two on one target, two dead vantages, a de
 vantage and a filter seen only from it.
 
 The scenarios are written as TOML files in the format of `scenarios/*.toml`, so a run
-can be replayed by name (`netvigil lab run out/fuzz/fuzz-1001-0.toml`).
+can be replayed by name (`netvigil lab run out/fuzz/fuzz-1001-0.toml`). A seed draws from
+the fault kinds this version knows: with a new kind, the same seed composes other
+scenarios, and the TOML files of a recorded run are what replays it.
 """
 
 from __future__ import annotations

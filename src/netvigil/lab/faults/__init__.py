@@ -13,6 +13,7 @@ duration and stop by themselves at `until`; rule and signal faults are undone by
     application_ddos   service    attacker keeps the service's workers busy with requests
     service_crash      service    the service's process is killed (connection refused)
     dns_outage         dns host   the authoritative DNS server stops answering (or zone)
+    dns_servfail       dns host   the authoritative DNS server answers SERVFAIL to everything
     tls_expired        service    the service presents an expired certificate
     in_country_filter  network    in-country ISPs drop (or reset) traffic to the network
     vantage_down       vantage    the vantage loses its uplink
@@ -25,6 +26,7 @@ this package registers the built-in ones.
 from netvigil.lab.faults import (
     application_ddos,
     dns_outage,
+    dns_servfail,
     in_country_filter,
     latency_spike,
     route_withdrawal,
@@ -70,6 +72,7 @@ _BUILT_IN = (
     application_ddos,
     service_crash,
     dns_outage,
+    dns_servfail,
     tls_expired,
     in_country_filter,
     vantage_down,
