@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.errors import NetvigilError
+from netvigil.lab.fuzz import derive_truth
 from netvigil.lab.scenario import load_scenario, run_scenario
 from netvigil.lab.score import (
     ScenarioScore,
@@ -94,12 +95,19 @@ def run_all(names: list[str], directory: Path, out: Path) -> list[str]:
     return failed
 
 
-def score_one(args: tuple[Path, str, Path]) -> tuple[dict[str, Any], ScenarioScore]:
-    """Replay and score one saved run; writes `<name>.score.json` beside it."""
-    out, name, directory = args
+def score_one(args: tuple[Path, str, Path, bool]) -> tuple[dict[str, Any], ScenarioScore]:
+    """Replay and score one saved run; writes `<name>.score.json` beside it. With
+    `derive`, the expectations are those the current ground truth derives from the
+    scenario's faults (for composed scenarios), not those written in its file."""
+    out, name, directory, derive = args
     saved = load_saved_run(out, name, scenario_dir=directory)
+    scenario = saved.scenario
+    if derive:
+        scenario = scenario.model_copy(
+            update={"expect": derive_truth(scenario.fault, saved.topology)}
+        )
     doc, score = run_report(
-        saved.scenario,
+        scenario,
         saved.topology,
         started=saved.started,
         measurements=saved.measurements,
@@ -323,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=Path, default=SCENARIOS)
     parser.add_argument("--doc", type=Path, default=DOC, help="Markdown file to update")
     parser.add_argument("--no-doc", action="store_true", help="do not update the Markdown file")
+    parser.add_argument(
+        "--derive-truth",
+        action="store_true",
+        help="score composed (random) scenarios against the ground truth the current code "
+        "derives from their faults, not the expectations written when they were composed",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -340,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         failed = run_all(names, args.scenarios, out)
         names = [n for n in names if n not in failed]
-    work = [(out, n, args.scenarios) for n in names]
+    work = [(out, n, args.scenarios, args.derive_truth) for n in names]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             pairs = list(pool.map(score_one, work))

@@ -11,7 +11,7 @@ from netvigil.lab.faults import FAULTS, FaultSpec
 from netvigil.lab.fuzz import FuzzSettings, compose, compose_many, targets, write_scenario
 from netvigil.lab.scenario import check_scenario, load_scenario
 from netvigil.lab.topology import Topology, load_topology
-from netvigil.lab.truth import affected_services, expectation_for
+from netvigil.lab.truth import affected_services, expectation_for, flood_overload
 
 SMALL = Path(__file__).parent / "small.toml"
 
@@ -49,8 +49,11 @@ def test_every_composed_scenario_validates_and_replays_from_its_file(
             assert s.duration_s >= max(f.until for f in s.fault) + settings.tail_s
             kinds_seen |= {f.kind for f in s.fault}
             truths = [e for e in s.expect if e.incident]
-            causes = [FAULTS[f.kind].cause for f in s.fault]
-            assert [e.cause for e in truths] == [c for c in causes if c is not None]
+            expected = [expectation_for(topo, f) for f in s.fault]
+            assert [e.cause for e in truths] == [e.cause for e in expected if e is not None]
+            for f, e in zip(s.fault, expected, strict=True):
+                if e is None:
+                    assert FAULTS[f.kind].cause is None or f.kind == "volumetric_ddos"
             if not truths:
                 assert [e.incident for e in s.expect] == [False]
     assert len(kinds_seen) >= 8, kinds_seen
@@ -89,6 +92,20 @@ def test_ground_truth_follows_each_fault_kinds_documented_effect(default: Topolo
         ["tirana"],
     )
     assert truth("latency_spike", "gov") is None
+
+
+def test_a_flood_is_an_outage_only_when_it_overloads_the_uplink(default: Topology) -> None:
+    def flood(network: str, pps: int) -> FaultSpec:
+        return FaultSpec(kind="volumetric_ddos", target=network, at=10, until=50, rate_pps=pps)
+
+    # gov's uplink is 4 Mbit/s, tax's 8 Mbit/s; a flood of datagrams up to 1,200 bytes
+    # sends about 632 bytes each on average.
+    assert flood_overload(default, flood("gov", 2500)) == pytest.approx(3.16, abs=0.01)
+    assert flood_overload(default, flood("tax", 3000)) == pytest.approx(1.90, abs=0.01)
+    heavy = expectation_for(default, flood("gov", 2500))
+    assert heavy is not None and heavy.cause is Cause.VOLUMETRIC_DDOS
+    assert expectation_for(default, flood("tax", 3000)) is None, "congestion, not an outage"
+    assert expectation_for(default, flood("tax", 4000)) is not None
 
 
 def test_targets_are_those_a_kind_can_take(default: Topology) -> None:

@@ -11,6 +11,9 @@ Two limits keep the confidence honest:
 
 - before an incident is confirmed its cause is provisional, judged from a few probes:
   its confidence is capped at `PROVISIONAL_CAP` (the probabilities stay as computed);
+  once confirmed, the cap rises with the time the failure has been watched, reaching 1.0
+  after `settle_intervals` probe intervals from its onset: the first seconds of a flood
+  look like a cut, and a cause judged on them must not be stated as near-certain;
 - a vantage-problem incident (one vantage's own network in trouble) is judged by the
   rules for that cause only: the outages other vantages see are incidents of their own,
   and their evidence must not rename it.
@@ -44,11 +47,13 @@ class Attribution:
         *,
         switch_margin: float,
         strong_margin: float = 0.3,
+        settle_intervals: float = 4.0,
     ) -> None:
         self.rules = rules
         self.weights = weights
         self.switch_margin = switch_margin
         self.strong_margin = strong_margin
+        self.settle_intervals = settle_intervals
         self._basis: dict[str, tuple[str, bool]] = {}
         """Per incident, the signature its current cause was judged on."""
 
@@ -68,7 +73,7 @@ class Attribution:
         inc.evidence = result.evidence
         inc.maintenance = window.maintenance
         winner = result.cause
-        cap = PROVISIONAL_CAP if inc.confirmed_at is None else 1.0
+        cap = self._cap(inc, window, now)
         signature = _signature(window)
         if not inc.cause_history:
             _set_cause(inc, winner, min(cap, result.confidence), now)
@@ -84,6 +89,17 @@ class Attribution:
             return True
         inc.confidence = min(cap, current)
         return False
+
+
+    def _cap(self, inc: Incident, window: EvidenceWindow, now: float) -> float:
+        """The highest confidence `inc`'s cause may be given at `now`."""
+        if inc.confirmed_at is None:
+            return PROVISIONAL_CAP
+        settle_s = self.settle_intervals * window.features.interval_s
+        if settle_s <= 0:
+            return 1.0
+        watched = max(0.0, now - inc.start)
+        return min(1.0, PROVISIONAL_CAP + (1.0 - PROVISIONAL_CAP) * watched / settle_s)
 
 
 def _set_cause(inc: Incident, cause: Cause, confidence: float, now: float) -> None:

@@ -39,6 +39,18 @@ def _lab_addresses(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+def datagram_sizes(size: int) -> list[int]:
+    """The sizes a UDP flood of datagrams up to `size` bytes cycles through (64 to `size`)."""
+    size = min(size, MAX_SIZE)
+    return [64 + (i * 7919) % max(1, size - 63) for i in range(997)]
+
+
+def offered_kbit(pps: int, size: int) -> float:
+    """The load a UDP flood of `pps` datagrams up to `size` bytes offers, in kbit/s."""
+    sizes = datagram_sizes(size)
+    return min(pps, MAX_PPS) * (sum(sizes) / len(sizes)) * 8 / 1000
+
+
 def udp_flood(
     targets: Sequence[str],
     *,
@@ -65,7 +77,7 @@ def udp_flood(
     payload = os.urandom(size)
     # Sizes vary from 64 bytes up to `size`, so the flood also fills the small gaps of
     # a byte-limited queue and small packets (pings, SYNs) are dropped too.
-    sizes = [64 + (i * 7919) % max(1, size - 63) for i in range(997)]
+    sizes = datagram_sizes(size)
     tick = max(0.001, 1.0 / max(1, pps))  # smooth: a bursty flood would let probes slip by
     per_tick = max(1, round(pps * tick))
     start = time.monotonic()

@@ -38,7 +38,15 @@ from netvigil.lab.truth import (
     network_services,
 )
 
-__all__ = ["FuzzSettings", "compose", "compose_many", "scenario_toml", "targets", "write_scenario"]
+__all__ = [
+    "FuzzSettings",
+    "compose",
+    "compose_many",
+    "derive_truth",
+    "scenario_toml",
+    "targets",
+    "write_scenario",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +176,7 @@ def compose(
         if not any(_clash(topology, spec, f, s.settle_intervals * interval) for f in faults):
             faults.append(spec)
     faults.sort(key=lambda f: (f.at, f.kind, f.target))
-    truths = [e for f in faults if (e := expectation_for(topology, f)) is not None]
-    expect = truths or [Expectation(incident=False, note="benign faults only")]
+    expect = derive_truth(faults, topology)
     duration = max(f.until for f in faults) + max(s.tail_s, 5 * interval)
     return Scenario(
         name=f"fuzz-{seed}-{index}",
@@ -181,6 +188,13 @@ def compose(
         fault=faults,
         expect=expect,
     )
+
+
+def derive_truth(faults: Sequence[FaultSpec], topology: Topology) -> list[Expectation]:
+    """The expectations of a composed scenario: each fault's documented effect
+    (`netvigil.lab.truth`), or one "no incident" when every fault is benign."""
+    truths = [e for f in faults if (e := expectation_for(topology, f)) is not None]
+    return truths or [Expectation(incident=False, note="benign faults only")]
 
 
 def compose_many(

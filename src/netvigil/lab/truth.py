@@ -8,7 +8,13 @@ where that is seen from (docs/lab.md, "Faults"):
   and the networks behind it, seen from everywhere; `in_country_filter` only from the
   vantages in the network's country (outside the network itself);
 - a service fault breaks that service; a DNS fault that zone's server;
-- `vantage_down` is a vantage problem: every watched service fails from that vantage.
+- `vantage_down` is a vantage problem: every watched service fails from that vantage;
+- a `volumetric_ddos` is an outage only when it offers at least `FLOOD_OUTAGE_RATIO` times
+  the capacity of the network's shaped uplink (pulses count at their peak): below that,
+  the uplink's queue drops fewer than 60 % of the packets, most probes still get an answer
+  and the flood is congestion, not an outage (no incident expected). Its offered load is
+  what the flood sends (datagrams of 64 bytes up to `packet_size`, so about half of it on
+  average), not `rate_pps * packet_size`.
 
     affected = affected_services(topology, spec)   # ["e-albania", "ns-gov", ...]
     expect = expectation_for(topology, spec)       # an Expectation, or None when benign
@@ -17,12 +23,15 @@ where that is seen from (docs/lab.md, "Faults"):
 from __future__ import annotations
 
 from netvigil.lab.faults import FAULTS, FaultSpec
+from netvigil.lab.flood import offered_kbit
 from netvigil.lab.scenario import Expectation
 from netvigil.lab.topology import Topology
 
 __all__ = [
+    "FLOOD_OUTAGE_RATIO",
     "affected_services",
     "expectation_for",
+    "flood_overload",
     "in_country_vantages",
     "network_services",
     "watched_services",
@@ -68,11 +77,28 @@ def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
     return watched_services(topology)
 
 
+FLOOD_OUTAGE_RATIO = 2.5
+"""Offered load / uplink capacity from which a volumetric flood is an outage (loss 60 %)."""
+
+
+def flood_overload(topology: Topology, spec: FaultSpec) -> float | None:
+    """How many times its target's uplink capacity a volumetric flood offers (None: the
+    network has no shaped uplink, so the flood is judged by its kind alone)."""
+    network = next((n for n in topology.networks if n.name == spec.target), None)
+    if network is None or network.uplink is None:
+        return None
+    return offered_kbit(spec.rate_pps, spec.packet_size) / network.uplink.rate_kbit
+
+
 def expectation_for(topology: Topology, spec: FaultSpec) -> Expectation | None:
     """The incident a detector should report for `spec` (None for a benign fault)."""
     cause = FAULTS[spec.kind].cause
     if cause is None:
         return None
+    if spec.kind == "volumetric_ddos":
+        overload = flood_overload(topology, spec)
+        if overload is not None and overload < FLOOD_OUTAGE_RATIO:
+            return None
     vantages: list[str] = []
     if spec.kind == "in_country_filter":
         vantages = in_country_vantages(topology, spec.target)

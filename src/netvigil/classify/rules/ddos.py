@@ -92,8 +92,8 @@ def _weigh_since_onset(window: EvidenceWindow, verdict: Verdict) -> None:
         verdict.add(
             window.weight("ddos.complete_steady"),
             Topic.SHAPE,
-            f"no probe succeeded from the failing vantage(s) for {duration(f.complete_s)}: "
-            "a flood lets some traffic through",
+            f"no probe succeeded from the failing vantage(s) for {duration(f.complete_s)}, "
+            "which speaks against a flood: a flood lets some traffic through",
         )
     explicit = f.frac_refused + f.frac_net_unreach + f.frac_host_unreach + f.frac_prohibited
     if explicit >= 0.3:
