@@ -90,7 +90,6 @@ class Attribution:
         inc.confidence = min(cap, current)
         return False
 
-
     def _cap(self, inc: Incident, window: EvidenceWindow, now: float) -> float:
         """The highest confidence `inc`'s cause may be given at `now`."""
         if inc.confirmed_at is None:
