@@ -41,6 +41,7 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "service.cohosted_up": 1.0,
         "service.many": -2.0,
         "service.unreachable": -2.0,
+        "service.reachable_elsewhere": -4.0,
         # application_ddos
         "app_ddos.http_with_tcp": 3.0,
         "app_ddos.ttfb_inflated": 2.0,

@@ -56,6 +56,7 @@ class ServiceFailureRule:
             )
         if not verdict.evidence:
             return None
+        _weigh_reachable_elsewhere(window, verdict)
         if len(window.services) == 1:
             verdict.add(
                 window.weight("service.single"),
@@ -76,3 +77,19 @@ class ServiceFailureRule:
                 f"network {names(window.networks)} kept answering ({names(window.cohosted_up)})",
             )
         return verdict
+
+
+def _weigh_reachable_elsewhere(window: EvidenceWindow, verdict: Verdict) -> None:
+    """Healthy vantages that reach every target: a crashed service fails for everyone."""
+    reach = [
+        v
+        for v in window.vantages
+        if not v.impaired and v.members_total and v.members_ok == v.members_total
+    ]
+    if reach and any(v.failing for v in window.vantages):
+        verdict.add(
+            window.weight("service.reachable_elsewhere"),
+            Topic.GEOGRAPHY,
+            f"{len(reach)} vantage(s) ({names(v.name for v in reach)}) still get an answer: "
+            "the service itself is up",
+        )
