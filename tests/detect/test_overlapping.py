@@ -95,3 +95,30 @@ def test_a_name_server_cut_off_with_its_network_is_the_same_incident() -> None:
 
     assert family("dns_timeout") == family("tcp_timeout") == "unanswered"
     assert family("dns_servfail") == "dns" != family("tcp_refused")
+
+
+def cut_then_crash(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The gov network's routes are withdrawn from ONSET for 60 s (routers answer net
+    unreachable); 40 s after they come back (recovered, but the incident still waits out its
+    resolve hold), the portal crashes (connection refused) for the rest of the run."""
+    gov = {target_name(s) for s in ("e-albania", "pm-office", "parliament")}
+    if target in gov and ONSET <= ts < ONSET + 60:
+        return Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+    if target == PORTAL and ts >= ONSET + 100:
+        return Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
+    return healthy(ts, vantage, target, rng)
+
+
+def test_a_new_failure_after_recovery_is_a_new_incident() -> None:
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(cut_then_crash, end=ONSET + 300))
+    detector.flush()
+    outages = sorted((i for i in detector.incidents() if i.vantage is None), key=lambda i: i.start)
+    assert len(outages) == 2, [(i.cause, i.services, i.start, i.end) for i in outages]
+    cut, crash = outages
+    assert cut.cause is Cause.ROUTE_WITHDRAWAL
+    assert cut.end is not None and cut.end <= ONSET + 100
+    assert crash.services == ["e-albania"]
+    assert crash.cause is Cause.SERVICE_FAILURE
+    assert all(c.cause is not Cause.ROUTE_WITHDRAWAL for c in crash.cause_history)

@@ -264,6 +264,9 @@ class Detector:
             if own is not None:
                 self._dirty_incidents.add(own.incident.id)
             if view.condition in FAILING:
+                if own is not None and own.incident.open and self._fails_anew(own, target, view):
+                    self._close(own, events)  # it had recovered: this is another failure
+                    own = None
                 if own is not None and own.incident.open:
                     self._join(own, target, view)
                     self._pending.pop(target, None)
@@ -432,6 +435,20 @@ class Detector:
         if not explained and now < resolve_at:
             self._quieting[inc.id] = resolve_at
             return
+        self._close(tracked, events)
+
+    def _fails_anew(self, tracked: Tracked, target: str, view: TargetView) -> bool:
+        """Whether `target`, a member of `tracked`, fails again after all of the incident's
+        targets had recovered, and in another way (no failure family in common): a new
+        failure (a crash after a route came back), not the old one continuing."""
+        if tracked.quiet_since is None or tracked.incident.vantage is not None:
+            return False
+        return not tracked.looks_like(families_of(target, view.down, self.paths))
+
+    def _close(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
+        """Resolve `tracked` now, ending it when its targets recovered."""
+        inc = tracked.incident
+        now = self._now
         self._quieting.pop(inc.id, None)
         self.book.close(inc)
         self.attribution.forget(inc.id)
