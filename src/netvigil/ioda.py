@@ -237,11 +237,11 @@ def render_score(series: IodaSeries, score: Score, *, tuned_on: int | None = Non
         parts = [("tuning", score.events[:tuned]), ("held back", score.events[tuned:])]
     for name, events in parts:
         first = sum(e.delay_bins == 0 for e in events)
-        found = sum(e.detected_bin is not None for e in events)
+        hits = sum(e.detected_bin is not None for e in events)
         delays = sorted(e.delay_bins for e in events if e.delay_bins is not None)
         worst = str(delays[-1]) if delays else "-"
         lines.append(
-            f"{name}: detected {found}/{len(events)}, in the first bin {first}/{len(events)},"
+            f"{name}: detected {hits}/{len(events)}, in the first bin {first}/{len(events)},"
             f" max delay {worst} bins"
         )
     days = len(series.timestamps) * series.bin_s / 86_400
