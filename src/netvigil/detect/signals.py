@@ -248,6 +248,13 @@ class SignalDropDetector:
         ]
         return sorted(out, key=lambda m: (-m.drop, m.signal))
 
+    def baseline(self, signal: str) -> float | None:
+        """The signal's baseline level, or None before it has warmed up."""
+        sig = self._signals.get(signal)
+        if sig is None or sig.level.count < self.settings.warmup:
+            return None
+        return sig.level.level
+
     def latest(self) -> dict[str, tuple[float, float]]:
         """Per signal with a value: (when, value) of its latest value."""
         return {
