@@ -80,11 +80,11 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "route.abrupt": 0.5,
         "route.reachable_elsewhere": -3.0,
         # the network plane (signals; never weighed without them)
-        "route.bgp_withdrawn": 6.0,
+        "route.bgp_withdrawn": 8.0,
         "route.bgp_visible": -4.0,
         "route.after_flood": -4.0,
         "shutdown.routes_up_data_dark": 5.0,
-        "shutdown.bgp_withdrawn": -2.0,
+        "shutdown.bgp_withdrawn": -3.0,
         "shutdown.blackholed": -3.0,
         "ddos.mitigated": -3.0,
         "mitigation.rtbh": 8.0,

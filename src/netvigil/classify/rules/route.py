@@ -87,12 +87,14 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict, unreachable: float)
     if facts is None:
         return False
     if facts.withdrawn_share >= MOST_PEERS:
+        flood = flood_before(window)
+        # During a flood the withdrawal is likely the operator's own (ddos_mitigation).
+        half = 0.5 if flood is not None else 1.0
         verdict.add(
-            window.weight("route.bgp_withdrawn") * facts.withdrawn_share,
+            window.weight("route.bgp_withdrawn") * facts.withdrawn_share * half,
             Topic.ROUTING,
             f"{withdrawal_words(facts)}: the network is gone from the routing table",
         )
-        flood = flood_before(window)
         if flood is not None:
             verdict.add(
                 window.weight("route.after_flood"),
