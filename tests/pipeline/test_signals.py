@@ -11,7 +11,7 @@ from pathlib import Path
 from detect.streams import ONSET, SILENT, Probe, World, gov, healthy
 from netvigil.cause import Cause, Topic
 from netvigil.config.model import NetworkConfig
-from netvigil.incident import EventKind, IncidentEvent, IncidentState
+from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
 from netvigil.signal import SignalEvent, SignalSample
@@ -160,3 +160,34 @@ def test_a_network_is_known_by_its_as_and_what_is_kept_is_bounded() -> None:
     assert facts.visibility_now == 0.6 and facts.peers == 5
     assert [e.t for e in facts.origin_changes] == [T0 + t for t in range(300, 500)]
     assert sink.facts(["media"], onset=T0, now=T0 + 10.0) is None
+
+
+async def test_a_network_incident_left_open_resolves_once_the_signals_show_it_up(
+    tmp_path: Path,
+) -> None:
+    world = World()
+    leftover = Incident(
+        id="inc-gov-unreachable-1",
+        state=IncidentState.CONFIRMED,
+        start=T0 - 7200.0,
+        confirmed_at=T0 - 7100.0,
+        cause=Cause.ROUTE_WITHDRAWAL,
+        networks=["gov"],
+    )
+    recorder = Recorder()
+    async with await SQLiteStore.open(tmp_path / "nv.db") as store:
+        await store.add_incident_event(IncidentEvent(EventKind.OPENED, T0 - 7200.0, leftover))
+        await store.save_incident(leftover)
+        live = LiveDetection(world.config(), store, sinks=[recorder], clock=Clock(T0))
+        async with live:
+            assert [i.id for i in live.open_incidents()] == [leftover.id]  # taken over
+            sink = build_signal_sink(world.config(), live)
+            _feed_network(sink, "gov", cut=T0 + 7200.0, back=T0 + 7200.0)
+            assert live.open_incidents() == []
+        await store.flush()
+        [stored] = await store.incidents(IncidentQuery())
+
+    [resolved] = recorder.events
+    assert resolved.kind is EventKind.RESOLVED
+    assert resolved.ts == T0 + 11 * 60.0  # the first sample with a warmed-up baseline
+    assert stored.state is IncidentState.RESOLVED and stored.end == resolved.ts

@@ -23,8 +23,9 @@ the config, or as its AS, "AS64500"):
   (`LiveDetection.publish`).
 
 Alarms of entities that are no configured network (a country) are kept (`alarms()`)
-but open no incident. Time is the samples' own; `tick(now)` confirms on wall time when
-samples are sparse.
+but open no incident. A network's own incident that an earlier run left open (taken over
+from the store) is resolved once the network's signals have warmed up and show it up.
+Time is the samples' own; `tick(now)` confirms on wall time when samples are sparse.
 
     sink = build_signal_sink(config, detection)
     feed = SomeBGPFeed(..., sink=sink)      # anything that calls sink.sample / sink.event
@@ -95,6 +96,8 @@ class NetworkSignals:
         self._peers: dict[str, int] = {}
         self._watched: dict[str, _Watched] = {}
         self._closed: list[NetworkDownAlarm] = []
+        self._settled: set[str] = set()
+        """Networks whose incidents left open by an earlier run were looked at."""
         self._lock = threading.Lock()
         """Guards the detector and the events (the detection thread reads facts)."""
         if detection is not None:
@@ -106,8 +109,13 @@ class NetworkSignals:
         """Feed one sample to its entity's detector; open or resolve what its alarm says."""
         with self._lock:
             changes = self.watch.observe(sample)
+            det = self.watch.detector(sample.entity)
+            up = det.baseline(sample.signal) is not None and det.score < det.settings.alarm
         for change in changes:
             self._on_alarm(change)
+        network = self.networks.get(sample.entity)
+        if up and network is not None and network not in self._settled:
+            self._settle(network, sample.t)
         self.tick(sample.t)
 
     def event(self, event: SignalEvent) -> None:
@@ -230,6 +238,28 @@ class NetworkSignals:
                 events.append(self._event(EventKind.CONFIRMED, tracked, now))
         detection.publish(events)
 
+    def _settle(self, network: str, now: float) -> None:
+        """The network is up by its signals: resolve its own incidents (no targets) that an
+        earlier run left open, which no alarm of this run will close."""
+        self._settled.add(network)
+        detection = self.detection
+        if detection is None:
+            return
+        events: list[IncidentEvent] = []
+        with detection.state.lock:
+            book = detection.detector.book
+            stale = [
+                t
+                for t in book.open_tracked()
+                if t.incident.networks == [network]
+                and not t.incident.targets
+                and t.incident.vantage is None
+                and all(w.incident_id != t.incident.id for w in self._watched.values())
+            ]
+            for tracked in stale:
+                self._resolve(tracked, now, now, events)
+        detection.publish(events)
+
     def _on_alarm(self, change: AlarmChange) -> None:
         alarm = change.alarm
         if change.kind == "closed":
@@ -302,10 +332,18 @@ class NetworkSignals:
             self._classify(tracked, now, events)
             events.append(self._event(EventKind.UPDATED, tracked, now))
             return
+        self._resolve(tracked, alarm.end if alarm.end is not None else now, now, events)
+
+    def _resolve(
+        self, tracked: Tracked, end: float, now: float, events: list[IncidentEvent]
+    ) -> None:
+        assert self.detection is not None
+        detector = self.detection.detector
+        inc = tracked.incident
         detector.book.close(inc)
         detector.attribution.forget(inc.id)
         inc.state = IncidentState.RESOLVED
-        inc.end = alarm.end if alarm.end is not None else now
+        inc.end = end
         inc.updated = now
         events.append(self._event(EventKind.RESOLVED, tracked, now))
         if inc.confirmed_at is None:
