@@ -1,21 +1,20 @@
-"""Detectors scored by the NAB, IODA and RIPE Atlas benchmarks; ``netvigil run`` never uses them.
+"""Detectors scored by the NAB and RIPE Atlas benchmarks; ``netvigil run`` never uses them.
 
 The product's detection lives in :mod:`netvigil.detect` (its per-path latency scorer is
-:class:`netvigil.detect.BaselineDetector`). The detectors here were built and tuned against the
-public benchmarks in ``docs/accuracy.md`` and are kept beside those benchmarks, with their tests
-in ``tests/bench/``:
+:class:`netvigil.detect.BaselineDetector`; ``bench/ioda.py`` scores the product's signal
+detector, :class:`netvigil.detect.signals.SignalDropDetector`). The detectors here were built
+and tuned against the public benchmarks in ``docs/accuracy.md`` and are kept beside those
+benchmarks, with their tests in ``tests/bench/``:
 
 - :class:`HybridDetector`, :class:`ContextDetector`, :class:`ARTDetector`,
   :class:`ARTHybridDetector`, :class:`FuzzyART` and the :class:`AnomalyLikelihood`
   post-processor: ``bench/nab.py``;
-- :class:`SignalDropDetector`: ``bench/ioda.py``;
 - :class:`LevelShiftDetector`: ``bench/latency_changepoints.py``.
 
 The bench scripts import this package as ``detectors`` (a script's own directory is first on
 ``sys.path``); tests import it as ``bench.detectors``. The single-series detectors follow
-:class:`netvigil.detect.AnomalyDetector`; :class:`SignalDropDetector` scores a bin of several
-named signals, :class:`AnomalyLikelihood` rescores another detector's raw scores, and
-:class:`FuzzyART` is the category memory inside :class:`ARTDetector`.
+:class:`netvigil.detect.AnomalyDetector`; :class:`AnomalyLikelihood` rescores another
+detector's raw scores, and :class:`FuzzyART` is the category memory inside :class:`ARTDetector`.
 """
 
 from .art import ARTDetector, ARTHybridDetector, FuzzyART
@@ -23,7 +22,6 @@ from .changepoint import LevelShiftDetector
 from .contextual import ContextDetector
 from .hybrid import HybridDetector
 from .likelihood import AnomalyLikelihood, log_likelihood
-from .signal_drop import SignalDropDetector
 
 __all__ = [
     "ARTDetector",
@@ -33,6 +31,5 @@ __all__ = [
     "FuzzyART",
     "HybridDetector",
     "LevelShiftDetector",
-    "SignalDropDetector",
     "log_likelihood",
 ]

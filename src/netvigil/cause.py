@@ -21,6 +21,8 @@ class Cause(StrEnum):
     APPLICATION_DDOS = "application_ddos"
     SHUTDOWN = "shutdown"
     ROUTE_WITHDRAWAL = "route_withdrawal"
+    DDOS_MITIGATION = "ddos_mitigation"
+    """Traffic dropped or diverted to fend off an attack: RTBH, scrubbing, withdrawal."""
     SERVICE_FAILURE = "service_failure"
     DNS_FAILURE = "dns_failure"
     TLS_FAILURE = "tls_failure"
@@ -35,6 +37,8 @@ class Topic(StrEnum):
     MAINTENANCE = "maintenance"
     VANTAGE = "vantage"
     GEOGRAPHY = "geography"
+    ROUTING = "routing"
+    """The network plane: BGP visibility, withdrawals, communities, address blocks."""
     DNS = "dns"
     TCP = "tcp"
     TLS = "tls"
@@ -44,7 +48,7 @@ class Topic(StrEnum):
 
 
 TOPIC_ORDER: tuple[Topic, ...] = tuple(Topic)
-"""Vantage health first, then in-country vs abroad, then the layers, co-fate, shape."""
+"""Vantage health first, then in-country vs abroad, routing, the layers, co-fate, shape."""
 
 
 @dataclass(frozen=True, slots=True)

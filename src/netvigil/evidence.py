@@ -1,7 +1,9 @@
 """What attribution reads: an incident's feature vector and the facts rules cite.
 
 `detect.features` computes them from per-path history; `classify` rules read them; an
-incident keeps its `Features` so a learned model can be trained on them later.
+incident keeps its `Features` so a learned model can be trained on them later. Beside
+the probes' view, `NetworkPlaneFacts` says what the control plane (BGP) and the data
+plane (address blocks answering) show for the incident's networks, when signals exist.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["EvidenceWindow", "Features", "OrgPeer", "ScopeFacts", "VantageFacts"]
+from netvigil.signal import SignalEvent
+
+__all__ = [
+    "EvidenceWindow",
+    "Features",
+    "NetworkPlaneFacts",
+    "OrgPeer",
+    "ScopeFacts",
+    "VantageFacts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +169,72 @@ class VantageFacts:
     """Paths to the incident's targets this vantage sees in good health (no recent failure)."""
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkPlaneFacts:
+    """What the network plane says about an incident's networks around its onset.
+
+    Fractions are None when no signal says them. `visibility_*` is the share of route
+    collector peers that see the networks' prefixes (the lowest across the networks),
+    now and as its baseline before; `peers` is how many peers were heard from (0 when
+    unknown). `blocks_up_*` is the share of watched address blocks that answer, of
+    `blocks` watched (0 when unknown). The events are the control-plane facts since
+    shortly before the onset, oldest first. `down` says the signal detector holds the
+    networks down.
+    """
+
+    networks: tuple[str, ...]
+    visibility_now: float | None = None
+    visibility_before: float | None = None
+    peers: int = 0
+    blocks_up_now: float | None = None
+    blocks_up_before: float | None = None
+    blocks: int = 0
+    withdrawals: tuple[SignalEvent, ...] = ()
+    blackholes: tuple[SignalEvent, ...] = ()
+    origin_changes: tuple[SignalEvent, ...] = ()
+    """Origin and path changes (`origin_change`, `path_change` events)."""
+    down: bool = False
+
+    @property
+    def withdrawn_share(self) -> float:
+        """The largest share of peers any one withdrawal was seen from (0 without one)."""
+        return max(
+            (e.peers / e.peers_total for e in self.withdrawals if e.peers_total > 0),
+            default=1.0 if self.withdrawals else 0.0,
+        )
+
+    @property
+    def routes_visible(self) -> bool:
+        """Whether the routes are still seen about as widely as before (within 10%),
+        with no withdrawal by most peers."""
+        now, before = self.visibility_now, self.visibility_before
+        if now is None or self.withdrawn_share >= 0.5:
+            return False
+        return now >= 0.9 * (before if before is not None else 1.0)
+
+    @property
+    def blocks_dark(self) -> bool:
+        """Whether at most half as many blocks answer as before."""
+        now, before = self.blocks_up_now, self.blocks_up_before
+        if now is None:
+            return False
+        return now <= 0.5 * (before if before is not None and before > 0 else 1.0)
+
+    def blocks_words(self) -> str:
+        """'0 of 4 blocks answer' (or '0% of blocks answer' when the count is unknown)."""
+        now = self.blocks_up_now if self.blocks_up_now is not None else 0.0
+        if self.blocks:
+            return f"{round(now * self.blocks)} of {self.blocks} blocks answer"
+        return f"{now * 100:.0f}% of blocks answer"
+
+    def visible_words(self) -> str:
+        """'routes still visible from 5 of 5 peers' (or as a share)."""
+        now = self.visibility_now if self.visibility_now is not None else 0.0
+        if self.peers:
+            return f"routes still visible from {round(now * self.peers)} of {self.peers} peers"
+        return f"routes still visible from {now * 100:.0f}% of collector peers"
+
+
 @dataclass(slots=True)
 class EvidenceWindow:
     """Everything a rule may read about one incident at one moment (pure data)."""
@@ -179,6 +256,8 @@ class EvidenceWindow:
     vantage_incident: bool = False
     maintenance: str | None = None
     weights: Mapping[str, float] = field(default_factory=dict)
+    network_plane: NetworkPlaneFacts | None = None
+    """The network plane's facts, when signals exist for the incident's networks."""
 
     def weight(self, name: str) -> float:
         """The tuned weight `name` (e.g. `shutdown.complete`); 0 when unset."""

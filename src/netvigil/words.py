@@ -15,6 +15,7 @@ __all__ = [
     "VOCABULARY",
     "cause_label",
     "cause_plain",
+    "cause_plain_network",
     "clock",
     "duration",
     "latency",
@@ -95,6 +96,15 @@ def cause_plain(cause: Cause) -> str:
     """The cause in plain words for the public: 'it looks like the network ... was cut off'."""
     entry = VOCABULARY["causes"].get(cause.value)
     return str(entry["plain"]) if entry else "the cause is not clear yet"
+
+
+def cause_plain_network(cause: Cause) -> str:
+    """The cause in plain words about a whole network: 'it looks like its routes were
+    withdrawn from the internet' (the service words when the cause has none of its own)."""
+    entry = VOCABULARY["causes"].get(cause.value)
+    if entry and "network" in entry:
+        return str(entry["network"])
+    return cause_plain(cause)
 
 
 def stamp(ts: float) -> str:

@@ -13,6 +13,7 @@ from netvigil.classify.base import Rule, Verdict
 from netvigil.classify.classifier import Classification, classify
 from netvigil.classify.rules import (
     ApplicationDDoSRule,
+    DDoSMitigationRule,
     DNSFailureRule,
     InCountryFilteringRule,
     RouteWithdrawalRule,
@@ -47,5 +48,6 @@ RULES: list[Rule] = [
     VolumetricDDoSRule(),
     ShutdownRule(),
     RouteWithdrawalRule(),
+    DDoSMitigationRule(),
 ]
 """The built-in rules, in evidence order; extend it (or pass your own) to add causes' rules."""

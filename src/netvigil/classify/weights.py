@@ -80,5 +80,18 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "route.cofate": 1.0,
         "route.abrupt": 0.5,
         "route.reachable_elsewhere": -3.0,
+        # the network plane (signals; never weighed without them)
+        "route.bgp_withdrawn": 8.0,
+        "route.bgp_visible": -4.0,
+        "route.after_flood": -4.0,
+        "shutdown.routes_up_data_dark": 5.0,
+        "shutdown.bgp_withdrawn": -3.0,
+        "shutdown.blackholed": -3.0,
+        "ddos.mitigated": -3.0,
+        "mitigation.rtbh": 8.0,
+        "mitigation.diversion": 4.0,
+        "mitigation.diversion_latency": 2.5,
+        "mitigation.defensive_withdrawal": 6.0,
+        "mitigation.flood_before": 2.0,
     }
 )

@@ -20,6 +20,7 @@ from netvigil.cli import (
     replay,
     report,
     run,
+    signals,
     status,
 )
 from netvigil.cli import lab as lab_cli
@@ -79,6 +80,7 @@ app.add_typer(admin.app, name="admin")
 app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")
 app.add_typer(lab_cli.app, name="lab")
+app.add_typer(signals.app, name="signals")
 
 
 def main(argv: list[str] | None = None) -> None:

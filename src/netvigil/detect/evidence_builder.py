@@ -4,26 +4,47 @@ incident (the features and facts rules read; `netvigil.evidence`).
 It keeps one bounded `PathHistory` per path, fed in stream order, and builds a window on
 demand: which paths speak for the incident, how each vantage fares, what the incident
 spans (`ScopeFacts`), which neighbours on its networks and which services of its
-organizations elsewhere still answer.
+organizations elsewhere still answer. When a network-plane source is set
+(`network_plane`, e.g. the live signal sink), its facts about the incident's networks go
+into the window too; without one the window is exactly the probes' view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
 from netvigil.detect.targets import TargetIndex
-from netvigil.evidence import EvidenceWindow, OrgPeer, ScopeFacts, VantageFacts
+from netvigil.evidence import (
+    EvidenceWindow,
+    NetworkPlaneFacts,
+    OrgPeer,
+    ScopeFacts,
+    VantageFacts,
+)
 from netvigil.incident import Incident
 from netvigil.model import Measurement
 from netvigil.state.health import HealthState
 from netvigil.state.judge import TargetView
 from netvigil.state.paths import PathTable
 
-__all__ = ["EvidenceBuilder"]
+__all__ = ["EvidenceBuilder", "NetworkPlaneSource"]
+
+
+class NetworkPlaneSource(Protocol):
+    """Where the network plane's facts about networks come from (the live signal sink)."""
+
+    def facts(
+        self, networks: Sequence[str], *, onset: float, now: float
+    ) -> NetworkPlaneFacts | None:
+        """The facts about `networks` around `onset`, as of `now`; None when nothing is known.
+
+        Called with the detector's state lock held: must not take that lock."""
+        ...
 
 
 class EvidenceBuilder:
@@ -46,6 +67,8 @@ class EvidenceBuilder:
         self.country = country
         self._anomaly_detector = anomaly_detector
         self._histories: dict[tuple[str, str], PathHistory] = {}
+        self.network_plane: NetworkPlaneSource | None = None
+        """The source of network-plane facts, or None (no signals: the probes' view only)."""
 
     def observe(self, m: Measurement) -> None:
         """Add one measurement to its path's history (stream order)."""
@@ -118,7 +141,14 @@ class EvidenceBuilder:
             vantage_incident=inc.vantage is not None,
             maintenance=maintenance,
             weights=self.weights,
+            network_plane=self._network_plane(inc, now),
         )
+
+    def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:
+        source = self.network_plane
+        if source is None or not inc.networks or inc.vantage is not None:
+            return None
+        return source.facts(sorted(inc.networks), onset=inc.start, now=now)
 
     def _paths_and_vantages(
         self, tracked: Tracked, views: Mapping[str, TargetView]

@@ -216,6 +216,11 @@ class LiveDetection:
         self._handle(events)
         return events
 
+    def publish(self, events: Iterable[IncidentEvent]) -> None:
+        """Store and pass on events of incidents changed beside the detector (the network
+        plane's, `pipeline.signals`), exactly as the detector's own."""
+        self._handle(events)
+
     def open_incidents(self) -> list[Incident]:
         """The open incidents as of the latest event, oldest first."""
         return sorted(self._open.values(), key=lambda i: (i.start, i.id))

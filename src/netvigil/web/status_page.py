@@ -123,10 +123,11 @@ class StatusPage:
 
     @property
     def labels(self) -> dict[str, str]:
-        """Service names -> what the page calls them (their descriptions)."""
+        """Service (and network) names -> what the page calls them (their descriptions)."""
         config, labels = self._labels
         if config is not self.config:
-            labels = {s.name: s.description or s.name for s in self.config.services}
+            labels = {n.name: n.description or n.name for n in self.config.networks}
+            labels.update({s.name: s.description or s.name for s in self.config.services})
             self._labels = (self.config, labels)
         return labels
 
@@ -325,7 +326,7 @@ class StatusPage:
         """GET/HEAD /status/badge/{service}.svg: the service's state word on its colour;
         404 for an unknown service."""
         name = request.path_params["service"]
-        if name not in self.labels:
+        if name not in {s.name for s in self.config.services}:
             raise HTTPException(404, f"no such service: {name}")
         status = self.state.service(name, self.now()).status
         page = self.cache.get(

@@ -4,6 +4,7 @@ from netvigil.classify.rules.app_ddos import ApplicationDDoSRule
 from netvigil.classify.rules.ddos import VolumetricDDoSRule
 from netvigil.classify.rules.dns import DNSFailureRule
 from netvigil.classify.rules.filtering import InCountryFilteringRule
+from netvigil.classify.rules.mitigation import DDoSMitigationRule
 from netvigil.classify.rules.route import RouteWithdrawalRule
 from netvigil.classify.rules.service import ServiceFailureRule
 from netvigil.classify.rules.shutdown import ShutdownRule
@@ -12,6 +13,7 @@ from netvigil.classify.rules.vantage import VantageProblemRule
 
 __all__ = [
     "ApplicationDDoSRule",
+    "DDoSMitigationRule",
     "DNSFailureRule",
     "InCountryFilteringRule",
     "RouteWithdrawalRule",

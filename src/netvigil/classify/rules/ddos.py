@@ -1,4 +1,6 @@
-"""volumetric_ddos: congestion builds up (latency, jitter, partial loss, flapping)."""
+"""volumetric_ddos: congestion builds up (latency, jitter, partial loss, flapping).
+With signals, a flood met by a mitigation (RTBH, diversion, withdrawal) is left to the
+ddos_mitigation rule: the outage is the mitigation's."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict
-from netvigil.words import duration, latency, share
+from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, flood_before
+from netvigil.words import clock, duration, latency, share
 
 if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow
@@ -24,6 +27,7 @@ class VolumetricDDoSRule:
         verdict = Verdict(self.cause)
         _weigh_build_up(window, verdict)
         _weigh_since_onset(window, verdict)
+        _weigh_mitigation(window, verdict)
         if not any(e.weight > 0 for e in verdict.evidence):
             return verdict if verdict.evidence else None
         return verdict
@@ -115,4 +119,26 @@ def _weigh_since_onset(window: EvidenceWindow, verdict: Verdict) -> None:
             Topic.SHAPE,
             f"{share(f.abruptness)} of the last probes before onset were clean, then "
             f"{share(f.loss_post)} were lost: no build-up",
+        )
+
+
+def _weigh_mitigation(window: EvidenceWindow, verdict: Verdict) -> None:
+    """A mitigation the network plane shows: what fails is the mitigation's doing."""
+    facts = window.network_plane
+    if facts is None:
+        return
+    hosts = blackholed_hosts(facts)
+    what = ""
+    if hosts:
+        what = f"{hosts[0].prefix} blackholed at {clock(hosts[0].t)} (RTBH)"
+    elif facts.origin_changes:
+        e = facts.origin_changes[0]
+        what = f"{e.prefix or 'the prefixes'} rerouted at {clock(e.t)} ({e.detail or e.kind})"
+    elif facts.withdrawn_share >= MOST_PEERS and flood_before(window) is not None:
+        what = f"routes withdrawn by {share(facts.withdrawn_share)} of collector peers"
+    if what:
+        verdict.add(
+            window.weight("ddos.mitigated"),
+            Topic.ROUTING,
+            f"a mitigation is under way, {what}: the outage is the mitigation's",
         )

@@ -1,4 +1,5 @@
-"""route_withdrawal: routers report no route (ICMP network/host unreachable)."""
+"""route_withdrawal: routers report no route (ICMP network/host unreachable), or BGP
+says the prefixes were withdrawn by most collector peers (when signals exist)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off
+from netvigil.classify.rules.plane import MOST_PEERS, flood_before, withdrawal_words
 from netvigil.words import latency, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -22,13 +24,14 @@ class RouteWithdrawalRule:
     cause = Cause.ROUTE_WITHDRAWAL
 
     def judge(self, window: EvidenceWindow) -> Verdict | None:
-        """TCP layer (ICMP errors), co-fate and shape."""
+        """Routing (when signals exist), TCP layer (ICMP errors), co-fate and shape."""
         f = window.features
         # DNS timeouts of a name server cut off with the network say nothing about how.
         strength = (f.frac_net_unreach + 0.5 * f.frac_host_unreach) / (1.0 - dns_cut_off(window))
-        if strength < 0.3:
-            return None
         verdict = Verdict(self.cause)
+        routing = _weigh_routing(window, verdict, strength)
+        if strength < 0.3:
+            return verdict if routing else None
         seen = window.class_vantages.get("net_unreach", set()) | window.class_vantages.get(
             "host_unreach", set()
         )
@@ -75,3 +78,44 @@ class RouteWithdrawalRule:
                 "withdraw their own routes to shed a flood",
             )
         return verdict
+
+
+def _weigh_routing(window: EvidenceWindow, verdict: Verdict, unreachable: float) -> bool:
+    """What BGP says: the prefixes withdrawn by most peers (unless during a flood, a
+    mitigation), visibility collapsed, or the routes still there. Whether it said anything."""
+    facts = window.network_plane
+    if facts is None:
+        return False
+    if facts.withdrawn_share >= MOST_PEERS:
+        flood = flood_before(window)
+        # During a flood the withdrawal is likely the operator's own (ddos_mitigation).
+        half = 0.5 if flood is not None else 1.0
+        verdict.add(
+            window.weight("route.bgp_withdrawn") * facts.withdrawn_share * half,
+            Topic.ROUTING,
+            f"{withdrawal_words(facts)}: the network is gone from the routing table",
+        )
+        if flood is not None:
+            verdict.add(
+                window.weight("route.after_flood"),
+                Topic.SHAPE,
+                f"{flood[1]}: the routes went during a flood, a mitigation rather than a loss",
+            )
+        return True
+    now, before = facts.visibility_now, facts.visibility_before
+    if now is not None and before and now <= 0.5 * before:
+        verdict.add(
+            window.weight("route.bgp_withdrawn") * (1.0 - now / before),
+            Topic.ROUTING,
+            f"prefixes of {names(facts.networks)} seen by {share(now)} of collector peers, "
+            f"{share(before)} before: the routes are gone",
+        )
+        return True
+    if facts.routes_visible and (facts.down or facts.blocks_dark or unreachable >= 0.3):
+        verdict.add(
+            window.weight("route.bgp_visible"),
+            Topic.ROUTING,
+            f"{facts.visible_words()}: the routes are still there",
+        )
+        return True
+    return False

@@ -1,4 +1,5 @@
-"""shutdown: a network is cut on purpose; all on it goes silent (or is rejected) at once."""
+"""shutdown: a network is cut on purpose; all on it goes silent (or is rejected) at once.
+With signals: the routes stay up while the address blocks go dark (a data-plane cut)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off
+from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, withdrawal_words
 from netvigil.words import clock, duration, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -27,15 +29,50 @@ class ShutdownRule:
         # DNS timeouts of a name server cut off with the network are part of the silence.
         cut_dns = dns_cut_off(window)
         silent = (f.frac_silent + f.frac_prohibited) / (1.0 - cut_dns)
-        if silent < 0.3 and f.loss_post < 0.5:
-            return None
         verdict = Verdict(self.cause)
+        routing = _weigh_routing(window, verdict)
+        if silent < 0.3 and f.loss_post < 0.5:
+            return verdict if routing else None
         _weigh_silence(window, verdict, silent)
         _weigh_reachable_elsewhere(window, verdict)
         _weigh_other_failures(window, verdict, cut_dns)
         _weigh_cofate(window, verdict)
         _weigh_shape(window, verdict)
         return verdict
+
+
+def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
+    """What the network plane says: routes up while blocks go dark (a data-plane cut),
+    routes withdrawn, or one address blackholed. Whether it said anything."""
+    facts = window.network_plane
+    if facts is None:
+        return False
+    said = False
+    if facts.routes_visible and (facts.blocks_dark or facts.down):
+        dark = f", {facts.blocks_words()}" if facts.blocks_up_now is not None else ""
+        verdict.add(
+            window.weight("shutdown.routes_up_data_dark"),
+            Topic.ROUTING,
+            f"{facts.visible_words()}{dark}: traffic is dropped, not unrouted (a data-plane cut)",
+        )
+        said = True
+    if facts.withdrawn_share >= MOST_PEERS:
+        verdict.add(
+            window.weight("shutdown.bgp_withdrawn"),
+            Topic.ROUTING,
+            f"{withdrawal_words(facts)}: the routes are gone rather than traffic dropped",
+        )
+        said = True
+    hosts = blackholed_hosts(facts)
+    if hosts:
+        verdict.add(
+            window.weight("shutdown.blackholed"),
+            Topic.ROUTING,
+            f"{hosts[0].prefix} is blackholed by community at {clock(hosts[0].t)}: one "
+            "address dropped on request, not a network cut",
+        )
+        said = True
+    return said
 
 
 def _weigh_silence(window: EvidenceWindow, verdict: Verdict, silent: float) -> None:

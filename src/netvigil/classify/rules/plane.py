@@ -1,0 +1,86 @@
+"""The network plane in words, for the rules that weigh it (route, shutdown, DDoS, DDoS
+mitigation): what BGP and the address blocks say, quoted with their figures.
+
+Every helper reads `window.network_plane`; without signals it is None and the rules
+weigh exactly what they weighed before.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from netvigil.signal import SignalEvent
+from netvigil.words import clock, latency, share
+
+if TYPE_CHECKING:
+    from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
+
+__all__ = [
+    "blackholed_hosts",
+    "flood_before",
+    "host_route",
+    "widest_withdrawal",
+    "withdrawal_words",
+]
+
+MOST_PEERS = 0.5
+"""A withdrawal seen from at least this share of the collector peers is a withdrawal."""
+
+
+def host_route(prefix: str) -> bool:
+    """Whether `prefix` is one address (a /32 or a /128), the shape of an RTBH route."""
+    try:
+        net = ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return False
+    return net.prefixlen == net.max_prefixlen
+
+
+def widest_withdrawal(facts: NetworkPlaneFacts) -> SignalEvent | None:
+    """The withdrawal seen from the largest share of peers (the first such), or None."""
+    best: SignalEvent | None = None
+    best_share = -1.0
+    for e in facts.withdrawals:
+        part = e.peers / e.peers_total if e.peers_total else 1.0
+        if part > best_share:
+            best, best_share = e, part
+    return best
+
+
+def withdrawal_words(facts: NetworkPlaneFacts) -> str:
+    """'192.0.2.0/26 withdrawn by 5 of 5 collector peers at 21:03:12 UTC; 0 of 4 blocks
+    answer' (the blocks only when they are watched)."""
+    e = widest_withdrawal(facts)
+    if e is None:
+        return ""
+    peers = f"{e.peers} of {e.peers_total} collector peers" if e.peers_total else "collector peers"
+    words = f"{e.prefix or 'the prefixes'} withdrawn by {peers} at {clock(e.t)}"
+    if facts.blocks_up_now is not None:
+        words += f"; {facts.blocks_words()}"
+    return words
+
+
+def blackholed_hosts(facts: NetworkPlaneFacts) -> list[SignalEvent]:
+    """Blackhole communities on single addresses (RTBH), oldest first."""
+    return [e for e in facts.blackholes if host_route(e.prefix)]
+
+
+def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
+    """Signs of a flood before the onset (latency, loss, jitter against the baseline):
+    their strength in [0, 1] and their words; None when there were none."""
+    f = window.features
+    if f.latency_ratio >= 1.5:
+        return (
+            min(1.0, (f.latency_ratio - 1) / 2),
+            f"p95 latency before onset {latency(f.latency_p95_pre_s)} vs baseline "
+            f"{latency(f.latency_p95_base_s)} (x{f.latency_ratio:.1f})",
+        )
+    if f.loss_pre >= 0.05:
+        return min(1.0, f.loss_pre * 4), f"{share(f.loss_pre)} of probes lost before onset"
+    if f.jitter_ratio >= 2:
+        return (
+            min(1.0, (f.jitter_ratio - 1) / 4),
+            f"jitter before onset {latency(f.jitter_pre_s)} vs baseline {latency(f.jitter_base_s)}",
+        )
+    return None

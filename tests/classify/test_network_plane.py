@@ -1,0 +1,200 @@
+"""Attribution with network-plane facts: route withdrawal, data-plane cut, RTBH, scrubbing
+diversion and defensive withdrawal told apart by what BGP and the address blocks say;
+without signals every verdict is exactly as before."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+
+from classify.test_causes import SCENARIOS, _explain, _flood, _gov_fails, _one_fails, volumetric
+from detect.streams import ONSET, SILENT, Behaviour, Probe, World, confirmed, gov, healthy
+from netvigil.cause import Cause, Topic
+from netvigil.detect.detector import Detector
+from netvigil.evidence import NetworkPlaneFacts
+from netvigil.incident import Incident
+from netvigil.outcome import Outcome, Phase
+from netvigil.signal import SignalEvent
+
+
+class FixedPlane:
+    """A network-plane source that knows one set of facts, about network gov only."""
+
+    def __init__(self, facts: NetworkPlaneFacts | None) -> None:
+        self._facts = facts
+        self.asked: list[tuple[str, ...]] = []
+
+    def facts(
+        self, networks: Sequence[str], *, onset: float, now: float
+    ) -> NetworkPlaneFacts | None:
+        self.asked.append(tuple(networks))
+        if self._facts is None or "gov" not in networks:
+            return None
+        return self._facts
+
+
+def _incidents(behaviour: Behaviour, plane: FixedPlane | None, *, end: float) -> list[Incident]:
+    world = World()
+    detector = Detector(world.config())
+    if plane is not None:
+        detector.evidence.network_plane = plane
+    detector.feed_many(world.stream(behaviour, end=end))
+    detector.flush()
+    return confirmed(detector.incidents())
+
+
+def _only(behaviour: Behaviour, facts: NetworkPlaneFacts, end: float = ONSET + 400.0) -> Incident:
+    incidents = _incidents(behaviour, FixedPlane(facts), end=end)
+    assert len(incidents) == 1, [(i.cause, i.services) for i in incidents]
+    assert incidents[0].confidence >= 0.6, _explain(incidents[0])
+    return incidents[0]
+
+
+def _statements(incident: Incident) -> list[str]:
+    return [e.statement for e in incident.evidence]
+
+
+WITHDRAWN = SignalEvent(
+    "gov", "withdrawal", ONSET + 3.0, prefix="192.0.2.0/26", peers=5, peers_total=5
+)
+GONE = NetworkPlaneFacts(
+    networks=("gov",),
+    visibility_now=0.0,
+    visibility_before=1.0,
+    peers=5,
+    blocks_up_now=0.0,
+    blocks_up_before=1.0,
+    blocks=4,
+    withdrawals=(WITHDRAWN,),
+    down=True,
+)
+ROUTES_UP = NetworkPlaneFacts(
+    networks=("gov",),
+    visibility_now=1.0,
+    visibility_before=1.0,
+    peers=5,
+    blocks_up_now=0.0,
+    blocks_up_before=1.0,
+    blocks=4,
+    down=True,
+)
+
+
+def test_prefixes_withdrawn_by_every_peer_is_a_route_withdrawal() -> None:
+    # Probes time out, which alone reads as a shutdown; BGP says the routes are gone.
+    incident = _only(_gov_fails(SILENT), GONE)
+    assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
+    assert (
+        "192.0.2.0/26 withdrawn by 5 of 5 collector peers at 20:30:03 UTC; 0 of 4 blocks "
+        "answer: the network is gone from the routing table"
+    ) in _statements(incident)
+    routing = [e for e in incident.evidence if e.topic is Topic.ROUTING]
+    assert routing and all(e.cause in (Cause.ROUTE_WITHDRAWAL, Cause.SHUTDOWN) for e in routing)
+
+
+def test_without_facts_the_same_probes_read_as_a_shutdown() -> None:
+    [incident] = _incidents(_gov_fails(SILENT), None, end=ONSET + 400.0)
+    assert incident.cause is Cause.SHUTDOWN
+
+
+def test_routes_up_and_blocks_dark_is_a_data_plane_cut() -> None:
+    unreachable = Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+    # Even routers answering "unreachable" inside the network: the routes are still there.
+    incident = _only(_gov_fails(unreachable), ROUTES_UP)
+    assert incident.cause is Cause.SHUTDOWN, _explain(incident)
+    statements = _statements(incident)
+    assert (
+        "routes still visible from 5 of 5 peers, 0 of 4 blocks answer: traffic is dropped, "
+        "not unrouted (a data-plane cut)"
+    ) in statements
+    assert "routes still visible from 5 of 5 peers: the routes are still there" in statements
+
+
+def test_a_blackhole_community_on_one_address_is_rtbh() -> None:
+    facts = replace(
+        ROUTES_UP,
+        blocks_up_now=1.0,
+        down=False,
+        blackholes=(
+            SignalEvent(
+                "gov",
+                "blackhole",
+                ONSET + 2.0,
+                prefix="192.0.2.10/32",
+                peers=4,
+                peers_total=5,
+                detail="65535:666",
+            ),
+        ),
+    )
+    incident = _only(_one_fails(SILENT), facts)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+    assert any(
+        s.startswith("blackhole community (65535:666) on 192.0.2.10/32, a single address")
+        and "seen by 4 of 5 peers at 20:30:02 UTC" in s
+        and "(RTBH)" in s
+        for s in _statements(incident)
+    ), _explain(incident)
+
+
+def test_a_new_origin_with_higher_latency_is_a_scrubbing_diversion() -> None:
+    facts = replace(
+        ROUTES_UP,
+        blocks_up_now=0.9,
+        down=False,
+        origin_changes=(
+            SignalEvent(
+                "gov",
+                "origin_change",
+                ONSET - 200.0,
+                prefix="192.0.2.0/24",
+                peers=5,
+                peers_total=5,
+                detail="AS64500 -> AS64510",
+            ),
+        ),
+    )
+    [plain] = _incidents(volumetric, None, end=ONSET + 400.0)
+    assert plain.cause is Cause.VOLUMETRIC_DDOS
+    incident = _only(volumetric, facts)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+    statements = _statements(incident)
+    assert any(
+        s.startswith("origin of 192.0.2.0/24 changed (AS64500 -> AS64510) at 20:26:40 UTC")
+        for s in statements
+    )
+    assert any("the detour of a scrubbing service" in s for s in statements), _explain(incident)
+
+
+def test_routes_withdrawn_during_a_flood_is_a_defensive_withdrawal() -> None:
+    cut = ONSET + 300.0
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and ts >= cut:
+            return Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+        if gov(target) and ts >= ONSET - 300.0:
+            return _flood(ONSET - 300.0, rng, ts)
+        return healthy(ts, vantage, target, rng)
+
+    facts = replace(GONE, withdrawals=(replace(WITHDRAWN, t=cut + 1.0),))
+    incident = _only(behaviour, facts, end=cut + 600.0)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+    assert any(
+        "withdrawn by 5 of 5 collector peers at 20:35:01 UTC" in s and "(defensive withdrawal)" in s
+        for s in _statements(incident)
+    ), _explain(incident)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_no_signals_no_change(name: str) -> None:
+    """A source that knows nothing leaves every verdict, probability and statement as is."""
+    behaviour = SCENARIOS[name][0]
+    plane = FixedPlane(None)
+    before = _incidents(behaviour, None, end=ONSET + 400.0)
+    after = _incidents(behaviour, plane, end=ONSET + 400.0)
+    # It was asked, and had nothing to say (a vantage's own incident asks nothing).
+    assert plane.asked or name == "vantage_problem"
+    assert [i.to_json() for i in after] == [i.to_json() for i in before]
