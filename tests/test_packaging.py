@@ -29,7 +29,7 @@ import pytest
 
 from test_deploy_docs import free_port, run_doc, wait_for_health
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # pip installs the wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "netvigil"
