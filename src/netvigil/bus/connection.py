@@ -21,7 +21,7 @@ import nats
 from nats.aio.client import Client
 
 from netvigil.config.model import BusConfig
-from netvigil.errors import ConfigError
+from netvigil.errors import ConfigError, NetvigilError
 
 __all__ = ["AGENT_INBOX_PREFIX", "BusUnavailable", "ConnectionEvents", "agent_inbox", "connect"]
 
@@ -32,7 +32,7 @@ AGENT_INBOX_PREFIX = "_INBOX_AGENT"
 agent's permissions need not let it read another's acknowledgements."""
 
 
-class BusUnavailable(Exception):
+class BusUnavailable(NetvigilError):
     """NATS cannot be reached now (or did not answer in time); a later try may succeed."""
 
 
