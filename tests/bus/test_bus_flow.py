@@ -31,7 +31,11 @@ async def start_collector(
 ) -> tuple[Collector, asyncio.Event, asyncio.Task[None]]:
     nc = await bus.connect()
     consumer = await MeasurementConsumer.bind(
-        nc, bus.config(), fetch_wait_s=0.2, stats=stats, **options  # type: ignore[arg-type]
+        nc,
+        bus.config(),
+        fetch_wait_s=0.2,
+        stats=stats,
+        **options,  # type: ignore[arg-type]
     )
     collector = Collector(consumer, store, backoff_initial_s=0.05, backoff_max_s=0.2)
     stop = asyncio.Event()
@@ -56,9 +60,7 @@ async def test_published_measurements_are_stored_once_each(
     assert publisher.stats.published == len(produced)
     assert publisher.stats.spooled == 0
     collector, cstop, ctask = await start_collector(bus, store)
-    await wait_for(
-        lambda: _count_is(store, len(produced)), 30, "every measurement in the store"
-    )
+    await wait_for(lambda: _count_is(store, len(produced)), 30, "every measurement in the store")
     cstop.set()
     await ctask
     ids = await stored_ids(store)

@@ -104,6 +104,8 @@ class MeasurementPublisher:
         self.stats = PublisherStats()
         self.events = ConnectionEvents()
         self._buffer: deque[Measurement] = deque()
+        self._in_flight = 0
+        """Measurements taken from memory and being published now."""
         self._spooling = spool.depth > 0
         self._wake = asyncio.Event()
         self._nc: Client | None = None
@@ -115,8 +117,9 @@ class MeasurementPublisher:
 
     @property
     def waiting(self) -> int:
-        """Measurements not yet acknowledged by the stream (in memory and in the spool)."""
-        return len(self._buffer) + self.spool.depth
+        """Measurements not yet acknowledged by the stream (in memory, being published,
+        and in the spool)."""
+        return len(self._buffer) + self._in_flight + self.spool.depth
 
     def submit(self, m: Measurement) -> None:
         """Take one measurement (the Monitor's sink); never blocks."""
@@ -201,11 +204,14 @@ class MeasurementPublisher:
         batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
         if not batch:
             return 0
+        self._in_flight = len(batch)
         try:
             await self._publish(batch)
         except BusUnavailable:
             self._spill(batch)
             raise
+        finally:
+            self._in_flight = 0
         return len(batch)
 
     async def _publish(self, batch: Sequence[Measurement]) -> None:
