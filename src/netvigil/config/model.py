@@ -407,7 +407,20 @@ class CertificatesConfig(_Model):
     """Warn once at each of these numbers of days left, through the alert channels."""
 
 
-STREAM_NAME = r"^[A-Za-z0-9_\-]{1,64}$"
+def _check_nats_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("nats", "tls") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError("must be a nats:// or tls:// URL with a host")
+    return url
+
+
+def _check_stream_name(name: str) -> str:
+    if not 1 <= len(name) <= 64 or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError("must be 1 to 64 letters, digits, '_' or '-' (a NATS stream name)")
+    return name
+
+
+StreamName = Annotated[str, AfterValidator(_check_stream_name)]
 
 
 class BusConfig(_Model):
@@ -419,17 +432,17 @@ class BusConfig(_Model):
     """
 
     kind: Literal["http", "nats"] = "http"
-    url: str = Field(default="nats://127.0.0.1:4222", pattern=r"^(nats|tls)://\S+$")
+    url: Annotated[str, AfterValidator(_check_nats_url)] = "nats://127.0.0.1:4222"
     user: str | None = Field(default=None, min_length=1, max_length=128)
     password: SecretStr | None = None
     """The password of `user`; or name an environment variable holding it (`password_env`)."""
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     nkey_seed_file: str | None = None
     """A file holding this client's nkey seed (needs the `nkeys` package), instead of a user."""
-    measurements_stream: str = Field(default="NETVIGIL_MEASUREMENTS", pattern=STREAM_NAME)
-    incidents_stream: str = Field(default="NETVIGIL_INCIDENTS", pattern=STREAM_NAME)
-    dead_letter_stream: str = Field(default="NETVIGIL_DEAD_LETTER", pattern=STREAM_NAME)
-    consumer: str = Field(default="netvigil-collector", pattern=STREAM_NAME)
+    measurements_stream: StreamName = "NETVIGIL_MEASUREMENTS"
+    incidents_stream: StreamName = "NETVIGIL_INCIDENTS"
+    dead_letter_stream: StreamName = "NETVIGIL_DEAD_LETTER"
+    consumer: StreamName = "netvigil-collector"
     """The collector's durable consumer name (collectors sharing it share the work)."""
     duplicate_window_s: float = Field(default=120.0, gt=0, le=86_400)
     """A re-sent measurement id within this span is dropped by the stream itself."""
