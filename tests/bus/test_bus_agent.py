@@ -129,3 +129,35 @@ async def test_agent_publishes_and_the_collector_command_stores_every_measuremen
         ids = await stored_ids(store)
     assert sorted(ids) == sorted(produced)
     assert all(m.vantage == "tirana" for m in recorder.seen)
+
+
+async def test_agent_command_publishes_without_server_or_token(
+    bus_clients: Bus, tmp_path: Path
+) -> None:
+    bus = bus_clients
+    await bus.setup()
+    target = await asyncio.start_server(_accept_and_close, "127.0.0.1", 0)
+    port = target.sockets[0].getsockname()[1]
+    agent_toml = tmp_path / "agent.toml"
+    agent_toml.write_text(
+        f'[vantage]\nname = "durres"\n\n[bus]\nkind = "nats"\nurl = "{bus.url}"\n'
+        f'user = "agent-durres"\npassword = "{bus.passwords["durres"]}"\n\n'
+        '[[targets]]\nname = "loopback"\nkind = "tcp"\nhost = "127.0.0.1"\n'
+        f"port = {port}\ncontrol = true\ninterval_s = 0.2\n"
+    )
+    command = [sys.executable, "-m", "netvigil", "agent", "-c", str(agent_toml)]
+    command += ["--spool", str(tmp_path / "spool.db"), "--duration", "2"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, env=env, timeout=60
+        )
+    finally:
+        target.close()
+        await target.wait_closed()
+    assert done.returncode == 0, done.stderr.decode()
+    admin = (await bus.connect()).jetstream()
+    info = await admin.stream_info("NETVIGIL_MEASUREMENTS", subjects_filter=">")
+    assert info.state.messages >= 3
+    assert info.state.subjects == {"netvigil.measurements.durres": info.state.messages}
+    assert b"0 waiting in the spool" in done.stderr
