@@ -151,6 +151,14 @@ async def test_publisher_spools_while_nats_is_killed_and_drains_after(
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         produced: list[Measurement] = []
+        # A collector runs throughout: it outlives the server's death too.
+        consumer = await MeasurementConsumer.bind(
+            await bus.connect(), bus.config(), fetch_wait_s=0.2
+        )
+        collecting = asyncio.Event()
+        collector = asyncio.create_task(
+            Collector(consumer, store, backoff_max_s=0.5).run(collecting)
+        )
 
         async def produce(seconds: float) -> None:
             deadline = time.monotonic() + seconds
@@ -172,7 +180,10 @@ async def test_publisher_spools_while_nats_is_killed_and_drains_after(
         stop.set()
         await task
     assert publisher.stats.failures > 0
-    await _collect_all(bus, store, len(produced))
+    await wait_for(lambda: _stored(store, len(produced)), 60, "the running collector to catch up")
+    await asyncio.sleep(0.5)  # anything beyond (a duplicate) would arrive now
+    collecting.set()
+    await collector
     ids = await stored_ids(store)
     assert len(ids) == len(produced)
     assert sorted(ids) == sorted(m.id for m in produced)

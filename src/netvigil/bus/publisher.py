@@ -35,6 +35,7 @@ from typing import Protocol
 
 import nats.errors
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from prometheus_client.registry import CollectorRegistry
 
@@ -109,6 +110,8 @@ class MeasurementPublisher:
         self._spooling = spool.depth > 0
         self._wake = asyncio.Event()
         self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        """One context per connection: it holds the subscription PubAcks arrive on."""
         self._attempt = 0
         self._rng = rng if rng is not None else random.Random()
         self._connector = connector if connector is not None else self._connect
@@ -150,7 +153,7 @@ class MeasurementPublisher:
             if self._nc is not None:
                 with contextlib.suppress(Exception):
                     await self._nc.close()
-                self._nc = None
+                self._nc = self._js = None
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -187,6 +190,7 @@ class MeasurementPublisher:
         if self._nc is None:
             try:
                 self._nc = await self._connector(self.config, self.events)
+                self._js = self._nc.jetstream()
             except BusUnavailable:
                 self._spill([])
                 raise
@@ -215,11 +219,10 @@ class MeasurementPublisher:
         return len(batch)
 
     async def _publish(self, batch: Sequence[Measurement]) -> None:
-        nc = self._nc
-        assert nc is not None
+        nc, js = self._nc, self._js
+        assert nc is not None and js is not None
         if not nc.is_connected:
             raise BusUnavailable(f"{self.config.url}: not connected")
-        js = nc.jetstream()
         timeout = self.config.publish_timeout_s
         pending: list[asyncio.Future[PubAck]] = []
         try:

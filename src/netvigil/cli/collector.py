@@ -8,7 +8,6 @@ same consumer name share the work. SIGINT/SIGTERM: the batch in hand is finished
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -133,4 +132,4 @@ async def _collect(
             sum(stats.rejected.values()),
         )
     finally:
-        await asyncio.shield(nc.close())
+        await nc.close()
