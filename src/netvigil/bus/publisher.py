@@ -226,15 +226,16 @@ class MeasurementPublisher:
         timeout = self.config.publish_timeout_s
         pending: list[asyncio.Future[PubAck]] = []
         try:
-            for m in batch:  # sent one after another: the stream keeps this order
-                future = await js.publish_async(
-                    self.subject,
-                    encode_measurement(m),
-                    wait_stall=timeout,
-                    headers={MSG_ID_HEADER: m.id},
-                )
-                pending.append(future)
-            acks = await asyncio.wait_for(asyncio.gather(*pending), timeout)
+            async with asyncio.timeout(timeout):
+                for m in batch:  # written one after another: the stream keeps this order
+                    future = await js.publish_async(
+                        self.subject,
+                        encode_measurement(m),
+                        wait_stall=None,  # no task per message: the batch goes in one write
+                        headers={MSG_ID_HEADER: m.id},
+                    )
+                    pending.append(future)
+                acks = await asyncio.gather(*pending)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             for future in pending:
                 future.cancel()
