@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
-from nats_harness import Bus, stored_ids, wait_for
+from nats_harness import Bus, free_port, stored_ids, wait_for
 from prometheus_client import CollectorRegistry
 
 from netvigil.agent.bus_agent import run_bus_agent
@@ -30,6 +31,17 @@ class Recorder:
 
     def submit(self, m: Measurement) -> None:
         self.seen.append(m)
+
+
+def _scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("netvigil_bus_"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
 
 
 async def _accept_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -69,12 +81,12 @@ async def test_agent_publishes_and_the_collector_command_stores_every_measuremen
         "PYTHONPATH": os.pathsep.join(sys.path),
         "TEST_BUS_PASSWORD": bus.passwords["collector"],
     }
+    metrics_port = free_port()
     command = [sys.executable, "-m", "netvigil", "collector", "-c", str(server_toml)]
+    command += ["--fetch-wait", "0.2", "--metrics-listen", f"127.0.0.1:{metrics_port}"]
     log = tmp_path / "collector.log"
     with log.open("wb") as out:
-        collector = subprocess.Popen(
-            [*command, "--fetch-wait", "0.2"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
+        collector = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         admin = (await bus.connect()).jetstream()
 
@@ -117,6 +129,10 @@ async def test_agent_publishes_and_the_collector_command_stores_every_measuremen
                 return set(await stored_ids(store)) == produced
 
         await wait_for(all_stored, 30, "the collector to store every measurement", step_s=0.2)
+        scraped = await asyncio.to_thread(_scrape, metrics_port)
+        assert scraped["netvigil_bus_acked_total"] == len(produced)
+        assert scraped['netvigil_bus_stored_total{result="new"}'] == len(produced)
+        assert scraped["netvigil_bus_consumer_pending"] == 0
         collector.send_signal(signal.SIGTERM)
         assert collector.wait(30) == 0, log.read_text()
     finally:
