@@ -21,7 +21,7 @@ import pytest
 from nats_harness import Bus, make_measurements, stored_ids, wait_for
 
 from netvigil.agent.spool import Spool
-from netvigil.bus import Collector, MeasurementConsumer, MeasurementPublisher
+from netvigil.bus import Collector, MeasurementConsumer, MeasurementPublisher, ensure_consumer
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.sqlite import SQLiteStore
@@ -181,6 +181,7 @@ async def test_publisher_spools_while_nats_is_killed_and_drains_after(
         await task
     assert publisher.stats.failures > 0
     await wait_for(lambda: _stored(store, len(produced)), 60, "the running collector to catch up")
+    assert await _stream_order(bus) == [m.id for m in produced]
     await asyncio.sleep(0.5)  # anything beyond (a duplicate) would arrive now
     collecting.set()
     await collector
@@ -225,6 +226,8 @@ async def test_publisher_cut_off_for_seconds_delivers_everything_after(
         stop.set()
         await task
     assert publisher.stats.published == len(produced)
+    # The stream holds them in the order they were made, the spooled ones included.
+    assert await _stream_order(bus) == [m.id for m in produced]
     await _collect_all(bus, store, len(produced))
     ids = await stored_ids(store)
     assert len(ids) == len(produced)
@@ -295,6 +298,18 @@ async def test_collector_killed_mid_batch_loses_and_doubles_nothing(
     acked, new = (int(x) for x in summary[-1])
     assert new == len(produced) - at_kill
     assert acked >= new
+
+
+async def _stream_order(bus: Bus) -> list[str]:
+    """The measurement ids in the stream, in stream order (through a consumer of its own)."""
+    nc = await bus.connect()
+    await ensure_consumer(nc.jetstream(), "NETVIGIL_MEASUREMENTS", "order", ack_wait_s=30)
+    consumer = await MeasurementConsumer.bind(nc, bus.config(), durable="order", fetch_wait_s=0.5)
+    ids: list[str] = []
+    while batch := await consumer.fetch():
+        ids += [d.measurement.id for d in batch]
+        await consumer.ack(batch)
+    return ids
 
 
 async def _consumer_done(admin: object) -> bool:

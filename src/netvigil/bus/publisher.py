@@ -13,7 +13,10 @@ While NATS answers, measurements go from memory straight to the stream. When a p
 fails or the connection is down, the batch in hand and everything after it go to the
 local spool (a SQLite file, `agent.spool.Spool`), and new measurements follow them
 there until the spool has been drained to the stream, oldest first: the order in which
-measurements were submitted is the order in which they are published. Stopping, the
+measurements were submitted is the order in which they are published. More than
+`max_buffer` measurements waiting in memory (NATS answering too slowly) move to the
+spool the same way; a batch in flight then that fails after all is spooled behind them,
+the one case where a few measurements reach the stream out of order. Stopping, the
 publisher tries for `drain_timeout_s` to deliver what it holds; the rest stays in the
 spool for the next start. A crash loses at most the measurements in memory (those
 submitted while NATS answered and not yet acknowledged: normally one batch).
@@ -126,10 +129,13 @@ class MeasurementPublisher:
 
     def submit(self, m: Measurement) -> None:
         """Take one measurement (the Monitor's sink); never blocks."""
-        if self._spooling or len(self._buffer) >= self.max_buffer:
+        if self._spooling:
             self.spool.submit(m)
             self.stats.spooled += 1
-            self._spooling = True
+        elif len(self._buffer) >= self.max_buffer:  # NATS is slow: memory to the spool first
+            self._spill([])
+            self.spool.submit(m)
+            self.stats.spooled += 1
         else:
             self._buffer.append(m)
         self._wake.set()
@@ -211,7 +217,7 @@ class MeasurementPublisher:
         self._in_flight = len(batch)
         try:
             await self._publish(batch)
-        except BusUnavailable:
+        except BaseException:  # unavailable, or cancelled: the batch is kept, not lost
             self._spill(batch)
             raise
         finally:
@@ -249,7 +255,8 @@ class MeasurementPublisher:
         self.events.last_error = None
 
     def _spill(self, batch: list[Measurement]) -> None:
-        """Move `batch`, then everything in memory, to the spool, in that order."""
+        """Move `batch` (taken from memory earlier), then everything still in memory, to
+        the spool, in that order."""
         moved = [*batch, *self._buffer]
         self._buffer.clear()
         for m in moved:
