@@ -22,7 +22,9 @@ from netvigil.bus import (
     track_collector,
 )
 from netvigil.bus.connection import agent_inbox, connect
+from netvigil.bus.incidents import publish_incident_event
 from netvigil.bus.subjects import REASON_HEADER, SUBJECT_HEADER
+from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.store.sqlite import SQLiteStore
 
 
@@ -176,3 +178,23 @@ async def _true(value: bool) -> bool:
 
 async def _count_is(store: SQLiteStore, n: int) -> bool:
     return len(await stored_ids(store)) >= n
+
+
+async def test_incident_events_have_a_stream_of_their_own(bus_clients: Bus) -> None:
+    bus = bus_clients
+    await bus.setup()
+    js = (await bus.connect()).jetstream()
+    incident = Incident(
+        id="inc-1", state=IncidentState.SUSPECTED, start=1_700_000_000.0, services=["portal"]
+    )
+    opened = IncidentEvent(EventKind.OPENED, 1_700_000_001.0, incident)
+    first = await publish_incident_event(js, opened)
+    again = await publish_incident_event(js, opened)  # a re-send after a lost ack
+    assert first.stream == "NETVIGIL_INCIDENTS"
+    assert not first.duplicate
+    assert again.duplicate
+    stored = await js.get_msg("NETVIGIL_INCIDENTS", seq=first.seq)
+    assert stored.subject == "netvigil.incidents.inc-1"
+    assert json.loads(stored.data or b"")["incident"]["id"] == "inc-1"
+    info = await js.stream_info("NETVIGIL_MEASUREMENTS")
+    assert info.state.messages == 0
