@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nats.errors
 import pytest
+from nats.aio.client import Client
 from nats_harness import Bus, make_measurements, stored_ids, wait_for
 from prometheus_client import CollectorRegistry
 
@@ -21,9 +22,11 @@ from netvigil.bus import (
     measurement_subject,
     track_collector,
 )
-from netvigil.bus.connection import agent_inbox, connect
+from netvigil.bus.connection import ConnectionEvents, agent_inbox, connect
 from netvigil.bus.incidents import publish_incident_event
+from netvigil.bus.publisher import Connector
 from netvigil.bus.subjects import REASON_HEADER, SUBJECT_HEADER
+from netvigil.config.model import BusConfig
 from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.store.sqlite import SQLiteStore
 
@@ -198,3 +201,40 @@ async def test_incident_events_have_a_stream_of_their_own(bus_clients: Bus) -> N
     assert json.loads(stored.data or b"")["incident"]["id"] == "inc-1"
     info = await js.stream_info("NETVIGIL_MEASUREMENTS")
     assert info.state.messages == 0
+
+
+async def test_a_publisher_with_another_agents_credentials_keeps_its_measurements(
+    bus_clients: Bus, tmp_path: Path
+) -> None:
+    bus = bus_clients
+    await bus.setup()
+    produced = make_measurements(20, vantage="durres")
+    async with await Spool.open(tmp_path / "spool.db") as spool:
+        # durres's measurements with tirana's user: the server refuses every publish.
+        publisher = MeasurementPublisher(
+            bus.config("tirana", publish_timeout_s=0.5),
+            "durres",
+            spool,
+            backoff_initial_s=0.1,
+            backoff_max_s=0.2,
+            connector=_connect_as("tirana"),  # tirana's user and inbox
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(publisher.run(stop, drain_timeout_s=0))
+        for m in produced:
+            publisher.submit(m)
+        await wait_for(lambda: _true(publisher.stats.failures >= 2), 20, "refused publishes")
+        stop.set()
+        await task
+        assert spool.depth == len(produced)  # kept for when the config is fixed
+    assert publisher.stats.published == 0
+    assert "permissions violation" in (publisher.stats.last_error or "").lower()
+    info = await (await bus.connect()).jetstream().stream_info("NETVIGIL_MEASUREMENTS")
+    assert info.state.messages == 0
+
+
+def _connect_as(vantage: str) -> Connector:
+    async def connector(config: BusConfig, events: ConnectionEvents) -> Client:
+        return await connect(config, name="wrong", inbox_prefix=agent_inbox(vantage), events=events)
+
+    return connector

@@ -146,7 +146,7 @@ class MeasurementConsumer:
         BusUnavailable when NATS does not answer (nothing is lost: the stream keeps it)."""
         try:
             msgs = await self._sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats.errors.TimeoutError too: nothing came in time
             if self.nc.is_connected:
                 self.stats.pending = 0
                 return []
