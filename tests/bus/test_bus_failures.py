@@ -77,7 +77,13 @@ async def test_collector_holds_messages_unacked_while_the_store_fails(
     failing = FailingStore(store, failures=8)
     nc = await bus.connect()
     consumer = await MeasurementConsumer.bind(nc, bus.config(), batch_size=100, fetch_wait_s=0.2)
-    collector = Collector(consumer, failing, backoff_initial_s=0.2, backoff_max_s=0.6)  # type: ignore[arg-type]
+    collector = Collector(
+        consumer,
+        failing,  # type: ignore[arg-type]
+        backoff_initial_s=0.2,
+        backoff_max_s=1.5,
+        keep_alive_s=0.5,  # under the ack wait of 2 s: the batch is never handed out again
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(stop))
     admin = (await bus.connect()).jetstream()
@@ -90,15 +96,26 @@ async def test_collector_holds_messages_unacked_while_the_store_fails(
     assert await stored_ids(store) == []
     stream = await admin.stream_info("NETVIGIL_MEASUREMENTS")
     assert stream.state.messages == 300
+    # A second collector sharing the consumer takes the rest, never the batch held.
+    other = await MeasurementConsumer.bind(
+        await bus.connect(), bus.config(), batch_size=100, fetch_wait_s=0.2
+    )
+    other_stop = asyncio.Event()
+    other_task = asyncio.create_task(Collector(other, store).run(other_stop))
+    await wait_for(lambda: _true(other.stats.acked >= 200), 20, "the other collector's 200")
+    assert failing.refused < 8  # still failing: the first collector still holds its batch
     await wait_for(lambda: _stored(store, 300), 30, "everything once the store is back")
     stop.set()
+    other_stop.set()
     await task
+    await other_task
     ids = await stored_ids(store)
     assert sorted(ids) == sorted(m.id for m in produced)
     assert consumer.stats.store_failures == 8
-    assert consumer.stats.acked == 300
+    assert (consumer.stats.acked, other.stats.acked) == (100, 200)
     info = await admin.consumer_info("NETVIGIL_MEASUREMENTS", "netvigil-collector")
     assert info.num_ack_pending == 0 and info.num_pending == 0
+    assert info.num_redelivered == 0  # held for about 9 s, past the ack wait, kept alive
 
 
 async def test_a_batch_stored_but_not_acked_comes_again_and_is_not_stored_twice(

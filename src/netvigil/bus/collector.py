@@ -40,11 +40,15 @@ class Collector:
         *,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
+        keep_alive_s: float = 10.0,
     ) -> None:
+        """`keep_alive_s`: how often a held batch is said to be in progress; keep it
+        well under the consumer's ack wait (the command uses half of it)."""
         self.consumer = consumer
         self.store = store
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
+        self.keep_alive_s = keep_alive_s
 
     @property
     def stats(self) -> CollectorStats:
@@ -87,10 +91,19 @@ class Collector:
                 )
                 if stop.is_set():
                     return
-                await self.consumer.keep_alive(batch)
-                await _wait(stop, delay)
+                await self._hold(batch, stop, delay)
         await self.consumer.ack(batch)
         self.stats.stored += new
+
+    async def _hold(self, batch: Sequence[Delivery], stop: asyncio.Event, delay: float) -> None:
+        """Wait `delay` seconds (or until `stop`), keeping `batch` in progress meanwhile."""
+        deadline = asyncio.get_running_loop().time() + delay
+        while not stop.is_set():
+            await self.consumer.keep_alive(batch)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await _wait(stop, min(left, self.keep_alive_s))
 
     def _backoff_s(self, attempt: int) -> float:
         return min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** max(attempt - 1, 0))

@@ -5,7 +5,8 @@ Publisher (an agent):
     netvigil_bus_published_total{result}     measurements the stream acknowledged:
                                              new, or duplicate (an id it already had)
     netvigil_bus_spooled_total               measurements that waited in the local spool
-                                             because NATS could not be reached
+                                             because NATS could not be reached (or was
+                                             too slow: more than max_buffer in memory)
     netvigil_bus_publish_failures_total      publish attempts that failed and were retried
     netvigil_bus_spool_depth                 measurements waiting in the local spool
 
@@ -39,7 +40,8 @@ class PublisherStats:
     duplicates: int = 0
     """Measurements the stream already had (a re-send after a lost acknowledgement)."""
     spooled: int = 0
-    """Measurements written to the spool because NATS could not be reached."""
+    """Measurements written to the spool because NATS could not be reached (or too many
+    waited in memory)."""
     failures: int = 0
     """Publish attempts that failed (and will be retried)."""
     last_error: str | None = None

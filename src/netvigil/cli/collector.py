@@ -124,7 +124,7 @@ async def _collect(
         )
         async with await opening as store:
             log.info("collecting %s/%s into %s", bus.measurements_stream, durable, path)
-            await Collector(consumer, store).run(stop)
+            await Collector(consumer, store, keep_alive_s=bus.ack_wait_s / 2).run(stop)
         log.info(
             "collector stopped: %d acked (%d new), %d set aside",
             stats.acked,
