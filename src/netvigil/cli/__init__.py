@@ -13,6 +13,7 @@ from netvigil.cli import (
     admin,
     agent,
     check,
+    collector,
     config,
     export,
     incidents,
@@ -76,6 +77,7 @@ app.command("incident")(incidents.incident)
 app.command("replay")(replay.replay)
 app.command("report")(report.report)
 app.add_typer(agent.app, name="agent")
+app.command("collector")(collector.collector)
 app.add_typer(admin.app, name="admin")
 app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from netvigil.agent.bus_agent import run_bus_agent
 from netvigil.agent.runner import run_agent
 from netvigil.agent.tokens import new_token
 from netvigil.cli._loop import run_async
@@ -41,9 +42,18 @@ def agent(
         float | None, typer.Option(min=1, help="Stop after this many seconds.")
     ] = None,
 ) -> None:
-    """Probe the config's targets as vantage [vantage].name and ship to --server."""
+    """Probe the config's targets as vantage [vantage].name and ship to --server
+    (or publish to NATS when the config says `[bus] kind = "nats"`)."""
     if ctx.invoked_subcommand is not None:
         return
+    if config_path is not None:
+        config = load_config(config_path)
+        if config.bus.kind == "nats":  # publish to NATS: no --server, no --token
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+            run_async(_run_bus(config, spool, duration))
+            return
     missing = [
         name
         for name, value in (("--server", server), ("--token", token), ("--config", config_path))
@@ -66,6 +76,10 @@ async def _run(
     config: Config, server: str, token: str, spool: Path, duration: float | None
 ) -> None:
     await run_agent(config, server, token, stop_event(duration), spool_path=spool)
+
+
+async def _run_bus(config: Config, spool: Path, duration: float | None) -> None:
+    await run_bus_agent(config, stop_event(duration), spool_path=spool)
 
 
 @app.command("token")

@@ -28,6 +28,7 @@ __all__ = [
     "NOTIFY_EVENTS",
     "AgentConfig",
     "AppriseNotifyConfig",
+    "BusConfig",
     "Config",
     "DefaultsConfig",
     "DetectConfig",
@@ -406,6 +407,66 @@ class CertificatesConfig(_Model):
     """Warn once at each of these numbers of days left, through the alert channels."""
 
 
+def _check_nats_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("nats", "tls") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError("must be a nats:// or tls:// URL with a host")
+    return url
+
+
+def _check_stream_name(name: str) -> str:
+    if not 1 <= len(name) <= 64 or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError("must be 1 to 64 letters, digits, '_' or '-' (a NATS stream name)")
+    return name
+
+
+StreamName = Annotated[str, AfterValidator(_check_stream_name)]
+
+
+class BusConfig(_Model):
+    """`[bus]`: how measurements travel from a vantage to the store.
+
+    `kind = "http"` (the default): agents POST batches to the server's ingest API.
+    `kind = "nats"`: agents publish to NATS JetStream at `url` and `netvigil collector`
+    writes what the stream holds to the store (docs/scale-out.md, "NATS bus").
+    """
+
+    kind: Literal["http", "nats"] = "http"
+    url: Annotated[str, AfterValidator(_check_nats_url)] = "nats://127.0.0.1:4222"
+    user: str | None = Field(default=None, min_length=1, max_length=128)
+    password: SecretStr | None = None
+    """The password of `user`; or name an environment variable holding it (`password_env`)."""
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    nkey_seed_file: str | None = None
+    """A file holding this client's nkey seed (needs the `nkeys` package), instead of a user."""
+    measurements_stream: StreamName = "NETVIGIL_MEASUREMENTS"
+    incidents_stream: StreamName = "NETVIGIL_INCIDENTS"
+    dead_letter_stream: StreamName = "NETVIGIL_DEAD_LETTER"
+    consumer: StreamName = "netvigil-collector"
+    """The collector's durable consumer name (collectors sharing it share the work)."""
+    duplicate_window_s: float = Field(default=120.0, gt=0, le=86_400)
+    """A re-sent measurement id within this span is dropped by the stream itself."""
+    max_age_days: float = Field(default=7.0, gt=0, le=3650)
+    """Messages older than this leave the streams, collected or not."""
+    max_payload_bytes: int = Field(default=65_536, ge=1024, le=8_388_608)
+    """The collector sets aside a message larger than this (reason `oversized`)."""
+    ack_wait_s: float = Field(default=30.0, ge=1, le=3600)
+    """A message fetched but not acked this long is delivered again."""
+    publish_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """How long a publisher waits for the stream's acknowledgement of a batch."""
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> Self:
+        if self.password is not None and self.password_env is not None:
+            raise ValueError("set password or password_env, not both")
+        has_password = self.password is not None or self.password_env is not None
+        if (self.user is None) == has_password:
+            raise ValueError("user and password (or password_env) go together")
+        if self.user is not None and self.nkey_seed_file is not None:
+            raise ValueError("set user/password or nkey_seed_file, not both")
+        return self
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -419,6 +480,8 @@ class Config(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
     certificates: CertificatesConfig = Field(default_factory=CertificatesConfig)
+    bus: BusConfig = Field(default_factory=BusConfig)
+    """How agents' measurements travel (`[bus]`): HTTP ingest or NATS JetStream."""
     agents: list[AgentConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     """Planned maintenance windows (`[[maintenance]]`)."""

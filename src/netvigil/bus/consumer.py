@@ -1,0 +1,202 @@
+"""The consumer: measurements off the stream, in stream order, bad messages set aside.
+
+    consumer = await MeasurementConsumer.bind(nc, config.bus, durable="netvigil-collector")
+    while not stop.is_set():
+        batch = await consumer.fetch()            # [] when nothing came within fetch_wait_s
+        ... use [d.measurement for d in batch] ...
+        await consumer.ack(batch)                 # only once the work is durable
+
+Every message fetched is checked before anyone sees it. One that cannot be a
+measurement from the vantage its subject names is republished to the dead-letter stream
+on `netvigil.dead_letter.<reason>` (headers: the reason in words, the first subject)
+and then acked, so it never blocks the ones behind it; `stats.rejected[reason]` counts
+it. The reasons:
+
+| reason             | the message                                                   |
+|--------------------|---------------------------------------------------------------|
+| `oversized`        | is larger than `max_payload_bytes`                            |
+| `malformed`        | is not UTF-8 JSON holding one object                          |
+| `invalid`          | is JSON but not a measurement (a field missing or mistyped)   |
+| `vantage_mismatch` | names another vantage in its body than in its subject         |
+
+A message not acked is delivered again after the consumer's ack wait, to this process
+or another sharing the durable: a crash between the work and the ack means the work is
+redone, never lost, so the work must be idempotent (Store.add skips known ids).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from netvigil.bus.connection import BusUnavailable
+from netvigil.bus.figures import CollectorStats
+from netvigil.bus.subjects import (
+    MSG_ID_HEADER,
+    REASON_HEADER,
+    SUBJECT_HEADER,
+    dead_letter_subject,
+    vantage_of,
+)
+from netvigil.config.model import BusConfig
+from netvigil.model import Measurement, measurement_list_adapter
+
+__all__ = ["Delivery", "MeasurementConsumer", "Rejection", "decode_message"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One measurement as the stream delivered it; `msg` is what to ack."""
+
+    measurement: Measurement
+    msg: Msg
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message is not a measurement: a stable reason and the detail in words."""
+
+    reason: str
+    detail: str
+
+
+def decode_message(subject: str, data: bytes, *, max_payload_bytes: int) -> Measurement | Rejection:
+    """The measurement a message on `subject` carries, or why it carries none."""
+    if len(data) > max_payload_bytes:
+        return Rejection("oversized", f"{len(data)} bytes, more than {max_payload_bytes}")
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return Rejection("malformed", f"not JSON: {exc}")
+    if not isinstance(obj, dict):
+        return Rejection("malformed", f"a JSON {type(obj).__name__}, not an object")
+    try:
+        m = measurement_list_adapter.validate_python([obj])[0]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "measurement"
+        return Rejection("invalid", f"{where}: {first['msg']}")
+    named = vantage_of(subject)
+    if m.vantage != named:
+        return Rejection("vantage_mismatch", f"body says {m.vantage!r}, subject says {named!r}")
+    return m
+
+
+class MeasurementConsumer:
+    """Fetches, checks and acks measurements of a durable pull consumer; see the module docs."""
+
+    def __init__(
+        self,
+        nc: Client,
+        subscription: JetStreamContext.PullSubscription,
+        *,
+        max_payload_bytes: int,
+        batch_size: int = 500,
+        fetch_wait_s: float = 1.0,
+        stats: CollectorStats | None = None,
+    ) -> None:
+        if batch_size < 1 or fetch_wait_s <= 0:
+            raise ValueError("batch_size must be at least 1 and fetch_wait_s positive")
+        self.nc = nc
+        self.batch_size = batch_size
+        self.fetch_wait_s = fetch_wait_s
+        self.max_payload_bytes = max_payload_bytes
+        self.stats = stats if stats is not None else CollectorStats()
+        self._sub = subscription
+        self._js = nc.jetstream()
+
+    @classmethod
+    async def bind(
+        cls,
+        nc: Client,
+        config: BusConfig,
+        *,
+        durable: str | None = None,
+        batch_size: int = 500,
+        fetch_wait_s: float = 1.0,
+        stats: CollectorStats | None = None,
+    ) -> MeasurementConsumer:
+        """Bind to the durable consumer (made by `ensure_consumer`) of the measurements
+        stream. Raises nats errors (NotFoundError: no such consumer)."""
+        js = nc.jetstream()
+        name = durable or config.consumer
+        subscription = await js.pull_subscribe_bind(name, stream=config.measurements_stream)
+        return cls(
+            nc,
+            subscription,
+            max_payload_bytes=config.max_payload_bytes,
+            batch_size=batch_size,
+            fetch_wait_s=fetch_wait_s,
+            stats=stats,
+        )
+
+    async def fetch(self) -> list[Delivery]:
+        """The next batch of good measurements, in stream order ([] if none came in
+        `fetch_wait_s`). Bad messages are set aside and acked on the way. Raises
+        BusUnavailable when NATS does not answer (nothing is lost: the stream keeps it)."""
+        try:
+            msgs = await self._sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
+        except TimeoutError:  # nats.errors.TimeoutError too: nothing came in time
+            if self.nc.is_connected:
+                self.stats.pending = 0
+                return []
+            raise BusUnavailable("not connected") from None
+        except (nats.errors.Error, OSError) as exc:
+            raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        out: list[Delivery] = []
+        for msg in msgs:
+            decoded = decode_message(
+                msg.subject, msg.data, max_payload_bytes=self.max_payload_bytes
+            )
+            if isinstance(decoded, Rejection):
+                await self._set_aside(msg, decoded)
+            else:
+                out.append(Delivery(decoded, msg))
+        if msgs:
+            self.stats.pending = msgs[-1].metadata.num_pending
+        return out
+
+    async def ack(self, batch: Sequence[Delivery]) -> None:
+        """Ack every delivery of `batch` and wait until the server has the acks."""
+        try:
+            for d in batch:
+                await d.msg.ack()
+            await self.nc.flush(timeout=max(1, int(self.fetch_wait_s * 5)))
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"acking: {type(exc).__name__}: {exc}") from exc
+        self.stats.acked += len(batch)
+
+    async def keep_alive(self, batch: Sequence[Delivery]) -> None:
+        """Tell the server the batch is still being worked on (resets its ack wait)."""
+        for d in batch:
+            try:
+                await d.msg.in_progress()
+            except (nats.errors.Error, OSError):
+                return
+
+    async def _set_aside(self, msg: Msg, why: Rejection) -> None:
+        sequence = msg.metadata.sequence.stream
+        headers = {
+            REASON_HEADER: f"{why.reason}: {why.detail}"[:1000],
+            SUBJECT_HEADER: msg.subject,
+            MSG_ID_HEADER: f"dead-letter-{sequence}",
+        }
+        try:
+            await self._js.publish(dead_letter_subject(why.reason), msg.data, headers=headers)
+            await msg.ack()
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"dead letter: {type(exc).__name__}: {exc}") from exc
+        self.stats.reject(why.reason)
+        log.warning(
+            "set aside message %d on %s: %s: %s", sequence, msg.subject, why.reason, why.detail
+        )
