@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
@@ -77,7 +77,9 @@ def _scrub(text: str, dsn: str) -> str:
         password = urlsplit(dsn).password
     except ValueError:
         password = None
-    return text.replace(password, "***") if password else text
+    if not password:
+        return text
+    return text.replace(password, "***").replace(unquote(password), "***")
 
 
 class PostgresStore:
@@ -280,8 +282,8 @@ class PostgresStore:
             )
         if self._pool is not None:
             try:
-                await self._pool.close()  # bounded by asyncpg's own close timeouts
-            except Exception:
+                await asyncio.wait_for(self._pool.close(), timeout_s)
+            except Exception:  # a read still running past the timeout: cut it
                 self._pool.terminate()
 
     async def _request(self, make: Callable[[Any], Item]) -> Any:

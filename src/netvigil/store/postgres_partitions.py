@@ -11,11 +11,14 @@ rows only inside the one partition that straddles it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
 from collections.abc import Iterable
 from typing import Any
+
+import asyncpg
 
 __all__ = ["DAY_S", "DayPartitions", "day_of", "partition_name"]
 
@@ -74,10 +77,12 @@ class DayPartitions:
         created = 0
         for day in sorted(set(days) - self.known.keys()):
             name = partition_name(day)
-            await conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF measurements'
-                f" FOR VALUES FROM ({day}) TO ({day + DAY_S})"
-            )
+            # another store on the same database may make it at the same moment
+            with contextlib.suppress(asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+                await conn.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF measurements'
+                    f" FOR VALUES FROM ({day}) TO ({day + DAY_S})"
+                )
             self.known[day] = (name, float(day + DAY_S))
             created += 1
         return created

@@ -95,6 +95,8 @@ async def migrate(conn: Any, *, to_version: int = SCHEMA_VERSION) -> int:
 def redact_dsn(dsn: str) -> str:
     """`dsn` as it may appear in errors and logs: scheme, user, host, port and database,
     never a password (nor the query string, which may hold one)."""
+    if "://" not in dsn:  # libpq's key=value form: nothing of it is safe to show whole
+        return "postgresql://(key=value DSN)"
     try:
         parts = urlsplit(dsn)
         host = parts.hostname or ""

@@ -14,7 +14,8 @@ are dropped and counted), and callers waiting on a write are refused at once. Th
 reconnects and tries the oldest queued work again after `retry_every_s`, doubling the
 wait after each failed try up to `PostgresOptions.max_retry_s`; `WriteFailures` logs
 the outage calmly and counts its failed tries. Writing again is safe: measurements are
-idempotent by id, and rollups are recomputed from what is stored.
+idempotent by id, and rollups are recomputed from what is stored. (An incident event
+whose commit reached the server just as the link dropped may be appended twice.)
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class PostgresWriter:
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task
+        self.queue.fail_all(StoreError(f"{self.label}: the store closed before this was written"))
         return False
 
     @property
@@ -474,6 +476,8 @@ class PostgresWriter:
             if is_connection_error(exc):
                 what = f"{sum(len(seg.items) for seg in segments)} measurements"
                 raise _Outage(exc, what, _items_of(segments)) from exc
+            with contextlib.suppress(Exception):  # another store may have dropped a day
+                await self.partitions.load(self._conn)
             await self._write_each(segments)
             return
         for seg, count in zip(segments, counts, strict=True):
