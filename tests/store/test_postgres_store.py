@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from netvigil.config.model import StoreConfig
 from netvigil.errors import StoreError
+from netvigil.incident import EventKind, IncidentEvent
 from netvigil.store import MeasurementQuery, RollupQuery
 from netvigil.store.open import open_store, store_name
 from netvigil.store.postgres import PostgresStore
@@ -26,6 +27,7 @@ from servers.tcp import free_port
 
 from .helpers import T0, make_measurement
 from .test_contract import assert_rollups_equal, by_id, expected_rollups
+from .test_incidents import make_incident
 
 ALL = MeasurementQuery(limit=1_000_000)
 ALL_ROLLUPS = RollupQuery(limit=1_000_000)
@@ -138,10 +140,15 @@ async def test_a_server_restart_loses_nothing_submitted(
         await store.flush()
         restarting = asyncio.create_task(asyncio.to_thread(postgres_server.restart))
         during = []
+        kinds = [EventKind.OPENED, EventKind.CONFIRMED, EventKind.UPDATED, EventKind.RESOLVED]
         while not restarting.done():
             m = make_measurement(T0 + 10 + len(during) * 0.1)
             store.submit(m)
             during.append(m)
+            if len(during) % 5 == 0 and len(during) // 5 <= len(kinds):
+                kind = kinds[len(during) // 5 - 1]
+                event = IncidentEvent(kind, m.ts, make_incident(1, start=T0 + 10))
+                store.submit_incident_event(event)
             await asyncio.sleep(0.01)
         await restarting
         after = [make_measurement(T0 + 100 + i * 0.1) for i in range(50)]
@@ -157,8 +164,35 @@ async def test_a_server_restart_loses_nothing_submitted(
         assert len(during) > 0
         assert await store.measurements(ALL) == by_id(everything)
         assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups(everything))
+        events = await store.incident_events("inc-1")
+        assert [e.kind for e in events] == kinds[: len(events)]
+        assert len(events) == min(len(during) // 5, len(kinds))
     finally:
         await store.close()
+
+
+async def test_close_gives_up_in_time_while_the_server_is_away(
+    postgres_server: PostgresServer, dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = WriterSettings(group_commit_s=0.05, retry_every_s=0.1, close_timeout_s=1.0)
+    options = PostgresOptions(max_retry_s=0.2, connect_timeout_s=0.5)
+    store = await PostgresStore.open(dsn, settings=settings, options=options)
+    try:
+        await asyncio.to_thread(postgres_server.stop)
+        for i in range(10):
+            store.submit(make_measurement(T0 + i))
+        deadline = time.monotonic() + 10
+        while store.write_failures < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert store.write_failures >= 3  # tried again and again, a bounded wait apart
+        with pytest.raises(StoreError, match="cannot write now"):
+            await store.flush()  # a caller is refused at once while the server is away
+        started = time.monotonic()
+        await store.close()
+        assert time.monotonic() - started < 5
+        assert "10 measurements and 0 incident events not written" in caplog.text
+    finally:
+        await asyncio.to_thread(postgres_server.restart)
 
 
 async def test_a_server_that_is_not_there_is_a_store_error_without_the_password() -> None:
