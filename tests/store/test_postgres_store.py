@@ -18,9 +18,9 @@ from netvigil.incident import EventKind, IncidentEvent
 from netvigil.store import MeasurementQuery, RollupQuery
 from netvigil.store.open import open_store, store_name
 from netvigil.store.postgres import PostgresStore
+from netvigil.store.postgres_options import PostgresOptions
 from netvigil.store.postgres_partitions import DAY_S, partition_name
 from netvigil.store.postgres_schema import SCHEMA_VERSION, redact_dsn
-from netvigil.store.postgres_writer import PostgresOptions
 from netvigil.store.writer_settings import WriterSettings
 from servers.postgres import PostgresServer
 from servers.tcp import free_port

@@ -58,9 +58,10 @@ from netvigil.store.codec import (
     measurement_from_row,
     rollup_from_row,
 )
+from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_queries import incident_sql, measurement_sql, rollup_sql
 from netvigil.store.postgres_schema import migrate, redact_dsn
-from netvigil.store.postgres_writer import DEFAULT_OPTIONS, PostgresOptions, PostgresWriter
+from netvigil.store.postgres_writer import PostgresWriter
 from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop
 
@@ -280,6 +281,7 @@ class PostgresStore:
                 timeout_s,
                 self._writer.unwritten(),
             )
+            self._writer.queue.fail_all(StoreError(f"{self.label}: closed before written"))
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), timeout_s)

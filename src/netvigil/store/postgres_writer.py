@@ -31,6 +31,7 @@ from typing import Any
 
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
+from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_partitions import DayPartitions, day_of
 from netvigil.store.postgres_rows import (
     create_staging,
@@ -43,26 +44,9 @@ from netvigil.store.write_failures import WriteFailures
 from netvigil.store.writer_settings import WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop, WriteQueue, resolve
 
-__all__ = ["DEFAULT_OPTIONS", "PostgresOptions", "PostgresWriter"]
+__all__ = ["PostgresWriter"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresOptions:
-    """What the PostgreSQL store needs beyond `WriterSettings`; defaults are `netvigil run`'s."""
-
-    days_ahead: int = 3
-    """Day partitions are created this many days ahead of today."""
-    max_retry_s: float = 30.0
-    """While the server is away, the wait between tries doubles up to this long."""
-    connect_timeout_s: float = 10.0
-    """How long one connection attempt may take."""
-    readers: int = 4
-    """Connections of the read pool."""
-
-
-DEFAULT_OPTIONS = PostgresOptions()
 
 
 @dataclass(slots=True)
@@ -150,8 +134,6 @@ class PostgresWriter:
         """Connect (raising StoreError when that fails) and start the task."""
         try:
             await self._connection()
-        except StoreError:
-            raise
         except Exception as exc:
             raise StoreError(f"{self.label}: {exc}") from exc
         self._task = asyncio.create_task(self._run(), name="netvigil-store-write")
@@ -165,7 +147,8 @@ class PostgresWriter:
 
     async def join(self, timeout_s: float) -> bool:
         """Wait until the task has ended (after a `Stop`, or a failure), at most
-        `timeout_s`; whether it has ended. Past the timeout the task is cancelled."""
+        `timeout_s`; whether it has ended. Past the timeout the task is cancelled (what
+        is still queued stays there: see `WriteQueue.fail_all`)."""
         if self._task is None:
             return True
         done, _ = await asyncio.wait([self._task], timeout=timeout_s)
@@ -174,7 +157,6 @@ class PostgresWriter:
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task
-        self.queue.fail_all(StoreError(f"{self.label}: the store closed before this was written"))
         return False
 
     @property
