@@ -31,25 +31,29 @@ async def open_store(
     *,
     path: Path | str | None = None,
     now: Callable[[], float] = time.time,
+    prune: bool = True,
 ) -> OpenedStore:
     """Open (creating or migrating) the store `config` names and start its writer.
 
     `path` is where the SQLite file is (default `config.path`, as given); it is not used
-    for PostgreSQL. Raises StoreError when the store cannot be opened.
+    for PostgreSQL. With `prune`, raw measurements older than `config.retention_days` are
+    pruned while it is open (what `netvigil run` wants; a command that only reads passes
+    False). Raises StoreError when the store cannot be opened.
     """
     settings = WriterSettings(close_timeout_s=config.close_timeout_s)
+    retention_days = config.retention_days if prune else None
     if config.kind == "postgres":
         if config.dsn is None:
             raise StoreError('store.dsn is required when store.kind is "postgres"')
         return await PostgresStore.open(
             config.dsn.get_secret_value(),
-            retention_days=config.retention_days,
+            retention_days=retention_days,
             now=now,
             settings=settings,
         )
     return await SQLiteStore.open(
         config.path if path is None else path,
-        retention_days=config.retention_days,
+        retention_days=retention_days,
         now=now,
         settings=settings,
     )
