@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -14,8 +15,8 @@ from servers.postgres import PostgresServer
 from servers.tcp import free_port
 
 
-async def netvigil(*args: str, timeout: float = 60) -> tuple[int, str]:
-    """Run `python -m netvigil ARGS`; its exit code and stderr."""
+async def netvigil(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """Run `python -m netvigil ARGS`; its exit code, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -25,9 +26,9 @@ async def netvigil(*args: str, timeout: float = 60) -> tuple[int, str]:
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "COLUMNS": "200"},
     )
-    _, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_run_writes_to_the_configured_postgres_store(
@@ -58,9 +59,9 @@ async def test_run_writes_to_the_configured_postgres_store(
         enabled = false
         """
     )
-    code, err = await netvigil("admin", "token", "create", "ops", "-c", str(config))
+    code, _, err = await netvigil("admin", "token", "create", "ops", "-c", str(config))
     assert code == 0, err
-    code, err = await netvigil("run", "-c", str(config), "--duration", "3", "--plain")
+    code, _, err = await netvigil("run", "-c", str(config), "--duration", "3", "--plain")
     assert code == 0, err
     assert "n0t-shown" not in err
     assert not (tmp_path / "netvigil.db").exists()
@@ -69,3 +70,16 @@ async def test_run_writes_to_the_configured_postgres_store(
         assert len(stored) >= 2
         assert {(m.target, m.outcome) for m in stored} == {("crashed-tcp", Outcome.TCP_REFUSED)}
         assert [t.name for t in await store.admin_tokens()] == ["ops"]
+        count = len(stored)
+
+    code, out, err = await netvigil("status", "-c", str(config), "--json")
+    assert code == 1, err  # crashed-tcp is down
+    [row] = [json.loads(line) for line in out.splitlines()]
+    assert (row["target"], row["outcome"]) == ("crashed-tcp", Outcome.TCP_REFUSED)
+    code, out, err = await netvigil("export", "-c", str(config), "--format", "jsonl")
+    assert code == 0, err
+    assert len(out.splitlines()) == count
+    code, out, err = await netvigil("incidents", "-c", str(config))
+    assert code == 0, err
+    assert "postgresql://postgres@127.0.0.1" in out
+    assert "n0t-shown" not in out + err
