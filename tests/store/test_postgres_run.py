@@ -1,4 +1,5 @@
-"""`netvigil run` and `netvigil admin` on a PostgreSQL store named by the config."""
+"""`netvigil run` (serving the API), `admin` and the reading commands on a PostgreSQL
+store named by the config."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def test_run_writes_to_the_configured_postgres_store(
         kind = "postgres"
         dsn = "{secret_dsn}"
         [server]
-        enabled = false
+        listen = "127.0.0.1:0"
         """
     )
     code, _, err = await netvigil("admin", "token", "create", "ops", "-c", str(config))

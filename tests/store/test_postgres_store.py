@@ -22,6 +22,7 @@ from netvigil.store.postgres_options import PostgresOptions
 from netvigil.store.postgres_partitions import DAY_S, partition_name
 from netvigil.store.postgres_schema import SCHEMA_VERSION, redact_dsn
 from netvigil.store.writer_settings import WriterSettings
+from netvigil.web.tokens import call_blocking, create_admin_token, hash_token
 from servers.postgres import PostgresServer
 from servers.tcp import free_port
 
@@ -241,3 +242,15 @@ async def test_the_config_opens_the_configured_backend(dsn: str, tmp_path: Path)
     sqlite = StoreConfig(path="unused.db")
     async with await open_store(sqlite, path=tmp_path / "nv.db") as store:
         assert store_name(store) == str(tmp_path / "nv.db")
+
+
+async def test_calls_from_another_event_loop_work(pg: PostgresStore) -> None:
+    await pg.set_mute("tax", 1.0, "swap")
+    # a setup call made through asyncio.run in a thread, as the web app makes them
+    assert [m.target for m in call_blocking(pg.mutes)] == ["tax"]
+    token = create_admin_token(pg, "ops")
+    assert await pg.use_admin_token(hash_token(token)) == "ops"
+    # a write from a thread's own loop while the store's loop runs
+    m = make_measurement(T0)
+    assert await asyncio.to_thread(asyncio.run, pg.add([m])) == 1
+    assert await pg.measurements(ALL) == [m]

@@ -19,6 +19,11 @@ connection pool. The schema is migrated on open (`postgres_schema`, the SQL file
 Rollups are written in the transaction that writes their measurements (`postgres_rows`).
 
 Errors and logs name the server by `redact_dsn(dsn)`: never with its password.
+
+The store belongs to the event loop it was opened on. A call from another loop (a
+setup call through `asyncio.run` in a thread, as the web app makes them) works: reads
+and admin changes use a connection of their own, and writes wake the writer through
+its loop, which must be running meanwhile.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ class PostgresStore:
         self._now = now
         self._closed = False
         self._pool: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._writer = PostgresWriter(
             self._connect_writer,
             label=self.label,
@@ -133,6 +139,7 @@ class PostgresStore:
         or the database was written by a newer netvigil.
         """
         store = cls(dsn, retention_days=retention_days, now=now, settings=settings, options=options)
+        store._loop = asyncio.get_running_loop()
         try:
             await store._writer.start()
             store._pool = await asyncpg.create_pool(
@@ -401,13 +408,24 @@ class PostgresStore:
         return rows
 
     async def _use(self, run: Callable[[Any], Awaitable[_T]]) -> _T:
-        """What `run` returns on a pooled connection; database failures as StoreError."""
+        """What `run` returns on a pooled connection; database failures as StoreError.
+
+        Called from another event loop than the one the store was opened on (a setup
+        call made through `asyncio.run` in a thread), it uses a connection of its own
+        for the call, as the pool's connections belong to the store's loop.
+        """
         self._check_open()
         try:
+            if asyncio.get_running_loop() is not self._loop:
+                conn = await asyncpg.connect(self.dsn, timeout=self.options.connect_timeout_s)
+                try:
+                    return await run(conn)
+                finally:
+                    await conn.close()
             async with self._pool.acquire(timeout=self.options.connect_timeout_s) as conn:
                 return await run(conn)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            raise StoreError(f"{self.label}: {exc}") from exc
+            raise StoreError(_scrub(f"{self.label}: {exc}", self.dsn)) from None
 
 
 if TYPE_CHECKING:

@@ -129,6 +129,7 @@ class PostgresWriter:
         self._urgent = asyncio.Event()
         self._last_commit = -math.inf
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         """Connect (raising StoreError when that fails) and start the task."""
@@ -136,12 +137,25 @@ class PostgresWriter:
             await self._connection()
         except Exception as exc:
             raise StoreError(f"{self.label}: {exc}") from exc
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="netvigil-store-write")
 
     def put(self, item: Item) -> None:
-        """Queue work; never blocks."""
+        """Queue work; never blocks. From another thread than the task's loop, the task
+        is woken through that loop (which must be running)."""
         self.queue.put(item)
-        if type(item) is not Measurement:
+        urgent = type(item) is not Measurement
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._loop or self._loop is None:
+            self._signal(urgent)
+        else:
+            self._loop.call_soon_threadsafe(self._signal, urgent)
+
+    def _signal(self, urgent: bool) -> None:
+        if urgent:
             self._urgent.set()
         self._wake.set()
 
