@@ -12,6 +12,7 @@ are cut) and starts it again on the same port, for the tests of a store riding i
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib.util
@@ -88,6 +89,7 @@ class PostgresServer:
             os.chown(folder, entry.pw_uid, entry.pw_gid)
         folder.chmod(0o700)
         server = cls(folder, free_port())
+        atexit.register(server.remove)  # should the session end without its finalizers
         subprocess.run(
             [
                 str(_BIN / "initdb"),
