@@ -14,6 +14,7 @@ rollup instead (counts exact, latency quantiles kept; see `merge_rollups`).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,19 +168,25 @@ async def write_measurements(
     conn: Any, records: Sequence[Row], parts: int, pruned_before: float
 ) -> list[int]:
     """Insert staged `records` (inside the caller's transaction), bring `latest` and the
-    rollups up to date; returns how many rows of each of the `parts` were new."""
+    rollups up to date; returns how many rows of each of the `parts` were new.
+
+    The three statements after the COPY go in one round trip (a multi-statement simple
+    query: `pruned_before` is written into it as a float literal).
+    """
     if not records:
         return [0] * parts
     await conn.copy_records_to_table("incoming", records=records, columns=STAGING_COLUMNS)
-    await conn.execute(_INSERT_FRESH)
+    floor = repr(float(pruned_before)).replace("inf", "Infinity")
+    recompute = _RECOMPUTE_ROLLUPS.replace("$1", f"'{floor}'")
+    await conn.execute(f"{_INSERT_FRESH};\n{_UPSERT_LATEST};\n{recompute}")
     counts = [0] * parts
-    for seg, n in await conn.fetch("SELECT seg, count(*) FROM fresh GROUP BY seg"):
-        counts[seg] = int(n)
-    await conn.execute(_UPSERT_LATEST)
-    if sum(counts):
-        await conn.execute(_RECOMPUTE_ROLLUPS, pruned_before)
-        if pruned_before > -float("inf"):
-            await _merge_pruned(conn, pruned_before)
+    if parts == 1:
+        counts[0] = int(await conn.fetchval("SELECT count(*) FROM fresh"))
+    else:
+        for seg, n in await conn.fetch("SELECT seg, count(*) FROM fresh GROUP BY seg"):
+            counts[seg] = int(n)
+    if sum(counts) and pruned_before > -math.inf:
+        await _merge_pruned(conn, pruned_before)
     return counts
 
 
