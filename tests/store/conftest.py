@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,20 +10,49 @@ import pytest
 
 from netvigil.store import SQLiteStore, Store
 from netvigil.store.base import AdminStore
+from netvigil.store.postgres import PostgresStore
+from servers.postgres import PostgresServer
 
 from .helpers import StoreFactory
 
 
-async def open_sqlite(location: Path, **options: Any) -> Store:
-    return await SQLiteStore.open(location / "netvigil.db", **options)
+def sqlite_backend(request: pytest.FixtureRequest) -> StoreFactory:
+    async def open_sqlite(location: Path, **options: Any) -> Store:
+        return await SQLiteStore.open(location / "netvigil.db", **options)
+
+    return open_sqlite
 
 
-STORE_BACKENDS: dict[str, StoreFactory] = {"sqlite": open_sqlite}
+def postgres_backend(request: pytest.FixtureRequest) -> StoreFactory:
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+
+    async def open_postgres(location: Path, **options: Any) -> Store:
+        return await PostgresStore.open(await server.database_for(location), **options)
+
+    return open_postgres
+
+
+STORE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], StoreFactory]] = {
+    "sqlite": sqlite_backend,
+    "postgres": postgres_backend,
+}
+"""How each backend opens a store: given the test's request (for the fixtures it needs,
+such as the session's PostgreSQL server), the factory of its stores."""
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session; each store location gets its database."""
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))
 def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
-    return STORE_BACKENDS[request.param]
+    return STORE_BACKENDS[request.param](request)
 
 
 @pytest.fixture

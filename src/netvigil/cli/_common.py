@@ -6,6 +6,8 @@ writes); without `--db`, the store is that config's `[store] path`, else `./netv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -14,16 +16,21 @@ from rich.console import Console
 
 from netvigil.config import Config, load_config
 from netvigil.errors import ConfigError, StoreError
+from netvigil.store.open import OpenedStore, open_store
+from netvigil.store.postgres_schema import redact_dsn
+from netvigil.store.sqlite import SQLiteStore
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_STORE",
     "ConfigOption",
     "DBOption",
+    "StoreOpener",
     "existing_store",
     "found_config",
     "load_optional_config",
     "output_console",
+    "reading_store",
     "required_config",
     "store_path",
 ]
@@ -99,6 +106,26 @@ def existing_store(config_path: Path | None, config: Config | None, db: Path | N
             f"{path}: no store here; `netvigil run` makes it, or pass --db FILE or -c CONFIG"
         )
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOpener:
+    """How a reading command opens its store (`open()`), and how messages name it."""
+
+    name: str
+    open: Callable[[], Awaitable[OpenedStore]]
+
+
+def reading_store(config_path: Path | None, config: Config | None, db: Path | None) -> StoreOpener:
+    """How a reading command opens its store: the config's PostgreSQL database (`[store]
+    kind = "postgres"`, unless --db names a file), else the SQLite file that must exist
+    (`existing_store`, which raises StoreError now when there is none). Never prunes."""
+    if db is None and config is not None and config.store.kind == "postgres":
+        settings = config.store
+        name = redact_dsn(settings.dsn.get_secret_value()) if settings.dsn else "postgresql"
+        return StoreOpener(name, lambda: open_store(settings, prune=False))
+    path = existing_store(config_path, config, db)
+    return StoreOpener(str(path), lambda: SQLiteStore.open(path))
 
 
 def output_console() -> Console:

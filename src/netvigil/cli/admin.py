@@ -37,6 +37,7 @@ from netvigil.cli._common import (
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts, parse_moment
 from netvigil.errors import NetvigilError
+from netvigil.store.open import OpenedStore, open_store
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.tokens import new_token
 
@@ -60,17 +61,21 @@ TokenOption = Annotated[
 def _on_store(
     config_path: Path | None,
     db: Path | None,
-    work: Callable[[SQLiteStore], Awaitable[T]],
+    work: Callable[[OpenedStore], Awaitable[T]],
     *,
     create: bool = False,
 ) -> T:
     config = load_optional_config(config_path)
-    path = (
-        store_path(config_path, config, db) if create else existing_store(config_path, config, db)
-    )
+    postgres = config.store if config is not None and config.store.kind == "postgres" else None
 
     async def go() -> T:
-        async with await SQLiteStore.open(path) as store:
+        if postgres is not None and db is None:
+            opening = open_store(postgres)
+        elif create:
+            opening = SQLiteStore.open(store_path(config_path, config, db))
+        else:
+            opening = SQLiteStore.open(existing_store(config_path, config, db))
+        async with await opening as store:
             result = await work(store)
             await store.flush()
             return result
@@ -84,7 +89,7 @@ def token_create(name: str, config_path: ConfigOption = None, db: DBOption = Non
     the first token can come before the first `netvigil run`)."""
     token, digest = new_token()
 
-    async def add(store: SQLiteStore) -> None:
+    async def add(store: OpenedStore) -> None:
         if any(t.name == name for t in await store.admin_tokens()):
             raise NetvigilError(f"an admin token named {name!r} exists; revoke it first")
         await store.add_admin_token(name, digest)
@@ -113,7 +118,7 @@ def token_revoke(name: str, config_path: ConfigOption = None, db: DBOption = Non
 def _note(
     incident_id: str, kind: str, author: str, text: str, config_path: Path | None, db: Path | None
 ) -> None:
-    async def add(store: SQLiteStore) -> None:
+    async def add(store: OpenedStore) -> None:
         if await store.incident(incident_id) is None:
             raise NetvigilError(f"no incident {incident_id!r} in the store")
         await store.add_note(incident_id, "ack" if kind == "ack" else "note", author, text)

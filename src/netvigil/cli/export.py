@@ -9,12 +9,17 @@ from typing import IO, Annotated
 
 import typer
 
-from netvigil.cli._common import ConfigOption, DBOption, existing_store, load_optional_config
+from netvigil.cli._common import (
+    ConfigOption,
+    DBOption,
+    StoreOpener,
+    load_optional_config,
+    reading_store,
+)
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import parse_moment
 from netvigil.export import write_csv, write_jsonl
 from netvigil.store.base import MeasurementQuery
-from netvigil.store.sqlite import SQLiteStore
 
 PAGE = 5_000
 
@@ -46,21 +51,21 @@ def export(
     since_ts = parse_moment(since, option="--since") if since else None
     until_ts = parse_moment(until, option="--until") if until else None
     config = load_optional_config(config_path)
-    path = existing_store(config_path, config, db)
+    opener = reading_store(config_path, config, db)
     query = MeasurementQuery(
         since=since_ts, until=until_ts, targets=target or None, vantages=vantage or None, limit=PAGE
     )
     if out is None:
-        run_async(_export(str(path), query, fmt, sys.stdout))
+        run_async(_export(opener, query, fmt, sys.stdout))
         return
     with out.open("w", encoding="utf-8", newline="") as fp:
-        count = run_async(_export(str(path), query, fmt, fp))
+        count = run_async(_export(opener, query, fmt, fp))
     typer.echo(f"wrote {count} measurements to {out}", err=True)
 
 
-async def _export(path: str, query: MeasurementQuery, fmt: Format, fp: IO[str]) -> int:
+async def _export(opener: StoreOpener, query: MeasurementQuery, fmt: Format, fp: IO[str]) -> int:
     count = 0
-    async with await SQLiteStore.open(path) as store:
+    async with await opener.open() as store:
         while True:
             page = await store.measurements(query)
             if not page:

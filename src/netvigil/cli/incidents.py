@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,16 +20,16 @@ from netvigil.cause import Cause
 from netvigil.cli._common import (
     ConfigOption,
     DBOption,
-    existing_store,
+    StoreOpener,
     load_optional_config,
     output_console,
+    reading_store,
 )
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts, parse_moment
 from netvigil.errors import NetvigilError
 from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.store.base import IncidentQuery
-from netvigil.store.sqlite import SQLiteStore
 from netvigil.words import duration, names
 
 __all__ = [
@@ -139,19 +138,19 @@ def incidents(
 ) -> None:
     """List stored incidents, newest first."""
     since_ts = parse_moment(since, option="--since") if since else None
-    path = existing_store(config_path, load_optional_config(config_path), db)
+    opener = reading_store(config_path, load_optional_config(config_path), db)
     query = IncidentQuery(open_only=open_only, since=since_ts, limit=limit)
-    found = run_async(_incidents(path, query))
+    found = run_async(_incidents(opener, query))
     if as_json:
         for inc in found:
             sys.stdout.write(_compact(inc.to_json()) + "\n")
         return
     title = "open incidents" if open_only else "incidents"
-    output_console().print(incidents_table(found, title=f"{title} in {path}"))
+    output_console().print(incidents_table(found, title=f"{title} in {opener.name}"))
 
 
-async def _incidents(path: Path, query: IncidentQuery) -> list[Incident]:
-    async with await SQLiteStore.open(path) as store:
+async def _incidents(opener: StoreOpener, query: IncidentQuery) -> list[Incident]:
+    async with await opener.open() as store:
         return await store.incidents(query)
 
 
@@ -164,10 +163,10 @@ def incident(
     ] = False,
 ) -> None:
     """Show one incident: its timeline, cause, evidence and what it affected."""
-    path = existing_store(config_path, load_optional_config(config_path), db)
-    found, events = run_async(_incident(path, incident_id))
+    opener = reading_store(config_path, load_optional_config(config_path), db)
+    found, events = run_async(_incident(opener, incident_id))
     if found is None:
-        raise NetvigilError(f"no incident {incident_id!r} in {path}")
+        raise NetvigilError(f"no incident {incident_id!r} in {opener.name}")
     steps = timeline(events)
     if as_json:
         data = found.to_json() | {
@@ -178,8 +177,10 @@ def incident(
     sys.stdout.write("\n".join(_detail(found, steps)) + "\n")
 
 
-async def _incident(path: Path, incident_id: str) -> tuple[Incident | None, list[IncidentEvent]]:
-    async with await SQLiteStore.open(path) as store:
+async def _incident(
+    opener: StoreOpener, incident_id: str
+) -> tuple[Incident | None, list[IncidentEvent]]:
+    async with await opener.open() as store:
         return await store.incident(incident_id), await store.incident_events(incident_id)
 
 

@@ -7,11 +7,16 @@ from typing import Annotated
 
 import typer
 
-from netvigil.cli._common import ConfigOption, DBOption, existing_store, load_optional_config
+from netvigil.cli._common import (
+    ConfigOption,
+    DBOption,
+    StoreOpener,
+    load_optional_config,
+    reading_store,
+)
 from netvigil.cli._loop import run_async
 from netvigil.config import Config
 from netvigil.errors import NetvigilError
-from netvigil.store.sqlite import SQLiteStore
 
 SUFFIXES = (".md", ".markdown", ".html", ".htm")
 """Report formats by file suffix (what `netvigil.report.write_report` writes)."""
@@ -35,18 +40,18 @@ def report(
             param_hint="--out",
         )
     config = load_optional_config(config_path)
-    path = existing_store(config_path, config, db)
-    written = run_async(_report(path, incident_id, config or Config(), out))
+    opener = reading_store(config_path, config, db)
+    written = run_async(_report(opener, incident_id, config or Config(), out))
     typer.echo(f"wrote {', '.join(str(p) for p in written)}", err=True)
 
 
-async def _report(path: Path, incident_id: str, config: Config, out: Path) -> list[Path]:
+async def _report(opener: StoreOpener, incident_id: str, config: Config, out: Path) -> list[Path]:
     from netvigil.report import build_report, write_report  # matplotlib: load only when used
 
-    async with await SQLiteStore.open(path) as store:
+    async with await opener.open() as store:
         incident = await store.incident(incident_id)
         if incident is None:
-            raise NetvigilError(f"no incident {incident_id!r} in {path}")
+            raise NetvigilError(f"no incident {incident_id!r} in {opener.name}")
         built = await build_report(incident, store, config)
     try:
         return write_report(built, out)

@@ -35,7 +35,7 @@ from netvigil.probe_metrics import ProbeMetrics
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
 from netvigil.state.current import CurrentState, StatePolicy
-from netvigil.store.sqlite import SQLiteStore, WriterSettings
+from netvigil.store.open import OpenedStore, open_store, store_name
 from netvigil.web.app import create_app, reconfigure
 from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
@@ -129,9 +129,7 @@ async def _serve(
         sinks.append(alerts)
     if web_state is not None:
         sinks.append(web_state.events)
-    settings = WriterSettings(close_timeout_s=config.store.close_timeout_s)
-    opening = SQLiteStore.open(path, retention_days=config.store.retention_days, settings=settings)
-    async with await opening as store:
+    async with await open_store(config.store, path=path) as store:
         metrics.track_store(store.figures)
         detection = LiveDetection(
             config,
@@ -159,7 +157,7 @@ async def _serve(
             log.info("alerts go to %s", ", ".join(n.name for n in alerts.notifiers))
         parts = _Parts(config, metrics, store, feeds, detection, certificates, current, web_state)
         try:
-            await _probe_and_serve(parts, path, host, port, stop, live, state, config_file)
+            await _probe_and_serve(parts, host, port, stop, live, state, config_file)
         finally:
             await detection.stop()
             if alerts is not None:
@@ -177,7 +175,7 @@ class _Parts:
 
     config: Config
     metrics: Metrics
-    store: SQLiteStore
+    store: OpenedStore
     feeds: list[MeasurementSink]
     detection: LiveDetection
     certificates: CertificateWatch
@@ -187,7 +185,6 @@ class _Parts:
 
 async def _probe_and_serve(
     parts: _Parts,
-    path: Path,
     host: str | None,
     port: int,
     stop: asyncio.Event,
@@ -212,7 +209,7 @@ async def _probe_and_serve(
             ingested = TeeStore(parts.store, parts.feeds)  # agents' batches reach them too
             app = create_app(ingested, config, parts.metrics, state=parts.web_state)
             server = await _start_web(app, host, port, ConnectionLimits.from_config(config))
-            log.info("serving the API on %s/api/v1 (store %s)", server.url, path)
+            log.info("serving the API on %s/api/v1 (store %s)", server.url, store_name(parts.store))
         watchers: list[LiveDetection | CertificateWatch] = [detection, parts.certificates]
         reloader = _reloader(config_file, config, monitor, watchers, parts.current, app)
         view = (

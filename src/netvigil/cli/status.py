@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -17,9 +18,9 @@ from rich.table import Table
 from netvigil.cli._common import (
     ConfigOption,
     DBOption,
-    existing_store,
     load_optional_config,
     output_console,
+    reading_store,
 )
 from netvigil.cli._loop import run_async
 from netvigil.cli._time import format_ts
@@ -27,7 +28,7 @@ from netvigil.config import Config
 from netvigil.model import Measurement
 from netvigil.pipeline.catch_up import catch_up, horizon
 from netvigil.state.current import CurrentState, PairView
-from netvigil.store.sqlite import SQLiteStore
+from netvigil.store.open import OpenedStore
 
 
 def status(
@@ -37,9 +38,9 @@ def status(
 ) -> None:
     """Show the state of each target from each vantage; exit 1 if any is failing."""
     config = load_optional_config(config_path)
-    path = existing_store(config_path, config, db)
+    opener = reading_store(config_path, config, db)
     current = CurrentState(config or Config())
-    latest = run_async(_latest(str(path), current))
+    latest = run_async(_latest(opener.open, current))
     pairs = current.pairs()
     services = {t.name: t.service for t in config.targets} if config else {}
     pairs.sort(key=lambda p: (services.get(p.target) or "", p.target, p.vantage))
@@ -54,11 +55,13 @@ def status(
         raise typer.Exit(1)
 
 
-async def _latest(path: str, current: CurrentState) -> dict[tuple[str, str], Measurement]:
-    """Bring `current` up to date from the store at `path` (the same rules live detection
+async def _latest(
+    opener: Callable[[], Awaitable[OpenedStore]], current: CurrentState
+) -> dict[tuple[str, str], Measurement]:
+    """Bring `current` up to date from the store `opener` opens (the rules live detection
     applies, over the last results that can count for each path) and return the newest
     measurement of every path."""
-    async with await SQLiteStore.open(path) as store:
+    async with await opener() as store:
         latest = {(m.target, m.vantage): m for m in await store.latest()}
         if latest:
             await catch_up(current, store, max(m.ts for m in latest.values()) - horizon(current))

@@ -101,13 +101,33 @@ class ServiceConfig(_Model):
 
 
 class StoreConfig(_Model):
-    """The embedded SQLite store."""
+    """Where measurements are kept: the embedded SQLite file (`kind = "sqlite"`, the
+    default, at `path`) or a PostgreSQL database (`kind = "postgres"`, at `dsn`)."""
 
+    kind: Literal["sqlite", "postgres"] = "sqlite"
     path: str = "netvigil.db"
+    """The SQLite file (kind "sqlite")."""
+    dsn: SecretStr | None = None
+    """The PostgreSQL connection URI, `postgresql://user:password@host:5432/database`
+    (kind "postgres", where it is required). A secret: never shown in errors or logs."""
     retention_days: float = Field(default=30.0, gt=0)
     """Raw measurements older than this are pruned; per-minute rollups are kept."""
     close_timeout_s: float = Field(default=5.0, gt=0, le=600)
     """On stop, wait at most this long for queued measurements to be written."""
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> Self:
+        if self.kind != "postgres":
+            return self
+        if self.dsn is None or not self.dsn.get_secret_value().strip():
+            raise ValueError('store.dsn is required when store.kind is "postgres"')
+        scheme = self.dsn.get_secret_value().partition("://")[0]
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "store.dsn must be a postgresql:// URI"
+                " (postgresql://user:password@host:5432/database)"
+            )
+        return self
 
 
 class SchedulerConfig(_Model):

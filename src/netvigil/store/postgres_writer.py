@@ -1,0 +1,526 @@
+"""The writer task of PostgresStore: the only write connection of a store, on the event loop.
+
+The store `put()`s work on its queue (`netvigil.store.writes`); the task takes whatever
+has queued up, in order, and writes it in as few transactions as order allows, so
+batching follows load, as SQLite's writer thread does. Submitted measurements wait up
+to `WriterSettings.group_commit_s` to share a transaction; anything someone waits on is
+written at once. Incident snapshots and events are written in queue order with the
+measurements around them (`postgres_rows`).
+
+When the server goes away (restarts, the link drops, the disk fills: see
+`is_connection_error`), an outage starts: what nobody waits on (submitted measurements
+and incident events) stays queued, at most `max_backlog` items (the oldest beyond that
+are dropped and counted), and callers waiting on a write are refused at once. The task
+reconnects and tries the oldest queued work again after `retry_every_s`, doubling the
+wait after each failed try up to `PostgresOptions.max_retry_s`; `WriteFailures` logs
+the outage calmly and counts its failed tries. Writing again is safe: measurements are
+idempotent by id, and rollups are recomputed from what is stored. (An incident event
+whose commit reached the server just as the link dropped may be appended twice.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from netvigil.errors import StoreError
+from netvigil.model import Measurement
+from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
+from netvigil.store.postgres_partitions import DayPartitions, day_of
+from netvigil.store.postgres_rows import (
+    create_staging,
+    staging_records,
+    write_incidents,
+    write_measurements,
+)
+from netvigil.store.postgres_schema import is_connection_error
+from netvigil.store.write_failures import WriteFailures
+from netvigil.store.writer_settings import WriterSettings
+from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop, WriteQueue, resolve
+
+__all__ = ["PostgresWriter"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Segment:
+    """Consecutive queued measurements written together; `owner` gets the count of new ones."""
+
+    items: list[Measurement] = field(default_factory=list)
+    owner: Batch | None = None
+
+
+class _Outage(Exception):
+    """A write failed on the server or the link; `unwritten` are the queue items it left."""
+
+    def __init__(self, cause: BaseException, what: str, unwritten: list[Item]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.what = what
+        self.unwritten = unwritten
+
+
+def _items_of(segments: Sequence[_Segment]) -> list[Item]:
+    items: list[Item] = []
+    for seg in segments:
+        if seg.owner is not None:
+            items.append(seg.owner)
+        else:
+            items.extend(seg.items)
+    return items
+
+
+class PostgresWriter:
+    """The task owning the write connection; `connect()` opens a new one (migrated).
+
+    `label` names the store in logs (a DSN without its password). `now` is the wall
+    clock (prunes, partitions ahead), `monotonic` times group commits and retries.
+    `failed` is set when the task stopped on an unexpected error.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        *,
+        label: str,
+        retention_s: float | None,
+        now: Callable[[], float],
+        settings: WriterSettings,
+        options: PostgresOptions = DEFAULT_OPTIONS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self.retention_s = retention_s
+        self.settings = settings
+        self.options = options
+        self.dropped = 0
+        """Submitted measurements lost: they could not be written, or too many waited."""
+        self.incidents_dropped = 0
+        """Submitted incident events lost the same ways."""
+        self.failed: BaseException | None = None
+        self.queue = WriteQueue()
+        self.failures = WriteFailures(
+            label,
+            meanwhile=(
+                f"measurements stay queued (at most {settings.max_backlog}) and are retried"
+                f" every {settings.retry_every_s:g} s or more (at most {options.max_retry_s:g} s)"
+            ),
+            summary_every_s=settings.summary_every_s,
+            monotonic=monotonic,
+        )
+        self.partitions = DayPartitions(days_ahead=options.days_ahead)
+        self.pruned_before = -math.inf
+        self.last_prune = -math.inf
+        self._connect = connect
+        self._conn: Any = None
+        self._now = now
+        self._monotonic = monotonic
+        self._retry_at = -math.inf
+        self._tries = 0
+        self._in_hand = 0
+        self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._last_commit = -math.inf
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Connect (raising StoreError when that fails) and start the task."""
+        try:
+            await self._connection()
+        except Exception as exc:
+            raise StoreError(f"{self.label}: {exc}") from exc
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="netvigil-store-write")
+
+    def put(self, item: Item) -> None:
+        """Queue work; never blocks. From another thread than the task's loop, the task
+        is woken through that loop (which must be running)."""
+        self.queue.put(item)
+        urgent = type(item) is not Measurement
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._loop or self._loop is None:
+            self._signal(urgent)
+        else:
+            self._loop.call_soon_threadsafe(self._signal, urgent)
+
+    def _signal(self, urgent: bool) -> None:
+        if urgent:
+            self._urgent.set()
+        self._wake.set()
+
+    async def join(self, timeout_s: float) -> bool:
+        """Wait until the task has ended (after a `Stop`, or a failure), at most
+        `timeout_s`; whether it has ended. Past the timeout the task is cancelled (what
+        is still queued stays there: see `WriteQueue.fail_all`)."""
+        if self._task is None:
+            return True
+        done, _ = await asyncio.wait([self._task], timeout=timeout_s)
+        if done:
+            return True
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+        return False
+
+    @property
+    def waiting(self) -> int:
+        """Items queued or in a write under way."""
+        return len(self.queue) + self._in_hand
+
+    def unwritten(self) -> int:
+        """About how many submitted measurements are not written yet."""
+        return self.queue.unwritten()[0] + self._in_hand
+
+    async def _connection(self) -> Any:
+        """The write connection, opened (staging tables, partitions known and ahead) when
+        there is none."""
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        try:
+            conn = await self._connect()
+        except StoreError:
+            raise
+        except Exception as exc:  # refused, unreachable, bad credentials: the server's side
+            raise ConnectionError(f"cannot connect: {exc}") from exc
+        try:
+            await create_staging(conn)
+            await self.partitions.load(conn)
+            await self.partitions.ensure_ahead(conn, self._now())
+            found = await conn.fetchval("SELECT value FROM meta WHERE key = 'pruned_before'")
+        except BaseException:
+            conn.terminate()
+            raise
+        if found is not None:
+            self.pruned_before = max(self.pruned_before, float(found))
+        self._conn = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _run(self) -> None:
+        try:
+            await self._write_loop()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug: fail loudly rather than hang callers
+            log.exception("store writer stopped")
+            self.failed = exc
+            self.queue.fail_all(StoreError(f"{self.label}: store writer stopped: {exc}"))
+        finally:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                try:
+                    await asyncio.wait_for(conn.close(), 2.0)
+                except BaseException:
+                    conn.terminate()
+
+    async def _write_loop(self) -> None:
+        settings = self.settings
+        while True:
+            if self.failures.failing:
+                if await self._retry():
+                    return
+                continue
+            if not self.queue.backlog:
+                await self._wait_for_work()
+            while not self.failures.failing:
+                if (
+                    self.retention_s is not None
+                    and self._now() - self.last_prune >= settings.prune_every_s
+                ):
+                    await self._prune_quietly(self._now() - self.retention_s)
+                    if self.failures.failing:
+                        break
+                items = self.queue.take(settings.max_transaction)
+                if not items:
+                    break
+                if await self._process(items):
+                    return
+
+    async def _wait_for_work(self) -> None:
+        """Sleep until work is queued (or a prune is due), then wait out the group commit
+        delay unless someone waits on the work."""
+        settings = self.settings
+        timeout = None if self.retention_s is None else settings.prune_every_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        delay = self._last_commit + settings.group_commit_s - self._monotonic()
+        if delay > 0 and self.queue and not self._urgent.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), delay)
+        self._urgent.clear()
+        self._last_commit = self._monotonic()
+
+    async def _retry(self) -> bool:
+        """During an outage: wait for the next try (refusing at once whoever waits on a
+        write), keep what nobody waits on within `max_backlog`, reconnect and try the
+        oldest of it again. True once the task is to end."""
+        delay = self._retry_at - self._monotonic()
+        if delay > 0 and not self.queue.stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), delay)
+        self._urgent.clear()
+        self._wake.clear()
+        self.queue.hold(self._refusal())
+        self._trim()
+        if not self.queue.stopping and self._monotonic() < self._retry_at:
+            return False  # woken to refuse a caller
+        try:
+            await self._connection()
+        except Exception as exc:
+            self._note_failure("a reconnection", exc)
+            if self.queue.stopping:
+                self._give_up()
+                return True
+            return False
+        items = self.queue.take(self.settings.retry_transaction)
+        if items:
+            return await self._process(items)
+        self._committed()  # connected again, nothing was waiting
+        return False
+
+    def _refusal(self) -> StoreError:
+        return StoreError(f"{self.label}: cannot write now: {self.failures.cause}")
+
+    def _trim(self) -> None:
+        measurements, incidents = self.queue.trim(self.settings.max_backlog)
+        if measurements or incidents:
+            self.dropped += measurements
+            self.incidents_dropped += incidents
+            self.failures.queue_full(self.settings.max_backlog)
+
+    def _note_failure(self, what: str, exc: BaseException) -> None:
+        """Count a failed try; the next one comes after a wait that doubles, bounded."""
+        self.failures.failed(what, exc, queued=len(self.queue), dropped=self.dropped)
+        self._drop_connection()
+        self._tries += 1
+        wait = self.settings.retry_every_s * 2.0 ** min(self._tries - 1, 16)
+        self._retry_at = self._monotonic() + min(wait, self.options.max_retry_s)
+
+    def _committed(self) -> None:
+        self._tries = 0
+        self.failures.succeeded(dropped=self.dropped)
+
+    def _give_up(self) -> None:
+        measurements, incidents = self.queue.unwritten()
+        log.error(
+            "%s: stopping with %d measurements and %d incident events not written: %s",
+            self.label,
+            measurements,
+            incidents,
+            self.failures.cause,
+        )
+
+    async def _process(self, items: list[Item]) -> bool:
+        """Write one drained run of queue items in order; True when the task is to end."""
+        self._in_hand = sum(type(item) is Measurement for item in items)
+        try:
+            return await self._write_in_order(items)
+        except _Outage as outage:
+            self.queue.park(outage.unwritten, self._refusal())
+            self._note_failure(outage.what, outage.cause)
+            self._in_hand = 0
+            self._trim()
+            if self.queue.stopping:
+                self._give_up()
+                return True
+            return False
+        finally:
+            self._in_hand = 0
+
+    async def _write_in_order(self, items: list[Item]) -> bool:
+        """`_process` until a write fails on the server (`_Outage`)."""
+        segments: list[_Segment] = []
+        notes: list[IncidentWrite] = []
+        for at, item in enumerate(items):
+            try:
+                if isinstance(item, IncidentWrite):
+                    await self._write(segments)
+                    segments = []
+                    notes.append(item)
+                    continue
+                await self._write_incidents(notes)
+                notes = []
+                if isinstance(item, Measurement):
+                    if not segments or segments[-1].owner is not None:
+                        segments.append(_Segment())
+                    segments[-1].items.append(item)
+                elif isinstance(item, Batch):
+                    segments.append(_Segment(list(item.items), item))
+                else:
+                    await self._write(segments)
+                    segments = []
+                    if isinstance(item, Stop):
+                        return True
+                    if not isinstance(item, Prune):
+                        raise TypeError(f"the PostgreSQL writer cannot write {item!r}")
+                    try:
+                        resolve(item.future, await self._prune(item.older_than))
+                    except StoreError as exc:  # failed on what it deletes
+                        resolve(item.future, exc)
+            except _Outage as outage:
+                outage.unwritten.extend(items[at:])
+                raise
+        await self._write(segments)
+        await self._write_incidents(notes)
+        return False
+
+    async def _prune(self, older_than: float) -> int:
+        """Drop and delete raw rows older than `older_than` (`DayPartitions.prune`).
+
+        Raises _Outage when the server fails, StoreError when the prune itself does.
+        """
+        self.last_prune = self._now()
+        try:
+            conn = await self._connection()
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('pruned_before', $1) ON CONFLICT (key)"
+                    " DO UPDATE SET value = greatest(meta.value, excluded.value)",
+                    older_than,
+                )
+                deleted = await self.partitions.prune(conn, older_than)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise _Outage(exc, "a prune", []) from exc
+            with contextlib.suppress(Exception):  # the cache may name dropped partitions
+                await self.partitions.load(self._conn)
+            raise StoreError(f"{self.label}: prune failed: {exc}") from exc
+        self._committed()
+        self.partitions.forget(older_than)
+        self.pruned_before = max(self.pruned_before, older_than)
+        with contextlib.suppress(Exception):  # tried again at the next prune
+            await self.partitions.ensure_ahead(conn, self._now())
+        return deleted
+
+    async def _prune_quietly(self, older_than: float) -> None:
+        """The periodic retention prune: failures are logged (an outage starts on a
+        server failure), never raised."""
+        try:
+            await self._prune(older_than)
+        except _Outage as outage:
+            self._note_failure(outage.what, outage.cause)
+        except StoreError as exc:
+            log.error("%s", exc)
+
+    async def _write_incidents(self, notes: list[IncidentWrite]) -> None:
+        """Write incident snapshots and events in one transaction (each alone on failure).
+
+        Raises _Outage when that fails on the server.
+        """
+        if not notes:
+            return
+        try:
+            await self._commit_incidents(notes)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise _Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
+            for at, note in enumerate(notes):
+                try:
+                    await self._commit_incidents([note])
+                except Exception as exc:
+                    if is_connection_error(exc):
+                        raise _Outage(exc, "an incident write", list(notes[at:])) from exc
+                    error = StoreError(f"{self.label}: could not write an incident: {exc}")
+                    if note.future is None:
+                        self.incidents_dropped += 1
+                        log.error("%s", error)
+                    else:
+                        resolve(note.future, error)
+                else:
+                    if note.future is not None:
+                        resolve(note.future, 1)
+            return
+        for note in notes:
+            if note.future is not None:
+                resolve(note.future, 1)
+
+    async def _commit_incidents(self, notes: list[IncidentWrite]) -> None:
+        conn = await self._connection()
+        async with conn.transaction():
+            await write_incidents(conn, notes)
+        self._committed()
+
+    async def _write(self, segments: list[_Segment]) -> None:
+        """Insert segments in one transaction (their rollups and `latest` with them).
+
+        When that fails on the server, _Outage is raised with the segments' items. When
+        it fails otherwise, each batch and each submitted measurement is written alone,
+        so a bad one fails only itself: a batch is refused whole (its `add()` raises), a
+        submitted measurement is dropped and logged.
+        """
+        if not segments:
+            return
+        try:
+            counts = await self._commit(segments)
+        except Exception as exc:
+            if is_connection_error(exc):
+                what = f"{sum(len(seg.items) for seg in segments)} measurements"
+                raise _Outage(exc, what, _items_of(segments)) from exc
+            with contextlib.suppress(Exception):  # another store may have dropped a day
+                await self.partitions.load(self._conn)
+            await self._write_each(segments)
+            return
+        for seg, count in zip(segments, counts, strict=True):
+            if seg.owner is not None:
+                resolve(seg.owner.future, count)
+
+    async def _write_each(self, segments: list[_Segment]) -> None:
+        units = [
+            part
+            for seg in segments
+            for part in ([seg] if seg.owner is not None else [_Segment([m]) for m in seg.items])
+        ]
+        dropped = self.dropped
+        first: StoreError | None = None
+        for at, unit in enumerate(units):
+            try:
+                [count] = await self._commit([unit])
+            except Exception as exc:
+                if is_connection_error(exc):
+                    what = f"{len(unit.items)} measurements"
+                    raise _Outage(exc, what, _items_of(units[at:])) from exc
+                error = StoreError(
+                    f"{self.label}: could not write {len(unit.items)} measurements: {exc}"
+                )
+                first = first or error
+                if unit.owner is None:
+                    self.dropped += len(unit.items)
+                else:
+                    resolve(unit.owner.future, error)
+                continue
+            if unit.owner is not None:
+                resolve(unit.owner.future, count)
+        if self.dropped > dropped:
+            log.error(
+                "%s: dropped %d submitted measurements; first error: %s",
+                self.label,
+                self.dropped - dropped,
+                first,
+            )
+
+    async def _commit(self, segments: list[_Segment]) -> list[int]:
+        """One transaction for `segments`; each one's count of new rows. The partitions
+        the rows need are created first, each in its own statement."""
+        records = staging_records([seg.items for seg in segments])
+        conn = await self._connection()
+        await self.partitions.ensure(conn, {day_of(r[2]) for r in records})
+        async with conn.transaction():
+            counts = await write_measurements(conn, records, len(segments), self.pruned_before)
+        self._committed()
+        return counts
