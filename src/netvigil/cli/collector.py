@@ -31,7 +31,7 @@ from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
 from netvigil.shutdown import stop_event
-from netvigil.store.sqlite import SQLiteStore, WriterSettings
+from netvigil.store.open import open_store
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +118,9 @@ async def _collect(
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             raise CollectorError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
-        settings = WriterSettings(close_timeout_s=config.store.close_timeout_s)
-        opening = SQLiteStore.open(
-            path, retention_days=config.store.retention_days, settings=settings
-        )
-        async with await opening as store:
-            log.info("collecting %s/%s into %s", bus.measurements_stream, durable, path)
+        async with await open_store(config.store, path=path) as store:
+            where = "PostgreSQL" if config.store.kind == "postgres" else path
+            log.info("collecting %s/%s into %s", bus.measurements_stream, durable, where)
             await Collector(consumer, store, keep_alive_s=bus.ack_wait_s / 2).run(stop)
         log.info(
             "collector stopped: %d acked (%d new), %d set aside",
