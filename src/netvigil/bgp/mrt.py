@@ -27,7 +27,7 @@ from netvigil.bgp.mrt_frames import MrtFraming, scan_mrt
 
 __all__ = ["MrtReport", "collector_of", "element_of", "import_mrt"]
 
-_COLLECTOR = re.compile(r"(rrc\d\d|route-views[\w.-]*?)(?=[./]|$)")
+_COLLECTOR = re.compile(r"rrc\d\d|route-views(?:\d+|\.[a-z][a-z0-9]*)?")
 
 
 @dataclass(slots=True)
@@ -182,7 +182,7 @@ def _framing_error(path: Path, framing: MrtFraming, elements: int) -> str:
         kinds = ", ".join(f"{n} {name}" for name, n in sorted(framing.types.items()))
         return (
             f"{path}: {framing.deprecated_records} of {framing.records} records are of a"
-            f" deprecated MRT type this parser does not decode ({kinds});"
+            f" deprecated MRT type that pybgpkit-parser does not decode ({kinds});"
             f" {elements} elements read"
         )
     return ""

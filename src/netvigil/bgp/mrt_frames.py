@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["MRT_TYPES", "MrtFraming", "open_mrt", "scan_mrt"]
+__all__ = ["DEPRECATED", "MRT_TYPES", "MrtFraming", "open_mrt", "scan_mrt"]
 
 MRT_TYPES: dict[int, str] = {
     1: "START",
@@ -46,8 +46,13 @@ MRT_TYPES: dict[int, str] = {
 }
 """MRT record types by number (1-10 are the deprecated types of RFC 6396 appendix B)."""
 
+_BGP4MP_DEPRECATED = {2: "BGP4MP_ENTRY", 3: "BGP4MP_SNAPSHOT"}
+DEPRECATED = frozenset({*(MRT_TYPES[n] for n in range(1, 11)), *_BGP4MP_DEPRECATED.values()})
+"""Names of the deprecated record types and subtypes (RFC 6396 appendix B)."""
+
 _HEADER = struct.Struct("!IHHI")
 _TABLE_DUMP = 12
+_BGP4MP = 16
 _MAX_RECORD = 1 << 24  # no real record is 16 MiB; a larger length is a damaged header
 
 
@@ -67,9 +72,9 @@ class MrtFraming:
 
     @property
     def deprecated_records(self) -> int:
-        """Records of the deprecated types 1-10 (1990s collectors wrote BGP as type 5)."""
-        names = {MRT_TYPES[n] for n in range(1, 11)}
-        return sum(count for name, count in self.types.items() if name in names)
+        """Records of a deprecated type or subtype: types 1-10 (1990s collectors wrote BGP
+        as type 5) and BGP4MP_ENTRY / BGP4MP_SNAPSHOT (OpenBGPD's old RIB dumps)."""
+        return sum(count for name, count in self.types.items() if name in DEPRECATED)
 
 
 @contextmanager
@@ -119,8 +124,10 @@ def _walk(stream: io.BufferedIOBase, found: MrtFraming) -> None:
             if len(header) < 12:
                 found.error = f"ends inside a record header at byte {offset}"
                 return
-            _, kind, _, length = _HEADER.unpack(header)
+            _, kind, subtype, length = _HEADER.unpack(header)
             name = MRT_TYPES.get(kind)
+            if kind == _BGP4MP:
+                name = _BGP4MP_DEPRECATED.get(subtype, name)
             if name is None or length > _MAX_RECORD:
                 found.error = (
                     f"no MRT record at byte {offset} (type {kind}, length {length}):"
