@@ -83,6 +83,11 @@ class BgpFeed:
             return None
         return cls(config.bgp, config.networks, base=base)
 
+    @property
+    def watched(self) -> list[str]:
+        """The networks the feeds watch: those with prefixes or an AS."""
+        return [n.name for n in self.networks if n.prefixes or n.asn is not None]
+
     def statuses(self) -> list[FeedStatus]:
         """Each feed's state now."""
         return [s.status() for s in self.states]
@@ -126,6 +131,14 @@ class BgpFeed:
             update(item)
 
     async def _source(self, section: BgpFeedConfig, state: FeedState) -> None:
+        """Run one feed; a fault in it is logged and leaves it down, the others running."""
+        try:
+            await self._run_source(section, state)
+        except Exception as exc:
+            log.exception("BGP feed %s stopped", state.name)
+            state.down(f"stopped by a fault: {exc!r}")
+
+    async def _run_source(self, section: BgpFeedConfig, state: FeedState) -> None:
         if section.kind == "ris_live":
             client = RisLiveClient(
                 section.url,
@@ -198,8 +211,7 @@ class BgpFeed:
         detail = f"{status.name} ({status.kind}) " + (
             "connected" if status.connected else f"down: {status.last_error}"
         )
-        watched = self.visibility.networks if self.visibility is not None else []
-        for network in watched:
+        for network in self.watched:
             self._sink.event(SignalEvent(network, kind, t, detail=detail, source=status.kind))
 
 

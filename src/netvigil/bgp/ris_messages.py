@@ -86,7 +86,10 @@ def decode_ris_message(text: str | bytes) -> RisMessage:
         return RisMessage(kind)
     if not isinstance(data, dict):
         raise ValueError("ris_message without data")
-    return RisMessage(kind, tuple(ris_items(data)))
+    try:
+        return RisMessage(kind, tuple(ris_items(data)))
+    except (TypeError, AttributeError, KeyError) as exc:  # a field of an unexpected shape
+        raise ValueError(f"malformed ris_message: {exc!r}") from exc
 
 
 def ris_items(data: dict[str, Any]) -> list[BgpItem]:
