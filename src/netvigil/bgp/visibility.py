@@ -223,6 +223,8 @@ class PrefixVisibility:
 
     def _element(self, element: BgpElement) -> None:
         peer = element.peer
+        if peer not in self._heard:
+            self._total_changed()
         self._heard[peer] = element.time
         owners = self._owners_of(element)
         if not owners:
@@ -252,12 +254,26 @@ class PrefixVisibility:
     def _peer_state(self, state: PeerState) -> None:
         peer = state.peer
         if state.is_up:
+            if peer not in self._heard:
+                self._total_changed()
             self._heard[peer] = state.time
             return
-        self._heard.pop(peer, None)
+        if self._heard.pop(peer, None) is not None:
+            self._total_changed()
         for prefix, routes in self._routes.items():
             if routes.pop(peer, None) is not None:
                 self._changed(self._owners.get(prefix, {}), prefix, "withdrawal", state.time, peer)
+
+    def _total_changed(self) -> None:
+        """A peer joined or left the total: every network with something known is resampled."""
+        for watch in self._watches.values():
+            if watch.units:
+                self._mark(watch.name)
+
+    def _mark(self, network: str) -> None:
+        self._dirty.add(network)
+        next_at = self._last_sample.get(network, float("-inf")) + self.sample_every_s
+        self._due = min(self._due, next_at)
 
     def _owners_of(self, element: BgpElement) -> dict[str, str]:
         """The networks `element`'s prefix belongs to, each with its visibility unit."""
@@ -323,9 +339,7 @@ class PrefixVisibility:
     ) -> None:
         for network in owners:
             self._pend(network, prefix, kind, t, peer, "")
-            self._dirty.add(network)
-            next_at = self._last_sample.get(network, float("-inf")) + self.sample_every_s
-            self._due = min(self._due, next_at)
+            self._mark(network)
 
     def _pend(
         self, network: str, prefix: str, kind: SignalEventKind, t: float, peer: PeerKey, detail: str
