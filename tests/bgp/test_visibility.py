@@ -204,3 +204,25 @@ def test_recent_signals_keeps_the_newest(sink: Sink) -> None:
     latest = recent.latest("acme", "bgp_visibility")
     assert latest is not None
     assert (latest.value, latest.t) == (1.0, 9.0)
+
+
+def test_prefix_index_finds_every_covering_prefix() -> None:
+    from netvigil.bgp.prefixes import PrefixIndex
+
+    index = PrefixIndex(
+        [
+            (ip_network("10.0.0.0/8"), "a"),
+            (ip_network("10.1.0.0/16"), "b"),
+            (ip_network("10.1.0.0/16"), "c"),
+            (ip_network("0.0.0.0/0"), "all4"),
+            (ip_network("2001:db8::/32"), "v6"),
+        ]
+    )
+    assert index.covering("10.1.2.0/24") == ["all4", "a", "b", "c"]
+    assert index.covering("10.2.0.0/16") == ["all4", "a"]
+    assert index.covering("10.0.0.0/7") == ["all4"]  # less specific than 10/8
+    assert index.covering("10.1.0.0") == ["all4", "a", "b", "c"]  # a host
+    assert index.covering("2001:db8:ffff::/48") == ["v6"]
+    assert index.covering("2001:db9::/32") == []
+    assert index.covering("not a prefix/24") == []
+    assert PrefixIndex([]).covering("10.0.0.0/8") == []

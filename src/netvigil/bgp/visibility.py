@@ -27,13 +27,16 @@ Times are the elements' own, so an MRT file replays as it happened.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from netvigil.bgp.model import BLACKHOLE_COMMUNITY, BgpElement, BgpItem, PeerKey, PeerState
+from netvigil.bgp.prefixes import PrefixIndex
 from netvigil.config.model import NetworkConfig
 from netvigil.signal import SignalEvent, SignalEventKind, SignalSample, SignalSink
 
@@ -143,11 +146,18 @@ class PrefixVisibility:
         for watch in self._watches.values():
             if watch.asn is not None:
                 self._by_asn.setdefault(watch.asn, []).append(watch)
+        self._index = PrefixIndex(
+            (net, (watch, str(net))) for watch in self._watches.values() for net in watch.configured
+        )
         self._covered: dict[str, tuple[tuple[_Watch, str], ...]] = {}
         self._owners: dict[str, dict[str, str]] = {}  # prefix -> {network: unit}
         self._routes: dict[str, dict[PeerKey, _Route]] = {}
         self._heard: dict[PeerKey, float] = {}
+        self._holds: Counter[PeerKey] = Counter()  # routes held, per peer holding any
+        self._next_prune = float("-inf")
         self._pending: dict[tuple[str, str, SignalEventKind], _Pending] = {}
+        self._queue: list[tuple[float, int, tuple[str, str, SignalEventKind]]] = []  # by due
+        self._order = itertools.count()
         self._dirty: set[str] = set()
         self._last_sample: dict[str, float] = {}
         self._due = float("inf")
@@ -173,13 +183,15 @@ class PrefixVisibility:
 
     def flush(self, t: float) -> None:
         """Hand the sink every gathered event and sample due by `t`."""
-        due = float("inf")
-        for key, pending in list(self._pending.items()):
-            if pending.first_t + self.hold_s <= t:
-                del self._pending[key]
-                self._emit(key, pending, t)
-            else:
-                due = min(due, pending.first_t + self.hold_s)
+        queue = self._queue
+        total: int | None = None
+        while queue and queue[0][0] <= t:
+            _, _, key = heapq.heappop(queue)
+            pending = self._pending.pop(key)
+            if total is None:
+                total = self.peers_total(t)
+            self._emit(key, pending, total)
+        due = queue[0][0] if queue else float("inf")
         for name in list(self._dirty):
             next_at = self._last_sample.get(name, float("-inf")) + self.sample_every_s
             if next_at <= t:
@@ -191,11 +203,13 @@ class PrefixVisibility:
 
     def peers_total(self, t: float) -> int:
         """Peers heard from in the `window_s` before `t`, and peers still holding a route."""
-        cutoff = t - self.window_s
-        for peer in [p for p, last in self._heard.items() if last < cutoff]:
-            del self._heard[peer]
-        holders = {peer for routes in self._routes.values() for peer in routes}
-        return len(holders | self._heard.keys())
+        if t >= self._next_prune:  # forget the silent peers now and then, not at every call
+            cutoff = t - self.window_s
+            for peer in [p for p, last in self._heard.items() if last < cutoff]:
+                del self._heard[peer]
+            self._next_prune = t + self.window_s / 16
+        heard = self._heard
+        return len(heard) + sum(1 for peer in self._holds if peer not in heard)
 
     def visibility(self, network: str, t: float | None = None) -> NetworkVisibility | None:
         """`network`'s visibility at `t` (default: the newest element time); None when it
@@ -236,11 +250,13 @@ class PrefixVisibility:
             if old is None:
                 return  # a withdrawal of a route the peer did not have
             del routes[peer]
+            self._release(peer)
             self._changed(owners, prefix, "withdrawal", element.time, peer)
             return
         new = _Route(element.as_path, element.origin_asns, element.communities, element.time)
         routes[peer] = new
         if old is None:
+            self._holds[peer] += 1
             self._changed(owners, prefix, "announcement", element.time, peer)
         elif old.as_path != new.as_path:
             self._changed(owners, prefix, "path_change", element.time, peer)
@@ -262,7 +278,16 @@ class PrefixVisibility:
             self._total_changed()
         for prefix, routes in self._routes.items():
             if routes.pop(peer, None) is not None:
+                self._release(peer)
                 self._changed(self._owners.get(prefix, {}), prefix, "withdrawal", state.time, peer)
+
+    def _release(self, peer: PeerKey) -> None:
+        """`peer` holds one route fewer."""
+        left = self._holds[peer] - 1
+        if left > 0:
+            self._holds[peer] = left
+        else:
+            del self._holds[peer]
 
     def _total_changed(self) -> None:
         """A peer joined or left the total: every network with something known is resampled."""
@@ -295,18 +320,7 @@ class PrefixVisibility:
     def _covered_by(self, prefix: str) -> tuple[tuple[_Watch, str], ...]:
         found = self._covered.get(prefix)
         if found is None:
-            try:
-                net = ip_network(prefix, strict=False)
-            except ValueError:
-                net = None
-            found = tuple(
-                (watch, str(configured))
-                for watch in self._watches.values()
-                for configured in watch.configured
-                if net is not None
-                and net.version == configured.version
-                and net.subnet_of(configured)  # type: ignore[arg-type]
-            )
+            found = tuple(self._index.covering(prefix))
             if len(self._covered) < 1_000_000:  # the cache of a full table, at most
                 self._covered[prefix] = found
         return found
@@ -348,14 +362,14 @@ class PrefixVisibility:
         pending = self._pending.get(key)
         if pending is None:
             self._pending[key] = _Pending(t, {peer}, detail)
+            heapq.heappush(self._queue, (t + self.hold_s, next(self._order), key))
             self._due = min(self._due, t + self.hold_s)
         else:
             pending.peers.add(peer)
             pending.detail = detail or pending.detail
 
-    def _emit(self, key: tuple[str, str, SignalEventKind], pending: _Pending, t: float) -> None:
+    def _emit(self, key: tuple[str, str, SignalEventKind], pending: _Pending, total: int) -> None:
         network, prefix, kind = key
-        total = self.peers_total(t)
         n = len(pending.peers)
         routing = len(self._routes.get(prefix, {}))
         words = {
