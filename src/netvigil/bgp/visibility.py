@@ -211,9 +211,11 @@ class PrefixVisibility:
         heard = self._heard
         return len(heard) + sum(1 for peer in self._holds if peer not in heard)
 
-    def visibility(self, network: str, t: float | None = None) -> NetworkVisibility | None:
-        """`network`'s visibility at `t` (default: the newest element time); None when it
-        is not watched."""
+    def visibility(
+        self, network: str, t: float | None = None, *, with_prefixes: bool = True
+    ) -> NetworkVisibility | None:
+        """`network`'s visibility at `t` (default: the newest element time), with each
+        prefix's view unless `with_prefixes` is False; None when it is not watched."""
         watch = self._watches.get(network)
         if watch is None:
             return None
@@ -222,17 +224,18 @@ class PrefixVisibility:
         shares: list[float] = []
         seeing_any: set[PeerKey] = set()
         views: list[PrefixView] = []
-        for _unit, prefixes in sorted(watch.units.items()):
+        for prefixes in watch.units.values():
             seeing: set[PeerKey] = set()
             for prefix in prefixes:
                 routes = self._routes.get(prefix, {})
-                good = {p for p, r in routes.items() if _legit(r, watch.asn)}
-                seeing |= good
-                views.append(_view(prefix, routes))
+                seeing.update(p for p, r in routes.items() if _legit(r, watch.asn))
+                if with_prefixes:
+                    views.append(_view(prefix, routes))
             seeing_any |= seeing
             if total:
                 shares.append(min(1.0, len(seeing) / total))
         value = sum(shares) / len(shares) if shares else None
+        views.sort(key=lambda v: v.prefix)
         return NetworkVisibility(network, t, value, len(seeing_any), total, tuple(views))
 
     def _element(self, element: BgpElement) -> None:
@@ -386,7 +389,7 @@ class PrefixVisibility:
         )
 
     def _sample(self, network: str, t: float) -> None:
-        seen = self.visibility(network, t)
+        seen = self.visibility(network, t, with_prefixes=False)
         if seen is None or seen.value is None:
             return
         self._last_sample[network] = t
