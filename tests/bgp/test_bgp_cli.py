@@ -43,7 +43,11 @@ def test_import_json_counts_and_visibility(bgp_data: Path, tmp_path: Path) -> No
     doc = json.loads(done.stdout)
     rrc06, jinx = doc["files"]
     assert (rrc06["elements"], rrc06["announcements"], rrc06["withdrawals"]) == (1557, 1435, 122)
-    assert (jinx["elements"], jinx["collector"], jinx["records"]) == (8611, "route-views.jinx", 1756)
+    assert (jinx["elements"], jinx["collector"], jinx["records"]) == (
+        8611,
+        "route-views.jinx",
+        1756,
+    )
     assert sum(p["elements"] for p in rrc06["peers"]) == 1557
     assert rrc06["peers"][0] == {"peer_ip": "202.249.2.185", "peer_asn": 25152, "elements": 1266}
     networks = {n["network"]: n for n in doc["networks"]}

@@ -64,8 +64,10 @@ async def test_ris_live_feed_reaches_the_sink_and_the_api(
     task = await running(feed, recent)
     try:
         await wait_for(
-            lambda: recent.latest("as20473", "bgp_visibility") is not None
-            and recent.latest("br", "bgp_visibility") is not None
+            lambda: (
+                recent.latest("as20473", "bgp_visibility") is not None
+                and recent.latest("br", "bgp_visibility") is not None
+            )
         )
         await wait_for(lambda: len(recent.events("as20473")) >= 4)  # after the 1 s hold
         kinds = {(e.kind, e.prefix) for e in recent.events("as20473")}
@@ -90,7 +92,11 @@ async def test_ris_live_feed_reaches_the_sink_and_the_api(
             assert body["latest_sample"]["signal"] == "bgp_visibility"
             assert {e["kind"] for e in body["events"]} == {"announcement"}
             [state] = body["feeds"]
-            assert (state["name"], state["kind"], state["state"]) == ("ris", "ris_live", "connected")
+            assert (state["name"], state["kind"], state["state"]) == (
+                "ris",
+                "ris_live",
+                "connected",
+            )
             assert state["last_message_at"] is not None
             quiet = (await client.get("/api/v1/networks/quiet/bgp")).json()
             assert quiet["visibility"] is None  # nothing said about it yet: unknown

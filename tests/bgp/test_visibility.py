@@ -72,7 +72,12 @@ def test_visible_from_every_peer(vis: PrefixVisibility, sink: Sink) -> None:
     assert seen is not None
     assert (seen.value, seen.peers_seeing, seen.peers_total) == (1.0, 4, 4)
     [view] = seen.prefixes
-    assert (view.prefix, view.peers, view.origins, view.path) == ("192.0.2.0/24", 4, {64500: 4}, PATH)
+    assert (view.prefix, view.peers, view.origins, view.path) == (
+        "192.0.2.0/24",
+        4,
+        {64500: 4},
+        PATH,
+    )
     [event] = sink.events
     assert (event.kind, event.prefix, event.peers, event.peers_total) == (
         "announcement", "192.0.2.0/24", 4, 4,
@@ -89,8 +94,14 @@ def test_withdrawal_by_n_of_m_peers_is_one_event(vis: PrefixVisibility, sink: Si
     withdrawals = [e for e in sink.events if e.kind == "withdrawal"]
     assert len(withdrawals) == 1
     w = withdrawals[0]
-    assert (w.entity, w.prefix, w.peers, w.peers_total, w.t) == ("acme", "192.0.2.0/24", 3, 4, 200.0)
-    assert "withdrawn by 3 of 4 peers; 1 still route it" == w.detail
+    assert (w.entity, w.prefix, w.peers, w.peers_total, w.t) == (
+        "acme",
+        "192.0.2.0/24",
+        3,
+        4,
+        200.0,
+    )
+    assert w.detail == "withdrawn by 3 of 4 peers; 1 still route it"
     assert sink.samples[-1].value == 0.25
     assert sink.samples[-1].t >= 200.0
 

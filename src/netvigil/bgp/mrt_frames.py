@@ -21,7 +21,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEPRECATED", "MRT_TYPES", "MrtFraming", "open_mrt", "scan_mrt"]
+__all__ = [
+    "DEPRECATED",
+    "MRT_TYPES",
+    "MrtFraming",
+    "MrtRecord",
+    "mrt_records",
+    "open_mrt",
+    "scan_mrt",
+]
 
 MRT_TYPES: dict[int, str] = {
     1: "START",
@@ -54,6 +62,17 @@ _HEADER = struct.Struct("!IHHI")
 _TABLE_DUMP = 12
 _BGP4MP = 16
 _MAX_RECORD = 1 << 24  # no real record is 16 MiB; a larger length is a damaged header
+
+
+@dataclass(frozen=True, slots=True)
+class MrtRecord:
+    """One whole MRT record: where it starts (uncompressed byte), its header, its body."""
+
+    offset: int
+    time: int
+    kind: int
+    subtype: int
+    body: bytes
 
 
 @dataclass(slots=True)
@@ -103,28 +122,27 @@ def scan_mrt(path: Path) -> MrtFraming:
     """
     found = MrtFraming()
     with open_mrt(path) as stream:
-        _walk(stream, found)
+        for _ in mrt_records(stream, found):
+            pass
     return found
 
 
-def _walk(stream: io.BufferedIOBase, found: MrtFraming) -> None:
-    """Count the records of `stream` into `found`, stopping at the first damage.
+def mrt_records(stream: io.BufferedIOBase, found: MrtFraming) -> Iterator[MrtRecord]:
+    """Each whole record of `stream`, counted into `found`; stops at the first damage, which
+    `found.error` then describes.
 
     Early RIS RIB dumps (TABLE_DUMP, 2000) declare each record 4 bytes shorter than
     written: where a TABLE_DUMP record is followed by no header but 4 bytes later by
-    another TABLE_DUMP header, those 4 bytes are taken as part of the record.
+    another TABLE_DUMP header (or by the end), those 4 bytes are part of the record.
     """
     offset = 0
-    header = b""
     try:
-        while True:
-            header = header or stream.read(12)
-            if not header:
-                return
+        header = stream.read(12)
+        while header:
             if len(header) < 12:
                 found.error = f"ends inside a record header at byte {offset}"
                 return
-            _, kind, subtype, length = _HEADER.unpack(header)
+            t, kind, subtype, length = _HEADER.unpack(header)
             name = MRT_TYPES.get(kind)
             if kind == _BGP4MP:
                 name = _BGP4MP_DEPRECATED.get(subtype, name)
@@ -140,23 +158,29 @@ def _walk(stream: io.BufferedIOBase, found: MrtFraming) -> None:
                     f"ends inside a {name} record at byte {offset} ({len(body)} of {length} bytes)"
                 )
                 return
-            offset += 12 + length
+            header = stream.read(12)
+            if kind == _TABLE_DUMP:
+                body, header = _table_dump_tail(stream, body, header)
+            offset += 12 + len(body)
             found.records += 1
             found.types[name] += 1
             found.bytes_read = offset
-            header = stream.read(12)
-            if kind == _TABLE_DUMP and len(header) == 4:  # the last record's 4 bytes
-                offset += 4
-                found.bytes_read = offset
-                header = stream.read(12)
-            elif kind == _TABLE_DUMP and len(header) == 12 and not _plausible(header):
-                shifted = header[4:] + stream.read(4)
-                if _plausible(shifted, _TABLE_DUMP):
-                    header = shifted
-                    offset += 4
-                    found.bytes_read = offset
+            yield MrtRecord(offset - 12 - len(body), t, kind, subtype, body)
     except (EOFError, OSError, zlib.error) as exc:
         found.error = f"compressed stream damaged after byte {offset}: {exc}"
+
+
+def _table_dump_tail(stream: io.BufferedIOBase, body: bytes, header: bytes) -> tuple[bytes, bytes]:
+    """The body of a TABLE_DUMP record with the 4 bytes early dumps wrote beyond its declared
+    length, and the header that really follows."""
+    if len(header) == 4:  # the last record's 4 bytes, then the end
+        return body + header, stream.read(12)
+    if len(header) == 12 and not _plausible(header):
+        shifted = header[4:] + stream.read(4)
+        if _plausible(shifted, _TABLE_DUMP):
+            return body + header[:4], shifted
+        return body, header  # not the quirk: the walk stops at this header
+    return body, header
 
 
 def _plausible(header: bytes, kind: int | None = None) -> bool:
