@@ -191,3 +191,28 @@ def test_collector_from_the_path() -> None:
     )
     assert collector_of(Path("route-views2/bgpdata/2015.04/UPDATES/x.bz2")) == "route-views2"
     assert collector_of(Path("samples/quagga_bgp")) == "quagga_bgp"
+
+
+@pytest.mark.parametrize(
+    ("kind", "subtype", "body", "message"),
+    [
+        (5, 1, b"\x0d\x05\xc1\x00\x00\x38\xff\xfd\xc1\x00\x00\x01\x00\x00\x00\x30", "exceed"),
+        (5, 1, b"\x0d\x05", "malformed BGP"),
+        (5, 1, bytes(12) + b"\x00\x00\x00\x00" + b"\x21\x0a", "prefix length 33"),
+        (12, 1, bytes(4) + bytes(16) + b"\x00\x40", "runs past its record"),
+    ],
+)
+def test_malformed_legacy_records_are_refused(
+    kind: int, subtype: int, body: bytes, message: str
+) -> None:
+    from netvigil.bgp.mrt_legacy import legacy_elements
+
+    with pytest.raises(ValueError, match=message):
+        legacy_elements(1.0, kind, subtype, body, "rrc00")
+
+
+def test_legacy_records_without_routes_give_none() -> None:
+    from netvigil.bgp.mrt_legacy import legacy_elements
+
+    keepalive = bytes.fromhex("0d05c1000038fffdc1000001")
+    assert legacy_elements(1.0, 5, 7, keepalive, "rrc00") == []
