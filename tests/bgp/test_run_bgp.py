@@ -61,6 +61,7 @@ async def test_run_serves_bgp_visibility_from_mrt_and_ris_live(
     )  # fmt: skip
     try:
         cogent = replay = None
+        metrics = ""
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(300):  # at most 30 s
                 await asyncio.sleep(0.1)
@@ -71,6 +72,7 @@ async def test_run_serves_bgp_visibility_from_mrt_and_ris_live(
                     continue
                 if cogent.get("visibility") is not None and replay.get("visibility") is not None:
                     break
+            metrics = (await client.get("/metrics")).text
         assert cogent is not None
         assert replay is not None
         assert cogent["visibility"] is not None, cogent
@@ -78,6 +80,10 @@ async def test_run_serves_bgp_visibility_from_mrt_and_ris_live(
         assert {f["name"] for f in cogent["feeds"]} == {"mrt", "replay"}
         assert replay["visibility"] is not None, replay
         assert any(p["prefix"] == "2a0e:97c7::/48" for p in replay["prefixes"])
+        assert 'netvigil_bgp_feed_up{feed="replay",kind="ris_live"} 1\n' in metrics
+        assert 'netvigil_bgp_feed_up{feed="mrt",kind="mrt"} 1\n' in metrics
+        assert 'netvigil_bgp_feed_reconnects_total{feed="replay",kind="ris_live"} 0\n' in metrics
+        assert f'netvigil_bgp_visibility{{network="cogent"}} {cogent["visibility"]}' in metrics
     finally:
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)

@@ -92,11 +92,13 @@ class BgpFeed:
         """Each feed's state now."""
         return [s.status() for s in self.states]
 
-    def network_visibility(self, network: str) -> NetworkVisibility | None:
+    def network_visibility(
+        self, network: str, *, with_prefixes: bool = True
+    ) -> NetworkVisibility | None:
         """`network`'s visibility now; None before `run` or for a network not watched."""
         if self.visibility is None:
             return None
-        return self.visibility.visibility(network)
+        return self.visibility.visibility(network, with_prefixes=with_prefixes)
 
     def stop(self) -> None:
         """Make `run` return (it closes its connections first)."""

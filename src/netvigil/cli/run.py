@@ -15,11 +15,13 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netvigil.bgp.exposition import bgp_exposition
 from netvigil.bgp.feed import BgpFeed
 from netvigil.bgp.memory import RecentSignals
 from netvigil.cli._common import DBOption, required_config, store_path
@@ -203,6 +205,8 @@ async def _probe_and_serve(
     config, detection = parts.config, parts.detection
     bgp = BgpFeed.from_config(config, base=config_file.parent if config_file else Path())
     signals = RecentSignals()  # what the API shows of the BGP feeds
+    if bgp is not None:
+        parts.metrics.track_exposition(partial(bgp_exposition, bgp))
     async with ProbeSet() as probes:
         monitor = Monitor(
             config.targets,
