@@ -64,7 +64,7 @@ def test_import_text_names_a_damaged_file_and_fails(bgp_data: Path, tmp_path: Pa
     assert f"{good}: 21 elements (21 announcements, 0 withdrawals) from 1 peers of rrc01" in (
         done.stdout
     )
-    assert f"{damaged}: 0 elements" in done.stdout
+    assert f"{damaged}: 4 elements (2 announcements, 2 withdrawals)" in done.stdout
     assert f"error: {damaged}: damaged: no MRT record at byte 14756" in done.stderr
 
 
