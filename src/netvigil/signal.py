@@ -19,6 +19,7 @@ __all__ = [
     "SIGNAL_KINDS",
     "SignalEvent",
     "SignalEventKind",
+    "SignalFanout",
     "SignalSample",
     "SignalSink",
 ]
@@ -90,3 +91,19 @@ class SignalSink(Protocol):
     def event(self, event: SignalEvent) -> None:
         """Take one event; must not block."""
         ...
+
+
+class SignalFanout:
+    """One sink that hands every sample and event to several (what the API shows, what
+    detection judges)."""
+
+    def __init__(self, sinks: list[SignalSink]) -> None:
+        self.sinks = sinks
+
+    def sample(self, sample: SignalSample) -> None:
+        for sink in self.sinks:
+            sink.sample(sample)
+
+    def event(self, event: SignalEvent) -> None:
+        for sink in self.sinks:
+            sink.event(event)

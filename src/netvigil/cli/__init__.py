@@ -12,6 +12,7 @@ import typer
 from netvigil.cli import (
     admin,
     agent,
+    bgp,
     check,
     collector,
     config,
@@ -83,6 +84,7 @@ app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")
 app.add_typer(lab_cli.app, name="lab")
 app.add_typer(signals.app, name="signals")
+app.add_typer(bgp.app, name="bgp")
 
 
 def main(argv: list[str] | None = None) -> None:

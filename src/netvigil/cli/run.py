@@ -11,15 +11,21 @@ quiet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netvigil.bgp.exposition import bgp_exposition
+from netvigil.bgp.feed import BgpFeed
+from netvigil.bgp.memory import RecentSignals
 from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
@@ -30,12 +36,15 @@ from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
+from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
 from netvigil.pipeline.tee import TeeStore
 from netvigil.probe_metrics import ProbeMetrics
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
+from netvigil.signal import SignalFanout, SignalSink
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.open import OpenedStore, open_store, store_name
+from netvigil.web.api.bgp import bgp_router
 from netvigil.web.app import create_app, reconfigure
 from netvigil.web.connections import ConnectionLimits
 from netvigil.web.server import WebServer
@@ -194,6 +203,12 @@ async def _probe_and_serve(
 ) -> None:
     """Probe, serve the web (when `host`), show progress and reload on demand until `stop`."""
     config, detection = parts.config, parts.detection
+    bgp = BgpFeed.from_config(config, base=config_file.parent if config_file else Path())
+    signals = RecentSignals()  # what the API shows of the BGP feeds
+    plane: NetworkSignals | None = None  # what detection and attribution judge
+    if bgp is not None:
+        parts.metrics.track_exposition(partial(bgp_exposition, bgp))
+        plane = build_signal_sink(config, detection)
     async with ProbeSet() as probes:
         monitor = Monitor(
             config.targets,
@@ -207,7 +222,10 @@ async def _probe_and_serve(
         app: FastAPI | None = None
         if host is not None:
             ingested = TeeStore(parts.store, parts.feeds)  # agents' batches reach them too
-            app = create_app(ingested, config, parts.metrics, state=parts.web_state)
+            routers = [bgp_router(bgp, signals)] if bgp is not None else []
+            app = create_app(
+                ingested, config, parts.metrics, state=parts.web_state, routers=routers
+            )
             server = await _start_web(app, host, port, ConnectionLimits.from_config(config))
             log.info("serving the API on %s/api/v1 (store %s)", server.url, store_name(parts.store))
         watchers: list[LiveDetection | CertificateWatch] = [detection, parts.certificates]
@@ -218,12 +236,34 @@ async def _probe_and_serve(
             else log_progress(state, monitor, stop, detection=detection)
         )
         try:
-            await asyncio.gather(monitor.run(stop), view)
+            sink = SignalFanout([signals] if plane is None else [signals, plane])
+            await asyncio.gather(
+                monitor.run(stop), view, _run_bgp(bgp, sink, stop), _tick_signals(plane, stop)
+            )
         finally:
             if reloader is not None:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             if server is not None:
                 await server.stop()
+
+
+async def _run_bgp(feed: BgpFeed | None, sink: SignalSink, stop: asyncio.Event) -> None:
+    """Run the config's [[bgp]] feeds (when it has any) into `sink` until `stop`."""
+    if feed is None:
+        return
+    log.info("BGP feeds: %s", ", ".join(f"{s.label} ({s.kind})" for s in feed.sections))
+    runner = asyncio.create_task(feed.run(sink), name="netvigil-bgp")
+    await stop.wait()
+    feed.stop()
+    await runner
+
+
+async def _tick_signals(plane: NetworkSignals | None, stop: asyncio.Event) -> None:
+    """Let the network plane confirm its incidents while samples are sparse."""
+    while plane is not None and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        await asyncio.to_thread(plane.tick, time.time())
 
 
 def _reloader(

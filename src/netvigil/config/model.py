@@ -28,6 +28,7 @@ __all__ = [
     "NOTIFY_EVENTS",
     "AgentConfig",
     "AppriseNotifyConfig",
+    "BgpFeedConfig",
     "BusConfig",
     "Config",
     "DefaultsConfig",
@@ -487,6 +488,44 @@ class BusConfig(_Model):
         return self
 
 
+class BgpFeedConfig(_Model):
+    """One `[[bgp]]` section: a BGP feed watching the networks' prefixes and AS numbers.
+
+    `kind = "ris_live"` reads RIPE RIS Live's websocket at `url` (as `client`, from the
+    `collectors` listed, or all); `kind = "mrt"` imports the MRT files `path` (a glob,
+    relative to the config file) matches, and any new ones every `poll_s`. `window_s`:
+    how long a collector peer counts as heard from after its last message.
+    """
+
+    kind: Literal["ris_live", "mrt"]
+    name: str | None = Field(default=None, pattern=NAME, max_length=64)
+    url: str = Field(default="wss://ris-live.ripe.net/v1/ws/", max_length=2048)
+    client: str = Field(default="netvigil", pattern=NAME, max_length=64)
+    collectors: list[Annotated[str, Field(pattern=NAME, max_length=64)]] = Field(
+        default_factory=list, max_length=100
+    )
+    path: str | None = Field(default=None, min_length=1, max_length=4096)
+    poll_s: float = Field(default=60.0, gt=0, le=86_400)
+    window_s: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        if self.kind == "mrt" and self.path is None:
+            raise ValueError('kind = "mrt" needs a path (a glob of MRT files)')
+        if self.kind == "ris_live":
+            if self.path is not None:
+                raise ValueError('path is for kind = "mrt"; kind = "ris_live" reads url')
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("ws", "wss") or not parts.hostname:
+                raise ValueError("url must be a ws:// or wss:// URL with a host")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The feed's name: its own, else its kind."""
+        return self.name or self.kind
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -509,6 +548,8 @@ class Config(_Model):
         default_factory=list
     )
     """Where alerts go (`[[notify]]`, one section per notifier)."""
+    bgp: list[BgpFeedConfig] = Field(default_factory=list, max_length=20)
+    """BGP feeds (`[[bgp]]`): RIS Live and MRT files, for the networks' visibility."""
 
     @model_validator(mode="after")
     def _check_references(self) -> Self:

@@ -1,0 +1,410 @@
+"""Prefix visibility: which collector peers route each watched prefix, and what changed.
+
+    visibility = PrefixVisibility(config.networks, sink, source="ris_live")
+    visibility.update(element)      # for every BgpElement and PeerState, in time order
+    visibility.flush(now)           # now and then: hands on what is due
+
+A network's prefixes are its configured ones and any more-specific of them; a network
+with an `asn` also claims any prefix announced with that AS as origin. For each such
+prefix it keeps, per collector peer (collector, peer IP), the route the peer has: AS
+path, origins, communities. From that it hands the sink:
+
+- `SignalSample(entity=network, signal="bgp_visibility")`: for each of the network's
+  prefixes with anything known (a configured prefix counts its more-specifics), the
+  share of peers that route it (with the network's own AS as origin, when it has one),
+  averaged over those prefixes. Peers total = peers heard from in the last `window_s`
+  (any element or a `connected` peer state counts; a `down` state drops the peer and its
+  routes) plus any peer still holding a route. At most one sample per network per
+  `sample_every_s`; none while no route of the network has been seen (a RIS Live
+  stream says only what changes: a prefix nobody spoke of is unknown, not invisible).
+- `SignalEvent`s, each gathered over `hold_s` so a burst is one event: `withdrawal`
+  (withdrawn by N of M peers), `announcement` (newly routed by N peers), `path_change`,
+  `origin_change` (an origin other than the network's AS, or than the other peers see
+  when it has none) and `blackhole` (the RFC 7999 community 65535:666).
+
+Times are the elements' own, so an MRT file replays as it happened.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
+
+from netvigil.bgp.model import BLACKHOLE_COMMUNITY, BgpElement, BgpItem, PeerKey, PeerState
+from netvigil.bgp.prefixes import PrefixIndex
+from netvigil.config.model import NetworkConfig
+from netvigil.signal import SignalEvent, SignalEventKind, SignalSample, SignalSink
+
+__all__ = ["NetworkVisibility", "PrefixView", "PrefixVisibility"]
+
+IPNetwork = IPv4Network | IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    as_path: tuple[int, ...]
+    origins: tuple[int, ...]
+    communities: tuple[str, ...]
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixView:
+    """One prefix as the peers see it: how many route it, from which origins, by which path."""
+
+    prefix: str
+    peers: int
+    origins: dict[int, int]
+    path: tuple[int, ...]
+    blackholed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prefix": self.prefix,
+            "peers": self.peers,
+            "origins": {f"AS{asn}": n for asn, n in self.origins.items()},
+            "path": list(self.path),
+            "blackholed": self.blackholed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkVisibility:
+    """A network's visibility at `t`: `value` in [0, 1] (None: nothing known yet),
+    peers routing any of its prefixes, peers heard from, and each prefix's view."""
+
+    network: str
+    t: float
+    value: float | None
+    peers_seeing: int
+    peers_total: int
+    prefixes: tuple[PrefixView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "network": self.network,
+            "t": self.t,
+            "value": self.value,
+            "peers_seeing": self.peers_seeing,
+            "peers_total": self.peers_total,
+            "prefixes": [p.to_json() for p in self.prefixes],
+        }
+
+
+@dataclass(slots=True)
+class _Watch:
+    """One watched network: its configured prefixes, its AS, the prefixes it claims."""
+
+    name: str
+    asn: int | None
+    configured: tuple[IPNetwork, ...]
+    units: dict[str, set[str]] = field(default_factory=dict)
+    """Visibility unit (a configured prefix, or a prefix claimed by origin) -> prefixes in it."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    first_t: float
+    peers: set[PeerKey]
+    detail: str
+
+
+class PrefixVisibility:
+    """Per-prefix routes of the watched networks, turned into samples and events.
+
+    `window_s`: how long a peer counts as heard from after its last word;
+    `sample_every_s`: the least time between two samples of one network; `hold_s`: how
+    long events of one kind about one prefix are gathered into one.
+    """
+
+    def __init__(
+        self,
+        networks: Iterable[NetworkConfig],
+        sink: SignalSink,
+        *,
+        source: str = "",
+        window_s: float = 3600.0,
+        sample_every_s: float = 1.0,
+        hold_s: float = 1.0,
+    ) -> None:
+        self.sink = sink
+        self.source = source
+        self.window_s = window_s
+        self.sample_every_s = sample_every_s
+        self.hold_s = hold_s
+        self._watches = {
+            n.name: _Watch(n.name, n.asn, tuple(n.prefixes))
+            for n in networks
+            if n.prefixes or n.asn is not None
+        }
+        self._by_asn: dict[int, list[_Watch]] = {}
+        for watch in self._watches.values():
+            if watch.asn is not None:
+                self._by_asn.setdefault(watch.asn, []).append(watch)
+        self._index = PrefixIndex(
+            (net, (watch, str(net))) for watch in self._watches.values() for net in watch.configured
+        )
+        self._covered: dict[str, tuple[tuple[_Watch, str], ...]] = {}
+        self._owners: dict[str, dict[str, str]] = {}  # prefix -> {network: unit}
+        self._routes: dict[str, dict[PeerKey, _Route]] = {}
+        self._heard: dict[PeerKey, float] = {}
+        self._holds: Counter[PeerKey] = Counter()  # routes held, per peer holding any
+        self._next_prune = float("-inf")
+        self._pending: dict[tuple[str, str, SignalEventKind], _Pending] = {}
+        self._queue: list[tuple[float, int, tuple[str, str, SignalEventKind]]] = []  # by due
+        self._order = itertools.count()
+        self._dirty: set[str] = set()
+        self._last_sample: dict[str, float] = {}
+        self._due = float("inf")
+        self.latest = 0.0
+        """The newest element time seen."""
+
+    @property
+    def networks(self) -> list[str]:
+        """The watched networks (those with prefixes or an AS)."""
+        return list(self._watches)
+
+    def update(self, item: BgpItem) -> None:
+        """Take one element or peer state (in time order) and hand on what became due."""
+        t = item.time
+        if t > self.latest:
+            self.latest = t
+        if isinstance(item, PeerState):
+            self._peer_state(item)
+        else:
+            self._element(item)
+        if t >= self._due:
+            self.flush(t)
+
+    def flush(self, t: float) -> None:
+        """Hand the sink every gathered event and sample due by `t`."""
+        queue = self._queue
+        total: int | None = None
+        while queue and queue[0][0] <= t:
+            _, _, key = heapq.heappop(queue)
+            pending = self._pending.pop(key)
+            if total is None:
+                total = self.peers_total(t)
+            self._emit(key, pending, total)
+        due = queue[0][0] if queue else float("inf")
+        for name in list(self._dirty):
+            next_at = self._last_sample.get(name, float("-inf")) + self.sample_every_s
+            if next_at <= t:
+                self._dirty.discard(name)
+                self._sample(name, t)
+            else:
+                due = min(due, next_at)
+        self._due = due
+
+    def peers_total(self, t: float) -> int:
+        """Peers heard from in the `window_s` before `t`, and peers still holding a route."""
+        if t >= self._next_prune:  # forget the silent peers now and then, not at every call
+            cutoff = t - self.window_s
+            for peer in [p for p, last in self._heard.items() if last < cutoff]:
+                del self._heard[peer]
+            self._next_prune = t + self.window_s / 16
+        heard = self._heard
+        return len(heard) + sum(1 for peer in self._holds if peer not in heard)
+
+    def visibility(
+        self, network: str, t: float | None = None, *, with_prefixes: bool = True
+    ) -> NetworkVisibility | None:
+        """`network`'s visibility at `t` (default: the newest element time), with each
+        prefix's view unless `with_prefixes` is False; None when it is not watched."""
+        watch = self._watches.get(network)
+        if watch is None:
+            return None
+        t = self.latest if t is None else t
+        total = self.peers_total(t)
+        shares: list[float] = []
+        seeing_any: set[PeerKey] = set()
+        views: list[PrefixView] = []
+        for prefixes in watch.units.values():
+            seeing: set[PeerKey] = set()
+            for prefix in prefixes:
+                routes = self._routes.get(prefix, {})
+                seeing.update(p for p, r in routes.items() if _legit(r, watch.asn))
+                if with_prefixes:
+                    views.append(_view(prefix, routes))
+            seeing_any |= seeing
+            if total:
+                shares.append(min(1.0, len(seeing) / total))
+        value = sum(shares) / len(shares) if shares else None
+        views.sort(key=lambda v: v.prefix)
+        return NetworkVisibility(network, t, value, len(seeing_any), total, tuple(views))
+
+    def _element(self, element: BgpElement) -> None:
+        peer = element.peer
+        if peer not in self._heard:
+            self._total_changed()
+        self._heard[peer] = element.time
+        owners = self._owners_of(element)
+        if not owners:
+            return
+        prefix = element.prefix
+        routes = self._routes.setdefault(prefix, {})
+        old = routes.get(peer)
+        if element.kind == "withdraw":
+            if old is None:
+                return  # a withdrawal of a route the peer did not have
+            del routes[peer]
+            self._release(peer)
+            self._changed(owners, prefix, "withdrawal", element.time, peer)
+            return
+        new = _Route(element.as_path, element.origin_asns, element.communities, element.time)
+        routes[peer] = new
+        if old is None:
+            self._holds[peer] += 1
+            self._changed(owners, prefix, "announcement", element.time, peer)
+        elif old.as_path != new.as_path:
+            self._changed(owners, prefix, "path_change", element.time, peer)
+        for network in owners:
+            self._check_origin(self._watches[network], prefix, routes, peer, new)
+        if BLACKHOLE_COMMUNITY in new.communities and (
+            old is None or BLACKHOLE_COMMUNITY not in old.communities
+        ):
+            self._changed(owners, prefix, "blackhole", element.time, peer)
+
+    def _peer_state(self, state: PeerState) -> None:
+        peer = state.peer
+        if state.is_up:
+            if peer not in self._heard:
+                self._total_changed()
+            self._heard[peer] = state.time
+            return
+        if self._heard.pop(peer, None) is not None:
+            self._total_changed()
+        for prefix, routes in self._routes.items():
+            if routes.pop(peer, None) is not None:
+                self._release(peer)
+                self._changed(self._owners.get(prefix, {}), prefix, "withdrawal", state.time, peer)
+
+    def _release(self, peer: PeerKey) -> None:
+        """`peer` holds one route fewer."""
+        left = self._holds[peer] - 1
+        if left > 0:
+            self._holds[peer] = left
+        else:
+            del self._holds[peer]
+
+    def _total_changed(self) -> None:
+        """A peer joined or left the total: every network with something known is resampled."""
+        for watch in self._watches.values():
+            if watch.units:
+                self._mark(watch.name)
+
+    def _mark(self, network: str) -> None:
+        self._dirty.add(network)
+        next_at = self._last_sample.get(network, float("-inf")) + self.sample_every_s
+        self._due = min(self._due, next_at)
+
+    def _owners_of(self, element: BgpElement) -> dict[str, str]:
+        """The networks `element`'s prefix belongs to, each with its visibility unit."""
+        prefix = element.prefix
+        owners = self._owners.get(prefix)
+        if owners is None:
+            covered = self._covered_by(prefix)
+            owners = {watch.name: unit for watch, unit in covered}
+            if owners:
+                self._track(prefix, owners)
+        if element.kind == "announce" and self._by_asn:
+            for asn in element.origin_asns:
+                for watch in self._by_asn.get(asn, ()):
+                    if watch.name not in owners:
+                        owners = {**owners, watch.name: prefix}
+                        self._track(prefix, owners)
+        return owners
+
+    def _covered_by(self, prefix: str) -> tuple[tuple[_Watch, str], ...]:
+        found = self._covered.get(prefix)
+        if found is None:
+            found = tuple(self._index.covering(prefix))
+            if len(self._covered) < 1_000_000:  # the cache of a full table, at most
+                self._covered[prefix] = found
+        return found
+
+    def _track(self, prefix: str, owners: dict[str, str]) -> None:
+        self._owners[prefix] = owners
+        for network, unit in owners.items():
+            self._watches[network].units.setdefault(unit, set()).add(prefix)
+
+    def _check_origin(
+        self, watch: _Watch, prefix: str, routes: dict[PeerKey, _Route], peer: PeerKey, new: _Route
+    ) -> None:
+        if not new.origins:
+            return
+        if watch.asn is not None:
+            if watch.asn in new.origins:
+                return
+            expected = f"AS{watch.asn}"
+        else:
+            others = {a for p, r in routes.items() if p != peer for a in r.origins}
+            if not others or others.intersection(new.origins):
+                return
+            expected = "/".join(f"AS{a}" for a in sorted(others))
+        origin = "/".join(f"AS{a}" for a in new.origins)
+        detail = f"origin {origin} where {expected} was expected"
+        self._pend(watch.name, prefix, "origin_change", new.since, peer, detail)
+
+    def _changed(
+        self, owners: dict[str, str], prefix: str, kind: SignalEventKind, t: float, peer: PeerKey
+    ) -> None:
+        for network in owners:
+            self._pend(network, prefix, kind, t, peer, "")
+            self._mark(network)
+
+    def _pend(
+        self, network: str, prefix: str, kind: SignalEventKind, t: float, peer: PeerKey, detail: str
+    ) -> None:
+        key = (network, prefix, kind)
+        pending = self._pending.get(key)
+        if pending is None:
+            self._pending[key] = _Pending(t, {peer}, detail)
+            heapq.heappush(self._queue, (t + self.hold_s, next(self._order), key))
+            self._due = min(self._due, t + self.hold_s)
+        else:
+            pending.peers.add(peer)
+            pending.detail = detail or pending.detail
+
+    def _emit(self, key: tuple[str, str, SignalEventKind], pending: _Pending, total: int) -> None:
+        network, prefix, kind = key
+        n = len(pending.peers)
+        routing = len(self._routes.get(prefix, {}))
+        words = {
+            "withdrawal": f"withdrawn by {n} of {total} peers; {routing} still route it",
+            "announcement": f"announced by {n} peers; {routing} of {total} route it",
+            "path_change": f"new AS path at {n} peers",
+            "blackhole": f"blackhole community {BLACKHOLE_COMMUNITY} from {n} peers",
+        }
+        detail = pending.detail or words.get(kind, "")
+        if kind == "origin_change":
+            detail = f"{detail}, seen by {n} of {total} peers"
+        self.sink.event(
+            SignalEvent(network, kind, pending.first_t, prefix, n, total, detail, self.source)
+        )
+
+    def _sample(self, network: str, t: float) -> None:
+        seen = self.visibility(network, t, with_prefixes=False)
+        if seen is None or seen.value is None:
+            return
+        self._last_sample[network] = t
+        self.sink.sample(SignalSample(network, "bgp_visibility", t, seen.value, self.source))
+
+
+def _legit(route: _Route, asn: int | None) -> bool:
+    """Whether a route counts toward visibility: any route, or one with the network's AS
+    among its origins when the network has an AS."""
+    return asn is None or asn in route.origins or not route.origins
+
+
+def _view(prefix: str, routes: dict[PeerKey, _Route]) -> PrefixView:
+    origins: Counter[int] = Counter(a for r in routes.values() for a in r.origins)
+    paths: Counter[tuple[int, ...]] = Counter(r.as_path for r in routes.values())
+    blackholed = sum(1 for r in routes.values() if BLACKHOLE_COMMUNITY in r.communities)
+    path = paths.most_common(1)[0][0] if paths else ()
+    return PrefixView(prefix, len(routes), dict(origins), path, blackholed)
