@@ -17,6 +17,7 @@ from netvigil.cli import (
     export,
     incidents,
     init,
+    prober,
     replay,
     report,
     run,
@@ -68,6 +69,7 @@ def _root(
 app.command("init")(init.init)
 app.command("check")(check.check)
 app.command("run")(run.run)
+app.command("prober")(prober.prober)
 app.command("status")(status.status)
 app.command("export")(export.export)
 app.command("incidents")(incidents.incidents)

@@ -1,0 +1,150 @@
+"""`netvigil prober -c netvigil.toml`: one of several processes sharing a vantage's targets.
+
+Every `netvigil prober` of one vantage (`--vantage`, default the config's
+[vantage] name) joins the live probers of that vantage through NATS JetStream
+(`--nats`) and probes only the targets it owns among them; when one joins or leaves,
+the others take up or hand over their share (see `netvigil.cluster`). Measurements go
+to `--out` (JSON lines) and, once wired, to the measurement bus (`bus_sinks`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import nats
+import typer
+from nats.errors import Error as NATSError
+
+from netvigil.cli._common import ConfigOption, required_config
+from netvigil.cli._loop import run_async
+from netvigil.cluster import (
+    DEFAULT_HEARTBEAT_S,
+    ClusterError,
+    JSONLSink,
+    ProberSettings,
+    default_member_name,
+    run_prober,
+)
+from netvigil.config import Config, load_config
+from netvigil.config.model import NAME
+from netvigil.shutdown import stop_event
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from netvigil.monitor import MeasurementSink
+
+__all__ = ["bus_sinks", "prober"]
+
+log = logging.getLogger("netvigil.prober")
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+def prober(
+    config_path: ConfigOption = None,
+    vantage: Annotated[
+        str | None,
+        typer.Option(help="Vantage to probe as (default: the config's [vantage] name)."),
+    ] = None,
+    nats_url: Annotated[
+        str,
+        typer.Option("--nats", envvar="NETVIGIL_NATS_URL", help="NATS server URL."),
+    ] = DEFAULT_NATS_URL,
+    member: Annotated[
+        str | None,
+        typer.Option(help="This prober's name among the members (default: host-pid-random)."),
+    ] = None,
+    heartbeat: Annotated[
+        float, typer.Option(min=0.05, max=60, help="Seconds between membership heartbeats.")
+    ] = DEFAULT_HEARTBEAT_S,
+    member_ttl: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            max=600,
+            help="Seconds of silence after which a prober counts as gone, if this prober "
+            "makes the members bucket (default: three heartbeats).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also append every measurement to this file as JSON lines."),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=1, help="Stop after this many seconds (default: until Ctrl-C)."),
+    ] = None,
+) -> None:
+    """Probe this process's share of the config's targets among the live probers of a vantage."""
+    config = load_config(required_config(config_path))
+    name = vantage if vantage is not None else config.vantage.name
+    if not re.match(NAME, name) or len(name) > 64:
+        raise typer.BadParameter(f"{name!r} is not a vantage name", param_hint="--vantage")
+    ttl_s = member_ttl if member_ttl is not None else 3 * heartbeat
+    if heartbeat * 2 > ttl_s:
+        raise typer.BadParameter(
+            f"must be at least twice --heartbeat ({heartbeat:g} s)", param_hint="--member-ttl"
+        )
+    settings = ProberSettings(
+        vantage=name,
+        member=member or default_member_name(),
+        heartbeat_s=heartbeat,
+        ttl_s=ttl_s,
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run_async(_run(config, nats_url, settings, out, duration))
+
+
+async def _run(
+    config: Config,
+    nats_url: str,
+    settings: ProberSettings,
+    out: Path | None,
+    duration: float | None,
+) -> None:
+    stop = stop_event(duration)
+    try:
+        nc = await nats.connect(
+            servers=[nats_url],
+            name=f"netvigil prober {settings.member}",
+            max_reconnect_attempts=-1,
+            connect_timeout=5,
+        )
+    except (NATSError, OSError) as exc:
+        raise ClusterError(f"cannot reach NATS at {nats_url}: {exc}") from exc
+    out_sink = JSONLSink.open(out) if out is not None else None
+    try:
+        sinks = bus_sinks(config, nc)
+        if out_sink is not None:
+            sinks.append(out_sink)
+        if not sinks:
+            raise ClusterError("measurements would go nowhere: give --out FILE")
+        log.info(
+            "prober %s of vantage %s: %d target(s) in the config",
+            settings.member,
+            settings.vantage,
+            len(config.targets),
+        )
+        await run_prober(config, nc.jetstream(), stop, settings, sinks)
+    finally:
+        if out_sink is not None:
+            out_sink.close()
+        await nc.close()
+
+
+def bus_sinks(config: Config, nc: Client) -> list[MeasurementSink]:
+    """The sinks that put this prober's measurements on the measurement bus.
+
+    This is where the bus publisher (`netvigil.measurements.<vantage>`) is to be
+    wired, on the connection `nc`. It is not yet: no sink is returned, and measurements
+    go only to `--out`.
+    """
+    del config, nc
+    return []
