@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from cluster_nats import NATSServerProcess, start_nats_server
 
 
