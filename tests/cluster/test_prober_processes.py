@@ -3,7 +3,8 @@
 Thirty TCP targets on a loopback server; three probers share them with no target
 probed by two and none left out; one killed with SIGKILL has its targets probed by the
 survivors within two probe intervals; a fourth joining takes about a third of them and
-nothing else moves. Each prober writes what it probed to its own JSON-lines file.
+nothing else moves; one stopped cleanly is seen to leave at once. Each prober writes
+what it probed to its own JSON-lines file.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-
 from cluster_nats import NATSServerProcess
+
 from netvigil.cluster import assign
 
 INTERVAL_S = 3.0
@@ -175,7 +176,14 @@ async def test_probers_share_take_over_and_rebalance(
         assert all(list(after_join[t]) == ["p4"] for t in moved)
         assert 4 <= len(moved) <= 18, f"{len(moved)} of 30 moved to the new prober"
 
-        for p in grown:
+        assert await probers["p4"].stop() == 0
+        await wait_until_all_see(survivors, 2)
+        for p in survivors:  # told at once by the deleted key, not by the TTL
+            assert f"{VANTAGE}: p4 left" in p.log.read_text()
+            log = p.log.read_text()
+            assert f"{VANTAGE}: p3 left" not in log  # the killed one could not say goodbye
+            assert f"{VANTAGE}: p3 timed out" in log or f"{VANTAGE}: expired p3" in log
+        for p in survivors:
             assert await p.stop() == 0, p.log.read_text(errors="replace")[-2000:]
     finally:
         for p in probers.values():

@@ -235,7 +235,12 @@ class Membership:
         self._changed(force=True)
 
     async def stop(self) -> None:
-        """Stop heartbeating and delete this member's key (the others see it at once)."""
+        """Stop heartbeating and delete this member's key (the others see it at once).
+
+        Calling it again does nothing.
+        """
+        if not self._tasks and self._watcher is None:
+            return
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -288,7 +293,8 @@ class Membership:
         member = decode_name(key[len(self._prefix) :])
         if entry.operation in (KV_DEL, KV_PURGE):
             if member != self.member and self.table.left(member):
-                log.info("%s: %s left", self.role, member)
+                how = "left" if entry.operation == KV_DEL else "timed out (its key aged out)"
+                log.info("%s: %s %s", self.role, member, how)
         elif self.table.heard(member, self._now()):
             log.info("%s: %s joined", self.role, member)
 

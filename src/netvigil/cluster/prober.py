@@ -118,5 +118,24 @@ async def run_prober(
             heartbeat_s=settings.heartbeat_s,
             on_change=target_share.assign,
         )
-        await stack.enter_async_context(membership)  # left (key deleted) before probes close
-        await monitor.run(stop)
+        await membership.start()
+        stack.push_async_callback(membership.stop)  # also on an error
+        await _probe_until_stopped(monitor, membership, stop)
+
+
+async def _probe_until_stopped(
+    monitor: Monitor, membership: Membership, stop: asyncio.Event
+) -> None:
+    """Run `monitor` until `stop`; on stop, leave first (the others take over at once),
+    then let the probes in flight finish."""
+    running = asyncio.create_task(monitor.run(stop), name="prober monitor")
+    stopped = asyncio.create_task(stop.wait(), name="prober stop")
+    try:
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            await membership.stop()
+        await running
+    finally:
+        stopped.cancel()
+        if not running.done():
+            running.cancel()
