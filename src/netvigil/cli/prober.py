@@ -9,6 +9,7 @@ to `--out` (JSON lines) and, once wired, to the measurement bus (`bus_sinks`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from pathlib import Path
@@ -42,6 +43,8 @@ __all__ = ["bus_sinks", "prober"]
 log = logging.getLogger("netvigil.prober")
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+CONNECT_TIMEOUT_S = 10.0
+"""How long the first connection to NATS may take before the prober gives up."""
 
 
 def prober(
@@ -110,15 +113,17 @@ async def _run(
     duration: float | None,
 ) -> None:
     stop = stop_event(duration)
+    connecting = nats.connect(
+        servers=[nats_url],
+        name=f"netvigil prober {settings.member}",
+        max_reconnect_attempts=-1,  # once connected, ride out any outage
+        connect_timeout=5,
+    )
     try:
-        nc = await nats.connect(
-            servers=[nats_url],
-            name=f"netvigil prober {settings.member}",
-            max_reconnect_attempts=-1,
-            connect_timeout=5,
-        )
-    except (NATSError, OSError) as exc:
-        raise ClusterError(f"cannot reach NATS at {nats_url}: {exc}") from exc
+        nc = await asyncio.wait_for(connecting, CONNECT_TIMEOUT_S)
+    except (NATSError, OSError, TimeoutError) as exc:
+        reason = str(exc) or f"no answer in {CONNECT_TIMEOUT_S:g} s"
+        raise ClusterError(f"cannot reach NATS at {nats_url}: {reason}") from exc
     out_sink = JSONLSink.open(out) if out is not None else None
     try:
         sinks = bus_sinks(config, nc)
