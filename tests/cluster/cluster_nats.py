@@ -42,8 +42,10 @@ class NATSServerProcess:
     """A running nats-server: its client URL, store directory, log file and process."""
 
     url: str
+    port: int
     store_dir: Path
     log_path: Path
+    lifetime_s: float
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
@@ -57,6 +59,39 @@ class NATSServerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
 
+    def restart(self, ready_timeout_s: float = 20.0) -> None:
+        """Stop the server and start it again on the same port with the same store."""
+        self.stop()
+        ready_before = self._ready_lines()
+        self.process = _launch(self.port, self.store_dir, self.log_path, self.lifetime_s)
+        self._wait_ready(ready_before, ready_timeout_s)
+
+    def _ready_lines(self) -> int:
+        return self.log_path.read_text(errors="replace").count(READY_LINE)
+
+    def _wait_ready(self, ready_before: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._ready_lines() <= ready_before:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"nats-server did not start: {tail}")
+            time.sleep(0.05)
+
+
+def _launch(
+    port: int, store_dir: Path, log_path: Path, lifetime_s: float
+) -> subprocess.Popen[bytes]:
+    command = [
+        "timeout", "-s", "KILL", f"{lifetime_s:g}",
+        str(nats_server_binary()),
+        "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store_dir),
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
 
 def start_nats_server(
     work_dir: Path, *, lifetime_s: float = 300.0, ready_timeout_s: float = 20.0
@@ -66,20 +101,9 @@ def start_nats_server(
     port = _free_port()
     store_dir = work_dir / "jetstream"
     log_path = work_dir / "nats-server.log"
-    command = [
-        "timeout", "-s", "KILL", f"{lifetime_s:g}",
-        str(nats_server_binary()),
-        "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store_dir),
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = NATSServerProcess(f"nats://127.0.0.1:{port}", store_dir, log_path, process)
-    deadline = time.monotonic() + ready_timeout_s
-    while READY_LINE not in log_path.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError(f"nats-server did not start: {log_path.read_text()[-2000:]}")
-        time.sleep(0.05)
+    log_path.write_bytes(b"")
+    process = _launch(port, store_dir, log_path, lifetime_s)
+    url = f"nats://127.0.0.1:{port}"
+    server = NATSServerProcess(url, port, store_dir, log_path, lifetime_s, process)
+    server._wait_ready(0, ready_timeout_s)
     return server

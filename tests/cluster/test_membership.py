@@ -147,3 +147,29 @@ async def test_the_first_change_reports_who_was_there_before_joining(kv: KeyValu
 
 
 Wait = Callable[[], Awaitable[None]]
+
+
+async def test_members_find_each_other_again_after_the_server_restarts(
+    nats_server: NATSServerProcess,
+) -> None:
+    clients = [
+        await nats.connect(servers=[nats_server.url], max_reconnect_attempts=-1,
+                           reconnect_time_wait=0.1)
+        for _ in range(3)
+    ]  # fmt: skip
+    try:
+        buckets = [(await open_members_bucket(c.jetstream(), ttl_s=TTL_S))[0] for c in clients]
+        async with (
+            member(buckets[0], "detector", "a") as a,
+            member(buckets[1], "detector", "b") as b,
+        ):
+            await eventually(lambda: a.members == b.members == {"a", "b"})
+            await asyncio.to_thread(nats_server.restart)
+            await asyncio.sleep(2 * TTL_S)
+            await eventually(lambda: a.members == b.members == {"a", "b"})
+            async with member(buckets[2], "detector", "c"):  # the watches live again
+                await eventually(lambda: a.members == b.members == {"a", "b", "c"})
+            await eventually(lambda: a.members == b.members == {"a", "b"})
+    finally:
+        for client in clients:
+            await client.close()

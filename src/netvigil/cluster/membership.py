@@ -201,8 +201,11 @@ class Membership:
         self._now = now
         self._snapshot_timeout_s = snapshot_timeout_s
         self._watcher: Any = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self._last: frozenset[str] = frozenset()
+        self._echoed_at = 0.0
+        """When the watcher last delivered this member's own put (`now` clock)."""
 
     @property
     def members(self) -> frozenset[str]:
@@ -227,10 +230,11 @@ class Membership:
         except (NATSError, TimeoutError) as exc:
             await self._stop_watcher()
             raise ClusterError(f"could not join {self.role} as {self.member}: {exc}") from exc
-        self._tasks = [
-            asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat {self.key}"),
-            asyncio.create_task(self._watch_loop(), name=f"watch {self._prefix}*"),
-        ]
+        self._echoed_at = self._now()
+        self._heartbeat_task = asyncio.create_task(
+            self._heartbeat_loop(), name=f"heartbeat {self.key}"
+        )
+        self._watch_task = asyncio.create_task(self._watch_loop(), name=f"watch {self._prefix}*")
         log.info("joined %s as %s: %d member(s)", self.role, self.member, len(self.members))
         self._changed(force=True)
 
@@ -239,14 +243,11 @@ class Membership:
 
         Calling it again does nothing.
         """
-        if not self._tasks and self._watcher is None:
+        if self._heartbeat_task is None and self._watcher is None:
             return
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await _cancel(self._heartbeat_task)
+        await _cancel(self._watch_task)
+        self._heartbeat_task = self._watch_task = None
         try:
             await self.kv.delete(self.key)
         except (NATSError, TimeoutError) as exc:
@@ -273,12 +274,31 @@ class Membership:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self._beat()
+                if self._now() - self._echoed_at > self.table.ttl_s:
+                    await self._rewatch()
             except (NATSError, TimeoutError) as exc:
                 log.warning("heartbeat of %s failed: %s", self.key, exc)
             gone = self.table.expire(self._now())
             if gone:
                 log.info("%s: expired %s", self.role, ", ".join(sorted(gone)))
                 self._changed()
+
+    async def _rewatch(self) -> None:
+        """Watch afresh: the watcher has not echoed this member's own puts for a TTL.
+
+        That happens when the server restarted and the watcher's consumer went with it;
+        the new watcher's snapshot refreshes the table (members that left meanwhile
+        expire by the TTL).
+        """
+        log.warning("%s: the watch went quiet; watching afresh", self.role)
+        await _cancel(self._watch_task)
+        self._watch_task = None
+        await self._stop_watcher()
+        self._watcher = await self.kv.watch(f"{self._prefix}*")
+        await self._read_snapshot()
+        self._echoed_at = self._now()
+        self._watch_task = asyncio.create_task(self._watch_loop(), name=f"watch {self._prefix}*")
+        self._changed()
 
     async def _watch_loop(self) -> None:
         async for entry in self._watcher:
@@ -295,8 +315,11 @@ class Membership:
             if member != self.member and self.table.left(member):
                 how = "left" if entry.operation == KV_DEL else "timed out (its key aged out)"
                 log.info("%s: %s %s", self.role, member, how)
-        elif self.table.heard(member, self._now()):
-            log.info("%s: %s joined", self.role, member)
+        else:
+            if member == self.member:
+                self._echoed_at = self._now()
+            if self.table.heard(member, self._now()):
+                log.info("%s: %s joined", self.role, member)
 
     def _changed(self, *, force: bool = False) -> None:
         members = self.members
@@ -314,3 +337,12 @@ class Membership:
         if watcher is not None:
             with contextlib.suppress(NATSError, TimeoutError):
                 await watcher.stop()
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel `task` (if any) and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
