@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netvigil.cluster import assign, owner, share
+from netvigil.cluster import KeyOwners, assign, owner, share
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=20)
 key_lists = st.lists(names, min_size=1, max_size=200, unique=True)
@@ -94,3 +94,21 @@ def test_the_same_in_another_process_whatever_its_hash_seed() -> None:
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
         )
         assert json.loads(out.stdout) == here
+
+
+@given(key_lists, member_sets, member_sets)
+def test_key_owners_agree_with_share_as_members_change(
+    keys: list[str], first: set[str], then: set[str]
+) -> None:
+    owners = KeyOwners(keys)
+    for members in (first, then, first):
+        assert owners.owners(members) == [owner(k, members) for k in keys]
+        for me in members:
+            assert owners.share(members, me) == share(keys, members, me)
+
+
+def test_key_owners_need_members_only_when_there_are_keys() -> None:
+    assert KeyOwners([]).owners([]) == []
+    assert KeyOwners(["x"]).share([], "me") == ["x"]
+    with pytest.raises(ValueError, match="no members"):
+        KeyOwners(["x"]).owners([])

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from netvigil.cluster.assignment import assign, owner, share, weight
+from netvigil.cluster.assignment import KeyOwners, assign, owner, share, weight
 from netvigil.cluster.incidents import (
     IncidentGroup,
     OwnedIncidents,
@@ -40,6 +40,7 @@ __all__ = [
     "ClusterError",
     "IncidentGroup",
     "JSONLSink",
+    "KeyOwners",
     "MemberTable",
     "Membership",
     "OwnedIncidents",

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netvigil.cluster.assignment import share
+from netvigil.cluster.assignment import KeyOwners
 from netvigil.cluster.membership import (
     DEFAULT_HEARTBEAT_S,
     MEMBERS_BUCKET,
@@ -59,11 +59,11 @@ class TargetShare:
         self.member = member
         self.monitor = monitor
         self.owned: list[TargetSpec] = []
+        self._owners = KeyOwners([t.name for t in self.targets])
 
     def assign(self, members: frozenset[str]) -> None:
         """Take this member's share among `members` and schedule exactly that."""
-        names = share([t.name for t in self.targets], members, self.member)
-        wanted = set(names)
+        wanted = set(self._owners.share(members, self.member))
         self.owned = [t for t in self.targets if t.name in wanted]
         self.monitor.set_targets(self.owned)
         log.info(
