@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from netvigil.cluster.assignment import KeyOwners, assign, owner, share, weight
 from netvigil.cluster.incidents import (
+    DETECTOR_ROLE,
     IncidentGroup,
+    IncidentShare,
     OwnedIncidents,
     incident_groups,
     owned_incident_keys,
@@ -36,9 +38,11 @@ from netvigil.cluster.prober import ProberSettings, TargetShare, prober_role, ru
 
 __all__ = [
     "DEFAULT_HEARTBEAT_S",
+    "DETECTOR_ROLE",
     "MEMBERS_BUCKET",
     "ClusterError",
     "IncidentGroup",
+    "IncidentShare",
     "JSONLSink",
     "KeyOwners",
     "MemberTable",

@@ -3,6 +3,10 @@
     owned = owned_incident_keys(config, live_detectors, me="detector-2")
     if owned.owns_target(m.target): detector.observe(m)
 
+    share = IncidentShare(config, me)          # kept current by the membership:
+    Membership(kv, DETECTOR_ROLE, me, ttl_s=ttl_s, on_change=share.assign)
+    share.owned.owns_target(m.target)
+
 An incident groups targets that fell together: every target of a service, and the
 services that share a network or an organization. Two detectors must never both own
 one incident, so the unit handed out is not a single service but a whole *incident
@@ -25,7 +29,17 @@ from dataclasses import dataclass
 from netvigil.cluster.assignment import share
 from netvigil.config.model import Config
 
-__all__ = ["IncidentGroup", "OwnedIncidents", "incident_groups", "owned_incident_keys"]
+__all__ = [
+    "DETECTOR_ROLE",
+    "IncidentGroup",
+    "IncidentShare",
+    "OwnedIncidents",
+    "incident_groups",
+    "owned_incident_keys",
+]
+
+DETECTOR_ROLE = "detector"
+"""The membership role of the detect processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +140,17 @@ def owned_incident_keys(config: Config, members: Collection[str], me: str) -> Ow
         targets=frozenset(t for g in mine for t in g.targets),
         controls=frozenset(spec.name for spec in config.targets if spec.control),
     )
+
+
+class IncidentShare:
+    """A detector's part of `config`, kept current: pass `assign` as the membership's
+    `on_change`. Until the first call, `member` counts as the only detector."""
+
+    def __init__(self, config: Config, member: str) -> None:
+        self.config = config
+        self.member = member
+        self.owned = owned_incident_keys(config, (), member)
+
+    def assign(self, members: frozenset[str]) -> None:
+        """Take this detector's groups among the live detectors `members`."""
+        self.owned = owned_incident_keys(self.config, members, self.member)
