@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -35,7 +36,12 @@ async def prober(*args: str, timeout_s: float = 60) -> Result:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
     assert proc.returncode is not None
     return Result(proc.returncode, err.decode())
 
@@ -86,3 +92,23 @@ async def test_a_bad_vantage_name_is_a_usage_error(tmp_path: Path) -> None:
     result = await prober("-c", str(config), "--vantage", "no spaces")
     assert result.code == 2
     assert "--vantage" in error_line(result)
+
+
+async def test_sigterm_while_nats_does_not_answer_ends_it_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "netvigil.toml"
+    config.write_text(CONFIG)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "netvigil", "prober", "-c", str(config),
+        "--nats", f"nats://127.0.0.1:{closed_port()}", "--out", str(tmp_path / "o.jsonl"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    await asyncio.wait_for(proc.stderr.readline(), 60)  # the first failed attempt is logged
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = await asyncio.wait_for(proc.wait(), 5)  # well before the 10 s connect limit
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0

@@ -113,17 +113,9 @@ async def _run(
     duration: float | None,
 ) -> None:
     stop = stop_event(duration)
-    connecting = nats.connect(
-        servers=[nats_url],
-        name=f"netvigil prober {settings.member}",
-        max_reconnect_attempts=-1,  # once connected, ride out any outage
-        connect_timeout=5,
-    )
-    try:
-        nc = await asyncio.wait_for(connecting, CONNECT_TIMEOUT_S)
-    except (NATSError, OSError, TimeoutError) as exc:
-        reason = str(exc) or f"no answer in {CONNECT_TIMEOUT_S:g} s"
-        raise ClusterError(f"cannot reach NATS at {nats_url}: {reason}") from exc
+    nc = await _connect(nats_url, settings.member, stop)
+    if nc is None:
+        return  # asked to stop while connecting
     out_sink = JSONLSink.open(out) if out is not None else None
     try:
         sinks = bus_sinks(config, nc)
@@ -142,6 +134,37 @@ async def _run(
         if out_sink is not None:
             out_sink.close()
         await nc.close()
+
+
+async def _connect(nats_url: str, member: str, stop: asyncio.Event) -> Client | None:
+    """Connect to NATS (None if `stop` is set first). Raises ClusterError after
+    CONNECT_TIMEOUT_S without an answer."""
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            servers=[nats_url],
+            name=f"netvigil prober {member}",
+            max_reconnect_attempts=-1,  # once connected, ride out any outage
+            connect_timeout=5,
+        )
+    )
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait(
+            {connecting, stopping}, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        if stop.is_set():
+            return None
+        reason = f"no answer in {CONNECT_TIMEOUT_S:g} s"
+    else:
+        try:
+            return connecting.result()
+        except (NATSError, OSError) as exc:
+            reason = str(exc)
+    raise ClusterError(f"cannot reach NATS at {nats_url}: {reason}")
 
 
 def bus_sinks(config: Config, nc: Client) -> list[MeasurementSink]:
