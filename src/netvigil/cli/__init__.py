@@ -19,6 +19,7 @@ from netvigil.cli import (
     export,
     incidents,
     init,
+    prober,
     replay,
     report,
     run,
@@ -71,6 +72,7 @@ def _root(
 app.command("init")(init.init)
 app.command("check")(check.check)
 app.command("run")(run.run)
+app.command("prober")(prober.prober)
 app.command("status")(status.status)
 app.command("export")(export.export)
 app.command("incidents")(incidents.incidents)
