@@ -10,7 +10,9 @@ http 50%, tls 20%, dns 15%, tcp 15%; 5% failing), then times:
    the last scrape, with 1 row in 4 changed (a 15 s scrape of targets probed every 60 s),
    and with every row changed (each changed row is formatted again);
 2. `GET /metrics` over HTTP against the real app (`create_app` served by `WebServer` on
-   127.0.0.1, the table tracked by its `Metrics` as in `netvigil run`), `--rounds` times;
+   127.0.0.1, the table tracked by its `Metrics` as in `netvigil run`), `--rounds` times,
+   plain and gzipped (`Accept-Encoding: gzip`, as Prometheus asks; the size is the bytes
+   that travelled);
 3. the same series kept as prometheus_client `Gauge`s, one child per label set, rendered
    by `generate_latest`, `--gauge-rounds` times (it is slow; this is the comparison).
 
@@ -146,8 +148,11 @@ def gauges_for(results: list[Measurement], table: ProbeMetrics) -> CollectorRegi
     return registry
 
 
-async def over_http(table: ProbeMetrics, rounds: int, max_seconds: float) -> dict[str, float]:
-    """GET /metrics against the real app, the table tracked as in `netvigil run`."""
+async def over_http(
+    table: ProbeMetrics, rounds: int, max_seconds: float, encoding: str = "identity"
+) -> dict[str, float]:
+    """GET /metrics against the real app, the table tracked as in `netvigil run`, asking
+    for `encoding` ('identity' or 'gzip'); the size is what travelled."""
     metrics = Metrics()
     metrics.track_exposition(table.render)
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,9 +166,11 @@ async def over_http(table: ProbeMetrics, rounds: int, max_seconds: float) -> dic
                     stop_at = time.perf_counter() + max_seconds
                     for _ in range(rounds):
                         t0 = time.perf_counter()
-                        r = await client.get(f"{server.url}/metrics")
+                        r = await client.get(
+                            f"{server.url}/metrics", headers={"Accept-Encoding": encoding}
+                        )
                         times.append((time.perf_counter() - t0) * 1000)
-                        size = len(r.content)
+                        size = r.num_bytes_downloaded
                         assert r.status_code == 200
                         if time.perf_counter() > stop_at:
                             break
@@ -212,6 +219,9 @@ def main() -> None:
         report[part] = summary(*timed)
     if not args.no_http:
         report["http"] = asyncio.run(over_http(table, args.rounds, args.max_seconds))
+        report["http_gzip"] = asyncio.run(
+            over_http(table, args.rounds, args.max_seconds, encoding="gzip")
+        )
     t0 = time.perf_counter()
     registry = gauges_for(results, table)
     report["gauges_fill_s"] = time.perf_counter() - t0
@@ -230,6 +240,7 @@ def main() -> None:
         ("render_quarter_changed", "render, 1 row in 4 changed"),
         ("render_all_changed", "render, every row changed"),
         ("http", "GET /metrics, unchanged rows"),
+        ("http_gzip", "GET /metrics gzip, unchanged"),
         ("gauges", "prometheus_client Gauges"),
     ):
         if part in report:
