@@ -222,6 +222,7 @@ async def test_status_page_in_albanian_by_accept_language(store: SQLiteStore) ->
     assert '<span class="state">Funksionon</span>' in html
     assert '<a href="?lang=en" hreflang="en" lang="en">English</a>' in html
     assert "Working" not in html and "Since " not in html
+    assert "<title>Shërbimet publike</title>" in html  # a title of its own is kept
     # ?lang= wins over the header, and the links keep it
     assert '<html lang="en">' in english.text
     assert "<li>Since 2023-11-14 22:08 UTC, e-Albania portal and parliament" in english.text
@@ -237,6 +238,7 @@ async def test_server_language_is_the_default(store: SQLiteStore) -> None:
         asked = await client.get("/status", headers={"Accept-Language": "en-GB"})
         other = await client.get("/status", headers={"Accept-Language": "de"})
     assert '<html lang="sq">' in default.text
+    assert "<title>Gjendja e shërbimeve</title>" in default.text  # the default title, said
     assert '<html lang="en">' in asked.text
     assert '<html lang="sq">' in other.text
 
@@ -249,7 +251,7 @@ async def test_feed_badge_and_incident_page_in_albanian(store: SQLiteStore) -> N
         page = (await client.get("/status/incidents/inc-1?lang=sq")).text
         archive = (await client.get("/status/incidents", headers=sq)).text
     assert feed.get("{http://www.w3.org/XML/1998/namespace}lang") == "sq"
-    assert feed.findtext(f"{A}title") == "Service status: incidentet"
+    assert feed.findtext(f"{A}title") == "Gjendja e shërbimeve: incidentet"
     entry = feed.findall(f"{A}entry")[0]
     assert entry.findtext(f"{A}title") == "e-Albania portal dhe parliament: në vazhdim"
     assert (entry.findtext(f"{A}summary") or "").startswith("Që nga 14 nën 2023, 22:08 UTC")

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from netvigil.cause import Cause
-from netvigil.config.model import Config
+from netvigil.config.model import Config, ServerConfig
 from netvigil.incident import Incident, IncidentState
 from netvigil.web.i18n import LANGUAGES, Speech, negotiate, speech_for
 from netvigil.web.state import LiveState, ServiceView
@@ -65,6 +65,7 @@ MAX_AGE_S = 15
 """How long browsers and proxies may keep the page."""
 
 HTML = "text/html; charset=utf-8"
+DEFAULT_TITLE = ServerConfig.model_fields["title"].default
 VARY = "Accept-Language"
 
 
@@ -190,6 +191,14 @@ class StatusPage:
         lang = negotiate(asked, request.headers.get("accept-language"), self.config.server.language)
         return lang, (f"?lang={lang}" if asked == lang else "")
 
+    def title(self, said: Speech) -> str:
+        """The pages' title: `server.title`, or, when that is left at its default, the
+        default in the page's language."""
+        title = self.config.server.title
+        if title == DEFAULT_TITLE:
+            return said.gettext("Service status")
+        return title
+
     @property
     def labels(self) -> dict[str, str]:
         """Service names -> what the page calls them (their descriptions)."""
@@ -203,7 +212,7 @@ class StatusPage:
         """What the companion pages may say (title, public names, vantages or not)."""
         days = self.history.days if self.history is not None else 0
         return PublicView(
-            self.config.server.title,
+            self.title(speech_for(lang)),
             self.labels,
             self.config.server.show_vantages_publicly,
             days,
@@ -252,7 +261,7 @@ class StatusPage:
         ]
         overall, summary = _summary(views, said)
         return {
-            "title": self.config.server.title,
+            "title": self.title(said),
             "overall": overall,
             "summary": summary,
             "incidents": sentences,
