@@ -153,7 +153,8 @@ class StatusPage:
         self.cache = RenderCache()
         """The archive, incident, feed and badge answers."""
         self._pages: dict[str, tuple[float, Rendered]] = {}
-        self._main = RenderCache(size=len(LANGUAGES))
+        self._main = RenderCache(size=2 * len(LANGUAGES))
+        """Per language, the page with plain links and with `?lang=` on them."""
         self._labels: tuple[Config | None, dict[str, str]] = (None, {})
         self._bars: dict[str, tuple[HistorySnapshot | None, dict[str, dict[str, Any]]]] = {}
         self._envs: dict[str, jinja2.Environment] = {}
