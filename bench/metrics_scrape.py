@@ -10,11 +10,14 @@ http 50%, tls 20%, dns 15%, tcp 15%; 5% failing), then times:
    the last scrape, with 1 row in 4 changed (a 15 s scrape of targets probed every 60 s),
    and with every row changed (each changed row is formatted again);
 2. `GET /metrics` over HTTP against the real app (`create_app` served by `WebServer` on
-   127.0.0.1, the table tracked by its `Metrics` as in `netvigil run`), `--rounds` times;
+   127.0.0.1, the table tracked by its `Metrics` as in `netvigil run`), `--rounds` times,
+   plain and gzipped (`Accept-Encoding: gzip`, as Prometheus asks; the size is the bytes
+   that travelled);
 3. the same series kept as prometheus_client `Gauge`s, one child per label set, rendered
    by `generate_latest`, `--gauge-rounds` times (it is slow; this is the comparison).
 
-Prints p50/p99 in ms, the scrape size in bytes and the ratio of the two renderers' p50,
+Prints p50/p99 in ms (and, in process, the CPU time of the rendering thread, which a
+busy machine inflates less), the scrape size in bytes and the ratio of the renderers' p50,
 and writes the figures as JSON under bench/results/. Each loop is bounded in count and in
 time (`--max-seconds` per part).
 """
@@ -92,33 +95,39 @@ def time_rounds(
     rounds: int,
     max_seconds: float,
     prepare: Callable[[], object] | None = None,
-) -> tuple[list[float], int]:
-    """Milliseconds per call of `fn` (at most `rounds` calls, `max_seconds` in all), size.
+) -> tuple[list[float], int, list[float]]:
+    """Milliseconds per call of `fn` (at most `rounds` calls, `max_seconds` in all), size,
+    and the CPU milliseconds of this thread per call (what a busy machine does not inflate).
 
     `prepare` runs before each call, untimed.
     """
     times: list[float] = []
+    cpu: list[float] = []
     size = 0
     stop_at = time.perf_counter() + max_seconds
     for _ in range(rounds):
         if prepare is not None:
             prepare()
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         size = fn()
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
         if time.perf_counter() > stop_at:
             break
-    return times, size
+    return times, size, cpu
 
 
-def summary(times: list[float], size: int) -> dict[str, float]:
+def summary(times: list[float], size: int, cpu: list[float] | None = None) -> dict[str, float]:
     q = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else times * 99
-    return {
+    figures = {
         "rounds": len(times),
         "p50_ms": statistics.median(times),
         "p99_ms": q[98],
         "bytes": size,
     }
+    if cpu:
+        figures["cpu_p50_ms"] = statistics.median(cpu)
+    return figures
 
 
 def gauges_for(results: list[Measurement], table: ProbeMetrics) -> CollectorRegistry:
@@ -146,8 +155,11 @@ def gauges_for(results: list[Measurement], table: ProbeMetrics) -> CollectorRegi
     return registry
 
 
-async def over_http(table: ProbeMetrics, rounds: int, max_seconds: float) -> dict[str, float]:
-    """GET /metrics against the real app, the table tracked as in `netvigil run`."""
+async def over_http(
+    table: ProbeMetrics, rounds: int, max_seconds: float, encoding: str = "identity"
+) -> dict[str, float]:
+    """GET /metrics against the real app, the table tracked as in `netvigil run`, asking
+    for `encoding` ('identity' or 'gzip'); the size is what travelled."""
     metrics = Metrics()
     metrics.track_exposition(table.render)
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,9 +173,11 @@ async def over_http(table: ProbeMetrics, rounds: int, max_seconds: float) -> dic
                     stop_at = time.perf_counter() + max_seconds
                     for _ in range(rounds):
                         t0 = time.perf_counter()
-                        r = await client.get(f"{server.url}/metrics")
+                        r = await client.get(
+                            f"{server.url}/metrics", headers={"Accept-Encoding": encoding}
+                        )
                         times.append((time.perf_counter() - t0) * 1000)
-                        size = len(r.content)
+                        size = r.num_bytes_downloaded
                         assert r.status_code == 200
                         if time.perf_counter() > stop_at:
                             break
@@ -212,6 +226,9 @@ def main() -> None:
         report[part] = summary(*timed)
     if not args.no_http:
         report["http"] = asyncio.run(over_http(table, args.rounds, args.max_seconds))
+        report["http_gzip"] = asyncio.run(
+            over_http(table, args.rounds, args.max_seconds, encoding="gzip")
+        )
     t0 = time.perf_counter()
     registry = gauges_for(results, table)
     report["gauges_fill_s"] = time.perf_counter() - t0
@@ -224,17 +241,20 @@ def main() -> None:
 
     print(f"{args.targets} targets x {args.vantages} vantages = {len(table)} rows")
     print(f"submit: {submit_us:.2f} us per result")
-    print(f"{'part':<32}{'rounds':>7}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>12}")
+    print(f"{'part':<32}{'rounds':>7}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>12}{'CPU p50':>10}")
     for part, name in (
         ("render", "render, unchanged rows"),
         ("render_quarter_changed", "render, 1 row in 4 changed"),
         ("render_all_changed", "render, every row changed"),
         ("http", "GET /metrics, unchanged rows"),
+        ("http_gzip", "GET /metrics gzip, unchanged"),
         ("gauges", "prometheus_client Gauges"),
     ):
         if part in report:
             r = report[part]
             figures = f"{r['rounds']:>7}{r['p50_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['bytes']:>12,}"
+            if "cpu_p50_ms" in r:
+                figures += f"{r['cpu_p50_ms']:>10.1f}"
             print(f"{name:<32}{figures}")
     print(
         f"Gauges / render (p50): {report['ratio_p50']:.1f}x unchanged,"

@@ -29,6 +29,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("## `[scheduler]`", model.SchedulerConfig),
     ("## `[detect]`", model.DetectConfig),
     ("## `[server]`", model.ServerConfig),
+    ("## `[metrics]`", model.MetricsConfig),
     ("## `[[agents]]`", model.AgentConfig),
     ("## `[[maintenance]]`", model.MaintenanceConfig),
     ("## `[[notify]]`", model.WebhookNotifyConfig),

@@ -107,6 +107,8 @@ def test_the_wheel_carries_the_package_and_what_it_reads(source_copy: Path) -> N
         "netvigil/web/static/manifest.json",
         "netvigil/web/templates/status.html",
         "netvigil/web/templates/status.css",
+        "netvigil/web/locale/en/LC_MESSAGES/netvigil.mo",
+        "netvigil/web/locale/sq/LC_MESSAGES/netvigil.mo",
         "netvigil/store/migrations/sqlite/0001_initial.sql",
         "netvigil/lab/topologies/default.toml",
         "netvigil/py.typed",

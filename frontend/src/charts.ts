@@ -2,6 +2,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatTick, formatTime, h, zoneName } from "./dom";
+import { t } from "./i18n";
 
 export interface Line {
   label: string;
@@ -107,7 +108,7 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): () => void
   const width = Math.max(280, container.clientWidth || 600);
   const height = width < 500 ? 200 : 240;
   const series: uPlot.Series[] = [
-    { label: `Time (${zoneName(new Date(spec.to * 1000))})`, value: (_u: uPlot, v: number | null) => formatTime(v) },
+    { label: t("Time ({zone})", { zone: zoneName(new Date(spec.to * 1000)) }), value: (_u: uPlot, v: number | null) => formatTime(v) },
     ...spec.lines.map((line, i) => {
       const style = lineStyle(i);
       return {

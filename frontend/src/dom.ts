@@ -1,5 +1,7 @@
 // Tiny DOM helpers: elements are built with textContent only (never innerHTML), so any
 // name coming from the API is shown as text.
+import { t } from "./i18n";
+
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -77,19 +79,20 @@ export function formatTick(ts: number, spanS: number): string {
 /** A duration in seconds as "3 s", "4 min", "2 h 5 min", "3 d". */
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s) || s < 0) return "—";
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 60) return t("{n} s", { n: Math.round(s) });
+  if (s < 3600) return t("{n} min", { n: Math.round(s / 60) });
   if (s < 86400) {
     const m = Math.round((s % 3600) / 60);
-    return `${Math.floor(s / 3600)} h${m ? ` ${m} min` : ""}`;
+    const hours = t("{n} h", { n: Math.floor(s / 3600) });
+    return m ? `${hours} ${t("{n} min", { n: m })}` : hours;
   }
-  return `${Math.round(s / 86400)} d`;
+  return t("{n} d", { n: Math.round(s / 86400) });
 }
 
 /** "x ago" relative to now. */
 export function ago(ts: number | null | undefined): string {
-  if (ts === null || ts === undefined) return "never";
-  return `${formatDuration(Date.now() / 1000 - ts)} ago`;
+  if (ts === null || ts === undefined) return t("never");
+  return t("{duration} ago", { duration: formatDuration(Date.now() / 1000 - ts) });
 }
 
 /** Seconds as milliseconds text ("12.3 ms"). */

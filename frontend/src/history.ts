@@ -4,12 +4,13 @@ import { getIncidents, getRollups, type Incident, type RollupRow } from "./api";
 import { type Band, chartFigure, type Line, renderChart } from "./charts";
 import { h, replace } from "./dom";
 import { lineStyle } from "./charts";
+import { t } from "./i18n";
 
 export const RANGES: [string, string, number][] = [
-  ["1h", "1 hour", 3600],
-  ["6h", "6 hours", 6 * 3600],
-  ["24h", "24 hours", 86400],
-  ["7d", "7 days", 7 * 86400],
+  ["1h", t("1 hour"), 3600],
+  ["6h", t("6 hours"), 6 * 3600],
+  ["24h", t("24 hours"), 86400],
+  ["7d", t("7 days"), 7 * 86400],
 ];
 
 /** The bucket width for a range: per minute up to 6 h, coarser beyond. */
@@ -132,14 +133,14 @@ export async function historyCharts(
   const relevant = found.filter((i) => i.targets.some((t) => targets.includes(t)) || !i.targets.length);
   const { reach, latency } = toLines(rows, step);
   const bands = bandsOf(relevant);
-  const note = bands.length ? "hatched: incidents" : "";
-  const reachFig = chartFigure("Reachability (% of checks OK)", note);
-  const latFig = chartFigure("Latency (median, ms)", note);
+  const note = bands.length ? t("hatched: incidents") : "";
+  const reachFig = chartFigure(t("Reachability (% of checks OK)"), note);
+  const latFig = chartFigure(t("Latency (median, ms)"), note);
   const legend = reach.length
     ? h(
         "p",
         { class: "small muted" },
-        "One line per vantage: ",
+        t("One line per vantage: "),
         reach.map((line, i) => {
           const swatch = h("span", { class: "swatch", "aria-hidden": "true" });
           swatch.style.background = lineStyle(i).color;
@@ -149,13 +150,13 @@ export async function historyCharts(
     : null;
   replace(container, h("div", { class: "charts" }, reachFig.figure, latFig.figure), legend, mixFigure(outcomeMix(rows)));
   if (!rows.length) {
-    reachFig.area.append(h("p", { class: "empty" }, "No measurements in this range."));
-    latFig.area.append(h("p", { class: "empty" }, "No measurements in this range."));
+    reachFig.area.append(h("p", { class: "empty" }, t("No measurements in this range.")));
+    latFig.area.append(h("p", { class: "empty" }, t("No measurements in this range.")));
     return () => undefined;
   }
   const stops = [
-    renderChart(reachFig.area, { title: "Reachability", unit: "%", lines: reach, bands, from, to, yMin: 0, yMax: 100, digits: 0 }),
-    renderChart(latFig.area, { title: "Latency", unit: "ms", lines: latency, bands, from, to, yMin: 0 }),
+    renderChart(reachFig.area, { title: t("Reachability"), unit: "%", lines: reach, bands, from, to, yMin: 0, yMax: 100, digits: 0 }),
+    renderChart(latFig.area, { title: t("Latency"), unit: "ms", lines: latency, bands, from, to, yMin: 0 }),
   ];
   return () => stops.forEach((stop) => stop());
 }

@@ -9,6 +9,7 @@ import { renderIncidents } from "./views/incidents";
 import { renderOverview } from "./views/overview";
 import { renderService } from "./views/service";
 import { renderVantages } from "./views/vantages";
+import { CATALOGUES, language, t } from "./i18n";
 
 /** How long the first view waits for the live stream before it fetches its data anyway. */
 const FIRST_HELLO_WAIT_MS = 300;
@@ -23,10 +24,24 @@ const ROUTES: [RegExp, View, string][] = [
 ];
 
 const NAV: [string, string, string][] = [
-  ["overview", "/", "Overview"],
-  ["incidents", "/ui/incidents", "Incidents"],
-  ["vantages", "/ui/vantages", "Vantages"],
+  ["overview", "/", t("Overview")],
+  ["incidents", "/ui/incidents", t("Incidents")],
+  ["vantages", "/ui/vantages", t("Vantages")],
 ];
+
+/** Links to this page in each other language (a reload: every word changes). */
+function languageSwitch(): HTMLElement {
+  const others = Object.entries(CATALOGUES).filter(([code]) => code !== language());
+  return h(
+    "span",
+    { class: "lang-switch" },
+    others.map(([code, c]) => {
+      const q = new URLSearchParams(location.search);
+      q.set("lang", code);
+      return h("a", { href: `${location.pathname}?${q.toString()}`, hreflang: code, lang: code }, c.name);
+    }),
+  );
+}
 
 let cleanup: Cleanup | null = null;
 let renderSeq = 0;
@@ -36,9 +51,9 @@ function shell(): { main: HTMLElement; nav: HTMLElement; theme: HTMLButtonElemen
   const live = h("span", { class: "live-status", role: "status", "aria-live": "polite" });
   const nav = h(
     "nav",
-    { class: "nav", "aria-label": "Main" },
+    { class: "nav", "aria-label": t("Main") },
     NAV.map(([key, href, label]) => h("a", { href, "data-nav": true, "data-key": key }, label)),
-    h("a", { href: "/status" }, "Status page"),
+    h("a", { href: language() === "en" ? "/status" : `/status?lang=${language()}` }, t("Status page")),
   );
   const main = h("main", { id: "main", tabindex: "-1" });
   const header = h(
@@ -46,9 +61,9 @@ function shell(): { main: HTMLElement; nav: HTMLElement; theme: HTMLButtonElemen
     { class: "top" },
     h("a", { href: "/", "data-nav": true, class: "brand" }, h("span", { "aria-hidden": "true" }, "◉ "), "netvigil"),
     nav,
-    h("div", { class: "top-tools" }, live, theme),
+    h("div", { class: "top-tools" }, languageSwitch(), live, theme),
   );
-  const skip = h("a", { href: "#main", class: "skip" }, "Skip to content");
+  const skip = h("a", { href: "#main", class: "skip" }, t("Skip to content"));
   const app = document.getElementById("app") ?? document.body;
   replace(app, skip, header, main);
   return { main, nav, theme, live };
@@ -67,9 +82,9 @@ async function render(main: HTMLElement, nav: HTMLElement): Promise<void> {
     if (found && a.getAttribute("data-key") === found[2]) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  main.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+  main.replaceChildren(h("p", { class: "loading" }, t("Loading…")));
   if (!found) {
-    replace(main, h("h1", null, "Not found"), h("p", null, `No page at ${path}.`));
+    replace(main, h("h1", null, t("Not found")), h("p", null, t("No page at {path}.", { path })));
     return;
   }
   const [match, view] = found;
@@ -84,7 +99,7 @@ async function render(main: HTMLElement, nav: HTMLElement): Promise<void> {
     if (seq !== renderSeq) return;
     replace(
       main,
-      h("h1", null, "Could not load this page"),
+      h("h1", null, t("Could not load this page")),
       h("p", { class: "error", role: "alert" }, err instanceof Error ? err.message : String(err)),
     );
   }
@@ -105,9 +120,9 @@ function start(): void {
   window.addEventListener("popstate", rerender);
   window.addEventListener("netvigil:navigate", rerender);
   onLiveStatus((up) => {
-    live.textContent = up ? "● live" : "○ reconnecting";
+    live.textContent = up ? t("● live") : t("○ reconnecting");
     live.className = `live-status ${up ? "on" : "off"}`;
-    live.title = up ? "Receiving live updates" : "Live updates paused; reconnecting";
+    live.title = up ? t("Receiving live updates") : t("Live updates paused; reconnecting");
   });
   startLive();
   void whenLive(FIRST_HELLO_WAIT_MS).then(rerender);

@@ -2,6 +2,7 @@
 // colour, so colour is never the only signal.
 import { h } from "./dom";
 import { stateWord as word } from "./words";
+import { t } from "./i18n";
 
 export type State = "up" | "down" | "degraded" | "maintenance" | "stale" | "unknown";
 
@@ -72,5 +73,19 @@ export function stateIcon(state: State): string {
 /** The badge of an incident: its own state word, coloured by how bad it is. */
 export function incidentBadge(state: string): HTMLSpanElement {
   const look: State = state === "resolved" ? "up" : state === "confirmed" ? "down" : "degraded";
-  return badge(look, undefined, state);
+  return badge(look, undefined, incidentStateWord(state));
+}
+
+/** An incident's state in the page's language: "confirmed" ("e konfirmuar"). */
+function incidentStateWord(state: string): string {
+  switch (state) {
+    case "suspected":
+      return t("suspected");
+    case "confirmed":
+      return t("confirmed");
+    case "resolved":
+      return t("resolved");
+    default:
+      return state;
+  }
 }

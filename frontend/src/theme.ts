@@ -1,8 +1,10 @@
 // Light/dark theme: follows prefers-color-scheme until the reader picks one with the toggle.
+import { t } from "./i18n";
+
 const KEY = "netvigil-theme";
 type Choice = "auto" | "light" | "dark";
 const ORDER: Choice[] = ["auto", "light", "dark"];
-const LABEL: Record<Choice, string> = { auto: "◐ Auto", light: "☀ Light", dark: "☾ Dark" };
+const LABEL: Record<Choice, string> = { auto: t("◐ Auto"), light: t("☀ Light"), dark: t("☾ Dark") };
 
 function stored(): Choice {
   try {
@@ -32,7 +34,7 @@ export function setupTheme(button: HTMLButtonElement, onChange: () => void): voi
   apply(choice);
   const label = () => {
     button.textContent = LABEL[choice];
-    button.setAttribute("aria-label", `Colour theme: ${choice} (click to change)`);
+    button.setAttribute("aria-label", t("Colour theme: {choice} (click to change)", { choice: LABEL[choice].slice(2) }));
   };
   label();
   button.addEventListener("click", () => {

@@ -8,6 +8,8 @@ Prometheus counter and histogram families when scraped. Gauges that mirror a liv
 (in-flight probes, targets, store queue depth, agent spool depth) read it through a
 callback, also only when scraped.
 
+`/metrics` is `scrape()`: the text, gzipped when the scraper accepts it.
+
 Series (all prefixed `netvigil_`, durations in seconds):
 
     netvigil_checks_total{kind,outcome}         probes completed
@@ -32,6 +34,8 @@ With `track_store` (the store's write health):
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +62,7 @@ __all__ = [
     "LoopHistogram",
     "Metrics",
     "StoreFigures",
+    "accepts_gzip",
 ]
 
 CHECK_BUCKETS: tuple[float, ...] = (
@@ -291,6 +296,11 @@ class Metrics:
 
     content_type: str = CONTENT_TYPE_LATEST
     """The Content-Type to serve `render()` with."""
+    gzip_level: int = 1
+    """zlib level of a gzipped scrape: level 1 takes a third of level 6's time and leaves
+    the text about 20% bigger (still a tenth of its plain size)."""
+    gzip_min_bytes: int = 1024
+    """A smaller scrape is sent plain."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
@@ -394,3 +404,40 @@ class Metrics:
     def render(self) -> bytes:
         """The registry, then each tracked exposition, in Prometheus text format."""
         return generate_latest(self.registry) + b"".join(r() for r in self._expositions)
+
+    async def scrape(self, accept_encoding: str | None) -> tuple[bytes, dict[str, str]]:
+        """`/metrics`: the body and its headers for a scraper sending `accept_encoding`.
+
+        The text is rendered on the calling (event loop's) thread, as the tracked
+        expositions require; when the scraper accepts gzip (Prometheus does) and the text
+        is at least `gzip_min_bytes`, it is compressed at `gzip_level` in a worker thread
+        (zlib releases the GIL, so the loop goes on meanwhile).
+        """
+        body = self.render()
+        headers = {"Vary": "Accept-Encoding"}
+        if len(body) < self.gzip_min_bytes or not accepts_gzip(accept_encoding):
+            return body, headers
+        packed = await asyncio.to_thread(gzip.compress, body, self.gzip_level, mtime=0)
+        return packed, {**headers, "Content-Encoding": "gzip"}
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header value lets gzip be sent (RFC 9110 12.5.3):
+    'gzip' or '*' named with a q-value above 0, gzip not refused by name."""
+    if not accept_encoding:
+        return False
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        name, _, params = item.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name.strip().lower()] = q
+    if "gzip" in weights:
+        return weights["gzip"] > 0
+    return weights.get("*", 0.0) > 0

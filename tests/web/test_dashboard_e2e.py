@@ -587,3 +587,56 @@ def test_status_page_without_javascript(
         expect(page.get_by_role("link", name="status page")).to_be_visible()
     finally:
         context.close()
+
+
+def test_albanian_status_page_and_dashboard_with_a_switch_to_english(
+    deployment: Deployment, playwright: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A browser set to Albanian (Accept-Language and navigator.language "sq-AL") gets
+    both the status page and the dashboard in Albanian; each offers English."""
+    from playwright.sync_api import expect
+
+    context = _launch(
+        playwright,
+        tmp_path_factory.mktemp("chromium-sq"),
+        locale="sq-AL",
+        viewport={"width": 1280, "height": 900},
+        color_scheme="light",
+    )
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{deployment.url}/")
+        expect(page.locator("html")).to_have_attribute("lang", "sq")
+        expect(page.get_by_role("heading", name="Pasqyra", exact=True)).to_be_visible()
+        portal = _cell(page, "e-portal", "local")
+        expect(portal).to_have_attribute("data-state", "up", timeout=15_000)
+        expect(portal).to_contain_text("funksionon")
+        expect(page.locator(".live-status")).to_have_text("● drejtpërdrejt")
+        _shot(page, "overview-sq")
+        page.get_by_role("link", name="Incidentet", exact=True).click()
+        expect(page.get_by_role("heading", name="Incidentet", exact=True)).to_be_visible()
+        expect(page.locator("table.table thead")).to_contain_text("Shkaku")
+
+        page.goto(f"{deployment.url}/status")
+        expect(page.locator("html")).to_have_attribute("lang", "sq")
+        expect(page.get_by_role("heading", name="Shërbimet", exact=True)).to_be_visible()
+        expect(page.locator("body")).to_contain_text("Funksionon")
+        expect(page.locator("body")).not_to_contain_text("Working")
+        _shot(page, "status-sq")
+        page.get_by_role("link", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.get_by_role("heading", name="Services", exact=True)).to_be_visible()
+        assert page.url.endswith("/status?lang=en")
+
+        page.goto(f"{deployment.url}/ui/incidents")
+        expect(page.get_by_role("heading", name="Incidentet", exact=True)).to_be_visible()
+        page.get_by_role("link", name="English").click()
+        expect(page.get_by_role("heading", name="Incidents", exact=True)).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.goto(f"{deployment.url}/ui/vantages")  # English is remembered without ?lang=
+        expect(page.get_by_role("heading", name="Vantages", exact=True)).to_be_visible()
+    finally:
+        context.close()
+    assert not errors, f"errors in the page: {errors}"

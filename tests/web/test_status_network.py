@@ -15,6 +15,7 @@ from netvigil.config.model import NetworkConfig
 from netvigil.incident import EventKind, Incident, IncidentEvent
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
+from netvigil.web.i18n import speech_for
 from netvigil.web.status_words import incident_sentence, past_sentence, recovering_sentence
 
 
@@ -44,6 +45,17 @@ def test_a_network_gone_is_said_in_plain_words() -> None:
         " was unreachable from the Internet; it looks like its routes were withdrawn from the"
         " internet."
     )
+
+
+def test_a_network_gone_is_said_in_albanian() -> None:
+    sq = speech_for("sq")
+    labels = {"gov": "Rrjeti i qeverisë"}
+    said = incident_sentence(_network_incident(), show_vantages=False, labels=labels, speech=sq)
+    assert said.startswith("Që nga ")
+    assert "Rrjeti i qeverisë nuk mund të arrihet nga interneti;" in said
+    assert "rrugët drejt tij u tërhoqën nga interneti" in said
+    ended = past_sentence(_network_incident(end=NOW), show_vantages=False, labels=labels, speech=sq)
+    assert ended.startswith("Nga ") and "nuk mund të arrihej nga interneti" in ended
 
 
 def test_a_service_incident_reads_as_before() -> None:

@@ -7,6 +7,7 @@ import { liveGeneration, onLive, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { incidentBadge } from "../state";
 import { causeLabel, eventLabel, percent } from "../words";
+import { t } from "../i18n";
 
 function meter(value: number): HTMLElement {
   const fill = h("span");
@@ -14,7 +15,7 @@ function meter(value: number): HTMLElement {
   return h(
     "span",
     { class: "confidence" },
-    h("span", { class: "meter", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": Math.round(value * 100), "aria-label": "confidence" }, fill),
+    h("span", { class: "meter", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": Math.round(value * 100), "aria-label": t("confidence") }, fill),
     h("b", null, percent(value)),
   );
 }
@@ -28,33 +29,35 @@ function facts(inc: Incident): HTMLElement {
   const duration = (inc.end ?? Date.now() / 1000) - inc.start;
   const dl = h("dl", { class: "kv" });
   const add = (k: string, ...v: (Node | string)[]) => dl.append(h("dt", null, k), h("dd", null, ...v));
-  add("State", incidentBadge(inc.state));
+  add(t("State"), incidentBadge(inc.state));
   add(
-    "Cause",
+    t("Cause"),
     h("strong", { id: "incident-cause" }, causeLabel(inc.cause)),
     h("span", { class: "muted" }, ` (${inc.cause})`),
-    inc.provisional ? h("span", { class: "tag", id: "provisional" }, "provisional: judged once confirmed") : "",
+    inc.provisional ? h("span", { class: "tag", id: "provisional" }, t("provisional: judged once confirmed")) : "",
   );
-  add("Confidence", meter(inc.confidence));
+  add(t("Confidence"), meter(inc.confidence));
   if (inc.acknowledged) {
     const ack = inc.notes.find((n) => n.kind === "ack");
-    add("Acknowledged", h("span", { id: "acknowledged" }, ack ? `by ${ack.author || "an admin"}, ${formatTime(ack.ts)}` : "yes"));
+    const by = ack ? t("by {author}, {time}", { author: ack.author || t("an admin"), time: formatTime(ack.ts) }) : t("yes");
+    add(t("Acknowledged"), h("span", { id: "acknowledged" }, by));
   }
-  add("Started", formatTime(inc.start));
-  if (inc.confirmedAt) add("Confirmed", formatTime(inc.confirmedAt));
-  add(inc.open ? "Open for" : "Lasted", formatDuration(duration), inc.end ? ` (ended ${formatTime(inc.end)})` : "");
-  add("Services", ...names(inc.services, (n) => `/ui/services/${encodeURIComponent(n)}`));
-  add("Targets", ...names(inc.targets));
-  if (inc.networks.length) add("Networks", ...names(inc.networks));
-  if (inc.organizations.length) add("Organizations", ...names(inc.organizations));
-  add("Seen from", ...names(inc.vantage ? [inc.vantage] : inc.vantages));
-  if (inc.maintenance) add("Maintenance", inc.maintenance);
+  add(t("Started"), formatTime(inc.start));
+  if (inc.confirmedAt) add(t("Confirmed"), formatTime(inc.confirmedAt));
+  const ended = inc.end ? ` ${t("(ended {time})", { time: formatTime(inc.end) })}` : "";
+  add(inc.open ? t("Open for") : t("Lasted"), formatDuration(duration), ended);
+  add(t("Services"), ...names(inc.services, (n) => `/ui/services/${encodeURIComponent(n)}`));
+  add(t("Targets"), ...names(inc.targets));
+  if (inc.networks.length) add(t("Networks"), ...names(inc.networks));
+  if (inc.organizations.length) add(t("Organizations"), ...names(inc.organizations));
+  add(t("Seen from"), ...names(inc.vantage ? [inc.vantage] : inc.vantages));
+  if (inc.maintenance) add(t("Maintenance"), inc.maintenance);
   return dl;
 }
 
 // Acknowledgements and notes admins left on the incident, oldest first.
 function notes(inc: Incident): HTMLElement {
-  if (!inc.notes.length) return h("p", { class: "muted" }, "No acknowledgement or note yet.");
+  if (!inc.notes.length) return h("p", { class: "muted" }, t("No acknowledgement or note yet."));
   return h(
     "ul",
     { class: "timeline", id: "notes" },
@@ -64,8 +67,8 @@ function notes(inc: Incident): HTMLElement {
         { "data-kind": n.kind },
         h("time", null, formatTime(n.ts)),
         " ",
-        h("strong", null, n.kind === "ack" ? "acknowledged" : "note"),
-        n.author ? ` by ${n.author}` : "",
+        h("strong", null, n.kind === "ack" ? t("acknowledged") : t("note")),
+        n.author ? ` ${t("by {author}", { author: n.author })}` : "",
         n.text ? `: ${n.text}` : "",
       ),
     ),
@@ -73,14 +76,14 @@ function notes(inc: Incident): HTMLElement {
 }
 
 function evidenceTable(inc: Incident): HTMLElement {
-  if (!inc.evidence.length) return h("p", { class: "muted" }, "No evidence recorded yet.");
+  if (!inc.evidence.length) return h("p", { class: "muted" }, t("No evidence recorded yet."));
   return h(
     "div",
     { class: "grid-wrap" },
     h(
       "table",
       { class: "table evidence", id: "evidence" },
-      h("thead", null, h("tr", null, ["Topic", "Statement", "For cause", "Weight"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", null, h("tr", null, [t("Topic"), t("Statement"), t("For cause"), t("Weight")].map((c) => h("th", { scope: "col" }, c)))),
       h(
         "tbody",
         null,
@@ -109,7 +112,7 @@ function probabilities(inc: Incident): HTMLElement | null {
   return h(
     "table",
     { class: "table small" },
-    h("thead", null, h("tr", null, h("th", null, "Cause"), h("th", null, "Probability"))),
+    h("thead", null, h("tr", null, h("th", null, t("Cause")), h("th", null, t("Probability")))),
     h("tbody", null, entries.map(([c, p]) => h("tr", null, h("td", null, causeLabel(c)), h("td", null, meter(p))))),
   );
 }
@@ -138,7 +141,7 @@ function timeline(inc: Incident): HTMLElement {
 }
 
 function causeHistory(inc: Incident): HTMLElement {
-  if (!inc.causeHistory.length) return h("p", { class: "muted" }, "The cause has not changed.");
+  if (!inc.causeHistory.length) return h("p", { class: "muted" }, t("The cause has not changed."));
   return h(
     "ol",
     { class: "timeline" },
@@ -155,27 +158,27 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
   const pad = Math.max(600, ((inc.end ?? Date.now() / 1000) - inc.start) * 0.5);
   const from = inc.start - pad;
   const to = Math.min(Date.now() / 1000, (inc.end ?? Date.now() / 1000) + pad);
-  const charts = h("div", { class: "history" }, h("p", { class: "loading" }, "Loading history…"));
+  const charts = h("div", { class: "history" }, h("p", { class: "loading" }, t("Loading history…")));
   const window_ = query.get("range");
   replace(
     main,
-    h("p", { class: "crumbs" }, link("/", "Overview"), " › ", link("/ui/incidents", "Incidents"), " › ", id),
+    h("p", { class: "crumbs" }, link("/", t("Overview")), " › ", link("/ui/incidents", t("Incidents")), " › ", id),
     h("div", { class: "group-head" }, h("h1", null, causeLabel(inc.cause)), incidentBadge(inc.state)),
-    h("p", { class: "muted" }, `Incident ${inc.id}`),
+    h("p", { class: "muted" }, t("Incident {id}", { id: inc.id })),
     h("div", { class: "panel" }, facts(inc)),
-    h("h2", null, "Evidence"),
-    h("p", { class: "small muted" }, "Each statement is checkable against the measurements; ▲ supports the cause it was weighed for, ▼ speaks against it."),
+    h("h2", null, t("Evidence")),
+    h("p", { class: "small muted" }, t("Each statement is checkable against the measurements; ▲ supports the cause it was weighed for, ▼ speaks against it.")),
     evidenceTable(inc),
-    probabilities(inc) ? h("h3", null, "Other causes considered") : null,
+    probabilities(inc) ? h("h3", null, t("Other causes considered")) : null,
     probabilities(inc),
-    h("h2", null, "Timeline"),
+    h("h2", null, t("Timeline")),
     timeline(inc),
-    h("h2", null, "Cause history"),
+    h("h2", null, t("Cause history")),
     causeHistory(inc),
-    h("h2", null, "Acknowledgements and notes"),
+    h("h2", null, t("Acknowledgements and notes")),
     notes(inc),
-    h("h2", null, "Around the incident"),
-    h("p", { class: "small muted" }, window_ ? "" : `From ${formatTime(from)} to ${formatTime(to)}.`),
+    h("h2", null, t("Around the incident")),
+    h("p", { class: "small muted" }, window_ ? "" : t("From {from} to {to}.", { from: formatTime(from), to: formatTime(to) })),
     charts,
   );
   const stop = await historyCharts(charts, inc.targets, from, to, [inc]);

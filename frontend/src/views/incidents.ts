@@ -5,6 +5,7 @@ import type { Cleanup } from "../nav";
 import { liveGeneration, onLive, watchGeneration } from "../live";
 import { incidentBadge } from "../state";
 import { causeLabel, percent } from "../words";
+import { t } from "../i18n";
 
 /** A compact card linking to the incident page. */
 export function incidentCard(inc: Incident): HTMLAnchorElement {
@@ -17,8 +18,8 @@ export function incidentCard(inc: Incident): HTMLAnchorElement {
       "div",
       { class: "muted small" },
       inc.open
-        ? `since ${formatTime(inc.start)} (${ago(inc.start)})`
-        : `${formatTime(inc.start)}, lasted ${formatDuration((inc.end ?? inc.start) - inc.start)}`,
+        ? t("since {time} ({ago})", { time: formatTime(inc.start), ago: ago(inc.start) })
+        : t("{time}, lasted {duration}", { time: formatTime(inc.start), duration: formatDuration((inc.end ?? inc.start) - inc.start) }),
     ),
   );
   a.className = `incident-card${inc.open ? "" : " resolved"}`;
@@ -39,7 +40,7 @@ function table(incidents: Incident[]): HTMLElement {
         h(
           "tr",
           null,
-          ["State", "Cause", "Confidence", "Services", "Started", "Duration"].map((c) => h("th", { scope: "col" }, c)),
+          [t("State"), t("Cause"), t("Confidence"), t("Services"), t("Started"), t("Duration")].map((c) => h("th", { scope: "col" }, c)),
         ),
       ),
       h(
@@ -54,7 +55,7 @@ function table(incidents: Incident[]): HTMLElement {
             h("td", { class: "num" }, percent(inc.confidence)),
             h("td", null, inc.services.join(", ") || inc.targets.join(", ")),
             h("td", null, formatTime(inc.start)),
-            h("td", null, inc.open ? `${formatDuration(Date.now() / 1000 - inc.start)} (open)` : formatDuration((inc.end ?? inc.start) - inc.start)),
+            h("td", null, inc.open ? t("{duration} (open)", { duration: formatDuration(Date.now() / 1000 - inc.start) }) : formatDuration((inc.end ?? inc.start) - inc.start)),
           ),
         ),
       ),
@@ -64,7 +65,7 @@ function table(incidents: Incident[]): HTMLElement {
 
 export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
   const content = h("div");
-  replace(main, h("h1", null, "Incidents"), h("p", { class: "muted" }, "Open incidents first, then the most recent."), content);
+  replace(main, h("h1", null, t("Incidents")), h("p", { class: "muted" }, t("Open incidents first, then the most recent.")), content);
   let offGeneration = (): void => {};
   const load = async (): Promise<void> => {
     const generation = liveGeneration();
@@ -73,10 +74,10 @@ export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
     const past = incidents.filter((i) => !i.open);
     replace(
       content,
-      h("h2", null, `Open (${open.length})`),
-      open.length ? h("div", { class: "incident-list" }, open.map(incidentCard)) : h("p", { class: "muted" }, "None."),
-      h("h2", null, `Resolved (${past.length})`),
-      past.length ? table(past) : h("p", { class: "muted" }, "None in the store."),
+      h("h2", null, t("Open ({n})", { n: open.length })),
+      open.length ? h("div", { class: "incident-list" }, open.map(incidentCard)) : h("p", { class: "muted" }, t("None.")),
+      h("h2", null, t("Resolved ({n})", { n: past.length })),
+      past.length ? table(past) : h("p", { class: "muted" }, t("None in the store.")),
     );
     offGeneration();
     offGeneration = watchGeneration(generation, () => void load());

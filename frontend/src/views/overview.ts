@@ -7,13 +7,14 @@ import { type Cleanup, navigate } from "../nav";
 import { badge, type State, worst } from "../state";
 import { incidentCard } from "./incidents";
 import { stateWord as word } from "../words";
+import { t } from "../i18n";
 
 type GroupBy = "none" | "network" | "organization" | "country";
 const GROUPS: [GroupBy, string][] = [
-  ["none", "All services"],
-  ["network", "Network"],
-  ["organization", "Organization"],
-  ["country", "Country"],
+  ["none", t("All services")],
+  ["network", t("Network")],
+  ["organization", t("Organization")],
+  ["country", t("Country")],
 ];
 
 interface Model {
@@ -58,20 +59,20 @@ function cell(model: Model, service: Service, vantage: string): HTMLTableCellEle
     ? pair.ok
       ? pair.latencyS !== null
         ? `${Math.round(pair.latencyS * 1000)} ms`
-        : "ok"
-      : (pair.outcome ?? "failed")
+        : t("ok")
+      : (pair.outcome ?? t("failed"))
     : "";
   const title = pair
-    ? `${service.name} from ${vantage}: ${state}` +
+    ? t("{service} from {vantage}: {state}", { service: service.name, vantage, state: word(state) }) +
       (pair.outcome ? `, ${pair.outcome}` : "") +
-      (pair.since ? `, since ${formatTime(pair.since)}` : "")
-    : `${service.name} from ${vantage}: ${word("unknown")}`;
+      (pair.since ? `, ${t("since {time}", { time: formatTime(pair.since) })}` : "")
+    : t("{service} from {vantage}: {state}", { service: service.name, vantage, state: word("unknown") });
   return h(
     "td",
     { class: `cell`, "data-service": service.name, "data-vantage": vantage, "data-state": state, title },
     badge(state),
     detail ? h("span", { class: "outcome" }, detail) : null,
-    pair && !pair.ok && pair.since ? h("span", { class: "outcome" }, `since ${ago(pair.since)}`) : null,
+    pair && !pair.ok && pair.since ? h("span", { class: "outcome" }, t("since {time}", { time: ago(pair.since) })) : null,
   );
 }
 
@@ -90,9 +91,15 @@ function row(model: Model, service: Service): HTMLTableRowElement {
   );
 }
 
+/** A grouping's name in the page's language, lower case: "network" ("rrjeti"). */
+function groupName(by: GroupBy): string {
+  const label = GROUPS.find(([g]) => g === by)?.[1] ?? by;
+  return label.charAt(0).toLowerCase() + label.slice(1);
+}
+
 function groupKey(service: Service, by: GroupBy): string {
   if (by === "none") return "";
-  return service[by] ?? `no ${by}`;
+  return service[by] ?? t("no {group}", { group: groupName(by) });
 }
 
 function grid(model: Model, services: Service[], caption: string): HTMLElement {
@@ -109,8 +116,8 @@ function grid(model: Model, services: Service[], caption: string): HTMLElement {
         h(
           "tr",
           null,
-          h("th", { scope: "col" }, "Service"),
-          model.vantages.map((v) => h("th", { scope: "col" }, `from ${v}`)),
+          h("th", { scope: "col" }, t("Service")),
+          model.vantages.map((v) => h("th", { scope: "col" }, t("from {vantage}", { vantage: v }))),
         ),
       ),
       h(
@@ -129,12 +136,12 @@ function summary(model: Model): HTMLElement {
     h("div", { class: `stat${state ? ` st-${state}` : ""}` }, h("b", null, n), h("span", null, label));
   return h(
     "div",
-    { class: "summary", "aria-label": "Summary" },
-    stat(model.services.length, "services"),
-    stat(counts.up, "✓ up", "up"),
-    stat(counts.down, "✕ down", counts.down ? "down" : undefined),
-    stat(counts.degraded, "! degraded", counts.degraded ? "degraded" : undefined),
-    stat(model.incidents.size, "open incidents", model.incidents.size ? "down" : undefined),
+    { class: "summary", "aria-label": t("Summary") },
+    stat(model.services.length, t("services")),
+    stat(counts.up, t("✓ up"), "up"),
+    stat(counts.down, t("✕ down"), counts.down ? "down" : undefined),
+    stat(counts.degraded, t("! degraded"), counts.degraded ? "degraded" : undefined),
+    stat(model.incidents.size, t("open incidents"), model.incidents.size ? "down" : undefined),
   );
 }
 
@@ -143,17 +150,17 @@ function incidentsBlock(model: Model): HTMLElement {
   return h(
     "section",
     { "aria-labelledby": "open-incidents" },
-    h("h2", { id: "open-incidents" }, "Open incidents"),
+    h("h2", { id: "open-incidents" }, t("Open incidents")),
     open.length
       ? h("div", { class: "incident-list" }, open.map(incidentCard))
-      : h("p", { class: "muted" }, "None: no outage detected right now."),
+      : h("p", { class: "muted" }, t("None: no outage detected right now.")),
   );
 }
 
 function body(model: Model, by: GroupBy): HTMLElement[] {
   const out: HTMLElement[] = [summary(model), incidentsBlock(model)];
   if (by === "none") {
-    out.push(h("h2", null, "Services"), grid(model, model.services, "Services by vantage"));
+    out.push(h("h2", null, t("Services")), grid(model, model.services, t("Services by vantage")));
     return out;
   }
   const groups = new Map<string, Service[]>();
@@ -164,8 +171,8 @@ function body(model: Model, by: GroupBy): HTMLElement[] {
   for (const [name, services] of [...groups.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const state = services.map((s) => serviceState(model, s)).reduce<State>((a, b) => worst(a, b), "up");
     out.push(
-      h("div", { class: "group-head" }, h("h2", null, `${by}: ${name}`), badge(state)),
-      grid(model, services, `${by} ${name}: services by vantage`),
+      h("div", { class: "group-head" }, h("h2", null, `${groupName(by)}: ${name}`), badge(state)),
+      grid(model, services, t("{group} {name}: services by vantage", { group: groupName(by), name })),
     );
   }
   return out;
@@ -207,9 +214,9 @@ export async function renderOverview(main: HTMLElement, _params: string[], query
   const content = h("div", { id: "overview" });
   replace(
     main,
-    h("h1", null, "Overview"),
-    h("p", { class: "muted" }, "Every service as seen from every vantage point, updated live."),
-    h("div", { class: "toolbar" }, h("label", { for: "group-by" }, "Group by"), select),
+    h("h1", null, t("Overview")),
+    h("p", { class: "muted" }, t("Every service as seen from every vantage point, updated live.")),
+    h("div", { class: "toolbar" }, h("label", { for: "group-by" }, t("Group by")), select),
     content,
   );
   const draw = () => replace(content, body(model, by));

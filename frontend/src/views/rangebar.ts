@@ -2,6 +2,7 @@
 import { h } from "../dom";
 import { navigate } from "../nav";
 import { RANGES } from "../history";
+import { t } from "../i18n";
 
 /** The range named in `?range=` (default 1h) and its length in seconds. */
 export function chosenRange(query: URLSearchParams, fallback = "1h"): [string, number] {
@@ -16,7 +17,7 @@ export function rangeBar(current: string, extra: [string, string][] = []): HTMLE
   return h(
     "div",
     { class: "toolbar" },
-    h("span", { class: "muted", id: "range-label" }, "Range"),
+    h("span", { class: "muted", id: "range-label" }, t("Range")),
     h(
       "div",
       { class: "segmented", role: "group", "aria-labelledby": "range-label" },

@@ -8,6 +8,7 @@ import { type Cleanup, navigate } from "../nav";
 import { badge, type State } from "../state";
 import { incidentCard } from "./incidents";
 import { chosenRange, rangeBar } from "./rangebar";
+import { t } from "../i18n";
 
 function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
   const rows = service.targets.flatMap((t) =>
@@ -37,9 +38,9 @@ function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
       h(
         "thead",
         null,
-        h("tr", null, ["Target", "Vantage", "State", "Outcome", "Latency", "Since", "Certificate"].map((c) => h("th", { scope: "col" }, c))),
+        h("tr", null, [t("Target"), t("Vantage"), t("State"), t("Outcome"), t("Latency"), t("Since"), t("Certificate")].map((c) => h("th", { scope: "col" }, c))),
       ),
-      h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: "7", class: "muted" }, "No results yet."))),
+      h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: "7", class: "muted" }, t("No results yet.")))),
     ),
   );
 }
@@ -58,25 +59,25 @@ export async function renderService(main: HTMLElement, params: string[], query: 
     (i) => i.services.includes(name) || i.targets.some((t) => targets.includes(t)),
   );
   const meta = [
-    service.organization && `organization ${service.organization}`,
-    service.network && `network ${service.network}`,
-    service.country && `country ${service.country}`,
+    service.organization && t("organization {name}", { name: service.organization }),
+    service.network && t("network {name}", { name: service.network }),
+    service.country && t("country {name}", { name: service.country }),
   ].filter(Boolean);
   const stateHolder = h("div");
-  const charts = h("div", { class: "history" }, h("p", { class: "loading" }, "Loading history…"));
+  const charts = h("div", { class: "history" }, h("p", { class: "loading" }, t("Loading history…")));
   replace(
     main,
-    h("p", { class: "crumbs" }, link("/", "Overview"), " › service"),
+    h("p", { class: "crumbs" }, link("/", t("Overview")), ` › ${t("service")}`),
     h("div", { class: "group-head" }, h("h1", null, service.name), badge(service.state)),
     service.description ? h("p", null, service.description) : null,
     meta.length ? h("p", { class: "muted" }, meta.join(" · ")) : null,
-    h("h2", null, "Now"),
+    h("h2", null, t("Now")),
     stateHolder,
-    h("h2", null, "History"),
+    h("h2", null, t("History")),
     rangeBar(range),
     charts,
-    h("h2", null, "Incidents in this range"),
-    incidents.length ? h("div", { class: "incident-list" }, incidents.map(incidentCard)) : h("p", { class: "muted" }, "None."),
+    h("h2", null, t("Incidents in this range")),
+    incidents.length ? h("div", { class: "incident-list" }, incidents.map(incidentCard)) : h("p", { class: "muted" }, t("None.")),
   );
   replace(stateHolder, pairsTable(service, pairs));
   const stopCharts = await historyCharts(charts, targets, from, to, incidents);

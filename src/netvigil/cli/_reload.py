@@ -24,7 +24,7 @@ __all__ = ["ConfigReloader", "ReloadOutcome"]
 
 log = logging.getLogger("netvigil.run")
 
-RESTART_SECTIONS = ("vantage", "server", "store", "scheduler", "detect", "notify")
+RESTART_SECTIONS = ("vantage", "server", "store", "scheduler", "detect", "metrics", "notify")
 """Sections a reload does not apply: they need a restart."""
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "DefaultsConfig",
     "DetectConfig",
     "MaintenanceConfig",
+    "MetricsConfig",
     "NetworkConfig",
     "NotifierConfig",
     "OrganizationConfig",
@@ -197,6 +198,9 @@ class ServerConfig(_Model):
     """Ingest requests one agent may make back to back after a quiet spell."""
     max_clock_skew_s: float = Field(default=30.0, ge=0, le=86_400)
     """Ingest refuses measurements stamped more than this far ahead of the server's clock."""
+    language: Literal["en", "sq"] = "en"
+    """The public pages' language when neither `?lang=` nor the browser's Accept-Language
+    asks for one they speak: "en" (English) or "sq" (Albanian)."""
 
     @property
     def host(self) -> str:
@@ -526,6 +530,17 @@ class BgpFeedConfig(_Model):
         return self.name or self.kind
 
 
+class MetricsConfig(_Model):
+    """`[metrics]`: the bounds of the per-target series on `/metrics`."""
+
+    max_series: int = Field(default=50_000, ge=1, le=1_000_000)
+    """At most this many (target, vantage) label sets; a result for a new pair beyond is
+    dropped and counted (`netvigil_probe_series_dropped_total`)."""
+    max_age_s: float = Field(default=3600.0, ge=60, le=30 * 86_400)
+    """A pair whose newest result is older than this (a removed target, a silent agent) is
+    forgotten at the next scrape."""
+
+
 class Config(_Model):
     """A whole netvigil.toml."""
 
@@ -541,6 +556,7 @@ class Config(_Model):
     certificates: CertificatesConfig = Field(default_factory=CertificatesConfig)
     bus: BusConfig = Field(default_factory=BusConfig)
     """How agents' measurements travel (`[bus]`): HTTP ingest or NATS JetStream."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     agents: list[AgentConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
     """Planned maintenance windows (`[[maintenance]]`)."""

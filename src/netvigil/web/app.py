@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from netvigil.config.model import Config
@@ -210,8 +210,9 @@ def _add_status_page(app: FastAPI, page: StatusPage) -> None:
 
 def _add_metrics(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(metrics.render(), media_type=metrics.content_type)
+    async def prometheus_metrics(request: Request) -> Response:
+        body, headers = await metrics.scrape(request.headers.get("accept-encoding"))
+        return Response(body, media_type=metrics.content_type, headers=headers)
 
 
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {

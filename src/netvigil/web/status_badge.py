@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from netvigil.words import state_word
+from netvigil.web.i18n import Speech, speech_for
 
 __all__ = ["BADGE_COLOURS", "badge_svg"]
 
@@ -27,10 +27,13 @@ def _width(text: str) -> int:
     return int(len(text) * 6.5) + 12
 
 
-def badge_svg(status: str, label: str = "status") -> bytes:
+def badge_svg(status: str, label: str | None = None, *, speech: Speech | None = None) -> bytes:
     """The badge of a service in `status` ('working', 'degraded', 'down', 'maintenance',
-    'unknown'), as UTF-8 SVG."""
-    word = state_word(status)
+    'unknown'), as UTF-8 SVG, in the language of `speech` (English by default); `label`
+    is the left part ('status')."""
+    said = speech if speech is not None else speech_for("en")
+    label = label if label is not None else said.gettext("status")
+    word = said.state(status)
     colour = BADGE_COLOURS.get(status, BADGE_COLOURS["unknown"])
     left, right = _width(label), _width(word)
     total = left + right

@@ -4,8 +4,9 @@ One entry per public incident open or resolved in the history's period (90 days)
 newest start first. An entry's id is its page's address (`<base>/status/incidents/<id>`),
 so it stays the same as the incident goes on and ends; its `updated` is the incident's
 `updated` (its start when it has none), its `published` the start, its summary the
-sentence the archive shows. The feed's id is the address of `/status`; its `updated` is
-the newest entry's (or `now` when there is none).
+sentence the archive shows, all in the view's language (`xml:lang`). The feed's id is
+the address of `/status`; its `updated` is the newest entry's (or `now` when there is
+none).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from netvigil.web.status_words import affected, past_sentence
 __all__ = ["ATOM_NS", "atom_feed", "rfc3339"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def rfc3339(ts: float) -> str:
@@ -43,25 +45,31 @@ def _entry(feed: ET.Element, view: PublicView, incident: Incident, base: str) ->
     href = f"{base}/status/incidents/{incident.id}"
     entry = _sub(feed, "entry")
     _sub(entry, "id", href)
-    what = affected(incident, view.labels)
+    said = view.speech
+    what = affected(incident, view.labels, said, opening=True)
     if incident.maintenance:
-        state = "planned maintenance"
+        title = said.gettext("%(services)s: planned maintenance")
+    elif incident.end is not None:
+        title = said.gettext("%(services)s: resolved")
     else:
-        state = "resolved" if incident.end is not None else "ongoing"
-    _sub(entry, "title", f"{what}: {state}")
+        title = said.gettext("%(services)s: ongoing")
+    _sub(entry, "title", title % {"services": what})
     _sub(entry, "updated", rfc3339(_updated(incident)))
     _sub(entry, "published", rfc3339(incident.start))
     _sub(entry, "link", rel="alternate", type="text/html", href=href)
-    sentence = past_sentence(incident, show_vantages=view.show_vantages, labels=view.labels)
+    sentence = past_sentence(
+        incident, show_vantages=view.show_vantages, labels=view.labels, speech=said
+    )
     _sub(entry, "summary", sentence, type="text")
 
 
 def atom_feed(view: PublicView, incidents: Sequence[Incident], base: str, now: float) -> bytes:
     """The feed document (UTF-8 XML) of `incidents`; `base` is the site's address
     ('https://status.example.org', no trailing slash)."""
-    feed = ET.Element("feed", {"xmlns": ATOM_NS})
+    said = view.speech
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, XML_LANG: said.code})
     _sub(feed, "id", f"{base}/status")
-    _sub(feed, "title", f"{view.title}: incidents")
+    _sub(feed, "title", said.gettext("%(title)s: incidents") % {"title": view.title})
     newest = max((_updated(i) for i in incidents), default=now)
     _sub(feed, "updated", rfc3339(newest))
     author = _sub(feed, "author")

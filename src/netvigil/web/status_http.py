@@ -49,16 +49,25 @@ class RenderCache:
         """How many bodies were rendered (for tests and metrics)."""
         self._held: dict[str, Rendered] = {}
 
-    def get(self, key: str, content: Any, render: Callable[[str], bytes], now: float) -> Rendered:
+    def get(
+        self,
+        key: str,
+        content: Any,
+        render: Callable[[str], bytes],
+        now: float,
+        say_time: Callable[[float], str] | None = None,
+    ) -> Rendered:
         """The body of `content` under `key`; `render(changed)` makes it when new, where
-        `changed` is the change time in words."""
+        `changed` is the change time in words (`say_time(epoch s)`, or '2023-11-14 22:08
+        UTC')."""
         digest = digest_of(content)
         held = self._held.get(key)
         if held is not None and held.digest == digest:
             return held
         changed_at = float(int(now))
         changed = datetime.fromtimestamp(changed_at, tz=UTC)
-        body = render(changed.strftime("%Y-%m-%d %H:%M UTC"))
+        said = say_time(changed_at) if say_time else changed.strftime("%Y-%m-%d %H:%M UTC")
+        body = render(said)
         self.renders += 1
         modified = format_datetime(changed, usegmt=True)
         rendered = Rendered(digest, body, f'"{digest}"', changed_at, modified)
@@ -69,13 +78,19 @@ class RenderCache:
         return rendered
 
 
-def answer(request: Request, page: Rendered, media_type: str, max_age: int) -> Response:
-    """GET/HEAD answer for `page`: 200 with the body, or 304 (see the module docstring)."""
+def answer(
+    request: Request, page: Rendered, media_type: str, max_age: int, *, vary: str | None = None
+) -> Response:
+    """GET/HEAD answer for `page`: 200 with the body, or 304 (see the module docstring).
+
+    `vary` names the request headers the body depends on (`Vary`)."""
     headers = {
         "Cache-Control": f"public, max-age={max_age}",
         "ETag": page.etag,
         "Last-Modified": page.last_modified,
     }
+    if vary:
+        headers["Vary"] = vary
     if not_modified(request, page.etag, page.changed_at):
         return Response(status_code=304, headers=headers)
     body = b"" if request.method == "HEAD" else page.body
