@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from netvigil.detect.path_summary import (
     PathReference,
@@ -47,6 +47,14 @@ SummaryKey = tuple[float, float, float, float, int]
 """(base_start, pre_start, onset, own onset, abrupt_probes): one cut of a path's history."""
 
 _BEFORE, _BASE, _PRE, _GAP, _POST = range(5)
+
+
+def _counter(counts: dict[str, int]) -> Counter[str]:
+    """A Counter with `counts`, in their order (without `Counter.__init__`'s type checks,
+    which cost more than the copy)."""
+    out: Counter[str] = Counter()
+    dict.update(out, counts)
+    return out
 
 
 class _Timeline:
@@ -247,10 +255,18 @@ class _Post:
             flaps=self.flaps,
             last_ok=self.last_ok,
             last_probe_ok=samples[-1].ok if samples else None,
-            outcomes=Counter(self.outcomes),
+            outcomes=_counter(self.outcomes),
             ttfb=list(self.ttfb),
             ttfb_ok=list(self.ttfb_ok),
         )
+
+
+class _PreOnset(NamedTuple):
+    base_median: float | None  # the baseline median the shape was judged against
+    shape: PreOnsetShape
+    latencies: list[float]  # of the successful pre-window probes
+    ttfb: list[float]  # of the successful pre-window probes
+    jitter: float | None  # of `latencies`; None with fewer than 2
 
 
 class RunningPathSummary:
@@ -288,7 +304,7 @@ class RunningPathSummary:
         self._base = _Baseline()
         self._pre: deque[Sample] = deque()
         self._pre_end = 0
-        self._pre_cache: tuple[float | None, PreOnsetShape, list[float], list[float]] | None = None
+        self._pre_cache: _PreOnset | None = None
         self._post = _Post()
 
     def update(self, samples: Sequence[Sample], first: int, end: float) -> bool:
@@ -355,8 +371,9 @@ class RunningPathSummary:
             self._pre_end = g + 1
             self._pre_cache = None
 
-    def _pre_onset(self) -> tuple[float | None, PreOnsetShape, list[float], list[float]]:
-        """(baseline median, pre shape, pre latencies, pre first-byte times), cached."""
+    def _pre_onset(self) -> _PreOnset:
+        """The pre window's part of the summary, cached while that window and the
+        baseline median stay the same."""
         base_median = self._base.median()
         cache = self._pre_cache
         if cache is None or cache[0] != base_median:
@@ -364,7 +381,8 @@ class RunningPathSummary:
             latencies = [s.latency for s in pre if s.ok and s.latency is not None]
             ttfb = [s.ttfb for s in pre if s.ok and s.ttfb is not None]
             shape = pre_onset_shape(list(pre), base_median, self.abrupt_probes)
-            cache = (base_median, shape, latencies, ttfb)
+            pre_jitter = jitter(latencies) if len(latencies) >= 2 else None
+            cache = _PreOnset(base_median, shape, latencies, ttfb, pre_jitter)
             self._pre_cache = cache
         return cache
 
@@ -373,14 +391,14 @@ class RunningPathSummary:
         after it); the same as `summarise_path` would compute."""
         self.used_at = bounds.now
         base = self._base
-        base_median, shape, pre_latencies, pre_ttfb = self._pre_onset()
+        base_median, shape, pre_latencies, pre_ttfb, pre_jitter = self._pre_onset()
         bl = list(base.latencies)
         base_ttfb = list(base.ttfb)
         reference = PathReference(
             base_latencies=bl,
             pre_latencies=pre_latencies,
             base_jitter=sum(base.steps) / len(base.steps) if len(bl) >= 2 else 0.0,
-            pre_jitter=jitter(pre_latencies) if len(pre_latencies) >= 2 else None,
+            pre_jitter=pre_jitter,
             base_median=base_median,
             base_ttfb=base_ttfb,
             ttfb=base_ttfb if len(base_ttfb) >= 5 else base_ttfb + pre_ttfb,
