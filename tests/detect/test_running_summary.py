@@ -14,7 +14,7 @@ from dataclasses import fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netvigil.detect.history import FeatureSettings, PathHistory
+from netvigil.detect.history import FeatureSettings, PathHistory, Sample
 from netvigil.detect.path_summary import (
     PathSummary,
     PostTimeline,
@@ -162,7 +162,7 @@ def test_samples_put_in_directly_are_summarised_from_the_history() -> None:
     feature_settings = FeatureSettings()
     hist = PathHistory(feature_settings)
     hist.observe(measurement(T0, "de", "t", Probe(Outcome.OK, 0.02)))
-    hist.samples.append(hist.samples[0]._replace(ts=T0 + 10.0))
+    hist.samples.append(Sample._make(hist.samples[0])._replace(ts=T0 + 10.0))
     bounds = WindowBounds.around(T0 + 5.0, T0 + 20.0, feature_settings)
     assert hist.running(bounds, None) is None
     assert summarise_path("de", hist, bounds).post.probes == 1

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from netvigil.detect.baseline import AnomalyDetector, BaselineDetector
 from netvigil.detect.path_summary import WindowBounds
 from netvigil.detect.running_summary import RunningPathSummary, SummaryKey
+from netvigil.detect.sample import TS, Sample, SampleRow
 from netvigil.model import Measurement
 
 __all__ = ["OVERLOAD_STATUS", "FeatureSettings", "PathHistory", "Sample", "latency_of"]
@@ -36,20 +36,6 @@ def latency_of(m: Measurement) -> float | None:
 
 OVERLOAD_STATUS = frozenset({429, 503})
 """HTTP statuses a server sends when it sheds load (Too Many Requests, Service Unavailable)."""
-
-
-class Sample(NamedTuple):
-    """One measurement as history keeps it."""
-
-    ts: float
-    ok: bool
-    outcome: str
-    connected: bool
-    latency: float | None
-    ttfb: float | None
-    score: float
-    overload: bool = False
-    """A failed HTTP probe answered with an overload status (429 or 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +81,8 @@ class PathHistory:
         detector: AnomalyDetector | None = None,
     ) -> None:
         self.settings = settings
-        self.samples: deque[Sample] = deque(maxlen=settings.max_samples)
+        self.samples: deque[SampleRow] = deque(maxlen=settings.max_samples)
+        """The samples, oldest first, as plain tuples (`sample.SampleRow`)."""
         self.detector: AnomalyDetector = detector if detector is not None else BaselineDetector()
         self.fed = 0
         """How many samples `observe` appended (the first sample held is number
@@ -114,14 +101,14 @@ class PathHistory:
         outcome = m.outcome.value
         overload = not m.ok and m.detail.get("status") in OVERLOAD_STATUS
         samples = self.samples
-        if samples and m.ts < samples[-1].ts:
+        if samples and m.ts < samples[-1][TS]:
             self._ordered = False
         samples.append(
-            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
+            (m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
         )
         self.fed += 1
         cutoff = m.ts - self.settings.horizon_s
-        while samples[0].ts < cutoff:
+        while samples[0][TS] < cutoff:
             samples.popleft()
         if self._running and not self.fed % 64:
             self._forget_idle(m.ts)
@@ -156,14 +143,14 @@ class PathHistory:
 
     def between(self, start: float, end: float) -> list[Sample]:
         """Samples with start <= ts < end."""
-        return [s for s in self.samples if start <= s.ts < end]
+        return [Sample._make(s) for s in self.samples if start <= s[TS] < end]
 
     def since(self, start: float) -> list[Sample]:
         """Samples with ts >= start."""
         out: list[Sample] = []
         for s in reversed(self.samples):
-            if s.ts < start:
+            if s[TS] < start:
                 break
-            out.append(s)
+            out.append(Sample._make(s))
         out.reverse()
         return out

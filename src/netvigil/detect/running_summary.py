@@ -35,11 +35,20 @@ from netvigil.detect.path_summary import (
     pre_onset_shape,
     sorted_median,
 )
+from netvigil.detect.sample import (
+    CONNECTED,
+    LATENCY,
+    OK,
+    OUTCOME,
+    OVERLOAD,
+    TS,
+    TTFB,
+    Sample,
+    SampleRow,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from netvigil.detect.history import Sample
 
 __all__ = ["RunningPathSummary", "SummaryKey"]
 
@@ -91,25 +100,25 @@ class _Baseline:
     __slots__ = ("end", "latencies", "samples", "sorted", "steps", "ttfb")
 
     def __init__(self) -> None:
-        self.samples: deque[Sample] = deque()
+        self.samples: deque[SampleRow] = deque()
         self.end = 0  # global index after the last sample filed here
         self.latencies: deque[float] = deque()
         self.sorted: list[float] = []
         self.steps: deque[float] = deque()
         self.ttfb: deque[float] = deque()
 
-    def add(self, s: Sample, g: int) -> None:
+    def add(self, s: SampleRow, g: int) -> None:
         self.samples.append(s)
         self.end = g + 1
-        if s.ok:
-            latency = s.latency
+        if s[OK]:
+            latency = s[LATENCY]
             if latency is not None:
                 if self.latencies:
                     self.steps.append(abs(latency - self.latencies[-1]))
                 self.latencies.append(latency)
                 bisect.insort(self.sorted, latency)
-            if s.ttfb is not None:
-                self.ttfb.append(s.ttfb)
+            if s[TTFB] is not None:
+                self.ttfb.append(s[TTFB])
 
     def evict_before(self, first: int) -> bool:
         """Drop samples with a global index below `first`; whether any latency went."""
@@ -117,15 +126,15 @@ class _Baseline:
         samples = self.samples
         while samples and self.end - len(samples) < first:
             s = samples.popleft()
-            if not s.ok:
+            if not s[OK]:
                 continue
-            if s.latency is not None:
+            if s[LATENCY] is not None:
                 self.latencies.popleft()
                 if self.steps:
                     self.steps.popleft()
-                del self.sorted[bisect.bisect_left(self.sorted, s.latency)]
+                del self.sorted[bisect.bisect_left(self.sorted, s[LATENCY])]
                 changed = True
-            if s.ttfb is not None:
+            if s[TTFB] is not None:
                 self.ttfb.popleft()
         return changed
 
@@ -155,7 +164,7 @@ class _Post:
     )
 
     def __init__(self) -> None:
-        self.samples: deque[Sample] = deque()
+        self.samples: deque[SampleRow] = deque()
         self.end = 0
         self.failures = self.connected = self.overload = self.flaps = self.ok_count = 0
         self.last_ok: float | None = None
@@ -167,58 +176,58 @@ class _Post:
         self.ttfb_ok: deque[float] = deque()
         self.timeline = _Timeline()
 
-    def add(self, s: Sample, g: int) -> None:
+    def add(self, s: SampleRow, g: int) -> None:
         samples = self.samples
-        if samples and samples[-1].ok != s.ok:
+        if samples and samples[-1][OK] != s[OK]:
             self.flaps += 1
         samples.append(s)
         self.end = g + 1
-        if s.ok:
+        if s[OK]:
             self.ok_count += 1
-            if self.last_ok is None or s.ts > self.last_ok:
-                self.last_ok = s.ts
-            if s.latency is not None:
-                bisect.insort(self.lat_sorted, s.latency)
+            if self.last_ok is None or s[TS] > self.last_ok:
+                self.last_ok = s[TS]
+            if s[LATENCY] is not None:
+                bisect.insort(self.lat_sorted, s[LATENCY])
         else:
             self.failures += 1
-            if s.outcome in self.outcomes:
-                self.outcomes[s.outcome] += 1
+            if s[OUTCOME] in self.outcomes:
+                self.outcomes[s[OUTCOME]] += 1
             else:
-                self.outcomes[s.outcome] = 1
-                self.first_at[s.outcome] = g
-            if s.connected:
+                self.outcomes[s[OUTCOME]] = 1
+                self.first_at[s[OUTCOME]] = g
+            if s[CONNECTED]:
                 self.connected += 1
-            if s.overload:
+            if s[OVERLOAD]:
                 self.overload += 1
-        if s.ttfb is not None:
-            self.ttfb.append(s.ttfb)
-            if s.ok:
-                self.ttfb_ok.append(s.ttfb)
-        self.timeline.append(s.ts, not s.ok)
+        if s[TTFB] is not None:
+            self.ttfb.append(s[TTFB])
+            if s[OK]:
+                self.ttfb_ok.append(s[TTFB])
+        self.timeline.append(s[TS], not s[OK])
 
     def evict_before(self, first: int) -> None:
         samples = self.samples
         while samples and self.end - len(samples) < first:
             g = self.end - len(samples)
             s = samples.popleft()
-            if samples and samples[0].ok != s.ok:
+            if samples and samples[0][OK] != s[OK]:
                 self.flaps -= 1
-            if s.ok:
+            if s[OK]:
                 self.ok_count -= 1
                 if not self.ok_count:
                     self.last_ok = None
-                if s.latency is not None:
-                    del self.lat_sorted[bisect.bisect_left(self.lat_sorted, s.latency)]
+                if s[LATENCY] is not None:
+                    del self.lat_sorted[bisect.bisect_left(self.lat_sorted, s[LATENCY])]
             else:
                 self.failures -= 1
-                self._forget_outcome(s.outcome, g)
-                if s.connected:
+                self._forget_outcome(s[OUTCOME], g)
+                if s[CONNECTED]:
                     self.connected -= 1
-                if s.overload:
+                if s[OVERLOAD]:
                     self.overload -= 1
-            if s.ttfb is not None:
+            if s[TTFB] is not None:
                 self.ttfb.popleft()
-                if s.ok:
+                if s[OK]:
                     self.ttfb_ok.popleft()
             self.timeline.drop_first()
 
@@ -232,7 +241,7 @@ class _Post:
         if self.first_at[outcome] == g:
             start = self.end - len(self.samples)
             for i, s in enumerate(self.samples):
-                if not s.ok and s.outcome == outcome:
+                if not s[OK] and s[OUTCOME] == outcome:
                     self.first_at[outcome] = start + i
                     break
             self.outcomes_dirty = True
@@ -254,7 +263,7 @@ class _Post:
             overload=self.overload,
             flaps=self.flaps,
             last_ok=self.last_ok,
-            last_probe_ok=samples[-1].ok if samples else None,
+            last_probe_ok=samples[-1][OK] if samples else None,
             outcomes=_counter(self.outcomes),
             ttfb=list(self.ttfb),
             ttfb_ok=list(self.ttfb_ok),
@@ -299,15 +308,15 @@ class RunningPathSummary:
     def _reset(self, first: int) -> None:
         self.next_g = first
         self._first = first
-        self._last: Sample | None = None
+        self._last: SampleRow | None = None
         self.exact = True
         self._base = _Baseline()
-        self._pre: deque[Sample] = deque()
+        self._pre: deque[SampleRow] = deque()
         self._pre_end = 0
         self._pre_cache: _PreOnset | None = None
         self._post = _Post()
 
-    def update(self, samples: Sequence[Sample], first: int, end: float) -> bool:
+    def update(self, samples: Sequence[SampleRow], first: int, end: float) -> bool:
         """Take in the samples before `end` not seen yet and let go of those the history
         dropped. `samples` is the history in time order; `first` the global index of its
         first sample. Returns False when the summary cannot be exact (a NaN latency): the
@@ -316,7 +325,7 @@ class RunningPathSummary:
         n = len(samples)
         last = self._last
         if last is not None and (
-            not 0 < seen <= n or samples[seen - 1] is not last or last.ts >= end
+            not 0 < seen <= n or samples[seen - 1] is not last or last[TS] >= end
         ):
             # Samples were dropped before being seen or replaced, or time went back.
             self._reset(first)
@@ -329,7 +338,7 @@ class RunningPathSummary:
         self._first = first
         while seen < n:
             s = samples[seen]
-            if s.ts >= end:
+            if s[TS] >= end:
                 break
             self._file(s, first + seen)
             self._last = s
@@ -357,10 +366,10 @@ class RunningPathSummary:
             return _GAP
         return _POST
 
-    def _file(self, s: Sample, g: int) -> None:
-        if s.latency is not None and s.latency != s.latency:
+    def _file(self, s: SampleRow, g: int) -> None:
+        if s[LATENCY] is not None and s[LATENCY] != s[LATENCY]:
             self.exact = False  # NaN: sorted lists would not sort it as `sorted` does
-        region = self._region(s.ts)
+        region = self._region(s[TS])
         if region == _POST:
             self._post.add(s, g)
         elif region == _BASE:
@@ -378,9 +387,9 @@ class RunningPathSummary:
         cache = self._pre_cache
         if cache is None or cache[0] != base_median:
             pre = self._pre
-            latencies = [s.latency for s in pre if s.ok and s.latency is not None]
-            ttfb = [s.ttfb for s in pre if s.ok and s.ttfb is not None]
-            shape = pre_onset_shape(list(pre), base_median, self.abrupt_probes)
+            latencies = [s[LATENCY] for s in pre if s[OK] and s[LATENCY] is not None]
+            ttfb = [s[TTFB] for s in pre if s[OK] and s[TTFB] is not None]
+            shape = pre_onset_shape([Sample._make(r) for r in pre], base_median, self.abrupt_probes)
             pre_jitter = jitter(latencies) if len(latencies) >= 2 else None
             cache = _PreOnset(base_median, shape, latencies, ttfb, pre_jitter)
             self._pre_cache = cache
