@@ -97,11 +97,12 @@ class _Baseline:
     """The baseline window's successful latencies (in time order and sorted), the steps
     between consecutive ones, and its first-byte times."""
 
-    __slots__ = ("end", "latencies", "samples", "sorted", "steps", "ttfb")
+    __slots__ = ("end", "latencies", "samples", "sorted", "steps", "ttfb", "version")
 
     def __init__(self) -> None:
         self.samples: deque[SampleRow] = deque()
         self.end = 0  # global index after the last sample filed here
+        self.version = 0  # changes whenever a sample comes or goes
         self.latencies: deque[float] = deque()
         self.sorted: list[float] = []
         self.steps: deque[float] = deque()
@@ -110,6 +111,7 @@ class _Baseline:
     def add(self, s: SampleRow, g: int) -> None:
         self.samples.append(s)
         self.end = g + 1
+        self.version += 1
         if s[OK]:
             latency = s[LATENCY]
             if latency is not None:
@@ -126,6 +128,7 @@ class _Baseline:
         samples = self.samples
         while samples and self.end - len(samples) < first:
             s = samples.popleft()
+            self.version += 1
             if not s[OK]:
                 continue
             if s[LATENCY] is not None:
@@ -290,6 +293,7 @@ class RunningPathSummary:
         "_pre",
         "_pre_cache",
         "_pre_end",
+        "_ref_cache",
         "abrupt_probes",
         "base_start",
         "exact",
@@ -314,6 +318,7 @@ class RunningPathSummary:
         self._pre: deque[SampleRow] = deque()
         self._pre_end = 0
         self._pre_cache: _PreOnset | None = None
+        self._ref_cache: tuple[int, _PreOnset, PathReference, float | None] | None = None
         self._post = _Post()
 
     def update(self, samples: Sequence[SampleRow], first: int, end: float) -> bool:
@@ -395,39 +400,49 @@ class RunningPathSummary:
             self._pre_cache = cache
         return cache
 
-    def summary(self, vantage: str, bounds: WindowBounds) -> PathSummary:
-        """The path's summary judged at `bounds.now` (the history must hold no sample
-        after it); the same as `summarise_path` would compute."""
-        self.used_at = bounds.now
+    def _reference(self) -> tuple[PathReference, float | None]:
+        """The path's reference and the median post-onset latency is compared with (None
+        with fewer than 3 reference latencies), cached while the baseline and pre window
+        stay the same (readers do not change what they are given)."""
         base = self._base
-        base_median, shape, pre_latencies, pre_ttfb, pre_jitter = self._pre_onset()
+        pre = self._pre_onset()
+        cache = self._ref_cache
+        if cache is not None and cache[0] == base.version and cache[1] is pre:
+            return cache[2], cache[3]
         bl = list(base.latencies)
         base_ttfb = list(base.ttfb)
         reference = PathReference(
             base_latencies=bl,
-            pre_latencies=pre_latencies,
+            pre_latencies=pre.latencies,
             base_jitter=sum(base.steps) / len(base.steps) if len(bl) >= 2 else 0.0,
-            pre_jitter=pre_jitter,
-            base_median=base_median,
+            pre_jitter=pre.jitter,
+            base_median=pre.base_median,
             base_ttfb=base_ttfb,
-            ttfb=base_ttfb if len(base_ttfb) >= 5 else base_ttfb + pre_ttfb,
+            ttfb=base_ttfb if len(base_ttfb) >= 5 else base_ttfb + pre.ttfb,
         )
+        if len(bl) >= 5:
+            ref_median: float | None = pre.base_median
+        elif len(bl) + len(pre.latencies) >= 3:
+            ref_median = sorted_median(sorted(bl + pre.latencies))
+        else:
+            ref_median = None
+        self._ref_cache = (base.version, pre, reference, ref_median)
+        return reference, ref_median
+
+    def summary(self, vantage: str, bounds: WindowBounds) -> PathSummary:
+        """The path's summary judged at `bounds.now` (the history must hold no sample
+        after it); the same as `summarise_path` would compute."""
+        self.used_at = bounds.now
+        reference, ref_median = self._reference()
         post = self._post
         ratio = None
-        if post.lat_sorted:
-            if len(bl) >= 5:
-                ref_median: float | None = base_median
-            elif len(bl) + len(pre_latencies) >= 3:
-                ref_median = sorted_median(sorted(bl + pre_latencies))
-            else:
-                ref_median = None
-            if ref_median is not None:
-                ratio = (sorted_median(post.lat_sorted) + 0.005) / (ref_median + 0.005)
+        if post.lat_sorted and ref_median is not None:
+            ratio = (sorted_median(post.lat_sorted) + 0.005) / (ref_median + 0.005)
         recent_start = max(self.own, bounds.now - bounds.recent_s)
         return PathSummary(
             vantage=vantage,
             reference=reference,
-            pre=shape,
+            pre=self._pre_onset().shape,
             post=post.counts(recent_start),
             post_timeline=post.timeline.view(),
             latency_post_ratio=ratio,
