@@ -56,8 +56,8 @@ def settle_collector(gen0_threshold: int = GEN0_THRESHOLD) -> None:
     tenth one also collects the middle generation, so survivors reach the old
     generation, and its full collections, sooner. With `gen0_threshold` the collections
     come far less often. Measured on `bench/detector_throughput.py --vantages 5
-    --down-networks 20` (docs/performance.md, "Detector throughput"): 151-192
-    collections, the longest (a full one) about 80 ms of CPU, became 6, none over 9 ms.
+    --down-networks 20` (docs/performance.md, "Detector throughput"): 151-200
+    collections, the longest (a full one) 68-81 ms of CPU, became 6, none over 9 ms.
     """
     gc.collect()
     gc.freeze()
