@@ -38,6 +38,7 @@ from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
 from netvigil.pipeline.tee import TeeStore
+from netvigil.pipeline.worker import settle_collector
 from netvigil.probe_metrics import ProbeMetrics
 from netvigil.probes import ProbeSet
 from netvigil.shutdown import stop_event
@@ -230,6 +231,7 @@ async def _probe_and_serve(
             log.info("serving the API on %s/api/v1 (store %s)", server.url, store_name(parts.store))
         watchers: list[LiveDetection | CertificateWatch] = [detection, parts.certificates]
         reloader = _reloader(config_file, config, monitor, watchers, parts.current, app)
+        settle_collector()  # start-up is done (see its docstring)
         view = (
             show_live(state, config, monitor, stop, detection)
             if live

@@ -48,6 +48,10 @@ from netvigil.state.judge import FAILING, TargetCondition, TargetView
 
 __all__ = ["Detector", "DetectorSettings"]
 
+_DUE_SLACK_S = 1e-3
+"""Due times kept as lower bounds are compared with this much slack, so that rounding
+(`now >= since + hold` against `now - since >= hold`) never skips a due check."""
+
 
 class Detector:
     """Streaming detector over one config's targets; see the module docstring.
@@ -104,6 +108,10 @@ class Detector:
         self._now = float("-inf")
         self._views: dict[str, TargetView] = {}
         self._pending: dict[str, float] = {}
+        self._pending_due = float("inf")
+        """No pending target's hold ends before this (a lower bound)."""
+        self._holds: dict[str, float] = {}
+        """Per target, `hold_intervals` of its probe interval (cached until reconfigured)."""
         self._quieting: dict[str, float] = {}
         """Incidents whose targets stopped failing, and when they may resolve."""
         self._opened_now: set[str] = set()
@@ -189,6 +197,8 @@ class Detector:
         histories are kept (a removed target's paths go stale)."""
         self.config = config
         self.index = TargetIndex(config, self.settings.default_interval_s)
+        self._holds.clear()
+        self._pending_due = float("-inf")
         self.evidence.index = self.index
         self.vantages.index = self.index
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
@@ -243,7 +253,11 @@ class Detector:
         self._reclassify_due(events)
 
     def _hold_s(self, target: str) -> float:
-        return self.settings.hold_intervals * self.index[target].interval_s
+        hold = self._holds.get(target)
+        if hold is None:
+            hold = self.settings.hold_intervals * self.index[target].interval_s
+            self._holds[target] = hold
+        return hold
 
     def _judge(self, target: str) -> TargetView:
         return self.state.judge(target, self._now)
@@ -274,23 +288,35 @@ class Detector:
                     view.down
                 ):
                     self._attach(target, view, events)
-                else:
-                    self._pending.setdefault(target, now)
+                elif target not in self._pending:
+                    self._pending[target] = now
+                    self._pending_due = min(self._pending_due, now + self._hold_s(target))
             else:
                 self._pending.pop(target, None)
-        for target, since in sorted(self._pending.items()):
-            if now - since >= self._hold_s(target):
-                del self._pending[target]
-                view = self._judge(target)
-                self._views[target] = view
-                if view.condition in FAILING:
-                    self._attach(target, view, events)
+        if self._pending and now >= self._pending_due - _DUE_SLACK_S:
+            self._attach_held(events)
         self._update_vantage_incidents(events)
         for inc_id in sorted(self._dirty_incidents):
             tracked = self.book.get(inc_id)
             if tracked is not None:
                 self._refresh(tracked, events)
         self._dirty_incidents.clear()
+
+    def _attach_held(self, events: list[IncidentEvent]) -> None:
+        """Targets whose partial failure outlasted the hold open or join an incident."""
+        now = self._now
+        next_due = float("inf")
+        for target, since in sorted(self._pending.items()):
+            due = since + self._hold_s(target)
+            if now - since >= self._hold_s(target):
+                del self._pending[target]
+                view = self._judge(target)
+                self._views[target] = view
+                if view.condition in FAILING:
+                    self._attach(target, view, events)
+            else:
+                next_due = min(next_due, due)
+        self._pending_due = next_due
 
     # -- grouping ------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from netvigil.detect.history import FeatureSettings, PathHistory, Sample, latenc
 from netvigil.detect.path_summary import (
     PathSummary,
     PostOnsetCounts,
+    PostTimeline,
     WindowBounds,
     median,
     summarise_path,
@@ -132,7 +133,7 @@ class FeatureTotals:
     ttfb_post: list[float] = field(default_factory=list)
     ttfb_ok_post: list[float] = field(default_factory=list)
     post_ratios: list[float] = field(default_factory=list)
-    post_samples: list[Sample] = field(default_factory=list)
+    post_timelines: list[PostTimeline] = field(default_factory=list)
 
     @classmethod
     def empty(cls, bounds: WindowBounds) -> FeatureTotals:
@@ -159,7 +160,7 @@ class FeatureTotals:
         self.last_probes += pre.last_probes
         self.last_clean += pre.last_clean
         self._add_post(path.vantage, post)
-        self.post_samples.extend(path.post_samples)
+        self.post_timelines.append(path.post_timeline)
 
     def _add_post(self, vantage: str, post: PostOnsetCounts) -> None:
         self.post_probes += post.probes
@@ -239,17 +240,23 @@ def _completeness_features(t: FeatureTotals) -> dict[str, float]:
     onset), over how many probes, and the loss in the recent window before that."""
     any_ok_after = t.any_ok_after
     complete_start = t.last_ok_after if any_ok_after else t.onset
-    post = t.post_samples
-    before_complete = [s for s in post if complete_start - t.recent_s <= s.ts < complete_start]
-    loss_before_complete = -1.0
-    if any_ok_after and before_complete:
-        loss_before_complete = sum(1 for s in before_complete if not s.ok) / len(before_complete)
+    before = before_failures = 0
+    if any_ok_after:
+        for timeline in t.post_timelines:
+            probes, failures = timeline.between(complete_start - t.recent_s, complete_start)
+            before += probes
+            before_failures += failures
+    loss_before_complete = before_failures / before if before else -1.0
     if not t.post_failures:
         return {"loss_before_complete": loss_before_complete}
+    if any_ok_after:
+        complete = sum(timeline.after(complete_start) for timeline in t.post_timelines)
+    else:
+        complete = sum(timeline.probes for timeline in t.post_timelines)
     return {
         "loss_before_complete": loss_before_complete,
         "complete_s": max(0.0, t.now - complete_start),
-        "probes_complete": float(sum(1 for s in post if s.ts > complete_start or not any_ok_after)),
+        "probes_complete": float(complete),
     }
 
 

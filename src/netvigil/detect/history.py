@@ -2,16 +2,20 @@
 
 Each path keeps a bounded history of samples (time, outcome, latency, time to first
 byte, latency anomaly score), long enough to cut the windows `features` reads around an
-incident's onset (`FeatureSettings.horizon_s`).
+incident's onset (`FeatureSettings.horizon_s`), and for the cuts an open incident reads
+again and again, a running summary each (`running_summary`), brought up to date with
+the samples that arrived since the last judgement rather than recomputed.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from netvigil.detect.baseline import AnomalyDetector, BaselineDetector
+from netvigil.detect.path_summary import WindowBounds
+from netvigil.detect.running_summary import RunningPathSummary, SummaryKey
+from netvigil.detect.sample import TS, Sample, SampleRow
 from netvigil.model import Measurement
 
 __all__ = ["OVERLOAD_STATUS", "FeatureSettings", "PathHistory", "Sample", "latency_of"]
@@ -32,20 +36,6 @@ def latency_of(m: Measurement) -> float | None:
 
 OVERLOAD_STATUS = frozenset({429, 503})
 """HTTP statuses a server sends when it sheds load (Too Many Requests, Service Unavailable)."""
-
-
-class Sample(NamedTuple):
-    """One measurement as history keeps it."""
-
-    ts: float
-    ok: bool
-    outcome: str
-    connected: bool
-    latency: float | None
-    ttfb: float | None
-    score: float
-    overload: bool = False
-    """A failed HTTP probe answered with an overload status (429 or 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +60,20 @@ class FeatureSettings:
         return self.baseline_s + self.pre_s
 
 
-class PathHistory:
-    """Bounded history of one path, with a streaming latency anomaly detector."""
+MAX_RUNNING = 4
+"""Running summaries one path keeps at most (an incident's onset can move earlier when a
+target joins; a path can also speak for a vantage-problem incident)."""
 
-    __slots__ = ("detector", "samples", "settings")
+
+class PathHistory:
+    """Bounded history of one path, with a streaming latency anomaly detector.
+
+    `samples` is the history; fed through `observe`, in time order, it also keeps
+    running summaries (`running`). Samples put into `samples` directly are read the
+    plain way (`path_summary.summarise_windows`).
+    """
+
+    __slots__ = ("_ordered", "_running", "detector", "fed", "samples", "settings")
 
     def __init__(
         self,
@@ -81,8 +81,14 @@ class PathHistory:
         detector: AnomalyDetector | None = None,
     ) -> None:
         self.settings = settings
-        self.samples: deque[Sample] = deque(maxlen=settings.max_samples)
+        self.samples: deque[SampleRow] = deque(maxlen=settings.max_samples)
+        """The samples, oldest first, as plain tuples (`sample.SampleRow`)."""
         self.detector: AnomalyDetector = detector if detector is not None else BaselineDetector()
+        self.fed = 0
+        """How many samples `observe` appended (the first sample held is number
+        `fed - len(samples)`)."""
+        self._ordered = True
+        self._running: dict[SummaryKey, RunningPathSummary] = {}
 
     def observe(self, m: Measurement) -> None:
         """Append one measurement (in time order) and drop samples past the horizon."""
@@ -94,24 +100,57 @@ class PathHistory:
         connected = m.ok or phase in ("tls", "request", "response")
         outcome = m.outcome.value
         overload = not m.ok and m.detail.get("status") in OVERLOAD_STATUS
-        self.samples.append(
-            Sample(m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
-        )
-        cutoff = m.ts - self.settings.horizon_s
         samples = self.samples
-        while samples[0].ts < cutoff:
+        if samples and m.ts < samples[-1][TS]:
+            self._ordered = False
+        samples.append(
+            (m.ts, m.ok, outcome, connected, latency, m.timings.get("ttfb"), score, overload)
+        )
+        self.fed += 1
+        cutoff = m.ts - self.settings.horizon_s
+        while samples[0][TS] < cutoff:
             samples.popleft()
+        if self._running and not self.fed % 64:
+            self._forget_idle(m.ts)
+
+    def running(self, bounds: WindowBounds, path_onset: float | None) -> RunningPathSummary | None:
+        """The running summary for the cut `bounds` (with the path's own onset), brought
+        up to date; None when the history cannot keep one exactly (samples put in
+        directly or out of time order, a NaN latency). Like `between`, it reads the samples
+        before `bounds.now + 1e-9`."""
+        samples = self.samples
+        first = self.fed - len(samples)
+        if first < 0 or not self._ordered:
+            return None
+        own = max(bounds.onset, path_onset) if path_onset is not None else bounds.onset
+        key = (bounds.base_start, bounds.pre_start, bounds.onset, own, bounds.abrupt_probes)
+        summary = self._running.get(key)
+        if summary is None:
+            if len(self._running) >= MAX_RUNNING:
+                oldest = min(self._running, key=lambda k: self._running[k].used_at)
+                del self._running[oldest]
+            summary = self._running[key] = RunningPathSummary(key)
+        if not summary.update(samples, first, bounds.now + 1e-9):
+            del self._running[key]
+            return None
+        return summary
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop running summaries not read for a horizon (their incident is over)."""
+        idle = [k for k, r in self._running.items() if now - r.used_at > self.settings.horizon_s]
+        for key in idle:
+            del self._running[key]
 
     def between(self, start: float, end: float) -> list[Sample]:
         """Samples with start <= ts < end."""
-        return [s for s in self.samples if start <= s.ts < end]
+        return [Sample._make(s) for s in self.samples if start <= s[TS] < end]
 
     def since(self, start: float) -> list[Sample]:
         """Samples with ts >= start."""
         out: list[Sample] = []
         for s in reversed(self.samples):
-            if s.ts < start:
+            if s[TS] < start:
                 break
-            out.append(s)
+            out.append(Sample._make(s))
         out.reverse()
         return out

@@ -13,6 +13,7 @@ incident's paths into its feature vector.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,18 +28,23 @@ __all__ = [
     "PathSummary",
     "PathWindows",
     "PostOnsetCounts",
+    "PostTimeline",
     "PreOnsetShape",
     "WindowBounds",
     "count_post_onset",
     "cut_windows",
+    "jitter",
     "median",
     "path_reference",
     "pre_onset_shape",
+    "sorted_median",
     "summarise_path",
+    "summarise_windows",
 ]
 
 
-def _jitter(values: list[float]) -> float:
+def jitter(values: list[float]) -> float:
+    """The mean step between consecutive values (0 with fewer than 2)."""
     if len(values) < 2:
         return 0.0
     diffs = [abs(b - a) for a, b in itertools.pairwise(values)]
@@ -51,7 +57,11 @@ def _ok_latencies(samples: Iterable[Sample]) -> list[float]:
 
 def median(values: list[float]) -> float:
     """The median of `values` (the mean of the middle two when their number is even)."""
-    ordered = sorted(values)
+    return sorted_median(sorted(values))
+
+
+def sorted_median(ordered: list[float]) -> float:
+    """The median of values already in ascending order."""
     n = len(ordered)
     mid = n // 2
     return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
@@ -141,8 +151,8 @@ def path_reference(base: Sequence[Sample], pre: Sequence[Sample]) -> PathReferen
     return PathReference(
         base_latencies=bl,
         pre_latencies=pl,
-        base_jitter=_jitter(bl),
-        pre_jitter=_jitter(pl) if len(pl) >= 2 else None,
+        base_jitter=jitter(bl),
+        pre_jitter=jitter(pl) if len(pl) >= 2 else None,
         base_median=median(bl) if len(bl) >= 5 else None,
         base_ttfb=base_ttfb,
         ttfb=ttfb,
@@ -252,6 +262,50 @@ def count_post_onset(post: Sequence[Sample], recent_start: float) -> PostOnsetCo
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PostTimeline:
+    """When one path's probes since its onset ran (`ts[lo:hi]`, in time order) and how
+    many of them failed (`failed_before[i]`: failures among `ts[:i]`, relative to
+    `failed_before[lo]`), so that the probes and failures in any time range are counted
+    by bisection."""
+
+    ts: list[float]
+    failed_before: list[int]
+    lo: int
+    hi: int
+
+    @classmethod
+    def of(cls, samples: Sequence[Sample]) -> PostTimeline:
+        """The timeline of `samples` (in time order)."""
+        failed_before = [0]
+        for s in samples:
+            failed_before.append(failed_before[-1] + (not s.ok))
+        return cls([s.ts for s in samples], failed_before, 0, len(samples))
+
+    @property
+    def probes(self) -> int:
+        """How many probes it holds."""
+        return self.hi - self.lo
+
+    def _index(self, ts: float) -> int:
+        return bisect.bisect_left(self.ts, ts, self.lo, self.hi)
+
+    def from_(self, start: float) -> tuple[int, int]:
+        """(probes, failures) at or after `start`."""
+        i = self._index(start)
+        return self.hi - i, self.failed_before[self.hi] - self.failed_before[i]
+
+    def between(self, start: float, end: float) -> tuple[int, int]:
+        """(probes, failures) with start <= ts < end."""
+        i = self._index(start)
+        j = max(i, self._index(end))
+        return j - i, self.failed_before[j] - self.failed_before[i]
+
+    def after(self, ts: float) -> int:
+        """How many probes ran strictly after `ts`."""
+        return self.hi - bisect.bisect_right(self.ts, ts, self.lo, self.hi)
+
+
 @dataclass(slots=True)
 class PathSummary:
     """Everything one path contributes to an incident's features: the partial summary
@@ -261,7 +315,7 @@ class PathSummary:
     reference: PathReference
     pre: PreOnsetShape
     post: PostOnsetCounts
-    post_samples: list[Sample]  # kept: when loss became complete depends on all paths
+    post_timeline: PostTimeline  # kept: when loss became complete depends on all paths
     latency_post_ratio: float | None
     """Median post-onset latency over the reference median (each plus 5 ms); None without
     a successful post-onset probe or with fewer than 3 reference latencies."""
@@ -270,7 +324,19 @@ class PathSummary:
 def summarise_path(
     vantage: str, hist: PathHistory, bounds: WindowBounds, path_onset: float | None = None
 ) -> PathSummary:
-    """The summary of one path, seen from `vantage`, for an incident judged at `bounds`."""
+    """The summary of one path, seen from `vantage`, for an incident judged at `bounds`:
+    the history's running summary for this cut when it keeps one (`PathHistory.running`),
+    else computed from the history's windows (`summarise_windows`); both give the same."""
+    running = hist.running(bounds, path_onset)
+    if running is not None:
+        return running.summary(vantage, bounds)
+    return summarise_windows(vantage, hist, bounds, path_onset)
+
+
+def summarise_windows(
+    vantage: str, hist: PathHistory, bounds: WindowBounds, path_onset: float | None = None
+) -> PathSummary:
+    """The summary of one path computed afresh from its history's windows."""
     windows = cut_windows(hist, bounds, path_onset)
     reference = path_reference(windows.base, windows.pre)
     post_lat = _ok_latencies(windows.post)
@@ -284,6 +350,6 @@ def summarise_path(
         reference=reference,
         pre=pre_onset_shape(windows.pre, reference.base_median, bounds.abrupt_probes),
         post=count_post_onset(windows.post, windows.recent_start),
-        post_samples=windows.post,
+        post_timeline=PostTimeline.of(windows.post),
         latency_post_ratio=ratio,
     )
