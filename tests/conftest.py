@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -74,3 +75,21 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.remove()
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real data sets: $NETVIGIL_DATA, else ../shared/data beside the repository.
+
+    Missing data skips the test on a laptop and fails it under CI (``CI=true``).
+    """
+    root = Path(os.environ.get("NETVIGIL_DATA") or REPO.parent / "shared" / "data")
+    if not root.is_dir():
+        message = f"shared data missing at {root} (set NETVIGIL_DATA to its folder)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return root

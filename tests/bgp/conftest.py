@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,23 +12,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared real data sets: $NETVIGIL_DATA, else ../shared/data beside the repository.
-
-    Missing data skips the test on a laptop and fails it under CI (``CI=true``).
-    """
-    root = Path(os.environ.get("NETVIGIL_DATA") or REPO.parent / "shared" / "data")
-    if not root.is_dir():
-        message = f"shared data missing at {root} (set NETVIGIL_DATA to its folder)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return root
 
 
 @pytest.fixture(scope="session")

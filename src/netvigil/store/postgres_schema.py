@@ -11,14 +11,13 @@ it (retrying later may work) from a failure of what was written.
 
 from __future__ import annotations
 
-import importlib.resources
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 
 from netvigil.errors import StoreError
+from netvigil.store.schema import migrations
 
 __all__ = [
     "MIGRATION_LOCK",
@@ -39,24 +38,7 @@ shutting down (57), system error such as an I/O error (58), transaction rollback
 a deadlock or a serialization failure (40)."""
 
 
-def migrations() -> list[tuple[int, str]]:
-    """The PostgreSQL migrations shipped with netvigil, as (version, SQL) in order.
-
-    Raises RuntimeError when the files are not numbered 1..n.
-    """
-    folder = importlib.resources.files("netvigil.store") / "migrations" / "postgres"
-    found = []
-    for entry in folder.iterdir():
-        match = re.fullmatch(r"(\d+)_\w+\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    if [v for v, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"PostgreSQL migrations are not numbered 1..n: {[v for v, _ in found]}")
-    return found
-
-
-SCHEMA_VERSION = len(migrations())
+SCHEMA_VERSION = len(migrations("postgres"))
 """The schema version this code writes."""
 
 
@@ -78,7 +60,7 @@ async def migrate(conn: Any, *, to_version: int = SCHEMA_VERSION) -> int:
                 f"database schema version {version} is newer than this netvigil supports"
                 f" ({SCHEMA_VERSION}); upgrade netvigil to open it"
             )
-        for step, sql in migrations():
+        for step, sql in migrations("postgres"):
             if not version < step <= to_version:
                 continue
             try:

@@ -21,12 +21,13 @@ APPLICATION_ID = 0x4E564754
 """`PRAGMA application_id` of a netvigil database ("NVGT")."""
 
 
-def migrations() -> list[tuple[int, str]]:
-    """The schema migrations shipped with netvigil, as (version, SQL) in order.
+def migrations(backend: str = "sqlite") -> list[tuple[int, str]]:
+    """The schema migrations shipped with netvigil for `backend` ("sqlite" or "postgres":
+    the folder under `migrations/`), as (version, SQL) in order.
 
     Raises RuntimeError when the files are not numbered 1..n.
     """
-    folder = importlib.resources.files("netvigil.store") / "migrations" / "sqlite"
+    folder = importlib.resources.files("netvigil.store") / "migrations" / backend
     found = []
     for entry in folder.iterdir():
         match = re.fullmatch(r"(\d+)_\w+\.sql", entry.name)
@@ -34,7 +35,7 @@ def migrations() -> list[tuple[int, str]]:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
     found.sort()
     if [v for v, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"SQLite migrations are not numbered 1..n: {[v for v, _ in found]}")
+        raise RuntimeError(f"{backend} migrations are not numbered 1..n: {[v for v, _ in found]}")
     return found
 
 
