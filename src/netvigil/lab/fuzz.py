@@ -83,7 +83,7 @@ def targets(topology: Topology, kind: str) -> list[str]:
             nets = [n for n in nets if n.uplink is not None]
         if kind == "in_country_filter":
             nets = [n for n in nets if in_country_vantages(topo, n.name)]
-        return [n.name for n in nets]
+        return [n.name for n in nets if cls.fits(topo, n.name)]
     if cls.target == "service":
         controls = {h.name for h in topo.hosts_with("control")}
         services = [s for s in topo.services if s.host not in controls]

@@ -70,7 +70,7 @@ def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
 
 def expectation_for(topology: Topology, spec: FaultSpec) -> Expectation | None:
     """The incident a detector should report for `spec` (None for a benign fault)."""
-    cause = FAULTS[spec.kind].cause
+    cause = FAULTS[spec.kind].cause_of(spec)
     if cause is None:
         return None
     vantages: list[str] = []
