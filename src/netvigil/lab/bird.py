@@ -6,7 +6,8 @@ Each network is an AS (`Topology.asns`). Its router's BIRD
   the kernel: the prefix is connected on the router's bridge);
 - holds an eBGP session per address family with each upstream (`up4_<upstream>`,
   `up6_<upstream>`), exporting only its own prefixes and its customers' routes (so a
-  multi-homed network is no transit between its upstreams), importing everything;
+  multi-homed network is no transit between its upstreams), importing everything but
+  its own prefixes and parts of them;
 - holds an eBGP session with each customer (`down4_<network>`, `down6_<network>`),
   exporting everything it knows except blackholed routes, importing the customer's
   routes; a route tagged with the BLACKHOLE community (65535, 666, RFC 7999) becomes a
@@ -75,9 +76,11 @@ def _session(
 
 
 _TO_UPSTREAM = (
-    '        import all;\n        export where proto ~ "origin*" || proto ~ "down*"'
+    "        import where !(net ~ OWN{family});\n"
+    '        export where proto ~ "origin*" || proto ~ "down*"'
     ' || proto ~ "rtbh*" || proto ~ "scrub*";\n'
 )
+"""Never import one's own prefixes (or parts of them: a scrubber's more-specifics)."""
 _TO_CUSTOMER = (
     "        import filter customer_in;\n        export where (source = RTS_BGP"
     ' || proto ~ "origin*" || proto ~ "scrub*") && !((65535, 666) ~ bgp_community);\n'
@@ -132,6 +135,8 @@ def router_config(topo: Topology, network: str) -> str:
         "filter customer_in {\n    if (65535, 666) ~ bgp_community then {\n"
         "        dest = RTD_BLACKHOLE;\n        accept;\n    }\n    accept;\n}\n",
     ]
+    own6 = f"{net.prefix6}+" if net.prefix6 is not None else "2001:db8::/128"
+    parts.append(f"define OWN4 = [ {net.prefix4}+ ];\ndefine OWN6 = [ {own6} ];\n")
     kernel_export = '{ import none; export where source = RTS_BGP || proto ~ "scrub*"; }'
     parts.append(f"protocol kernel kernel4 {{\n    ipv4 {kernel_export};\n}}\n")
     parts.append(f"protocol kernel kernel6 {{\n    ipv6 {kernel_export};\n}}\n")
@@ -155,9 +160,9 @@ def router_config(topo: Topology, network: str) -> str:
         upper4, lower4 = topo.link4(network, up)
         upper6, lower6 = topo.link6(network, up)
         parts.append(_session(proto_name("up4", up), str(lower4), own, str(upper4), asns[up],
-                              "ipv4", _TO_UPSTREAM))  # fmt: skip
+                              "ipv4", _TO_UPSTREAM.format(family=4)))  # fmt: skip
         parts.append(_session(proto_name("up6", up), str(lower6), own, str(upper6), asns[up],
-                              "ipv6", _TO_UPSTREAM))  # fmt: skip
+                              "ipv6", _TO_UPSTREAM.format(family=6)))  # fmt: skip
     for down in _bgp_customers(topo, network):
         upper4, lower4 = topo.link4(down, network)
         upper6, lower6 = topo.link6(down, network)
@@ -221,7 +226,8 @@ def birdc(socket: str, *args: str, check: bool = True) -> str:
     Raises LabError when birdc fails, or says a command failed, and `check` is set.
     """
     out = netns.run(["birdc", "-s", socket, *args], check=check, timeout=10.0)
-    if check and re.search(r"^(syntax error|.*: not found|Unknown command|No protocols match)", out, re.M):
+    failed = r"^(syntax error|.*: not found|Unknown command|No protocols match)"
+    if check and re.search(failed, out, re.M):
         raise LabError(f"birdc {' '.join(args)}: {out.strip()}")
     return out
 

@@ -334,7 +334,7 @@ class Lab:
         upstream = self.topology.network(network).upstream
         if upstream is None:
             raise LabError(f"network {network!r} is the core; it has no upstream")
-        self.birdc(upstream, "enable", f'"{bird.proto_name("down?", network)}"')
+        self.birdc(upstream, "enable", f'"down?_{bird.proto_name(network)}"')
 
     def withdraw_routes(self, network: str) -> None:
         """Withdraw `network` upstream: its upstream shuts its BGP sessions with it down,
@@ -342,7 +342,7 @@ class Lab:
         upstream = self.topology.network(network).upstream
         if upstream is None:
             raise LabError(f"network {network!r} is the core; it has no upstream to withdraw from")
-        self.birdc(upstream, "disable", f'"{bird.proto_name("down?", network)}"')
+        self.birdc(upstream, "disable", f'"down?_{bird.proto_name(network)}"')
 
     def reset_queue(self, network: str) -> None:
         """Put back the plain FIFO of `network`'s shaped uplink."""

@@ -53,7 +53,7 @@ class BgpWithdrawal(Fault[ProtocolsToggled]):
     def apply(self, host: LabHost) -> ProtocolsToggled:
         if self.spec.upstream is None:
             return disable(host, self.spec.target, ['"origin?"'])
-        pattern = f'"{proto_name("up?", self.spec.upstream)}"'
+        pattern = f'"up?_{proto_name(self.spec.upstream)}"'
         return disable(host, self.spec.target, [pattern])
 
     def undo(self, host: LabHost, record: ProtocolsToggled) -> None:

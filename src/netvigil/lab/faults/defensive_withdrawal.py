@@ -50,7 +50,10 @@ class DefensiveWithdrawal(Fault[FloodThenWithdrawal]):
         flood = start_flood(host, spec, argv)
         timer = f"withdraw:{spec.fault_id}"
         socket = shlex.quote(host.bird_socket(spec.target))
-        script = f"sleep {spec.withdraw_after_s:g} && exec birdc -s {socket} disable {ORIGINS}"
+        script = (
+            f"sleep {spec.withdraw_after_s:g} && "
+            f"exec birdc -s {socket} disable {shlex.quote(ORIGINS)}"
+        )
         try:
             host.spawn(spec.target, timer, ["sh", "-c", script])
         except BaseException:
