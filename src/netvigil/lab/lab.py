@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.errors import LabError
-from netvigil.lab import bird, netns, wiring
-from netvigil.lab.config import COLLECTOR_PORT, collector_url, netvigil_config_text
+from netvigil.lab import bird, netns, routers, wiring
+from netvigil.lab.config import collector_url, netvigil_config_text
 from netvigil.lab.faults import ActiveFault, FaultSpec, make_fault
 from netvigil.lab.pki import ServiceCerts, make_pki
 from netvigil.lab.topology import Topology
@@ -354,61 +354,9 @@ class Lab:
         return collector_url(self.topology)
 
     def start_bgp(self) -> float:
-        """Start a BIRD in every router (and the collector), wait until every session is
-        Established and every router has a route to every network; the seconds the wait
-        took. Raises LabError."""
-        topo = self.topology
-        (self.state_dir / "bird").mkdir(parents=True, exist_ok=True)
-        sockets: dict[str, str] = {}
-        for net in topo.networks:
-            sockets[net.name] = self._start_bird(
-                net.name, net.name, bird.router_config(topo, net.name)
-            )
-        if topo.collectors:
-            host = topo.collectors[0].name
-            sockets["collector"] = self._start_bird(host, "collector", bird.collector_config(topo))
-        took = bird.wait_established(sockets, self._routes_missing, timeout_s=BGP_READY_TIMEOUT_S)
-        if topo.collectors:
-            self._start_collector_feed()
-        return took
-
-    def _start_bird(self, where: str, name: str, config: str) -> str:
-        conf = self.state_dir / "bird" / f"{name}.conf"
-        conf.write_text(config)
-        sock = self.bird_socket(name)
-        Path(sock).unlink(missing_ok=True)
-        self.spawn(where, f"bird:{name}", ["bird", "-f", "-c", str(conf), "-s", sock])
-        return sock
-
-    def _start_collector_feed(self) -> None:
-        topo = self.topology
-        host = topo.collectors[0]
-        peer_as = str(topo.asn_of(host.network))
-        peer4 = f"{bird.COLLECTOR_PEER}4={topo.router4(host.network)},{peer_as}"
-        argv = ["--socket", self.bird_socket("collector"), "--listen", str(topo.host4(host.name)),
-                "--port", str(COLLECTOR_PORT), "--host", host.name, "--peer", peer4]  # fmt: skip
-        r6 = topo.router6(host.network)
-        if r6 is not None and topo.host6(host.name) is not None:
-            argv += ["--peer", f"{bird.COLLECTOR_PEER}6={r6},{peer_as}"]
-        key = "collector:feed"
-        self.spawn(host.name, key, self.python("netvigil.lab.collector", *argv))
-        self.wait_listening(host.name, COLLECTOR_PORT, key=key)
-
-    def _routes_missing(self) -> list[str]:
-        """Routes a router still lacks in its kernel: `router: prefix`, for every other network."""
-        missing: list[str] = []
-        topo = self.topology
-        for net in topo.networks:
-            have = self.ip(net.name, "route", "show", "proto", "bird", check=False)
-            have += self.ip(net.name, "-6", "route", "show", "proto", "bird", check=False)
-            known = {line.split()[0] for line in have.splitlines() if line.strip()}
-            for other in topo.networks:
-                if other.name == net.name:
-                    continue
-                for prefix in (other.prefix4, other.prefix6):
-                    if prefix is not None and str(prefix) not in known:
-                        missing.append(f"{net.name}: {prefix}")
-        return missing
+        """Start a BIRD in every router (and the collector), wait until BGP has converged,
+        start the collector's feed; the seconds the wait took. Raises LabError."""
+        return routers.start_bgp(self, timeout_s=BGP_READY_TIMEOUT_S)
 
     # --- netvigil --------------------------------------------------------------
 
