@@ -126,12 +126,12 @@ def _path_asns(path: str) -> list[int]:
 def _path_matches(pattern: str, path: list[int]) -> bool:
     wanted = _path_asns(pattern)
     n = len(wanted)
-    spots = range(len(path) - n + 1)
+    spots = [i for i in range(len(path) - n + 1) if path[i : i + n] == wanted]
     if pattern.startswith("^"):
-        spots = range(min(1, len(path) - n + 1))
+        spots = [i for i in spots if i == 0]
     if pattern.endswith("$"):
-        spots = range(max(0, len(path) - n), len(path) - n + 1)
-    return any(path[i : i + n] == wanted for i in spots)
+        spots = [i for i in spots if i + n == len(path)]
+    return bool(spots)
 
 
 @dataclass(eq=False)
@@ -178,7 +178,8 @@ class Collector:
         messages += updates(
             self.table, routes, self.peers, host=self.host, now=now, counter=self._counter
         )
-        self.table, self.states = routes, states
+        self.table = routes
+        self.states = {proto: states.get(proto, False) for proto in self.peers}
         self.publish(messages)
         return messages
 
