@@ -22,7 +22,7 @@ from netvigil.lab.faults import ActiveFault, make_fault, register
 from netvigil.lab.lifecycle import lab_down
 from netvigil.lab.scenario import FAULT_CAUSE, Scenario
 from netvigil.lab.topology import Topology, load_topology
-from netvigil.lab.truth import expectation_for
+from netvigil.lab.truth import expectation_for, expectations_for
 from netvigil.lab.wiring import downlink_of, port_of, routed_prefixes
 
 SMALL = Path(__file__).parent / "small.toml"
@@ -339,3 +339,15 @@ def test_defensive_withdrawal_floods_then_withdraws_after_the_delay() -> None:
     host.calls.clear()
     fault.undo(host, record)
     assert host.calls[-1] == ("birdc", "gov", "enable", '"origin?"')
+
+
+def test_defensive_withdrawal_expects_the_flood_then_the_withdrawal() -> None:
+    topo = load_topology(SMALL)
+    flood_then_gone = FaultSpec(
+        kind="defensive_withdrawal", target="gov", at=10, until=100, withdraw_after_s=30
+    )
+    phases = [(e.cause, e.start, e.end) for e in expectations_for(topo, flood_then_gone)]
+    assert phases == [("volumetric_ddos", 10, 40), ("route_withdrawal", 40, 100)]
+    never_withdrawn = flood_then_gone.model_copy(update={"withdraw_after_s": 200})
+    assert [e.cause for e in expectations_for(topo, never_withdrawn)] == ["volumetric_ddos"]
+    assert not FAULTS["defensive_withdrawal"].fits(topo, "isp")  # no shaped uplink to congest

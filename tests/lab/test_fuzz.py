@@ -49,7 +49,7 @@ def test_every_composed_scenario_validates_and_replays_from_its_file(
             assert s.duration_s >= max(f.until for f in s.fault) + settings.tail_s
             kinds_seen |= {f.kind for f in s.fault}
             truths = [e for e in s.expect if e.incident]
-            causes = [FAULTS[f.kind].cause for f in s.fault]
+            causes = [c for f in s.fault for c, _, _ in FAULTS[f.kind].phases(f)]
             assert [e.cause for e in truths] == [c for c in causes if c is not None]
             if not truths:
                 assert [e.incident for e in s.expect] == [False]

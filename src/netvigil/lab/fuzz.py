@@ -32,6 +32,7 @@ from netvigil.lab.topology import Topology
 from netvigil.lab.truth import (
     affected_services,
     expectation_for,
+    expectations_for,
     in_country_vantages,
     network_services,
 )
@@ -166,7 +167,7 @@ def compose(
         if not any(_clash(topology, spec, f, s.settle_intervals * interval) for f in faults):
             faults.append(spec)
     faults.sort(key=lambda f: (f.at, f.kind, f.target))
-    truths = [e for f in faults if (e := expectation_for(topology, f)) is not None]
+    truths = [e for f in faults for e in expectations_for(topology, f)]
     expect = truths or [Expectation(incident=False, note="benign faults only")]
     duration = max(f.until for f in faults) + max(s.tail_s, 5 * interval)
     return Scenario(

@@ -234,6 +234,12 @@ class Fault(ABC, Generic[RecordT]):
         return cls.cause
 
     @classmethod
+    def phases(cls, spec: FaultSpec) -> list[tuple[Cause | None, float, float]]:
+        """The fault's course as (cause, from, until): one phase by default; a kind whose
+        effect changes on the way (a flood, then a withdrawal) has more."""
+        return [(cls.cause_of(spec), spec.at, spec.until)]
+
+    @classmethod
     def fits(cls, topology: Topology, target: str) -> bool:
         """Whether `target` in `topology` has what this kind needs beyond its sort (a
         scrubbing service linked to it, say); the fuzzer only picks such targets."""

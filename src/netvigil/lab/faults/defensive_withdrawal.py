@@ -14,9 +14,10 @@ import shlex
 from dataclasses import dataclass
 
 from netvigil.cause import Cause
-from netvigil.lab.faults.base import Fault, LabHost, UndoRecord, register
+from netvigil.lab.faults.base import Fault, FaultSpec, LabHost, UndoRecord, register
 from netvigil.lab.faults.bgp import ProtocolsToggled, undo_toggle
 from netvigil.lab.faults.processes import start_flood
+from netvigil.lab.topology import Topology
 
 __all__ = ["DefensiveWithdrawal", "FloodThenWithdrawal"]
 
@@ -40,6 +41,18 @@ class DefensiveWithdrawal(Fault[FloodThenWithdrawal]):
     """What starts it; the withdrawal that follows is the operator's answer to it."""
     record_type = FloodThenWithdrawal
     needs_uplink = True
+
+    @classmethod
+    def phases(cls, spec: FaultSpec) -> list[tuple[Cause | None, float, float]]:
+        withdrawn = spec.at + spec.withdraw_after_s
+        if withdrawn >= spec.until:
+            return [(cls.cause, spec.at, spec.until)]
+        return [(cls.cause, spec.at, withdrawn), (Cause.ROUTE_WITHDRAWAL, withdrawn, spec.until)]
+
+    @classmethod
+    def fits(cls, topology: Topology, target: str) -> bool:
+        # the flood must be able to congest something first: a shaped uplink
+        return topology.network(target).uplink is not None
 
     def apply(self, host: LabHost) -> FloodThenWithdrawal:
         spec, topo = self.spec, host.topology
