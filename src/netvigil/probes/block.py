@@ -44,6 +44,7 @@ from typing import Any, ClassVar, Literal, Self
 from icmplib import (
     AsyncSocket,
     ICMPRequest,
+    ICMPSocketError,
     ICMPv4Socket,
     ICMPv6Socket,
     SocketPermissionError,
@@ -86,7 +87,6 @@ class BlockSpec(TargetBase):
     reply_timeout_s: float = Field(default=1.0, gt=0, le=10)
     rate_pps: float = Field(default=50.0, gt=0, le=10_000)
     """Echo requests per second for the whole target, at most."""
-    per_address_rate: float = Field(default=10.0, gt=0, le=1000)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -164,18 +164,24 @@ class BlockBelief:
 class BlockProbe:
     """Runs rounds of adaptive probing over a target's blocks; keeps a belief per block.
 
-    `sink`, when given, receives the `blocks_up` SignalSample of each round.
+    `sink`, when given, receives the `blocks_up` SignalSample of each round;
+    `per_address_rate` caps the echo requests per second to any one address, whichever
+    target it belongs to (the scheduler's default, 10).
     """
 
     kind: ClassVar[str] = "block"
 
     def __init__(
-        self, context: ProbeContext | None = None, *, sink: SignalSink | None = None
+        self,
+        context: ProbeContext | None = None,
+        *,
+        sink: SignalSink | None = None,
+        per_address_rate: float = 10.0,
     ) -> None:
         self._context = context or ProbeContext()
         self.sink = sink
         self._beliefs: dict[tuple[str, str], BlockBelief] = {}
-        self._address_guard: RateGuard | None = None
+        self._address_guard = RateGuard(per_address_rate)
         self._target_guard: dict[str, RateGuard] = {}
 
     async def close(self) -> None:
@@ -197,8 +203,6 @@ class BlockProbe:
     async def measure(self, spec: BlockSpec) -> Observation:
         """One round over every block of `spec`, within `spec.timeout_s`."""
         start = time.perf_counter()
-        if self._address_guard is None:
-            self._address_guard = RateGuard(spec.per_address_rate)
         guard = self._target_guard.setdefault(spec.name, RateGuard(spec.rate_pps))
         blocks = self.beliefs(spec)
         deadline = asyncio.get_running_loop().time() + spec.timeout_s
@@ -225,7 +229,6 @@ class BlockProbe:
                 address = block.addresses[block.next_index % len(block.addresses)]
                 block.next_index += 1
                 now = loop.time()
-                assert self._address_guard is not None
                 wait = max(guard.reserve("*", now), self._address_guard.reserve(address, now))
                 if now + wait + spec.reply_timeout_s > deadline:
                     break
@@ -246,20 +249,13 @@ class BlockProbe:
         request = ICMPRequest(destination=address, id=_ident(), sequence=block.next_index & 0xFFFF)
         try:
             sock.send(request)
-        except OSError:
+            reply = await sock.receive(request, wait)
+        except (TimeoutExceeded, ICMPSocketError, OSError):
             return False
-        loop = asyncio.get_running_loop()
-        end = loop.time() + wait
-        while (left := end - loop.time()) > 0:
-            try:
-                reply = await sock.receive(request, left)
-            except TimeoutExceeded:
-                return False
-            if reply.type in (0, 129):
-                return True
-            family = socket.AF_INET6 if ":" in address else socket.AF_INET
-            block.report = ICMPReport(family, reply.type, reply.code, reply.source)
-            return False
+        if reply.type in _ECHO_REPLY:
+            return True
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        block.report = ICMPReport(family, reply.type, reply.code, reply.source)
         return False
 
     def _conclude(
@@ -315,6 +311,7 @@ def _clamp_availability(a: float) -> float:
     return min(0.95, max(0.1, a))
 
 
+_ECHO_REPLY = frozenset((0, 129))
 _idents = itertools.count((os.getpid() * 7) & 0x7FFF)
 
 
