@@ -61,7 +61,8 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> st
             list(argv), capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
-        raise LabError(f"command not found: {argv[0]} (install iproute2, iptables and bird2)") from exc
+        hint = "install iproute2, iptables and bird2"
+        raise LabError(f"command not found: {argv[0]} ({hint})") from exc
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"command timed out after {timeout}s: {' '.join(argv)}") from exc
     if check and proc.returncode != 0:
