@@ -22,6 +22,7 @@ from netvigil.lab.faults import ActiveFault, make_fault, register
 from netvigil.lab.lifecycle import lab_down
 from netvigil.lab.scenario import FAULT_CAUSE, Scenario
 from netvigil.lab.topology import Topology, load_topology
+from netvigil.lab.truth import expectation_for, expectations_for
 from netvigil.lab.wiring import downlink_of, port_of, routed_prefixes
 
 SMALL = Path(__file__).parent / "small.toml"
@@ -84,6 +85,13 @@ class RecordingHost:
     def start_service(self, name: str, *, wait: bool = True) -> None:
         self.calls.append(("start_service", name))
 
+    def bird_socket(self, name: str) -> str:
+        return f"/nonexistent/{name}.ctl"
+
+    def birdc(self, network: str, *args: str, check: bool = True) -> str:
+        self.calls.append(("birdc", network, *args))
+        return ""
+
 
 def _host(fail_on: str | None = None) -> LabHost:
     return RecordingHost(load_topology(SMALL), fail_on=fail_on)
@@ -101,11 +109,15 @@ def test_every_built_in_kind_is_registered_with_its_cause() -> None:
     assert set(FAULT_KINDS) == {
         "shutdown", "shutdown_reject", "route_withdrawal", "volumetric_ddos",
         "application_ddos", "service_crash", "dns_outage", "dns_servfail", "tls_expired",
-        "in_country_filter", "vantage_down", "latency_spike",
+        "in_country_filter", "vantage_down", "latency_spike", "bgp_withdrawal", "rtbh",
+        "scrubbing_diversion", "defensive_withdrawal", "dataplane_block",
     }  # fmt: skip
     assert FAULT_CAUSE["shutdown"] == "shutdown"
     assert FAULT_CAUSE["vantage_down"] == "vantage_problem"
     assert FAULT_CAUSE["latency_spike"] is None
+    assert FAULT_CAUSE["bgp_withdrawal"] == "route_withdrawal"
+    assert FAULT_CAUSE["dataplane_block"] == "shutdown"
+    assert FAULT_CAUSE["scrubbing_diversion"] is None
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
@@ -255,3 +267,87 @@ def test_lab_down_undoes_faults_left_by_a_process_that_died(
     assert f"fault {fault_id}" in removed
     assert not (marker_dir / "zz-web.marker").exists()
     assert not (state_dir / "lab.json").exists()
+
+
+# --- the BGP kinds: what they tell the routers' BIRDs -------------------------------
+
+
+def test_bgp_withdrawal_turns_the_origins_off_or_one_upstream_session() -> None:
+    host = _host()
+    assert isinstance(host, RecordingHost)
+    whole = make_fault(spec("bgp_withdrawal"))
+    whole.check(host)
+    record = whole.apply(host)
+    assert host.calls == [("birdc", "gov", "disable", '"origin?"')]
+    whole.undo(host, record)
+    assert host.calls[-1] == ("birdc", "gov", "enable", '"origin?"')
+    one = make_fault(FaultSpec(kind="bgp_withdrawal", target="isp", until=9, upstream="transit2"))
+    one.check(host)
+    host.calls.clear()
+    one.apply(host)
+    assert host.calls == [("birdc", "isp", "disable", '"up?_transit2"')]
+    assert FAULTS["bgp_withdrawal"].cause_of(one.spec) is None  # still reachable via transit
+    assert expectation_for(host.topology, one.spec) is None
+    assert expectation_for(host.topology, whole.spec) is not None
+
+
+def test_bgp_kinds_refuse_targets_that_do_not_fit() -> None:
+    host = _host()
+    with pytest.raises(LabError, match="not an upstream"):
+        make_fault(FaultSpec(kind="bgp_withdrawal", target="gov", until=9, upstream="isp")).check(
+            host
+        )
+    with pytest.raises(LabError, match="has one upstream"):
+        # gov's other upstream is a scrubbing service, which holds no BGP session with it
+        make_fault(
+            FaultSpec(kind="bgp_withdrawal", target="gov", until=9, upstream="transit")
+        ).check(host)
+    with pytest.raises(LabError, match="no scrubbing network"):
+        make_fault(FaultSpec(kind="scrubbing_diversion", target="isp", until=9)).check(host)
+
+
+def test_rtbh_announces_the_service_host_with_the_blackhole_community() -> None:
+    host = _host()
+    assert isinstance(host, RecordingHost)
+    make_fault(spec("rtbh")).apply(host)
+    assert host.calls == [
+        ("birdc", "gov", "enable", "rtbh4_portal"),
+        ("birdc", "gov", "enable", "rtbh6_portal"),
+    ]
+
+
+def test_dataplane_block_drops_on_every_upstream_link_and_leaves_bgp_alone() -> None:
+    host = _host()
+    assert isinstance(host, RecordingHost)
+    make_fault(spec("dataplane_block")).apply(host)
+    rules = [c for c in host.calls if c[0] == "command"]
+    assert {c[1] for c in rules} == {"transit", "scrub"}
+    assert all(c[-2:] == ("-j", "DROP") and "FORWARD" in c for c in rules)
+    assert not [c for c in host.calls if c[0] == "birdc"]
+
+
+def test_defensive_withdrawal_floods_then_withdraws_after_the_delay() -> None:
+    host = _host()
+    assert isinstance(host, RecordingHost)
+    fault = make_fault(spec("defensive_withdrawal", withdraw_after_s=7))
+    record = fault.apply(host)
+    spawned = [c for c in host.calls if c[0] == "spawn"]
+    assert spawned[0][2].startswith("flood:") and "netvigil.lab.flood" in spawned[0]
+    timer = spawned[1]
+    assert timer[1] == "gov" and timer[-1].startswith("sleep 7 && exec birdc -s")
+    assert timer[-1].endswith("""disable '"origin?"'""")
+    host.calls.clear()
+    fault.undo(host, record)
+    assert host.calls[-1] == ("birdc", "gov", "enable", '"origin?"')
+
+
+def test_defensive_withdrawal_expects_the_flood_then_the_withdrawal() -> None:
+    topo = load_topology(SMALL)
+    flood_then_gone = FaultSpec(
+        kind="defensive_withdrawal", target="gov", at=10, until=100, withdraw_after_s=30
+    )
+    phases = [(e.cause, e.start, e.end) for e in expectations_for(topo, flood_then_gone)]
+    assert phases == [("volumetric_ddos", 10, 40), ("route_withdrawal", 40, 100)]
+    never_withdrawn = flood_then_gone.model_copy(update={"withdraw_after_s": 200})
+    assert [e.cause for e in expectations_for(topo, never_withdrawn)] == ["volumetric_ddos"]
+    assert not FAULTS["defensive_withdrawal"].fits(topo, "isp")  # no shaped uplink to congest

@@ -20,6 +20,7 @@ from netvigil.lab.scenario import (
     ScenarioRunner,
     check_scenario,
     load_scenario,
+    topology_for,
 )
 from netvigil.lab.wiring import own_namespaces
 
@@ -31,9 +32,10 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_shipped_scenarios_load_and_fit_the_default_topology(path: Path) -> None:
+def test_shipped_scenarios_load_and_fit_their_topology(path: Path) -> None:
     scenario = load_scenario(path)
-    check_scenario(scenario, load_topology(), source=str(path))
+    topology = load_topology(topology_for(scenario, path))
+    check_scenario(scenario, topology, source=str(path))
 
 
 def test_scenarios_cover_every_fault_kind_and_the_named_cases() -> None:

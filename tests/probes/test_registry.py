@@ -46,7 +46,7 @@ class SleepyProbe:
 
 def test_exports() -> None:
     assert {"PROBES", "ProbeSet"} <= set(probes_pkg.__all__)
-    assert set(PROBES) == {"http", "tcp", "dns", "icmp", "tls"}
+    assert set(PROBES) == {"http", "tcp", "dns", "icmp", "tls", "block"}
 
 
 async def test_dispatch_by_kind() -> None:

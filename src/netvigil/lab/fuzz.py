@@ -34,6 +34,7 @@ from netvigil.lab.topology import Topology
 from netvigil.lab.truth import (
     affected_services,
     expectation_for,
+    expectations_for,
     in_country_vantages,
     network_services,
 )
@@ -93,7 +94,7 @@ def targets(topology: Topology, kind: str) -> list[str]:
             nets = [n for n in nets if n.uplink is not None]
         if kind == "in_country_filter":
             nets = [n for n in nets if in_country_vantages(topo, n.name)]
-        return [n.name for n in nets]
+        return [n.name for n in nets if cls.fits(topo, n.name)]
     if cls.target == "service":
         controls = {h.name for h in topo.hosts_with("control")}
         services = [s for s in topo.services if s.host not in controls]
@@ -193,7 +194,7 @@ def compose(
 def derive_truth(faults: Sequence[FaultSpec], topology: Topology) -> list[Expectation]:
     """The expectations of a composed scenario: each fault's documented effect
     (`netvigil.lab.truth`), or one "no incident" when every fault is benign."""
-    truths = [e for f in faults if (e := expectation_for(topology, f)) is not None]
+    truths = [e for f in faults for e in expectations_for(topology, f)]
     return truths or [Expectation(incident=False, note="benign faults only")]
 
 

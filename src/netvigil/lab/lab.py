@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.errors import LabError
-from netvigil.lab import netns, wiring
-from netvigil.lab.config import netvigil_config_text
+from netvigil.lab import bird, netns, routers, wiring
+from netvigil.lab.config import collector_url, netvigil_config_text
 from netvigil.lab.faults import ActiveFault, FaultSpec, make_fault
 from netvigil.lab.pki import ServiceCerts, make_pki
 from netvigil.lab.topology import Topology
@@ -42,6 +42,7 @@ __all__ = ["STATE_FILE", "Lab", "default_prefix", "default_state_dir"]
 
 STATE_FILE = "lab.json"
 READY_TIMEOUT_S = 20.0
+BGP_READY_TIMEOUT_S = 45.0
 
 
 def default_state_dir() -> Path:
@@ -314,23 +315,48 @@ class Lab:
         for fault_id in list(self.active_faults):
             self.clear_fault(fault_id)
 
-    # --- routes ----------------------------------------------------------------
+    # --- routes ---------------------------------------------------------------
 
     def routed_prefixes(self, network: str) -> list[str]:
         """The prefixes reached through `network`'s uplink: its own and its descendants'."""
         return wiring.routed_prefixes(self.topology, network)
 
+    def bird_socket(self, name: str) -> str:
+        """The control socket of the BIRD of network `name` (`collector`: the collector's)."""
+        return str(self.state_dir / "bird" / f"{name}.ctl")
+
+    def birdc(self, network: str, *args: str, check: bool = True) -> str:
+        """`birdc ARGS` on `network`'s router (`collector`: the collector). Raises LabError."""
+        return bird.birdc(self.bird_socket(network), *args, check=check)
+
     def add_routes(self, network: str) -> None:
-        """Announce `network` upstream: routes in every ancestor router towards it."""
-        wiring.add_routes(self.topology, network, self.prefix)
+        """Announce `network` upstream again: its upstream brings its BGP sessions back up."""
+        upstream = self.topology.network(network).upstream
+        if upstream is None:
+            raise LabError(f"network {network!r} is the core; it has no upstream")
+        self.birdc(upstream, "enable", f'"down?_{bird.proto_name(network)}"')
 
     def withdraw_routes(self, network: str) -> None:
-        """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
-        wiring.withdraw_routes(self.topology, network, self.prefix)
+        """Withdraw `network` upstream: its upstream shuts its BGP sessions with it down,
+        forgets its routes and withdraws them from everyone it announced them to."""
+        upstream = self.topology.network(network).upstream
+        if upstream is None:
+            raise LabError(f"network {network!r} is the core; it has no upstream to withdraw from")
+        self.birdc(upstream, "disable", f'"down?_{bird.proto_name(network)}"')
 
     def reset_queue(self, network: str) -> None:
         """Put back the plain FIFO of `network`'s shaped uplink."""
         wiring.reset_queue(self.topology, network, self.prefix)
+
+    @property
+    def collector_url(self) -> str | None:
+        """The route collector's RIS Live-compatible websocket URL (None: no collector)."""
+        return collector_url(self.topology)
+
+    def start_bgp(self) -> float:
+        """Start a BIRD in every router (and the collector), wait until BGP has converged,
+        start the collector's feed; the seconds the wait took. Raises LabError."""
+        return routers.start_bgp(self, timeout_s=BGP_READY_TIMEOUT_S)
 
     # --- netvigil --------------------------------------------------------------
 
@@ -345,6 +371,7 @@ class Lab:
             interval_s=interval_s,
             timeout_s=timeout_s,
             store_path=str(self.state_dir / "netvigil.db"),
+            bgp_url=self.collector_url,
         )
 
     def write_config(
@@ -431,9 +458,9 @@ class Lab:
             wiring.build_router(topo, net.name, self.prefix)
         for host in topo.hosts:
             wiring.build_host(topo, host.name, self.prefix)
-        for net in topo.networks:
-            if net.upstream is not None:
-                wiring.build_uplink(topo, net.name, self.prefix)
+        for network, upstream in topo.uplinks():
+            wiring.build_uplink(topo, network, self.prefix, upstream)
+        self.start_bgp()
         resolvers = [str(topo.host4(h.name)) for h in topo.hosts_with("resolver")]
         for host in topo.hosts:
             netns.write_resolv_conf(self.host_ns(host.name), resolvers or ["127.0.0.1"])

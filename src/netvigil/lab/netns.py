@@ -41,7 +41,8 @@ PREFIX = "nv-"
 PREFIX_PATTERN = re.compile(r"^nv-(?:[a-z0-9]{1,8}-)?$")
 """Lab prefixes: `nv-` (the default), or `nv-<up to 8 of a-z0-9>-` for a lab of its own."""
 NETNS_ETC = Path("/etc/netns")
-REQUIRED_TOOLS = ("ip", "tc", "iptables", "ip6tables")
+REQUIRED_TOOLS = ("ip", "tc", "iptables", "ip6tables", "bird", "birdc")
+"""iproute2 and iptables build the lab; BIRD 2 (bird2) routes between its networks."""
 
 
 def check_prefix(prefix: str) -> str:
@@ -60,7 +61,8 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 20.0) -> st
             list(argv), capture_output=True, text=True, timeout=timeout, check=False
         )
     except FileNotFoundError as exc:
-        raise LabError(f"command not found: {argv[0]} (install iproute2 and iptables)") from exc
+        hint = "install iproute2, iptables and bird2"
+        raise LabError(f"command not found: {argv[0]} ({hint})") from exc
     except subprocess.TimeoutExpired as exc:
         raise LabError(f"command timed out after {timeout}s: {' '.join(argv)}") from exc
     if check and proc.returncode != 0:
@@ -81,7 +83,7 @@ def check_support() -> None:
     if missing:
         raise LabError(
             f"the lab needs {', '.join(missing)}; install them with "
-            "`apt-get install iproute2 iptables` (Debian/Ubuntu) or your system's equivalent"
+            "`apt-get install iproute2 iptables bird2` (Debian/Ubuntu) or your system's equivalent"
         )
     if os.geteuid() != 0:
         raise LabError(

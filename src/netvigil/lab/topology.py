@@ -6,6 +6,14 @@ optionally shaped (`[networks.uplink]`, a tc token bucket on the traffic flowing
 the network). Each network has one router namespace (`nv-r-<network>`) with a bridge
 holding the network's hosts; each host is its own namespace (`nv-<host>`).
 
+Each network is an autonomous system (`asn`, from the documentation ranges 64496-64511
+and 65536-65551; by default the next free one in the order of the file) whose router
+speaks eBGP with its upstream(s). A network may have more upstreams than its primary
+one (`also_upstream`: multi-homing); a link to a `scrubbing` network carries no BGP
+session: the scrubbing network re-originates the network's prefix only during a
+diversion. A host of role `collector` is a route collector peering with its network's
+router.
+
 Addresses come from the documentation ranges only (192.0.2.0/24, 198.51.100.0/24,
 203.0.113.0/24, 2001:db8::/32); the loader refuses anything else.
 """
@@ -22,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from netvigil.config.load import load_toml_model
 
 __all__ = [
+    "DOC_ASNS",
     "DOC_RANGES",
     "Host",
     "Network",
@@ -34,6 +43,8 @@ __all__ = [
     "load_topology",
 ]
 
+DOC_ASNS: tuple[range, ...] = (range(64496, 64512), range(65536, 65552))
+"""The AS numbers reserved for documentation (RFC 5398): the only ones the lab uses."""
 DOC_RANGES: tuple[IPv4Network | IPv6Network, ...] = (
     IPv4Network("192.0.2.0/24"),
     IPv4Network("198.51.100.0/24"),
@@ -43,7 +54,9 @@ DOC_RANGES: tuple[IPv4Network | IPv6Network, ...] = (
 NAME = r"^[a-z0-9][a-z0-9\-]{0,19}$"
 """Host and network names: short, since namespace and interface names derive from them."""
 
-HostRole = Literal["server", "dns", "resolver", "vantage", "attacker", "control", "monitor"]
+HostRole = Literal[
+    "server", "dns", "resolver", "vantage", "attacker", "control", "monitor", "collector"
+]
 
 
 def is_lab_address(address: str) -> bool:
@@ -84,6 +97,13 @@ class Network(_Model):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     organization: str | None = None
     upstream: str | None = None
+    also_upstream: list[str] = Field(default_factory=list)
+    """More upstreams than the primary one (multi-homing), each over a link of its own."""
+    asn: int | None = None
+    """The network's AS number (default: the next free documentation ASN)."""
+    scrubbing: bool = False
+    """A scrubbing service: networks linked to it (`also_upstream`) hold no BGP session
+    with it; it announces their prefix (as more-specifics) only during a diversion."""
     prefix4: IPv4Network
     prefix6: IPv6Network | None = None
     uplink: Uplink | None = None
@@ -145,7 +165,7 @@ class Topology(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        problems: list[str] = []
+        problems: list[str] = self._check_asns()
         for field_name in ("networks", "hosts", "services"):
             seen: set[str] = set()
             for item in getattr(self, field_name):
@@ -159,6 +179,13 @@ class Topology(_Model):
         for i, net in enumerate(self.networks):
             if net.upstream is not None and net.upstream not in nets:
                 problems.append(f"networks[{i}].upstream: unknown network {net.upstream!r}")
+            for extra in net.also_upstream:
+                if extra not in nets or extra in (net.name, net.upstream):
+                    problems.append(
+                        f"networks[{i}].also_upstream: {extra!r} is not another network"
+                    )
+            if net.scrubbing and net.upstream is None:
+                problems.append(f"networks[{i}]: a scrubbing network needs an upstream")
             for key in ("prefix4", "prefix6"):
                 prefix = getattr(net, key)
                 if prefix is not None and not _in_doc_ranges(prefix):
@@ -178,11 +205,28 @@ class Topology(_Model):
         for i, zone in enumerate(self.zones):
             if zone.server not in hosts:
                 problems.append(f"zones[{i}].server: unknown host {zone.server!r}")
+        links = len(self.uplinks()) if not problems else 0
+        if links > 2 ** (30 - self.link_prefix4.prefixlen):
+            problems.append(f"link_prefix4: {self.link_prefix4} holds fewer than {links} /30 links")
         if not problems and self._has_cycle(nets):
             problems.append("networks: the upstream links form a cycle")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _check_asns(self) -> list[str]:
+        problems: list[str] = []
+        for i, net in enumerate(self.networks):
+            if net.asn is not None and not any(net.asn in r for r in DOC_ASNS):
+                problems.append(f"networks[{i}].asn: {net.asn} is not a documentation ASN")
+        if len(self.collectors) > 1:
+            problems.append("hosts: at most one host may have role = 'collector'")
+        if not problems:
+            try:
+                self.asns()
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
 
     @staticmethod
     def _has_cycle(nets: dict[str, Network]) -> bool:
@@ -211,6 +255,36 @@ class Topology(_Model):
     def core(self) -> Network:
         return next(n for n in self.networks if n.upstream is None)
 
+    @property
+    def collectors(self) -> list[Host]:
+        """The route collector hosts (at most one)."""
+        return self.hosts_with("collector")
+
+    def asns(self) -> dict[str, int]:
+        """AS number by network name, and by `collector` for the collector (its own AS).
+
+        A network without `asn` gets the next documentation ASN no other network names.
+        Raises ValueError when there are more networks than documentation ASNs, or two
+        networks share one.
+        """
+        taken = [n.asn for n in self.networks if n.asn is not None]
+        if len(set(taken)) != len(taken):
+            raise ValueError("networks: two networks have the same asn")
+        free = (a for r in DOC_ASNS for a in r if a not in taken)
+        out: dict[str, int] = {}
+        try:
+            for net in self.networks:
+                out[net.name] = net.asn if net.asn is not None else next(free)
+            if self.collectors:
+                out["collector"] = next(free)
+        except StopIteration:
+            raise ValueError("networks: more networks than documentation ASNs") from None
+        return out
+
+    def asn_of(self, network: str) -> int:
+        """The AS number of `network` (`collector`: the route collector's)."""
+        return self.asns()[network]
+
     def hosts_in(self, network: str) -> list[Host]:
         return [h for h in self.hosts if h.network == network]
 
@@ -219,6 +293,22 @@ class Topology(_Model):
 
     def children(self, network: str) -> list[Network]:
         return [n for n in self.networks if n.upstream == network]
+
+    def uplinks(self) -> list[tuple[str, str]]:
+        """Every router-to-router link as (network, upstream): the primary ones first, in the
+        order of the networks, then the `also_upstream` ones."""
+        primary = [(n.name, n.upstream) for n in self.networks if n.upstream is not None]
+        extra = [(n.name, u) for n in self.networks for u in n.also_upstream]
+        return primary + extra
+
+    def upstreams_of(self, network: str) -> list[str]:
+        """Every upstream of `network`: the primary one first."""
+        net = self.network(network)
+        return ([net.upstream] if net.upstream is not None else []) + list(net.also_upstream)
+
+    def customers_of(self, network: str) -> list[str]:
+        """The networks that have `network` as one of their upstreams."""
+        return [n for n, up in self.uplinks() if up == network]
 
     def descendants(self, network: str) -> list[Network]:
         """The networks reached through `network`'s downlinks, itself excluded."""
@@ -269,20 +359,22 @@ class Topology(_Model):
         index = [x.name for x in self.hosts_in(h.network)].index(host)
         return prefix.network_address + 2 + index
 
-    def link_index(self, network: str) -> int:
-        """Position of `network`'s uplink among all router-to-router links."""
-        return [n.name for n in self.networks if n.upstream is not None].index(network)
+    def link_index(self, network: str, upstream: str | None = None) -> int:
+        """Position of `network`'s uplink (to `upstream`, default its primary one) among all
+        router-to-router links."""
+        up = upstream or self.network(network).upstream
+        return self.uplinks().index((network, up))  # type: ignore[arg-type]
 
-    def link4(self, network: str) -> tuple[IPv4Address, IPv4Address]:
+    def link4(self, network: str, upstream: str | None = None) -> tuple[IPv4Address, IPv4Address]:
         """(upstream side, network side) addresses of `network`'s uplink, a /30."""
-        subnet = list(self.link_prefix4.subnets(new_prefix=30))[self.link_index(network)]
+        index = self.link_index(network, upstream)
+        subnet = list(self.link_prefix4.subnets(new_prefix=30))[index]
         upper, lower = list(subnet.hosts())
         return upper, lower
 
-    def link6(self, network: str) -> tuple[IPv6Address, IPv6Address]:
-        subnet = ip_network(
-            f"{self.link_prefix6.network_address + (self.link_index(network) << 64)}/64"
-        )
+    def link6(self, network: str, upstream: str | None = None) -> tuple[IPv6Address, IPv6Address]:
+        index = self.link_index(network, upstream)
+        subnet = ip_network(f"{self.link_prefix6.network_address + (index << 64)}/64")
         base = subnet.network_address
         return IPv6Address(int(base) + 1), IPv6Address(int(base) + 2)
 

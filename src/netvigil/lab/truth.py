@@ -18,6 +18,7 @@ where that is seen from (docs/lab.md, "Faults"):
 
     affected = affected_services(topology, spec)   # ["e-albania", "ns-gov", ...]
     expect = expectation_for(topology, spec)       # an Expectation, or None when benign
+    every = expectations_for(topology, spec)       # one per phase (a flood, then a withdrawal)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "FLOOD_OUTAGE_RATIO",
     "affected_services",
     "expectation_for",
+    "expectations_for",
     "flood_overload",
     "in_country_vantages",
     "network_services",
@@ -91,24 +93,33 @@ def flood_overload(topology: Topology, spec: FaultSpec) -> float | None:
 
 
 def expectation_for(topology: Topology, spec: FaultSpec) -> Expectation | None:
-    """The incident a detector should report for `spec` (None for a benign fault)."""
-    cause = FAULTS[spec.kind].cause
-    if cause is None:
-        return None
+    """The incident a detector should report first for `spec` (None for a benign fault)."""
+    expected = expectations_for(topology, spec)
+    return expected[0] if expected else None
+
+
+def expectations_for(topology: Topology, spec: FaultSpec) -> list[Expectation]:
+    """The incidents a detector should report for `spec`, one per phase of its course
+    (`Fault.phases`; a benign phase expects none; a flood under `FLOOD_OUTAGE_RATIO`
+    times its uplink is congestion, none)."""
     if spec.kind == "volumetric_ddos":
         overload = flood_overload(topology, spec)
         if overload is not None and overload < FLOOD_OUTAGE_RATIO:
-            return None
+            return []
     vantages: list[str] = []
     if spec.kind == "in_country_filter":
         vantages = in_country_vantages(topology, spec.target)
     elif FAULTS[spec.kind].target == "vantage":
         vantages = [spec.target]
-    return Expectation(
-        cause=cause,
-        services=affected_services(topology, spec),
-        vantages=vantages,
-        start=spec.at,
-        end=spec.until,
-        note=f"from {spec.kind} on {spec.target}",
-    )
+    return [
+        Expectation(
+            cause=cause,
+            services=affected_services(topology, spec),
+            vantages=vantages,
+            start=start,
+            end=end,
+            note=f"from {spec.kind} on {spec.target}",
+        )
+        for cause, start, end in FAULTS[spec.kind].phases(spec)
+        if cause is not None
+    ]

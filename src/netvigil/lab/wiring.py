@@ -6,17 +6,20 @@ links (`nv-h<i>`); each host is a namespace `nv-<host>` with one link `nv-eth`
 (namespace names start with the lab's prefix, `nv-` by default; `nv-a-` gives
 `nv-a-r-<network>` and `nv-a-<host>`, so labs of different prefixes coexist); a
 network's router reaches its upstream router over `nv-up` (`nv-d<i>` on the upstream
-side), where traffic into the network may be shaped.
+side), where traffic into the network may be shaped, and its further upstreams
+(`also_upstream`) over `nv-up1`, `nv-up2`...
+
+Routes between networks are not set here: each router's BIRD learns them over eBGP and
+puts them in its kernel table (`netvigil.lab.bird`); only the links' connected routes
+and the hosts' default routes towards their own router are static.
 """
 
 from __future__ import annotations
 
-from netvigil.errors import LabError
 from netvigil.lab import netns
 from netvigil.lab.topology import Topology
 
 __all__ = [
-    "add_routes",
     "build_host",
     "build_router",
     "build_uplink",
@@ -27,7 +30,7 @@ __all__ = [
     "reset_queue",
     "routed_prefixes",
     "router_ns",
-    "withdraw_routes",
+    "uplink_of",
 ]
 
 
@@ -54,9 +57,18 @@ def port_of(topology: Topology, host: str) -> str:
     return f"nv-h{index}"
 
 
-def downlink_of(topology: Topology, network: str) -> str:
-    """The upstream router's interface towards `network`."""
-    return f"nv-d{topology.link_index(network)}"
+def downlink_of(topology: Topology, network: str, upstream: str | None = None) -> str:
+    """The upstream router's interface towards `network` (on its link to `upstream`,
+    default its primary upstream)."""
+    return f"nv-d{topology.link_index(network, upstream)}"
+
+
+def uplink_of(topology: Topology, network: str, upstream: str | None = None) -> str:
+    """`network`'s router's interface towards `upstream` (default its primary upstream)."""
+    net = topology.network(network)
+    if upstream is None or upstream == net.upstream:
+        return "nv-up"
+    return f"nv-up{net.also_upstream.index(upstream) + 1}"
 
 
 def _sysctl(ns: str, *settings: str) -> None:
@@ -122,28 +134,29 @@ def build_host(topo: Topology, host: str, ns_prefix: str = netns.PREFIX) -> None
         )  # fmt: skip
 
 
-def build_uplink(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
-    """Link `network`'s router to its upstream's, announce it, and shape traffic into it."""
+def build_uplink(
+    topo: Topology, network: str, ns_prefix: str = netns.PREFIX, upstream: str | None = None
+) -> None:
+    """Link `network`'s router to its upstream's (`upstream`, default the primary one) and
+    shape traffic into it (the primary link only)."""
     net = topo.network(network)
-    assert net.upstream is not None
-    ns, up_ns = router_ns(network, ns_prefix), router_ns(net.upstream, ns_prefix)
-    down = downlink_of(topo, network)
-    upper4, lower4 = topo.link4(network)
-    upper6, lower6 = topo.link6(network)
+    up = upstream or net.upstream
+    assert up is not None
+    ns, up_ns = router_ns(network, ns_prefix), router_ns(up, ns_prefix)
+    down, dev = downlink_of(topo, network, up), uplink_of(topo, network, up)
+    upper4, lower4 = topo.link4(network, up)
+    upper6, lower6 = topo.link6(network, up)
     netns.run(
-        ["ip", "link", "add", "nv-up", "netns", ns, "type", "veth", "peer", "name", down,
+        ["ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", down,
          "netns", up_ns]
     )  # fmt: skip
-    netns.run(["ip", "-n", ns, "addr", "add", f"{lower4}/30", "dev", "nv-up"])
-    netns.run(["ip", "-n", ns, "addr", "add", f"{lower6}/64", "dev", "nv-up", "nodad"])
+    netns.run(["ip", "-n", ns, "addr", "add", f"{lower4}/30", "dev", dev])
+    netns.run(["ip", "-n", ns, "addr", "add", f"{lower6}/64", "dev", dev, "nodad"])
     netns.run(["ip", "-n", up_ns, "addr", "add", f"{upper4}/30", "dev", down])
     netns.run(["ip", "-n", up_ns, "addr", "add", f"{upper6}/64", "dev", down, "nodad"])
-    netns.run(["ip", "-n", ns, "link", "set", "nv-up", "up"])
+    netns.run(["ip", "-n", ns, "link", "set", dev, "up"])
     netns.run(["ip", "-n", up_ns, "link", "set", down, "up"])
-    netns.run(["ip", "-n", ns, "route", "add", "default", "via", str(upper4)])
-    netns.run(["ip", "-n", ns, "-6", "route", "add", "default", "via", str(upper6)])
-    add_routes(topo, network, ns_prefix)
-    if net.uplink is not None:
+    if net.uplink is not None and up == net.upstream:
         u = net.uplink
         tc = ["ip", "netns", "exec", up_ns, "tc"]
         netns.run([*tc, "qdisc", "replace", "dev", down, "root", "handle", "1:", "htb",
@@ -174,25 +187,3 @@ def routed_prefixes(topo: Topology, network: str) -> list[str]:
         if n.prefix6 is not None:
             out.append(str(n.prefix6))
     return out
-
-
-def add_routes(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
-    """Announce `network` upstream: routes in every ancestor router towards it."""
-    child = topo.network(network)
-    while child.upstream is not None:
-        parent = child.upstream
-        lower4, lower6 = topo.link4(child.name)[1], topo.link6(child.name)[1]
-        for cidr in routed_prefixes(topo, network):
-            via = str(lower6) if ":" in cidr else str(lower4)
-            netns.run(["ip", "-n", router_ns(parent, ns_prefix), "route", "replace", cidr,
-                       "via", via])  # fmt: skip
-        child = topo.network(parent)
-
-
-def withdraw_routes(topo: Topology, network: str, ns_prefix: str = netns.PREFIX) -> None:
-    """Withdraw `network` upstream: its upstream router forgets the routes towards it."""
-    upstream = topo.network(network).upstream
-    if upstream is None:
-        raise LabError(f"network {network!r} is the core; it has no upstream to withdraw from")
-    for cidr in routed_prefixes(topo, network):
-        netns.run(["ip", "-n", router_ns(upstream, ns_prefix), "route", "del", cidr], check=False)

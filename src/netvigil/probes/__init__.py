@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from netvigil.probes.base import Probe, TargetBase
+from netvigil.probes.block import BlockProbe, BlockSpec
 from netvigil.probes.dns import DNSProbe, DNSSpec
 from netvigil.probes.http import HTTPProbe, HTTPSpec
 from netvigil.probes.icmp import ICMPProbe, ICMPSpec
@@ -16,6 +17,8 @@ from netvigil.probes.tls import TLSProbe, TLSSpec
 
 __all__ = [
     "PROBES",
+    "BlockProbe",
+    "BlockSpec",
     "DNSProbe",
     "DNSSpec",
     "HTTPProbe",
@@ -33,6 +36,6 @@ __all__ = [
 ]
 
 TargetSpec = Annotated[
-    HTTPSpec | TCPSpec | DNSSpec | ICMPSpec | TLSSpec, Field(discriminator="kind")
+    HTTPSpec | TCPSpec | DNSSpec | ICMPSpec | TLSSpec | BlockSpec, Field(discriminator="kind")
 ]
 """Any target, told apart by its `kind`."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from netvigil.model import Observation
 from netvigil.outcome import Outcome, Phase
 from netvigil.probes.base import TargetBase
+from netvigil.probes.block import BlockProbe
 from netvigil.probes.classify import error_text
 from netvigil.probes.context import ProbeContext
 from netvigil.probes.dns import DNSProbe
@@ -47,6 +48,7 @@ PROBES: dict[str, ProbeFactory] = {
     "dns": DNSProbe,
     "icmp": ICMPProbe,
     "tls": TLSProbe,
+    "block": BlockProbe,
 }
 """Probe class by target kind."""
 

@@ -8,7 +8,7 @@ duration and stop by themselves at `until`; rule and signal faults are undone by
     kind               target     what it does
     shutdown           network    border router drops everything inbound, silently
     shutdown_reject    network    border router answers ICMP admin-prohibited
-    route_withdrawal   network    upstream router forgets the routes (net unreachable)
+    route_withdrawal   network    upstream ends its BGP sessions with it (net unreachable)
     volumetric_ddos    network    attacker floods the shaped uplink with UDP
     application_ddos   service    attacker keeps the service's workers busy with requests
     service_crash      service    the service's process is killed (connection refused)
@@ -18,6 +18,11 @@ duration and stop by themselves at `until`; rule and signal faults are undone by
     in_country_filter  network    in-country ISPs drop (or reset) traffic to the network
     vantage_down       vantage    the vantage loses its uplink
     latency_spike      network    benign jitter and sparse loss on the link (or vantage)
+    bgp_withdrawal     network    the network withdraws its prefixes (BGP), or from one upstream
+    rtbh               service    the service's /32 announced with BLACKHOLE, dropped upstream
+    scrubbing_diversion network   a scrubbing AS re-originates the prefix; a slower detour
+    defensive_withdrawal network  a flood, then the network withdraws its prefixes
+    dataplane_block    network    the upstreams drop traffic into the network; BGP stays up
 
 One module per kind registers its `Fault` class in `FAULTS` (see `base`); importing
 this package registers the built-in ones.
@@ -25,11 +30,16 @@ this package registers the built-in ones.
 
 from netvigil.lab.faults import (
     application_ddos,
+    bgp_withdrawal,
+    dataplane_block,
+    defensive_withdrawal,
     dns_outage,
     dns_servfail,
     in_country_filter,
     latency_spike,
     route_withdrawal,
+    rtbh,
+    scrubbing_diversion,
     service_crash,
     shutdown,
     shutdown_reject,
@@ -77,6 +87,11 @@ _BUILT_IN = (
     in_country_filter,
     vantage_down,
     latency_spike,
+    bgp_withdrawal,
+    rtbh,
+    scrubbing_diversion,
+    defensive_withdrawal,
+    dataplane_block,
 )
 
 FAULT_KINDS: tuple[str, ...] = tuple(FAULTS)

@@ -117,6 +117,14 @@ class LabHost(Protocol):
         """Start (or restart) a web service's server process."""
         ...
 
+    def bird_socket(self, name: str) -> str:
+        """The control socket of network `name`'s BIRD."""
+        ...
+
+    def birdc(self, network: str, *args: str, check: bool = True) -> str:
+        """`birdc ARGS` on `network`'s router's BIRD; its output. Raises LabError."""
+        ...
+
 
 class FaultSpec(BaseModel):
     """One fault on a scenario's timeline (`[[fault]]`); times are seconds from the start."""
@@ -141,7 +149,12 @@ class FaultSpec(BaseModel):
     delay_ms: int = Field(default=40, ge=0, le=1000)
     jitter_ms: int = Field(default=30, ge=0, le=1000)
     loss: float = Field(default=0.02, ge=0, le=0.1)
-    """latency_spike: added delay, jitter and random loss (sparse: at most 10%)."""
+    """latency_spike: added delay, jitter and random loss (sparse: at most 10%)
+    (scrubbing_diversion: `delay_ms` is the detour's added delay)."""
+    upstream: str | None = None
+    """bgp_withdrawal: withdraw from this upstream only (the others keep the routes)."""
+    withdraw_after_s: float = Field(default=20.0, ge=0, le=MAX_DURATION_S)
+    """defensive_withdrawal: seconds of flood before the network withdraws its prefix."""
 
     @field_validator("kind")
     @classmethod
@@ -214,6 +227,23 @@ class Fault(ABC, Generic[RecordT]):
 
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
+
+    @classmethod
+    def cause_of(cls, spec: FaultSpec) -> Cause | None:
+        """The cause a detector should name for this fault (default: the kind's `cause`)."""
+        return cls.cause
+
+    @classmethod
+    def phases(cls, spec: FaultSpec) -> list[tuple[Cause | None, float, float]]:
+        """The fault's course as (cause, from, until): one phase by default; a kind whose
+        effect changes on the way (a flood, then a withdrawal) has more."""
+        return [(cls.cause_of(spec), spec.at, spec.until)]
+
+    @classmethod
+    def fits(cls, topology: Topology, target: str) -> bool:
+        """Whether `target` in `topology` has what this kind needs beyond its sort (a
+        scrubbing service linked to it, say); the fuzzer only picks such targets."""
+        return True
 
     def check(self, host: LabHost) -> None:
         """Check that the target exists in `host`'s topology. Raises LabError."""
