@@ -205,7 +205,7 @@ async def test_two_detectors_split_the_groups_and_each_incident_is_kept_once(
 def _detect_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "netvigil", "detect", "-c", str(config_path),
-        "--member", "restartable", "--heartbeat", "0.3", "--duration", "90",
+        "--member", "restartable", "--heartbeat", "0.5", "--duration", "90",
     ]  # fmt: skip
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -265,6 +265,7 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
         async with await PostgresStore.open(dsn) as store:
 
             async def confirmed() -> bool:
+                assert first.poll() is None, log_path.read_text()
                 rows = await store.incidents(IncidentQuery())
                 return any(i.confirmed_at is not None for i in rows)
 
