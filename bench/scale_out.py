@@ -357,8 +357,7 @@ async def _follow(
             )
             now = time.time()
             found = {row["id"]: row["ts"] for row in rows}
-            for mid, ts in found.items():
-                result.latencies.append(now - ts)
+            result.latencies += [now - ts for ts in found.values()]
             for v, ids in waiting.items():
                 waiting[v] = [mid for mid in ids if mid not in found]
         if time.time() - last_poll >= 0.2:
@@ -367,6 +366,72 @@ async def _follow(
             if c.ack_floor.stream_seq >= result.produced and not c.num_ack_pending:
                 return time.time() - started
     return deadline - started
+
+
+async def detector_load(args: argparse.Namespace, pg: Any, work: Path) -> dict[str, float]:
+    """CPU-seconds per 1,000 measurements of one `netvigil detect` reading the stream
+    (`--detect-rate` for `--seconds`, 500 targets in 50 services, all healthy)."""
+    server = start_nats(work / "nats-detect-load")
+    dsn = await pg.database_for(work / "detect-load")
+    config = work / "detect-load.toml"
+    write_config(config, server.url, dsn, lateness_s=30.0)
+    detector = netvigil(
+        "detect", "-c", str(config), "--member", "load", "--batch-size", str(args.batch),
+        log=work / "detect-load.log",
+    )  # fmt: skip
+    nc = await nats.connect(server.url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, StreamNames())
+        durable = "netvigil-detect-load"
+        await _wait_for_consumer(js, durable, detector)
+        per = args.detect_rate / args.publishers
+        total = int(per * args.seconds) * args.publishers
+        started = time.time() + PUBLISHER_START_S
+        pubs = [
+            spawn_publisher(server.url, f"v{i}", per, args.seconds, started)
+            for i in range(args.publishers)
+        ]
+        await asyncio.sleep(max(0.0, started - time.time() - 0.5))
+        cpu0 = cpu_of(detector.pid).total_s
+        deadline = started + args.seconds + args.drain_limit
+        done_at = deadline
+        while time.time() < deadline:
+            await asyncio.sleep(0.1)
+            c = await js.consumer_info(StreamNames().measurements, durable)
+            if c.ack_floor.stream_seq >= total and not c.num_ack_pending:
+                done_at = time.time()
+                break
+        cpu = cpu_of(detector.pid).total_s - cpu0
+        for p in pubs:
+            await asyncio.to_thread(reap, p)
+        acked = (await js.consumer_info(StreamNames().measurements, durable)).ack_floor
+        return {
+            "measurements": float(total),
+            "read and acked": float(acked.stream_seq),
+            "seconds": done_at - started,
+            "cpu_s": cpu,
+        }
+    except Exception:
+        show_logs(work, "detect-load.log")
+        raise
+    finally:
+        await nc.close()
+        stop_process(detector)
+        server.stop()
+
+
+async def _wait_for_consumer(js: Any, durable: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until `netvigil detect` has bound its durable consumer (and joined the members)."""
+    for _ in range(600):
+        names = await js.consumers_info(StreamNames().measurements)
+        if any(c.name == durable for c in names):
+            await asyncio.sleep(1.0)  # its membership and seeding
+            return
+        if proc.poll() is not None:
+            raise RuntimeError("netvigil detect exited early")
+        await asyncio.sleep(0.1)
+    raise RuntimeError("netvigil detect did not bind its consumer in 60 s")
 
 
 # ---- phase 2: the embedded SQLite store ----------------------------------------------
@@ -554,7 +619,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20_000, help="measurements/s offered")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long it is offered")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
-    parser.add_argument("--batch", type=int, default=1000, help="collector batch size")
+    parser.add_argument("--batch", type=int, default=5000, help="collector batch size")
     parser.add_argument(
         "--collectors", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2]
     )
