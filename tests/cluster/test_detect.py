@@ -32,12 +32,14 @@ from netvigil.bus.subjects import MSG_ID_HEADER, StreamNames
 from netvigil.cluster import (
     DetectorStats,
     DetectSettings,
+    EventOwnership,
+    IncidentShare,
     detector_durable,
     owned_incident_keys,
     run_detector,
 )
 from netvigil.config.model import BusConfig, Config, DetectConfig, StoreConfig
-from netvigil.incident import EventKind
+from netvigil.incident import EventKind, Incident, IncidentState
 from netvigil.model import Measurement
 from netvigil.store.base import IncidentQuery
 from netvigil.store.postgres import PostgresStore
@@ -327,3 +329,29 @@ def _incident_id(message: dict[str, object]) -> str:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def test_each_incident_is_kept_by_exactly_one_of_the_live_detectors() -> None:
+    config = World(interval=1.0).config()
+    members = frozenset({"east", "west", "north"})
+    ownerships = []
+    for me in sorted(members):
+        ownership = EventOwnership(IncidentShare(config, me))
+        ownership.assign(members)
+        ownerships.append(ownership)
+    incidents = [
+        Incident("gov", IncidentState.CONFIRMED, 0.0, services=GOV_SERVICES),
+        Incident("news", IncidentState.CONFIRMED, 0.0, services=["news"]),
+        Incident("tax", IncidentState.SUSPECTED, 0.0, targets=["tax-portal-https"]),
+        *(
+            Incident(f"vantage-{v}", IncidentState.CONFIRMED, 0.0, vantage=v)
+            for v in ("local", "de", "us")
+        ),
+        Incident("no-labels", IncidentState.SUSPECTED, 0.0),
+    ]
+    for incident in incidents:
+        keepers = [o.share.member for o in ownerships if o.keeps(incident)]
+        assert len(keepers) == 1, (incident.id, keepers)
+    gov_keeper = next(o for o in ownerships if o.keeps(incidents[0]))
+    assert "e-albania-https" in gov_keeper.share.owned.targets
+    assert gov_keeper.owns_target("control") and all(o.owns_target("control") for o in ownerships)
