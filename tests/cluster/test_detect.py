@@ -204,6 +204,45 @@ async def test_two_detectors_split_the_groups_and_each_incident_is_kept_once(
             assert set(inc.services) <= share.services
 
 
+async def test_a_batch_is_held_unacked_while_postgres_is_away_then_stored(
+    nats_server: NATSServerProcess, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    dsn = await postgres_server.database_for(tmp_path)
+    config = world_config(nats_server.url, dsn)
+    stream = outage_stream(time.time() - 100, 30, 20)
+    nc = await nats.connect(nats_server.url)
+    stats = DetectorStats()
+    stop = asyncio.Event()
+    try:
+        async with await PostgresStore.open(dsn) as store:
+            settings = DetectSettings(member="held", heartbeat_s=0.2, ttl_s=1.0, backoff_max_s=0.5)
+            task = asyncio.create_task(
+                run_detector(
+                    config, nc, store, stop, settings, clock=fixed(stream[0].ts), stats=stats
+                )
+            )
+            await wait_until(lambda: _true(stats.members == ["held"]), 20, "membership")
+            await asyncio.to_thread(postgres_server.stop)
+            try:
+                await publish(nc, stream)
+                await wait_until(lambda: _true(stats.read > stats.acked), 30, "a batch read")
+                await asyncio.sleep(1.5)  # several tries of the store
+                held = stats.read - stats.acked
+                read_while_away = stats.read
+            finally:
+                await asyncio.to_thread(postgres_server.restart)
+            await wait_until(lambda: _true(stats.acked == len(stream)), 60, "the held batches")
+            stop.set()
+            await task
+            [incident] = await store.incidents(IncidentQuery())
+    finally:
+        await nc.close()
+    assert held > 0, "a batch whose events the store could not take stayed unacked"
+    assert read_while_away < len(stream), "nothing behind the held batch was read"
+    assert stats.read == len(stream), "the held batch was not fed twice"
+    assert incident.confirmed_at is not None and sorted(incident.services) == GOV_SERVICES
+
+
 def _detect_process(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "netvigil", "detect", "-c", str(config_path),

@@ -55,6 +55,7 @@ from netvigil.cluster.membership import (
     open_members_bucket,
 )
 from netvigil.config.model import Config
+from netvigil.errors import StoreError
 from netvigil.incident import Incident
 from netvigil.maintenance import Mute
 from netvigil.pipeline.detection import EventSink, LiveDetection
@@ -254,7 +255,9 @@ async def _consume(
                 _feed(batch, detection, ownership, stats)
                 if detection.stats.events != stored_events:
                     stored_events = detection.stats.events
-                    await detection.store.flush()  # the events first: a restart seeds from them
+                    # The events first: a restart seeds from them.
+                    if not await _flush_holding(detection.store, consumer, batch, stop, settings):
+                        return  # stopped while the store was away: the batch stays unacked
                 await consumer.ack(batch)
                 stats.acked += len(batch)
                 stats.batches += 1
@@ -264,6 +267,31 @@ async def _consume(
             stats.bus_failures += 1
             delay = min(settings.backoff_max_s, 0.2 * 2.0 ** min(failures - 1, 10))
             log.warning("detector: NATS unavailable (%s); again in %.1f s", exc, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+
+async def _flush_holding(
+    store: Store,
+    consumer: MeasurementConsumer,
+    batch: Sequence[Delivery],
+    stop: asyncio.Event,
+    settings: DetectSettings,
+) -> bool:
+    """Wait until the store has the events (retrying while it fails), keeping `batch` in
+    progress meanwhile so that it is not delivered again. False if `stop` came first."""
+    attempt = 0
+    while True:
+        try:
+            await store.flush()
+            return True
+        except StoreError as exc:
+            attempt += 1
+            delay = min(settings.backoff_max_s, 0.2 * 2.0 ** min(attempt - 1, 10))
+            log.error("detector: the store failed (%s); batch held, again in %.1f s", exc, delay)
+            if stop.is_set():
+                return False
+            await consumer.keep_alive(batch)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
 
