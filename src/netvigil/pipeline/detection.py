@@ -96,7 +96,10 @@ class LiveDetection:
     """Runs the Detector over live measurements; see the module docstring.
 
     `clock` is wall time in epoch seconds (the timer advances the detector to it);
-    `lateness_s` is how late a measurement may arrive and still count.
+    `lateness_s` is how late a measurement may arrive and still count. `keeps`, when
+    given, says which incidents are this detection's (one of several detector
+    processes, `netvigil.cluster.detector`): the events of the others are neither
+    stored nor passed on (`stats.not_kept`), and they are not taken over on start.
     """
 
     def __init__(
