@@ -16,6 +16,7 @@ from netvigil.cli import (
     check,
     collector,
     config,
+    detect,
     export,
     incidents,
     init,
@@ -81,6 +82,7 @@ app.command("replay")(replay.replay)
 app.command("report")(report.report)
 app.add_typer(agent.app, name="agent")
 app.command("collector")(collector.collector)
+app.command("detect")(detect.detect)
 app.add_typer(admin.app, name="admin")
 app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")

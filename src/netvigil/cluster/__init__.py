@@ -7,12 +7,22 @@
 - `prober`: the prober role; each process probes its share of the targets.
 - `incidents`: the detectors' split of the networks and services, so that no two own
   one incident.
+- `detector`: the detector role; each process detects on the measurements stream and
+  keeps the incidents of its share (`incident_publisher`: their events to the bus).
 - `jsonl_sink`: measurements to a JSON-lines file (tests, debugging).
 """
 
 from __future__ import annotations
 
 from netvigil.cluster.assignment import KeyOwners, assign, owner, share, weight
+from netvigil.cluster.detector import (
+    DetectorStats,
+    DetectSettings,
+    EventOwnership,
+    detector_durable,
+    run_detector,
+)
+from netvigil.cluster.incident_publisher import IncidentEventPublisher
 from netvigil.cluster.incidents import (
     DETECTOR_ROLE,
     IncidentGroup,
@@ -41,6 +51,10 @@ __all__ = [
     "DETECTOR_ROLE",
     "MEMBERS_BUCKET",
     "ClusterError",
+    "DetectSettings",
+    "DetectorStats",
+    "EventOwnership",
+    "IncidentEventPublisher",
     "IncidentGroup",
     "IncidentShare",
     "JSONLSink",
@@ -53,6 +67,7 @@ __all__ = [
     "assign",
     "decode_name",
     "default_member_name",
+    "detector_durable",
     "encode_name",
     "incident_groups",
     "member_key",
@@ -60,6 +75,7 @@ __all__ = [
     "owned_incident_keys",
     "owner",
     "prober_role",
+    "run_detector",
     "run_prober",
     "share",
     "weight",

@@ -88,13 +88,18 @@ class DetectionStats:
     """Events an event sink raised on."""
     seeded: int = 0
     """Open incidents taken over from the store on start."""
+    not_kept: int = 0
+    """Events of incidents `keeps` refused (another detector's): not stored, not passed on."""
 
 
 class LiveDetection:
     """Runs the Detector over live measurements; see the module docstring.
 
     `clock` is wall time in epoch seconds (the timer advances the detector to it);
-    `lateness_s` is how late a measurement may arrive and still count.
+    `lateness_s` is how late a measurement may arrive and still count. `keeps`, when
+    given, says which incidents are this detection's (one of several detector
+    processes, `netvigil.cluster.detector`): the events of the others are neither
+    stored nor passed on (`stats.not_kept`), and they are not taken over on start.
     """
 
     def __init__(
@@ -109,6 +114,7 @@ class LiveDetection:
         settings: DetectorSettings | None = None,
         state: CurrentState | None = None,
         threaded: bool = False,
+        keeps: Callable[[Incident], bool] | None = None,
     ) -> None:
         if tick_s <= 0:
             raise ValueError("tick_s must be > 0")
@@ -120,6 +126,8 @@ class LiveDetection:
         self.state = self.detector.state
         """The current state the detector keeps up to date."""
         self._clock = clock
+        self._keeps = keeps
+        """Which incidents are this detection's (default: all); see `netvigil.cluster`."""
         self._open: dict[str, Incident] = {}
         self._timer: asyncio.Task[None] | None = None
         self._started = False
@@ -149,6 +157,8 @@ class LiveDetection:
         if self._started:
             return
         seeds = await self.store.incidents(IncidentQuery(open_only=True, limit=SEED_LIMIT))
+        if self._keeps is not None:
+            seeds = [inc for inc in seeds if self._keeps(inc)]
         seeds.reverse()  # oldest first, as the detector keeps them
         self.detector.seed(seeds)
         self.stats.seeded = len(seeds)
@@ -254,8 +264,11 @@ class LiveDetection:
 
     def _handle(self, events: Iterable[IncidentEvent]) -> None:
         for event in events:
-            self.stats.events += 1
             inc = event.incident
+            if self._keeps is not None and not self._keeps(inc):
+                self.stats.not_kept += 1
+                continue
+            self.stats.events += 1
             if inc.open:
                 self._open[inc.id] = inc
             else:
