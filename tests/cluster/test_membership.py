@@ -25,6 +25,7 @@ from netvigil.cluster import (
     member_key,
     open_members_bucket,
 )
+from netvigil.cluster.membership import _cancel as membership_cancel
 from netvigil.config import parse_config
 
 HEARTBEAT_S = 0.2
@@ -201,3 +202,30 @@ SERVICES = "\n".join(
     f'host = "127.0.0.1"\nport = 1\nservice = "s{i}"\n'
     for i in range(12)
 )
+
+
+async def test_a_task_cancelled_while_it_cancels_another_still_ends() -> None:
+    """The heartbeat, cancelled while it waits for the old watch task to end (watching
+    afresh), must end: the stop of a member waits for it."""
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def slow_to_end() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.2)  # ends, but not at once
+            raise
+
+    async def rewatching() -> None:
+        inner = asyncio.create_task(slow_to_end())
+        await asyncio.sleep(0)
+        await membership_cancel(inner)
+        await forever()  # what the heartbeat loop goes on to do if it missed its cancel
+
+    outer = asyncio.create_task(rewatching())
+    await asyncio.sleep(0.05)
+    outer.cancel()
+    await asyncio.wait_for(asyncio.gather(outer, return_exceptions=True), timeout=2)
+    assert outer.cancelled()

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -46,24 +47,43 @@ async def test_probers_publish_their_share_to_the_bus(
         admin.jetstream(), bus.measurements_stream, bus.consumer, ack_wait_s=bus.ack_wait_s
     )
     probers = []
-    for name in ("p1", "p2"):
+    logs = [tmp_path / f"{name}.log" for name in ("p1", "p2")]
+    for name, log_path in zip(("p1", "p2"), logs, strict=True):
         command = [
             sys.executable, "-m", "netvigil", "prober", "--config", str(config),
             "--member", name, "--heartbeat", "0.3", "--member-ttl", "1.5",
             "--spool", str(tmp_path / f"{name}-spool.db"), "--duration", "120",
         ]  # fmt: skip
-        log = (tmp_path / f"{name}.log").open("wb")
-        probers.append(
-            await asyncio.create_subprocess_exec(*command, stdout=log, stderr=log, env=os.environ)
-        )
+        with log_path.open("wb") as log:
+            probers.append(
+                await asyncio.create_subprocess_exec(
+                    *command, stdout=log, stderr=log, env=os.environ
+                )
+            )
     try:
+        # Both up and sharing (each has seen the other) before the window is counted.
+        for _ in range(600):
+            if all("among 2 prober" in p.read_text(errors="replace") for p in logs):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError([p.read_text(errors="replace")[-1500:] for p in logs])
+        since = time.time()
         await asyncio.sleep(RUN_S)
+        until = time.time()
     finally:
         for p in probers:
-            p.send_signal(signal.SIGTERM)
-        codes = [await asyncio.wait_for(p.wait(), 30) for p in probers]
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        codes = []
+        for p in probers:
+            try:
+                codes.append(await asyncio.wait_for(p.wait(), 30))
+            except TimeoutError:
+                p.kill()
+                codes.append(await p.wait())
         target.close()
-    assert codes == [0, 0], [(tmp_path / f"{n}.log").read_text()[-2000:] for n in ("p1", "p2")]
+    assert codes == [0, 0], [p.read_text(errors="replace")[-2000:] for p in logs]
     async with await SQLiteStore.open(tmp_path / "collected.db") as store:
         consumer = await MeasurementConsumer.bind(admin, bus, fetch_wait_s=0.2)
         stop = asyncio.Event()
@@ -78,9 +98,9 @@ async def test_probers_publish_their_share_to_the_bus(
         stop.set()
         await task
     await admin.close()
-    per_target = Counter(m.target for m in rows)
-    assert sorted(per_target) == TARGETS, "a target was probed by nobody"
     assert len(rows) == published == len({m.id for m in rows})
+    per_target = Counter(m.target for m in rows if since <= m.ts < until)
+    assert sorted(per_target) == TARGETS, "a target was probed by nobody"
     # One prober per target: about one measurement per interval, not two.
     runs = RUN_S / INTERVAL_S
     assert max(per_target.values()) <= runs + 2, per_target.most_common(3)

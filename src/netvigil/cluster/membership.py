@@ -340,9 +340,17 @@ class Membership:
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
-    """Cancel `task` (if any) and wait until it has ended."""
+    """Cancel `task` (if any) and wait until it has ended.
+
+    The CancelledError of `task` is swallowed, but not one meant for the caller: a
+    heartbeat cancelled while it waits here (watching afresh) must still end.
+    """
     if task is None:
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
