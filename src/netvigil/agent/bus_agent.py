@@ -17,12 +17,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from netvigil.agent.runner import probe_into
 from netvigil.agent.spool import Spool
 from netvigil.bus import MeasurementPublisher, PublisherStats
 from netvigil.config.model import Config
 from netvigil.metrics import Metrics
-from netvigil.monitor import MeasurementSink, Monitor
-from netvigil.probes import ProbeSet
+from netvigil.monitor import MeasurementSink
 from netvigil.scheduler import ProbeLike
 
 __all__ = ["run_bus_agent"]
@@ -63,11 +63,7 @@ async def run_bus_agent(
     )
     try:
         sinks: list[MeasurementSink] = [publisher, *extra_sinks]
-        if probes is not None:
-            await _monitor(config, probes, sinks, stop, metrics)
-        else:
-            async with ProbeSet() as probe_set:
-                await _monitor(config, probe_set, sinks, stop, metrics)
+        await probe_into(config, sinks, stop, metrics, probes)
     finally:
         publish_stop.set()
         try:
@@ -82,14 +78,3 @@ async def run_bus_agent(
         spool.depth,
     )
     return publisher.stats
-
-
-async def _monitor(
-    config: Config,
-    probes: ProbeLike,
-    sinks: Sequence[MeasurementSink],
-    stop: asyncio.Event,
-    metrics: Metrics | None,
-) -> None:
-    monitor = Monitor(config.targets, probes, sinks, config.vantage.name, config.scheduler, metrics)
-    await monitor.run(stop)

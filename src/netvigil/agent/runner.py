@@ -27,7 +27,7 @@ from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
 from netvigil.scheduler import ProbeLike
 
-__all__ = ["run_agent"]
+__all__ = ["probe_into", "run_agent"]
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,7 @@ async def run_agent(
     )
     try:
         sinks: list[MeasurementSink] = [spool, *extra_sinks]
-        if probes is not None:
-            await _monitor(config, probes, sinks, stop, metrics)
-        else:
-            async with ProbeSet() as probe_set:
-                await _monitor(config, probe_set, sinks, stop, metrics)
+        await probe_into(config, sinks, stop, metrics, probes)
         await spool.flush()
     finally:
         ship_stop.set()
@@ -96,6 +92,22 @@ async def run_agent(
         spool.depth,
     )
     return shipper.stats
+
+
+async def probe_into(
+    config: Config,
+    sinks: Sequence[MeasurementSink],
+    stop: asyncio.Event,
+    metrics: Metrics | None,
+    probes: ProbeLike | None = None,
+) -> None:
+    """Probe `config`'s targets as its vantage into `sinks` until `stop` (with `probes`,
+    else a fresh `ProbeSet`): the probing half of every agent, whatever it ships with."""
+    if probes is not None:
+        await _monitor(config, probes, sinks, stop, metrics)
+        return
+    async with ProbeSet() as probe_set:
+        await _monitor(config, probe_set, sinks, stop, metrics)
 
 
 async def _monitor(

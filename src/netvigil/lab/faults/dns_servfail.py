@@ -1,40 +1,19 @@
 """`dns_servfail`: the zone's authoritative DNS server answers, but every answer is SERVFAIL
-(a broken zone or a failing back end: the server is up, the names do not resolve)."""
+(a broken zone or a failing back end: the server is up, the names do not resolve).
+The lab's DNS server switches to SERVFAIL on SIGUSR1 and back on SIGUSR2."""
 
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
 
-from netvigil.cause import Cause
-from netvigil.errors import LabError
-from netvigil.lab.faults.base import Fault, LabHost, UndoRecord, register
+from netvigil.lab.faults.base import register
+from netvigil.lab.faults.dns_outage import SignalledDNSServer
 
-__all__ = ["DNSServfail", "ServfailSwitch"]
-
-
-@dataclass(frozen=True, slots=True)
-class ServfailSwitch(UndoRecord):
-    """A lab DNS server switched to SERVFAIL (SIGUSR1; SIGUSR2 switches it back)."""
-
-    key: str
+__all__ = ["DNSServfail"]
 
 
 @register
-class DNSServfail(Fault[ServfailSwitch]):
+class DNSServfail(SignalledDNSServer):
     kind = "dns_servfail"
-    target = "dns"
-    cause = Cause.DNS_FAILURE
-    record_type = ServfailSwitch
-
-    def apply(self, host: LabHost) -> ServfailSwitch:
-        server = host.topology.zone_server(self.spec.target)
-        if server is None:
-            raise LabError(f"dns_servfail: no DNS server host or zone named {self.spec.target!r}")
-        key = f"dns:{server}"
-        host.signal(key, signal.SIGUSR1)
-        return ServfailSwitch(key)
-
-    def undo(self, host: LabHost, record: ServfailSwitch) -> None:
-        if host.has_process(record.key):
-            host.signal(record.key, signal.SIGUSR2)
+    apply_signal = signal.SIGUSR1
+    undo_signal = signal.SIGUSR2
