@@ -70,6 +70,7 @@ def applied(small_lab: Lab) -> Iterator[list[str]]:
     yield ids
     for fault_id in ids:
         small_lab.clear_fault(fault_id)
+    small_lab.wait_converged()
 
 
 def apply(lab: Lab, ids: list[str], **fields: Any) -> str:

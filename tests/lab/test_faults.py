@@ -44,6 +44,7 @@ def fault(small_lab: Lab) -> Iterator[list[str]]:
     yield applied
     for fault_id in applied:
         small_lab.clear_fault(fault_id)
+    small_lab.wait_converged()
 
 
 def apply(lab: Lab, applied: list[str], kind: str, target: str, **knobs: object) -> None:

@@ -358,6 +358,11 @@ class Lab:
         start the collector's feed; the seconds the wait took. Raises LabError."""
         return routers.start_bgp(self, timeout_s=BGP_READY_TIMEOUT_S)
 
+    def wait_converged(self) -> float:
+        """Wait until BGP has converged again (every session up, every route back); the
+        seconds it took. Raises LabError."""
+        return routers.wait_converged(self, timeout_s=BGP_READY_TIMEOUT_S)
+
     # --- netvigil --------------------------------------------------------------
 
     def netvigil_config(

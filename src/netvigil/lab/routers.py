@@ -19,7 +19,7 @@ from netvigil.lab.config import COLLECTOR_PORT
 if TYPE_CHECKING:
     from netvigil.lab.lab import Lab
 
-__all__ = ["routes_missing", "start_bgp"]
+__all__ = ["routes_missing", "start_bgp", "wait_converged"]
 
 
 def start_bgp(lab: Lab, *, timeout_s: float) -> float:
@@ -39,6 +39,16 @@ def start_bgp(lab: Lab, *, timeout_s: float) -> float:
     if topo.collectors:
         _start_feed(lab)
     return took
+
+
+def wait_converged(lab: Lab, *, timeout_s: float) -> float:
+    """Wait until every BGP session is Established again and every router has its routes
+    back (after a fault that took some away); the seconds it took. Raises LabError."""
+    names = [net.name for net in lab.topology.networks]
+    if lab.topology.collectors:
+        names.append("collector")
+    sockets = {name: lab.bird_socket(name) for name in names}
+    return bird.wait_established(sockets, lambda: routes_missing(lab), timeout_s=timeout_s)
 
 
 def _start_bird(lab: Lab, where: str, name: str, config: str) -> str:
