@@ -9,25 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from netvigil.cli import (
-    admin,
-    agent,
-    bgp,
-    check,
-    collector,
-    config,
-    detect,
-    export,
-    incidents,
-    init,
-    prober,
-    replay,
-    report,
-    run,
-    signals,
-    status,
-)
-from netvigil.cli import lab as lab_cli
+from netvigil.cli.commands import LazyCommands
 from netvigil.errors import ConfigError, NetvigilError
 
 __all__ = ["app", "main", "netvigil_version"]
@@ -38,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyCommands,
 )
 
 
@@ -68,27 +51,6 @@ def _root(
     ] = False,
 ) -> None:
     """An outage observatory: which services are down, seen from where, since when, and why."""
-
-
-app.command("init")(init.init)
-app.command("check")(check.check)
-app.command("run")(run.run)
-app.command("prober")(prober.prober)
-app.command("status")(status.status)
-app.command("export")(export.export)
-app.command("incidents")(incidents.incidents)
-app.command("incident")(incidents.incident)
-app.command("replay")(replay.replay)
-app.command("report")(report.report)
-app.add_typer(agent.app, name="agent")
-app.command("collector")(collector.collector)
-app.command("detect")(detect.detect)
-app.add_typer(admin.app, name="admin")
-app.command("mute")(admin.mute)
-app.add_typer(config.app, name="config")
-app.add_typer(lab_cli.app, name="lab")
-app.add_typer(signals.app, name="signals")
-app.add_typer(bgp.app, name="bgp")
 
 
 def main(argv: list[str] | None = None) -> None:
