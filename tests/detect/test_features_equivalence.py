@@ -368,7 +368,7 @@ def cases(draw: st.DrawFn) -> Case:
     )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_features_match_the_reference(case: Case) -> None:
     assert_identical(case.run(compute_features), case.run(reference_compute_features))
