@@ -14,6 +14,7 @@ from netvigil.cli import (
     agent,
     bgp,
     check,
+    cluster,
     collector,
     config,
     detect,
@@ -89,6 +90,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(lab_cli.app, name="lab")
 app.add_typer(signals.app, name="signals")
 app.add_typer(bgp.app, name="bgp")
+app.add_typer(cluster.app, name="cluster")
 
 
 def main(argv: list[str] | None = None) -> None:
