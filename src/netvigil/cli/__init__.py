@@ -27,6 +27,7 @@ from netvigil.cli import (
     run,
     signals,
     status,
+    web,
 )
 from netvigil.cli import lab as lab_cli
 from netvigil.errors import ConfigError, NetvigilError
@@ -84,6 +85,7 @@ app.command("report")(report.report)
 app.add_typer(agent.app, name="agent")
 app.command("collector")(collector.collector)
 app.command("detect")(detect.detect)
+app.command("web")(web.web)
 app.add_typer(admin.app, name="admin")
 app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")

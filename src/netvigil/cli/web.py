@@ -1,0 +1,127 @@
+"""`netvigil web -c netvigil.toml`: serve the API, dashboard and status page, nothing else.
+
+A process of the scale-out mode: the same web app as `netvigil run`, reading the
+config's store (`[store]`, PostgreSQL) and following the incidents stream on NATS
+(`[bus]`, or `--nats`) for its live view (`netvigil.cluster.web_node`). It does not
+probe, detect or take measurements in (`POST /api/v1/ingest` answers 503). Run as
+many as you like behind a load balancer: each follows the stream with a consumer of its
+own and shows every event. SIGINT/SIGTERM stop it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+
+from netvigil.bus import BusUnavailable, connect
+from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
+from netvigil.cli._loop import run_async
+from netvigil.cluster.web_node import WebSettings, WebStats, run_web
+from netvigil.config import Config, load_config
+from netvigil.config.model import BusConfig
+from netvigil.shutdown import stop_event
+
+__all__ = ["redact_url", "web"]
+
+log = logging.getLogger("netvigil.web")
+
+
+def web(
+    config_path: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="netvigil.toml naming the store and the NATS bus."),
+    ] = None,
+    db: DBOption = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="Serve on HOST:PORT (default: the server listen address of the config)."),
+    ] = None,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            "--nats",
+            help="The NATS server with the incidents stream (default: the bus url of the config).",
+            show_default=False,
+        ),
+    ] = None,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.1, max=300, help="Seconds between reads of new measurements."),
+    ] = 2.0,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+    ] = None,
+) -> None:
+    """Serve the API, dashboard and status page from the store, live from the NATS bus."""
+    found = required_config(config_path)
+    config = load_config(found)
+    host, port = config.server.host, config.server.port
+    if listen is not None:
+        host, port = host_port(listen)
+    if nats_url is not None:
+        config = config.model_copy(update={"bus": _bus_at(config, nats_url)})
+    opener = reading_store(found, config, db)  # StoreError now when a store file is missing
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = WebSettings(host=host, port=port, poll_s=poll)
+    run_async(_web(config, opener, settings, duration))
+
+
+async def _web(
+    config: Config, opener: StoreOpener, settings: WebSettings, duration: float | None
+) -> None:
+    stop = stop_event(duration)
+    url = redact_url(config.bus.url)
+    try:
+        nc = await connect(config.bus, name="netvigil web")
+    except BusUnavailable as exc:
+        reason = str(exc).removeprefix(f"{config.bus.url}: ").replace(config.bus.url, url)
+        raise BusUnavailable(f"cannot reach NATS at {url}: {reason}") from exc
+    stats = WebStats()
+    try:
+        async with await opener.open() as store:
+            await run_web(config, nc, store, stop, settings, stats=stats)
+        log.info("web stopped: %d incident event(s) followed", stats.events)
+    finally:
+        await nc.close()
+
+
+def _bus_at(config: Config, url: str) -> BusConfig:
+    """The config's `[bus]` with `url` (from --nats) instead of its own."""
+    data = config.bus.model_dump()
+    data.update(url=url, kind="nats")
+    try:
+        return BusConfig.model_validate(data)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{redact_url(url)} is not a nats:// or tls:// URL with a host", param_hint="--nats"
+        ) from exc
+
+
+def host_port(listen: str) -> tuple[str, int]:
+    """HOST and PORT of a --listen value; a usage error unless PORT is 0-65535."""
+    host, colon, port = listen.rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise typer.BadParameter(
+            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
+            param_hint="--listen",
+        )
+    return host.strip("[]"), int(port)
+
+
+def redact_url(url: str) -> str:
+    """`url` without a password in it (`nats://user@host:4222`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
