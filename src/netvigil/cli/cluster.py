@@ -9,7 +9,6 @@ back and prints the incident the detector stored. The cluster keeps running unti
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -54,10 +53,6 @@ def _say(text: str) -> None:
     typer.echo(text)
 
 
-def _web_command_available() -> bool:
-    return importlib.util.find_spec("netvigil.cli.web") is not None
-
-
 @app.command("up")
 def up(
     folder: DirOption = DEFAULT_DIR,
@@ -83,20 +78,17 @@ def up(
     plan = ClusterPlan(
         ClusterLayout(root), PortPlan(base_port), interval_s=interval, timeout_s=interval / 2
     )
-    with_web = _web_command_available()
-    run_async(_up(plan, with_web=with_web, fault_s=fault, ready_timeout_s=ready_timeout))
+    run_async(_up(plan, fault_s=fault, ready_timeout_s=ready_timeout))
 
 
-async def _up(plan: ClusterPlan, *, with_web: bool, fault_s: float, ready_timeout_s: float) -> None:
+async def _up(plan: ClusterPlan, *, fault_s: float, ready_timeout_s: float) -> None:
     t0 = time.monotonic()
     _say(f"netvigil cluster: starting in {plan.layout.root} (127.0.0.1 only)")
-    cluster = await bring_up(plan, with_web=with_web, ready_timeout_s=ready_timeout_s, say=_say)
+    cluster = await bring_up(plan, ready_timeout_s=ready_timeout_s, say=_say)
     state = cluster.state
     _say(f"ready in {time.monotonic() - t0:.0f} s:")
     for line in describe_cluster(state):
         _say(line)
-    if not with_web:
-        _say("note: this netvigil has no `netvigil web` command; the cluster runs without a web")
     if fault_s <= 0:
         return
     _say("")

@@ -25,10 +25,9 @@ def describe_cluster(state: ClusterState) -> list[str]:
         "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    has_web = any(p.role == "web" for p in state.processes)
     lines += [
         "",
-        f"dashboard: {state.dashboard}" if has_web else "dashboard: none (no web process)",
+        f"dashboard: {state.dashboard}",
         f"folder:    {root} (configs in config/, logs in logs/)",
         f"stop with: netvigil cluster down --dir {root}",
     ]

@@ -249,7 +249,7 @@ async def _prepare_bus_and_store(plan: ClusterPlan, configs: ClusterConfigs) -> 
 
 
 async def _start_netvigil(
-    starter: _Starter, configs: ClusterConfigs, *, with_web: bool, timeout_s: float, say: Say
+    starter: _Starter, configs: ClusterConfigs, *, timeout_s: float, say: Say
 ) -> None:
     """The collectors, the detector, the web and the agents, until each is ready."""
     plan = starter.plan
@@ -263,11 +263,10 @@ async def _start_netvigil(
     args = ["detect", "-c", str(configs.process[DETECTOR_NAME]), "--member", DETECTOR_NAME]
     record = starter.netvigil(DETECTOR_NAME, "detector", args)
     waits.append(Readiness(record, log_says(record.log, rf"detector {DETECTOR_NAME} reading")))
-    if with_web:
-        listen = f"{HOST}:{ports.web}"
-        args = ["web", "-c", str(configs.process[WEB_NAME]), "--listen", listen]
-        record = starter.netvigil(WEB_NAME, "web", args, ports.web)
-        waits.append(Readiness(record, http_ok(f"http://{listen}/api/v1/incidents")))
+    listen = f"{HOST}:{ports.web}"
+    args = ["web", "-c", str(configs.process[WEB_NAME]), "--listen", listen]
+    record = starter.netvigil(WEB_NAME, "web", args, ports.web)
+    waits.append(Readiness(record, http_ok(f"http://{listen}/api/v1/incidents")))
     dsn = dsn_of(ports.postgres, configs.postgres_password, DATABASE)
     async with await PostgresStore.open(dsn) as store:
         for vantage in VANTAGES:
@@ -289,7 +288,6 @@ def _told(say: Say) -> Callable[[Readiness, float], None]:
 async def bring_up(
     plan: ClusterPlan,
     *,
-    with_web: bool = True,
     ready_timeout_s: float = 90.0,
     say: Say = print,
     programs: Programs | None = None,
@@ -315,9 +313,7 @@ async def bring_up(
         await _start_servers(starter, configs, say)
         await _prepare_bus_and_store(plan, configs)
         say("starting the collectors, the detector, the web and the agents ...")
-        await _start_netvigil(
-            starter, configs, with_web=with_web, timeout_s=ready_timeout_s, say=say
-        )
+        await _start_netvigil(starter, configs, timeout_s=ready_timeout_s, say=say)
     except BaseException:
         with contextlib.suppress(LocalClusterError):
             stop_cluster(state.processes, grace_s=5.0)
