@@ -129,10 +129,13 @@ async def wait_ready(
                     on_ready(wait, clock() - started)
             elif not alive(wait.process):
                 p = wait.process
-                raise LocalClusterError(f"{p.name} exited before it was {wait.what}: {tail(p.log)}")
+                said = tail(p.log) or "no output"
+                raise LocalClusterError(f"{p.name} exited before it was {wait.what}: {said}")
         if not pending:
             return
         if clock() - started > timeout_s:
-            late = "; ".join(f"{w.process.name} ({tail(w.process.log, 2)})" for w in pending)
+            late = "; ".join(
+                f"{w.process.name} ({tail(w.process.log, 2) or 'no output yet'})" for w in pending
+            )
             raise LocalClusterError(f"not {pending[0].what} within {timeout_s:g} s: {late}")
         await asyncio.sleep(POLL_S)

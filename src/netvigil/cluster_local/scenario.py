@@ -113,24 +113,23 @@ async def run_fault(
     settle_s: float,
     say: Say = print,
 ) -> FaultResult:
-    """Stop the faulted service for `fault_s`, start it again, and watch the store until
-    its incident resolved or `settle_s` passed; the state file is kept current."""
+    """Stop the faulted service for `fault_s`, start it again (also when interrupted), and
+    watch the store until its incident resolved or `settle_s` passed; the state file is
+    kept current."""
     record = state.record(f"service-{FAULTED_SERVICE}")
     port = plan.ports.service(FAULTED_SERVICE)
     stop_all([record], grace_s=5.0)
     result = FaultResult(FAULTED_SERVICE, stopped_at=time.time())
     say(f"fault: {FAULTED_SERVICE} (127.0.0.1:{port}) stopped for {fault_s:g} s")
     teller = _EventTeller(store, result.stopped_at, say)
-    await _watch(teller, fault_s)
-    restarted = spawn(
-        record.name,
-        record.role,
-        record.argv,
-        plan.layout.log(record.name),
-        port=port,
-    )
-    state.replace(restarted)
-    state.write(plan.layout)
+    try:
+        await _watch(teller, fault_s)
+    finally:  # also when interrupted: the cluster is left as it was
+        restarted = spawn(
+            record.name, record.role, record.argv, plan.layout.log(record.name), port=port
+        )
+        state.replace(restarted)
+        state.write(plan.layout)
     await wait_ready([Readiness(restarted, listening(port))], timeout_s=30.0)
     result.restarted_at = time.time()
     say(f"fault over: {FAULTED_SERVICE} is back (t{result.restarted_at - result.stopped_at:+.0f}s)")
