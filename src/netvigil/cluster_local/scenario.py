@@ -88,8 +88,9 @@ class _EventTeller:
                 if key not in self.told:
                     self.told.add(key)
                     what = ", ".join(incident.services) or incident.vantage or incident.id
+                    at = f"t{event.ts - self.origin:+.0f}s"
                     self.say(
-                        f"  t{event.ts - self.origin:+5.0f}s  {event.kind.value:<10} {what}: "
+                        f"  {at:>6}  {event.kind.value:<10} {what}: "
                         f"{event.incident.cause.value} ({event.incident.confidence:.2f})"
                     )
         return incidents
