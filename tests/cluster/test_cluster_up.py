@@ -177,6 +177,32 @@ def test_a_folder_that_runs_a_cluster_is_refused(
     assert sorted(p.name for p in cluster_parent.iterdir()) == ["cluster.json"]
 
 
+def test_a_stopped_clusters_folder_is_refused_until_down_clears_it(
+    cluster_parent: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = cluster_parent / "cluster"
+    layout = ClusterLayout(root)
+    root.mkdir()
+    layout.log_dir.mkdir()
+    (layout.log_dir / "web.log").write_text("served\n")
+    gone = subprocess.Popen(["true"])
+    ticks = start_ticks(gone.pid)
+    gone.wait()
+    record = ProcessRecord("web", "web", gone.pid, ticks or 1, ["true"], "web.log")
+    ClusterState(str(root), 24_200, True, "http://127.0.0.1:24202/", [record]).write(layout)
+    code, _, err = run_cli(capsys, "cluster", "up", "--dir", str(root))
+    assert code == 1
+    assert err == (
+        f"error: {root} holds a cluster that is not running; clear it with: "
+        f"netvigil cluster down --dir {root}\n"
+    )
+    code, _, _ = run_cli(capsys, "cluster", "status", "--dir", str(root))
+    assert code == 1
+    code, out, _ = run_cli(capsys, "cluster", "down", "--dir", str(root))
+    assert code == 0 and out.startswith("stopped 0 process(es)")
+    assert not root.exists()
+
+
 def test_a_port_in_use_is_refused_before_anything_starts(
     cluster_parent: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

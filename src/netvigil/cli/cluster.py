@@ -31,6 +31,7 @@ from netvigil.cluster_local import (
     run_fault,
     take_down,
 )
+from netvigil.cluster_local.processes import alive
 from netvigil.store.postgres import PostgresStore
 
 __all__ = ["app"]
@@ -127,8 +128,7 @@ def status(folder: DirOption = DEFAULT_DIR) -> None:
     state = ClusterState.read(ClusterLayout(root))
     if state is None:
         raise LocalClusterError(f"{root}: no cluster here")
-    lines = describe_cluster(state)
-    for line in lines:
+    for line in describe_cluster(state):
         _say(line)
-    if any(" DOWN " in line for line in lines):
+    if not all(alive(p) for p in state.processes):
         raise typer.Exit(1)
