@@ -100,7 +100,9 @@ class PortPlan:
     def named(self) -> list[tuple[int, str]]:
         """Every port with what uses it, in order."""
         out = [(self.nats, "nats-server"), (self.postgres, "postgres"), (self.web, "web")]
-        out += [(self.collector_metrics(i), f"collector-{i + 1} metrics") for i in range(2)]
+        out += [
+            (self.collector_metrics(i), f"collector-{i + 1} metrics") for i in range(COLLECTORS)
+        ]
         out += [(self.service(s.name), f"service {s.name}") for s in SERVICES]
         return out
 

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import pwd
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from netvigil.cluster_local.layout import HOST, LocalClusterError
 
 __all__ = [
     "POSTGRES_USER",
+    "answers_queries",
     "check_reachable",
     "create_database",
     "dsn_of",
@@ -148,6 +149,23 @@ def server_command(bin_dir: Path, folder: Path, port: int) -> tuple[list[str], d
 def dsn_of(port: int, password: str, database: str) -> str:
     """The libpq URI of `database` on the cluster's server."""
     return f"postgresql://{POSTGRES_USER}:{password}@{HOST}:{port}/{database}"
+
+
+def answers_queries(dsn: str) -> Callable[[], Awaitable[bool]]:
+    """A readiness check: true once the server at `dsn` runs a query (a server still
+    starting up takes connections but refuses them)."""
+
+    async def check() -> bool:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=2.0)
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            return False
+        try:
+            return bool(await conn.fetchval("SELECT 1") == 1)
+        finally:
+            await conn.close()
+
+    return check
 
 
 async def create_database(admin_dsn: str, name: str) -> None:

@@ -22,7 +22,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from netvigil.bus import StreamNames, connect, ensure_streams, nats_server_binary
@@ -58,6 +58,7 @@ from netvigil.cluster_local.layout import (
     ProcessRecord,
 )
 from netvigil.cluster_local.postgres import (
+    answers_queries,
     check_reachable,
     create_database,
     dsn_of,
@@ -160,7 +161,6 @@ class _Starter:
     programs: Programs
     state: ClusterState
     env: Mapping[str, str]
-    waits: list[Readiness] = field(default_factory=list)
 
     def start(
         self,
@@ -221,7 +221,8 @@ async def _start_servers(starter: _Starter, configs: ClusterConfigs, say: Say) -
         stop_signal=signal.SIGINT,  # fast shutdown: SIGTERM would wait for every client
         popen_options=options,
     )
-    waits.append(Readiness(postgres, listening(ports.postgres), "taking connections"))
+    admin_dsn = dsn_of(ports.postgres, configs.postgres_password, "postgres")
+    waits.append(Readiness(postgres, answers_queries(admin_dsn), "answering"))
     await wait_ready(waits, timeout_s=60.0, on_ready=_told(say))
 
 
