@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from netvigil.bus import BusUnavailable, connect
+from netvigil.cli._bus import bus_at, reach_nats
 from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
 from netvigil.cli._loop import run_async
 from netvigil.cluster.web_node import WebSettings, WebStats, run_web
 from netvigil.config import Config, load_config
-from netvigil.config.model import BusConfig
 from netvigil.shutdown import stop_event
 
-__all__ = ["redact_url", "web"]
+__all__ = ["host_port", "web"]
 
 log = logging.getLogger("netvigil.web")
 
@@ -63,7 +61,7 @@ def web(
     if listen is not None:
         host, port = host_port(listen)
     if nats_url is not None:
-        config = config.model_copy(update={"bus": _bus_at(config, nats_url)})
+        config = config.model_copy(update={"bus": bus_at(config, nats_url)})
     opener = reading_store(found, config, db)  # StoreError now when a store file is missing
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -76,12 +74,7 @@ async def _web(
     config: Config, opener: StoreOpener, settings: WebSettings, duration: float | None
 ) -> None:
     stop = stop_event(duration)
-    url = redact_url(config.bus.url)
-    try:
-        nc = await connect(config.bus, name="netvigil web")
-    except BusUnavailable as exc:
-        reason = str(exc).removeprefix(f"{config.bus.url}: ").replace(config.bus.url, url)
-        raise BusUnavailable(f"cannot reach NATS at {url}: {reason}") from exc
+    nc = await reach_nats(config, name="netvigil web")
     stats = WebStats()
     try:
         async with await opener.open() as store:
@@ -89,18 +82,6 @@ async def _web(
         log.info("web stopped: %d incident event(s) followed", stats.events)
     finally:
         await nc.close()
-
-
-def _bus_at(config: Config, url: str) -> BusConfig:
-    """The config's `[bus]` with `url` (from --nats) instead of its own."""
-    data = config.bus.model_dump()
-    data.update(url=url, kind="nats")
-    try:
-        return BusConfig.model_validate(data)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{redact_url(url)} is not a nats:// or tls:// URL with a host", param_hint="--nats"
-        ) from exc
 
 
 def host_port(listen: str) -> tuple[str, int]:
@@ -112,16 +93,3 @@ def host_port(listen: str) -> tuple[str, int]:
             param_hint="--listen",
         )
     return host.strip("[]"), int(port)
-
-
-def redact_url(url: str) -> str:
-    """`url` without a password in it (`nats://user@host:4222`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
