@@ -14,7 +14,6 @@ import nats
 import pytest
 from aiohttp import web
 from cluster_nats import NATSServerProcess
-from notify.helpers import SECRET, START, Receiver, bound_socket, make_event
 
 from netvigil.bus.incidents import incident_event_id
 from netvigil.cause import Cause
@@ -25,6 +24,7 @@ from netvigil.incident import EventKind, IncidentEvent
 from netvigil.notify.build import build_notifier
 from netvigil.notify.policy import AlertPolicy
 from netvigil.notify.route import Route
+from notify.helpers import SECRET, START, Receiver, bound_socket, make_event
 
 
 @pytest.fixture
