@@ -107,9 +107,11 @@ async def _notify(
     finally:
         await nc.close()
     log.info(
-        "alerter stopped: %d event(s) done, %d alert(s) sent, %d failed, %d redelivered",
+        "alerter stopped: %d event(s) done, %d alert(s) sent, %d failed; "
+        "%d message(s) taken over from another alerter, %d alert(s) sent again",
         stats.acked,
         stats.sent,
         stats.failed,
-        stats.redelivered_done,
+        stats.taken_over,
+        stats.resent,
     )

@@ -38,7 +38,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client
@@ -58,6 +58,7 @@ from netvigil.cluster.alert_memory import (
 )
 from netvigil.cluster.membership import ClusterError
 from netvigil.config.model import Config, notifier_names
+from netvigil.errors import NotifyError
 from netvigil.incident import EventKind, IncidentEvent
 from netvigil.notify.build import build_notifier
 from netvigil.notify.policy import AlertPolicy
@@ -110,8 +111,8 @@ class AlerterStats:
     resent: int = 0
     """Alerts sent again for an event left pending by an alerter that died."""
     malformed: int = 0
-    sent_ids: list[str] = field(default_factory=list)
-    """The ids of the events this alerter sent alerts for (in order)."""
+    taken_over: int = 0
+    """Messages delivered here after another alerter had them (it died, or was slow)."""
 
 
 def alert_routes(config: Config, *, send_timeout_s: float = 600.0) -> list[Route]:
@@ -286,13 +287,35 @@ class SharedAlerts:
             alert = event if kind == event.kind.value else _as_kind(event, EventKind(kind))
             sends.append(self._deliver(route, alert))
         await asyncio.gather(*sends)
-        self.stats.sent_ids.append(event_id)
 
     async def _deliver(self, route: Route, event: IncidentEvent) -> None:
-        sent, failed = route.stats.sent, route.stats.failed
-        await route._deliver(event)  # the route's own timeout, error handling and counters
-        self.stats.sent += route.stats.sent - sent
-        self.stats.failed += route.stats.failed - failed
+        """Send one alert as a route's own task does: its timeout, its counters; a
+        failure is logged and counted, never raised (as in `netvigil run`)."""
+        name = route.notifier.name
+        try:
+            async with asyncio.timeout(route.send_timeout_s):
+                await route.notifier.send(event)
+        except NotifyError as exc:
+            self._failed(route, event, str(exc))
+        except TimeoutError:
+            self._failed(
+                route, event, f"notify {name}: no answer within {route.send_timeout_s:g} s"
+            )
+        except Exception as exc:  # a notifier bug must not stop the alerter
+            log.exception("notify %s: unexpected error", name)
+            self._failed(route, event, f"notify {name}: {type(exc).__name__}: {exc}")
+        else:
+            route.stats.sent += 1
+            self.stats.sent += 1
+            log.info("notify %s: sent %s for %s", name, event.kind.value, event.incident.id)
+
+    def _failed(self, route: Route, event: IncidentEvent, reason: str) -> None:
+        route.stats.failed += 1
+        route.stats.last_error = reason
+        self.stats.failed += 1
+        log.warning(
+            "alert %s for %s not delivered: %s", event.kind.value, event.incident.id, reason
+        )
 
 
 def _as_kind(event: IncidentEvent, kind: EventKind) -> IncidentEvent:
@@ -397,6 +420,8 @@ async def _take(
 ) -> None:
     """Handle one message to its end and ack it; unacked if anything fails or `stop`."""
     stats.received += 1
+    if msg.metadata.num_delivered > 1:
+        stats.taken_over += 1
     try:
         event = decode_incident_event(msg.data)
     except ValueError as exc:
