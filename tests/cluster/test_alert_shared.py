@@ -18,7 +18,7 @@ from cluster_nats import NATSServerProcess
 from netvigil.bus.incidents import incident_event_id
 from netvigil.cause import Cause
 from netvigil.cluster.alert_memory import AlertMemory
-from netvigil.cluster.alerter import SharedAlerts
+from netvigil.cluster.shared_alerts import SharedAlerts
 from netvigil.config.model import WebhookNotifyConfig
 from netvigil.incident import EventKind, IncidentEvent
 from netvigil.notify.build import build_notifier

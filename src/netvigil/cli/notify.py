@@ -20,13 +20,8 @@ import typer
 from netvigil.cli._bus import bus_at, reach_nats
 from netvigil.cli._common import required_config
 from netvigil.cli._loop import run_async
-from netvigil.cluster.alerter import (
-    NOTIFY_DURABLE,
-    AlerterSettings,
-    AlerterStats,
-    alert_routes,
-    run_alerter,
-)
+from netvigil.cluster.alerter import NOTIFY_DURABLE, AlerterSettings, run_alerter
+from netvigil.cluster.shared_alerts import AlerterStats, alert_routes
 from netvigil.config import Config, load_config
 from netvigil.errors import ConfigError
 from netvigil.notify.route import Route
