@@ -86,17 +86,16 @@ async def test_two_alerters_alert_each_event_once_and_lose_nothing_when_one_is_k
     try:
         for process, log in zip(alerters, logs, strict=True):
             await wait_for_log(process, log, READY, 60)
-        await asyncio.sleep(0.5)  # both are fetching
 
         first = [f"inc-{i:02d}" for i in range(8)]
         for incident_id in first:
             event = incident_event(incident_id, EventKind.CONFIRMED, ts=time.time())
             await publish_incident_event(js, event)
         await eventually(lambda: len(receiver.deliveries) >= len(first), 20, "8 alerts")
-        await asyncio.sleep(1.0)  # anything sent twice would have come by now
+        await asyncio.sleep(0.5)  # anything sent twice would have come by now
         assert alerted(receiver) == Counter(dict.fromkeys(first, 1))
 
-        receiver.delay_s = 0.3  # slow sends: the kill lands while alerts are in hand
+        receiver.delay_s = 0.2  # slow sends: the kill lands while alerts are in hand
         second = [f"inc-{i:02d}" for i in range(8, 24)]
         for incident_id in second:
             event = incident_event(incident_id, EventKind.CONFIRMED, ts=time.time())
@@ -109,7 +108,7 @@ async def test_two_alerters_alert_each_event_once_and_lose_nothing_when_one_is_k
         await eventually(
             lambda: set(alerted(receiver)) == set(everything), 40, "every incident alerted"
         )
-        await asyncio.sleep(2.5)  # past the ack wait: a late redelivery would show now
+        await asyncio.sleep(1.0)  # a late second alert would show by now
     finally:
         codes = [stop_process(p) for p in alerters]
         await nc.close()
