@@ -8,6 +8,8 @@ incidents of both, and a resolve removes the incident from both. Ingest answers 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -37,6 +39,13 @@ async def open_ids(client: httpx.AsyncClient, url: str) -> set[str]:
     answer = await client.get(f"{url}/api/v1/incidents", params={"open": "true"})
     answer.raise_for_status()
     return {i["id"] for i in answer.json()}
+
+
+async def services(client: httpx.AsyncClient, url: str) -> bool:
+    """Whether the web at `url` knows the service added on reload."""
+    answer = await client.get(f"{url}/api/v1/services")
+    answer.raise_for_status()
+    return "mail" in {s["name"] for s in answer.json()}
 
 
 async def detector_emits(store: PostgresStore, nc: nats.NATS, event: IncidentEvent) -> None:
@@ -95,6 +104,12 @@ async def test_two_web_processes_each_show_every_incident_event(
                         assert [e["id"] for e in reader.incidents] == ["inc-live", "inc-before"]
                 for url in urls:
                     assert await open_ids(client, url) == {"inc-live"}
+                config.write_text(config.read_text() + '\n[[services]]\nname = "mail"\n')
+                os.kill(processes[0].pid, signal.SIGHUP)  # reloads like `netvigil run`
+                await eventually(
+                    lambda: services(client, urls[0]), 10, "the reloaded config on web a"
+                )
+                assert not await services(client, urls[1]), "web b was not told to reload"
     finally:
         codes = [stop_process(p) for p in processes]
         await nc.close()

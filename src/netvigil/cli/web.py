@@ -5,23 +5,29 @@ config's store (`[store]`, PostgreSQL) and following the incidents stream on NAT
 (`[bus]`, or `--nats`) for its live view (`netvigil.cluster.web_node`). It does not
 probe, detect or take measurements in (`POST /api/v1/ingest` answers 503). Run as
 many as you like behind a load balancer: each follows the stream with a consumer of its
-own and shows every event. SIGINT/SIGTERM stop it.
+own and shows every event. SIGHUP reloads the config as `netvigil run` does (targets,
+services, networks: what the web shows); SIGINT/SIGTERM stop it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI
 
 from netvigil.cli._bus import bus_at, reach_nats
 from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
 from netvigil.cli._loop import run_async
+from netvigil.cli._reload import ConfigReloader
 from netvigil.cluster.web_node import WebSettings, WebStats, run_web
 from netvigil.config import Config, load_config
 from netvigil.shutdown import stop_event
+from netvigil.web.app import reconfigure
 
 __all__ = ["host_port", "web"]
 
@@ -67,20 +73,36 @@ def web(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = WebSettings(host=host, port=port, poll_s=poll)
-    run_async(_web(config, opener, settings, duration))
+    run_async(_web(found, config, opener, settings, duration))
 
 
 async def _web(
-    config: Config, opener: StoreOpener, settings: WebSettings, duration: float | None
+    config_file: Path,
+    config: Config,
+    opener: StoreOpener,
+    settings: WebSettings,
+    duration: float | None,
 ) -> None:
     stop = stop_event(duration)
     nc = await reach_nats(config, name="netvigil web")
     stats = WebStats()
+    loop = asyncio.get_running_loop()
+
+    def reload_on_sighup(app: FastAPI) -> None:
+        """Reload the config on SIGHUP and `POST /api/v1/admin/reload`, as `run` does."""
+        reloader = ConfigReloader(config_file, config, lambda new: reconfigure(app, new))
+        app.state.reload = reloader.reload
+        loop.add_signal_handler(
+            signal.SIGHUP,
+            lambda: loop.create_task(reloader.reload("SIGHUP"), name="netvigil-reload"),
+        )
+
     try:
         async with await opener.open() as store:
-            await run_web(config, nc, store, stop, settings, stats=stats)
+            await run_web(config, nc, store, stop, settings, stats=stats, on_app=reload_on_sighup)
         log.info("web stopped: %d incident event(s) followed", stats.events)
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         await nc.close()
 
 

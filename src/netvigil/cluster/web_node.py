@@ -82,9 +82,10 @@ async def run_web(
     settings: WebSettings,
     *,
     stats: WebStats | None = None,
-    on_serving: Callable[[str], object] | None = None,
+    on_app: Callable[[FastAPI], object] | None = None,
 ) -> WebStats:
-    """Serve until `stop` is set. Raises ClusterError when the incidents stream cannot be
+    """Serve until `stop` is set; `on_app(app)` is called with the app before it serves
+    (to wire a config reload). Raises ClusterError when the incidents stream cannot be
     followed, NetvigilError when the address cannot be listened on, StoreError when the
     store cannot be read."""
     stats = stats if stats is not None else WebStats()
@@ -111,6 +112,8 @@ async def run_web(
     metrics.track_store(store.figures)
     try:
         app = create_app(store, config, metrics, state=state, poll_s=settings.poll_s, ingest=False)
+        if on_app is not None:
+            on_app(app)
         server = await _listen(app, settings, ConnectionLimits.from_config(config))
         stats.url = server.url
         log.info(
@@ -121,8 +124,6 @@ async def run_web(
             start_seq,
             stats.open_at_start,
         )
-        if on_serving is not None:
-            on_serving(server.url)
         try:
             while not stop.is_set():
                 stats.events = follower.received
