@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 import pytest
 from aiohttp import web
 from cluster_nats import NATSServerProcess
+from nats.aio.msg import Msg
 
+from netvigil.bus import ensure_streams, publish_incident_event
 from netvigil.bus.incidents import incident_event_id
+from netvigil.bus.subjects import StreamNames
 from netvigil.cause import Cause
-from netvigil.cluster.alert_memory import AlertMemory
+from netvigil.cluster.alert_memory import AlertMemory, IncidentAlerts
+from netvigil.cluster.alerter import AlerterSettings, earlier_events_handled, ensure_alert_consumer
 from netvigil.cluster.shared_alerts import SharedAlerts
 from netvigil.config.model import WebhookNotifyConfig
 from netvigil.incident import EventKind, IncidentEvent
@@ -125,3 +129,43 @@ async def test_the_quiet_period_holds_across_alerters_and_the_latest_held_event_
     assert time.monotonic() - began >= 0.9, "the held alert waited for the quiet period"
     record, _ = await memory.load("inc-q")
     assert {h.state for h in record.handled.values()} == {"done"}
+
+
+async def test_an_event_waits_until_the_earlier_events_of_its_incident_are_handled(
+    nats_server: NATSServerProcess, receiver: Receiver, memory: AlertMemory
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    stream, settings = StreamNames().incidents, AlerterSettings(durable="ordered")
+    try:
+        await ensure_streams(js, StreamNames())
+        await ensure_alert_consumer(js, stream, settings)
+        confirmed = make_event(EventKind.CONFIRMED, incident_id="inc-o")
+        resolved = make_event(EventKind.RESOLVED, incident_id="inc-o", ts=START + 3600)
+        for event in (confirmed, resolved):
+            await publish_incident_event(js, event)
+        sub = await js.pull_subscribe_bind(settings.durable, stream=stream)
+        first_msg, second_msg = await sub.fetch(2, timeout=5)
+
+        def ready(msg: Msg) -> Callable[[IncidentAlerts], Awaitable[bool]]:
+            return lambda record: earlier_events_handled(js, stream, "ordered", msg, record)
+
+        first, second = alerter(receiver, memory, 300), alerter(receiver, memory, 300)
+        later = asyncio.create_task(
+            second.handle(
+                resolved, incident_event_id(resolved), wait=asyncio.sleep, ready=ready(second_msg)
+            )
+        )
+        await asyncio.sleep(0.6)
+        assert not later.done() and receiver.deliveries == [], "the resolve waited"
+        await first.handle(
+            confirmed, incident_event_id(confirmed), wait=asyncio.sleep, ready=ready(first_msg)
+        )
+        async with asyncio.timeout(5):
+            await later
+    finally:
+        await nc.close()
+    assert told(receiver) == [
+        ("confirmed", "inc-o", "shutdown"),
+        ("resolved", "inc-o", "shutdown"),
+    ]

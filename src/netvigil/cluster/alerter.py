@@ -27,17 +27,24 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from netvigil.bus.incident_reader import decode_incident_event
 from netvigil.bus.incidents import incident_event_id
 from netvigil.bus.subjects import MSG_ID_HEADER
-from netvigil.cluster.alert_memory import AlertMemory
+from netvigil.cluster.alert_memory import AlertMemory, IncidentAlerts
 from netvigil.cluster.membership import ClusterError
 from netvigil.cluster.shared_alerts import AlerterStats, SharedAlerts
 from netvigil.config.model import Config
 from netvigil.notify.route import Route
 
-__all__ = ["NOTIFY_DURABLE", "AlerterSettings", "ensure_alert_consumer", "run_alerter"]
+__all__ = [
+    "NOTIFY_DURABLE",
+    "AlerterSettings",
+    "earlier_events_handled",
+    "ensure_alert_consumer",
+    "run_alerter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,34 @@ async def ensure_alert_consumer(
         max_ack_pending=settings.max_ack_pending,
     )
     await js.add_consumer(stream, config)
+
+
+async def earlier_events_handled(
+    js: JetStreamContext,
+    stream: str,
+    durable: str,
+    msg: Msg,
+    record: IncidentAlerts,
+) -> bool:
+    """Whether every earlier message on `msg`'s subject (the same incident) that the
+    consumer has not finished (past its ack floor) is handled in `record`. Raises nats
+    errors."""
+    seq = msg.metadata.sequence.stream
+    info = await js.consumer_info(stream, durable)
+    floor = info.ack_floor.stream_seq if info.ack_floor is not None else None
+    at = (floor or 0) + 1
+    while at < seq:
+        try:
+            earlier = await js.get_msg(stream, seq=at, subject=msg.subject, next=True)
+        except NotFoundError:
+            return True
+        if earlier.seq is None or earlier.seq >= seq:
+            return True
+        event_id = (earlier.headers or {}).get(MSG_ID_HEADER)
+        if event_id is not None and event_id not in record.handled:
+            return False
+        at = earlier.seq + 1
+    return True
 
 
 async def run_alerter(
@@ -117,7 +152,7 @@ async def run_alerter(
             await _sleep(stop, delay)
             continue
         for msg in msgs:
-            task = asyncio.create_task(_take(alerts, msg, settings, stop, stats))
+            task = asyncio.create_task(_take(alerts, msg, js, bus.incidents_stream, settings, stop))
             working.add(task)
             task.add_done_callback(working.discard)
     await _drain(working, settings.drain_timeout_s)
@@ -127,11 +162,13 @@ async def run_alerter(
 async def _take(
     alerts: SharedAlerts,
     msg: Msg,
+    js: JetStreamContext,
+    stream: str,
     settings: AlerterSettings,
     stop: asyncio.Event,
-    stats: AlerterStats,
 ) -> None:
     """Handle one message to its end and ack it; unacked if anything fails or `stop`."""
+    stats = alerts.stats
     stats.received += 1
     if msg.metadata.num_delivered > 1:
         stats.taken_over += 1
@@ -150,6 +187,9 @@ async def _take(
         if await _sleep(stop, seconds):
             raise _Stopped
 
+    async def ready(record: IncidentAlerts) -> bool:
+        return await earlier_events_handled(js, stream, settings.durable, msg, record)
+
     try:
         record, _ = await alerts.memory.load(event.incident.id)
         before = record.handled.get(event_id)
@@ -157,7 +197,7 @@ async def _take(
             stats.redelivered_done += 1
         elif before is not None and before.state == "pending":
             stats.resent += len(before.kinds)
-        await alerts.handle(event, event_id, wait=wait)
+        await alerts.handle(event, event_id, wait=wait, ready=ready)
         await msg.ack_sync(timeout=5)
         stats.acked += 1
     except _Stopped:

@@ -23,7 +23,9 @@ stream's message id):
 An alerter that dies after sending and before noting `done` leaves the event `pending`:
 whoever handles it again sends it again. That is the one window for a second alert
 (at-least-once); nothing is lost as long as the caller acks only once `handle` returned.
-Within one process, the steps of one incident's events run in the order they came.
+The events of one incident are judged in stream order, whichever alerters have them:
+`handle` takes a `ready` check (`netvigil.cluster.alerter.earlier_events_handled`) and
+judges an event only once every earlier event of its incident is handled.
 """
 
 from __future__ import annotations
@@ -94,23 +96,35 @@ class SharedAlerts:
         *,
         stats: AlerterStats | None = None,
         clock: Callable[[], float] = time.time,
+        order_wait_s: float = 0.2,
     ) -> None:
         self.routes = {r.notifier.name: r for r in routes}
+        self.order_wait_s = order_wait_s
+        """How long an event waits before looking again for an earlier one's handling."""
         self.memory = memory
         self.stats = stats if stats is not None else AlerterStats()
         self.clock = clock
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def handle(
-        self, event: IncidentEvent, event_id: str, *, wait: Callable[[float], Awaitable[None]]
+        self,
+        event: IncidentEvent,
+        event_id: str,
+        *,
+        wait: Callable[[float], Awaitable[None]],
+        ready: Callable[[IncidentAlerts], Awaitable[bool]] | None = None,
     ) -> None:
-        """Take `event` from wherever it stands to `done`; `wait(s)` sleeps while held.
-        Raises nats errors (the bucket unreachable): the message stays unacked."""
+        """Take `event` from wherever it stands to `done`; `wait(s)` sleeps (while held,
+        or while `ready(record)` says an earlier event of the incident is not handled
+        yet). Raises nats errors (the bucket unreachable): the message stays unacked."""
         incident_id = event.incident.id
         while True:
             record, _ = await self.memory.load(incident_id)
             handling = record.handled.get(event_id)
             if handling is None:
+                if ready is not None and not await ready(record):
+                    await wait(self.order_wait_s)
+                    continue
                 await self._locked(incident_id, self._admit(event, event_id))
             elif handling.state == "pending":
                 await self._send(event, event_id, handling.kinds)
