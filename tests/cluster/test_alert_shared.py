@@ -153,19 +153,29 @@ async def test_an_event_waits_until_the_earlier_events_of_its_incident_are_handl
         first, second = alerter(receiver, memory, 300), alerter(receiver, memory, 300)
         later = asyncio.create_task(
             second.handle(
-                resolved, incident_event_id(resolved), wait=asyncio.sleep, ready=ready(second_msg)
+                resolved,
+                incident_event_id(resolved),
+                wait=asyncio.sleep,
+                ready=ready(second_msg),
+                seq=second_msg.metadata.sequence.stream,
             )
         )
         await asyncio.sleep(0.6)
         assert not later.done() and receiver.deliveries == [], "the resolve waited"
         await first.handle(
-            confirmed, incident_event_id(confirmed), wait=asyncio.sleep, ready=ready(first_msg)
+            confirmed,
+            incident_event_id(confirmed),
+            wait=asyncio.sleep,
+            ready=ready(first_msg),
+            seq=first_msg.metadata.sequence.stream,
         )
         async with asyncio.timeout(5):
             await later
+        record, _ = await memory.load("inc-o")
     finally:
         await nc.close()
     assert told(receiver) == [
         ("confirmed", "inc-o", "shutdown"),
         ("resolved", "inc-o", "shutdown"),
     ]
+    assert record.admitted_seq == second_msg.metadata.sequence.stream

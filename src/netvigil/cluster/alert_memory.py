@@ -107,6 +107,8 @@ class IncidentAlerts:
 
     routes: dict[str, RouteRecord] = field(default_factory=dict)
     handled: dict[str, Handling] = field(default_factory=dict)
+    admitted_seq: int = 0
+    """The stream sequence of the newest event judged (events are judged in order)."""
 
     def mark(self, event_id: str, handling: Handling) -> None:
         """Note how `event_id` is handled (forgetting the oldest beyond `HANDLED_LIMIT`)."""
@@ -120,6 +122,7 @@ class IncidentAlerts:
             {
                 "routes": {name: r.to_json() for name, r in self.routes.items()},
                 "handled": {eid: h.to_json() for eid, h in self.handled.items()},
+                "admitted_seq": self.admitted_seq,
             },
             separators=(",", ":"),
         ).encode()
@@ -135,6 +138,7 @@ class IncidentAlerts:
         return cls(
             routes={n: RouteRecord.from_json(r) for n, r in obj.get("routes", {}).items()},
             handled=handled,
+            admitted_seq=int(obj.get("admitted_seq", 0)),
         )
 
 

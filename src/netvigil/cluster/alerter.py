@@ -90,13 +90,13 @@ async def earlier_events_handled(
     msg: Msg,
     record: IncidentAlerts,
 ) -> bool:
-    """Whether every earlier message on `msg`'s subject (the same incident) that the
-    consumer has not finished (past its ack floor) is handled in `record`. Raises nats
-    errors."""
+    """Whether every earlier message on `msg`'s subject (the same incident) is judged:
+    none lies between the newest judged (`record.admitted_seq`) or the consumer's ack
+    floor, whichever is later, and `msg`. Raises nats errors."""
     seq = msg.metadata.sequence.stream
     info = await js.consumer_info(stream, durable)
     floor = info.ack_floor.stream_seq if info.ack_floor is not None else None
-    at = (floor or 0) + 1
+    at = max(floor or 0, record.admitted_seq) + 1
     while at < seq:
         try:
             earlier = await js.get_msg(stream, seq=at, subject=msg.subject, next=True)
@@ -197,7 +197,8 @@ async def _take(
             stats.redelivered_done += 1
         elif before is not None and before.state == "pending":
             stats.resent += len(before.kinds)
-        await alerts.handle(event, event_id, wait=wait, ready=ready)
+        seq = msg.metadata.sequence.stream
+        await alerts.handle(event, event_id, wait=wait, ready=ready, seq=seq)
         await msg.ack_sync(timeout=5)
         stats.acked += 1
     except _Stopped:

@@ -113,10 +113,12 @@ class SharedAlerts:
         *,
         wait: Callable[[float], Awaitable[None]],
         ready: Callable[[IncidentAlerts], Awaitable[bool]] | None = None,
+        seq: int = 0,
     ) -> None:
-        """Take `event` from wherever it stands to `done`; `wait(s)` sleeps (while held,
-        or while `ready(record)` says an earlier event of the incident is not handled
-        yet). Raises nats errors (the bucket unreachable): the message stays unacked."""
+        """Take `event` (stream sequence `seq`) from wherever it stands to `done`;
+        `wait(s)` sleeps (while held, or while `ready(record)` says an earlier event of
+        the incident is not judged yet). Raises nats errors (the bucket unreachable):
+        the message stays unacked."""
         incident_id = event.incident.id
         while True:
             record, _ = await self.memory.load(incident_id)
@@ -125,7 +127,7 @@ class SharedAlerts:
                 if ready is not None and not await ready(record):
                     await wait(self.order_wait_s)
                     continue
-                await self._locked(incident_id, self._admit(event, event_id))
+                await self._locked(incident_id, self._admit(event, event_id, seq))
             elif handling.state == "pending":
                 await self._send(event, event_id, handling.kinds)
                 await self._locked(incident_id, self._after_send(incident_id, event_id))
@@ -153,7 +155,7 @@ class SharedAlerts:
             else:
                 self._locks[incident_id] = (lock, users - 1)
 
-    async def _admit(self, event: IncidentEvent, event_id: str) -> None:
+    async def _admit(self, event: IncidentEvent, event_id: str, seq: int) -> None:
         """The routes judge `event` on the shared memory; its handling is noted."""
         incident_id = event.incident.id
         while True:
@@ -179,6 +181,7 @@ class SharedAlerts:
                     record.routes[name] = _record_of(memory, held_by)
             state: HandlingState = "pending" if kinds else "holding" if held else "done"
             record.mark(event_id, Handling(state, kinds))
+            record.admitted_seq = max(record.admitted_seq, seq)
             if await self.memory.save(incident_id, record, revision):
                 return
 
