@@ -205,6 +205,8 @@ async def _take(
         return  # held when stopping: another alerter takes it over after the ack wait
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         log.warning("alerter: event %s not done (%s); it comes again", event_id, exc)
+    except Exception:  # a bug: logged; the message stays unacked and comes again
+        log.exception("alerter: event %s not done", event_id)
     finally:
         keeper.cancel()
 
