@@ -129,5 +129,29 @@ def test_web_names_an_unreachable_nats_without_its_password(
         main(args)
     err = capsys.readouterr().err
     assert exited.value.code == 1
-    assert err.startswith("error: cannot reach NATS at nats://web@127.0.0.1:9: ")
+    assert err.startswith("error: cannot reach NATS at nats://127.0.0.1:9: ")
     assert "s3cret" not in err
+
+
+def test_web_refuses_a_store_file_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://netvigil@127.0.0.1:9/netvigil"
+    config = write_config(tmp_path / "netvigil.toml", nats_url="nats://127.0.0.1:9", dsn=dsn)
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(SystemExit) as exited:
+        main(["web", "-c", str(config), "--db", str(missing)])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: {missing}: no store here")
+
+
+def test_web_names_an_unreachable_store_without_its_password(
+    nats_server: NATSServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://netvigil:s3cret@127.0.0.1:9/netvigil"
+    config = write_config(tmp_path / "netvigil.toml", nats_url=nats_server.url, dsn=dsn)
+    with pytest.raises(SystemExit) as exited:
+        main(["web", "-c", str(config), "--listen", "127.0.0.1:0"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert err.startswith("error: ") and "127.0.0.1:9" in err and "s3cret" not in err

@@ -3,16 +3,15 @@ whose errors name the server without its password."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import typer
 from nats.aio.client import Client
 
 from netvigil.bus import BusUnavailable, connect
 from netvigil.config import Config
 from netvigil.config.model import BusConfig
+from netvigil.notify.webhook import redact_url
 
-__all__ = ["bus_at", "reach_nats", "redact_url"]
+__all__ = ["bus_at", "reach_nats"]
 
 
 def bus_at(config: Config, url: str) -> BusConfig:
@@ -26,19 +25,6 @@ def bus_at(config: Config, url: str) -> BusConfig:
         raise typer.BadParameter(
             f"{redact_url(url)} is not a nats:// or tls:// URL with a host", param_hint="--nats"
         ) from exc
-
-
-def redact_url(url: str) -> str:
-    """`url` without a password in it (`nats://user@host:4222`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def reach_nats(config: Config, *, name: str) -> Client:

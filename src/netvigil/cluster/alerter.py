@@ -37,6 +37,7 @@ from netvigil.cluster.membership import ClusterError
 from netvigil.cluster.shared_alerts import AlerterStats, SharedAlerts
 from netvigil.config.model import Config
 from netvigil.notify.route import Route
+from netvigil.notify.webhook import redact_url
 
 __all__ = [
     "NOTIFY_DURABLE",
@@ -130,7 +131,9 @@ async def run_alerter(
         await ensure_alert_consumer(js, bus.incidents_stream, settings)
         sub = await js.pull_subscribe_bind(settings.durable, stream=bus.incidents_stream)
     except (nats.errors.Error, OSError, TimeoutError) as exc:
-        raise ClusterError(f"{bus.url}: cannot set up {settings.durable}: {exc!r}") from exc
+        raise ClusterError(
+            f"{redact_url(bus.url)}: cannot set up {settings.durable}: {exc!r}"
+        ) from exc
     memory = await AlertMemory.open(js, ttl_s=bus.max_age_days * 86_400.0 + 86_400.0)
     alerts = SharedAlerts(routes, memory, stats=stats, clock=clock)
     working: set[asyncio.Task[None]] = set()

@@ -38,6 +38,7 @@ from netvigil.cluster.membership import ClusterError
 from netvigil.config.model import Config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
+from netvigil.notify.webhook import redact_url
 from netvigil.store.open import OpenedStore, store_name
 from netvigil.web.app import create_app
 from netvigil.web.connections import ConnectionLimits
@@ -89,13 +90,13 @@ async def run_web(
     followed, NetvigilError when the address cannot be listened on, StoreError when the
     store cannot be read."""
     stats = stats if stats is not None else WebStats()
-    stream = config.bus.incidents_stream
+    stream, url = config.bus.incidents_stream, redact_url(config.bus.url)
     js = nc.jetstream()
     try:
         await _ensure_incidents_stream(config, nc)
         start_seq = await stream_position(js, stream) + 1
     except (nats.errors.Error, OSError, TimeoutError, NetvigilError) as exc:
-        raise ClusterError(f"{config.bus.url}: cannot read the stream {stream}: {exc}") from exc
+        raise ClusterError(f"{url}: cannot read the stream {stream}: {exc}") from exc
     state = LiveState(config)
     await state.sync(store)  # the newest results and the open incidents, as of now
     stats.open_at_start = len(state.open_incidents())
@@ -106,7 +107,7 @@ async def run_web(
     try:
         await follower.start()
     except NetvigilError as exc:
-        raise ClusterError(f"{config.bus.url}: {exc}") from exc
+        raise ClusterError(f"{url}: {exc}") from exc
     stats.start_seq = start_seq
     metrics = Metrics()
     metrics.track_store(store.figures)
