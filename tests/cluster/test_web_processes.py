@@ -8,12 +8,14 @@ incidents of both, and a resolve removes the incident from both. Ingest answers 
 
 from __future__ import annotations
 
-import asyncio
+import os
+import signal
 import time
 from pathlib import Path
 
 import httpx
 import nats
+import pytest
 from cluster_nats import NATSServerProcess
 from web_processes import (
     SERVING,
@@ -27,6 +29,7 @@ from web_processes import (
 )
 
 from netvigil.bus import publish_incident_event
+from netvigil.cli import main
 from netvigil.incident import EventKind, IncidentEvent
 from netvigil.store.postgres import PostgresStore
 from servers.postgres import PostgresServer
@@ -36,6 +39,13 @@ async def open_ids(client: httpx.AsyncClient, url: str) -> set[str]:
     answer = await client.get(f"{url}/api/v1/incidents", params={"open": "true"})
     answer.raise_for_status()
     return {i["id"] for i in answer.json()}
+
+
+async def services(client: httpx.AsyncClient, url: str) -> bool:
+    """Whether the web at `url` knows the service added on reload."""
+    answer = await client.get(f"{url}/api/v1/services")
+    answer.raise_for_status()
+    return "mail" in {s["name"] for s in answer.json()}
 
 
 async def detector_emits(store: PostgresStore, nc: nats.NATS, event: IncidentEvent) -> None:
@@ -94,23 +104,54 @@ async def test_two_web_processes_each_show_every_incident_event(
                         assert [e["id"] for e in reader.incidents] == ["inc-live", "inc-before"]
                 for url in urls:
                     assert await open_ids(client, url) == {"inc-live"}
+                config.write_text(config.read_text() + '\n[[services]]\nname = "mail"\n')
+                os.kill(processes[0].pid, signal.SIGHUP)  # reloads like `netvigil run`
+                await eventually(
+                    lambda: services(client, urls[0]), 10, "the reloaded config on web a"
+                )
+                assert not await services(client, urls[1]), "web b was not told to reload"
     finally:
         codes = [stop_process(p) for p in processes]
         await nc.close()
     assert codes == [0, 0]
 
 
-async def test_web_names_an_unreachable_nats_without_its_password(tmp_path: Path) -> None:
+def test_web_names_an_unreachable_nats_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(
         tmp_path / "netvigil.toml",
         nats_url="nats://127.0.0.1:9",
         dsn="postgresql://netvigil:pw@127.0.0.1:9/netvigil",
     )
-    log_path = tmp_path / "web.log"
     args = ["web", "-c", str(config), "--nats", "nats://web:s3cret@127.0.0.1:9"]
-    process = start_process(args, log_path)
-    code = await asyncio.to_thread(process.wait, 60)
-    text = log_path.read_text()
-    assert code == 1
-    assert "error: cannot reach NATS at nats://web@127.0.0.1:9" in text
-    assert "s3cret" not in text
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert err.startswith("error: cannot reach NATS at nats://127.0.0.1:9: ")
+    assert "s3cret" not in err
+
+
+def test_web_refuses_a_store_file_that_is_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://netvigil@127.0.0.1:9/netvigil"
+    config = write_config(tmp_path / "netvigil.toml", nats_url="nats://127.0.0.1:9", dsn=dsn)
+    missing = tmp_path / "nowhere.db"
+    with pytest.raises(SystemExit) as exited:
+        main(["web", "-c", str(config), "--db", str(missing)])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: {missing}: no store here")
+
+
+def test_web_names_an_unreachable_store_without_its_password(
+    nats_server: NATSServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = "postgresql://netvigil:s3cret@127.0.0.1:9/netvigil"
+    config = write_config(tmp_path / "netvigil.toml", nats_url=nats_server.url, dsn=dsn)
+    with pytest.raises(SystemExit) as exited:
+        main(["web", "-c", str(config), "--listen", "127.0.0.1:0"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert err.startswith("error: ") and "127.0.0.1:9" in err and "s3cret" not in err

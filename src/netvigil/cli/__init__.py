@@ -21,6 +21,7 @@ from netvigil.cli import (
     export,
     incidents,
     init,
+    notify,
     prober,
     replay,
     report,
@@ -86,6 +87,7 @@ app.add_typer(agent.app, name="agent")
 app.command("collector")(collector.collector)
 app.command("detect")(detect.detect)
 app.command("web")(web.web)
+app.command("notify")(notify.notify)
 app.add_typer(admin.app, name="admin")
 app.command("mute")(admin.mute)
 app.add_typer(config.app, name="config")

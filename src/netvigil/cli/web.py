@@ -5,27 +5,31 @@ config's store (`[store]`, PostgreSQL) and following the incidents stream on NAT
 (`[bus]`, or `--nats`) for its live view (`netvigil.cluster.web_node`). It does not
 probe, detect or take measurements in (`POST /api/v1/ingest` answers 503). Run as
 many as you like behind a load balancer: each follows the stream with a consumer of its
-own and shows every event. SIGINT/SIGTERM stop it.
+own and shows every event. SIGHUP reloads the config as `netvigil run` does (targets,
+services, networks: what the web shows); SIGINT/SIGTERM stop it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
+from fastapi import FastAPI
 
-from netvigil.bus import BusUnavailable, connect
+from netvigil.cli._bus import bus_at, reach_nats
 from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
 from netvigil.cli._loop import run_async
+from netvigil.cli._reload import ConfigReloader
 from netvigil.cluster.web_node import WebSettings, WebStats, run_web
 from netvigil.config import Config, load_config
-from netvigil.config.model import BusConfig
 from netvigil.shutdown import stop_event
+from netvigil.web.app import reconfigure
 
-__all__ = ["redact_url", "web"]
+__all__ = ["host_port", "web"]
 
 log = logging.getLogger("netvigil.web")
 
@@ -63,44 +67,43 @@ def web(
     if listen is not None:
         host, port = host_port(listen)
     if nats_url is not None:
-        config = config.model_copy(update={"bus": _bus_at(config, nats_url)})
+        config = config.model_copy(update={"bus": bus_at(config, nats_url)})
     opener = reading_store(found, config, db)  # StoreError now when a store file is missing
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = WebSettings(host=host, port=port, poll_s=poll)
-    run_async(_web(config, opener, settings, duration))
+    run_async(_web(found, config, opener, settings, duration))
 
 
 async def _web(
-    config: Config, opener: StoreOpener, settings: WebSettings, duration: float | None
+    config_file: Path,
+    config: Config,
+    opener: StoreOpener,
+    settings: WebSettings,
+    duration: float | None,
 ) -> None:
     stop = stop_event(duration)
-    url = redact_url(config.bus.url)
-    try:
-        nc = await connect(config.bus, name="netvigil web")
-    except BusUnavailable as exc:
-        reason = str(exc).removeprefix(f"{config.bus.url}: ").replace(config.bus.url, url)
-        raise BusUnavailable(f"cannot reach NATS at {url}: {reason}") from exc
+    nc = await reach_nats(config, name="netvigil web")
     stats = WebStats()
+    loop = asyncio.get_running_loop()
+
+    def reload_on_sighup(app: FastAPI) -> None:
+        """Reload the config on SIGHUP and `POST /api/v1/admin/reload`, as `run` does."""
+        reloader = ConfigReloader(config_file, config, lambda new: reconfigure(app, new))
+        app.state.reload = reloader.reload
+        loop.add_signal_handler(
+            signal.SIGHUP,
+            lambda: loop.create_task(reloader.reload("SIGHUP"), name="netvigil-reload"),
+        )
+
     try:
         async with await opener.open() as store:
-            await run_web(config, nc, store, stop, settings, stats=stats)
+            await run_web(config, nc, store, stop, settings, stats=stats, on_app=reload_on_sighup)
         log.info("web stopped: %d incident event(s) followed", stats.events)
     finally:
+        loop.remove_signal_handler(signal.SIGHUP)
         await nc.close()
-
-
-def _bus_at(config: Config, url: str) -> BusConfig:
-    """The config's `[bus]` with `url` (from --nats) instead of its own."""
-    data = config.bus.model_dump()
-    data.update(url=url, kind="nats")
-    try:
-        return BusConfig.model_validate(data)
-    except ValueError as exc:
-        raise typer.BadParameter(
-            f"{redact_url(url)} is not a nats:// or tls:// URL with a host", param_hint="--nats"
-        ) from exc
 
 
 def host_port(listen: str) -> tuple[str, int]:
@@ -112,16 +115,3 @@ def host_port(listen: str) -> tuple[str, int]:
             param_hint="--listen",
         )
     return host.strip("[]"), int(port)
-
-
-def redact_url(url: str) -> str:
-    """`url` without a password in it (`nats://user@host:4222`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -38,6 +38,7 @@ from netvigil.cluster.membership import ClusterError
 from netvigil.config.model import Config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
+from netvigil.notify.webhook import redact_url
 from netvigil.store.open import OpenedStore, store_name
 from netvigil.web.app import create_app
 from netvigil.web.connections import ConnectionLimits
@@ -82,19 +83,20 @@ async def run_web(
     settings: WebSettings,
     *,
     stats: WebStats | None = None,
-    on_serving: Callable[[str], object] | None = None,
+    on_app: Callable[[FastAPI], object] | None = None,
 ) -> WebStats:
-    """Serve until `stop` is set. Raises ClusterError when the incidents stream cannot be
+    """Serve until `stop` is set; `on_app(app)` is called with the app before it serves
+    (to wire a config reload). Raises ClusterError when the incidents stream cannot be
     followed, NetvigilError when the address cannot be listened on, StoreError when the
     store cannot be read."""
     stats = stats if stats is not None else WebStats()
-    stream = config.bus.incidents_stream
+    stream, url = config.bus.incidents_stream, redact_url(config.bus.url)
     js = nc.jetstream()
     try:
         await _ensure_incidents_stream(config, nc)
         start_seq = await stream_position(js, stream) + 1
     except (nats.errors.Error, OSError, TimeoutError, NetvigilError) as exc:
-        raise ClusterError(f"{config.bus.url}: cannot read the stream {stream}: {exc}") from exc
+        raise ClusterError(f"{url}: cannot read the stream {stream}: {exc}") from exc
     state = LiveState(config)
     await state.sync(store)  # the newest results and the open incidents, as of now
     stats.open_at_start = len(state.open_incidents())
@@ -105,12 +107,14 @@ async def run_web(
     try:
         await follower.start()
     except NetvigilError as exc:
-        raise ClusterError(f"{config.bus.url}: {exc}") from exc
+        raise ClusterError(f"{url}: {exc}") from exc
     stats.start_seq = start_seq
     metrics = Metrics()
     metrics.track_store(store.figures)
     try:
         app = create_app(store, config, metrics, state=state, poll_s=settings.poll_s, ingest=False)
+        if on_app is not None:
+            on_app(app)
         server = await _listen(app, settings, ConnectionLimits.from_config(config))
         stats.url = server.url
         log.info(
@@ -121,8 +125,6 @@ async def run_web(
             start_seq,
             stats.open_at_start,
         )
-        if on_serving is not None:
-            on_serving(server.url)
         try:
             while not stop.is_set():
                 stats.events = follower.received
