@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 APT_PACKAGES := iproute2 iptables iputils-ping procps gcc libssl-dev prometheus-blackbox-exporter chromium \
 	nodejs npm systemd pipx prometheus bird2
 
-.PHONY: all venv system-deps demo test lint typecheck format frontend screenshots clean
+.PHONY: all venv system-deps demo cluster-demo test lint typecheck format frontend screenshots clean
 
 all: test
 
@@ -54,6 +54,16 @@ format: venv
 
 demo: venv system-deps
 	$(BIN)/python -m netvigil.demo
+
+# The scale-out mode on this machine (loopback only): `netvigil cluster up` (every process,
+# then a service stopped for 30 s and back, and the incident found), then `cluster down`, also
+# after Ctrl-C. Its folder is new under /tmp (PostgreSQL, run as nobody under root, must reach it).
+cluster-demo: venv
+	@dir=$$(mktemp -d /tmp/netvigil-cluster-demo.XXXXXX) && chmod 711 "$$dir" || exit 1; \
+	trap 'true' INT TERM; \
+	$(BIN)/netvigil cluster up --dir "$$dir/cluster"; status=$$?; \
+	if [ -f "$$dir/cluster/cluster.json" ]; then $(BIN)/netvigil cluster down --dir "$$dir/cluster"; fi; \
+	rmdir "$$dir" 2>/dev/null; exit $$status
 
 # Rebuild the dashboard into src/netvigil/web/static/ (needs Node.js 18+ and npm; the output is
 # committed, and tests/web/test_bundle.py fails when it differs from a fresh build).

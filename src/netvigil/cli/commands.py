@@ -43,12 +43,15 @@ COMMANDS: Sequence[Command] = (
     Command("agent", "netvigil.cli.agent", "app"),
     Command("collector", "netvigil.cli.collector", "collector"),
     Command("detect", "netvigil.cli.detect", "detect"),
+    Command("web", "netvigil.cli.web", "web"),
+    Command("notify", "netvigil.cli.notify", "notify"),
     Command("admin", "netvigil.cli.admin", "app"),
     Command("mute", "netvigil.cli.admin", "mute"),
     Command("config", "netvigil.cli.config", "app"),
     Command("lab", "netvigil.cli.lab", "app"),
     Command("signals", "netvigil.cli.signals", "app"),
     Command("bgp", "netvigil.cli.bgp", "app"),
+    Command("cluster", "netvigil.cli.cluster", "app"),
 )
 
 

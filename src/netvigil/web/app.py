@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from netvigil.config.model import Config
@@ -63,6 +63,7 @@ def create_app(
     poll_s: float = 2.0,
     keepalive_s: float = 15.0,
     status_cache_s: float = 1.0,
+    ingest: bool = True,
 ) -> FastAPI:
     """The ASGI app serving `store` to agents (ingest) and readers (API, metrics).
 
@@ -74,7 +75,9 @@ def create_app(
     one, a state pulled from the store every `poll_s` is used. `admin` holds the admin
     tables: by default `store` itself, or the store it wraps (none for a store without
     them: admin routes then answer 401); their mutes and agents are read here, before this
-    returns. `app.state` holds `store`, `config`, `metrics`, `live` and `admin`.
+    returns. Without `ingest` (a process that only serves: `netvigil web`), the ingest
+    route answers 503 and stores nothing. `app.state` holds `store`, `config`, `metrics`,
+    `live` and `admin`.
     """
     if metrics is None:
         metrics = Metrics()
@@ -118,8 +121,11 @@ def create_app(
     allowance = TargetAllowance((t.name for t in config.targets), store)
     app.state.target_allowance = allowance
     app.state.reload = None
-    ingest = _ingest_router(store, config, agents, limits, metrics, now, state, allowance)
-    app.include_router(_api_router(ctx, ingest, routers))
+    if ingest:
+        taking = _ingest_router(store, config, agents, limits, metrics, now, state, allowance)
+    else:
+        taking = _no_ingest_router()
+    app.include_router(_api_router(ctx, taking, routers))
     if config.server.public_status:
         history = StatusHistory(store, config, now=now)
         page = StatusPage(state, config, history=history, cache_s=status_cache_s, now=now)
@@ -177,6 +183,24 @@ def _ingest_router(
         now=now,
         on_accepted=state.current.observe_clock,
     )
+
+
+NO_INGEST = (
+    'this server only serves: agents publish to the NATS bus ([bus] kind = "nats")'
+    " or ship to the server that runs `netvigil run`"
+)
+
+
+def _no_ingest_router() -> APIRouter:
+    """The ingest route of a server that takes no measurements: 503, nothing stored (an
+    agent keeps its batch and tries again, so a misdirected agent loses nothing)."""
+    router = APIRouter()
+
+    @router.post("/ingest", summary="Not taken here: this server only serves")
+    async def ingest() -> None:
+        raise HTTPException(503, NO_INGEST)
+
+    return router
 
 
 def _api_router(ctx: WebContext, ingest: APIRouter, routers: Sequence[APIRouter]) -> APIRouter:

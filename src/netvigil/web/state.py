@@ -204,6 +204,11 @@ class LiveState:
         self._fed_events = True
         self.current.apply_event(event)
 
+    def follow_events(self) -> None:
+        """Incident events come from a live feed from now on (a follower of the incidents
+        stream feeding `events`): `sync` no longer pulls open incidents from the store."""
+        self._fed_events = True
+
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the maintenance mutes (listeners are told)."""
         self.current.set_mutes(mutes)
