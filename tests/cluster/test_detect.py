@@ -296,9 +296,6 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
     config_path = tmp_path / "netvigil.toml"
     _write_config(nats_server.url, dsn, config_path)
     log_path = tmp_path / "detect.log"
-    start = time.time() + 3.0
-    stream = outage_stream(start, 8, 18)
-    cut = start + 13  # about four seconds after the onset: confirmed by then
     nc = await nats.connect(nats_server.url)
     first = _detect_process(config_path, log_path)
     second: subprocess.Popen[bytes] | None = None
@@ -310,6 +307,22 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
                 rows = await store.incidents(IncidentQuery())
                 return any(i.confirmed_at is not None for i in rows)
 
+            async def consuming() -> bool:
+                assert first.poll() is None, log_path.read_text()
+                try:
+                    await nc.jetstream().consumer_info(
+                        StreamNames().measurements, detector_durable("restartable")
+                    )
+                except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
+                    return False
+                return True
+
+            # the detector makes the streams and its consumer as it starts (slow on a busy
+            # machine); the measurements begin once it consumes
+            await wait_until(consuming, 60, "the first detector's consumer")
+            start = time.time() + 1.0
+            stream = outage_stream(start, 8, 18)
+            cut = start + 13  # about four seconds after the onset: confirmed by then
             await _publish_live(nc, [m for m in stream if m.ts < cut])
             await wait_until(confirmed, 30, "a confirmed incident from the first detector")
             first.send_signal(signal.SIGKILL)
