@@ -61,3 +61,11 @@ async def test_signals_survive_a_reopen(store_factory: StoreFactory, tmp_path: P
         assert await again.signal_samples(SignalQuery("isp")) == [visibility("isp", T0, 0.4)]
     finally:
         await again.close()
+
+
+async def test_newest_first_reads_back_from_until(store: Store) -> None:
+    signals = signal_store_of(store)
+    assert signals is not None
+    await signals.add_signals([visibility("isp", T0 + i, i / 10) for i in range(5)], [])
+    before = SignalQuery("isp", until=T0 + 3, limit=1, newest_first=True)
+    assert await signals.signal_samples(before) == [visibility("isp", T0 + 2, 0.2)]

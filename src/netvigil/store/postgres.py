@@ -69,8 +69,8 @@ from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_queries import incident_sql, measurement_sql, rollup_sql
 from netvigil.store.postgres_schema import migrate, redact_dsn
 from netvigil.store.postgres_writer import PostgresWriter
-from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
 from netvigil.store.signals import SignalQuery, SignalStore
+from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop
 
 __all__ = ["PostgresOptions", "PostgresStore"]

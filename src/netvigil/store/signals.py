@@ -23,6 +23,7 @@ from netvigil.signal import SignalEvent, SignalSample
 
 __all__ = [
     "EVENT_COLUMNS",
+    "PREFIX_PEERS",
     "SAMPLE_COLUMNS",
     "SignalQuery",
     "SignalStore",
@@ -37,6 +38,10 @@ __all__ = [
     "signal_store_of",
 ]
 
+PREFIX_PEERS = "bgp_prefix_peers:"
+"""The signal name of one prefix's peer count (`netvigil.pipeline.signal_record`), then
+the prefix: `bgp_prefix_peers:192.0.2.0/24`."""
+
 SAMPLE_COLUMNS = ("entity", "t", "signal", "source", "value")
 EVENT_COLUMNS = ("entity", "t", "kind", "prefix", "source", "peers", "peers_total", "detail")
 
@@ -46,13 +51,16 @@ Row = tuple[Any, ...]
 @dataclass(frozen=True, slots=True)
 class SignalQuery:
     """Which signal rows to read: one entity, `since` (inclusive) to `until` (exclusive),
-    only the `signals` named (None: all; events ignore it), oldest first, at most `limit`."""
+    only the `signals` named (None: all; events ignore it), oldest first (newest first
+    with `newest_first`), at most `limit`."""
 
     entity: str
     since: float | None = None
     until: float | None = None
     signals: Sequence[str] | None = None
     limit: int = 100_000
+    newest_first: bool = False
+    """Read backwards from `until` (the latest before a time: `limit=1`)."""
 
 
 @runtime_checkable
@@ -66,11 +74,11 @@ class SignalStore(Protocol):
         ...
 
     async def signal_samples(self, query: SignalQuery) -> list[SignalSample]:
-        """The samples matching `query`, oldest first."""
+        """The samples matching `query`, oldest first (or newest first, as it asks)."""
         ...
 
     async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
-        """The events matching `query`, oldest first."""
+        """The events matching `query`, oldest first (or newest first, as it asks)."""
         ...
 
 
@@ -131,12 +139,16 @@ def _where(query: SignalQuery, *, with_signals: bool) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+def _order(query: SignalQuery) -> str:
+    return "DESC" if query.newest_first else "ASC"
+
+
 def samples_sql(query: SignalQuery) -> tuple[str, list[Any]]:
     """The SELECT of `signal_samples` for `query` (columns SAMPLE_COLUMNS), `?` placeholders."""
     where, params = _where(query, with_signals=True)
     sql = (
         f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM signal_samples WHERE {where}"
-        " ORDER BY t, signal, source LIMIT ?"
+        f" ORDER BY t {_order(query)}, signal, source LIMIT ?"
     )
     return sql, [*params, query.limit]
 
@@ -146,7 +158,7 @@ def events_sql(query: SignalQuery) -> tuple[str, list[Any]]:
     where, params = _where(query, with_signals=False)
     sql = (
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM signal_events WHERE {where}"
-        " ORDER BY t, kind, prefix, source LIMIT ?"
+        f" ORDER BY t {_order(query)}, kind, prefix, source LIMIT ?"
     )
     return sql, [*params, query.limit]
 
