@@ -21,25 +21,30 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Literal
 
 from netvigil.evidence import NetworkPlaneFacts
+from netvigil.incident import Incident
 from netvigil.probes.block import BlockSpec
 from netvigil.signal import SignalEvent, SignalSample
-from netvigil.store.signals import PREFIX_PEERS, SignalQuery, SignalStore
+from netvigil.store.signals import PREFIX_PEERS, SignalQuery, SignalStore, signal_store_of
 
 __all__ = [
     "BLOCK_CARRY_S",
     "LOOKBACK_S",
     "MAX_BUCKETS",
+    "NetworkPlane",
     "NetworkRecord",
     "NetworkSeries",
     "PlaneStatement",
     "blocks_answer",
     "blocks_watched",
     "english",
+    "plane_events",
     "plane_statement",
     "read_network_record",
+    "read_planes",
 ]
 
 VISIBILITY = "bgp_visibility"
@@ -341,3 +346,77 @@ def blocks_answer(s: PlaneStatement) -> str:
 def blocks_watched(specs: Sequence[object], network: str) -> int:
     """How many address blocks the block targets of `network` watch (0: none)."""
     return sum(len(t.blocks()) for t in specs if isinstance(t, BlockSpec) and t.entity == network)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPlane:
+    """One network of an incident as a report shows it: the series over the report's
+    window, and the statement naming the plane that moved (None: nothing to say)."""
+
+    network: str
+    series: NetworkSeries
+    statement: PlaneStatement | None
+
+    @property
+    def text(self) -> str:
+        """The statement in English, its time as 'HH:MM:SS UTC' ("" when there is none)."""
+        s = self.statement
+        if s is None:
+            return ""
+        at = datetime.fromtimestamp(s.t, tz=UTC).strftime("%H:%M:%S UTC") if s.t else ""
+        return english(s, at)
+
+
+async def read_planes(
+    store: object,
+    incident: Incident,
+    specs: Sequence[object],
+    *,
+    since: float,
+    until: float,
+    step: float,
+) -> list[NetworkPlane]:
+    """The network plane of each of `incident`'s networks with stored signals over
+    [since, until) in buckets of `step` (none when `store` keeps no signals; `specs` are
+    the config's targets, for the blocks watched). Raises StoreError."""
+    signals = signal_store_of(store)
+    if signals is None:
+        return []
+    step = max(step, math.ceil((until - since) / MAX_BUCKETS))
+    out: list[NetworkPlane] = []
+    for network in incident.networks:
+        record = await read_network_record(signals, network, since, until)
+        if record.empty:
+            continue
+        facts = record.facts(onset=incident.start, end=incident.end)
+        statement = (
+            plane_statement(facts, blocks=blocks_watched(specs, network))
+            if facts is not None
+            else None
+        )
+        out.append(NetworkPlane(network, record.series(step), statement))
+    return out
+
+
+EVENT_ROWS = 12
+"""At most this many control-plane events are listed in a report."""
+
+
+def plane_events(planes: Sequence[NetworkPlane], limit: int = EVENT_ROWS) -> list[list[str]]:
+    """The control-plane events of `planes` (feed states left out), oldest first, as
+    table rows: time (UTC), network, kind, prefix, "peers of total", detail."""
+    events = sorted(
+        ((p.network, e) for p in planes for e in p.series.events if not e.kind.startswith("feed")),
+        key=lambda pair: pair[1].t,
+    )
+    return [
+        [
+            datetime.fromtimestamp(e.t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            network,
+            e.kind,
+            e.prefix,
+            f"{e.peers} of {e.peers_total}" if e.peers_total else str(e.peers),
+            e.detail,
+        ]
+        for network, e in events[:limit]
+    ]
