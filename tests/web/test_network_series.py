@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,9 @@ from bgp.conftest import RisReplay, bgp_data, ris_replay, ris_stream, wait_for  
 from netvigil.bgp.feed import BgpFeed
 from netvigil.bgp.memory import RecentSignals
 from netvigil.bgp.ris_live import Backoff
+from netvigil.cause import Cause
 from netvigil.config.model import BgpFeedConfig, Config, NetworkConfig, ServiceConfig
+from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
 from netvigil.model import Measurement, new_measurement_id
 from netvigil.outcome import Outcome, Phase
 from netvigil.pipeline.block_signals import BlockSignals
@@ -209,3 +213,72 @@ async def test_bad_ranges_and_steps_are_400_and_an_unknown_network_404(
     answer = await empty.get("/api/v1/networks/nowhere/series")
     assert answer.status_code == 404
     assert "nowhere" in answer.json()["error"]
+
+
+def withdrawn_incident() -> Incident:
+    """The hosting service unreachable from the withdrawal on, for five minutes."""
+    return Incident(
+        id="inc-as20473",
+        state=IncidentState.RESOLVED,
+        start=WITHDRAWN_AT,
+        confirmed_at=WITHDRAWN_AT + 60,
+        end=WITHDRAWN_AT + 300,
+        cause=Cause.ROUTE_WITHDRAWAL,
+        confidence=0.9,
+        services=["hosting"],
+        targets=[BLOCKS.name],
+        networks=["as20473"],
+        vantages=["here"],
+        updated=WITHDRAWN_AT + 300,
+    )
+
+
+async def test_incident_page_and_report_name_the_plane_that_moved(recorded: Path) -> None:
+    store = await SQLiteStore.open(recorded)
+    try:
+        inc = withdrawn_incident()
+        await store.add_incident_event(IncidentEvent(EventKind.RESOLVED, WITHDRAWN_AT + 300, inc))
+        await store.save_incident(inc)
+        app = create_app(store, config(), now=lambda: WITHDRAWN_AT + 600)
+        await app.state.status_page.history.refresh()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as client:
+            page = (await client.get(f"/status/incidents/{inc.id}")).text
+            shqip = (await client.get(f"/status/incidents/{inc.id}?lang=sq")).text
+            report = (await client.get(f"/api/v1/incidents/{inc.id}/report.html")).text
+            markdown = (await client.get(f"/api/v1/incidents/{inc.id}/report.md")).text
+    finally:
+        await store.close()
+    at = datetime.fromtimestamp(WITHDRAWN_AT, UTC).strftime("%H:%M:%S UTC")
+    moved = re.compile(
+        rf"control plane: 2a0e:97c6:fe::/48 withdrawn by 1 of (\d+) peers at {at}; "
+        r"data plane: 0 of 2 blocks answer"
+    )
+    assert "<h2>Network plane</h2>" in page
+    assert moved.search(page), page
+    # the series as a small table: 30 min before the onset to now, in 4-minute rows
+    assert page.count("<tr><td>") == 10
+    assert "<td>0%</td><td>0%</td><td>4</td>" in page  # visibility, blocks up, withdrawals
+    assert "plani i kontrollit: 2a0e:97c6:fe::/48 u tërhoq nga 1 nga" in shqip
+    assert "plani i të dhënave: 0 nga 2 blloqe përgjigjen" in shqip
+    assert moved.search(report) and moved.search(markdown)
+    assert '<figure id="network">' in report
+    assert "### Network plane" in markdown
+    assert "| withdrawal | 2a0e:97c7::/48 | 1 of" in markdown
+
+
+async def test_no_network_plane_without_signals(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "none.db")
+    try:
+        inc = withdrawn_incident()
+        await store.save_incident(inc)
+        app = create_app(store, config(), now=lambda: WITHDRAWN_AT + 600)
+        await app.state.status_page.history.refresh()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nv.test") as client:
+            page = (await client.get(f"/status/incidents/{inc.id}")).text
+            markdown = (await client.get(f"/api/v1/incidents/{inc.id}/report.md")).text
+    finally:
+        await store.close()
+    assert "Network plane" not in page and "plane" not in markdown
+    assert "network.png" not in markdown
