@@ -8,9 +8,10 @@ network's chart and an incident's network-plane evidence survive a restart.
 `sample` and `event` only append to memory under a lock (they never block, from any
 thread); `run` writes what gathered in one `add_signals` call per `flush_s`. Samples are
 thinned by their own time: of one (entity, signal), a sample at least `every_s` after the
-last one kept is kept at once; the others wait, and the newest of those is written at the
-next flush, so the last value of a quiet spell is never lost and a replayed MRT file keeps
-one sample per `every_s` of BGP time. Events are all kept.
+last one kept is kept at once; the others wait, and the newest of those is kept with the
+next sample kept or at the next flush, whichever comes first. So the last value before
+any change is never lost, and a replayed MRT file keeps at most two samples per `every_s`
+of BGP time. Events are all kept.
 
 With `views` (the BGP feed's `network_visibility`), each `bgp_visibility` sample also
 records the network's peer counts and, per prefix, how many peers route it:
@@ -114,6 +115,7 @@ class SignalRecorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.flush_s)
             await self.flush()
+        await self.flush()  # what came while the last write ran
 
     # -- inside --------------------------------------------------------------------------
 
@@ -121,9 +123,11 @@ class SignalRecorder:
         key = (sample.entity, sample.signal)
         kept = self._kept_t.get(key)
         if kept is None or sample.t >= kept + self.every_s:
+            held = self._held.pop(key, None)
+            if held is not None:  # the spell's last value, before this one moves on
+                self._samples.append(held)
             self._samples.append(sample)
             self._kept_t[key] = sample.t
-            self._held.pop(key, None)
         elif sample.t >= kept:
             self._held[key] = sample
 
