@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from netvigil.evidence import NetworkPlaneFacts
 from netvigil.report.network_plane import (
     NetworkRecord,
     english,
     plane_statement,
+    read_network_record,
 )
 from netvigil.signal import SignalEvent, SignalSample
+from netvigil.store.sqlite import SQLiteStore
 
 T0 = 1_765_040_000.0
 
@@ -86,3 +89,15 @@ def test_a_blackhole_is_named_when_routes_stay() -> None:
 def test_nothing_stored_says_nothing() -> None:
     assert record().facts(onset=T0, end=None) is None
     assert record().series(60).empty
+
+
+async def test_a_range_with_too_many_rows_keeps_the_newest(tmp_path: Path) -> None:
+    async with await SQLiteStore.open(tmp_path / "rows.db") as store:
+        await store.add_signals([vis(-30, 1.0), *(vis(60 * i, i / 10) for i in range(10))], [])
+        full = await read_network_record(store, "isp", T0, T0 + 600)
+        assert full.complete and full.series(60).visibility[0] == 0.0
+        assert full.before["bgp_visibility"] == vis(-30, 1.0)
+        cut = await read_network_record(store, "isp", T0, T0 + 600, max_rows=4)
+        assert not cut.complete and not cut.before
+        assert cut.series(60).visibility == [None] * 6 + [0.6, 0.7, 0.8, 0.9]
+        assert not cut.series(60).complete

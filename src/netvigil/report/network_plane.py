@@ -87,6 +87,8 @@ class NetworkSeries:
     blackholes: list[int]
     prefixes: dict[str, list[float | None]]
     events: list[SignalEvent]
+    complete: bool = True
+    """False when the range held too many rows: its oldest part is left empty."""
 
     @property
     def empty(self) -> bool:
@@ -109,6 +111,8 @@ class NetworkRecord:
     samples: list[SignalSample] = field(default_factory=list)
     before: dict[str, SignalSample] = field(default_factory=dict)
     events: list[SignalEvent] = field(default_factory=list)
+    complete: bool = True
+    """False when the range held too many rows and only the newest were read."""
 
     @property
     def empty(self) -> bool:
@@ -151,6 +155,7 @@ class NetworkRecord:
                 if n.startswith(PREFIX_PEERS)
             },
             events=list(self.events),
+            complete=self.complete,
         )
 
     def _bucketed(self, name: str, step: float, count: int) -> list[float | None]:
@@ -215,22 +220,24 @@ class NetworkRecord:
 
 
 async def read_network_record(
-    store: SignalStore, network: str, since: float, until: float
+    store: SignalStore, network: str, since: float, until: float, *, max_rows: int = MAX_ROWS
 ) -> NetworkRecord:
     """The stored signals of `network` over [since, until), with the last value of each
-    signal in the LOOKBACK_S before `since`. Raises StoreError when the store fails."""
+    signal in the LOOKBACK_S before `since`. Of a range holding `max_rows` samples (or
+    events) or more, the newest are read and the record is not `complete`. Raises
+    StoreError when the store fails."""
     record = NetworkRecord(network, since, until)
-    record.samples = await store.signal_samples(
-        SignalQuery(network, since=since, until=until, limit=MAX_ROWS)
-    )
+    newest = SignalQuery(network, since=since, until=until, limit=max_rows, newest_first=True)
+    record.samples = (await store.signal_samples(newest))[::-1]
+    record.events = (await store.signal_events(newest))[::-1]
+    record.complete = len(record.samples) < max_rows and len(record.events) < max_rows
+    if not record.complete:
+        return record  # the oldest part is left out: nothing is carried into it
     earlier = await store.signal_samples(
         SignalQuery(network, since=since - LOOKBACK_S, until=since, limit=2_000, newest_first=True)
     )
     for s in earlier:
         record.before.setdefault(s.signal, s)
-    record.events = await store.signal_events(
-        SignalQuery(network, since=since, until=until, limit=MAX_ROWS)
-    )
     return record
 
 

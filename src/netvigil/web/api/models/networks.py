@@ -75,6 +75,10 @@ class NetworkSeriesOut(ResponseModel):
     until: float
     step: float
     stored: bool = Field(description="Whether this server keeps network signals at all")
+    complete: bool = Field(
+        description="False when the range held too many samples: only the newest were read, "
+        "and the oldest buckets are null"
+    )
     points: list[NetworkPointOut]
     prefixes: list[PrefixSeriesOut]
     events: list[SignalEventOut] = Field(
@@ -115,6 +119,7 @@ class NetworkSeriesOut(ResponseModel):
             until=s.until,
             step=s.step,
             stored=stored,
+            complete=s.complete,
             points=points,
             prefixes=prefixes,
             events=events,
