@@ -125,8 +125,13 @@ class NetworkRecord:
         if count > MAX_BUCKETS:
             raise ValueError(f"{count} buckets of {step:g} s: at most {MAX_BUCKETS}")
         times = [self.since + i * step for i in range(count)]
-        names = sorted({s.signal for s in self.samples} | set(self.before))
-        values = {n: self._bucketed(n, step, count) for n in names}
+        by_signal: dict[str, list[SignalSample]] = {name: [] for name in self.before}
+        for sample in self.samples:
+            by_signal.setdefault(sample.signal, []).append(sample)
+        values = {
+            name: self._bucketed(name, samples, step, count)
+            for name, samples in sorted(by_signal.items())
+        }
         none: list[float | None] = [None] * count
 
         def counts(kind: str) -> list[int]:
@@ -158,17 +163,19 @@ class NetworkRecord:
             complete=self.complete,
         )
 
-    def _bucketed(self, name: str, step: float, count: int) -> list[float | None]:
-        """One signal's value per bucket: its lowest (a total: highest), else carried on."""
+    def _bucketed(
+        self, name: str, samples: list[SignalSample], step: float, count: int
+    ) -> list[float | None]:
+        """One signal's value per bucket from its `samples` (oldest first): the lowest (of a
+        total: the highest), else the last value carried on."""
         highest = name == PEERS_TOTAL
         carry_s = BLOCK_CARRY_S if name == BLOCKS_UP else math.inf
         cells: list[list[float]] = [[] for _ in range(count)]
         last_in: list[SignalSample | None] = [None] * count
-        for s in self.samples:
-            if s.signal == name:
-                i = min(count - 1, int((s.t - self.since) // step))
-                cells[i].append(s.value)
-                last_in[i] = s
+        for s in samples:
+            i = min(count - 1, int((s.t - self.since) // step))
+            cells[i].append(s.value)
+            last_in[i] = s
         out: list[float | None] = []
         last = self.before.get(name)
         for i, cell in enumerate(cells):
