@@ -30,7 +30,7 @@ from netvigil.report.network_plane import (
 from netvigil.store.signals import SignalStore
 from netvigil.web.i18n import Speech
 
-__all__ = ["AFTER_S", "BEFORE_S", "ROWS", "network_planes", "plane_words"]
+__all__ = ["AFTER_S", "BEFORE_S", "ROWS", "PlaneCache", "network_planes", "plane_words"]
 
 BEFORE_S = 1800.0
 """How long before the onset the table starts."""
@@ -147,3 +147,26 @@ async def network_planes(
             }
         )
     return out
+
+
+class PlaneCache:
+    """The network planes of incident pages, kept `ttl_s` per (incident, its last change,
+    language), so a busy page reads the store at most that often; at most `size` kept."""
+
+    def __init__(self, *, ttl_s: float = 30.0, size: int = 64) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._kept: dict[tuple[str, float, str], tuple[float, list[dict[str, Any]]]] = {}
+
+    def get(self, incident: Incident, lang: str, now: float) -> list[dict[str, Any]] | None:
+        """The planes kept for `incident` in `lang`, unless older than `ttl_s`."""
+        kept = self._kept.get((incident.id, incident.updated, lang))
+        if kept is None or now - kept[0] > self.ttl_s:
+            return None
+        return kept[1]
+
+    def put(self, incident: Incident, lang: str, now: float, planes: list[dict[str, Any]]) -> None:
+        """Keep `planes` (the oldest kept goes when `size` are)."""
+        if len(self._kept) >= self.size:
+            self._kept.pop(next(iter(self._kept)))
+        self._kept[(incident.id, incident.updated, lang)] = (now, planes)

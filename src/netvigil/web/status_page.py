@@ -60,7 +60,7 @@ from netvigil.web.status_history import (
     is_public,
 )
 from netvigil.web.status_http import RenderCache, Rendered, answer, not_modified
-from netvigil.web.status_network import network_planes
+from netvigil.web.status_network import PlaneCache, network_planes
 from netvigil.web.status_words import incident_sentence, recovering_sentence
 
 __all__ = ["MAX_AGE_S", "StatusPage", "incident_sentence"]
@@ -164,6 +164,7 @@ class StatusPage:
         self._labels: tuple[Config | None, dict[str, str]] = (None, {})
         self._bars: dict[str, tuple[HistorySnapshot | None, dict[str, dict[str, Any]]]] = {}
         self._envs: dict[str, jinja2.Environment] = {}
+        self._plane_cache = PlaneCache()
         css = importlib.resources.files("netvigil.web") / "templates" / "status.css"
         self.css = css.read_bytes()
         self.css_etag = '"' + hashlib.sha256(self.css).hexdigest()[:20] + '"'
@@ -396,15 +397,19 @@ class StatusPage:
 
     async def _planes(self, incident: Incident, lang: str) -> list[dict[str, Any]]:
         """The network plane of `incident` (`status_network`); none when it cannot be read."""
+        now = self.now()
+        kept = self._plane_cache.get(incident, lang, now)
+        if kept is not None:
+            return kept
         store = signal_store_of(self.history.store) if self.history is not None else None
         try:
             said = speech_for(lang)
-            return await network_planes(
-                store, incident, self.config, said, self.labels, now=self.now()
-            )
+            planes = await network_planes(store, incident, self.config, said, self.labels, now=now)
         except StoreError as exc:
             log.warning("network plane of %s not shown: %s", incident.id, exc)
             return []
+        self._plane_cache.put(incident, lang, now, planes)
+        return planes
 
     async def serve_feed(self, request: Request) -> Response:
         """GET/HEAD /status/feed.atom: the public incidents of the period as Atom."""
