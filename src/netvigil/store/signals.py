@@ -139,8 +139,11 @@ def _where(query: SignalQuery, *, with_signals: bool) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _order(query: SignalQuery) -> str:
-    return "DESC" if query.newest_first else "ASC"
+def _order(query: SignalQuery, columns: Sequence[str]) -> str:
+    """The ORDER BY list: every column backwards when reading newest first, so that the
+    rows read backwards are in the very order read forwards."""
+    way = " DESC" if query.newest_first else ""
+    return ", ".join(f"{c}{way}" for c in columns)
 
 
 def samples_sql(query: SignalQuery) -> tuple[str, list[Any]]:
@@ -148,7 +151,7 @@ def samples_sql(query: SignalQuery) -> tuple[str, list[Any]]:
     where, params = _where(query, with_signals=True)
     sql = (
         f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM signal_samples WHERE {where}"
-        f" ORDER BY t {_order(query)}, signal, source LIMIT ?"
+        f" ORDER BY {_order(query, ('t', 'signal', 'source'))} LIMIT ?"
     )
     return sql, [*params, query.limit]
 
@@ -158,7 +161,7 @@ def events_sql(query: SignalQuery) -> tuple[str, list[Any]]:
     where, params = _where(query, with_signals=False)
     sql = (
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM signal_events WHERE {where}"
-        f" ORDER BY t {_order(query)}, kind, prefix, source LIMIT ?"
+        f" ORDER BY {_order(query, ('t', 'kind', 'prefix', 'source'))} LIMIT ?"
     )
     return sql, [*params, query.limit]
 
