@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netvigil.evidence import NetworkPlaneFacts
-from netvigil.report.network_plane import (
+from netvigil.network_plane import (
     NetworkRecord,
     english,
     plane_statement,

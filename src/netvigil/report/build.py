@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from netvigil.config.model import Config
 from netvigil.incident import Incident
 from netvigil.model import Measurement
-from netvigil.report.network_plane import NetworkPlane, read_planes
+from netvigil.network_plane import NetworkPlane, read_planes
 from netvigil.report.series import (
     Grid,
     LatencyBand,

@@ -10,9 +10,9 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
+from netvigil.network_plane import plane_events
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
-from netvigil.report.network_plane import plane_events
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
 from netvigil.words import names, stamp
 

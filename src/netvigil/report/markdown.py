@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from netvigil.network_plane import plane_events
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
-from netvigil.report.network_plane import plane_events
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
 from netvigil.words import names, stamp
 

@@ -5,7 +5,7 @@ signals, the sentence naming the plane that moved and a small table of the serie
     # [{"network": "Example ISP", "statement": "control plane: 192.0.2.0/24 withdrawn by
     #   5 of 5 peers at 21:03:12 UTC", "rows": [{"time": ..., "visibility": "100%", ...}]}]
 
-The series is read from the signals the store keeps (`netvigil.report.network_plane`)
+The series is read from the signals the store keeps (`netvigil.network_plane`)
 from `BEFORE_S` before the onset to `AFTER_S` after the end (or now), in about `ROWS`
 rows. A network without stored signals gets no entry, so a page without a BGP feed or
 block targets reads as it always did.
@@ -20,7 +20,7 @@ from typing import Any
 
 from netvigil.config.model import Config
 from netvigil.incident import Incident
-from netvigil.report.network_plane import (
+from netvigil.network_plane import (
     NetworkSeries,
     PlaneStatement,
     blocks_watched,

@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from netvigil.report.network_plane import MAX_BUCKETS, NetworkRecord, read_network_record
+from netvigil.network_plane import MAX_BUCKETS, NetworkRecord, read_network_record
 from netvigil.store.signals import signal_store_of
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.models import ERROR_RESPONSES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from netvigil.report.network_plane import NetworkSeries
+from netvigil.network_plane import NetworkSeries
 from netvigil.signal import SignalEvent
 from netvigil.web.api.models.common import ResponseModel
 
