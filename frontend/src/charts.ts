@@ -15,11 +15,18 @@ export interface Band {
   label: string;
 }
 
+/** A moment marked across the chart (an incident's onset): a dashed vertical line. */
+export interface Mark {
+  t: number;
+  label: string;
+}
+
 export interface ChartSpec {
   title: string;
   unit: string;
   lines: Line[];
   bands: Band[];
+  marks?: Mark[];
   from: number;
   to: number;
   yMin?: number;
@@ -99,6 +106,34 @@ function bandsPlugin(bands: Band[]): uPlot.Plugin {
   };
 }
 
+function marksPlugin(marks: Mark[]): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u: uPlot) => {
+        if (!marks.length) return;
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        ctx.save();
+        ctx.strokeStyle = cssVar("--mark", "#D55E00");
+        ctx.fillStyle = ctx.strokeStyle;
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        ctx.font = `${11 * devicePixelRatio}px sans-serif`;
+        for (const mark of marks) {
+          const x = u.valToPos(mark.t, "x", true);
+          if (x < left || x > left + width) continue;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+          ctx.fillText(mark.label, x + 4 * devicePixelRatio, top + 12 * devicePixelRatio);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
 /** Render a chart into `container` (a figure with a caption); resizes with it. */
 export function renderChart(container: HTMLElement, spec: ChartSpec): () => void {
   const fg = cssVar("--fg", "#222");
@@ -146,7 +181,7 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): () => void
     ],
     legend: { show: true, live: true },
     cursor: { drag: { x: false, y: false } },
-    plugins: [bandsPlugin(spec.bands)],
+    plugins: [bandsPlugin(spec.bands), marksPlugin(spec.marks ?? [])],
   };
   const plot = new uPlot(opts, align(spec.lines), container);
   const observer = new ResizeObserver(() => {

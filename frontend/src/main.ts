@@ -6,6 +6,7 @@ import { type Cleanup, navigate, type View } from "./nav";
 import { setupTheme } from "./theme";
 import { renderIncident } from "./views/incident";
 import { renderIncidents } from "./views/incidents";
+import { renderNetwork } from "./views/network";
 import { renderOverview } from "./views/overview";
 import { renderService } from "./views/service";
 import { renderVantages } from "./views/vantages";
@@ -18,6 +19,7 @@ const ROUTES: [RegExp, View, string][] = [
   [/^\/(?:ui\/?)?(?:overview)?$/, renderOverview, "overview"],
   [/^\/ui\/overview\/?$/, renderOverview, "overview"],
   [/^\/ui\/services\/([^/]+)\/?$/, renderService, "overview"],
+  [/^\/ui\/networks\/([^/]+)\/?$/, renderNetwork, "overview"],
   [/^\/ui\/incidents\/?$/, renderIncidents, "incidents"],
   [/^\/ui\/incidents\/([^/]+)\/?$/, renderIncident, "incidents"],
   [/^\/ui\/vantages\/?$/, renderVantages, "vantages"],

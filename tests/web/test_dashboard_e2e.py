@@ -36,6 +36,7 @@ from netvigil.config import load_config
 from netvigil.detect.detector import Detector
 from netvigil.model import Measurement, new_measurement_id
 from netvigil.outcome import Outcome, Phase
+from netvigil.signal import SignalEvent, SignalSample
 from netvigil.store.sqlite import SQLiteStore
 from servers.http import make_app
 
@@ -285,8 +286,37 @@ def _history(now: float) -> list[Measurement]:
     return out
 
 
+def _plane(now: float) -> tuple[list[SignalSample], list[SignalEvent]]:
+    """What an earlier run recorded of gov-net's network plane over the hour: its prefix
+    withdrawn by 5 of 5 collector peers and its 4 blocks dark while the services failed."""
+    down = (now - 35 * 60, now - 20 * 60)
+    samples: list[SignalSample] = []
+    for ts in range(int(now - HISTORY_S), int(now - 90), 60):
+        dark = down[0] <= ts < down[1]
+        samples.append(
+            SignalSample("gov-net", "blocks_up", ts, 0.0 if dark else 1.0, "block_probe/local")
+        )
+    for ts, value in ((now - HISTORY_S, 1.0), (down[0], 0.0), (down[1], 1.0)):
+        samples.append(SignalSample("gov-net", "bgp_visibility", ts, value, "ris_live"))
+    events = [
+        SignalEvent(
+            "gov-net",
+            "withdrawal",
+            down[0],
+            "192.0.2.0/24",
+            5,
+            5,
+            "withdrawn by 5 of 5 peers; 0 still route it",
+            "ris_live",
+        ),
+        SignalEvent("gov-net", "announcement", down[1], "192.0.2.0/24", 5, 5, "", "ris_live"),
+    ]
+    return samples, events
+
+
 async def _seed(db: Path, config_path: Path) -> None:
-    """Store the history and the incidents the real detector finds in it."""
+    """Store the history, the incidents the real detector finds in it, and the network
+    plane an earlier run recorded."""
     config = load_config(config_path)
     history = _history(time.time())
     detector = Detector(config, lateness_s=30)
@@ -297,6 +327,7 @@ async def _seed(db: Path, config_path: Path) -> None:
         for event in events:
             await store.save_incident(event.incident)
             await store.add_incident_event(event)
+        await store.add_signals(*_plane(time.time()))
 
 
 @dataclass
@@ -525,6 +556,27 @@ def test_incident_page_shows_evidence_and_charts(deployment: Deployment, page: A
     assert page.locator(".u-axis").first.inner_text().count(" AM") == 0
     expect(page.locator(".chart").first).to_contain_text("Time (UTC")
     _shot(page, "incident")
+
+
+def test_network_page_and_incident_chart_show_visibility_and_blocks_up(
+    deployment: Deployment, page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{deployment.url}/ui/networks/gov-net?range=1h")
+    figure = page.locator('figure[data-network="gov-net"]')
+    expect(figure.locator("canvas")).to_be_visible(timeout=10_000)
+    legend = figure.locator(".u-legend")
+    expect(legend).to_contain_text("BGP visibility")
+    expect(legend).to_contain_text("Blocks up")
+    expect(page.locator("#network-events tr[data-kind='withdrawal']")).to_contain_text("5 of 5")
+    expect(page.locator(".incident-list")).to_contain_text("e-portal")  # its services' incident
+    _shot(page, "network-bgp")
+    page.goto(f"{deployment.url}/ui/incidents")
+    page.locator("table tr[data-incident] a").first.click()
+    plane = page.locator('.network-plane figure[data-network="gov-net"]')
+    expect(plane.locator("canvas")).to_be_visible(timeout=10_000)
+    expect(plane.locator(".u-legend")).to_contain_text("BGP visibility")
 
 
 def test_service_page_has_charts_per_vantage(deployment: Deployment, page: Any) -> None:

@@ -3,6 +3,7 @@
 import { getIncident, type Incident } from "../api";
 import { formatDuration, formatTime, h, link, replace } from "../dom";
 import { historyCharts } from "../history";
+import { networkChart } from "../network";
 import { liveGeneration, onLive, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { incidentBadge } from "../state";
@@ -48,7 +49,7 @@ function facts(inc: Incident): HTMLElement {
   add(inc.open ? t("Open for") : t("Lasted"), formatDuration(duration), ended);
   add(t("Services"), ...names(inc.services, (n) => `/ui/services/${encodeURIComponent(n)}`));
   add(t("Targets"), ...names(inc.targets));
-  if (inc.networks.length) add(t("Networks"), ...names(inc.networks));
+  if (inc.networks.length) add(t("Networks"), ...names(inc.networks, (n) => `/ui/networks/${encodeURIComponent(n)}`));
   if (inc.organizations.length) add(t("Organizations"), ...names(inc.organizations));
   add(t("Seen from"), ...names(inc.vantage ? [inc.vantage] : inc.vantages));
   if (inc.maintenance) add(t("Maintenance"), inc.maintenance);
@@ -181,7 +182,12 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
     h("p", { class: "small muted" }, window_ ? "" : t("From {from} to {to}.", { from: formatTime(from), to: formatTime(to) })),
     charts,
   );
-  const stop = await historyCharts(charts, inc.targets, from, to, [inc]);
+  const planes = inc.networks.map((n) => h("div", { class: "network-plane", "data-network": n }));
+  charts.after(...planes);
+  const [stop, ...stopPlanes] = await Promise.all([
+    historyCharts(charts, inc.targets, from, to, [inc]),
+    ...inc.networks.map((n, i) => networkChart(planes[i], n, from, to, [inc], inc.start).then((r) => r.stop)),
+  ]);
   let timer: number | undefined;
   const off = onLive((kind, data) => {
     if (kind !== "incident" || !data || (data as Record<string, unknown>).id !== id || timer !== undefined) return;
@@ -192,6 +198,7 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
     off();
     offGeneration();
     stop();
+    stopPlanes.forEach((s) => s());
     if (timer !== undefined) window.clearTimeout(timer);
   };
 }

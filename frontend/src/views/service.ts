@@ -71,6 +71,9 @@ export async function renderService(main: HTMLElement, params: string[], query: 
     h("div", { class: "group-head" }, h("h1", null, service.name), badge(service.state)),
     service.description ? h("p", null, service.description) : null,
     meta.length ? h("p", { class: "muted" }, meta.join(" · ")) : null,
+    service.network
+      ? h("p", null, link(`/ui/networks/${encodeURIComponent(service.network)}`, t("The network plane of {name}", { name: service.network })))
+      : null,
     h("h2", null, t("Now")),
     stateHolder,
     h("h2", null, t("History")),

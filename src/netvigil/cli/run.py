@@ -34,8 +34,10 @@ from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
+from netvigil.pipeline.block_signals import BlockSignals
 from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
+from netvigil.pipeline.signal_record import SignalRecorder
 from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
 from netvigil.pipeline.tee import TeeStore
 from netvigil.pipeline.worker import settle_collector
@@ -210,11 +212,14 @@ async def _probe_and_serve(
     if bgp is not None:
         parts.metrics.track_exposition(partial(bgp_exposition, bgp))
         plane = build_signal_sink(config, detection)
+    # What the network charts show after a restart: the signals, kept in the store.
+    recorder = SignalRecorder(parts.store, views=bgp.network_visibility if bgp else None)
+    feeds = [*parts.feeds, BlockSignals(config.targets, SignalFanout([signals, recorder]))]
     async with ProbeSet() as probes:
         monitor = Monitor(
             config.targets,
             probes,
-            [parts.store, *parts.feeds],
+            [parts.store, *feeds],
             config.vantage.name,
             config.scheduler,
             parts.metrics,
@@ -222,7 +227,7 @@ async def _probe_and_serve(
         server: WebServer | None = None
         app: FastAPI | None = None
         if host is not None:
-            ingested = TeeStore(parts.store, parts.feeds)  # agents' batches reach them too
+            ingested = TeeStore(parts.store, feeds)  # agents' batches reach them too
             routers = [bgp_router(bgp, signals)] if bgp is not None else []
             app = create_app(
                 ingested, config, parts.metrics, state=parts.web_state, routers=routers
@@ -238,9 +243,15 @@ async def _probe_and_serve(
             else log_progress(state, monitor, stop, detection=detection)
         )
         try:
-            sink = SignalFanout([signals] if plane is None else [signals, plane])
+            sink = SignalFanout(
+                [signals, recorder] if plane is None else [signals, recorder, plane]
+            )
             await asyncio.gather(
-                monitor.run(stop), view, _run_bgp(bgp, sink, stop), _tick_signals(plane, stop)
+                monitor.run(stop),
+                view,
+                _run_bgp(bgp, sink, stop),
+                _tick_signals(plane, stop),
+                recorder.run(stop),
             )
         finally:
             if reloader is not None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from netvigil.config.model import Config
 from netvigil.incident import Incident
 from netvigil.model import Measurement
+from netvigil.network_plane import NetworkPlane, read_planes
 from netvigil.report.series import (
     Grid,
     LatencyBand,
@@ -102,7 +103,7 @@ class Report:
     moment the report was made while it is still open. `reachability` maps each panel's
     service to per-vantage success ratios per bin of `grid`; `latency` maps vantages to
     latency bands over the affected targets; `outcomes` maps outcome names to counts
-    per bin over the affected targets.
+    per bin over the affected targets; `planes` the network plane of its networks.
     """
 
     incident: Incident
@@ -122,6 +123,9 @@ class Report:
     export_command: str
     sample_count: int = 0
     notes: list[str] = field(default_factory=list)
+    planes: list[NetworkPlane] = field(default_factory=list)
+    """The network plane of the incident's networks with stored signals (BGP visibility,
+    blocks up), over the grid's bins."""
 
 
 def default_context_s(duration_s: float) -> float:
@@ -333,6 +337,9 @@ async def build_report(
     failed, first = await _failed_probes(store, incident, shade_end)
     affected = list(incident.targets) or [t for p in panels if p.affected for t in p.targets]
     vantages = sorted({s.vantage for s in samples} | set(incident.vantages))
+    planes = await read_planes(
+        store, incident, config.targets, since=grid.start, until=grid.end, step=grid.width_s
+    )
     return Report(
         incident=incident,
         generated_at=now,
@@ -351,4 +358,5 @@ async def build_report(
         export_command=export_command(since, until, targets, incident.id),
         sample_count=len(samples),
         notes=notes,
+        planes=planes,
     )

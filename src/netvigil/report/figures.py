@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from netvigil.report.build import Report
 from netvigil.report.layout import FigureLayout, no_data, plot_values, shade_incident, time_axis
+from netvigil.report.network_figure import draw_network
 from netvigil.report.style import (
     DPI,
     INK,
@@ -221,9 +222,34 @@ def draw_outcomes(report: Report) -> bytes:
 
 
 def draw_figures(report: Report) -> list[Chart]:
-    """All figures of a report, in reading order."""
+    """All figures of a report, in reading order (the network plane's when it has one)."""
     affected = join_names([p.service for p in report.panels if p.affected], limit=4)
     vantages = join_names(report.vantages, limit=8)
+    return _service_charts(report, affected, vantages) + _network_charts(report)
+
+
+def _network_charts(report: Report) -> list[Chart]:
+    if not report.planes:
+        return []
+    networks = join_names([p.network for p in report.planes], limit=4)
+    return [
+        Chart(
+            "network",
+            "The network plane",
+            f"BGP visibility and the share of address blocks answering for {networks} over "
+            "time, withdrawals marked, with the incident shaded.",
+            "The solid line is the share of route collector peers that see the network's "
+            "prefixes (the control plane); the dashed line the share of its address blocks "
+            "that answer pings (the data plane); triangles along the bottom mark withdrawals. "
+            "Visibility falling with the services means the network was withdrawn from the "
+            "internet; blocks going dark while the routes stay means traffic is dropped on a "
+            "path that is still announced; both steady points away from the network.",
+            draw_network(report),
+        )
+    ]
+
+
+def _service_charts(report: Report, affected: str, vantages: str) -> list[Chart]:
     return [
         Chart(
             "reachability",

@@ -10,6 +10,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
+from netvigil.network_plane import plane_events
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
@@ -88,7 +89,7 @@ def _cause(report: Report) -> list[str]:
     lines = evidence_lines(inc)
     if not lines:
         parts.append("<p>No evidence statements were recorded.</p>")
-        return parts
+        return parts + _planes(report)
     parts.append(
         '<p class="note">Each statement as netvigil recorded it, with the cause it was weighed '
         "for: <em>for</em> supports that cause, <em>against</em> speaks against it.</p>"
@@ -99,6 +100,23 @@ def _cause(report: Report) -> list[str]:
         for line in lines
     )
     parts.append(f'<ul class="evidence">{items}</ul>')
+    return parts + _planes(report)
+
+
+def _planes(report: Report) -> list[str]:
+    """The network plane of the incident's networks: which plane moved, and the events."""
+    if not report.planes:
+        return []
+    parts = ["<h3>Network plane</h3>", '<ul class="plane">']
+    parts += [
+        f"<li><strong>{escape(p.network)}</strong>: {escape(p.text or 'no signal moved')}</li>"
+        for p in report.planes
+    ]
+    parts.append("</ul>")
+    events = plane_events(report.planes)
+    if events:
+        rows = [[escape(cell) for cell in row] for row in events]
+        parts.append(_table(["Time (UTC)", "Network", "Event", "Prefix", "Peers", "Detail"], rows))
     return parts
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from netvigil.network_plane import plane_events
 from netvigil.report.build import Report
 from netvigil.report.figures import Chart, draw_figures
 from netvigil.report.text import alternatives, cause_phrase, evidence_lines, title
@@ -91,6 +92,7 @@ def markdown_text(report: Report, charts: Sequence[Chart], figure_prefix: str) -
         ]
     else:
         out.append("No evidence statements were recorded.")
+    out += _planes(report)
     out += ["", "## Affected", ""]
     facts = [
         ("Services", inc.services),
@@ -117,6 +119,21 @@ def markdown_text(report: Report, charts: Sequence[Chart], figure_prefix: str) -
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {escape(n)}" for n in report.notes]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _planes(report: Report) -> list[str]:
+    """The network plane of the incident's networks: which plane moved, and the events."""
+    if not report.planes:
+        return []
+    out = ["", "### Network plane", ""]
+    out += [
+        f"- **{escape(p.network)}:** {escape(p.text or 'no signal moved')}" for p in report.planes
+    ]
+    events = plane_events(report.planes)
+    if events:
+        rows = [[escape(cell) for cell in row] for row in events]
+        out += ["", *_table(["Time (UTC)", "Network", "Event", "Prefix", "Peers", "Detail"], rows)]
+    return out
 
 
 def _how_to_check(report: Report) -> list[str]:

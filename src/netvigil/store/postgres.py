@@ -43,7 +43,9 @@ from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.metrics import StoreFigures
 from netvigil.model import Measurement
+from netvigil.signal import SignalEvent, SignalSample
 from netvigil.store import postgres_admin as admin
+from netvigil.store import postgres_signals
 from netvigil.store.base import (
     AdminStore,
     AgentRecord,
@@ -67,6 +69,7 @@ from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_queries import incident_sql, measurement_sql, rollup_sql
 from netvigil.store.postgres_schema import migrate, redact_dsn
 from netvigil.store.postgres_writer import PostgresWriter
+from netvigil.store.signals import SignalQuery, SignalStore
 from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop
 
@@ -402,6 +405,24 @@ class PostgresStore:
         sql = "SELECT kind, ts, quiet, data FROM incident_events WHERE incident = $1 ORDER BY seq"
         return [incident_event_from_row(r) for r in await self._fetch(sql, [incident_id])]
 
+    # -- network-level signals (see SignalStore and netvigil.store.postgres_signals) -----
+
+    async def add_signals(
+        self, samples: Sequence[SignalSample], events: Sequence[SignalEvent]
+    ) -> int:
+        """Store signal samples and events (each row once); how many rows were new."""
+        if not samples and not events:
+            return 0
+        return await self._use(lambda c: postgres_signals.add_signals(c, samples, events))
+
+    async def signal_samples(self, query: SignalQuery) -> list[SignalSample]:
+        """The signal samples matching `query`, oldest first."""
+        return await self._use(lambda c: postgres_signals.signal_samples(c, query))
+
+    async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
+        """The signal events matching `query`, oldest first."""
+        return await self._use(lambda c: postgres_signals.signal_events(c, query))
+
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """The rows of `sql` (asyncpg records, read like tuples)."""
         rows: list[Any] = await self._use(lambda c: c.fetch(sql, *params))
@@ -434,4 +455,7 @@ if TYPE_CHECKING:
         return store
 
     def _is_an_admin_store(store: PostgresStore) -> AdminStore:
+        return store
+
+    def _is_a_signal_store(store: PostgresStore) -> SignalStore:
         return store

@@ -54,6 +54,7 @@ from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.metrics import StoreFigures
 from netvigil.model import Measurement
+from netvigil.signal import SignalEvent, SignalSample
 from netvigil.store import admin_tables
 from netvigil.store.base import (
     AdminStore,
@@ -84,6 +85,15 @@ from netvigil.store.queries import (
     rollup_sql,
 )
 from netvigil.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
+from netvigil.store.signals import (
+    SignalQuery,
+    SignalStore,
+    event_from_row,
+    events_sql,
+    insert_signals,
+    sample_from_row,
+    samples_sql,
+)
 from netvigil.store.sqlite_writer import DEFAULT_SETTINGS, SQLiteWriter, WriterSettings
 from netvigil.store.writes import AdminWrite, Batch, IncidentWrite, Item, Prune, Stop
 
@@ -407,6 +417,26 @@ class SQLiteStore:
         sql = "SELECT kind, ts, quiet, data FROM incident_events WHERE incident = ? ORDER BY seq"
         return await self._read(sql, [incident_id], incident_event_from_row)
 
+    # -- network-level signals (see SignalStore and netvigil.store.signals) --------------
+
+    async def add_signals(
+        self, samples: Sequence[SignalSample], events: Sequence[SignalEvent]
+    ) -> int:
+        """Store signal samples and events (each row once); how many rows were new."""
+        if not samples and not events:
+            return 0
+        return await self._change(insert_signals(samples, events))
+
+    async def signal_samples(self, query: SignalQuery) -> list[SignalSample]:
+        """The signal samples matching `query`, oldest first."""
+        sql, params = samples_sql(query)
+        return await self._read(sql, params, sample_from_row)
+
+    async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
+        """The signal events matching `query`, oldest first."""
+        sql, params = events_sql(query)
+        return await self._read(sql, params, event_from_row)
+
     async def _read(
         self, sql: str, params: Sequence[Any], convert: Callable[[Row], _T] | None
     ) -> list[_T]:
@@ -450,4 +480,7 @@ if TYPE_CHECKING:
         return store
 
     def _is_an_admin_store(store: SQLiteStore) -> AdminStore:
+        return store
+
+    def _is_a_signal_store(store: SQLiteStore) -> SignalStore:
         return store

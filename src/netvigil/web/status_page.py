@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -43,7 +44,9 @@ from starlette.responses import Response
 
 from netvigil.cause import Cause
 from netvigil.config.model import Config, ServerConfig
+from netvigil.errors import StoreError
 from netvigil.incident import Incident, IncidentState
+from netvigil.store.signals import signal_store_of
 from netvigil.web.i18n import LANGUAGES, Speech, negotiate, speech_for
 from netvigil.web.state import LiveState, ServiceView
 from netvigil.web.status_archive import PublicView, archive_content, incident_content
@@ -57,12 +60,15 @@ from netvigil.web.status_history import (
     is_public,
 )
 from netvigil.web.status_http import RenderCache, Rendered, answer, not_modified
+from netvigil.web.status_network import PlaneCache, network_planes
 from netvigil.web.status_words import incident_sentence, recovering_sentence
 
 __all__ = ["MAX_AGE_S", "StatusPage", "incident_sentence"]
 
 MAX_AGE_S = 15
 """How long browsers and proxies may keep the page."""
+
+log = logging.getLogger("netvigil.web")
 
 HTML = "text/html; charset=utf-8"
 DEFAULT_TITLE = ServerConfig.model_fields["title"].default
@@ -158,6 +164,7 @@ class StatusPage:
         self._labels: tuple[Config | None, dict[str, str]] = (None, {})
         self._bars: dict[str, tuple[HistorySnapshot | None, dict[str, dict[str, Any]]]] = {}
         self._envs: dict[str, jinja2.Environment] = {}
+        self._plane_cache = PlaneCache()
         css = importlib.resources.files("netvigil.web") / "templates" / "status.css"
         self.css = css.read_bytes()
         self.css_etag = '"' + hashlib.sha256(self.css).hexdigest()[:20] + '"'
@@ -378,6 +385,7 @@ class StatusPage:
             raise HTTPException(404, f"no such incident: {wanted}")
         lang, query = self.language(request)
         content = incident_content(self.public_view(lang), found)
+        content["planes"] = await self._planes(found, lang)
         page = self.cache.get(
             f"incident:{wanted}:{lang}{query}",
             (lang, query, content),
@@ -386,6 +394,22 @@ class StatusPage:
             speech_for(lang).stamp,
         )
         return answer(request, page, HTML, MAX_AGE_S, vary=VARY)
+
+    async def _planes(self, incident: Incident, lang: str) -> list[dict[str, Any]]:
+        """The network plane of `incident` (`status_network`); none when it cannot be read."""
+        now = self.now()
+        kept = self._plane_cache.get(incident, lang, now)
+        if kept is not None:
+            return kept
+        store = signal_store_of(self.history.store) if self.history is not None else None
+        try:
+            said = speech_for(lang)
+            planes = await network_planes(store, incident, self.config, said, self.labels, now=now)
+        except StoreError as exc:
+            log.warning("network plane of %s not shown: %s", incident.id, exc)
+            return []
+        self._plane_cache.put(incident, lang, now, planes)
+        return planes
 
     async def serve_feed(self, request: Request) -> Response:
         """GET/HEAD /status/feed.atom: the public incidents of the period as Atom."""

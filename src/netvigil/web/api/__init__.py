@@ -11,6 +11,7 @@ from netvigil.web.api.admin import admin_router
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.incidents import incidents_router
 from netvigil.web.api.measurements import measurements_router
+from netvigil.web.api.networks import networks_router
 from netvigil.web.api.services import services_router
 from netvigil.web.api.stream import stream_router
 from netvigil.web.api.targets import targets_router
@@ -27,6 +28,7 @@ def api_routers(ctx: WebContext) -> list[APIRouter]:
         measurements_router(ctx),
         incidents_router(ctx),
         vantages_router(ctx),
+        networks_router(ctx),
         stream_router(ctx),
         admin_router(ctx),
     ]

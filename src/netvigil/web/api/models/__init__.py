@@ -6,7 +6,7 @@ and `netvigil.incident`.
 
 One module per resource: `common` (bases, the error shape), `services` (services,
 targets, the overview), `vantages`, `measurements` (and rollups), `incidents`, and
-`admin` (request bodies, tokens, agents).
+`networks` (the network plane over time), and `admin` (request bodies, tokens, agents).
 """
 
 from netvigil.web.api.models.admin import (
@@ -33,6 +33,12 @@ from netvigil.web.api.models.measurements import (
     RollupOut,
     RollupPage,
 )
+from netvigil.web.api.models.networks import (
+    NetworkPointOut,
+    NetworkSeriesOut,
+    PrefixSeriesOut,
+    SignalEventOut,
+)
 from netvigil.web.api.models.services import (
     MuteOut,
     Overview,
@@ -58,15 +64,19 @@ __all__ = [
     "MeasurementPage",
     "MuteIn",
     "MuteOut",
+    "NetworkPointOut",
+    "NetworkSeriesOut",
     "NoteIn",
     "NoteOut",
     "Overview",
     "OverviewRow",
     "PairOut",
+    "PrefixSeriesOut",
     "RollupOut",
     "RollupPage",
     "ServiceDetail",
     "ServiceOut",
+    "SignalEventOut",
     "TargetOut",
     "TokenCreated",
     "TokenIn",

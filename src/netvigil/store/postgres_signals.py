@@ -1,0 +1,67 @@
+"""The network-level signals of the PostgreSQL store (`netvigil.store.signals`).
+
+Each function takes an asyncpg connection from the store's pool; the SQL is the SQLite
+store's, its `?` placeholders numbered (`$1`, `$2`, ...), and a row already stored is
+kept once (`ON CONFLICT DO NOTHING`), as there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from netvigil.signal import SignalEvent, SignalSample
+from netvigil.store.signals import (
+    EVENT_COLUMNS,
+    SAMPLE_COLUMNS,
+    SignalQuery,
+    event_from_row,
+    event_row,
+    events_sql,
+    insert_sql,
+    sample_from_row,
+    sample_row,
+    samples_sql,
+)
+
+__all__ = ["add_signals", "numbered", "signal_events", "signal_samples"]
+
+
+def numbered(sql: str) -> str:
+    """`sql` with each `?` placeholder numbered as PostgreSQL wants ($1, $2, ...)."""
+    counter = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+_INSERT_SAMPLE = numbered(insert_sql("signal_samples", SAMPLE_COLUMNS, "ON CONFLICT DO NOTHING"))
+_INSERT_EVENT = numbered(insert_sql("signal_events", EVENT_COLUMNS, "ON CONFLICT DO NOTHING"))
+
+
+async def add_signals(
+    conn: Any, samples: Sequence[SignalSample], events: Sequence[SignalEvent]
+) -> int:
+    """Store samples and events in one transaction; how many rows were new."""
+    new = 0
+    async with conn.transaction():
+        for sql, rows in (
+            (_INSERT_SAMPLE, [sample_row(s) for s in samples]),
+            (_INSERT_EVENT, [event_row(e) for e in events]),
+        ):
+            for row in rows:
+                status: str = await conn.execute(sql, *row)
+                new += int(status.rsplit(" ", 1)[-1])
+    return new
+
+
+async def signal_samples(conn: Any, query: SignalQuery) -> list[SignalSample]:
+    """The samples matching `query`, oldest first."""
+    sql, params = samples_sql(query)
+    return [sample_from_row(tuple(r)) for r in await conn.fetch(numbered(sql), *params)]
+
+
+async def signal_events(conn: Any, query: SignalQuery) -> list[SignalEvent]:
+    """The events matching `query`, oldest first."""
+    sql, params = events_sql(query)
+    return [event_from_row(tuple(r)) for r in await conn.fetch(numbered(sql), *params)]
