@@ -112,6 +112,7 @@ def score_one(args: tuple[Path, str, Path, bool]) -> tuple[dict[str, Any], Scena
         started=saved.started,
         measurements=saved.measurements,
         windows=saved.windows,
+        feed=saved.feed,
     )
     (out / f"{name}.score.json").write_text(json.dumps(doc, indent=2))
     return doc, score

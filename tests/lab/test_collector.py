@@ -128,7 +128,10 @@ async def test_a_withdrawal_reaches_a_subscribed_client(bird_socket: str) -> Non
         async with session.ws_connect(url) as ws:
             await ws.send_json({"type": "ris_subscribe", "data": {"prefix": "192.0.2.0/24"}})
             assert (await ws.receive_json(timeout=5))["type"] == "ris_subscribe_ok"
-            await ws.send_json({"type": "ping"})
+            table = await ws.receive_json(timeout=5)  # what the table holds, at once
+            await ws.send_json({"type": "ris_subscribe", "data": {"prefix": "192.0.2.0/26"}})
+            assert (await ws.receive_json(timeout=5))["type"] == "ris_subscribe_ok"
+            await ws.send_json({"type": "ping"})  # the second brought nothing new
             assert (await ws.receive_json(timeout=5))["type"] == "pong"
             await asyncio.to_thread(birdc, bird_socket, "disable", "s4")
             message = await ws.receive_json(timeout=5)
@@ -137,6 +140,10 @@ async def test_a_withdrawal_reaches_a_subscribed_client(bird_socket: str) -> Non
         stop.set()
         await poller
     await collector.control.close()
+    assert table["data"]["announcements"] == [
+        {"next_hop": "", "prefixes": ["192.0.2.0/26", "192.0.2.64/26"]}
+    ], table
+    assert table["data"]["path"] == [64496, 64498] and table["data"]["community"] == [[65535, 666]]
     assert message["type"] == "ris_message", message
     data = message["data"]
     assert data.get("withdrawals") == ["192.0.2.0/26", "192.0.2.64/26"], str(data)  # t4: filtered

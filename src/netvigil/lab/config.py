@@ -3,8 +3,10 @@
 Every web service gets an HTTP(S) target by name (resolved through the lab's resolver),
 a TCP and an ICMP target by address and, for HTTPS, a TLS target; every DNS zone gets a
 DNS target sent to its authoritative server. Hosts with role `control` become control
-targets. Each network carries its AS number, and a topology with a route collector gets
-a `[[bgp]]` feed (`kind = "ris_live"`) reading the collector's websocket. The text is
+targets. Every network hosting a watched service gets a `block` target over the
+addresses that answer there (`<network>-blocks`: the network's `blocks_up` signal).
+Each network carries its AS number, and a topology with a route collector gets a
+`[[bgp]]` feed (`kind = "ris_live"`) reading the collector's websocket. The text is
 TOML that `netvigil.config.parse_config` accepts (a netvigil whose config model has no
 BGP feeds yet gets neither the AS numbers nor the feed).
 """
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLLECTOR_PORT",
+    "address_space",
+    "block_targets",
     "collector_url",
     "detector_config",
     "netvigil_config_text",
@@ -108,6 +112,41 @@ def _targets(topo: Topology, ca_file: str) -> list[dict[str, Any]]:
     return targets
 
 
+BLOCK_REPLY_TIMEOUT_S = 0.5
+"""How long a block round waits for each echo reply (lab round trips are milliseconds)."""
+BLOCK_MAX_PROBES = 6
+"""Echo requests per block per round, at most."""
+
+
+def block_targets(topo: Topology) -> list[dict[str, Any]]:
+    """A `block` target per network hosting a watched service: the addresses that answer
+    pings there (its router's and its hosts'), in one block per network prefix (/24, or
+    the prefix when it is smaller), named `<network>-blocks`, for the network's
+    `blocks_up` signal. Its service is the network's address space (`address_space`)."""
+    watched = {
+        topo.host(s.host).network for s in topo.services if topo.host(s.host).role != "control"
+    }
+    watched |= {topo.host(z.server).network for z in topo.zones}
+    targets: list[dict[str, Any]] = []
+    for net in topo.networks:
+        if net.name not in watched:
+            continue
+        addresses = [str(topo.router4(net.name))]
+        addresses += [str(topo.host4(h.name)) for h in topo.hosts_in(net.name)]
+        targets.append(
+            {"name": f"{net.name}-blocks", "kind": "block", "addresses": addresses,
+             "network": net.name, "block_prefixlen4": max(24, net.prefix4.prefixlen),
+             "max_probes": BLOCK_MAX_PROBES, "reply_timeout_s": BLOCK_REPLY_TIMEOUT_S,
+             "service": address_space(net.name)}
+        )  # fmt: skip
+    return targets
+
+
+def address_space(network: str) -> str:
+    """The service a network's block target belongs to: the network's address space."""
+    return f"{network}-network"
+
+
 def _knows_bgp() -> tuple[bool, bool]:
     """Whether this netvigil's config model takes `[[bgp]]` feeds, and networks' `asn`."""
     from netvigil.config.model import Config, NetworkConfig
@@ -183,7 +222,15 @@ def netvigil_config_text(
                                     "organization": net.organization, "network": net.name,
                                     "country": net.country})
         )  # fmt: skip
-    for target in _targets(topo, ca_file):
+    for block in block_targets(topo):
+        net = topo.network(block["network"])
+        what = f"Address space of {net.description or net.name}"
+        parts.append(
+            _table("[[services]]", {"name": block["service"], "description": what,
+                                    "organization": net.organization, "network": net.name,
+                                    "country": net.country})
+        )  # fmt: skip
+    for target in _targets(topo, ca_file) + block_targets(topo):
         parts.append(_table("[[targets]]", target))
     return "\n\n".join(parts) + "\n"
 
