@@ -187,27 +187,27 @@ def test_short_scenario_run_reports_outcomes_per_fault_window(
 @pytest.mark.timeout(180)
 @pytest.mark.usefixtures("root")
 def test_two_labs_of_one_topology_run_side_by_side(tmp_path: Path, small_topology: Path) -> None:
-    a = lab_up(small_topology, state_dir=tmp_path / "a", prefix="nv-a-")
+    a = lab_up(small_topology, state_dir=tmp_path / "a", prefix="nv-x1-")
     try:
-        b = lab_up(small_topology, state_dir=tmp_path / "b", prefix="nv-b-")
+        b = lab_up(small_topology, state_dir=tmp_path / "b", prefix="nv-x2-")
         try:
-            assert set(own_namespaces(a.topology, "nv-b-")) <= set(list_namespaces("nv-b-"))
+            assert set(own_namespaces(a.topology, "nv-x2-")) <= set(list_namespaces("nv-x2-"))
             a.apply_fault(FaultSpec(kind="shutdown", target="gov", until=60))
             in_a = a.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             in_b = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             assert [m.outcome.value for m in in_a] == ["tcp_timeout"]
             assert [m.outcome.value for m in in_b] == ["ok"]
-            removed = lab_down(state_dir=tmp_path / "a", prefix="nv-a-")
+            removed = lab_down(state_dir=tmp_path / "a", prefix="nv-x1-")
             assert "fault shutdown:gov:0" in removed
-            assert list_namespaces("nv-a-") == []
-            assert set(own_namespaces(b.topology, "nv-b-")) <= set(list_namespaces("nv-b-"))
+            assert list_namespaces("nv-x1-") == []
+            assert set(own_namespaces(b.topology, "nv-x2-")) <= set(list_namespaces("nv-x2-"))
             again = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             assert [m.outcome.value for m in again] == ["ok"]
         finally:
-            lab_down(state_dir=tmp_path / "b", prefix="nv-b-")
+            lab_down(state_dir=tmp_path / "b", prefix="nv-x2-")
     finally:
-        lab_down(state_dir=tmp_path / "a", prefix="nv-a-")
-    assert list_namespaces("nv-b-") == []
+        lab_down(state_dir=tmp_path / "a", prefix="nv-x1-")
+    assert list_namespaces("nv-x2-") == []
 
 
 def test_lab_prefixes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
