@@ -134,7 +134,7 @@ def test_default_lab_up_probe_and_down_leaves_nothing(tmp_path: Path) -> None:
         assert "nv-" not in routes
     finally:
         removed = lab_down(state_dir=tmp_path, topology=lab.topology)
-    assert any(r.startswith("namespace nv-r-gov") for r in removed)
+    assert any(r.startswith(f"namespace {lab.router_ns('gov')}") for r in removed)
     own = own_namespaces(lab.topology)
     assert _leftovers(own) == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
     assert subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout == rules_before
