@@ -69,7 +69,10 @@ def run_report(
     the ground truth, the score, the outcome counts per window) and the score.
     """
     config = detector_config(
-        topology, interval_s=scenario.probe_interval_s, timeout_s=scenario.probe_timeout_s
+        topology,
+        interval_s=scenario.probe_interval_s,
+        timeout_s=scenario.probe_timeout_s,
+        blocks=any(m.kind == "block" for m in measurements),
     )
     reported = detect(measurements, config, started=started, settings=settings, feed=feed)
     score = score_scenario(scenario, reported)
