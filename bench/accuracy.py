@@ -13,6 +13,10 @@ goes into the `## Lab scenarios` section of docs/accuracy.md and the figures int
                                                                           # saved runs through
                                                                           # the current detector
 
+A run saved with its route collector feed (`<name>.feed.jsonl`) is replayed with its
+network plane as `netvigil run` has it (`netvigil.lab.feedreplay`); `--no-feed` replays
+the measurements alone.
+
 Labs run one at a time (every lab uses the same namespace names); `--jobs` scores runs
 in parallel processes. Needs root for the lab; `--rescore` does not.
 """
@@ -95,11 +99,15 @@ def run_all(names: list[str], directory: Path, out: Path) -> list[str]:
     return failed
 
 
-def score_one(args: tuple[Path, str, Path, bool]) -> tuple[dict[str, Any], ScenarioScore]:
+def score_one(
+    args: tuple[Path, str, Path, bool, bool],
+) -> tuple[dict[str, Any], ScenarioScore]:
     """Replay and score one saved run; writes `<name>.score.json` beside it. With
     `derive`, the expectations are those the current ground truth derives from the
-    scenario's faults (for composed scenarios), not those written in its file."""
-    out, name, directory, derive = args
+    scenario's faults (for composed scenarios), not those written in its file. A run
+    saved with its route collector feed is replayed with its network plane, unless
+    `plane` is False (the probes alone: written to `<name>.score-probes.json`)."""
+    out, name, directory, derive, plane = args
     saved = load_saved_run(out, name, scenario_dir=directory)
     scenario = saved.scenario
     if derive:
@@ -112,8 +120,10 @@ def score_one(args: tuple[Path, str, Path, bool]) -> tuple[dict[str, Any], Scena
         started=saved.started,
         measurements=saved.measurements,
         windows=saved.windows,
+        feed=saved.feed if plane else None,
     )
-    (out / f"{name}.score.json").write_text(json.dumps(doc, indent=2))
+    suffix = "score" if plane else "score-probes"
+    (out / f"{name}.{suffix}.json").write_text(json.dumps(doc, indent=2))
     return doc, score
 
 
@@ -337,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         help="score composed (random) scenarios against the ground truth the current code "
         "derives from their faults, not the expectations written when they were composed",
     )
+    parser.add_argument(
+        "--no-feed",
+        action="store_true",
+        help="replay the measurements alone, without the route collector feed and block "
+        "rounds a run recorded (what the probes alone tell)",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -354,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         failed = run_all(names, args.scenarios, out)
         names = [n for n in names if n not in failed]
-    work = [(out, n, args.scenarios, args.derive_truth) for n in names]
+    work = [(out, n, args.scenarios, args.derive_truth, not args.no_feed) for n in names]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             pairs = list(pool.map(score_one, work))

@@ -221,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started=result.started,
         measurements=result.records,
         windows=result.windows,
+        feed=result.feed,
     )
     _tell(doc, out, _write_reports(doc, result, scenario, out))
     _say(f"the lab is down; the demo took {time.monotonic() - t0:.0f}s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from netvigil.lab import Lab, lab_down, lab_up
 
 HERE = Path(__file__).parent
 SMALL = HERE / "small.toml"
+REPO = HERE.parent.parent
+if str(REPO) not in sys.path:  # `bench` (the withdrawal to netvigil run's API), as tests/bench
+    sys.path.append(str(REPO))
 
 
 def require_root() -> None:

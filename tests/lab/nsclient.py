@@ -2,9 +2,11 @@
 
     nsclient.py ris URL SECONDS SUBSCRIPTION_JSON   # RIS Live messages, one JSON line each
     nsclient.py block SECONDS SPEC_JSON             # block probe rounds, one JSON line each
+    nsclient.py poll URL SECONDS                    # a JSON answer each time it changes
 
-Each line carries `received` (time.time() when it arrived) beside the message or round.
-Both stop after SECONDS.
+Each line carries `received` (time.time() when it arrived) beside the message, round or
+answer (`poll` asks every 50 ms; a failed request is a line with `error`). All stop
+after SECONDS.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import json
 import sys
 import time
+import urllib.request
+from typing import Any
 
 import aiohttp
 
@@ -47,9 +51,27 @@ async def block(seconds: float, spec_json: str) -> None:
         await asyncio.sleep(spec.interval_s)
 
 
+def poll(url: str, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    last: Any = None
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2.0) as answer:
+                seen: Any = {"body": json.loads(answer.read())}
+        except (OSError, ValueError) as exc:  # not serving yet, or a bad answer
+            seen = {"error": type(exc).__name__}
+        if seen != last:
+            sys.stdout.write(json.dumps({"received": time.time(), **seen}) + "\n")
+            sys.stdout.flush()
+            last = seen
+        time.sleep(0.05)
+
+
 def main() -> None:
     if sys.argv[1] == "ris":
         asyncio.run(ris(sys.argv[2], float(sys.argv[3]), sys.argv[4]))
+    elif sys.argv[1] == "poll":
+        poll(sys.argv[2], float(sys.argv[3]))
     else:
         asyncio.run(block(float(sys.argv[2]), sys.argv[3]))
 

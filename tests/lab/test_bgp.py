@@ -1,7 +1,8 @@
 """BGP in the small lab: sessions, kernel routes from BIRD, the collector feed, the BGP faults.
 
 The route collector's websocket is only reachable inside the lab, so a client runs in
-the `abroad` vantage's namespace (tests/lab/nsclient.py) and prints what it receives.
+the `abroad` vantage's namespace (tests/lab/nsclient.py) and prints what it receives;
+so does `netvigil run` with its API, for the end-to-end withdrawal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bench.lab_feed_latency import LISTEN, ApiWatch, withdrawals_after
 from netvigil.lab import FaultSpec, Lab
 from netvigil.lab.birdroutes import session_states
 from netvigil.lab.netns import exec_argv
@@ -232,3 +234,25 @@ def test_block_probe_sees_a_dataplane_block_within_a_few_rounds(
     down = [i for i, r in enumerate(after) if r["blocks_up"] == 0 and not r["ok"]]
     assert down and down[0] <= 2, after  # down within three rounds
     assert after[-1]["blocks"]["192.0.2.0/24"]["state"] == "down"
+
+
+def test_netvigil_run_shows_a_withdrawal_within_10_s(small_lab: Lab, applied: list[str]) -> None:
+    # netvigil run in a vantage, its API polled there: the withdrawal the collector reads
+    # must show as the network's visibility falling within 10 s of the feed's timestamp.
+    config = small_lab.write_config("abroad", interval_s=5.0, listen=LISTEN)
+    argv = small_lab.python("netvigil", "run", "-c", str(config), "--plain", "--duration", "120")
+    small_lab.spawn("abroad", "netvigil:run", argv)
+    watch = ApiWatch(small_lab, "abroad", 100.0)
+    try:
+        watch.until(lambda b: b.get("visibility") == 1.0, 60.0)  # started, subscribed
+        called = time.time()
+        apply(small_lab, applied, kind="bgp_withdrawal", target="gov")
+        fell = watch.until(lambda b: (b.get("visibility") or 0.0) < 1.0, 15.0)
+        listed = watch.until(lambda b: bool(withdrawals_after(b, called)), 15.0)
+    finally:
+        watch.stop()
+        small_lab.stop("netvigil:run")
+    [event, *_] = withdrawals_after(listed["body"], called)
+    assert event["prefix"] in (GOV4, "2001:db8:1::/64") and event["peers"] == 1, event
+    assert 0.0 <= fell["received"] - event["t"] < 10.0, (fell, event)
+    assert listed["received"] - event["t"] < 10.0, (listed, event)

@@ -24,6 +24,8 @@ from aiohttp import web
 from netvigil.lab.bird import birdc
 from netvigil.lab.birdroutes import BirdControl, Peer, Route, parse_routes, updates
 from netvigil.lab.collector import Collector, Subscription
+from netvigil.lab.feedrecord import FeedRecorder
+from netvigil.lab.feedreplay import load_feed
 
 CONFIG = """
 router id 192.0.2.1;
@@ -128,7 +130,10 @@ async def test_a_withdrawal_reaches_a_subscribed_client(bird_socket: str) -> Non
         async with session.ws_connect(url) as ws:
             await ws.send_json({"type": "ris_subscribe", "data": {"prefix": "192.0.2.0/24"}})
             assert (await ws.receive_json(timeout=5))["type"] == "ris_subscribe_ok"
-            await ws.send_json({"type": "ping"})
+            table = await ws.receive_json(timeout=5)  # what the table holds, at once
+            await ws.send_json({"type": "ris_subscribe", "data": {"prefix": "192.0.2.0/26"}})
+            assert (await ws.receive_json(timeout=5))["type"] == "ris_subscribe_ok"
+            await ws.send_json({"type": "ping"})  # the second brought nothing new
             assert (await ws.receive_json(timeout=5))["type"] == "pong"
             await asyncio.to_thread(birdc, bird_socket, "disable", "s4")
             message = await ws.receive_json(timeout=5)
@@ -137,8 +142,46 @@ async def test_a_withdrawal_reaches_a_subscribed_client(bird_socket: str) -> Non
         stop.set()
         await poller
     await collector.control.close()
+    assert table["data"]["announcements"] == [
+        {"next_hop": "", "prefixes": ["192.0.2.0/26", "192.0.2.64/26"]}
+    ], table
+    assert table["data"]["path"] == [64496, 64498] and table["data"]["community"] == [[65535, 666]]
     assert message["type"] == "ris_message", message
     data = message["data"]
     assert data.get("withdrawals") == ["192.0.2.0/26", "192.0.2.64/26"], str(data)  # t4: filtered
     assert data["peer"] == "203.0.113.1" and data["host"] == "collector"
     assert error["type"] == "ris_error"
+
+
+async def test_the_recorder_keeps_what_a_subscriber_gets_with_times(
+    bird_socket: str, tmp_path: Path
+) -> None:
+    collector = Collector(BirdControl(bird_socket), PEERS, host="collector", interval_s=0.1)
+    stop, done = asyncio.Event(), asyncio.Event()
+    path = tmp_path / "feed.jsonl"
+    async with serving(collector) as url:
+        await collector.poll_once()
+        poller = asyncio.create_task(collector.run(stop))
+        with path.open("a", encoding="utf-8") as stream:
+            subscribe = [{"type": "ris_subscribe", "data": {"prefix": "192.0.2.0/24"}}]
+            recorder = FeedRecorder(url, subscribe, stream)
+            recording = asyncio.create_task(recorder.run(done))
+            while recorder.messages < 2:  # the answer, then the table
+                await asyncio.sleep(0.05)
+            before = time.time()
+            await asyncio.to_thread(birdc, bird_socket, "disable", "s4")
+            while recorder.messages < 3:
+                await asyncio.sleep(0.05)
+            done.set()
+            await recording
+        stop.set()
+        await poller
+    await collector.control.close()
+    lines = load_feed(path)
+    assert lines[0].state == "connected"
+    messages = [line.message for line in lines if line.message is not None]
+    assert [m["type"] for m in messages] == ["ris_subscribe_ok", "ris_message", "ris_message"]
+    assert messages[1]["data"]["announcements"][0]["prefixes"] == ["192.0.2.0/26", "192.0.2.64/26"]
+    withdrawn = lines[-1]
+    assert withdrawn.message is not None and withdrawn.received >= before
+    assert withdrawn.message["data"]["withdrawals"] == ["192.0.2.0/26", "192.0.2.64/26"]

@@ -347,7 +347,7 @@ def test_defensive_withdrawal_expects_the_flood_then_the_withdrawal() -> None:
         kind="defensive_withdrawal", target="gov", at=10, until=100, withdraw_after_s=30
     )
     phases = [(e.cause, e.start, e.end) for e in expectations_for(topo, flood_then_gone)]
-    assert phases == [("volumetric_ddos", 10, 40), ("route_withdrawal", 40, 100)]
+    assert phases == [("volumetric_ddos", 10, 40), ("ddos_mitigation", 40, 100)]
     never_withdrawn = flood_then_gone.model_copy(update={"withdraw_after_s": 200})
     assert [e.cause for e in expectations_for(topo, never_withdrawn)] == ["volumetric_ddos"]
     assert not FAULTS["defensive_withdrawal"].fits(topo, "isp")  # no shaped uplink to congest

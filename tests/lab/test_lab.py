@@ -134,7 +134,7 @@ def test_default_lab_up_probe_and_down_leaves_nothing(tmp_path: Path) -> None:
         assert "nv-" not in routes
     finally:
         removed = lab_down(state_dir=tmp_path, topology=lab.topology)
-    assert any(r.startswith("namespace nv-r-gov") for r in removed)
+    assert any(r.startswith(f"namespace {lab.router_ns('gov')}") for r in removed)
     own = own_namespaces(lab.topology)
     assert _leftovers(own) == {"namespaces": [], "root links": [], "etc": [], "root rules": []}
     assert subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout == rules_before
@@ -187,27 +187,27 @@ def test_short_scenario_run_reports_outcomes_per_fault_window(
 @pytest.mark.timeout(180)
 @pytest.mark.usefixtures("root")
 def test_two_labs_of_one_topology_run_side_by_side(tmp_path: Path, small_topology: Path) -> None:
-    a = lab_up(small_topology, state_dir=tmp_path / "a", prefix="nv-ta-")
+    a = lab_up(small_topology, state_dir=tmp_path / "a", prefix="nv-x1-")
     try:
-        b = lab_up(small_topology, state_dir=tmp_path / "b", prefix="nv-tb-")
+        b = lab_up(small_topology, state_dir=tmp_path / "b", prefix="nv-x2-")
         try:
-            assert set(own_namespaces(a.topology, "nv-tb-")) <= set(list_namespaces("nv-tb-"))
+            assert set(own_namespaces(a.topology, "nv-x2-")) <= set(list_namespaces("nv-x2-"))
             a.apply_fault(FaultSpec(kind="shutdown", target="gov", until=60))
             in_a = a.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             in_b = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             assert [m.outcome.value for m in in_a] == ["tcp_timeout"]
             assert [m.outcome.value for m in in_b] == ["ok"]
-            removed = lab_down(state_dir=tmp_path / "a", prefix="nv-ta-")
+            removed = lab_down(state_dir=tmp_path / "a", prefix="nv-x1-")
             assert "fault shutdown:gov:0" in removed
-            assert list_namespaces("nv-ta-") == []
-            assert set(own_namespaces(b.topology, "nv-tb-")) <= set(list_namespaces("nv-tb-"))
+            assert list_namespaces("nv-x1-") == []
+            assert set(own_namespaces(b.topology, "nv-x2-")) <= set(list_namespaces("nv-x2-"))
             again = b.probe("home", targets=["portal-tcp"], timeout_s=1.5)
             assert [m.outcome.value for m in again] == ["ok"]
         finally:
-            lab_down(state_dir=tmp_path / "b", prefix="nv-tb-")
+            lab_down(state_dir=tmp_path / "b", prefix="nv-x2-")
     finally:
-        lab_down(state_dir=tmp_path / "a", prefix="nv-ta-")
-    assert list_namespaces("nv-tb-") == []
+        lab_down(state_dir=tmp_path / "a", prefix="nv-x1-")
+    assert list_namespaces("nv-x2-") == []
 
 
 def test_lab_prefixes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,6 +132,7 @@ def _play(
         started=result.started,
         measurements=result.records,
         windows=result.windows,
+        feed=result.feed,
     )
     doc["scenario_file"] = str(path)
     return doc, score

@@ -19,7 +19,13 @@ change to the subscribed clients as RIS Live messages at `ws://ADDR:PORT/v1/ws/`
 A client gets nothing before it subscribes; `ris_subscribe` takes the RIS Live filters
 `host`, `type`, `peer`, `path` (ASNs separated by commas, `^` anchoring the first and
 `$` the last), `prefix` (one or a list) with `moreSpecific` (default true) and
-`lessSpecific` (default false); `{}` subscribes to everything.
+`lessSpecific` (default false); `{}` subscribes to everything. Right after
+`ris_subscribe_ok` a subscription gets what the table holds that passes it: a
+RIS_PEER_STATE `connected` for each session up and the routes as UPDATE announcements
+(stamped with the time of the last reading), the way a BGP speaker sends its table when
+a session opens. RIPE's RIS Live sends no table (a client reads a RIB dump for that);
+without it a client that subscribes after the lab has converged would know no route, so
+the first withdrawal would tell it nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_network
 from typing import Any
@@ -161,6 +167,8 @@ class Collector:
         self.table: dict[tuple[str, str], Route] = {}
         self.states: dict[str, bool] = {}
         self.clients: set[_Client] = set()
+        self.read_at: float | None = None
+        """When the table was last read (None: not yet)."""
         self._counter: Iterator[int] = itertools.count(1)
 
     async def poll_once(self) -> list[dict[str, Any]]:
@@ -180,8 +188,32 @@ class Collector:
         )
         self.table = routes
         self.states = {proto: states.get(proto, False) for proto in self.peers}
+        self.read_at = now
         self.publish(messages)
         return messages
+
+    def snapshot(
+        self, subscription: Subscription, already: Sequence[Subscription] = ()
+    ) -> list[dict[str, Any]]:
+        """What the last reading holds that passes `subscription` and none of `already`
+        (the client's earlier ones, which brought it): a `connected` peer state per
+        session up, then its routes as announcements."""
+        if self.read_at is None:
+            return []
+        now = self.read_at
+        messages = [
+            peer_state(peer, up=True, host=self.host, now=now, number=next(self._counter))
+            for proto, peer in sorted(self.peers.items())
+            if self.states.get(proto)
+        ]
+        messages += updates(
+            {}, self.table, self.peers, host=self.host, now=now, counter=self._counter
+        )
+        return [
+            m
+            for m in messages
+            if subscription.matches(m["data"]) and not any(s.matches(m["data"]) for s in already)
+        ]
 
     def publish(self, messages: list[dict[str, Any]]) -> None:
         """Queue each message for every client with a subscription it passes."""
@@ -218,9 +250,15 @@ class Collector:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                reply = self._answer(client, msg.data)
-                if reply is not None:
-                    await ws.send_json(reply)
+                # Replies go through the client's queue, so a subscription's table follows
+                # its `ris_subscribe_ok` and comes before any later change.
+                for reply in self._answer(client, msg.data):
+                    try:
+                        client.queue.put_nowait(reply)
+                    except asyncio.QueueFull:
+                        log.warning("client too slow; disconnecting it")
+                        self.clients.discard(client)
+                        break
         finally:
             self.clients.discard(client)
             sender.cancel()
@@ -228,23 +266,27 @@ class Collector:
                 await sender
         return ws
 
-    def _answer(self, client: _Client, text: str) -> dict[str, Any] | None:
+    def _answer(self, client: _Client, text: str) -> list[dict[str, Any]]:
+        """The messages that answer one client message, in order."""
         try:
             request = json.loads(text)
             kind, data = request.get("type"), request.get("data") or {}
             if kind == "ping":
-                return {"type": "pong", "data": None}
+                return [{"type": "pong", "data": None}]
             if kind == "ris_subscribe":
-                client.subscriptions.append(Subscription.from_data(data))
-                return {"type": "ris_subscribe_ok", "data": {"subscription": data,
-                                                             "socketOptions": {}}}  # fmt: skip
+                subscription = Subscription.from_data(data)
+                table = self.snapshot(subscription, client.subscriptions)
+                client.subscriptions.append(subscription)
+                ok = {"type": "ris_subscribe_ok", "data": {"subscription": data,
+                                                           "socketOptions": {}}}  # fmt: skip
+                return [ok, *table]
             if kind == "ris_unsubscribe":
                 gone = Subscription.from_data(data)
                 client.subscriptions = [s for s in client.subscriptions if s != gone]
-                return None
-            return {"type": "ris_error", "data": {"message": f"unknown message type {kind!r}"}}
+                return []
+            return [{"type": "ris_error", "data": {"message": f"unknown message type {kind!r}"}}]
         except (ValueError, AttributeError, TypeError) as exc:
-            return {"type": "ris_error", "data": {"message": f"cannot read message: {exc}"}}
+            return [{"type": "ris_error", "data": {"message": f"cannot read message: {exc}"}}]
 
     async def _send(self, client: _Client) -> None:
         while True:

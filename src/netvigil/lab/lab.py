@@ -366,26 +366,43 @@ class Lab:
     # --- netvigil --------------------------------------------------------------
 
     def netvigil_config(
-        self, vantage: str | None = None, *, interval_s: float = 5.0, timeout_s: float = 3.0
+        self,
+        vantage: str | None = None,
+        *,
+        interval_s: float = 5.0,
+        timeout_s: float = 3.0,
+        listen: str | None = None,
     ) -> str:
-        """A netvigil config (TOML text) watching every service of this lab from `vantage`."""
+        """A netvigil config (TOML text) watching every service of this lab from `vantage`;
+        with `listen` (HOST:PORT) for `netvigil run` serving its API there (store
+        `<state>/netvigil-<vantage>.db`)."""
+        db = "netvigil.db" if listen is None else f"netvigil-{vantage or 'monitor'}.db"
         return netvigil_config_text(
             self.topology,
             vantage=vantage,
             ca_file=str(self.ca_file),
             interval_s=interval_s,
             timeout_s=timeout_s,
-            store_path=str(self.state_dir / "netvigil.db"),
+            store_path=str(self.state_dir / db),
             bgp_url=self.collector_url,
+            listen=listen,
         )
 
     def write_config(
-        self, vantage: str, *, interval_s: float = 5.0, timeout_s: float = 3.0
+        self,
+        vantage: str,
+        *,
+        interval_s: float = 5.0,
+        timeout_s: float = 3.0,
+        listen: str | None = None,
     ) -> Path:
-        """Write the netvigil config for `vantage` into the state dir; returns its path."""
+        """Write the netvigil config for `vantage` (see `netvigil_config`) into the state
+        dir; returns its path."""
         path = self.state_dir / "config" / f"{vantage}.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.netvigil_config(vantage, interval_s=interval_s, timeout_s=timeout_s))
+        text = self.netvigil_config(vantage, interval_s=interval_s, timeout_s=timeout_s,
+                                    listen=listen)  # fmt: skip
+        path.write_text(text)
         return path
 
     def probe(

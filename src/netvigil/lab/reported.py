@@ -7,7 +7,7 @@ reported[0].shown                                      # the cause each event to
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -15,9 +15,11 @@ from netvigil.cause import Evidence
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
 from netvigil.incident import EventKind, Incident, IncidentEvent
+from netvigil.lab.feedreplay import FeedLine, PlaneReplay
 from netvigil.model import Measurement
 
 __all__ = [
+    "EventLog",
     "Reported",
     "Shown",
     "detect",
@@ -118,9 +120,12 @@ def reported_from_incidents(
     opened: dict[str, float] | None = None,
     shown: dict[str, list[Shown]] | None = None,
     evidence_lines: int = 5,
+    unscored: Collection[str] = (),
 ) -> list[Reported]:
     """Turn detector incidents into `Reported` with offsets from `started`; `opened` and
-    `shown` (by incident id) are when each was opened and what its events told."""
+    `shown` (by incident id) are when each was opened and what its events told.
+    Services in `unscored` (a network's address space, watched by a block target) are
+    left out of the services: the ground truth names services, not address space."""
     opened = opened or {}
     shown = shown or {}
     out: list[Reported] = []
@@ -131,7 +136,7 @@ def reported_from_incidents(
                 id=inc.id,
                 cause=inc.cause.value,
                 confidence=inc.confidence,
-                services=sorted(inc.services),
+                services=sorted(set(inc.services) - set(unscored)),
                 vantages=sorted(inc.vantages),
                 vantage=inc.vantage,
                 start=inc.start - started,
@@ -149,6 +154,43 @@ def reported_from_incidents(
     return out
 
 
+class EventLog:
+    """An incident event sink keeping when each incident was opened and what each of its
+    events told of its cause (offsets from `started`)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.opened: dict[str, float] = {}
+        self.shown: dict[str, list[Shown]] = {}
+
+    def submit(self, event: IncidentEvent) -> None:
+        """Note one event."""
+        inc = event.incident
+        if event.kind is EventKind.OPENED:
+            self.opened.setdefault(inc.id, event.ts)
+        step = Shown(
+            event.ts - self.started, inc.cause.value, inc.confidence, inc.confirmed_at is None
+        )
+        self.shown.setdefault(inc.id, []).append(step)
+
+    def note(self, events: Iterable[IncidentEvent]) -> None:
+        """Note several events, in order."""
+        for event in events:
+            self.submit(event)
+
+    def reported(
+        self, incidents: Iterable[Incident], *, unscored: Collection[str] = ()
+    ) -> list[Reported]:
+        """`incidents` as `Reported`, with what this log saw of them."""
+        return reported_from_incidents(
+            incidents,
+            started=self.started,
+            opened=self.opened,
+            shown=self.shown,
+            unscored=unscored,
+        )
+
+
 def detect(
     measurements: Iterable[Measurement],
     config: Config,
@@ -156,24 +198,27 @@ def detect(
     started: float,
     lateness_s: float = 30.0,
     settings: DetectorSettings | None = None,
+    feed: Sequence[FeedLine] | None = None,
 ) -> list[Reported]:
     """Run the live detector over recorded measurements (as `netvigil.replay` does) and
-    return its incidents, with when each was opened and what each of its events told."""
+    return its incidents, with when each was opened and what each of its events told.
+
+    With `feed` (a run's recorded route collector feed, possibly empty) the network plane
+    is replayed beside them as `netvigil run` has it (`netvigil.lab.feedreplay`): the feed
+    and the block rounds reach attribution, and a network whose signals alarm gets its
+    own incident; the detector then waits the config's `lateness_s` as `netvigil run`
+    does, so it knows of the network plane what `netvigil run` would have known.
+    """
+    log = EventLog(started)
+    unscored = {t.service for t in config.targets if t.kind == "block" and t.service}
+    if feed is not None:
+        replay = PlaneReplay(
+            config, log.submit, lateness_s=config.detect.lateness_s, settings=settings
+        )
+        replay.play(measurements, feed)
+        return log.reported(replay.detection.detector.incidents(), unscored=unscored)
     detector = Detector(config, lateness_s=lateness_s, settings=settings)
-    opened: dict[str, float] = {}
-    shown: dict[str, list[Shown]] = {}
-
-    def note(events: Iterable[IncidentEvent]) -> None:
-        for ev in events:
-            inc = ev.incident
-            if ev.kind is EventKind.OPENED:
-                opened.setdefault(inc.id, ev.ts)
-            step = Shown(ev.ts - started, inc.cause.value, inc.confidence, inc.confirmed_at is None)
-            shown.setdefault(inc.id, []).append(step)
-
     for m in sorted(measurements, key=lambda m: (m.ts, m.id)):
-        note(detector.feed(m))
-    note(detector.flush())
-    return reported_from_incidents(
-        detector.incidents(), started=started, opened=opened, shown=shown
-    )
+        log.note(detector.feed(m))
+    log.note(detector.flush())
+    return log.reported(detector.incidents(), unscored=unscored)

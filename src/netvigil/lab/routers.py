@@ -5,7 +5,8 @@
 Each BIRD runs in its namespace as a lab process (`bird:<network>`, `bird:collector`)
 with its config written from `netvigil.lab.bird`; the collector's feed
 (`netvigil.lab.collector`, process `collector:feed`) starts once the sessions are up and
-is waited for until it listens.
+is waited for until it listens. The feed names both of the collector's sessions (IPv4
+and IPv6) by the router's IPv4 address: one peer, as one multiprotocol session is.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def _start_feed(lab: Lab) -> None:
             "--port", str(COLLECTOR_PORT), "--host", host.name, "--peer", peer4]  # fmt: skip
     r6 = topo.router6(host.network)
     if r6 is not None and topo.host6(host.name) is not None:
-        argv += ["--peer", f"{bird.COLLECTOR_PEER}6={r6},{peer_as}"]
+        # One peer, as a multiprotocol session carrying both families shows on RIS: its
+        # routes of both families count for one peer's view (visibility 1, not 1/2).
+        argv += ["--peer", f"{bird.COLLECTOR_PEER}6={topo.router4(host.network)},{peer_as}"]
     key = "collector:feed"
     lab.spawn(host.name, key, lab.python("netvigil.lab.collector", *argv))
     lab.wait_listening(host.name, COLLECTOR_PORT, key=key)

@@ -21,8 +21,9 @@ A scenario file (TOML, in `scenarios/`):
 
 or, for a run where nothing may be flagged, `[[expect]]` with `incident = false`.
 
-`run_scenario()` brings the lab up, starts an agent in every vantage namespace, applies
-and clears the faults on time, collects the measurements, tears the lab down (also on
+`run_scenario()` brings the lab up, starts an agent in every vantage namespace (and,
+when the topology has a route collector, a recorder of its feed), applies and clears the
+faults on time, collects the measurements and the feed, tears the lab down (also on
 Ctrl-C or an error) and returns a ScenarioResult: which outcomes each vantage saw for
 each service during each fault window.
 """
@@ -47,6 +48,7 @@ from netvigil.errors import ConfigError, LabError
 from netvigil.lab import netns
 from netvigil.lab.config import target_names
 from netvigil.lab.faults import FAULTS, FaultSpec, target_sort
+from netvigil.lab.feedreplay import FeedLine, load_feed
 from netvigil.lab.lab import Lab, default_prefix, default_state_dir
 from netvigil.lab.lifecycle import lab_down, lab_up
 from netvigil.lab.topology import Topology, load_topology
@@ -65,6 +67,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FEED_RECORDER = "feed:record"
+"""The lab process recording the route collector's feed during a scenario."""
+FEED_READY_S = 10.0
+"""How long the recorder may take to connect and subscribe."""
 
 
 class _CauseByKind(Mapping[str, str | None]):
@@ -203,6 +210,8 @@ class ScenarioResult:
     """The measurements themselves (not part of the JSON form)."""
     topology: Topology | None = field(default=None, repr=False)
     """The topology the run used (not part of the JSON form)."""
+    feed: list[FeedLine] | None = field(default=None, repr=False)
+    """The route collector feed as recorded (None: the topology has no collector)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,7 +271,10 @@ class ScenarioRunner:
     `sleep` and `wall` are injectable for tests; `progress` receives progress lines;
     `on_start(lab, started)` is called once the agents run and the clock starts (the live
     view uses it with a `sleep` that watches the measurements while it waits). The lab's
-    namespaces start with `prefix` (default: $NETVIGIL_LAB_PREFIX or `nv-`).
+    namespaces start with `prefix` (default: $NETVIGIL_LAB_PREFIX or `nv-`). With a
+    route collector in the topology, a recorder (`netvigil.lab.feedrecord`) in the
+    collector's namespace keeps what `netvigil run` would receive of its feed, from
+    before the clock starts (the table a subscription gets) to the end.
     """
 
     def __init__(
@@ -308,6 +320,7 @@ class ScenarioRunner:
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
+        feed_path = self._record_feed(lab)
         for v in vantages:
             config = lab.write_config(
                 v, interval_s=sc.probe_interval_s, timeout_s=sc.probe_timeout_s
@@ -340,8 +353,12 @@ class ScenarioRunner:
             lab.clear_all_faults()
             for v in vantages:
                 lab.stop(f"agent:{v}")
+            lab.stop(FEED_RECORDER)
         measurements = self._collect(out, vantages)
         measurements = [m for m in measurements if started <= m.ts < started + sc.duration_s]
+        feed = None
+        if feed_path is not None:
+            feed = [f for f in load_feed(feed_path) if f.received < started + sc.duration_s]
         service_of = {
             t: (s or "control") for s, names in target_names(lab.topology).items() for t in names
         }
@@ -357,6 +374,7 @@ class ScenarioRunner:
             measurements=len(measurements),
             records=measurements,
             topology=lab.topology,
+            feed=feed,
         )
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,7 +392,31 @@ class ScenarioRunner:
             (self.out_dir / f"{sc.name}.topology.json").write_text(
                 json.dumps(lab.topology.model_dump(mode="json"), indent=2)
             )
+            if feed is not None:
+                with (self.out_dir / f"{sc.name}.feed.jsonl").open("w", encoding="utf-8") as fh:
+                    for line in feed:
+                        fh.write(json.dumps(feed_line_json(line)) + "\n")
         return result
+
+    def _record_feed(self, lab: Lab) -> Path | None:
+        """Start the feed recorder in the collector's namespace and wait until it has
+        subscribed (at most `FEED_READY_S`); its file, or None without a collector."""
+        topo = lab.topology
+        if not topo.collectors or lab.collector_url is None:
+            return None
+        host = topo.collectors[0].name
+        config = lab.write_config(host, interval_s=self.scenario.probe_interval_s)
+        path = lab.state_dir / "feed" / "collector.jsonl"
+        path.unlink(missing_ok=True)
+        argv = lab.python("netvigil.lab.feedrecord", "--config", str(config), "--out", str(path),
+                          "--duration", f"{self.scenario.duration_s + 10:g}")  # fmt: skip
+        lab.spawn(host, FEED_RECORDER, argv)
+        deadline = time.monotonic() + FEED_READY_S
+        while time.monotonic() < deadline:
+            if path.exists() and '"connected"' in path.read_text(encoding="utf-8"):
+                return path
+            time.sleep(0.1)
+        raise LabError(f"the feed recorder did not connect to {lab.collector_url} in time")
 
     @staticmethod
     def _collect(out: Path, vantages: list[str]) -> list[Measurement]:
@@ -387,6 +429,16 @@ class ScenarioRunner:
                 if line.strip():
                     rows.append(json.loads(line))
         return measurement_list_adapter.validate_python(rows)
+
+
+def feed_line_json(line: FeedLine) -> dict[str, Any]:
+    """A recorded feed line as `netvigil.lab.feedrecord` writes it."""
+    if line.message is not None:
+        return {"received": line.received, "message": line.message}
+    row: dict[str, Any] = {"received": line.received, "state": line.state}
+    if line.error:
+        row["error"] = line.error
+    return row
 
 
 def check_intact(lab: Lab, vantages: list[str]) -> None:

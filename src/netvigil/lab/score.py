@@ -18,6 +18,7 @@ from typing import Any
 from netvigil.detect.detector import DetectorSettings
 from netvigil.errors import LabError
 from netvigil.lab.config import detector_config
+from netvigil.lab.feedreplay import FeedLine, load_feed
 from netvigil.lab.matching import ExpectationScore, ScenarioScore, score_scenario
 from netvigil.lab.reported import Reported, Shown, detect, reported_from_incidents, top_evidence
 from netvigil.lab.scenario import Scenario, load_scenario, topology_for
@@ -59,16 +60,21 @@ def run_report(
     measurements: Sequence[Measurement],
     windows: list[dict[str, Any]] | None = None,
     settings: DetectorSettings | None = None,
+    feed: Sequence[FeedLine] | None = None,
 ) -> tuple[dict[str, Any], ScenarioScore]:
-    """Replay a run's measurements through the detector and score it.
+    """Replay a run's measurements (and, with `feed`, its recorded route collector feed
+    and block rounds: `netvigil.lab.feedreplay`) through the detector and score it.
 
     Returns the JSON document `netvigil lab run --json` writes (what netvigil reported,
     the ground truth, the score, the outcome counts per window) and the score.
     """
     config = detector_config(
-        topology, interval_s=scenario.probe_interval_s, timeout_s=scenario.probe_timeout_s
+        topology,
+        interval_s=scenario.probe_interval_s,
+        timeout_s=scenario.probe_timeout_s,
+        blocks=any(m.kind == "block" for m in measurements),
     )
-    reported = detect(measurements, config, started=started, settings=settings)
+    reported = detect(measurements, config, started=started, settings=settings, feed=feed)
     score = score_scenario(scenario, reported)
     doc: dict[str, Any] = {
         "scenario": scenario.name,
@@ -77,6 +83,7 @@ def run_report(
         "duration_s": scenario.duration_s,
         "probe_interval_s": scenario.probe_interval_s,
         "measurements": len(measurements),
+        "network_plane": feed is not None,
         "faults": [f.model_dump(mode="json") for f in scenario.fault],
         "incidents": [r.to_json() for r in reported],
         "expected": [
@@ -97,10 +104,13 @@ class SavedRun:
     started: float
     measurements: list[Measurement]
     windows: list[dict[str, Any]]
+    feed: list[FeedLine] | None = None
+    """The recorded route collector feed (`<name>.feed.jsonl`), None when not recorded."""
 
 
 def load_saved_run(directory: Path, name: str, *, scenario_dir: Path | None = None) -> SavedRun:
-    """Read `<name>.result.json` and `<name>.measurements.jsonl` from `directory`.
+    """Read `<name>.result.json`, `<name>.measurements.jsonl` and, when there,
+    `<name>.feed.jsonl` from `directory`.
 
     The scenario and topology come from the copies saved beside them, else from
     `scenario_dir/<name>.toml` and the topology it names. Raises LabError when the run
@@ -125,10 +135,12 @@ def load_saved_run(directory: Path, name: str, *, scenario_dir: Path | None = No
         topology = Topology.model_validate_json(saved_topology.read_text(encoding="utf-8"))
     else:
         topology = load_topology(topology_for(scenario, scenario_file))
+    feed_path = directory / f"{name}.feed.jsonl"
     return SavedRun(
         scenario=scenario,
         topology=topology,
         started=float(result["started"]),
         measurements=measurement_list_adapter.validate_python(rows),
         windows=list(result.get("windows") or []),
+        feed=load_feed(feed_path) if feed_path.exists() else None,
     )

@@ -6,6 +6,7 @@ this rule says nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
 
 __all__ = ["DDoSMitigationRule"]
+
+_COMMUNITY = re.compile(r"\b\d+:\d+\b")
+"""A community in an event's detail ("65535:666", or "blackhole community 65535:666 from
+2 peers" as the BGP feed words it): the rule names the community once, in brackets."""
 
 
 class DDoSMitigationRule:
@@ -48,7 +53,8 @@ def _weigh_rtbh(window: EvidenceWindow, facts: NetworkPlaneFacts, verdict: Verdi
         return
     e = hosts[0]
     seen = f"seen by {e.peers} of {e.peers_total} peers " if e.peers_total else ""
-    community = f" ({e.detail})" if e.detail else ""
+    named = _COMMUNITY.search(e.detail)
+    community = f" ({named.group(0)})" if named else ""
     verdict.add(
         window.weight("mitigation.rtbh"),
         Topic.ROUTING,

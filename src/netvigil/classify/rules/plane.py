@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "blackholed_hosts",
     "flood_before",
+    "flood_until_complete",
     "host_route",
     "widest_withdrawal",
     "withdrawal_words",
@@ -67,8 +68,10 @@ def blackholed_hosts(facts: NetworkPlaneFacts) -> list[SignalEvent]:
 
 
 def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
-    """Signs of a flood before the onset (latency, loss, jitter against the baseline):
-    their strength in [0, 1] and their words; None when there were none."""
+    """Signs of a flood before the routes went: before the onset (latency, loss, jitter
+    against the baseline) or, in an incident that began as the flood, since the onset
+    until no probe got through any more (`flood_until_complete`): their strength in
+    [0, 1] and their words; None when there were none."""
     f = window.features
     if f.latency_ratio >= 1.5:
         return (
@@ -83,4 +86,20 @@ def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
             min(1.0, (f.jitter_ratio - 1) / 4),
             f"jitter before onset {latency(f.jitter_pre_s)} vs baseline {latency(f.jitter_base_s)}",
         )
-    return None
+    return flood_until_complete(window)
+
+
+def flood_until_complete(window: EvidenceWindow) -> tuple[float, str] | None:
+    """A flood inside the incident before its loss became complete: part of the probes
+    lost (5-95 %) and those answered slow (p95 latency since onset x1.5 the baseline or
+    more). A withdrawal that follows is the operator's answer to the flood it was part
+    of, not a loss that came alone."""
+    f = window.features
+    partial = 0.05 <= f.loss_before_complete < 0.95
+    if not partial or f.latency_post_ratio < 1.5:
+        return None
+    return (
+        min(1.0, (f.latency_post_ratio - 1) / 2),
+        f"before no probe got through, {share(f.loss_before_complete)} were lost and those "
+        f"answered took x{f.latency_post_ratio:.1f} their usual time",
+    )

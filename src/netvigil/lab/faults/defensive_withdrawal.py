@@ -38,7 +38,8 @@ class DefensiveWithdrawal(Fault[FloodThenWithdrawal]):
     kind = "defensive_withdrawal"
     target = "network"
     cause = Cause.VOLUMETRIC_DDOS
-    """What starts it; the withdrawal that follows is the operator's answer to it."""
+    """What starts it; the withdrawal that follows is the operator's answer to it, a
+    mitigation (`ddos_mitigation`: its own phase, see `phases`)."""
     record_type = FloodThenWithdrawal
     needs_uplink = True
 
@@ -47,7 +48,7 @@ class DefensiveWithdrawal(Fault[FloodThenWithdrawal]):
         withdrawn = spec.at + spec.withdraw_after_s
         if withdrawn >= spec.until:
             return [(cls.cause, spec.at, spec.until)]
-        return [(cls.cause, spec.at, withdrawn), (Cause.ROUTE_WITHDRAWAL, withdrawn, spec.until)]
+        return [(cls.cause, spec.at, withdrawn), (Cause.DDOS_MITIGATION, withdrawn, spec.until)]
 
     @classmethod
     def fits(cls, topology: Topology, target: str) -> bool:

@@ -21,9 +21,9 @@ __all__ = ["Rtbh"]
 class Rtbh(Fault[ProtocolsToggled]):
     kind = "rtbh"
     target = "service"
-    cause = Cause.ROUTE_WITHDRAWAL
-    """The service's route is gone from the upstream's table (a black hole stands for
-    it): the closest of the causes for a blackholed address."""
+    cause = Cause.DDOS_MITIGATION
+    """Traffic to the address dropped upstream on its operator's request: what RTBH is
+    for (the probes alone see a silent drop; the community on the feed names it)."""
     record_type = ProtocolsToggled
 
     def apply(self, host: LabHost) -> ProtocolsToggled:

@@ -1,0 +1,88 @@
+"""A withdrawal inside an incident that began as a flood is the operator's answer to the
+flood (`ddos_mitigation`), whether or not the flood was visible before the incident's
+onset; the same withdrawal after clean probes stays a `route_withdrawal`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+from classify.test_causes import _explain
+from detect.streams import ONSET, Behaviour, Probe, World, confirmed, gov, healthy
+from netvigil.cause import Cause
+from netvigil.detect.detector import Detector
+from netvigil.evidence import NetworkPlaneFacts
+from netvigil.incident import Incident
+from netvigil.outcome import Outcome, Phase
+from netvigil.signal import SignalEvent
+
+CUT = ONSET + 300.0
+"""When the network's routes are withdrawn."""
+UNREACHABLE = Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+
+ROUTED = NetworkPlaneFacts(networks=("gov",), visibility_now=1.0, visibility_before=1.0, peers=1)
+WITHDRAWN = replace(
+    ROUTED,
+    visibility_now=0.0,
+    withdrawals=(
+        SignalEvent("gov", "withdrawal", CUT + 1.0, prefix="192.0.2.0/26", peers=1, peers_total=1),
+    ),
+    down=True,
+)
+
+
+class TimedPlane:
+    """The network plane of gov: routed until the withdrawal is known, withdrawn after."""
+
+    def facts(
+        self, networks: Sequence[str], *, onset: float, now: float
+    ) -> NetworkPlaneFacts | None:
+        if "gov" not in networks:
+            return None
+        return WITHDRAWN if now >= CUT + 1.0 else ROUTED
+
+
+def _abrupt_flood_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """From ONSET a flood at once (half the probes lost, the others ten times slower,
+    nothing before it), from CUT no route."""
+    if gov(target) and ts >= CUT:
+        return UNREACHABLE
+    if gov(target) and ts >= ONSET:
+        if rng.random() < 0.5:
+            return Probe(Outcome.TCP_TIMEOUT, None, phase=Phase.CONNECT)
+        latency = rng.uniform(0.2, 0.4)
+        return Probe(Outcome.OK, latency, ttfb=latency + 0.03)
+    return healthy(ts, vantage, target, rng)
+
+
+def _cut_alone(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    if gov(target) and ts >= CUT:
+        return UNREACHABLE
+    return healthy(ts, vantage, target, rng)
+
+
+def _only(behaviour: Behaviour) -> Incident:
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()
+    detector.feed_many(world.stream(behaviour, end=CUT + 400.0))
+    detector.flush()
+    incidents = confirmed(detector.incidents())
+    assert len(incidents) == 1, [(i.cause, i.services) for i in incidents]
+    return incidents[0]
+
+
+def test_a_withdrawal_during_a_flood_the_incident_began_with_is_a_mitigation() -> None:
+    incident = _only(_abrupt_flood_then_cut)
+    causes = [c.cause for c in incident.cause_history]
+    assert Cause.VOLUMETRIC_DDOS in causes, _explain(incident)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+    statements = [e.statement for e in incident.evidence]
+    assert any("(defensive withdrawal)" in s for s in statements), _explain(incident)
+    assert any(s.startswith("before no probe got through, ") for s in statements), statements
+
+
+def test_the_same_withdrawal_after_clean_probes_is_a_route_withdrawal() -> None:
+    incident = _only(_cut_alone)
+    assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
