@@ -113,6 +113,14 @@ def test_routes_up_and_blocks_dark_is_a_data_plane_cut() -> None:
     assert "routes still visible from 5 of 5 peers: the routes are still there" in statements
 
 
+def test_a_flood_that_darkens_the_blocks_is_not_a_data_plane_cut() -> None:
+    # Under a flood the blocks' own probes are lost too, while some traffic still gets
+    # through: only a complete loss is a cut.
+    incident = _only(volumetric, ROUTES_UP)
+    assert incident.cause is Cause.VOLUMETRIC_DDOS, _explain(incident)
+    assert not any("data-plane cut" in s for s in _statements(incident)), _explain(incident)
+
+
 def test_a_blackhole_community_on_one_address_is_rtbh() -> None:
     facts = replace(
         ROUTES_UP,

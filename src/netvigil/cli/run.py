@@ -34,7 +34,7 @@ from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
-from netvigil.pipeline.block_signals import BlockSignals
+from netvigil.pipeline.block_signals import BlockSignals, watched_blocks
 from netvigil.pipeline.certificates import CertificateWatch
 from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.pipeline.signal_record import SignalRecorder
@@ -208,13 +208,17 @@ async def _probe_and_serve(
     config, detection = parts.config, parts.detection
     bgp = BgpFeed.from_config(config, base=config_file.parent if config_file else Path())
     signals = RecentSignals()  # what the API shows of the BGP feeds
-    plane: NetworkSignals | None = None  # what detection and attribution judge
-    if bgp is not None:
-        parts.metrics.track_exposition(partial(bgp_exposition, bgp))
-        plane = build_signal_sink(config, detection)
     # What the network charts show after a restart: the signals, kept in the store.
     recorder = SignalRecorder(parts.store, views=bgp.network_visibility if bgp else None)
-    feeds = [*parts.feeds, BlockSignals(config.targets, SignalFanout([signals, recorder]))]
+    plane_sinks: list[SignalSink] = [signals, recorder]
+    plane: NetworkSignals | None = None  # what detection and attribution judge
+    blocks = watched_blocks(config.targets)
+    if bgp is not None:
+        parts.metrics.track_exposition(partial(bgp_exposition, bgp))
+    if bgp is not None or blocks:
+        plane = build_signal_sink(config, detection, blocks=blocks)
+        plane_sinks.append(plane)
+    feeds = [*parts.feeds, BlockSignals(config.targets, SignalFanout(plane_sinks))]
     async with ProbeSet() as probes:
         monitor = Monitor(
             config.targets,
@@ -243,13 +247,10 @@ async def _probe_and_serve(
             else log_progress(state, monitor, stop, detection=detection)
         )
         try:
-            sink = SignalFanout(
-                [signals, recorder] if plane is None else [signals, recorder, plane]
-            )
             await asyncio.gather(
                 monitor.run(stop),
                 view,
-                _run_bgp(bgp, sink, stop),
+                _run_bgp(bgp, SignalFanout(plane_sinks), stop),
                 _tick_signals(plane, stop),
                 recorder.run(stop),
             )

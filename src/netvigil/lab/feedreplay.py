@@ -33,16 +33,15 @@ from netvigil.detect.detector import DetectorSettings
 from netvigil.errors import LabError
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
+from netvigil.pipeline.block_signals import BlockSignals, watched_blocks
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
-from netvigil.probes.block import BlockSpec
-from netvigil.signal import SignalEvent, SignalEventKind, SignalFanout, SignalSample
+from netvigil.signal import SignalEvent, SignalEventKind, SignalFanout
 from netvigil.store.base import Store
 
 __all__ = [
     "FeedLine",
     "PlaneReplay",
-    "block_sample",
     "load_feed",
 ]
 
@@ -91,16 +90,6 @@ def load_feed(path: Path) -> list[FeedLine]:
     return lines
 
 
-def block_sample(spec: BlockSpec, m: Measurement) -> SignalSample | None:
-    """The `blocks_up` sample of a block round (None for a round that watched nothing):
-    what the block probe hands the network plane for each round, whichever vantage ran it."""
-    watched = m.detail.get("blocks_watched")
-    up = m.detail.get("blocks_up")
-    if not isinstance(watched, int) or not isinstance(up, int) or watched <= 0:
-        return None
-    return SignalSample(spec.entity, "blocks_up", m.ts, up / watched, f"block_probe/{m.vantage}")
-
-
 class _Unstored:
     """Where a replay's incident events are "stored": nowhere (the replay keeps them)."""
 
@@ -133,13 +122,11 @@ class PlaneReplay:
             settings=settings,
             clock=lambda: self.now,
         )
-        self.blocks = {t.name: t for t in config.targets if isinstance(t, BlockSpec)}
-        watched: dict[str, int] = {}
-        for spec in self.blocks.values():
-            watched[spec.entity] = watched.get(spec.entity, 0) + len(spec.blocks())
-        self.plane: NetworkSignals = build_signal_sink(config, self.detection, blocks=watched)
+        blocks = watched_blocks(config.targets)
+        self.plane: NetworkSignals = build_signal_sink(config, self.detection, blocks=blocks)
         self.recent = RecentSignals()
         self.sink = SignalFanout([self.recent, self.plane])
+        self.block_rounds = BlockSignals(config.targets, self.sink)
         feeds = [s for s in config.bgp if s.kind == "ris_live"]
         self.feed_name = feeds[0].label if feeds else "ris_live"
         window = min((s.window_s for s in config.bgp), default=3600.0)
@@ -204,11 +191,7 @@ class PlaneReplay:
 
     def _measurement(self, m: Measurement) -> None:
         self.detection.submit(m)
-        spec = self.blocks.get(m.target)
-        if spec is not None and m.kind == "block":
-            sample = block_sample(spec, m)
-            if sample is not None:
-                self.sink.sample(sample)
+        self.block_rounds.submit(m)
 
 
 class _Sink:

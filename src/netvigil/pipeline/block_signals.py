@@ -20,10 +20,19 @@ from netvigil.model import Measurement
 from netvigil.probes.block import BlockSpec
 from netvigil.signal import SignalSample, SignalSink
 
-__all__ = ["BLOCK_SOURCE", "BlockSignals"]
+__all__ = ["BLOCK_SOURCE", "BlockSignals", "watched_blocks"]
 
 BLOCK_SOURCE = "block_probe"
 """The start of a block sample's source (then "/" and the vantage)."""
+
+
+def watched_blocks(targets: Iterable[object]) -> dict[str, int]:
+    """How many blocks the block targets watch, by network (what `blocks_up` is a share of)."""
+    watched: dict[str, int] = {}
+    for spec in targets:
+        if isinstance(spec, BlockSpec):
+            watched[spec.entity] = watched.get(spec.entity, 0) + len(spec.blocks())
+    return watched
 
 
 class BlockSignals:

@@ -48,7 +48,9 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
     if facts is None:
         return False
     said = False
-    if facts.routes_visible and (facts.blocks_dark or facts.down):
+    # Only a complete loss is a cut: under a flood the blocks look dark too (their probes
+    # are lost with everything else) while some traffic still gets through.
+    if facts.routes_visible and (facts.blocks_dark or facts.down) and _complete(window):
         dark = f", {facts.blocks_words()}" if facts.blocks_up_now is not None else ""
         verdict.add(
             window.weight("shutdown.routes_up_data_dark"),
@@ -75,6 +77,12 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
     return said
 
 
+def _complete(window: EvidenceWindow) -> bool:
+    """No probe has got through lately (or the loss has been steadily complete)."""
+    f = window.features
+    return f.complete_s > 0 and (f.loss_recent >= 0.99 or f.steady_complete)
+
+
 def _weigh_silence(window: EvidenceWindow, verdict: Verdict, silent: float) -> None:
     """Probes unanswered or rejected (`silent` of the failures), and none succeeding."""
     f = window.features
@@ -95,7 +103,7 @@ def _weigh_silence(window: EvidenceWindow, verdict: Verdict, silent: float) -> N
             f"{what} from {len(seen)} vantage(s){where if countries else ''} "
             f"({outcome_mix(window.outcomes, _SILENT)})",
         )
-    if f.complete_s > 0 and (f.loss_recent >= 0.99 or f.steady_complete):
+    if _complete(window):
         strength = min(1.0, f.complete_s / (2 * f.interval_s))
         verdict.add(
             window.weight("shutdown.complete") * strength,
