@@ -95,13 +95,19 @@ def run_all(names: list[str], directory: Path, out: Path) -> list[str]:
     return failed
 
 
-def score_one(args: tuple[Path, str, Path, bool]) -> tuple[dict[str, Any], ScenarioScore]:
+def score_one(args: tuple[Path, str, Path, bool, bool]) -> tuple[dict[str, Any], ScenarioScore]:
     """Replay and score one saved run; writes `<name>.score.json` beside it. With
     `derive`, the expectations are those the current ground truth derives from the
-    scenario's faults (for composed scenarios), not those written in its file."""
-    out, name, directory, derive = args
+    scenario's faults (for composed scenarios), not those written in its file; with
+    `written`, those the scenario's file in `directory` holds now, not the copy saved
+    with the run."""
+    out, name, directory, derive, written = args
     saved = load_saved_run(out, name, scenario_dir=directory)
     scenario = saved.scenario
+    if written:
+        scenario = scenario.model_copy(
+            update={"expect": load_scenario(directory / f"{name}.toml").expect}
+        )
     if derive:
         scenario = scenario.model_copy(
             update={"expect": derive_truth(scenario.fault, saved.topology)}
@@ -337,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         help="score composed (random) scenarios against the ground truth the current code "
         "derives from their faults, not the expectations written when they were composed",
     )
+    parser.add_argument(
+        "--written-truth",
+        action="store_true",
+        help="score saved runs against the [[expect]] their scenario files in --scenarios "
+        "hold now, not the copy saved with the run",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -354,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         failed = run_all(names, args.scenarios, out)
         names = [n for n in names if n not in failed]
-    work = [(out, n, args.scenarios, args.derive_truth) for n in names]
+    work = [(out, n, args.scenarios, args.derive_truth, args.written_truth) for n in names]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             pairs = list(pool.map(score_one, work))
