@@ -100,16 +100,22 @@ def run_all(names: list[str], directory: Path, out: Path) -> list[str]:
 
 
 def score_one(
-    args: tuple[Path, str, Path, bool, bool],
+    args: tuple[Path, str, Path, bool, bool, bool],
 ) -> tuple[dict[str, Any], ScenarioScore]:
     """Replay and score one saved run; writes `<name>.score.json` beside it. With
     `derive`, the expectations are those the current ground truth derives from the
-    scenario's faults (for composed scenarios), not those written in its file. A run
-    saved with its route collector feed is replayed with its network plane, unless
-    `plane` is False (the probes alone: written to `<name>.score-probes.json`)."""
-    out, name, directory, derive, plane = args
+    scenario's faults (for composed scenarios), not those written in its file; with
+    `written`, those the scenario's file in `directory` holds now, not the copy saved
+    with the run. A run saved with its route collector feed is replayed with its network
+    plane, unless `plane` is False (the probes alone: written to
+    `<name>.score-probes.json`)."""
+    out, name, directory, derive, written, plane = args
     saved = load_saved_run(out, name, scenario_dir=directory)
     scenario = saved.scenario
+    if written:
+        scenario = scenario.model_copy(
+            update={"expect": load_scenario(directory / f"{name}.toml").expect}
+        )
     if derive:
         scenario = scenario.model_copy(
             update={"expect": derive_truth(scenario.fault, saved.topology)}
@@ -353,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         help="replay the measurements alone, without the route collector feed and block "
         "rounds a run recorded (what the probes alone tell)",
     )
+    parser.add_argument(
+        "--written-truth",
+        action="store_true",
+        help="score saved runs against the [[expect]] their scenario files in --scenarios "
+        "hold now, not the copy saved with the run",
+    )
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -370,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         failed = run_all(names, args.scenarios, out)
         names = [n for n in names if n not in failed]
-    work = [(out, n, args.scenarios, args.derive_truth, not args.no_feed) for n in names]
+    work = [
+        (out, n, args.scenarios, args.derive_truth, args.written_truth, not args.no_feed)
+        for n in names
+    ]
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             pairs = list(pool.map(score_one, work))

@@ -68,6 +68,8 @@ class World:
     interval: float = INTERVAL
     maintenance: list[dict[str, Any]] = field(default_factory=list)
     local_in_country: bool = True
+    second_probe: Sequence[str] = ()
+    """Services probed a second time, by TCP connect (target `<service>-tcp`)."""
 
     def config(self) -> Config:
         services = [
@@ -84,6 +86,17 @@ class World:
                 "interval_s": self.interval,
             }
             for s in services
+        ]
+        targets += [
+            {
+                "kind": "tcp",
+                "name": f"{s}-tcp",
+                "service": s,
+                "host": f"{s}.example",
+                "port": 443,
+                "interval_s": self.interval,
+            }
+            for s in self.second_probe
         ]
         if self.controls:
             targets.append(
@@ -125,6 +138,7 @@ class World:
 
     def targets(self) -> list[str]:
         names = [target_name(s) for s in (*GOV, "tax-portal", "news")]
+        names += [f"{s}-tcp" for s in self.second_probe]
         return [*names, "control"] if self.controls else names
 
     def stream(

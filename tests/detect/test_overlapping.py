@@ -9,7 +9,7 @@ from netvigil.cause import Cause
 from netvigil.detect.detector import Detector
 from netvigil.outcome import Outcome, Phase
 
-from .streams import ONSET, SILENT, Probe, World, healthy, target_name
+from .streams import ONSET, SILENT, Probe, World, gov, healthy, target_name
 
 PORTAL = target_name("e-albania")
 PARLIAMENT = target_name("parliament")
@@ -122,3 +122,43 @@ def test_a_new_failure_after_recovery_is_a_new_incident() -> None:
     assert crash.services == ["e-albania"]
     assert crash.cause is Cause.SERVICE_FAILURE
     assert all(c.cause is not Cause.ROUTE_WITHDRAWAL for c in crash.cause_history)
+
+
+def cut_then_names_fail(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The gov network is cut from ONSET for 60 s (probes time out); 20 s after it came
+    back (recovered, the incident still waiting out its resolve hold), the gov sites'
+    names stop resolving (the zone's server answers SERVFAIL, which the stub resolver
+    reports as a temporary failure: `dns_timeout` while resolving) for the rest of the run."""
+    if not gov(target):
+        return healthy(ts, vantage, target, rng)
+    if ONSET <= ts < ONSET + 60:
+        return SILENT
+    if ts >= ONSET + 80:
+        return Probe(Outcome.DNS_TIMEOUT, None, phase=Phase.RESOLVE)
+    return healthy(ts, vantage, target, rng)
+
+
+def test_names_failing_after_a_cut_are_a_new_incident() -> None:
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(cut_then_names_fail, end=ONSET + 300))
+    detector.flush()
+    outages = sorted((i for i in detector.incidents() if i.vantage is None), key=lambda i: i.start)
+    assert len(outages) == 2, [(i.cause, i.services, i.start, i.end) for i in outages]
+    cut, names = outages
+    assert cut.cause is Cause.SHUTDOWN
+    assert cut.end is not None and cut.end <= ONSET + 80
+    assert set(names.services) == {"e-albania", "pm-office", "parliament"}
+    assert names.start >= ONSET + 80
+    assert all(c.cause is Cause.DNS_FAILURE for c in names.cause_history), names.cause_history
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_failure_whatever_the_resolver_said() -> None:
+    from netvigil.detect.signature import result_family
+
+    # A web probe whose name does not resolve: the zone's name server failed.
+    assert result_family("http", "resolve", "dns_timeout") == "dns"
+    assert result_family("http", "resolve", "dns_servfail") == "dns"
+    # A DNS query to the server itself that times out: the server is unanswered.
+    assert result_family("dns", "resolve", "dns_timeout") == "unanswered"
+    assert result_family("http", "connect", "tcp_timeout") == "unanswered"

@@ -18,7 +18,19 @@ if TYPE_CHECKING:
 
 from netvigil.cause import TOPIC_ORDER, Cause, Evidence, Topic
 
-__all__ = ["TOPIC_ORDER", "Cause", "Evidence", "Rule", "Topic", "Verdict", "dns_cut_off"]
+__all__ = [
+    "TOPIC_ORDER",
+    "Cause",
+    "Evidence",
+    "Rule",
+    "Topic",
+    "Verdict",
+    "dns_cut_off",
+    "no_route_everywhere",
+]
+
+NO_ROUTE_MIN_SHARE = 0.2
+"""The share of failures that must be ICMP network unreachable for `no_route_everywhere`."""
 
 
 @dataclass(slots=True)
@@ -52,6 +64,23 @@ def dns_cut_off(window: EvidenceWindow) -> float:
     if f.frac_dns <= 0 or len(window.services) < 2 or rest < 0.2 or network < 0.5 * rest:
         return 0.0
     return f.frac_dns
+
+
+def no_route_everywhere(window: EvidenceWindow) -> float:
+    """The share of the failing vantages that routers told "network unreachable", when such
+    answers are at least `NO_ROUTE_MIN_SHARE` of the failures (else 0).
+
+    Only a router without a route answers so; a network cut by dropping its traffic never
+    does. Routers rate-limit the ICMP errors they send, so while the route is gone most
+    probes may still time out: the share of vantages that heard "no route" says how
+    widely the route is gone better than the share of probes that did.
+    """
+    f = window.features
+    if f.frac_net_unreach < NO_ROUTE_MIN_SHARE:
+        return 0.0
+    failing: set[str] = set().union(*window.class_vantages.values())
+    heard = window.class_vantages.get("net_unreach", set())
+    return len(heard & failing) / len(failing) if failing else 0.0
 
 
 class Rule(Protocol):

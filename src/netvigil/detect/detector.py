@@ -37,6 +37,7 @@ from netvigil.detect.labels import MaintenanceLabels
 from netvigil.detect.reorder import ReorderBuffer
 from netvigil.detect.settings import DetectorSettings
 from netvigil.detect.signature import families_of
+from netvigil.detect.spread import failing_everywhere
 from netvigil.detect.targets import TargetIndex
 from netvigil.detect.vantages import VantageWatch
 from netvigil.evidence import EvidenceWindow
@@ -284,9 +285,7 @@ class Detector:
                 if own is not None and own.incident.open:
                     self._join(own, target, view)
                     self._pending.pop(target, None)
-                elif view.condition is not TargetCondition.DEGRADED or self.paths.controls_vouch(
-                    view.down
-                ):
+                elif view.condition is TargetCondition.DOWN or self.paths.controls_vouch(view.down):
                     self._attach(target, view, events)
                 elif target not in self._pending:
                     self._pending[target] = now
@@ -423,6 +422,8 @@ class Detector:
         views = [self._views.get(t) for t in inc.targets]
         failing = any(v is not None and v.condition in FAILING for v in views)
         confirmed = any(v is not None and v.condition is TargetCondition.DOWN for v in views)
+        if not confirmed and inc.confirmed_at is None:
+            confirmed = failing_everywhere(inc.targets, self._views, self.index.service_of)
         due = [
             self._filtered_since[t] + self._hold_s(t)
             for t in inc.targets
@@ -434,7 +435,6 @@ class Detector:
             filtered_since=self._filtered_since,
             paths=self.paths,
             evidence=self.evidence,
-            index=self.index,
             recover=self.settings.health.recover,
             now=now,
         ):

@@ -2,9 +2,12 @@
 
 Filtering (a target down from inside the country, fine from abroad) is normally confirmed
 after a hold, since an outage abroad may only be slower to show. It is confirmed before
-the hold when the evidence is already strong: several services (or several in-country
-vantages) fail at once, the failing vantages' own controls answer and have all along, and
-every vantage abroad answered since the failure began.
+the hold when the evidence is already strong: the failing vantages' own controls answer
+and have all along, and every vantage abroad answered `recover` probes in a row, and failed
+none, since the failure began, and the failure is seen on more than one path: two or
+more targets (several probes of one service count: a TCP connect, a TLS handshake and an
+HTTP request each probe it on their own schedule) or two or more in-country vantages.
+One path from one vantage still waits the hold, which is what withdraws brief blips.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from netvigil.detect.evidence_builder import EvidenceBuilder
-from netvigil.detect.targets import TargetIndex
 from netvigil.incident import Incident
 from netvigil.state.judge import TargetView
 from netvigil.state.paths import PathTable
@@ -27,7 +29,6 @@ def filtering_corroborated(
     filtered_since: Mapping[str, float],
     paths: PathTable,
     evidence: EvidenceBuilder,
-    index: TargetIndex,
     recover: int,
     now: float,
 ) -> bool:
@@ -39,7 +40,6 @@ def filtering_corroborated(
     ]
     if not answered:
         return False
-    services = {index[t].service or t for t in answered}
     vantages = {v for t in answered for v in views[t].down}
     # The in-country vantages must vouch for themselves: their own controls answer,
     # without a single recent failure (a vantage losing its link fails everything,
@@ -51,7 +51,8 @@ def filtering_corroborated(
     onset = min(views[t].onset_ts or now for t in answered)
     if any(paths.impaired_until.get(v, float("-inf")) >= onset for v in vantages):
         return False
-    return len(services) >= 2 or len(vantages) >= 2
+    # Independent paths failing together are not probe noise.
+    return len(answered) >= 2 or len(vantages) >= 2
 
 
 def abroad_answered(

@@ -7,7 +7,10 @@ where that is seen from (docs/lab.md, "Faults"):
 - a network fault breaks every web service and authoritative DNS server in that network
   and the networks behind it, seen from everywhere; `in_country_filter` only from the
   vantages in the network's country (outside the network itself);
-- a service fault breaks that service; a DNS fault that zone's server;
+- a service fault breaks that service; a DNS fault that zone's server, and a
+  `dns_servfail` also the web services whose names are in the zone: the public resolver
+  passes its authority's SERVFAIL on (it serves stale answers only when the authority is
+  silent, as in a `dns_outage`), so their names stop resolving;
 - `vantage_down` is a vantage problem: every watched service fails from that vantage;
 - a `volumetric_ddos` is an outage only when it offers at least `FLOOD_OUTAGE_RATIO` times
   the capacity of the network's shaped uplink (pulses count at their peak): below that,
@@ -30,6 +33,7 @@ from netvigil.lab.topology import Topology
 
 __all__ = [
     "FLOOD_OUTAGE_RATIO",
+    "NAMES_FAIL_WITH",
     "affected_services",
     "expectation_for",
     "expectations_for",
@@ -37,6 +41,7 @@ __all__ = [
     "in_country_vantages",
     "network_services",
     "watched_services",
+    "zone_services",
 ]
 
 
@@ -54,6 +59,21 @@ def network_services(topology: Topology, network: str) -> list[str]:
     web = {s.name for s in topology.services if s.host in hosts}
     dns = {z.server for z in topology.zones if z.server in hosts}
     return sorted((web | dns) & set(watched_services(topology)))
+
+
+NAMES_FAIL_WITH = frozenset({"dns_servfail"})
+"""DNS fault kinds that make the names in the zone stop resolving through the resolver."""
+
+
+def zone_services(topology: Topology, server: str) -> list[str]:
+    """The web services whose hosts are named in a zone that `server` serves."""
+    zones = [z.name.rstrip(".").lower() for z in topology.zones if z.server == server]
+    named = []
+    for svc in topology.services:
+        name = (topology.host(svc.host).dns_name or "").rstrip(".").lower()
+        if name and any(name == z or name.endswith("." + z) for z in zones):
+            named.append(svc.name)
+    return sorted(set(named) & set(watched_services(topology)))
 
 
 def in_country_vantages(topology: Topology, network: str) -> list[str]:
@@ -75,7 +95,11 @@ def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
         return [spec.target]
     if sort == "dns":
         server = topology.zone_server(spec.target)
-        return [] if server is None else [server]
+        if server is None:
+            return []
+        if spec.kind in NAMES_FAIL_WITH:
+            return sorted({server, *zone_services(topology, server)})
+        return [server]
     return watched_services(topology)
 
 

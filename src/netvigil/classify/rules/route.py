@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
-from netvigil.classify.base import Verdict, dns_cut_off
+from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
 from netvigil.classify.rules.plane import MOST_PEERS, flood_before, withdrawal_words
 from netvigil.words import latency, names, outcome_mix, share
 
@@ -28,6 +28,9 @@ class RouteWithdrawalRule:
         f = window.features
         # DNS timeouts of a name server cut off with the network say nothing about how.
         strength = (f.frac_net_unreach + 0.5 * f.frac_host_unreach) / (1.0 - dns_cut_off(window))
+        # Routers rate-limit their ICMP errors: "no route" heard from every failing
+        # vantage is as strong as every probe hearing it.
+        strength = min(1.0, max(strength, no_route_everywhere(window)))
         verdict = Verdict(self.cause)
         routing = _weigh_routing(window, verdict, strength)
         if strength < 0.3:

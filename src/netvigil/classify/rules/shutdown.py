@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
-from netvigil.classify.base import Verdict, dns_cut_off
+from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
 from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, withdrawal_words
 from netvigil.words import clock, duration, names, outcome_mix, share
 
@@ -133,6 +133,7 @@ def _weigh_other_failures(window: EvidenceWindow, verdict: Verdict, cut_dns: flo
     """Failures a cut does not give: unreachable routes, refusals, application errors."""
     f = window.features
     unreach = (f.frac_net_unreach + f.frac_host_unreach) / (1.0 - cut_dns)
+    unreach = min(1.0, max(unreach, no_route_everywhere(window)))
     if unreach >= 0.3:
         verdict.add(
             window.weight("shutdown.unreachable") * unreach,

@@ -1,0 +1,85 @@
+"""Failures seen from in-country vantages only: filtering, or a vantage in trouble.
+
+An in-country vantage losing its own link fails everything, its controls a moment later:
+until the controls tell, its failures look like in-country filtering. No outage incident
+is opened on them, not even a provisional one; real filtering, with the vantage's
+controls answering, still opens at once, and is confirmed before the hold when it is
+seen on two paths and every vantage abroad answers."""
+
+from __future__ import annotations
+
+import random
+
+from netvigil.cause import Cause
+from netvigil.detect.detector import Detector
+from netvigil.incident import EventKind, IncidentEvent
+
+from .streams import INTERVAL, ONSET, SILENT, Probe, World, gov, healthy
+
+LINK_DOWN_S = 90.0
+
+
+def local_link_down(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """`local` (in-country) loses its link from ONSET for 90 s: every probe it sends,
+    its control's too, times out; the vantages abroad see everything fine."""
+    if vantage == "local" and ONSET <= ts < ONSET + LINK_DOWN_S:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def gov_filtered(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """From ONSET the gov sites time out from `local` only; its control answers."""
+    if vantage == "local" and gov(target) and ts >= ONSET:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def _opened(events: list[IncidentEvent]) -> list[IncidentEvent]:
+    return [e for e in events if e.kind is EventKind.OPENED]
+
+
+def test_a_vantage_losing_its_link_opens_no_outage_incident() -> None:
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    events = detector.feed_many(world.stream(local_link_down, end=ONSET + 300))
+    events += detector.flush()
+    opened = _opened(events)
+    outages = [e.incident for e in opened if e.incident.vantage is None]
+    assert outages == [], [(i.cause, i.services, i.start - ONSET) for i in outages]
+    [dead] = [e.incident for e in opened if e.incident.vantage == "local"]
+    assert detector.incidents()[0].id == dead.id
+    assert detector.incidents()[0].cause is Cause.VANTAGE_PROBLEM
+
+
+def test_filtering_seen_by_a_vantage_whose_controls_answer_opens_at_once() -> None:
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    events = detector.feed_many(world.stream(gov_filtered, end=ONSET + 300))
+    events += detector.flush()
+    outages = [e for e in _opened(events) if e.incident.vantage is None]
+    assert outages, "the filtering opened no incident"
+    # Opened once the path is down (3 probes), not after a further hold.
+    assert outages[0].ts - ONSET <= 3 * INTERVAL, outages[0].ts - ONSET
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+
+
+def news_filtered(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """From ONSET the news site (probed by HTTPS and by TCP) times out from `local` only."""
+    if vantage == "local" and target.startswith("news") and ts >= ONSET:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_one_service_filtered_on_two_paths_is_confirmed_before_the_hold() -> None:
+    world = World(second_probe=("news",))
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(news_filtered, end=ONSET + 300))
+    detector.flush()
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.services == ["news"]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+    assert incident.confirmed_at is not None
+    # Down after 3 probes, confirmed on the abroad vantages' answers: under 4 intervals
+    # from the onset, where the hold alone would take 5 or more.
+    assert incident.confirmed_at - ONSET < 4 * INTERVAL, (incident.confirmed_at - ONSET) / INTERVAL
