@@ -5,7 +5,8 @@ has queued up, in order, and writes it in as few transactions as order allows, s
 batching follows load, as SQLite's writer thread does. Submitted measurements wait up
 to `WriterSettings.group_commit_s` to share a transaction; anything someone waits on is
 written at once. Incident snapshots and events are written in queue order with the
-measurements around them (`postgres_rows`).
+measurements around them (`postgres_rows`). The rollups a write marked are folded in
+every `PostgresOptions.fold_every_s` (`postgres_rollups`), on a prune, and on stop.
 
 When the server goes away (restarts, the link drops, the disk fills: see
 `is_connection_error`), an outage starts: what nobody waits on (submitted measurements
@@ -33,6 +34,7 @@ from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_partitions import DayPartitions, day_of
+from netvigil.store.postgres_rollups import fold_due_rollups
 from netvigil.store.postgres_rows import (
     create_staging,
     staging_records,
@@ -128,6 +130,9 @@ class PostgresWriter:
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._last_commit = -math.inf
+        self._due = False
+        """Whether writes of this task marked rollups that are not folded in yet."""
+        self._last_fold = monotonic()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -245,6 +250,10 @@ class PostgresWriter:
                     await self._prune_quietly(self._now() - self.retention_s)
                     if self.failures.failing:
                         break
+                if self._due and self._fold_wait_s() <= 0:
+                    await self._fold_quietly()
+                    if self.failures.failing:
+                        break
                 items = self.queue.take(settings.max_transaction)
                 if not items:
                     break
@@ -256,6 +265,8 @@ class PostgresWriter:
         delay unless someone waits on the work."""
         settings = self.settings
         timeout = None if self.retention_s is None else settings.prune_every_s
+        if self._due:
+            timeout = min(timeout or math.inf, max(self._fold_wait_s(), 0.0))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
@@ -366,6 +377,8 @@ class PostgresWriter:
                     await self._write(segments)
                     segments = []
                     if isinstance(item, Stop):
+                        if self._due:
+                            await self._fold_quietly()
                         return True
                     if not isinstance(item, Prune):
                         raise TypeError(f"the PostgreSQL writer cannot write {item!r}")
@@ -388,6 +401,7 @@ class PostgresWriter:
         self.last_prune = self._now()
         try:
             conn = await self._connection()
+            await self._fold_all(conn)  # from raw rows, before they go
             async with conn.transaction():
                 await conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('pruned_before', $1) ON CONFLICT (key)"
@@ -395,6 +409,9 @@ class PostgresWriter:
                     older_than,
                 )
                 deleted = await self.partitions.prune(conn, older_than)
+                await conn.execute(  # keys of minutes with no raw rows left
+                    "DELETE FROM rollups_due WHERE minute + 60 <= $1::double precision", older_than
+                )
         except Exception as exc:
             if is_connection_error(exc):
                 raise _Outage(exc, "a prune", []) from exc
@@ -417,6 +434,32 @@ class PostgresWriter:
             self._note_failure(outage.what, outage.cause)
         except StoreError as exc:
             log.error("%s", exc)
+
+    def _fold_wait_s(self) -> float:
+        """Seconds until the next fold is due."""
+        return self._last_fold + self.options.fold_every_s - self._monotonic()
+
+    async def _fold_all(self, conn: Any) -> None:
+        """Fold the marked rollups (all of them, `fold_limit` keys per transaction);
+        raises what asyncpg raises. Marks stay when another writer's fold is under way."""
+        self._last_fold = self._monotonic()
+        limit = self.options.fold_limit
+        while True:
+            folded = await fold_due_rollups(conn, limit=limit)
+            if folded is None or folded < limit:
+                break
+        self._due = folded is None
+
+    async def _fold_quietly(self) -> None:
+        """The periodic fold: failures are logged (an outage starts on a server failure),
+        never raised; the marks stay for the next fold."""
+        try:
+            await self._fold_all(await self._connection())
+        except Exception as exc:
+            if is_connection_error(exc):
+                self._note_failure("a rollup fold", exc)
+            else:
+                log.error("%s: folding rollups failed: %s", self.label, exc)
 
     async def _write_incidents(self, notes: list[IncidentWrite]) -> None:
         """Write incident snapshots and events in one transaction (each alone on failure).
@@ -457,7 +500,7 @@ class PostgresWriter:
         self._committed()
 
     async def _write(self, segments: list[_Segment]) -> None:
-        """Insert segments in one transaction (their rollups and `latest` with them).
+        """Insert segments in one transaction (`latest` and their rollup marks with them).
 
         When that fails on the server, _Outage is raised with the segments' items. When
         it fails otherwise, each batch and each submitted measurement is written alone,
@@ -523,4 +566,5 @@ class PostgresWriter:
         async with conn.transaction():
             counts = await write_measurements(conn, records, len(segments), self.pruned_before)
         self._committed()
+        self._due = self._due or sum(counts) > 0
         return counts
