@@ -83,6 +83,7 @@ async def test_collector_holds_messages_unacked_while_the_store_fails(
         backoff_initial_s=0.2,
         backoff_max_s=1.5,
         keep_alive_s=0.5,  # under the ack wait of 2 s: the batch is never handed out again
+        max_in_flight=1,  # one batch in hand when the store fails (two by default)
     )
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(stop))
@@ -129,7 +130,8 @@ async def test_a_batch_stored_but_not_acked_comes_again_and_is_not_stored_twice(
     first = await MeasurementConsumer.bind(
         await bus.connect(), bus.config(), batch_size=100, fetch_wait_s=0.2
     )
-    task = asyncio.create_task(Collector(first, dying).run(asyncio.Event()))  # type: ignore[arg-type]
+    one_at_a_time = Collector(first, dying, max_in_flight=1)  # type: ignore[arg-type]
+    task = asyncio.create_task(one_at_a_time.run(asyncio.Event()))
     await asyncio.wait_for(dying.written.wait(), 20)
     task.cancel()  # gone between its commit and its ack
     with contextlib.suppress(asyncio.CancelledError):

@@ -77,11 +77,14 @@ async def ensure_consumer(
     durable: str,
     *,
     ack_wait_s: float,
-    max_ack_pending: int = 10_000,
+    max_ack_pending: int = 50_000,
 ) -> None:
     """Create the durable pull consumer `durable` on `stream`, or update its ack settings.
 
     It starts at the stream's first message, and every message must be acked one by one.
+    `max_ack_pending` bounds the messages delivered and not yet acked, across every
+    process sharing the consumer: collectors each hold up to about three batches (one
+    being decoded, two being written), so ten collectors of 5,000 need 150,000.
     """
     config = ConsumerConfig(
         durable_name=durable,
