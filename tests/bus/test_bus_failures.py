@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from nats_harness import Bus, make_measurements, stored_ids, wait_for
+from nats_harness import SHARDS, Bus, make_measurements, stored_ids, wait_for
 
 from netvigil.agent.spool import Spool
 from netvigil.bus import Collector, MeasurementConsumer, MeasurementPublisher, ensure_consumer
@@ -163,6 +163,7 @@ async def test_publisher_spools_while_nats_is_killed_and_drains_after(
             bus.config("tirana", publish_timeout_s=1.0),
             "tirana",
             spool,
+            SHARDS,
             batch_size=50,
             backoff_initial_s=0.1,
             backoff_max_s=0.5,
@@ -220,6 +221,7 @@ async def test_publisher_cut_off_for_seconds_delivers_everything_after(
             bus.config("durres", publish_timeout_s=1.0),
             "durres",
             spool,
+            SHARDS,
             batch_size=100,
             backoff_initial_s=0.2,
             backoff_max_s=2.0,
@@ -352,7 +354,9 @@ async def _stored(store: SQLiteStore, n: int) -> bool:
 
 async def _publish_all(bus: Bus, produced: list[Measurement], spool_path: Path) -> None:
     async with await Spool.open(spool_path) as spool:
-        publisher = MeasurementPublisher(bus.config("tirana"), "tirana", spool, batch_size=200)
+        publisher = MeasurementPublisher(
+            bus.config("tirana"), "tirana", spool, SHARDS, batch_size=200
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         for m in produced:

@@ -17,7 +17,8 @@ it. The reasons:
 | `oversized`        | is larger than `max_payload_bytes`                            |
 | `malformed`        | is not UTF-8 JSON holding one object                          |
 | `invalid`          | is JSON but not a measurement (a field missing or mistyped)   |
-| `vantage_mismatch` | names another vantage in its body than in its subject         |
+| `vantage_mismatch` | names another vantage in its body than in its subject (or its |
+|                    | subject names no shard and vantage)                           |
 
 A message not acked is delivered again after the consumer's ack wait, to this process
 or another sharing the durable: a crash between the work and the ack means the work is
@@ -108,6 +109,8 @@ def _rejection_of(subject: str, data: bytes) -> Measurement | Rejection:
 
 def _checked_vantage(subject: str, m: Measurement) -> Measurement | Rejection:
     named = vantage_of(subject)
+    if named is None:
+        return Rejection("vantage_mismatch", f"subject {subject!r} names no shard and vantage")
     if m.vantage != named:
         return Rejection("vantage_mismatch", f"body says {m.vantage!r}, subject says {named!r}")
     return m

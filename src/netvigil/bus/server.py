@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from netvigil.bus.connection import agent_inbox
-from netvigil.bus.subjects import DEAD_LETTER_PREFIX, INCIDENTS_PREFIX, measurement_subject
+from netvigil.bus.subjects import DEAD_LETTER_PREFIX, INCIDENTS_PREFIX, measurement_permission
 
 __all__ = [
     "NATSServer",
@@ -90,7 +90,7 @@ def agent_user(vantage: str, password: str, *, user: str | None = None) -> NATSU
     return NATSUser(
         name=user or f"agent-{vantage}",
         password=password,
-        publish=(measurement_subject(vantage),),
+        publish=(measurement_permission(vantage),),
         subscribe=(agent_inbox(vantage) + ".>",),
     )
 
