@@ -33,8 +33,7 @@ from typing import Any
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
-from netvigil.store.postgres_partitions import DayPartitions, day_of
-from netvigil.store.postgres_rollups import fold_due_rollups
+from netvigil.store.postgres_partitions import day_of
 from netvigil.store.postgres_rows import (
     create_staging,
     staging_records,
@@ -42,6 +41,7 @@ from netvigil.store.postgres_rows import (
     write_measurements,
 )
 from netvigil.store.postgres_schema import is_connection_error
+from netvigil.store.postgres_upkeep import Upkeep
 from netvigil.store.write_failures import WriteFailures
 from netvigil.store.writer_settings import WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop, WriteQueue, resolve
@@ -117,9 +117,7 @@ class PostgresWriter:
             summary_every_s=settings.summary_every_s,
             monotonic=monotonic,
         )
-        self.partitions = DayPartitions(days_ahead=options.days_ahead)
-        self.pruned_before = -math.inf
-        self.last_prune = -math.inf
+        self.upkeep = Upkeep(options, now=now, monotonic=monotonic)
         self._connect = connect
         self._conn: Any = None
         self._now = now
@@ -130,9 +128,6 @@ class PostgresWriter:
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._last_commit = -math.inf
-        self._due = False
-        """Whether writes of this task marked rollups that are not folded in yet."""
-        self._last_fold = monotonic()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -200,14 +195,10 @@ class PostgresWriter:
             raise ConnectionError(f"cannot connect: {exc}") from exc
         try:
             await create_staging(conn)
-            await self.partitions.load(conn)
-            await self.partitions.ensure_ahead(conn, self._now())
-            found = await conn.fetchval("SELECT value FROM meta WHERE key = 'pruned_before'")
+            await self.upkeep.opened(conn)
         except BaseException:
             conn.terminate()
             raise
-        if found is not None:
-            self.pruned_before = max(self.pruned_before, float(found))
         self._conn = conn
         return conn
 
@@ -245,12 +236,12 @@ class PostgresWriter:
             while not self.failures.failing:
                 if (
                     self.retention_s is not None
-                    and self._now() - self.last_prune >= settings.prune_every_s
+                    and self._now() - self.upkeep.last_prune >= settings.prune_every_s
                 ):
                     await self._prune_quietly(self._now() - self.retention_s)
                     if self.failures.failing:
                         break
-                if self._due and self._fold_wait_s() <= 0:
+                if self.upkeep.fold_wait_s() <= 0:
                     await self._fold_quietly()
                     if self.failures.failing:
                         break
@@ -265,8 +256,8 @@ class PostgresWriter:
         delay unless someone waits on the work."""
         settings = self.settings
         timeout = None if self.retention_s is None else settings.prune_every_s
-        if self._due:
-            timeout = min(timeout or math.inf, max(self._fold_wait_s(), 0.0))
+        if self.upkeep.due:
+            timeout = min(timeout or math.inf, max(self.upkeep.fold_wait_s(), 0.0))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
@@ -377,7 +368,7 @@ class PostgresWriter:
                     await self._write(segments)
                     segments = []
                     if isinstance(item, Stop):
-                        if self._due:
+                        if self.upkeep.due:
                             await self._fold_quietly()
                         return True
                     if not isinstance(item, Prune):
@@ -398,31 +389,16 @@ class PostgresWriter:
 
         Raises _Outage when the server fails, StoreError when the prune itself does.
         """
-        self.last_prune = self._now()
         try:
             conn = await self._connection()
-            await self._fold_all(conn)  # from raw rows, before they go
-            async with conn.transaction():
-                await conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('pruned_before', $1) ON CONFLICT (key)"
-                    " DO UPDATE SET value = greatest(meta.value, excluded.value)",
-                    older_than,
-                )
-                deleted = await self.partitions.prune(conn, older_than)
-                await conn.execute(  # keys of minutes with no raw rows left
-                    "DELETE FROM rollups_due WHERE minute + 60 <= $1::double precision", older_than
-                )
+            deleted = await self.upkeep.prune(conn, older_than)
         except Exception as exc:
             if is_connection_error(exc):
                 raise _Outage(exc, "a prune", []) from exc
             with contextlib.suppress(Exception):  # the cache may name dropped partitions
-                await self.partitions.load(self._conn)
+                await self.upkeep.partitions.load(self._conn)
             raise StoreError(f"{self.label}: prune failed: {exc}") from exc
         self._committed()
-        self.partitions.forget(older_than)
-        self.pruned_before = max(self.pruned_before, older_than)
-        with contextlib.suppress(Exception):  # tried again at the next prune
-            await self.partitions.ensure_ahead(conn, self._now())
         return deleted
 
     async def _prune_quietly(self, older_than: float) -> None:
@@ -435,26 +411,11 @@ class PostgresWriter:
         except StoreError as exc:
             log.error("%s", exc)
 
-    def _fold_wait_s(self) -> float:
-        """Seconds until the next fold is due."""
-        return self._last_fold + self.options.fold_every_s - self._monotonic()
-
-    async def _fold_all(self, conn: Any) -> None:
-        """Fold the marked rollups (all of them, `fold_limit` keys per transaction);
-        raises what asyncpg raises. Marks stay when another writer's fold is under way."""
-        self._last_fold = self._monotonic()
-        limit = self.options.fold_limit
-        while True:
-            folded = await fold_due_rollups(conn, limit=limit)
-            if folded is None or folded < limit:
-                break
-        self._due = folded is None
-
     async def _fold_quietly(self) -> None:
         """The periodic fold: failures are logged (an outage starts on a server failure),
         never raised; the marks stay for the next fold."""
         try:
-            await self._fold_all(await self._connection())
+            await self.upkeep.fold(await self._connection())
         except Exception as exc:
             if is_connection_error(exc):
                 self._note_failure("a rollup fold", exc)
@@ -516,7 +477,7 @@ class PostgresWriter:
                 what = f"{sum(len(seg.items) for seg in segments)} measurements"
                 raise _Outage(exc, what, _items_of(segments)) from exc
             with contextlib.suppress(Exception):  # another store may have dropped a day
-                await self.partitions.load(self._conn)
+                await self.upkeep.partitions.load(self._conn)
             await self._write_each(segments)
             return
         for seg, count in zip(segments, counts, strict=True):
@@ -562,9 +523,10 @@ class PostgresWriter:
         the rows need are created first, each in its own statement."""
         records = staging_records([seg.items for seg in segments])
         conn = await self._connection()
-        await self.partitions.ensure(conn, {day_of(r[2]) for r in records})
+        upkeep = self.upkeep
+        await upkeep.partitions.ensure(conn, {day_of(r[2]) for r in records})
         async with conn.transaction():
-            counts = await write_measurements(conn, records, len(segments), self.pruned_before)
+            counts = await write_measurements(conn, records, len(segments), upkeep.pruned_before)
         self._committed()
-        self._due = self._due or sum(counts) > 0
+        upkeep.written(sum(counts))
         return counts
