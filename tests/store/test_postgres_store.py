@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from netvigil.config.model import StoreConfig
 from netvigil.errors import StoreError
 from netvigil.incident import EventKind, IncidentEvent
+from netvigil.model import Measurement
 from netvigil.store import MeasurementQuery, RollupQuery
 from netvigil.store.open import open_store, store_name
 from netvigil.store.postgres import PostgresStore
@@ -151,6 +152,24 @@ async def test_rollups_read_before_a_fold_are_exact_and_the_fold_stores_them(dsn
         await conn.close()
     async with await PostgresStore.open(dsn) as store:
         assert await store.rollups(ALL_ROLLUPS) == marked
+
+
+async def test_two_stores_writing_the_same_keys_at_once_count_every_row(dsn: str) -> None:
+    rows = [make_measurement(T0 + i * 0.05, target=f"t{i % 4}", ok=i % 7 > 0) for i in range(2_400)]
+    fast = PostgresOptions(fold_every_s=0.05)
+    async with (
+        await PostgresStore.open(dsn, options=fast) as one,
+        await PostgresStore.open(dsn, options=fast) as other,
+    ):
+
+        async def write(store: PostgresStore, part: list[Measurement]) -> None:
+            for at in range(0, len(part), 100):
+                await store.add(part[at : at + 100])
+
+        await asyncio.gather(write(one, rows[0::2]), write(other, rows[1::2]))
+        assert_rollups_equal(await one.rollups(ALL_ROLLUPS), expected_rollups(rows))
+    async with await PostgresStore.open(dsn) as store:  # reopened: the same numbers
+        assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups(rows))
 
 
 async def test_submitted_and_added_duplicates_count_once(pg: PostgresStore) -> None:

@@ -5,9 +5,10 @@
     with NATSServer(path, port=4222) as server:   # started; stopped (SIGTERM) on exit
         ...
 
-Each agent's user may publish only to `netvigil.measurements.<its vantage>` and read
-replies only under its own inbox prefix, so an agent cannot speak for another vantage:
-the server answers such a publish with a permissions violation and drops it. The
+Each agent's user may publish only to `netvigil.measurements.*.<its vantage>` (any
+shard, its vantage) and read replies only under its own inbox prefix, so an agent cannot
+speak for another vantage: the server answers such a publish with a permissions
+violation and drops it. The
 collector's user may use the JetStream API, ack, and publish dead letters and incident
 events, but not publish measurements.
 

@@ -1,4 +1,5 @@
-"""The PostgreSQL store's per-minute rollups: marked by each write, folded in every few seconds.
+"""The PostgreSQL store's per-minute rollups: made by each write from its own rows, or marked
+and folded in every few seconds.
 
 A write never rescans raw rows (`roll_fresh_sql`, in the write's transaction): a (target,
 vantage, minute) key its new rows start gets its rollup from those rows, and a key that
