@@ -307,13 +307,14 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
     config_path = tmp_path / "netvigil.toml"
     _write_config(nats_server.url, dsn, config_path)
     log_path = tmp_path / "detect.log"
-    start = time.time() + 3.0
-    stream = outage_stream(start, 8, 18)
-    cut = start + 13  # about four seconds after the onset: confirmed by then
     nc = await nats.connect(nats_server.url)
     first = _detect_process(config_path, log_path)
     second: subprocess.Popen[bytes] | None = None
     try:
+        await wait_until(lambda: _bound(nc, first, log_path), 60, "the detector's consumer")
+        start = time.time() + 1.0  # live from here: the detector reads as it comes
+        stream = outage_stream(start, 8, 18)
+        cut = start + 13  # about four seconds after the onset: confirmed by then
         async with await PostgresStore.open(dsn) as store:
 
             async def confirmed() -> bool:
@@ -360,6 +361,18 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
     assert {_incident_id(m) for m in messages} == {incident.id}
     kinds = [m["kind"] for m in messages]
     assert kinds.count(EventKind.OPENED.value) == 1 and kinds.count(EventKind.CONFIRMED.value) == 1
+
+
+async def _bound(nc: Client, proc: subprocess.Popen[bytes], log_path: Path) -> bool:
+    """Whether the `netvigil detect` process has bound its durable consumer."""
+    assert proc.poll() is None, log_path.read_text()
+    try:
+        await nc.jetstream().consumer_info(
+            StreamNames().measurements, detector_durable("restartable")
+        )
+    except (nats.errors.Error, TimeoutError):
+        return False
+    return True
 
 
 async def _publish_live(nc: Client, measurements: Sequence[Measurement]) -> None:
