@@ -12,8 +12,9 @@ every detector reads, travel on the shard `_ctl`. A publisher puts the shard of 
 measurement's target into its subject, and a detector's consumer filters on the shards
 it owns (`netvigil.cluster.incidents` hands out whole shards), so the server delivers
 each detector only its share: no detector decodes the whole stream. Publishers and
-detectors must read the same targets and services (the same config) to agree on the
-shards; a target a publisher does not know is its own group, as in `incident_groups`.
+detectors must read the same targets, services, networks and organizations to agree on
+the shards; a target a publisher does not know is its own group, as in
+`incident_groups`.
 
 The number of shards is fixed: it bounds the filter subjects of a detector's consumer
 (`SHARDS` / detectors) and the distinct subjects of the stream (`SHARDS` x vantages),
