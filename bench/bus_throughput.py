@@ -25,12 +25,13 @@ from netvigil.bus import (
     MeasurementPublisher,
     NATSServer,
     StreamNames,
+    TargetShards,
     connect,
     ensure_consumer,
     ensure_streams,
     write_server_config,
 )
-from netvigil.config.model import BusConfig
+from netvigil.config.model import BusConfig, Config
 from netvigil.model import Measurement, Observation
 from netvigil.outcome import Outcome
 from netvigil.store import MeasurementQuery, SQLiteStore
@@ -62,7 +63,8 @@ async def run(count: int, batch: int, tmp: Path, url: str) -> None:
     produced = measurements(count)
 
     async with await Spool.open(tmp / "spool.db") as spool:
-        publisher = MeasurementPublisher(config, "bench", spool, batch_size=batch)
+        shards = TargetShards(Config())
+        publisher = MeasurementPublisher(config, "bench", spool, shards, batch_size=batch)
         stop = asyncio.Event()
         started = time.perf_counter()
         task = asyncio.create_task(publisher.run(stop))

@@ -100,10 +100,15 @@ def measurement_id(vantage: str, seq: int) -> str:
 
 
 async def publish_child(
-    url: str, vantage: str, rate: float, seconds: float, start_at: float
+    url: str, vantage: str, rate: float, seconds: float, start_at: float, config: Path
 ) -> None:
     """Publish rate x seconds measurements from `vantage` from wall time `start_at` on,
-    paced in 10 ms steps."""
+    paced in 10 ms steps, each on its target's subject by `config`'s shards."""
+    from netvigil.bus import TargetShards, measurement_subject
+    from netvigil.config import load_config
+
+    shards = TargetShards(load_config(config))
+    subjects = [measurement_subject(vantage, shards.token(f"t{i}")) for i in range(TARGETS)]
     nc = await nats.connect(url)
     await asyncio.sleep(max(0.0, start_at - time.time()))
     template = {
@@ -116,7 +121,6 @@ async def publish_child(
         "detail": {},
         "address": None,
     }
-    subject = f"netvigil.measurements.{vantage}"
     total = int(rate * seconds)
     start = time.time()
     seq = 0
@@ -127,7 +131,7 @@ async def publish_child(
             mid = measurement_id(vantage, seq)
             body = {"id": mid, "ts": ts, "target": f"t{seq % TARGETS}", **template}
             data = json.dumps(body, separators=(",", ":")).encode()
-            await nc.publish(subject, data, headers={"Nats-Msg-Id": mid})
+            await nc.publish(subjects[seq % TARGETS], data, headers={"Nats-Msg-Id": mid})
             seq += 1
         await nc.flush()
         await asyncio.sleep(0.01)
@@ -203,9 +207,10 @@ def netvigil(*args: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def spawn_publisher(
-    url: str, vantage: str, rate: float, seconds: float, start_at: float
+    url: str, vantage: str, rate: float, seconds: float, start_at: float, config: Path
 ) -> subprocess.Popen[bytes]:
-    command = [__file__, "--publisher-child", url, vantage, str(rate), str(seconds), str(start_at)]
+    command = [__file__, "--publisher-child", url, vantage, str(rate), str(seconds)]
+    command += [str(start_at), str(config)]
     return subprocess.Popen(
         [sys.executable, *command], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     )
@@ -288,7 +293,9 @@ async def collector_load(args: argparse.Namespace, pg: Any, work: Path, n: int) 
         total = int(per * args.seconds) * args.publishers
         result = LoadResult(f"PostgreSQL, {n} collector(s)", total)
         started = time.time() + PUBLISHER_START_S  # every publisher starts then
-        pubs = [spawn_publisher(server.url, v, per, args.seconds, started) for v in vantages]
+        pubs = [
+            spawn_publisher(server.url, v, per, args.seconds, started, config) for v in vantages
+        ]
         await asyncio.sleep(max(0.0, started - time.time() - 0.5))
         before = {f"collector {i + 1}": cpu_of(p.pid).total_s for i, p in enumerate(procs)}
         before["nats-server"] = tree_cpu(server.process.pid)
@@ -369,69 +376,80 @@ async def _follow(
 
 
 async def detector_load(args: argparse.Namespace, pg: Any, work: Path) -> dict[str, float]:
-    """CPU-seconds per 1,000 measurements of one `netvigil detect` reading the stream
-    (`--detect-rate` for `--seconds`, 500 targets in 50 services, all healthy)."""
+    """CPU-seconds per 1,000 measurements of `--detectors` `netvigil detect` processes
+    reading the stream (`--detect-rate` for `--seconds`, 500 targets in 50 services, all
+    healthy): each reads only the shards it owns."""
     server = start_nats(work / "nats-detect-load")
     dsn = await pg.database_for(work / "detect-load")
     config = work / "detect-load.toml"
     write_config(config, server.url, dsn, lateness_s=30.0)
-    detector = netvigil(
-        "detect", "-c", str(config), "--member", "load", "--batch-size", str(args.batch),
-        log=work / "detect-load.log",
-    )  # fmt: skip
+    members = [f"load{i}" for i in range(args.detectors)]
+    log = work / "detect-load.log"
+    detectors = []
+    for member in members:
+        argv = ["detect", "-c", str(config), "--member", member, "--heartbeat", "0.5"]
+        detectors.append(netvigil(*argv, "--batch-size", str(args.batch), log=log))
     nc = await nats.connect(server.url)
     try:
         js = nc.jetstream()
         await ensure_streams(js, StreamNames())
-        durable = "netvigil-detect-load"
-        await _wait_for_consumer(js, durable, detector)
+        durables = [f"netvigil-detect-{member}" for member in members]
+        await _wait_for_consumers(js, durables, detectors)
         per = args.detect_rate / args.publishers
         total = int(per * args.seconds) * args.publishers
         started = time.time() + PUBLISHER_START_S
         pubs = [
-            spawn_publisher(server.url, f"v{i}", per, args.seconds, started)
+            spawn_publisher(server.url, f"v{i}", per, args.seconds, started, config)
             for i in range(args.publishers)
         ]
         await asyncio.sleep(max(0.0, started - time.time() - 0.5))
-        cpu0 = cpu_of(detector.pid).total_s
+        cpu0 = [cpu_of(d.pid).total_s for d in detectors]
         deadline = started + args.seconds + args.drain_limit
         done_at = deadline
+        acked: list[int] = []
         while time.time() < deadline:
             await asyncio.sleep(0.1)
-            c = await js.consumer_info(StreamNames().measurements, durable)
-            if c.ack_floor.stream_seq >= total and not c.num_ack_pending:
+            infos = [await js.consumer_info(StreamNames().measurements, d) for d in durables]
+            acked = [c.ack_floor.consumer_seq for c in infos]
+            if sum(acked) >= total and not any(c.num_ack_pending for c in infos):
                 done_at = time.time()
                 break
-        cpu = cpu_of(detector.pid).total_s - cpu0
+        cpu = [cpu_of(d.pid).total_s - c0 for d, c0 in zip(detectors, cpu0, strict=True)]
         for p in pubs:
             await asyncio.to_thread(reap, p)
-        acked = (await js.consumer_info(StreamNames().measurements, durable)).ack_floor
-        return {
-            "measurements": float(total),
-            "read and acked": float(acked.stream_seq),
-            "seconds": done_at - started,
-            "cpu_s": cpu,
-        }
+        out = {"measurements": float(total), "seconds": done_at - started}
+        for member, n, c in zip(members, acked, cpu, strict=True):
+            out[f"{member} read and acked"] = float(n)
+            out[f"{member} cpu_s"] = c
+        return out
     except Exception:
         show_logs(work, "detect-load.log")
         raise
     finally:
         await nc.close()
-        stop_process(detector)
+        for d in detectors:
+            stop_process(d)
         server.stop()
 
 
-async def _wait_for_consumer(js: Any, durable: str, proc: subprocess.Popen[bytes]) -> None:
-    """Until `netvigil detect` has bound its durable consumer (and joined the members)."""
-    for _ in range(600):
-        names = await js.consumers_info(StreamNames().measurements)
-        if any(c.name == durable for c in names):
-            await asyncio.sleep(1.0)  # its membership and seeding
+async def _wait_for_consumers(
+    js: Any, durables: list[str], procs: list[subprocess.Popen[bytes]]
+) -> None:
+    """Until every `netvigil detect` has bound its durable consumer and, when several
+    share the work, filters on its own shards."""
+    everything = ["netvigil.measurements.>"]
+    for _ in range(900):
+        found = {c.name: c for c in await js.consumers_info(StreamNames().measurements)}
+        if all(d in found for d in durables) and (
+            len(durables) == 1
+            or all(found[d].config.filter_subjects not in (None, everything) for d in durables)
+        ):
+            await asyncio.sleep(1.0)  # their membership and seeding
             return
-        if proc.poll() is not None:
+        if any(p.poll() is not None for p in procs):
             raise RuntimeError("netvigil detect exited early")
         await asyncio.sleep(0.1)
-    raise RuntimeError("netvigil detect did not bind its consumer in 60 s")
+    raise RuntimeError("netvigil detect did not bind its consumer (and filter) in 90 s")
 
 
 # ---- phase 2: the embedded SQLite store ----------------------------------------------
@@ -479,6 +497,7 @@ class ConfirmedAt:
 async def detection_race(args: argparse.Namespace, pg: Any, work: Path) -> dict[str, float]:
     """Seconds from the first failing probe to a confirmed incident, both paths."""
     from detect.streams import SILENT, World, gov, healthy
+    from netvigil.bus import TargetShards, measurement_subject
     from netvigil.config import load_config
     from netvigil.pipeline.detection import LiveDetection
 
@@ -487,6 +506,7 @@ async def detection_race(args: argparse.Namespace, pg: Any, work: Path) -> dict[
     config_path = work / "detect.toml"
     write_config(config_path, server.url, dsn, world=True)
     config = load_config(config_path)
+    shards = TargetShards(config)
     detector = netvigil(
         "detect", "-c", str(config_path), "--member", "bench", "--heartbeat", "0.5",
         log=work / "detect.log",
@@ -495,7 +515,7 @@ async def detection_race(args: argparse.Namespace, pg: Any, work: Path) -> dict[
     try:
         js = nc.jetstream()
         await ensure_streams(js, StreamNames())
-        await _wait_for_consumer(js, "netvigil-detect-bench", detector)
+        await _wait_for_consumers(js, ["netvigil-detect-bench"], [detector])
         bus_confirmed: list[float] = []
 
         async def on_event(msg: Any) -> None:
@@ -524,7 +544,7 @@ async def detection_race(args: argparse.Namespace, pg: Any, work: Path) -> dict[
                     if delay > 0:
                         await asyncio.sleep(delay)
                     await js.publish(
-                        f"netvigil.measurements.{m.vantage}",
+                        measurement_subject(m.vantage, shards.token(m.target)),
                         json.dumps(m.to_json(), default=str).encode(),
                         headers={"Nats-Msg-Id": m.id},
                     )
@@ -591,12 +611,17 @@ async def run(args: argparse.Namespace) -> None:
             if not args.skip_detect:
                 load = await detector_load(args, pg, work)
                 print(
-                    f"\nnetvigil detect under load: {load['measurements']:,.0f} offered at "
-                    f"{args.detect_rate:,.0f}/s, {load['read and acked']:,.0f} read and acked "
-                    f"in {load['seconds']:.1f} s; CPU {load['cpu_s']:.2f} s = "
-                    f"{1000 * load['cpu_s'] / max(load['read and acked'], 1):.3f} "
-                    "CPU-s per 1,000"
+                    f"\nnetvigil detect under load ({args.detectors} process(es)): "
+                    f"{load['measurements']:,.0f} offered at {args.detect_rate:,.0f}/s, "
+                    f"taken in {load['seconds']:.1f} s"
                 )
+                for i in range(args.detectors):
+                    read, cpu = load[f"load{i} read and acked"], load[f"load{i} cpu_s"]
+                    print(
+                        f"  load{i}: {read:,.0f} read and acked, CPU {cpu:.2f} s = "
+                        f"{1000 * cpu / max(read, 1):.3f} CPU-s per 1,000 read, "
+                        f"{1000 * cpu / load['measurements']:.3f} per 1,000 of the stream"
+                    )
                 race = await detection_race(args, pg, work)
                 print("\nfirst failing probe -> confirmed incident:")
                 embedded = race.get("embedded LiveDetection (SQLite)")
@@ -612,8 +637,10 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--publisher-child":
-        url, vantage, rate, seconds, start_at = sys.argv[2:7]
-        asyncio.run(publish_child(url, vantage, float(rate), float(seconds), float(start_at)))
+        url, vantage, rate, seconds, start_at, config = sys.argv[2:8]
+        asyncio.run(
+            publish_child(url, vantage, float(rate), float(seconds), float(start_at), Path(config))
+        )
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=20_000, help="measurements/s offered")
@@ -630,6 +657,9 @@ def main() -> None:
     parser.add_argument("--healthy-s", type=float, default=10.0)
     parser.add_argument("--failing-s", type=float, default=8.0)
     parser.add_argument("--skip-detect", action="store_true")
+    parser.add_argument(
+        "--detectors", type=int, default=2, help="netvigil detect processes sharing the load"
+    )
     args = parser.parse_args()
     if args.rate * args.seconds > 2_000_000:
         parser.error("at most 2,000,000 measurements per run")

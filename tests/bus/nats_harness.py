@@ -14,11 +14,13 @@ from nats.aio.client import Client
 from netvigil.bus import (
     NATSServer,
     StreamNames,
+    TargetShards,
     connect,
     ensure_consumer,
     ensure_streams,
+    measurement_subject,
 )
-from netvigil.config.model import BusConfig
+from netvigil.config.model import BusConfig, Config
 from netvigil.model import Measurement, Observation
 from netvigil.outcome import Outcome
 from netvigil.store.base import MeasurementQuery
@@ -26,6 +28,13 @@ from netvigil.store.sqlite import SQLiteStore
 
 AGENTS = ("tirana", "durres")
 COLLECTOR = "collector"
+SHARDS = TargetShards(Config())
+"""The shards of targets no config names: each target is its own incident group."""
+
+
+def subject_of(m: Measurement, vantage: str | None = None) -> str:
+    """The subject `m` is published on (as `vantage`, by default its own)."""
+    return measurement_subject(vantage or m.vantage, SHARDS.token(m.target))
 
 
 def free_port() -> int:

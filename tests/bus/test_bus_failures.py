@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from nats_harness import Bus, make_measurements, stored_ids, wait_for
+from nats_harness import SHARDS, Bus, make_measurements, stored_ids, wait_for
 
 from netvigil.agent.spool import Spool
 from netvigil.bus import Collector, MeasurementConsumer, MeasurementPublisher, ensure_consumer
@@ -83,6 +83,7 @@ async def test_collector_holds_messages_unacked_while_the_store_fails(
         backoff_initial_s=0.2,
         backoff_max_s=1.5,
         keep_alive_s=0.5,  # under the ack wait of 2 s: the batch is never handed out again
+        max_in_flight=1,  # one batch in hand when the store fails (two by default)
     )
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(stop))
@@ -129,7 +130,8 @@ async def test_a_batch_stored_but_not_acked_comes_again_and_is_not_stored_twice(
     first = await MeasurementConsumer.bind(
         await bus.connect(), bus.config(), batch_size=100, fetch_wait_s=0.2
     )
-    task = asyncio.create_task(Collector(first, dying).run(asyncio.Event()))  # type: ignore[arg-type]
+    one_at_a_time = Collector(first, dying, max_in_flight=1)  # type: ignore[arg-type]
+    task = asyncio.create_task(one_at_a_time.run(asyncio.Event()))
     await asyncio.wait_for(dying.written.wait(), 20)
     task.cancel()  # gone between its commit and its ack
     with contextlib.suppress(asyncio.CancelledError):
@@ -161,6 +163,7 @@ async def test_publisher_spools_while_nats_is_killed_and_drains_after(
             bus.config("tirana", publish_timeout_s=1.0),
             "tirana",
             spool,
+            SHARDS,
             batch_size=50,
             backoff_initial_s=0.1,
             backoff_max_s=0.5,
@@ -218,6 +221,7 @@ async def test_publisher_cut_off_for_seconds_delivers_everything_after(
             bus.config("durres", publish_timeout_s=1.0),
             "durres",
             spool,
+            SHARDS,
             batch_size=100,
             backoff_initial_s=0.2,
             backoff_max_s=2.0,
@@ -350,7 +354,9 @@ async def _stored(store: SQLiteStore, n: int) -> bool:
 
 async def _publish_all(bus: Bus, produced: list[Measurement], spool_path: Path) -> None:
     async with await Spool.open(spool_path) as spool:
-        publisher = MeasurementPublisher(bus.config("tirana"), "tirana", spool, batch_size=200)
+        publisher = MeasurementPublisher(
+            bus.config("tirana"), "tirana", spool, SHARDS, batch_size=200
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         for m in produced:

@@ -9,7 +9,7 @@ from pathlib import Path
 import nats.errors
 import pytest
 from nats.aio.client import Client
-from nats_harness import Bus, make_measurements, stored_ids, wait_for
+from nats_harness import SHARDS, Bus, make_measurements, stored_ids, subject_of, wait_for
 from prometheus_client import CollectorRegistry
 
 from netvigil.agent.spool import Spool
@@ -19,7 +19,6 @@ from netvigil.bus import (
     MeasurementConsumer,
     MeasurementPublisher,
     encode_measurement,
-    measurement_subject,
     track_collector,
 )
 from netvigil.bus.connection import ConnectionEvents, agent_inbox, connect
@@ -54,7 +53,9 @@ async def test_published_measurements_are_stored_once_each(
     await bus.setup()
     produced = make_measurements(1500)
     async with await Spool.open(tmp_path / "spool.db") as spool:
-        publisher = MeasurementPublisher(bus.config("tirana"), "tirana", spool, batch_size=100)
+        publisher = MeasurementPublisher(
+            bus.config("tirana"), "tirana", spool, SHARDS, batch_size=100
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         for m in produced:
@@ -76,7 +77,7 @@ async def test_published_measurements_are_stored_once_each(
     nc = await connect(bus.config("tirana"), name="again", inbox_prefix=agent_inbox("tirana"))
     bus.clients.append(nc)
     ack = await nc.jetstream().publish(
-        measurement_subject("tirana"),
+        subject_of(produced[0]),
         encode_measurement(produced[0]),
         headers={"Nats-Msg-Id": produced[0].id},
     )
@@ -106,10 +107,10 @@ async def test_an_agent_cannot_publish_as_another_vantage(bus_clients: Bus) -> N
     js = nc.jetstream()
     forged = make_measurements(1, vantage="durres")[0]
     with pytest.raises(nats.errors.TimeoutError):
-        await js.publish(measurement_subject("durres"), encode_measurement(forged), timeout=1.0)
+        await js.publish(subject_of(forged), encode_measurement(forged), timeout=1.0)
     assert any("permissions violation" in e.lower() for e in errors), errors
     own = make_measurements(1, vantage="tirana")[0]
-    ack = await js.publish(measurement_subject("tirana"), encode_measurement(own), timeout=5.0)
+    ack = await js.publish(subject_of(own), encode_measurement(own), timeout=5.0)
     assert ack.seq == 1  # the forged message never reached the stream
     admin = await bus.connect()
     info = await admin.jetstream().stream_info("NETVIGIL_MEASUREMENTS")
@@ -124,8 +125,8 @@ async def test_bad_messages_are_set_aside_counted_and_do_not_block(
     nc = await connect(bus.config("tirana"), name="raw", inbox_prefix=agent_inbox("tirana"))
     bus.clients.append(nc)
     js = nc.jetstream()
-    subject = measurement_subject("tirana")
     good = make_measurements(6)
+    subject = subject_of(good[0])
     oversized = good[5].to_json() | {"detail": {"blob": "x" * 70_000}}
     other_vantage = make_measurements(1, vantage="durres")[0]
     not_a_measurement = good[4].to_json() | {"outcome": "no_such_outcome"}
@@ -215,6 +216,7 @@ async def test_a_publisher_with_another_agents_credentials_keeps_its_measurement
             bus.config("tirana", publish_timeout_s=0.5),
             "durres",
             spool,
+            SHARDS,
             backoff_initial_s=0.1,
             backoff_max_s=0.2,
             connector=_connect_as("tirana"),  # tirana's user and inbox

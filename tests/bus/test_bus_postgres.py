@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from nats_harness import Bus, make_measurements, wait_for
+from nats_harness import SHARDS, Bus, make_measurements, wait_for
 
 from netvigil.agent.spool import Spool
 from netvigil.bus import Collector, MeasurementConsumer, MeasurementPublisher
@@ -22,7 +22,9 @@ async def test_collector_stores_into_postgres_once_each(
     await bus.setup()
     produced = make_measurements(3000)
     async with await Spool.open(tmp_path / "spool.db") as spool:
-        publisher = MeasurementPublisher(bus.config("tirana"), "tirana", spool, batch_size=200)
+        publisher = MeasurementPublisher(
+            bus.config("tirana"), "tirana", spool, SHARDS, batch_size=200
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(stop))
         for m in produced:

@@ -27,7 +27,7 @@ from cluster_nats import NATSServerProcess
 from nats.aio.client import Client
 
 from detect.streams import SILENT, Probe, World, gov, healthy
-from netvigil.bus import encode_measurement, measurement_subject
+from netvigil.bus import TargetShards, encode_measurement, measurement_filter, measurement_subject
 from netvigil.bus.subjects import MSG_ID_HEADER, StreamNames
 from netvigil.cluster import (
     DetectorStats,
@@ -46,6 +46,7 @@ from netvigil.store.postgres import PostgresStore
 from servers.postgres import PostgresServer
 
 GOV_SERVICES = ["e-albania", "parliament", "pm-office"]
+SHARDS = TargetShards(World(interval=1.0).config())
 
 
 def world_config(nats_url: str, dsn: str, *, lateness_s: float = 1.0) -> Config:
@@ -76,7 +77,9 @@ async def publish(nc: Client, measurements: Sequence[Measurement]) -> None:
     js = nc.jetstream()
     for m in measurements:
         await js.publish(
-            measurement_subject(m.vantage), encode_measurement(m), headers={MSG_ID_HEADER: m.id}
+            measurement_subject(m.vantage, SHARDS.token(m.target)),
+            encode_measurement(m),
+            headers={MSG_ID_HEADER: m.id},
         )
 
 
@@ -180,9 +183,15 @@ async def test_two_detectors_split_the_groups_and_each_incident_is_kept_once(
             await wait_until(
                 lambda: _true(all(s.members == both for s in stats)), 20, "both detectors"
             )
+            everything = [measurement_filter()]
+            await wait_until(
+                lambda: _true(all(s.filters != everything for s in stats)), 20, "their filters"
+            )
             await publish(nc, stream)
             await wait_until(
-                lambda: _true(all(s.acked == len(stream) for s in stats)), 40, "both caught up"
+                lambda: _true(sum(s.acked for s in stats) == len(stream) + controls),
+                40,
+                "both caught up",
             )
             stop.set()
             detections = await asyncio.gather(*tasks)
@@ -190,8 +199,10 @@ async def test_two_detectors_split_the_groups_and_each_incident_is_kept_once(
         messages = await incident_messages(nc)
     finally:
         await nc.close()
-    # Each detector fed its own groups' targets, and both fed the controls.
+    # Each detector fed its own groups' targets, and both fed the controls; the server
+    # delivered each only those: neither decoded the other's share.
     assert sum(s.fed for s in stats) == len(stream) + controls
+    assert all(s.read == s.fed < len(stream) for s in stats)
     by_service = {tuple(sorted(i.services)): i for i in incidents}
     assert sorted(by_service) == [tuple(GOV_SERVICES), ("news",)]
     assert len(incidents) == 2
@@ -300,6 +311,10 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
     first = _detect_process(config_path, log_path)
     second: subprocess.Popen[bytes] | None = None
     try:
+        await wait_until(lambda: _bound(nc, first, log_path), 60, "the detector's consumer")
+        start = time.time() + 1.0  # live from here: the detector reads as it comes
+        stream = outage_stream(start, 8, 18)
+        cut = start + 13  # about four seconds after the onset: confirmed by then
         async with await PostgresStore.open(dsn) as store:
 
             async def confirmed() -> bool:
@@ -362,6 +377,18 @@ async def test_a_detector_killed_and_restarted_resumes_without_doubling_the_inci
     assert {_incident_id(m) for m in messages} == {incident.id}
     kinds = [m["kind"] for m in messages]
     assert kinds.count(EventKind.OPENED.value) == 1 and kinds.count(EventKind.CONFIRMED.value) == 1
+
+
+async def _bound(nc: Client, proc: subprocess.Popen[bytes], log_path: Path) -> bool:
+    """Whether the `netvigil detect` process has bound its durable consumer."""
+    assert proc.poll() is None, log_path.read_text()
+    try:
+        await nc.jetstream().consumer_info(
+            StreamNames().measurements, detector_durable("restartable")
+        )
+    except (nats.errors.Error, TimeoutError):
+        return False
+    return True
 
 
 async def _publish_live(nc: Client, measurements: Sequence[Measurement]) -> None:

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from netvigil.config.model import StoreConfig
 from netvigil.errors import StoreError
 from netvigil.incident import EventKind, IncidentEvent
+from netvigil.model import Measurement
 from netvigil.store import MeasurementQuery, RollupQuery
 from netvigil.store.open import open_store, store_name
 from netvigil.store.postgres import PostgresStore
@@ -114,6 +115,61 @@ async def test_copy_skips_ids_already_stored_and_duplicates_in_the_batch(pg: Pos
     assert len(await pg.measurements(ALL)) == 5_010
     assert_rollups_equal(await pg.rollups(ALL_ROLLUPS), expected_rollups(batch + extra))
     assert (await pg.rollups(ALL_ROLLUPS)) != stored  # t1's last minute grew by 10
+
+
+async def test_an_id_sent_again_with_another_time_is_stored_once(pg: PostgresStore) -> None:
+    first = make_measurement(T0 + 5)
+    assert await pg.add([first]) == 1
+    same_day = make_measurement(T0 + 125, id=first.id)
+    next_day = make_measurement(T0 + DAY_S, id=first.id)
+    assert await pg.add([same_day, next_day]) == 0
+    pg.submit(make_measurement(T0 + 2 * DAY_S, id=first.id))
+    await pg.flush()
+    assert await pg.measurements(ALL) == [first]
+    assert_rollups_equal(await pg.rollups(ALL_ROLLUPS), expected_rollups([first]))
+
+
+async def test_rollups_read_before_a_fold_are_exact_and_the_fold_stores_them(dsn: str) -> None:
+    slow = PostgresOptions(fold_every_s=3600.0)
+    batch = [make_measurement(T0 + i * 0.5, target=f"t{i % 3}", ok=i % 5 > 0) for i in range(300)]
+    async with await PostgresStore.open(dsn, options=slow) as store:
+        for at in range(0, 300, 50):
+            await store.add(batch[at : at + 50])
+        marked = await store.rollups(ALL_ROLLUPS)
+        conn = await asyncpg.connect(dsn)
+        try:
+            stale = await conn.fetchval("SELECT sum(count) FROM rollups")
+            assert await conn.fetchval("SELECT count(*) FROM rollups_due") > 0
+        finally:
+            await conn.close()
+    assert_rollups_equal(marked, expected_rollups(batch))
+    assert stale < len(batch)  # the table alone is behind: the marks tell what to recompute
+    conn = await asyncpg.connect(dsn)
+    try:  # the writer folded them on stop
+        assert await conn.fetchval("SELECT count(*) FROM rollups_due") == 0
+        assert await conn.fetchval("SELECT count(*) FROM rollups") == 9
+    finally:
+        await conn.close()
+    async with await PostgresStore.open(dsn) as store:
+        assert await store.rollups(ALL_ROLLUPS) == marked
+
+
+async def test_two_stores_writing_the_same_keys_at_once_count_every_row(dsn: str) -> None:
+    rows = [make_measurement(T0 + i * 0.05, target=f"t{i % 4}", ok=i % 7 > 0) for i in range(2_400)]
+    fast = PostgresOptions(fold_every_s=0.05)
+    async with (
+        await PostgresStore.open(dsn, options=fast) as one,
+        await PostgresStore.open(dsn, options=fast) as other,
+    ):
+
+        async def write(store: PostgresStore, part: list[Measurement]) -> None:
+            for at in range(0, len(part), 100):
+                await store.add(part[at : at + 100])
+
+        await asyncio.gather(write(one, rows[0::2]), write(other, rows[1::2]))
+        assert_rollups_equal(await one.rollups(ALL_ROLLUPS), expected_rollups(rows))
+    async with await PostgresStore.open(dsn) as store:  # reopened: the same numbers
+        assert_rollups_equal(await store.rollups(ALL_ROLLUPS), expected_rollups(rows))
 
 
 async def test_submitted_and_added_duplicates_count_once(pg: PostgresStore) -> None:

@@ -3,7 +3,7 @@
     stats = await run_bus_agent(config, stop, spool_path="spool.db")
 
 The agent measures under `config.vantage.name` and publishes each measurement on
-`netvigil.measurements.<vantage>` with the credentials of `[bus]`. While NATS cannot be
+`netvigil.measurements.<shard>.<vantage>` with the credentials of `[bus]`. While NATS cannot be
 reached the measurements wait in the spool file (the same file format as the HTTP
 agent's), and are published, oldest first, once it is back. Stopping: the probes in
 flight finish, the publisher tries for `drain_timeout_s` to deliver the rest, and what is
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from netvigil.agent.runner import probe_into
 from netvigil.agent.spool import Spool
-from netvigil.bus import MeasurementPublisher, PublisherStats
+from netvigil.bus import MeasurementPublisher, PublisherStats, TargetShards
 from netvigil.config.model import Config
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink
@@ -47,6 +47,7 @@ async def run_bus_agent(
         config.bus,
         config.vantage.name,
         spool,
+        TargetShards(config),
         registry=metrics.registry if metrics is not None else None,
     )
     log.info(

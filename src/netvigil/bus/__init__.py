@@ -1,8 +1,8 @@
 """The NATS JetStream bus: agents publish measurements, collectors store them.
 
-    netvigil.measurements.<vantage>  -> stream NETVIGIL_MEASUREMENTS -> durable consumer
-    netvigil.incidents.<incident>    -> stream NETVIGIL_INCIDENTS
-    netvigil.dead_letter.<reason>    -> stream NETVIGIL_DEAD_LETTER
+    netvigil.measurements.<shard>.<vantage>  -> stream NETVIGIL_MEASUREMENTS -> consumers
+    netvigil.incidents.<incident>            -> stream NETVIGIL_INCIDENTS
+    netvigil.dead_letter.<reason>            -> stream NETVIGIL_DEAD_LETTER
 
 `MeasurementPublisher` (an agent's sink, spooling while NATS is away), `MeasurementConsumer`
 (stream order, bad messages set aside) and `Collector` (consumer to `Store`, acked once
@@ -25,10 +25,18 @@ from netvigil.bus.server import (
     nats_server_binary,
     write_server_config,
 )
+from netvigil.bus.shards import CONTROL_SHARD, TargetShards
 from netvigil.bus.streams import ensure_consumer, ensure_streams
-from netvigil.bus.subjects import StreamNames, measurement_subject, vantage_of
+from netvigil.bus.subjects import (
+    StreamNames,
+    measurement_filter,
+    measurement_subject,
+    shard_of,
+    vantage_of,
+)
 
 __all__ = [
+    "CONTROL_SHARD",
     "BusUnavailable",
     "Collector",
     "CollectorStats",
@@ -42,6 +50,7 @@ __all__ = [
     "PublisherStats",
     "Rejection",
     "StreamNames",
+    "TargetShards",
     "agent_inbox",
     "agent_user",
     "collector_user",
@@ -50,9 +59,11 @@ __all__ = [
     "encode_measurement",
     "ensure_consumer",
     "ensure_streams",
+    "measurement_filter",
     "measurement_subject",
     "nats_server_binary",
     "publish_incident_event",
+    "shard_of",
     "track_collector",
     "track_publisher",
     "vantage_of",

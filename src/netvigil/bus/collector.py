@@ -4,7 +4,10 @@
     await collector.run(stop)
 
 Each round fetches a batch (bad messages are set aside by the consumer), writes it with
-one `Store.add` and acks it only after that returned. When the store fails (StoreError:
+one `Store.add` and acks it only after that returned. The next batch is fetched and
+decoded while the previous ones are written: up to `max_in_flight` batches are in the
+store's hands at once (the store writes what has queued up in one transaction), so the
+bus, the decoding and the database work side by side. When the store fails (StoreError:
 the database is away, the disk full), the batch is held, unacked, and the write retried
 with a backoff (`backoff_initial_s` doubling to `backoff_max_s`); meanwhile the server
 is told the batch is still in progress, so it is not handed to another collector. The
@@ -41,9 +44,15 @@ class Collector:
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 5.0,
         keep_alive_s: float = 10.0,
+        max_in_flight: int = 2,
     ) -> None:
         """`keep_alive_s`: how often a held batch is said to be in progress; keep it
-        well under the consumer's ack wait (the command uses half of it)."""
+        well under the consumer's ack wait (the command uses half of it).
+        `max_in_flight`: batches given to the store and not yet acked, at most."""
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.max_in_flight = max_in_flight
+        self._held = False
         self.consumer = consumer
         self.store = store
         self.backoff_initial_s = backoff_initial_s
@@ -55,19 +64,34 @@ class Collector:
         return self.consumer.stats
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Collect until `stop` is set (a batch being written is finished and acked)."""
+        """Collect until `stop` is set (the batches being written are finished and acked).
+        Cancelled, it cancels the writes under way: their batches stay unacked."""
         failures = 0
-        while not stop.is_set():
-            try:
-                batch = await self.consumer.fetch()
-                if batch:
-                    await self._store(batch, stop)
-                failures = 0
-            except BusUnavailable as exc:
-                failures += 1
-                delay = self._backoff_s(failures)
-                log.warning("collector: NATS unavailable (%s); again in %.1f s", exc, delay)
-                await _wait(stop, delay)
+        writing: list[asyncio.Task[None]] = []
+        try:
+            while not stop.is_set():
+                try:
+                    while writing and (
+                        writing[0].done() or len(writing) >= self.max_in_flight or self._held
+                    ):
+                        await writing.pop(0)
+                    batch = await self.consumer.fetch()
+                    if batch:
+                        writing.append(asyncio.create_task(self._store(batch, stop)))
+                    failures = 0
+                except BusUnavailable as exc:
+                    failures += 1
+                    delay = self._backoff_s(failures)
+                    log.warning("collector: NATS unavailable (%s); again in %.1f s", exc, delay)
+                    await _wait(stop, delay)
+        except BaseException:
+            for task in writing:
+                task.cancel()
+            await asyncio.gather(*writing, return_exceptions=True)
+            raise
+        for task in writing:
+            with contextlib.suppress(BusUnavailable):
+                await task
 
     async def _store(self, batch: Sequence[Delivery], stop: asyncio.Event) -> None:
         """Write `batch` (retrying while the store fails) and ack it. Returns unacked
@@ -77,8 +101,10 @@ class Collector:
         while True:
             try:
                 new = await self.store.add(measurements)
+                self._held = False
                 break
             except StoreError as exc:
+                self._held = True  # fetch no more until the store takes what is in hand
                 attempt += 1
                 self.stats.store_failures += 1
                 delay = self._backoff_s(attempt)

@@ -17,7 +17,8 @@ it. The reasons:
 | `oversized`        | is larger than `max_payload_bytes`                            |
 | `malformed`        | is not UTF-8 JSON holding one object                          |
 | `invalid`          | is JSON but not a measurement (a field missing or mistyped)   |
-| `vantage_mismatch` | names another vantage in its body than in its subject         |
+| `vantage_mismatch` | names another vantage in its body than in its subject (or its |
+|                    | subject names no shard and vantage)                           |
 
 A message not acked is delivered again after the consumer's ack wait, to this process
 or another sharing the durable: a crash between the work and the ack means the work is
@@ -35,7 +36,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from netvigil.bus.connection import BusUnavailable
 from netvigil.bus.figures import CollectorStats
@@ -70,10 +71,27 @@ class Rejection:
     detail: str
 
 
+_MEASUREMENT = TypeAdapter(Measurement)
+
+
 def decode_message(subject: str, data: bytes, *, max_payload_bytes: int) -> Measurement | Rejection:
-    """The measurement a message on `subject` carries, or why it carries none."""
+    """The measurement a message on `subject` carries, or why it carries none.
+
+    A good message is parsed and validated in one pass (pydantic's JSON parser, about
+    2.5 times as fast as `json.loads` and validating the object); a bad one is looked at
+    again the slow way, to tell why.
+    """
     if len(data) > max_payload_bytes:
         return Rejection("oversized", f"{len(data)} bytes, more than {max_payload_bytes}")
+    try:
+        m = _MEASUREMENT.validate_json(data)
+    except ValidationError:
+        return _rejection_of(subject, data)
+    return _checked_vantage(subject, m)
+
+
+def _rejection_of(subject: str, data: bytes) -> Measurement | Rejection:
+    """Why `data` is not a measurement (or the measurement, if it is one after all)."""
     try:
         obj = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -86,7 +104,13 @@ def decode_message(subject: str, data: bytes, *, max_payload_bytes: int) -> Meas
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "measurement"
         return Rejection("invalid", f"{where}: {first['msg']}")
+    return _checked_vantage(subject, m)
+
+
+def _checked_vantage(subject: str, m: Measurement) -> Measurement | Rejection:
     named = vantage_of(subject)
+    if named is None:
+        return Rejection("vantage_mismatch", f"subject {subject!r} names no shard and vantage")
     if m.vantage != named:
         return Rejection("vantage_mismatch", f"body says {m.vantage!r}, subject says {named!r}")
     return m

@@ -1,13 +1,14 @@
 """The publisher: an agent's measurements onto the bus, spooled while NATS is away.
 
-    publisher = MeasurementPublisher(config.bus, "tirana-1", spool)
+    publisher = MeasurementPublisher(config.bus, "tirana-1", spool, TargetShards(config))
     monitor = Monitor(..., sinks=[publisher], ...)       # submit(m): never blocks
     await publisher.run(stop)
 
-Each measurement is published on `netvigil.measurements.<vantage>` with its id as
-`Nats-Msg-Id`, so the stream drops a re-send it already has (within its duplicate
-window; the store skips known ids after that). A batch counts as delivered only once
-the stream acknowledged every message in it (the PubAck).
+Each measurement is published on `netvigil.measurements.<shard>.<vantage>` (the shard of
+its target's incident group: `netvigil.bus.shards`) with its id as `Nats-Msg-Id`, so
+the stream drops a re-send it already has (within its duplicate window; the store skips
+known ids after that). A batch counts as delivered only once the stream acknowledged
+every message in it (the PubAck).
 
 While NATS answers, measurements go from memory straight to the stream. When a publish
 fails or the connection is down, the batch in hand and everything after it go to the
@@ -44,6 +45,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from netvigil.bus.connection import BusUnavailable, ConnectionEvents, agent_inbox, connect
 from netvigil.bus.figures import PublisherStats, track_publisher
+from netvigil.bus.shards import CONTROL_SHARD, TargetShards
 from netvigil.bus.subjects import MSG_ID_HEADER, measurement_subject
 from netvigil.config.model import BusConfig
 from netvigil.model import Measurement
@@ -84,6 +86,7 @@ class MeasurementPublisher:
         config: BusConfig,
         vantage: str,
         spool: MeasurementSpool,
+        shards: TargetShards,
         *,
         batch_size: int = 200,
         max_buffer: int = 10_000,
@@ -98,7 +101,10 @@ class MeasurementPublisher:
             raise ValueError("batch_size and max_buffer must be at least 1")
         self.config = config
         self.vantage = vantage
-        self.subject = measurement_subject(vantage)
+        measurement_subject(vantage, CONTROL_SHARD)  # a name that cannot be a subject: now
+        self.shards = shards
+        self._subjects: dict[str, str] = {}
+        """The subject of each target seen, by target."""
         self.spool = spool
         self.batch_size = batch_size
         self.max_buffer = max_buffer
@@ -235,7 +241,7 @@ class MeasurementPublisher:
             async with asyncio.timeout(timeout):
                 for m in batch:  # written one after another: the stream keeps this order
                     future = await js.publish_async(
-                        self.subject,
+                        self._subject_of(m.target),
                         encode_measurement(m),
                         wait_stall=None,  # no task per message: the batch goes in one write
                         headers={MSG_ID_HEADER: m.id},
@@ -253,6 +259,13 @@ class MeasurementPublisher:
         self.stats.published += len(batch) - duplicates
         self._attempt = 0
         self.events.last_error = None
+
+    def _subject_of(self, target: str) -> str:
+        subject = self._subjects.get(target)
+        if subject is None:
+            subject = measurement_subject(self.vantage, self.shards.token(target))
+            self._subjects[target] = subject
+        return subject
 
     def _spill(self, batch: list[Measurement]) -> None:
         """Move `batch` (taken from memory earlier), then everything still in memory, to

@@ -5,9 +5,10 @@
     with NATSServer(path, port=4222) as server:   # started; stopped (SIGTERM) on exit
         ...
 
-Each agent's user may publish only to `netvigil.measurements.<its vantage>` and read
-replies only under its own inbox prefix, so an agent cannot speak for another vantage:
-the server answers such a publish with a permissions violation and drops it. The
+Each agent's user may publish only to `netvigil.measurements.*.<its vantage>` (any
+shard, its vantage) and read replies only under its own inbox prefix, so an agent cannot
+speak for another vantage: the server answers such a publish with a permissions
+violation and drops it. The
 collector's user may use the JetStream API, ack, and publish dead letters and incident
 events, but not publish measurements.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from netvigil.bus.connection import agent_inbox
-from netvigil.bus.subjects import DEAD_LETTER_PREFIX, INCIDENTS_PREFIX, measurement_subject
+from netvigil.bus.subjects import DEAD_LETTER_PREFIX, INCIDENTS_PREFIX, measurement_permission
 
 __all__ = [
     "NATSServer",
@@ -90,7 +91,7 @@ def agent_user(vantage: str, password: str, *, user: str | None = None) -> NATSU
     return NATSUser(
         name=user or f"agent-{vantage}",
         password=password,
-        publish=(measurement_subject(vantage),),
+        publish=(measurement_permission(vantage),),
         subscribe=(agent_inbox(vantage) + ".>",),
     )
 

@@ -10,6 +10,8 @@ exists keeps its position and has its acknowledgement settings brought up to dat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -77,11 +79,17 @@ async def ensure_consumer(
     durable: str,
     *,
     ack_wait_s: float,
-    max_ack_pending: int = 10_000,
+    max_ack_pending: int = 50_000,
+    filter_subjects: Sequence[str] | None = None,
 ) -> None:
-    """Create the durable pull consumer `durable` on `stream`, or update its ack settings.
+    """Create the durable pull consumer `durable` on `stream`, or update its ack settings
+    and its `filter_subjects` (None: every subject of the stream). A consumer whose
+    filter changes keeps its position: it reads the subjects it gains from there on.
 
     It starts at the stream's first message, and every message must be acked one by one.
+    `max_ack_pending` bounds the messages delivered and not yet acked, across every
+    process sharing the consumer: collectors each hold up to about three batches (one
+    being decoded, two being written), so ten collectors of 5,000 need 150,000.
     """
     config = ConsumerConfig(
         durable_name=durable,
@@ -89,5 +97,6 @@ async def ensure_consumer(
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait_s,
         max_ack_pending=max_ack_pending,
+        filter_subjects=list(filter_subjects) if filter_subjects is not None else None,
     )
     await js.add_consumer(stream, config)  # the JetStream API's create-or-update call

@@ -1,17 +1,23 @@
 """Where things travel on the bus: subject names and the streams that keep them.
 
-    netvigil.measurements.<vantage>     one measurement per message, id in Nats-Msg-Id
-    netvigil.incidents.<incident id>    one incident event per message
-    netvigil.dead_letter.<reason>       a message the collector set aside, and why
+    netvigil.measurements.<shard>.<vantage>   one measurement per message, id in Nats-Msg-Id
+    netvigil.incidents.<incident id>          one incident event per message
+    netvigil.dead_letter.<reason>             a message the collector set aside, and why
 
-A vantage name may hold dots (`tirana.1`), so a subject's vantage is everything after
-the prefix, not one token. Names that NATS gives a meaning to (`*`, `>`, spaces) are
-refused: the config's name pattern already keeps them out.
+The shard (`_s0000` to `_s1023`, or `_ctl`: `netvigil.bus.shards`) comes first so that a
+detector can filter on its shards (`netvigil.measurements._s0417.>`), and an agent's
+permission can name its vantage (`netvigil.measurements.*.<vantage>`). A vantage name
+may hold dots (`tirana.1`), so a subject's vantage is everything after the shard, not
+one token; a subject whose first token is not a shard names no vantage (an agent can
+publish nothing that reads as another vantage). Names that NATS gives a meaning to
+(`*`, `>`, spaces) are refused: the config's name pattern already keeps them out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from netvigil.bus.shards import is_shard
 
 __all__ = [
     "DEAD_LETTER_PREFIX",
@@ -23,7 +29,10 @@ __all__ = [
     "StreamNames",
     "dead_letter_subject",
     "incident_subject",
+    "measurement_filter",
+    "measurement_permission",
     "measurement_subject",
+    "shard_of",
     "vantage_of",
 ]
 
@@ -47,9 +56,27 @@ def _token(name: str, what: str) -> str:
     return name
 
 
-def measurement_subject(vantage: str) -> str:
-    """The subject measurements from `vantage` are published on. Raises ValueError."""
-    return MEASUREMENTS_PREFIX + _token(vantage, "vantage")
+def measurement_subject(vantage: str, shard: str) -> str:
+    """The subject a measurement from `vantage` of a target in `shard` (a shard token) is
+    published on. Raises ValueError."""
+    if not is_shard(shard):
+        raise ValueError(f"{shard!r} is not a shard")
+    return f"{MEASUREMENTS_PREFIX}{shard}.{_token(vantage, 'vantage')}"
+
+
+def measurement_permission(vantage: str) -> str:
+    """The subjects (a pattern) of every measurement from `vantage`, whatever its shard:
+    what the agent of `vantage` may publish. Raises ValueError."""
+    return f"{MEASUREMENTS_PREFIX}*.{_token(vantage, 'vantage')}"
+
+
+def measurement_filter(shard: str | None = None) -> str:
+    """The subject filter of the measurements of `shard` (of every shard: None)."""
+    if shard is None:
+        return MEASUREMENTS_PREFIX + ">"
+    if not is_shard(shard):
+        raise ValueError(f"{shard!r} is not a shard")
+    return f"{MEASUREMENTS_PREFIX}{shard}.>"
 
 
 def incident_subject(incident_id: str) -> str:
@@ -62,11 +89,25 @@ def dead_letter_subject(reason: str) -> str:
     return DEAD_LETTER_PREFIX + _token(reason, "reason")
 
 
+def _parts(subject: str) -> tuple[str, str] | None:
+    if not subject.startswith(MEASUREMENTS_PREFIX):
+        return None
+    shard, dot, vantage = subject[len(MEASUREMENTS_PREFIX) :].partition(".")
+    if not dot or not vantage or not is_shard(shard):
+        return None
+    return shard, vantage
+
+
 def vantage_of(subject: str) -> str | None:
     """The vantage a measurement subject names, or None for any other subject."""
-    if not subject.startswith(MEASUREMENTS_PREFIX) or subject == MEASUREMENTS_PREFIX:
-        return None
-    return subject[len(MEASUREMENTS_PREFIX) :]
+    parts = _parts(subject)
+    return None if parts is None else parts[1]
+
+
+def shard_of(subject: str) -> str | None:
+    """The shard token a measurement subject names, or None for any other subject."""
+    parts = _parts(subject)
+    return None if parts is None else parts[0]
 
 
 @dataclass(frozen=True, slots=True)

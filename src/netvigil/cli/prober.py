@@ -22,7 +22,7 @@ import typer
 from nats.errors import Error as NATSError
 
 from netvigil.agent.spool import Spool
-from netvigil.bus import MeasurementPublisher
+from netvigil.bus import MeasurementPublisher, TargetShards
 from netvigil.cli._common import ConfigOption, required_config
 from netvigil.cli._loop import run_async
 from netvigil.cluster import (
@@ -166,7 +166,7 @@ async def _bus_publisher(
         yield None
         return
     async with await Spool.open(spool_path) as spool:
-        publisher = MeasurementPublisher(config.bus, vantage, spool)
+        publisher = MeasurementPublisher(config.bus, vantage, spool, TargetShards(config))
         publish_stop = asyncio.Event()
         task = asyncio.create_task(publisher.run(publish_stop), name="prober-publisher")
         try:

@@ -4,23 +4,28 @@
     await run_detector(config, nc, store, stop, settings)
 
 A detector reads the measurements stream through a durable consumer of its own
-(`netvigil-detect-<member>`): it sees every vantage's measurements, in stream order,
-whatever the collectors do with theirs. Each batch is fed to `LiveDetection` exactly as
-`netvigil run` feeds its probes' results (the same Detector, `[detect]` settings and
-current state); the events it emits are written to the store and published to the
-incidents stream (`netvigil.incidents.<id>`, see `netvigil.bus.incidents`). A batch is
-acked only once the detector has taken it and the events it caused are durable in the
-store, so the durable consumer's position is where a restarted detector resumes. What a
-kill loses is the detector's reorder buffer (the last `[detect] lateness_s` of
-measurements, already acked): the restarted detector takes its open incidents over from
-the store (same ids) and judges them on the measurements that follow.
+(`netvigil-detect-<member>`): it sees the measurements of its share from every vantage,
+in stream order, whatever the collectors do with theirs. Each batch is fed to
+`LiveDetection` exactly as `netvigil run` feeds its probes' results (the same Detector,
+`[detect]` settings and current state); the events it emits are written to the store and
+published to the incidents stream (`netvigil.incidents.<id>`, see
+`netvigil.bus.incidents`). A batch is acked only once the detector has taken it and the
+events it caused are durable in the store, so the durable consumer's position is where a
+restarted detector resumes. What a kill loses is the detector's reorder buffer (the last
+`[detect] lateness_s` of measurements, already acked): the restarted detector takes its
+open incidents over from the store (same ids) and judges them on the measurements that
+follow.
 
-Several detectors share one config through the membership role `detector`: each keeps
-only the measurements of the targets in its `IncidentShare` (plus the control targets,
-which every detector needs), so one incident group is judged by one detector. Incidents
-that are about a vantage rather than a service (`Incident.vantage`) can be seen by every
-detector; each is kept by one only, the owner of the key `vantage:<name>`. Events of
-incidents a detector does not keep are neither stored nor published.
+Several detectors share one config through the membership role `detector`: each reads
+only the measurements of the shards in its `IncidentShare` (plus the control targets,
+which every detector needs), so one incident group is judged by one detector. Its
+consumer filters on the subjects of those shards (`OwnedIncidents.subject_filters`), so
+the server delivers it only its share; when the share changes, the filter is updated
+between two batches, and the consumer keeps its position (a shard gained is read from
+there on). Incidents that are about a vantage rather than a service (`Incident.vantage`)
+can be seen by every detector; each is kept by one only, the owner of the key
+`vantage:<name>`. Events of incidents a detector does not keep are neither stored nor
+published.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 
 import nats.errors
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from netvigil.bus import (
     BusUnavailable,
@@ -102,6 +108,8 @@ class DetectorStats:
     acked: int = 0
     batches: int = 0
     bus_failures: int = 0
+    filters: list[str] = field(default_factory=list)
+    """The subject filters of the consumer, as last set."""
     members: list[str] = field(default_factory=list)
     """The live detectors as of the latest membership change, this one included."""
 
@@ -157,10 +165,11 @@ async def run_detector(
     stats = stats if stats is not None else DetectorStats()
     bus = config.bus
     js = nc.jetstream()
-    consumer = await _bind(config, nc, settings)
+    ownership = EventOwnership(IncidentShare(config, settings.member))
+    stats.filters = ownership.share.owned.subject_filters()
+    consumer = await _bind(config, nc, settings, stats.filters)
     ttl_s = settings.ttl_s if settings.ttl_s is not None else 3 * settings.heartbeat_s
     kv, bucket_ttl_s = await open_members_bucket(js, ttl_s=ttl_s, bucket=settings.bucket)
-    ownership = EventOwnership(IncidentShare(config, settings.member))
     membership = Membership(
         kv,
         DETECTOR_ROLE,
@@ -201,7 +210,8 @@ async def run_detector(
             settings.durable,
             detection.stats.seeded,
         )
-        await _consume(consumer, detection, ownership, stop, settings, stats)
+        refilter = _Refilter(js, bus.measurements_stream, settings.durable, bus.ack_wait_s)
+        await _consume(consumer, detection, ownership, stop, settings, stats, refilter)
     await store.flush()
     return detection
 
@@ -211,8 +221,11 @@ def _changed(members: frozenset[str], ownership: EventOwnership, stats: Detector
     stats.members = sorted(ownership.members)
 
 
-async def _bind(config: Config, nc: Client, settings: DetectSettings) -> MeasurementConsumer:
-    """Set up the streams and this detector's durable consumer, and bind to it."""
+async def _bind(
+    config: Config, nc: Client, settings: DetectSettings, filters: Sequence[str]
+) -> MeasurementConsumer:
+    """Set up the streams and this detector's durable consumer (reading `filters`), and
+    bind to it."""
     bus = config.bus
     js = nc.jetstream()
     names = StreamNames(bus.measurements_stream, bus.incidents_stream, bus.dead_letter_stream)
@@ -224,7 +237,11 @@ async def _bind(config: Config, nc: Client, settings: DetectSettings) -> Measure
             max_age_s=bus.max_age_days * 86_400.0,
         )
         await ensure_consumer(
-            js, bus.measurements_stream, settings.durable, ack_wait_s=bus.ack_wait_s
+            js,
+            bus.measurements_stream,
+            settings.durable,
+            ack_wait_s=bus.ack_wait_s,
+            filter_subjects=filters,
         )
         return await MeasurementConsumer.bind(
             nc,
@@ -237,6 +254,29 @@ async def _bind(config: Config, nc: Client, settings: DetectSettings) -> Measure
         raise ClusterError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Refilter:
+    """Updates the subject filters of this detector's consumer."""
+
+    js: JetStreamContext
+    stream: str
+    durable: str
+    ack_wait_s: float
+
+    async def __call__(self, filters: Sequence[str]) -> None:
+        """Raises BusUnavailable when NATS does not take the change."""
+        try:
+            await ensure_consumer(
+                self.js,
+                self.stream,
+                self.durable,
+                ack_wait_s=self.ack_wait_s,
+                filter_subjects=filters,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise BusUnavailable(f"updating the consumer's filter: {exc!r}") from exc
+
+
 async def _consume(
     consumer: MeasurementConsumer,
     detection: LiveDetection,
@@ -244,12 +284,19 @@ async def _consume(
     stop: asyncio.Event,
     settings: DetectSettings,
     stats: DetectorStats,
+    refilter: Callable[[Sequence[str]], Awaitable[None]],
 ) -> None:
-    """Feed batches to detection and ack each once taken (and its events stored)."""
+    """Feed batches to detection and ack each once taken (and its events stored); the
+    consumer's filter follows the share between batches."""
     stored_events = detection.stats.events
     failures = 0
     while not stop.is_set():
         try:
+            wanted = ownership.share.owned.subject_filters()
+            if wanted != stats.filters:
+                await refilter(wanted)
+                stats.filters = wanted
+                log.info("detector reads %d subject filter(s)", len(wanted))
             batch = await consumer.fetch()
             if batch:
                 _feed(batch, detection, ownership, stats)

@@ -9,16 +9,17 @@
 
 An incident groups targets that fell together: every target of a service, and the
 services that share a network or an organization. Two detectors must never both own
-one incident, so the unit handed out is not a single service but a whole *incident
-group*: the services joined, directly or through others, by a shared network or
-organization (a connected component). Each group is keyed by the smallest of its
-labels (`network:<name>`, `organization:<name>`, `service:<name>`) and assigned by the
-same rendezvous hashing as the probers' targets, so every detector that sees the same
-members computes the same disjoint split, and a detector leaving moves only its groups.
+one incident, so the unit handed out is never a single service but whole *incident
+groups* (`netvigil.bus.groups`), and in fact whole *shards* of them: the shard a group
+falls in (`netvigil.bus.shards`) is what its measurements' subjects carry, so a
+detector that owns whole shards can have the server deliver it only theirs. Shards
+(`shard:<n>`) are assigned by the same rendezvous hashing as the probers' targets, so
+every detector that sees the same members computes the same disjoint split, and a
+detector leaving moves only its shards (with their groups).
 
 A target that names no service is its own service. Control targets (a vantage's own
 health) are not partitioned: every detector needs them to judge the vantages, so they
-are listed apart in `controls`.
+are listed apart in `controls` (their shard is `CONTROL_SHARD`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from netvigil.bus.groups import IncidentGroup, incident_groups
+from netvigil.bus.shards import CONTROL_SHARD, shard_of_group, shard_token
+from netvigil.bus.subjects import measurement_filter
 from netvigil.cluster.assignment import share
 from netvigil.config.model import Config
 
@@ -43,19 +47,14 @@ DETECTOR_ROLE = "detector"
 
 
 @dataclass(frozen=True, slots=True)
-class IncidentGroup:
-    """Services that can share an incident, with the networks and targets they bring."""
-
-    key: str
-    services: frozenset[str]
-    networks: frozenset[str]
-    targets: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
 class OwnedIncidents:
-    """What one detector owns: its incident groups, their services, networks and targets."""
+    """What one detector owns: its shards, their incident groups, and the groups'
+    services, networks and targets."""
 
+    shards: frozenset[str]
+    """The shard tokens of its groups (`_s0417`), all of them when it is alone."""
+    everything: bool
+    """Whether it owns every shard (the only detector)."""
     groups: frozenset[str]
     services: frozenset[str]
     networks: frozenset[str]
@@ -67,62 +66,12 @@ class OwnedIncidents:
         """Whether measurements of target `name` are this detector's to read."""
         return name in self.targets or name in self.controls
 
-
-class _Labels:
-    """Union-find over labels (`service:x`, `network:y`, `organization:z`)."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, label: str) -> str:
-        parent = self.parent.setdefault(label, label)
-        while parent != label:
-            grand = self.parent[parent]
-            self.parent[label] = grand
-            label, parent = parent, grand
-        return label
-
-    def join(self, a: str, b: str) -> None:
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            low, high = sorted((root_a, root_b))
-            self.parent[high] = low  # the smallest label stays the root: the group's key
-
-
-def incident_groups(config: Config) -> list[IncidentGroup]:
-    """The config's incident groups (see the module docs), ordered by key."""
-    labels = _Labels()
-    service_network: dict[str, str | None] = {}
-    for svc in config.services:
-        label = f"service:{svc.name}"
-        labels.find(label)
-        service_network[svc.name] = svc.network
-        if svc.network:
-            labels.join(label, f"network:{svc.network}")
-        if svc.organization:
-            labels.join(label, f"organization:{svc.organization}")
-    target_service: dict[str, str] = {}
-    for spec in config.targets:
-        if spec.control:
-            continue
-        service = spec.service or spec.name
-        target_service[spec.name] = service
-        labels.find(f"service:{service}")
-    members: dict[str, tuple[set[str], set[str], set[str]]] = {}
-    for label in list(labels.parent):
-        services, networks, _ = members.setdefault(labels.find(label), (set(), set(), set()))
-        kind, _, name = label.partition(":")
-        if kind == "service":
-            services.add(name)
-        elif kind == "network":
-            networks.add(name)
-    for target, service in target_service.items():
-        members[labels.find(f"service:{service}")][2].add(target)
-    return [
-        IncidentGroup(key, frozenset(s), frozenset(n), frozenset(t))
-        for key, (s, n, t) in sorted(members.items())
-        if s
-    ]
+    def subject_filters(self) -> list[str]:
+        """The subjects of the measurements this detector reads: its shards' and the
+        controls', or every measurement when it owns every shard."""
+        if self.everything:
+            return [measurement_filter()]
+        return [measurement_filter(s) for s in sorted({CONTROL_SHARD, *self.shards})]
 
 
 def owned_incident_keys(config: Config, members: Collection[str], me: str) -> OwnedIncidents:
@@ -131,9 +80,14 @@ def owned_incident_keys(config: Config, members: Collection[str], me: str) -> Ow
     `me` counts as a member even before it appears in `members`; the groups of all the
     members together are every group exactly once.
     """
-    groups = {group.key: group for group in incident_groups(config)}
-    mine = [groups[key] for key in share(groups, members, me)]
+    by_shard: dict[str, list[IncidentGroup]] = {}
+    for group in incident_groups(config):
+        by_shard.setdefault(f"shard:{shard_of_group(group.key)}", []).append(group)
+    owned = share(sorted(by_shard), members, me)
+    mine = [g for key in owned for g in by_shard[key]]
     return OwnedIncidents(
+        shards=frozenset(shard_token(int(key.split(":")[1])) for key in owned),
+        everything=not set(members) - {me},
         groups=frozenset(g.key for g in mine),
         services=frozenset(s for g in mine for s in g.services),
         networks=frozenset(n for g in mine for n in g.networks),

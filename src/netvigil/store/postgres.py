@@ -16,7 +16,8 @@ queued and reconnecting with a bounded backoff. Reads and the admin tables use a
 connection pool. The schema is migrated on open (`postgres_schema`, the SQL files in
 `migrations/postgres/`). Measurements live in day partitions (`postgres_partitions`):
 `prune` drops whole days and deletes only inside the day that straddles the cut.
-Rollups are written in the transaction that writes their measurements (`postgres_rows`).
+A write marks the rollups its rows touch; the writer folds them in every few seconds and
+reads recompute the ones still marked (`postgres_rollups`), so reads are always exact.
 
 Errors and logs name the server by `redact_dsn(dsn)`: never with its password.
 

@@ -20,6 +20,12 @@ class PostgresOptions:
     """How long one connection attempt may take."""
     readers: int = 4
     """Connections of the read pool."""
+    fold_every_s: float = 2.0
+    """How often the writer folds the rollups its writes marked (`postgres_rollups`);
+    reads are exact meanwhile (they recompute marked keys), so this trades write work
+    (a key written by many batches is recomputed once per fold) against read work."""
+    fold_limit: int = 100_000
+    """At most this many rollup keys are folded in one transaction."""
 
 
 DEFAULT_OPTIONS = PostgresOptions()

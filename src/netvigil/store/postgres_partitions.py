@@ -95,15 +95,20 @@ class DayPartitions:
     async def prune(self, conn: Any, older_than: float) -> int:
         """Delete the rows stamped before `older_than`; how many there were.
 
-        Partitions wholly before it are counted and dropped; only the partition that
-        straddles the cut has rows deleted. Run it inside a transaction; `forget` the
-        dropped partitions once it has committed.
+        Partitions wholly before it are counted and dropped, with their ids in
+        `measurement_ids`; only the partition that straddles the cut has rows deleted
+        (their ids are kept until their day is dropped: a resend of one is not stored).
+        Run it inside a transaction; `forget` the dropped partitions once it has committed.
         """
         deleted = 0
+        dropped_until = -math.inf
         for _start, (name, end) in sorted(self.known.items()):
             if end <= older_than:
                 deleted += int(await conn.fetchval(f'SELECT count(*) FROM "{name}"'))
                 await conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+                dropped_until = max(dropped_until, end)
+        if dropped_until > -math.inf:  # their ids go with them (one scan per dropped day)
+            await conn.execute("DELETE FROM measurement_ids WHERE ts < $1", dropped_until)
         status = await conn.execute("DELETE FROM measurements WHERE ts < $1", older_than)
         return deleted + int(status.split()[-1])
 

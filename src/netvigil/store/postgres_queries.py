@@ -4,7 +4,9 @@ Each builder returns (SQL, parameters) with `$n` placeholders. They read what th
 store's `queries` read, in the same order: measurements by id, rollups by minute then
 target then vantage (text in code point order: the columns are `COLLATE "C"`), incidents
 newest first. Rollups in buckets of `step` seconds are summed in SQL as `bucket_rollups`
-sums them: counts and outcomes added, latencies averaged weighted by `ok_count`.
+sums them: counts and outcomes added, latencies averaged weighted by `ok_count`. Rollups
+are read from the view `rollups_now`: the stored ones, and those of keys still marked
+for a fold recomputed from raw rows (`postgres_rollups`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def rollup_sql(query: RollupQuery) -> tuple[str, list[Any]]:
     where = _filters(p, since, until, query, "minute")
     if query.step == MINUTE_S:
         sql = (
-            f"SELECT {ROLLUP_COLUMNS} FROM rollups{_where(where)}"
+            f"SELECT {ROLLUP_COLUMNS} FROM rollups_now{_where(where)}"
             f" ORDER BY minute, target, vantage LIMIT {p(query.limit)}"
         )
         return sql, p.values
@@ -92,7 +94,7 @@ def rollup_sql(query: RollupQuery) -> tuple[str, list[Any]]:
     sql = (
         f"WITH b AS (SELECT minute - ((minute % {step}) + {step}) % {step} AS bucket, target,"
         f" vantage, count, ok_count, latency_p50_s, latency_p95_s, outcomes"
-        f" FROM rollups{_where(where)}),"
+        f" FROM rollups_now{_where(where)}),"
         " a AS (SELECT bucket, target, vantage, sum(count)::bigint AS count,"
         f" sum(ok_count)::bigint AS ok_count, {weighted_mean('latency_p50_s')},"
         f" {weighted_mean('latency_p95_s')} FROM b GROUP BY 1, 2, 3),"

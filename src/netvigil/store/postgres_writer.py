@@ -5,7 +5,8 @@ has queued up, in order, and writes it in as few transactions as order allows, s
 batching follows load, as SQLite's writer thread does. Submitted measurements wait up
 to `WriterSettings.group_commit_s` to share a transaction; anything someone waits on is
 written at once. Incident snapshots and events are written in queue order with the
-measurements around them (`postgres_rows`).
+measurements around them (`postgres_rows`). The rollups a write marked are folded in
+every `PostgresOptions.fold_every_s` (`postgres_rollups`), on a prune, and on stop.
 
 When the server goes away (restarts, the link drops, the disk fills: see
 `is_connection_error`), an outage starts: what nobody waits on (submitted measurements
@@ -32,7 +33,7 @@ from typing import Any
 from netvigil.errors import StoreError
 from netvigil.model import Measurement
 from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
-from netvigil.store.postgres_partitions import DayPartitions, day_of
+from netvigil.store.postgres_partitions import day_of
 from netvigil.store.postgres_rows import (
     create_staging,
     staging_records,
@@ -40,6 +41,7 @@ from netvigil.store.postgres_rows import (
     write_measurements,
 )
 from netvigil.store.postgres_schema import is_connection_error
+from netvigil.store.postgres_upkeep import Upkeep
 from netvigil.store.write_failures import WriteFailures
 from netvigil.store.writer_settings import WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop, WriteQueue, resolve
@@ -115,9 +117,7 @@ class PostgresWriter:
             summary_every_s=settings.summary_every_s,
             monotonic=monotonic,
         )
-        self.partitions = DayPartitions(days_ahead=options.days_ahead)
-        self.pruned_before = -math.inf
-        self.last_prune = -math.inf
+        self.upkeep = Upkeep(options, now=now, monotonic=monotonic)
         self._connect = connect
         self._conn: Any = None
         self._now = now
@@ -195,14 +195,10 @@ class PostgresWriter:
             raise ConnectionError(f"cannot connect: {exc}") from exc
         try:
             await create_staging(conn)
-            await self.partitions.load(conn)
-            await self.partitions.ensure_ahead(conn, self._now())
-            found = await conn.fetchval("SELECT value FROM meta WHERE key = 'pruned_before'")
+            await self.upkeep.opened(conn)
         except BaseException:
             conn.terminate()
             raise
-        if found is not None:
-            self.pruned_before = max(self.pruned_before, float(found))
         self._conn = conn
         return conn
 
@@ -240,9 +236,13 @@ class PostgresWriter:
             while not self.failures.failing:
                 if (
                     self.retention_s is not None
-                    and self._now() - self.last_prune >= settings.prune_every_s
+                    and self._now() - self.upkeep.last_prune >= settings.prune_every_s
                 ):
                     await self._prune_quietly(self._now() - self.retention_s)
+                    if self.failures.failing:
+                        break
+                if self.upkeep.fold_wait_s() <= 0:
+                    await self._fold_quietly()
                     if self.failures.failing:
                         break
                 items = self.queue.take(settings.max_transaction)
@@ -256,6 +256,8 @@ class PostgresWriter:
         delay unless someone waits on the work."""
         settings = self.settings
         timeout = None if self.retention_s is None else settings.prune_every_s
+        if self.upkeep.due:
+            timeout = min(timeout or math.inf, max(self.upkeep.fold_wait_s(), 0.0))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
@@ -366,6 +368,8 @@ class PostgresWriter:
                     await self._write(segments)
                     segments = []
                     if isinstance(item, Stop):
+                        if self.upkeep.due:
+                            await self._fold_quietly()
                         return True
                     if not isinstance(item, Prune):
                         raise TypeError(f"the PostgreSQL writer cannot write {item!r}")
@@ -385,27 +389,16 @@ class PostgresWriter:
 
         Raises _Outage when the server fails, StoreError when the prune itself does.
         """
-        self.last_prune = self._now()
         try:
             conn = await self._connection()
-            async with conn.transaction():
-                await conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('pruned_before', $1) ON CONFLICT (key)"
-                    " DO UPDATE SET value = greatest(meta.value, excluded.value)",
-                    older_than,
-                )
-                deleted = await self.partitions.prune(conn, older_than)
+            deleted = await self.upkeep.prune(conn, older_than)
         except Exception as exc:
             if is_connection_error(exc):
                 raise _Outage(exc, "a prune", []) from exc
             with contextlib.suppress(Exception):  # the cache may name dropped partitions
-                await self.partitions.load(self._conn)
+                await self.upkeep.partitions.load(self._conn)
             raise StoreError(f"{self.label}: prune failed: {exc}") from exc
         self._committed()
-        self.partitions.forget(older_than)
-        self.pruned_before = max(self.pruned_before, older_than)
-        with contextlib.suppress(Exception):  # tried again at the next prune
-            await self.partitions.ensure_ahead(conn, self._now())
         return deleted
 
     async def _prune_quietly(self, older_than: float) -> None:
@@ -417,6 +410,17 @@ class PostgresWriter:
             self._note_failure(outage.what, outage.cause)
         except StoreError as exc:
             log.error("%s", exc)
+
+    async def _fold_quietly(self) -> None:
+        """The periodic fold: failures are logged (an outage starts on a server failure),
+        never raised; the marks stay for the next fold."""
+        try:
+            await self.upkeep.fold(await self._connection())
+        except Exception as exc:
+            if is_connection_error(exc):
+                self._note_failure("a rollup fold", exc)
+            else:
+                log.error("%s: folding rollups failed: %s", self.label, exc)
 
     async def _write_incidents(self, notes: list[IncidentWrite]) -> None:
         """Write incident snapshots and events in one transaction (each alone on failure).
@@ -457,7 +461,7 @@ class PostgresWriter:
         self._committed()
 
     async def _write(self, segments: list[_Segment]) -> None:
-        """Insert segments in one transaction (their rollups and `latest` with them).
+        """Insert segments in one transaction (`latest` and their rollup marks with them).
 
         When that fails on the server, _Outage is raised with the segments' items. When
         it fails otherwise, each batch and each submitted measurement is written alone,
@@ -473,7 +477,7 @@ class PostgresWriter:
                 what = f"{sum(len(seg.items) for seg in segments)} measurements"
                 raise _Outage(exc, what, _items_of(segments)) from exc
             with contextlib.suppress(Exception):  # another store may have dropped a day
-                await self.partitions.load(self._conn)
+                await self.upkeep.partitions.load(self._conn)
             await self._write_each(segments)
             return
         for seg, count in zip(segments, counts, strict=True):
@@ -519,8 +523,10 @@ class PostgresWriter:
         the rows need are created first, each in its own statement."""
         records = staging_records([seg.items for seg in segments])
         conn = await self._connection()
-        await self.partitions.ensure(conn, {day_of(r[2]) for r in records})
+        upkeep = self.upkeep
+        await upkeep.partitions.ensure(conn, {day_of(r[2]) for r in records})
         async with conn.transaction():
-            counts = await write_measurements(conn, records, len(segments), self.pruned_before)
+            counts = await write_measurements(conn, records, len(segments), upkeep.pruned_before)
         self._committed()
+        upkeep.written(sum(counts))
         return counts
