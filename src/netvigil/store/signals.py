@@ -6,7 +6,7 @@ network's chart and an incident's network-plane evidence survive a restart.
     await store.signal_events(SignalQuery("example-isp", since=t0, until=t1))
 
 Both stores implement `SignalStore` (tables `signal_samples` and `signal_events`,
-migrations `0005_signals.sql` for SQLite and `0002_signals.sql` for PostgreSQL). This
+migrations `0005_signals.sql` for SQLite and `0003_signals.sql` for PostgreSQL). This
 module holds the protocol, the query and what both backends share: the SQL text (with
 `?` placeholders; PostgreSQL numbers them) and the row converters. The SQLite writer
 runs `insert_signals(...)` in a transaction of its own, like an admin table change.
