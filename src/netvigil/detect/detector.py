@@ -520,8 +520,10 @@ class Detector:
         """Relabel incidents whose maintenance label changed, and classify again those due
         (most overdue first, at most the budget of this call: the rest wait their turn)."""
         relabel = self.labels.due(self._now)
-        if not relabel and self._now < self._due_at:
-            return  # nothing is due yet: no need to look at every open incident
+        if not relabel and (self._now < self._due_at or self._budget <= 0):
+            # Nothing is due yet, or this call's budget is spent (what is due waits for the
+            # next call: `_due_at` stays at -inf): no need to look at every open incident.
+            return
         due: list[Tracked] = []
         next_due = float("inf")
         for tracked in self.book.open_tracked():
