@@ -348,13 +348,28 @@ class HealthPoller(threading.Thread):
 
 
 @dataclass(frozen=True, slots=True)
+class CanaryIncident:
+    """An open incident naming the canary, as one poll saw it (times: the server's epoch
+    seconds, stream time: `start` is its first failed probe, `confirmed_at` the probe
+    that confirmed it)."""
+
+    id: str
+    start: float
+    confirmed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentPoll:
     """One answer of /api/v1/incidents?open=true (None fields: it failed)."""
 
     t: float
     latency_s: float | None
-    canary_ids: frozenset[str] = frozenset()
+    canary: tuple[CanaryIncident, ...] = ()
     outage_targets: int = 0
+
+    @property
+    def canary_ids(self) -> frozenset[str]:
+        return frozenset(c.id for c in self.canary)
 
 
 class IncidentWatcher:
@@ -373,7 +388,11 @@ class IncidentWatcher:
                 async with session.get(url, timeout=timeout) as r:
                     found = await r.json()
                 incidents = found if isinstance(found, list) else found.get("incidents", [])
-                canary = frozenset(i["id"] for i in incidents if CANARY in i["services"])
+                canary = tuple(
+                    CanaryIncident(i["id"], float(i["start"]), i["confirmed_at"])
+                    for i in incidents
+                    if CANARY in i["services"]
+                )
                 out = {x for i in incidents for x in i["targets"] if x.startswith("out-")}
                 lat = time.perf_counter() - t0
                 self.polls.append(IncidentPoll(t, lat, canary, len(out)))
@@ -388,9 +407,19 @@ class IncidentWatcher:
 
     def first_new_canary(self, since: float, known: frozenset[str]) -> float | None:
         """When an incident naming the canary, not among `known`, was first seen after `since`."""
+        return next((p.t for p in self.polls if p.t >= since and p.canary_ids - known), None)
+
+    def new_canary(
+        self, since: float, known: frozenset[str], *, confirmed: bool = False
+    ) -> tuple[float, CanaryIncident] | None:
+        """The first poll after `since` that showed an incident naming the canary, not among
+        `known` (with `confirmed`: showed it confirmed), and that incident as it showed it."""
         for p in self.polls:
-            if p.t >= since and p.canary_ids - known:
-                return p.t
+            if p.t < since:
+                continue
+            for c in p.canary:
+                if c.id not in known and (not confirmed or c.confirmed_at is not None):
+                    return p.t, c
         return None
 
     def outage_seen(self, since: float, wanted: int) -> float | None:
@@ -567,11 +596,13 @@ async def canary_trial(run: Run, phase_start: float) -> dict[str, Any]:
     run.fleet.canary.close()
     deadline = closed + run.plan.canary_wait * iv
     seen = None
-    while seen is None and time.time() < deadline:
+    confirmed = None
+    while confirmed is None and time.time() < deadline:
         await asyncio.sleep(0.25)
-        seen = run.watcher.first_new_canary(closed, known)
+        seen = seen or run.watcher.new_canary(closed, known)
+        confirmed = run.watcher.new_canary(closed, known, confirmed=True)
     await run.fleet.canary.open()
-    delay = None if seen is None else seen - closed
+    delay = None if seen is None else seen[0] - closed
     return {
         "closed_at_s": round(closed - run.t0, 2),
         "waited_for_earlier_incident_s": round(max(0.0, closed - planned), 2),
@@ -580,6 +611,40 @@ async def canary_trial(run: Run, phase_start: float) -> dict[str, Any]:
         "delay_s": None if delay is None else round(delay, 2),
         "delay_intervals": None if delay is None else round(delay / iv, 2),
         "gave_up_after_s": None if seen is not None else run.plan.canary_wait * iv,
+        **canary_breakdown(closed, seen, confirmed, iv),
+    }
+
+
+def canary_breakdown(
+    closed: float,
+    seen: tuple[float, CanaryIncident] | None,
+    confirmed: tuple[float, CanaryIncident] | None,
+    interval_s: float,
+) -> dict[str, Any]:
+    """Where the canary's detection delay goes, in probe intervals: from the listener's close
+    to the first failed probe (where the close falls in the probe cycle), from that probe to
+    the incident shown (any state) and shown confirmed; of the latter, from the first
+    failed probe to the probe that confirmed it (the confirmation rule: 3 failed probes
+    are 2 intervals apart), and from that probe to the confirmation shown (the watermark's
+    lateness, the detector, the store and the API, and the 0.5 s poll)."""
+
+    def iv(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / interval_s, 2)
+
+    inc = confirmed[1] if confirmed is not None else seen[1] if seen is not None else None
+    if inc is None:
+        return {}
+    rule = None if inc.confirmed_at is None else inc.confirmed_at - inc.start
+    return {
+        "first_failed_probe_after_close": iv(inc.start - closed),
+        "shown_after_first_failed_probe": iv(None if seen is None else seen[0] - inc.start),
+        "confirmed_shown_after_first_failed_probe": iv(
+            None if confirmed is None else confirmed[0] - inc.start
+        ),
+        "confirming_probe_after_first_failed_probe": iv(rule),
+        "confirmed_shown_after_confirming_probe_s": None
+        if confirmed is None or inc.confirmed_at is None
+        else round(confirmed[0] - inc.confirmed_at, 2),
     }
 
 
@@ -811,6 +876,20 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/incidents p99 ms", ("incidents_api", "p99_ms")),
     ("canary detection s", ("canary", "delay_s")),
     ("canary detection intervals", ("canary", "delay_intervals")),
+    ("canary: close to first failed probe", ("canary", "first_failed_probe_after_close")),
+    ("canary: first failed probe to shown", ("canary", "shown_after_first_failed_probe")),
+    (
+        "canary: first failed probe to shown confirmed",
+        ("canary", "confirmed_shown_after_first_failed_probe"),
+    ),
+    (
+        "canary: first failed to confirming probe",
+        ("canary", "confirming_probe_after_first_failed_probe"),
+    ),
+    (
+        "canary: confirming probe to shown confirmed s",
+        ("canary", "confirmed_shown_after_confirming_probe_s"),
+    ),
     ("detector CPU ms/1000 meas.", ("detection", "cpu_ms_per_1000")),
     ("detector meas./CPU-s", ("detection", "measurements_per_cpu_s")),
     ("detection dropped", ("detection", "dropped")),

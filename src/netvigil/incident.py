@@ -151,8 +151,31 @@ class Incident:
         )
 
     def copy(self) -> Incident:
-        """An independent snapshot."""
-        return Incident.from_json(self.to_json())
+        """An independent snapshot: its lists and mappings are new, their items (names,
+        frozen `Evidence`, `CauseChange` and `Features`) shared, since nothing changes
+        them in place."""
+        return Incident(
+            id=self.id,
+            state=self.state,
+            start=self.start,
+            first_measurement_id=self.first_measurement_id,
+            confirmed_at=self.confirmed_at,
+            end=self.end,
+            cause=self.cause,
+            confidence=self.confidence,
+            services=list(self.services),
+            targets=list(self.targets),
+            networks=list(self.networks),
+            organizations=list(self.organizations),
+            vantages=list(self.vantages),
+            vantage=self.vantage,
+            evidence=list(self.evidence),
+            cause_history=list(self.cause_history),
+            probabilities=dict(self.probabilities),
+            features=self.features,
+            maintenance=self.maintenance,
+            updated=self.updated,
+        )
 
 
 def _opt_float(value: Any) -> float | None:

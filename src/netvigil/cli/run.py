@@ -172,6 +172,7 @@ async def _serve(
             await _probe_and_serve(parts, host, port, stop, live, state, config_file)
         finally:
             await detection.stop()
+            state.log_changes()  # the paths the last of the measurements turned down or up
             if alerts is not None:
                 await alerts.stop(drain_timeout_s=5.0)
         log.info(

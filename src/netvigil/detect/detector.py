@@ -127,6 +127,9 @@ class Detector:
         """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
         self._due_at = float("-inf")
         """When an open incident is next due to be classified again (a lower bound)."""
+        self._touched: dict[str, Tracked] = {}
+        """Incidents that may have become due sooner since `_due_at` was set (opened,
+        regrouped, failing again): `_reclassify_due` lowers `_due_at` by their due times."""
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
         self.attribution = Attribution(
             self.rules, self.weights, switch_margin=self.settings.switch_margin
@@ -336,7 +339,7 @@ class Detector:
             )
             chosen = self.book.add(Tracked(incident))
             self._opened_now.add(inc_id)
-            self._due_at = float("-inf")
+            self._touched[inc_id] = chosen
             self._join(chosen, target, view)
             self._views[target] = view
             self._classify(chosen, events)
@@ -360,7 +363,7 @@ class Detector:
             if tracked is None or opened:
                 tracked = self.vantages.open(vantage, self._now)
                 self._opened_now.add(tracked.incident.id)
-                self._due_at = float("-inf")
+                self._touched[tracked.incident.id] = tracked
             grew = self.vantages.extend(tracked, self._views)
             if opened:
                 self._classify(tracked, events)
@@ -386,7 +389,7 @@ class Detector:
             tracked.quiet_since = None
             tracked.recovered_at = None
             self._quieting.pop(inc.id, None)
-            self._due_at = float("-inf")
+            self._touched[inc.id] = tracked
         kind = EventKind.UPDATED
         if confirmed and inc.state is IncidentState.SUSPECTED:
             inc.state = IncidentState.CONFIRMED
@@ -405,7 +408,7 @@ class Detector:
             # Targets or vantages joined: judged again, and told in one `updated` event,
             # at most every `regroup_intervals` (`_reclassify_due`), however many join.
             tracked.regrouped = True
-            self._due_at = float("-inf")
+            self._touched[inc.id] = tracked
         if kind is EventKind.CONFIRMED:
             inc.updated = self._now
             events.append(self._event(kind, tracked))
@@ -520,8 +523,15 @@ class Detector:
         """Relabel incidents whose maintenance label changed, and classify again those due
         (most overdue first, at most the budget of this call: the rest wait their turn)."""
         relabel = self.labels.due(self._now)
-        if not relabel and self._now < self._due_at:
-            return  # nothing is due yet: no need to look at every open incident
+        if self._touched:
+            for tracked in self._touched.values():
+                if tracked.incident.open and tracked.quiet_since is None:
+                    self._due_at = min(self._due_at, self._next_due(tracked))
+            self._touched.clear()
+        if not relabel and (self._now < self._due_at or self._budget <= 0):
+            # Nothing is due yet, or this call's budget is spent (what is due waits for the
+            # next call: `_due_at` stays at -inf): no need to look at every open incident.
+            return
         due: list[Tracked] = []
         next_due = float("inf")
         for tracked in self.book.open_tracked():
@@ -562,6 +572,15 @@ class Detector:
             if inc.cause is cause and (regrouped or abs(inc.confidence - confidence) >= 0.05):
                 inc.updated = self._now
                 events.append(self._event(EventKind.UPDATED, tracked))
+
+    def _next_due(self, tracked: Tracked) -> float:
+        """When `_reclassify_due` finds `tracked` due, less a slack (so that rounding never
+        makes the bound later than the check)."""
+        interval = self._interval(tracked)
+        wait = self._reclassify_every(interval) * tracked.steady
+        if tracked.regrouped:
+            wait = min(wait, self.settings.regroup_intervals * interval)
+        return tracked.last_classified + wait - _DUE_SLACK_S
 
     def _classify(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
         """Judge the incident's cause again when that can tell something new; whether it was."""

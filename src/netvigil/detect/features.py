@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from netvigil.detect.history import FeatureSettings, PathHistory, Sample, latency_of
 from netvigil.detect.path_summary import (
@@ -85,6 +85,10 @@ _CLASSES = (
     "tls",
     "other",
 )
+
+
+_SCOPE_FIELDS = tuple(f.name for f in fields(ScopeFacts))
+"""The names of `ScopeFacts`' fields, each a `Features` field too."""
 
 
 def outcome_class(outcome: str) -> str:
@@ -274,7 +278,8 @@ def assemble_features(
         "recent_s": totals.recent_s,
     }
     if scope is not None:
-        values.update(scope.as_features())
+        # `scope.as_features()`, without `asdict`'s deep copy of every float.
+        values.update({name: getattr(scope, name) for name in _SCOPE_FIELDS})
     return Features(**values), totals.outcomes, totals.class_vantages
 
 

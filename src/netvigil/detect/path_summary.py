@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from netvigil.detect.sample import LATENCY, OK, SCORE, SampleRow
+
 if TYPE_CHECKING:
     from netvigil.detect.history import FeatureSettings, PathHistory, Sample
 
@@ -171,26 +173,28 @@ class PreOnsetShape:
 
 
 def pre_onset_shape(
-    pre: Sequence[Sample], base_median: float | None, abrupt_probes: int
+    pre: Sequence[SampleRow], base_median: float | None, abrupt_probes: int
 ) -> PreOnsetShape:
     """The pre-window shape of one path: its loss, its highest anomaly, and whether its last
-    probes before the onset were clean (a probe is slow past twice the baseline median)."""
+    probes before the onset were clean (a probe is slow past twice the baseline median).
+
+    `pre` holds samples or plain sample rows (read by position, as a running summary
+    keeps them)."""
     failures = 0
     anomaly = 0.0
     for s in pre:
-        if not s.ok:
+        if not s[OK]:
             failures += 1
-        elif s.score > anomaly:
-            anomaly = s.score
+        elif s[SCORE] > anomaly:
+            anomaly = s[SCORE]
     last = pre[-abrupt_probes:]
     clean = 0
     for s in last:
+        latency = s[LATENCY]
         slow = (
-            base_median is not None
-            and s.latency is not None
-            and s.latency > 2.0 * base_median + 0.005
+            base_median is not None and latency is not None and latency > 2.0 * base_median + 0.005
         )
-        if s.ok and s.score < 0.5 and not slow:
+        if s[OK] and s[SCORE] < 0.5 and not slow:
             clean += 1
     return PreOnsetShape(len(pre), failures, anomaly, len(last), clean)
 

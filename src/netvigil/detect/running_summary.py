@@ -43,7 +43,6 @@ from netvigil.detect.sample import (
     OVERLOAD,
     TS,
     TTFB,
-    Sample,
     SampleRow,
 )
 
@@ -54,8 +53,6 @@ __all__ = ["RunningPathSummary", "SummaryKey"]
 
 SummaryKey = tuple[float, float, float, float, int]
 """(base_start, pre_start, onset, own onset, abrupt_probes): one cut of a path's history."""
-
-_BEFORE, _BASE, _PRE, _GAP, _POST = range(5)
 
 
 def _counter(counts: dict[str, int]) -> Counter[str]:
@@ -360,27 +357,22 @@ class RunningPathSummary:
             self._pre_cache = None
         self._post.evict_before(first)
 
-    def _region(self, ts: float) -> int:
-        if ts < self.base_start:
-            return _BEFORE
-        if ts < self.pre_start:
-            return _BASE
-        if ts < self.onset:
-            return _PRE
-        if ts < self.own:
-            return _GAP
-        return _POST
-
     def _file(self, s: SampleRow, g: int) -> None:
-        if s[LATENCY] is not None and s[LATENCY] != s[LATENCY]:
+        """File one sample into its window: baseline [base_start, pre_start), pre
+        [pre_start, onset), post [own, ...); one before the baseline or in the gap between
+        the incident's onset and the path's own is not kept."""
+        latency = s[LATENCY]
+        if latency is not None and latency != latency:
             self.exact = False  # NaN: sorted lists would not sort it as `sorted` does
-        region = self._region(s[TS])
-        if region == _POST:
+        ts = s[TS]
+        if ts >= self.own:  # own >= onset >= pre_start, base_start: the post window
             self._post.add(s, g)
-        elif region == _BASE:
+        elif ts < self.base_start:
+            return
+        elif ts < self.pre_start:
             self._base.add(s, g)
             self._pre_cache = None
-        elif region == _PRE:
+        elif ts < self.onset:
             self._pre.append(s)
             self._pre_end = g + 1
             self._pre_cache = None
@@ -394,7 +386,7 @@ class RunningPathSummary:
             pre = self._pre
             latencies = [s[LATENCY] for s in pre if s[OK] and s[LATENCY] is not None]
             ttfb = [s[TTFB] for s in pre if s[OK] and s[TTFB] is not None]
-            shape = pre_onset_shape([Sample._make(r) for r in pre], base_median, self.abrupt_probes)
+            shape = pre_onset_shape(list(pre), base_median, self.abrupt_probes)
             pre_jitter = jitter(latencies) if len(latencies) >= 2 else None
             cache = _PreOnset(base_median, shape, latencies, ttfb, pre_jitter)
             self._pre_cache = cache

@@ -34,6 +34,7 @@ class TargetIndex:
         self.service_targets: dict[str, list[str]] = {}
         self.network_services: dict[str, list[str]] = {}
         self.org_services: dict[str, list[str]] = {}
+        self._network: dict[str, str | None] = {}
         services = {s.name: s for s in config.services}
         for spec in config.targets:
             svc = services.get(spec.service) if spec.service else None
@@ -47,6 +48,7 @@ class TargetIndex:
             if spec.service:
                 self.service_targets.setdefault(spec.service, []).append(spec.name)
         for svc in config.services:
+            self._network.setdefault(svc.name, svc.network)  # the first of a name, as `service`
             if svc.network:
                 self.network_services.setdefault(svc.network, []).append(svc.name)
             if svc.organization:
@@ -70,8 +72,7 @@ class TargetIndex:
 
     def network_of(self, service: str) -> str | None:
         """The network a configured service is hosted on."""
-        svc = self.config.service(service)
-        return svc.network if svc else None
+        return self._network.get(service)
 
     def interval(self, targets: list[str] | tuple[str, ...]) -> float:
         """The shortest probe interval of `targets` (the default when none is known)."""
