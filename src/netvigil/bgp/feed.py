@@ -8,7 +8,9 @@ MRT file watch for `kind = "mrt"` (each file its glob matches is imported once, 
 worker thread, in batches the event loop applies in order). All of them feed one
 `PrefixVisibility`, so a RIB dump read at start and the live stream after it make one
 picture. A feed going down or coming back is a `feed_down` / `feed_up` event for each
-watched network.
+watched network. Each watched network with a known visibility is sampled at least every
+`resample_s` (the smallest of the sections'), as the feed's time or the wall clock passes,
+so a quiet feed still gives the signal detector its baseline.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from netvigil.bgp.visibility import NetworkVisibility, PrefixVisibility
 from netvigil.config.model import BgpFeedConfig, Config, NetworkConfig
 from netvigil.signal import SignalEvent, SignalEventKind, SignalSink
 
-__all__ = ["BgpFeed"]
+__all__ = ["BgpFeed", "feed_visibility"]
 
 log = logging.getLogger("netvigil.bgp")
 
@@ -107,9 +109,7 @@ class BgpFeed:
     async def run(self, sink: SignalSink) -> None:
         """Run every feed until `stop`, handing samples and events to `sink`."""
         self._sink = sink
-        window = min((s.window_s for s in self.sections), default=3600.0)
-        source = "+".join(sorted({s.kind for s in self.sections}))
-        self.visibility = PrefixVisibility(self.networks, sink, source=source, window_s=window)
+        self.visibility = feed_visibility(self.sections, self.networks, sink)
         tasks = [
             asyncio.create_task(self._source(section, state), name=f"bgp-{state.name}")
             for section, state in zip(self.sections, self.states, strict=True)
@@ -215,6 +215,17 @@ class BgpFeed:
         )
         for network in self.watched:
             self._sink.event(SignalEvent(network, kind, t, detail=detail, source=status.kind))
+
+
+def feed_visibility(
+    sections: Sequence[BgpFeedConfig], networks: Sequence[NetworkConfig], sink: SignalSink
+) -> PrefixVisibility:
+    """The `PrefixVisibility` `sections` feed, as `netvigil run` builds it: peers heard
+    within the smallest `window_s`, a sample at least every smallest `resample_s`."""
+    window = min((s.window_s for s in sections), default=3600.0)
+    resample = min((s.resample_s for s in sections), default=None)
+    source = "+".join(sorted({s.kind for s in sections}))
+    return PrefixVisibility(networks, sink, source=source, window_s=window, resample_s=resample)
 
 
 def _files(pattern: str) -> list[Path]:

@@ -11,16 +11,21 @@ path, origins, communities. From that it hands the sink:
 
 - `SignalSample(entity=network, signal="bgp_visibility")`: for each of the network's
   prefixes with anything known (a configured prefix counts its more-specifics), the
-  share of peers that route it (with the network's own AS as origin, when it has one),
-  averaged over those prefixes. Peers total = peers heard from in the last `window_s`
-  (any element or a `connected` peer state counts; a `down` state drops the peer and its
-  routes) plus any peer still holding a route. At most one sample per network per
-  `sample_every_s`; none while no route of the network has been seen (a RIS Live
-  stream says only what changes: a prefix nobody spoke of is unknown, not invisible).
+  share of the peers carrying its address family that route it (with the network's own
+  AS as origin, when it has one), averaged over those prefixes. The peers carrying a
+  family are those heard announcing or withdrawing a prefix of that family in the last
+  `window_s`, plus any peer still holding a route of it: a collector's IPv6 sessions do
+  not count against an IPv4 prefix. A `connected` peer state keeps a peer heard in the
+  families it already carries; a `down` state drops the peer and its routes. At most one
+  sample per network per `sample_every_s`, and with `resample_s` one at least that often
+  while nothing changes (so a detector's baseline fills on a quiet feed); none while no
+  route of the network has been seen (a RIS Live stream says only what changes: a prefix
+  nobody spoke of is unknown, not invisible).
 - `SignalEvent`s, each gathered over `hold_s` so a burst is one event: `withdrawal`
   (withdrawn by N of M peers), `announcement` (newly routed by N peers), `path_change`,
   `origin_change` (an origin other than the network's AS, or than the other peers see
-  when it has none) and `blackhole` (the RFC 7999 community 65535:666).
+  when it has none) and `blackhole` (the RFC 7999 community 65535:666). "Of M peers"
+  counts the peers carrying the prefix's family.
 
 Times are the elements' own, so an MRT file replays as it happened.
 """
@@ -43,6 +48,12 @@ from netvigil.signal import SignalEvent, SignalEventKind, SignalSample, SignalSi
 __all__ = ["NetworkVisibility", "PrefixView", "PrefixVisibility"]
 
 IPNetwork = IPv4Network | IPv6Network
+Family = int
+"""An address family: 4 or 6."""
+
+
+def _family(prefix: str) -> Family:
+    return 6 if ":" in prefix else 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,8 @@ class PrefixView:
 @dataclass(frozen=True, slots=True)
 class NetworkVisibility:
     """A network's visibility at `t`: `value` in [0, 1] (None: nothing known yet),
-    peers routing any of its prefixes, peers heard from, and each prefix's view."""
+    peers routing any of its prefixes, peers carrying any of its prefixes' address
+    families, and each prefix's view."""
 
     network: str
     t: float
@@ -118,8 +130,10 @@ class PrefixVisibility:
     """Per-prefix routes of the watched networks, turned into samples and events.
 
     `window_s`: how long a peer counts as heard from after its last word;
-    `sample_every_s`: the least time between two samples of one network; `hold_s`: how
-    long events of one kind about one prefix are gathered into one.
+    `sample_every_s`: the least time between two samples of one network; `resample_s`:
+    the most time between two samples of a network with a known visibility, as `flush`
+    and `update` see time pass (None: samples only on a change; at most one per network
+    per call); `hold_s`: how long events of one kind about one prefix are gathered into one.
     """
 
     def __init__(
@@ -130,12 +144,16 @@ class PrefixVisibility:
         source: str = "",
         window_s: float = 3600.0,
         sample_every_s: float = 1.0,
+        resample_s: float | None = None,
         hold_s: float = 1.0,
     ) -> None:
+        if resample_s is not None and resample_s < sample_every_s:
+            raise ValueError("resample_s must be at least sample_every_s")
         self.sink = sink
         self.source = source
         self.window_s = window_s
         self.sample_every_s = sample_every_s
+        self.resample_s = resample_s
         self.hold_s = hold_s
         self._watches = {
             n.name: _Watch(n.name, n.asn, tuple(n.prefixes))
@@ -152,14 +170,17 @@ class PrefixVisibility:
         self._covered: dict[str, tuple[tuple[_Watch, str], ...]] = {}
         self._owners: dict[str, dict[str, str]] = {}  # prefix -> {network: unit}
         self._routes: dict[str, dict[PeerKey, _Route]] = {}
-        self._heard: dict[PeerKey, float] = {}
-        self._holds: Counter[PeerKey] = Counter()  # routes held, per peer holding any
+        self._heard: dict[PeerKey, float] = {}  # any word, any family
+        self._carries: dict[Family, dict[PeerKey, float]] = {4: {}, 6: {}}  # heard, per family
+        self._holds: dict[Family, Counter[PeerKey]] = {4: Counter(), 6: Counter()}
+        """Routes held, per family and peer holding any."""
         self._next_prune = float("-inf")
         self._pending: dict[tuple[str, str, SignalEventKind], _Pending] = {}
         self._queue: list[tuple[float, int, tuple[str, str, SignalEventKind]]] = []  # by due
         self._order = itertools.count()
         self._dirty: set[str] = set()
         self._last_sample: dict[str, float] = {}
+        self._resample_at = float("inf")
         self._due = float("inf")
         self.latest = 0.0
         """The newest element time seen."""
@@ -184,14 +205,18 @@ class PrefixVisibility:
     def flush(self, t: float) -> None:
         """Hand the sink every gathered event and sample due by `t`."""
         queue = self._queue
-        total: int | None = None
+        totals: dict[Family, int] = {}
         while queue and queue[0][0] <= t:
             _, _, key = heapq.heappop(queue)
             pending = self._pending.pop(key)
+            family = _family(key[1])
+            total = totals.get(family)
             if total is None:
-                total = self.peers_total(t)
+                total = totals[family] = self.peers_total(t, family)
             self._emit(key, pending, total)
-        due = queue[0][0] if queue else float("inf")
+        if t >= self._resample_at:
+            self._resample(t)
+        due = min(queue[0][0] if queue else float("inf"), self._resample_at)
         for name in list(self._dirty):
             next_at = self._last_sample.get(name, float("-inf")) + self.sample_every_s
             if next_at <= t:
@@ -201,15 +226,32 @@ class PrefixVisibility:
                 due = min(due, next_at)
         self._due = due
 
-    def peers_total(self, t: float) -> int:
-        """Peers heard from in the `window_s` before `t`, and peers still holding a route."""
+    def peers_total(self, t: float, family: Family | None = None) -> int:
+        """Peers heard from in the `window_s` before `t`, and peers still holding a route;
+        with `family` (4 or 6), only those carrying that address family."""
         if t >= self._next_prune:  # forget the silent peers now and then, not at every call
             cutoff = t - self.window_s
-            for peer in [p for p, last in self._heard.items() if last < cutoff]:
-                del self._heard[peer]
+            for heard in (self._heard, *self._carries.values()):
+                for peer in [p for p, last in heard.items() if last < cutoff]:
+                    del heard[peer]
             self._next_prune = t + self.window_s / 16
+        if family is not None:
+            heard, holds = self._carries[family], self._holds[family]
+            return len(heard) + sum(1 for peer in holds if peer not in heard)
         heard = self._heard
-        return len(heard) + sum(1 for peer in self._holds if peer not in heard)
+        holders = self._holds[4].keys() | self._holds[6].keys()
+        return len(heard) + sum(1 for peer in holders if peer not in heard)
+
+    def _family_peers(self, families: set[Family]) -> int:
+        """Peers carrying any of `families` (call `peers_total` first: it prunes)."""
+        if len(families) == 1:
+            [family] = families
+            heard, holds = self._carries[family], self._holds[family]
+            return len(heard) + sum(1 for peer in holds if peer not in heard)
+        peers: set[PeerKey] = set()
+        for family in families:
+            peers.update(self._carries[family], self._holds[family])
+        return len(peers)
 
     def visibility(
         self, network: str, t: float | None = None, *, with_prefixes: bool = True
@@ -220,11 +262,12 @@ class PrefixVisibility:
         if watch is None:
             return None
         t = self.latest if t is None else t
-        total = self.peers_total(t)
+        totals = {family: self.peers_total(t, family) for family in (4, 6)}
         shares: list[float] = []
         seeing_any: set[PeerKey] = set()
         views: list[PrefixView] = []
-        for prefixes in watch.units.values():
+        families: set[Family] = set()
+        for unit, prefixes in watch.units.items():
             seeing: set[PeerKey] = set()
             for prefix in prefixes:
                 routes = self._routes.get(prefix, {})
@@ -232,34 +275,40 @@ class PrefixVisibility:
                 if with_prefixes:
                     views.append(_view(prefix, routes))
             seeing_any |= seeing
-            if total:
-                shares.append(min(1.0, len(seeing) / total))
+            family = _family(unit)
+            families.add(family)
+            if totals[family]:
+                shares.append(min(1.0, len(seeing) / totals[family]))
         value = sum(shares) / len(shares) if shares else None
         views.sort(key=lambda v: v.prefix)
+        total = self._family_peers(families) if families else 0
         return NetworkVisibility(network, t, value, len(seeing_any), total, tuple(views))
 
     def _element(self, element: BgpElement) -> None:
         peer = element.peer
-        if peer not in self._heard:
+        prefix = element.prefix
+        family = _family(prefix)
+        carries = self._carries[family]
+        if peer not in carries:
             self._total_changed()
+        carries[peer] = element.time
         self._heard[peer] = element.time
         owners = self._owners_of(element)
         if not owners:
             return
-        prefix = element.prefix
         routes = self._routes.setdefault(prefix, {})
         old = routes.get(peer)
         if element.kind == "withdraw":
             if old is None:
                 return  # a withdrawal of a route the peer did not have
             del routes[peer]
-            self._release(peer)
+            self._release(peer, family)
             self._changed(owners, prefix, "withdrawal", element.time, peer)
             return
         new = _Route(element.as_path, element.origin_asns, element.communities, element.time)
         routes[peer] = new
         if old is None:
-            self._holds[peer] += 1
+            self._holds[family][peer] += 1
             self._changed(owners, prefix, "announcement", element.time, peer)
         elif old.as_path != new.as_path:
             self._changed(owners, prefix, "path_change", element.time, peer)
@@ -273,24 +322,41 @@ class PrefixVisibility:
     def _peer_state(self, state: PeerState) -> None:
         peer = state.peer
         if state.is_up:
-            if peer not in self._heard:
-                self._total_changed()
             self._heard[peer] = state.time
+            for carries in self._carries.values():
+                if peer in carries:  # still there, in the families it carries
+                    carries[peer] = state.time
             return
-        if self._heard.pop(peer, None) is not None:
+        self._heard.pop(peer, None)
+        dropped = [carries.pop(peer, None) for carries in self._carries.values()]
+        if any(last is not None for last in dropped):
             self._total_changed()
         for prefix, routes in self._routes.items():
             if routes.pop(peer, None) is not None:
-                self._release(peer)
+                self._release(peer, _family(prefix))
                 self._changed(self._owners.get(prefix, {}), prefix, "withdrawal", state.time, peer)
 
-    def _release(self, peer: PeerKey) -> None:
-        """`peer` holds one route fewer."""
-        left = self._holds[peer] - 1
+    def _release(self, peer: PeerKey, family: Family) -> None:
+        """`peer` holds one route of `family` fewer."""
+        holds = self._holds[family]
+        left = holds[peer] - 1
         if left > 0:
-            self._holds[peer] = left
+            holds[peer] = left
         else:
-            del self._holds[peer]
+            del holds[peer]
+
+    def _resample(self, t: float) -> None:
+        """Mark for a sample each network not sampled for `resample_s` (the `flush` at
+        `t` samples it); find when the next one is due."""
+        assert self.resample_s is not None
+        next_at = float("inf")
+        for name, last in self._last_sample.items():
+            at = last + self.resample_s
+            if at <= t:
+                self._dirty.add(name)
+                at = t + self.resample_s
+            next_at = min(next_at, at)
+        self._resample_at = next_at
 
     def _total_changed(self) -> None:
         """A peer joined or left the total: every network with something known is resampled."""
@@ -393,6 +459,8 @@ class PrefixVisibility:
         if seen is None or seen.value is None:
             return
         self._last_sample[network] = t
+        if self.resample_s is not None:
+            self._resample_at = min(self._resample_at, t + self.resample_s)
         self.sink.sample(SignalSample(network, "bgp_visibility", t, seen.value, self.source))
 
 

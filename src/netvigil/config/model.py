@@ -498,7 +498,8 @@ class BgpFeedConfig(_Model):
     `kind = "ris_live"` reads RIPE RIS Live's websocket at `url` (as `client`, from the
     `collectors` listed, or all); `kind = "mrt"` imports the MRT files `path` (a glob,
     relative to the config file) matches, and any new ones every `poll_s`. `window_s`:
-    how long a collector peer counts as heard from after its last message.
+    how long a collector peer counts as heard from after its last message; `resample_s`:
+    how often each watched network's visibility is sampled while nothing changes.
     """
 
     kind: Literal["ris_live", "mrt"]
@@ -511,6 +512,7 @@ class BgpFeedConfig(_Model):
     path: str | None = Field(default=None, min_length=1, max_length=4096)
     poll_s: float = Field(default=60.0, gt=0, le=86_400)
     window_s: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+    resample_s: float = Field(default=60.0, ge=1, le=600)
 
     @model_validator(mode="after")
     def _check_kind(self) -> Self:

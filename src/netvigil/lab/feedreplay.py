@@ -13,7 +13,8 @@ become `blocks_up` samples of their network; measurements go to `LiveDetection`,
 timer advances the `Detector` every second. `PlaneReplay` builds the same objects and
 plays the recording on its own clock: every feed message at the time it was received,
 every measurement when its probe ended, and once a second of that clock the ticks of
-the feed, the detector and the network plane. So an incident is judged with what
+the feed (with its samples of a quiet network every `resample_s`), the detector and the
+network plane. So an incident is judged with what
 `netvigil run` would have known of the network plane at that moment, no more.
 """
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from netvigil.bgp.feed import feed_visibility
 from netvigil.bgp.memory import RecentSignals
 from netvigil.bgp.ris_messages import decode_ris_message
 from netvigil.bgp.visibility import PrefixVisibility
@@ -129,10 +131,7 @@ class PlaneReplay:
         self.block_rounds = BlockSignals(config.targets, self.sink)
         feeds = [s for s in config.bgp if s.kind == "ris_live"]
         self.feed_name = feeds[0].label if feeds else "ris_live"
-        window = min((s.window_s for s in config.bgp), default=3600.0)
-        self.visibility = PrefixVisibility(
-            config.networks, self.sink, source="ris_live", window_s=window
-        )
+        self.visibility: PrefixVisibility = feed_visibility(config.bgp, config.networks, self.sink)
         self._next_tick = float("-inf")
 
     def play(self, measurements: Iterable[Measurement], feed: Sequence[FeedLine]) -> None:
