@@ -237,3 +237,64 @@ def test_prefix_index_finds_every_covering_prefix() -> None:
     assert index.covering("2001:db9::/32") == []
     assert index.covering("not a prefix/24") == []
     assert PrefixIndex([]).covering("10.0.0.0/8") == []
+
+
+def announce6(t: float, peer: int, prefix: str, path: tuple[int, ...] = PATH) -> BgpElement:
+    """An IPv6 route from a collector's IPv6 session with peer `peer`."""
+    return BgpElement(
+        t, "announce", "rrc00", f"2001:db8:ffff::{peer}", 64700 + peer, prefix, path, (path[-1],)
+    )
+
+
+def test_each_prefix_counts_the_peers_of_its_address_family(sink: Sink) -> None:
+    # dual stack: a collector's peers have IPv4 and IPv6 sessions, each carrying its family
+    dual = NetworkConfig(
+        name="dual", asn=64500, prefixes=[ip_network("192.0.2.0/24"), ip_network("2001:db8::/32")]
+    )
+    vis = PrefixVisibility([dual], sink, window_s=600.0)
+    for peer in range(4):
+        vis.update(announce(100.0, peer))
+        vis.update(announce6(100.0, peer, "2001:db8::/32"))
+    vis.update(announce6(100.0, 9, "2001:db8:5::/48", path=(64709, 64999)))  # v6 only, hijack
+    vis.flush(102.0)
+    seen = vis.visibility("dual")
+    assert seen is not None
+    # IPv4: 4 of 4 IPv4 peers; IPv6: 4 of 5 IPv6 peers (one total of 9 read 4/9 and 4/9)
+    assert seen.value == pytest.approx((1.0 + 4 / 5) / 2)
+    assert (seen.peers_seeing, seen.peers_total) == (8, 9)
+    assert (vis.peers_total(102.0, 4), vis.peers_total(102.0, 6), vis.peers_total(102.0)) == (
+        4, 5, 9,
+    )  # fmt: skip
+    for peer in range(2):
+        vis.update(withdraw(200.0, peer))
+    vis.flush(202.0)
+    [w] = [e for e in sink.events if e.kind == "withdrawal"]
+    assert (w.prefix, w.peers, w.peers_total) == ("192.0.2.0/24", 2, 4)
+    assert sink.samples[-1].value == pytest.approx((2 / 4 + 4 / 5) / 2)
+    # a peer that goes down leaves the totals of the families it carried
+    vis.update(PeerState(300.0, "rrc00", "2001:db8:ffff::9", 64709, "down"))
+    vis.flush(302.0)
+    assert sink.samples[-1].value == pytest.approx((2 / 4 + 1.0) / 2)
+
+
+def test_a_quiet_network_is_resampled_every_resample_s(sink: Sink) -> None:
+    vis = PrefixVisibility([NET, OTHER], sink, window_s=86_400.0, resample_s=60.0)
+    for peer in range(3):
+        vis.update(announce(0.0, peer))
+    for second in range(1, 301):  # five quiet minutes, flushed once a second
+        vis.flush(float(second))
+    times = [s.t for s in sink.samples]
+    assert times == [0.0, 1.0, 61.0, 121.0, 181.0, 241.0]
+    assert {s.entity for s in sink.samples} == {"acme"}  # "other": nothing known, no sample
+    assert all(s.value == 1.0 for s in sink.samples)
+    # a jump of an hour is one sample, not sixty
+    vis.flush(3900.0)
+    assert [s.t for s in sink.samples][-2:] == [241.0, 3900.0]
+    # the elements' own times drive it too (an MRT replay): the same routes again, no change
+    vis.update(announce(3920.0, 0))
+    vis.update(announce(3950.0, 1))
+    assert [s.t for s in sink.samples][-1] == 3900.0
+    vis.update(announce(3965.0, 2))
+    assert [s.t for s in sink.samples][-2:] == [3900.0, 3965.0]
+    with pytest.raises(ValueError, match="resample_s"):
+        PrefixVisibility([NET], sink, sample_every_s=5.0, resample_s=1.0)
