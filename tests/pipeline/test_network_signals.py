@@ -6,12 +6,20 @@ bounded."""
 from __future__ import annotations
 
 import random
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from detect.streams import ONSET, SILENT, Probe, World, gov, healthy
+from netvigil.bgp.feed import feed_visibility
+from netvigil.bgp.model import BgpElement
+from netvigil.bgp.visibility import PrefixVisibility
 from netvigil.cause import Cause, Topic
-from netvigil.config.model import NetworkConfig
+from netvigil.config.model import BgpFeedConfig, Config, NetworkConfig
 from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.lab.feedreplay import FeedLine, PlaneReplay
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.pipeline.signals import NetworkSignals, build_signal_sink
 from netvigil.signal import SignalEvent, SignalSample
@@ -191,3 +199,73 @@ async def test_a_network_incident_left_open_resolves_once_the_signals_show_it_up
     assert resolved.kind is EventKind.RESOLVED
     assert resolved.ts == T0 + 11 * 60.0  # the first sample with a warmed-up baseline
     assert stored.state is IncidentState.RESOLVED and stored.end == resolved.ts
+
+
+GOV_NET = NetworkConfig(name="gov", asn=64500, prefixes=[ip_network("192.0.2.0/24")])
+RIS = BgpFeedConfig(kind="ris_live", url="ws://127.0.0.1:9/v1/ws/")
+
+
+def _quiet_then_withdrawn(visibility: PrefixVisibility, *, quiet_s: int) -> None:
+    """Four peers route gov's prefix, nothing is said for `quiet_s` seconds (flushed once a
+    second, as `netvigil run` does), then every peer withdraws it."""
+    for peer in range(4):
+        visibility.update(
+            BgpElement(T0, "announce", "rrc00", f"198.51.100.{peer}", 64700 + peer,
+                       "192.0.2.0/24", (64700 + peer, 64500), (64500,))
+        )  # fmt: skip
+    for second in range(1, quiet_s + 1):
+        visibility.flush(T0 + second)
+    for peer in range(4):
+        visibility.update(
+            BgpElement(T0 + quiet_s, "withdraw", "rrc00", f"198.51.100.{peer}", 64700 + peer,
+                       "192.0.2.0/24")
+        )  # fmt: skip
+    for second in range(quiet_s + 1, quiet_s + 6):
+        visibility.flush(T0 + second)
+
+
+def test_a_withdrawal_after_a_quiet_hour_alarms() -> None:
+    config = Config(networks=[GOV_NET], bgp=[RIS])
+    plane = build_signal_sink(config, None)
+    _quiet_then_withdrawn(feed_visibility(config.bgp, config.networks, plane), quiet_s=3600)
+    [alarm] = plane.alarms()
+    assert (alarm.entity, alarm.open, alarm.alone) == ("gov", True, True)
+    assert alarm.start == T0 + 3601  # the withdrawal's sample, one hold after it
+    [moved] = alarm.moved
+    assert (moved.signal, moved.value) == ("bgp_visibility", 0.0)
+    assert moved.baseline == pytest.approx(1.0)
+    # sampled only on a change, the same feed never warms the detector up: no alarm
+    unwarmed = build_signal_sink(config, None)
+    _quiet_then_withdrawn(PrefixVisibility(config.networks, unwarmed), quiet_s=3600)
+    assert unwarmed.alarms() == []
+    assert unwarmed.watch.detector("gov").baseline("bgp_visibility") is None
+
+
+def _ris_update(t: float, peer: int, *, withdrawn: bool) -> FeedLine:
+    data: dict[str, Any] = {
+        "timestamp": t, "peer": f"198.51.100.{peer}", "peer_asn": str(64700 + peer),
+        "id": f"{peer}-{t}", "host": "rrc00", "type": "UPDATE",
+    }  # fmt: skip
+    if withdrawn:
+        data["withdrawals"] = ["192.0.2.0/24"]
+    else:
+        routes = [{"next_hop": data["peer"], "prefixes": ["192.0.2.0/24"]}]
+        data |= {"path": [64700 + peer, 64500], "community": [], "origin": "igp",
+                 "announcements": routes}  # fmt: skip
+    return FeedLine(received=t + 0.1, message={"type": "ris_message", "data": data})
+
+
+def test_the_lab_replay_warms_up_on_a_quiet_feed_as_netvigil_run_does() -> None:
+    config = Config(networks=[GOV_NET], bgp=[RIS.model_copy(update={"resample_s": 30.0})])
+    events: list[IncidentEvent] = []
+    replay = PlaneReplay(config, events.append)
+    cut = T0 + 600.0  # ten quiet minutes: twenty samples at the configured 30 s
+    feed = [_ris_update(T0, peer, withdrawn=False) for peer in range(3)]
+    feed += [_ris_update(cut, peer, withdrawn=True) for peer in range(3)]
+    feed.append(FeedLine(received=cut + 5.0, state="connected"))  # the clock runs on past it
+    replay.play([], feed)
+    assert replay.plane.watch.detector("gov").baseline("bgp_visibility") == pytest.approx(1.0)
+    [alarm] = replay.plane.alarms()
+    assert alarm.entity == "gov" and alarm.start >= cut
+    [opened] = [e for e in events if e.kind is EventKind.OPENED]
+    assert opened.incident.networks == ["gov"] and opened.incident.targets == []
