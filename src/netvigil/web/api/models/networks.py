@@ -16,11 +16,14 @@ class NetworkPointOut(ResponseModel):
 
     t: float = Field(description="The bucket's start (epoch s)")
     visibility: float | None = Field(
-        description="BGP visibility: peers routing the network's prefixes / peers heard "
-        "from, averaged over its prefixes (the bucket's lowest)"
+        description="BGP visibility: peers routing each of the network's prefixes / peers "
+        "carrying that prefix's address family, averaged over its prefixes (the bucket's "
+        "lowest)"
     )
     peers_seeing: int | None = Field(description="Collector peers routing any of its prefixes")
-    peers_total: int | None = Field(description="Collector peers heard from")
+    peers_total: int | None = Field(
+        description="Collector peers carrying any of the network's address families"
+    )
     blocks_up: float | None = Field(
         description="Share of the network's watched address blocks that answer (the "
         "bucket's lowest, from `block` targets)"
