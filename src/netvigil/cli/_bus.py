@@ -3,6 +3,8 @@ whose errors name the server without its password."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from nats.aio.client import Client
 
@@ -11,7 +13,19 @@ from netvigil.config import Config
 from netvigil.config.model import BusConfig
 from netvigil.notify.webhook import redact_url
 
-__all__ = ["bus_at", "reach_nats"]
+__all__ = ["DurationOption", "IncidentsNatsOption", "bus_at", "reach_nats"]
+
+IncidentsNatsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--nats",
+        help="The NATS server with the incidents stream (default: the bus url of the config).",
+        show_default=False,
+    ),
+]
+DurationOption = Annotated[
+    float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
+]
 
 
 def bus_at(config: Config, url: str) -> BusConfig:

@@ -26,6 +26,7 @@ from netvigil.bus import (
     ensure_streams,
     track_collector,
 )
+from netvigil.cli._bus import DurationOption
 from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
@@ -60,9 +61,7 @@ def collector(
         str | None,
         typer.Option(help="Serve Prometheus metrics on HOST:PORT (default: none)."),
     ] = None,
-    duration: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
-    ] = None,
+    duration: DurationOption = None,
 ) -> None:
     """Write the measurements agents publish on the NATS bus to the store."""
     found = required_config(config_path)

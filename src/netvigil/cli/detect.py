@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from netvigil.bus import connect
+from netvigil.cli._bus import DurationOption
 from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._loop import run_async
 from netvigil.cluster import DEFAULT_HEARTBEAT_S, DetectorStats, DetectSettings, run_detector
@@ -58,9 +59,7 @@ def detect(
     batch_size: Annotated[
         int, typer.Option(min=1, max=10_000, help="Measurements fetched at once.")
     ] = 500,
-    duration: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
-    ] = None,
+    duration: DurationOption = None,
 ) -> None:
     """Detect incidents in the measurements on the NATS bus; store and publish their events."""
     found = required_config(config_path)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from netvigil.cli._bus import bus_at, reach_nats
+from netvigil.cli._bus import DurationOption, IncidentsNatsOption, bus_at, reach_nats
 from netvigil.cli._common import required_config
 from netvigil.cli._loop import run_async
 from netvigil.cluster.alerter import NOTIFY_DURABLE, AlerterSettings, run_alerter
@@ -37,14 +37,7 @@ def notify(
         Path | None,
         typer.Option("--config", "-c", help="netvigil.toml with the notify sections and bus."),
     ] = None,
-    nats_url: Annotated[
-        str | None,
-        typer.Option(
-            "--nats",
-            help="The NATS server with the incidents stream (default: the bus url of the config).",
-            show_default=False,
-        ),
-    ] = None,
+    nats_url: IncidentsNatsOption = None,
     consumer: Annotated[
         str,
         typer.Option(help="The durable consumer the alerters share (same name: same work)."),
@@ -59,9 +52,7 @@ def notify(
         int,
         typer.Option(min=1, max=10_000, help="Events worked on at once (held ones included)."),
     ] = 256,
-    duration: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
-    ] = None,
+    duration: DurationOption = None,
 ) -> None:
     """Send the alerts of the incident events on the NATS bus, shared with other alerters."""
     found = required_config(config_path)

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 from fastapi import FastAPI
 
-from netvigil.cli._bus import bus_at, reach_nats
+from netvigil.cli._bus import DurationOption, IncidentsNatsOption, bus_at, reach_nats
 from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
 from netvigil.cli._loop import run_async
 from netvigil.cli._reload import ConfigReloader
@@ -44,21 +44,12 @@ def web(
         str | None,
         typer.Option(help="Serve on HOST:PORT (default: the server listen address of the config)."),
     ] = None,
-    nats_url: Annotated[
-        str | None,
-        typer.Option(
-            "--nats",
-            help="The NATS server with the incidents stream (default: the bus url of the config).",
-            show_default=False,
-        ),
-    ] = None,
+    nats_url: IncidentsNatsOption = None,
     poll: Annotated[
         float,
         typer.Option(min=0.1, max=300, help="Seconds between reads of new measurements."),
     ] = 2.0,
-    duration: Annotated[
-        float | None, typer.Option(min=0.1, help="Stop after this many seconds.")
-    ] = None,
+    duration: DurationOption = None,
 ) -> None:
     """Serve the API, dashboard and status page from the store, live from the NATS bus."""
     found = required_config(config_path)
