@@ -1,11 +1,13 @@
 """An incident's life after it opens: confirmation, quieting and resolution.
 
-An incident is confirmed when a target is down from every vantage, when its failure is
-seen everywhere its service is probed, or when filtering outlasts the hold or is
-corroborated; it resolves once its targets stayed recovered for `resolve_intervals`
-(at once when a failing vantage explains an unconfirmed one away). Resolved without
-ever being confirmed, it is withdrawn. A seeded incident resolves once each of its
-targets has recovered from some vantage.
+An incident is confirmed when one of its targets is down (every healthy vantage confirms
+the failure), when partial failures over several of its services are seen from every
+vantage (`spread.py`), or when filtering outlasts the hold or is corroborated
+(`filtering.py`); a vantage's incident, while its vantage is in trouble. It resolves
+once its targets stayed recovered for `resolve_intervals` of their shortest probe
+interval (at once when a failing vantage explains an unconfirmed one away); resolved
+without ever being confirmed, it is withdrawn. A seeded incident resolves once each of
+its targets has recovered from some vantage.
 """
 
 from __future__ import annotations

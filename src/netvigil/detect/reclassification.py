@@ -1,10 +1,11 @@
 """Judging an incident's cause, and judging it again as evidence grows.
 
-An incident is classified when it opens, when it is confirmed and when targets or
-vantages join it; open incidents are classified again every `reclassify_s` of stream
-time (less often while the verdict stays the same, at most `reclassify_budget` of them
-per call), so a cause can change as evidence grows (the history is kept). A silent
-vantage's incident has nothing to weigh but the silence.
+An incident is classified when it opens and when it is confirmed, and again (at most
+every `regroup_intervals`) when targets or vantages join it. Open incidents are
+classified again every `reclassify_s` of stream time (or `reclassify_intervals` probe
+intervals, if sooner; less often while the verdict stays the same, and at most
+`reclassify_budget` of them per call), so a cause can change as evidence grows (the
+history is kept). A silent vantage's incident has nothing to weigh but the silence.
 """
 
 from __future__ import annotations
