@@ -5,8 +5,9 @@ has queued up, in order, and writes it in as few transactions as order allows, s
 batching follows load, as SQLite's writer thread does. Submitted measurements wait up
 to `WriterSettings.group_commit_s` to share a transaction; anything someone waits on is
 written at once. Incident snapshots and events are written in queue order with the
-measurements around them (`postgres_rows`). The rollups a write marked are folded in
-every `PostgresOptions.fold_every_s` (`postgres_rollups`), on a prune, and on stop.
+measurements around them (`queued_writer.write_steps`; rows: `postgres_rows`). The
+rollups a write marked are folded in every `PostgresOptions.fold_every_s`
+(`postgres_rollups`), on a prune, and on stop.
 
 When the server goes away (restarts, the link drops, the disk fills: see
 `is_connection_error`), an outage starts: what nobody waits on (submitted measurements

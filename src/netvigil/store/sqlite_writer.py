@@ -11,7 +11,8 @@ rollups incrementally, all of them by `add()`, `flush()` and `close()` (so what 
 return is visible to readers); results are the same whatever the batching. On open,
 rollups a stopped writer left missing or stale are rebuilt from raw rows.
 Incident snapshots and events, and admin table changes, are written in queue order
-with the measurements around them, in their own transactions.
+with the measurements around them, in their own transactions
+(`queued_writer.write_steps`, the order both writers share).
 
 A write that fails on the database file itself (a full disk, an I/O error, a lock held
 too long; `is_storage_error`) starts an outage: what nobody waits on (submitted
