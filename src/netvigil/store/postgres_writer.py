@@ -5,8 +5,9 @@ has queued up, in order, and writes it in as few transactions as order allows, s
 batching follows load, as SQLite's writer thread does. Submitted measurements wait up
 to `WriterSettings.group_commit_s` to share a transaction; anything someone waits on is
 written at once. Incident snapshots and events are written in queue order with the
-measurements around them (`postgres_rows`). The rollups a write marked are folded in
-every `PostgresOptions.fold_every_s` (`postgres_rollups`), on a prune, and on stop.
+measurements around them (`queued_writer.write_steps`; rows: `postgres_rows`). The
+rollups a write marked are folded in every `PostgresOptions.fold_every_s`
+(`postgres_rollups`), on a prune, and on stop.
 
 When the server goes away (restarts, the link drops, the disk fills: see
 `is_connection_error`), an outage starts: what nobody waits on (submitted measurements
@@ -26,8 +27,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from netvigil.errors import StoreError
@@ -42,44 +42,28 @@ from netvigil.store.postgres_rows import (
 )
 from netvigil.store.postgres_schema import is_connection_error
 from netvigil.store.postgres_upkeep import Upkeep
+from netvigil.store.queued_writer import (
+    IncidentRun,
+    MeasurementRun,
+    Outage,
+    QueuedWriter,
+    Segment,
+    items_of,
+    resolve_counts,
+    resolve_written,
+    units_of,
+    write_steps,
+)
 from netvigil.store.write_failures import WriteFailures
 from netvigil.store.writer_settings import WriterSettings
-from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop, WriteQueue, resolve
+from netvigil.store.writes import IncidentWrite, Item, Prune, Stop, resolve
 
 __all__ = ["PostgresWriter"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class _Segment:
-    """Consecutive queued measurements written together; `owner` gets the count of new ones."""
-
-    items: list[Measurement] = field(default_factory=list)
-    owner: Batch | None = None
-
-
-class _Outage(Exception):
-    """A write failed on the server or the link; `unwritten` are the queue items it left."""
-
-    def __init__(self, cause: BaseException, what: str, unwritten: list[Item]) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.what = what
-        self.unwritten = unwritten
-
-
-def _items_of(segments: Sequence[_Segment]) -> list[Item]:
-    items: list[Item] = []
-    for seg in segments:
-        if seg.owner is not None:
-            items.append(seg.owner)
-        else:
-            items.extend(seg.items)
-    return items
-
-
-class PostgresWriter:
+class PostgresWriter(QueuedWriter):
     """The task owning the write connection; `connect()` opens a new one (migrated).
 
     `label` names the store in logs (a DSN without its password). `now` is the wall
@@ -98,17 +82,7 @@ class PostgresWriter:
         options: PostgresOptions = DEFAULT_OPTIONS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.label = label
-        self.retention_s = retention_s
-        self.settings = settings
-        self.options = options
-        self.dropped = 0
-        """Submitted measurements lost: they could not be written, or too many waited."""
-        self.incidents_dropped = 0
-        """Submitted incident events lost the same ways."""
-        self.failed: BaseException | None = None
-        self.queue = WriteQueue()
-        self.failures = WriteFailures(
+        failures = WriteFailures(
             label,
             meanwhile=(
                 f"measurements stay queued (at most {settings.max_backlog}) and are retried"
@@ -117,14 +91,16 @@ class PostgresWriter:
             summary_every_s=settings.summary_every_s,
             monotonic=monotonic,
         )
+        super().__init__(label, settings, failures, log)
+        self.label = label
+        self.retention_s = retention_s
+        self.options = options
         self.upkeep = Upkeep(options, now=now, monotonic=monotonic)
         self._connect = connect
         self._conn: Any = None
         self._now = now
         self._monotonic = monotonic
-        self._retry_at = -math.inf
         self._tries = 0
-        self._in_hand = 0
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()
         self._last_commit = -math.inf
@@ -172,15 +148,6 @@ class PostgresWriter:
         with contextlib.suppress(BaseException):
             await self._task
         return False
-
-    @property
-    def waiting(self) -> int:
-        """Items queued or in a write under way."""
-        return len(self.queue) + self._in_hand
-
-    def unwritten(self) -> int:
-        """About how many submitted measurements are not written yet."""
-        return self.queue.unwritten()[0] + self._in_hand
 
     async def _connection(self) -> Any:
         """The write connection, opened (staging tables, partitions known and ahead) when
@@ -278,9 +245,7 @@ class PostgresWriter:
                 await asyncio.wait_for(self._urgent.wait(), delay)
         self._urgent.clear()
         self._wake.clear()
-        self.queue.hold(self._refusal())
-        self._trim()
-        if not self.queue.stopping and self._monotonic() < self._retry_at:
+        if not self._hold_for_retry(self._monotonic):
             return False  # woken to refuse a caller
         try:
             await self._connection()
@@ -296,16 +261,6 @@ class PostgresWriter:
         self._committed()  # connected again, nothing was waiting
         return False
 
-    def _refusal(self) -> StoreError:
-        return StoreError(f"{self.label}: cannot write now: {self.failures.cause}")
-
-    def _trim(self) -> None:
-        measurements, incidents = self.queue.trim(self.settings.max_backlog)
-        if measurements or incidents:
-            self.dropped += measurements
-            self.incidents_dropped += incidents
-            self.failures.queue_full(self.settings.max_backlog)
-
     def _note_failure(self, what: str, exc: BaseException) -> None:
         """Count a failed try; the next one comes after a wait that doubles, bounded."""
         self.failures.failed(what, exc, queued=len(self.queue), dropped=self.dropped)
@@ -318,83 +273,51 @@ class PostgresWriter:
         self._tries = 0
         self.failures.succeeded(dropped=self.dropped)
 
-    def _give_up(self) -> None:
-        measurements, incidents = self.queue.unwritten()
-        log.error(
-            "%s: stopping with %d measurements and %d incident events not written: %s",
-            self.label,
-            measurements,
-            incidents,
-            self.failures.cause,
-        )
-
     async def _process(self, items: list[Item]) -> bool:
         """Write one drained run of queue items in order; True when the task is to end."""
         self._in_hand = sum(type(item) is Measurement for item in items)
         try:
             return await self._write_in_order(items)
-        except _Outage as outage:
-            self.queue.park(outage.unwritten, self._refusal())
-            self._note_failure(outage.what, outage.cause)
-            self._in_hand = 0
-            self._trim()
-            if self.queue.stopping:
-                self._give_up()
-                return True
-            return False
+        except Outage as outage:
+            return self._left_by(outage)
         finally:
             self._in_hand = 0
 
     async def _write_in_order(self, items: list[Item]) -> bool:
-        """`_process` until a write fails on the server (`_Outage`)."""
-        segments: list[_Segment] = []
-        notes: list[IncidentWrite] = []
-        for at, item in enumerate(items):
+        """`_process` until a write fails on the server (`Outage`)."""
+        for at, step in write_steps(items):
             try:
-                if isinstance(item, IncidentWrite):
-                    await self._write(segments)
-                    segments = []
-                    notes.append(item)
-                    continue
-                await self._write_incidents(notes)
-                notes = []
-                if isinstance(item, Measurement):
-                    if not segments or segments[-1].owner is not None:
-                        segments.append(_Segment())
-                    segments[-1].items.append(item)
-                elif isinstance(item, Batch):
-                    segments.append(_Segment(list(item.items), item))
-                else:
-                    await self._write(segments)
-                    segments = []
-                    if isinstance(item, Stop):
-                        if self.upkeep.due:
-                            await self._fold_quietly()
-                        return True
-                    if not isinstance(item, Prune):
-                        raise TypeError(f"the PostgreSQL writer cannot write {item!r}")
+                if isinstance(step, MeasurementRun):
+                    await self._write(step.segments)
+                elif isinstance(step, IncidentRun):
+                    await self._write_incidents(step.notes)
+                elif isinstance(step, Stop):
+                    if self.upkeep.due:
+                        await self._fold_quietly()
+                    return True
+                elif isinstance(step, Prune):
                     try:
-                        resolve(item.future, await self._prune(item.older_than))
+                        resolve(step.future, await self._prune(step.older_than))
                     except StoreError as exc:  # failed on what it deletes
-                        resolve(item.future, exc)
-            except _Outage as outage:
+                        resolve(step.future, exc)
+                else:
+                    raise TypeError(f"the PostgreSQL writer cannot write {step!r}")
+            except Outage as outage:
                 outage.unwritten.extend(items[at:])
                 raise
-        await self._write(segments)
-        await self._write_incidents(notes)
         return False
 
     async def _prune(self, older_than: float) -> int:
         """Drop and delete raw rows older than `older_than` (`DayPartitions.prune`).
 
-        Raises _Outage when the server fails, StoreError when the prune itself does.
+        Raises Outage when the server fails, StoreError when the prune itself does.
         """
         try:
             conn = await self._connection()
             deleted = await self.upkeep.prune(conn, older_than)
         except Exception as exc:
             if is_connection_error(exc):
-                raise _Outage(exc, "a prune", []) from exc
+                raise Outage(exc, "a prune", []) from exc
             with contextlib.suppress(Exception):  # the cache may name dropped partitions
                 await self.upkeep.partitions.load(self._conn)
             raise StoreError(f"{self.label}: prune failed: {exc}") from exc
@@ -406,7 +329,7 @@ class PostgresWriter:
         server failure), never raised."""
         try:
             await self._prune(older_than)
-        except _Outage as outage:
+        except Outage as outage:
             self._note_failure(outage.what, outage.cause)
         except StoreError as exc:
             log.error("%s", exc)
@@ -425,7 +348,7 @@ class PostgresWriter:
     async def _write_incidents(self, notes: list[IncidentWrite]) -> None:
         """Write incident snapshots and events in one transaction (each alone on failure).
 
-        Raises _Outage when that fails on the server.
+        Raises Outage when that fails on the server.
         """
         if not notes:
             return
@@ -433,26 +356,18 @@ class PostgresWriter:
             await self._commit_incidents(notes)
         except Exception as exc:
             if is_connection_error(exc):
-                raise _Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
+                raise Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
             for at, note in enumerate(notes):
                 try:
                     await self._commit_incidents([note])
                 except Exception as exc:
                     if is_connection_error(exc):
-                        raise _Outage(exc, "an incident write", list(notes[at:])) from exc
-                    error = StoreError(f"{self.label}: could not write an incident: {exc}")
-                    if note.future is None:
-                        self.incidents_dropped += 1
-                        log.error("%s", error)
-                    else:
-                        resolve(note.future, error)
+                        raise Outage(exc, "an incident write", list(notes[at:])) from exc
+                    self._incident_failed(note, exc)
                 else:
-                    if note.future is not None:
-                        resolve(note.future, 1)
+                    resolve_written([note])
             return
-        for note in notes:
-            if note.future is not None:
-                resolve(note.future, 1)
+        resolve_written(notes)
 
     async def _commit_incidents(self, notes: list[IncidentWrite]) -> None:
         conn = await self._connection()
@@ -460,10 +375,10 @@ class PostgresWriter:
             await write_incidents(conn, notes)
         self._committed()
 
-    async def _write(self, segments: list[_Segment]) -> None:
+    async def _write(self, segments: list[Segment]) -> None:
         """Insert segments in one transaction (`latest` and their rollup marks with them).
 
-        When that fails on the server, _Outage is raised with the segments' items. When
+        When that fails on the server, Outage is raised with the segments' items. When
         it fails otherwise, each batch and each submitted measurement is written alone,
         so a bad one fails only itself: a batch is refused whole (its `add()` raises), a
         submitted measurement is dropped and logged.
@@ -475,21 +390,15 @@ class PostgresWriter:
         except Exception as exc:
             if is_connection_error(exc):
                 what = f"{sum(len(seg.items) for seg in segments)} measurements"
-                raise _Outage(exc, what, _items_of(segments)) from exc
+                raise Outage(exc, what, items_of(segments)) from exc
             with contextlib.suppress(Exception):  # another store may have dropped a day
                 await self.upkeep.partitions.load(self._conn)
             await self._write_each(segments)
             return
-        for seg, count in zip(segments, counts, strict=True):
-            if seg.owner is not None:
-                resolve(seg.owner.future, count)
+        resolve_counts(segments, counts)
 
-    async def _write_each(self, segments: list[_Segment]) -> None:
-        units = [
-            part
-            for seg in segments
-            for part in ([seg] if seg.owner is not None else [_Segment([m]) for m in seg.items])
-        ]
+    async def _write_each(self, segments: list[Segment]) -> None:
+        units = units_of(segments)
         dropped = self.dropped
         first: StoreError | None = None
         for at, unit in enumerate(units):
@@ -498,27 +407,14 @@ class PostgresWriter:
             except Exception as exc:
                 if is_connection_error(exc):
                     what = f"{len(unit.items)} measurements"
-                    raise _Outage(exc, what, _items_of(units[at:])) from exc
-                error = StoreError(
-                    f"{self.label}: could not write {len(unit.items)} measurements: {exc}"
-                )
+                    raise Outage(exc, what, items_of(units[at:])) from exc
+                error = self._measurements_failed(unit, exc)
                 first = first or error
-                if unit.owner is None:
-                    self.dropped += len(unit.items)
-                else:
-                    resolve(unit.owner.future, error)
                 continue
-            if unit.owner is not None:
-                resolve(unit.owner.future, count)
-        if self.dropped > dropped:
-            log.error(
-                "%s: dropped %d submitted measurements; first error: %s",
-                self.label,
-                self.dropped - dropped,
-                first,
-            )
+            resolve_counts([unit], [count])
+        self._log_dropped(dropped, first)
 
-    async def _commit(self, segments: list[_Segment]) -> list[int]:
+    async def _commit(self, segments: list[Segment]) -> list[int]:
         """One transaction for `segments`; each one's count of new rows. The partitions
         the rows need are created first, each in its own statement."""
         records = staging_records([seg.items for seg in segments])

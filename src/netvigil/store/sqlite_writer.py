@@ -11,7 +11,8 @@ rollups incrementally, all of them by `add()`, `flush()` and `close()` (so what 
 return is visible to readers); results are the same whatever the batching. On open,
 rollups a stopped writer left missing or stale are rebuilt from raw rows.
 Incident snapshots and events, and admin table changes, are written in queue order
-with the measurements around them, in their own transactions.
+with the measurements around them, in their own transactions
+(`queued_writer.write_steps`, the order both writers share).
 
 A write that fails on the database file itself (a full disk, an I/O error, a lock held
 too long; `is_storage_error`) starts an outage: what nobody waits on (submitted
@@ -31,8 +32,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,55 +43,30 @@ from netvigil.store.codec import (
     UPSERT_INCIDENT,
     incident_write_rows,
 )
+from netvigil.store.queued_writer import (
+    IncidentRun,
+    MeasurementRun,
+    Outage,
+    QueuedWriter,
+    Segment,
+    items_of,
+    resolve_counts,
+    resolve_written,
+    units_of,
+    write_steps,
+)
 from netvigil.store.row_writer import RowWriter
 from netvigil.store.schema import connect_writer
 from netvigil.store.write_failures import WriteFailures, is_storage_error
 from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
-from netvigil.store.writes import (
-    AdminWrite,
-    Batch,
-    IncidentWrite,
-    Item,
-    Stop,
-    WriteQueue,
-    resolve,
-)
+from netvigil.store.writes import AdminWrite, IncidentWrite, Item, Stop, resolve
 
 __all__ = ["DEFAULT_SETTINGS", "SQLiteWriter", "WriterSettings"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class _Segment:
-    """Consecutive queued measurements written together; `owner` gets the count of new ones."""
-
-    items: list[Measurement] = field(default_factory=list)
-    owner: Batch | None = None
-
-
-class _Outage(Exception):
-    """A write failed on the database file; `unwritten` are the queue items it left."""
-
-    def __init__(self, cause: Exception, what: str, unwritten: list[Item]) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.what = what
-        self.unwritten = unwritten
-
-
-def _items_of(segments: Sequence[_Segment]) -> list[Item]:
-    """The queue items `segments` were made of, in order."""
-    items: list[Item] = []
-    for seg in segments:
-        if seg.owner is not None:
-            items.append(seg.owner)
-        else:
-            items.extend(seg.items)
-    return items
-
-
-class SQLiteWriter:
+class SQLiteWriter(QueuedWriter):
     """The thread owning the write connection of the database at `path`.
 
     `now` is the wall clock (prunes, how far ahead a row may be), `monotonic` times group
@@ -109,17 +84,7 @@ class SQLiteWriter:
         settings: WriterSettings = DEFAULT_SETTINGS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.path = path
-        self.retention_s = retention_s
-        self.settings = settings
-        self.dropped = 0
-        """Submitted measurements lost: they could not be written, or the queue was full
-        while writes failed (logged)."""
-        self.incidents_dropped = 0
-        """Submitted incident events lost the same ways (logged)."""
-        self.failed: BaseException | None = None
-        self.queue = WriteQueue()
-        self.failures = WriteFailures(
+        failures = WriteFailures(
             str(path),
             meanwhile=(
                 f"measurements stay queued (at most {settings.max_backlog}) and are retried"
@@ -128,9 +93,9 @@ class SQLiteWriter:
             summary_every_s=settings.summary_every_s,
             monotonic=monotonic,
         )
-        self._retry_at = -math.inf
-        self._in_hand = 0
-        """Measurements taken off the queue and not yet written or returned to it."""
+        super().__init__(str(path), settings, failures, log)
+        self.path = path
+        self.retention_s = retention_s
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._now = now
         self._monotonic = monotonic
@@ -165,15 +130,6 @@ class SQLiteWriter:
         `timeout_s`; whether it has ended."""
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
-
-    @property
-    def waiting(self) -> int:
-        """Items queued or in a write under way (any thread)."""
-        return len(self.queue) + self._in_hand
-
-    def unwritten(self) -> int:
-        """About how many submitted measurements are not written yet (any thread)."""
-        return self.queue.unwritten()[0] + self._in_hand
 
     def _run(self) -> None:
         """The writer thread: open and migrate, then write queued work until stopped."""
@@ -254,9 +210,7 @@ class SQLiteWriter:
             self._urgent.wait(delay)
         self._urgent.clear()
         self._wake.clear()
-        self.queue.hold(self._refusal())
-        self._trim()
-        if not self.queue.stopping and self._monotonic() < self._retry_at:
+        if not self._hold_for_retry(self._monotonic):
             return False  # woken to refuse a caller
         self._retry_at = self._monotonic() + self.settings.retry_every_s
         items = self.queue.take(self.settings.retry_transaction)
@@ -265,17 +219,6 @@ class SQLiteWriter:
         with contextlib.suppress(StoreError):  # nothing queued: the rollups tell (logged)
             self._rows.close_minutes(conn, -math.inf)
         return False
-
-    def _refusal(self) -> StoreError:
-        return StoreError(f"{self.path}: cannot write now: {self.failures.cause}")
-
-    def _trim(self) -> None:
-        """Drop the oldest queued items beyond `max_backlog` (counted; logged once)."""
-        measurements, incidents = self.queue.trim(self.settings.max_backlog)
-        if measurements or incidents:
-            self.dropped += measurements
-            self.incidents_dropped += incidents
-            self.failures.queue_full(self.settings.max_backlog)
 
     def _note_failure(self, what: str, exc: Exception) -> None:
         """Count a write of `what` that failed on the database file; retry later."""
@@ -294,67 +237,33 @@ class SQLiteWriter:
         self._in_hand = sum(type(item) is Measurement for item in items)
         try:
             return self._write_in_order(conn, items)
-        except _Outage as outage:
-            self.queue.park(outage.unwritten, self._refusal())
-            self._note_failure(outage.what, outage.cause)
-            self._in_hand = 0
-            self._trim()
-            if self.queue.stopping:
-                self._give_up()
-                return True
-            return False
+        except Outage as outage:
+            return self._left_by(outage)
         finally:
             self._in_hand = 0
 
-    def _give_up(self) -> None:
-        """Log, in one line, what a stopping writer leaves unwritten."""
-        measurements, incidents = self.queue.unwritten()
-        log.error(
-            "%s: stopping with %d measurements and %d incident events not written: %s",
-            self.path,
-            measurements,
-            incidents,
-            self.failures.cause,
-        )
-
     def _write_in_order(self, conn: sqlite3.Connection, items: list[Item]) -> bool:
-        """`_process` until a write fails on the database file (`_Outage`)."""
-        segments: list[_Segment] = []
-        notes: list[IncidentWrite] = []
-        for at, item in enumerate(items):
+        """`_process` until a write fails on the database file (`Outage`)."""
+        for at, step in write_steps(items):
             try:
-                if isinstance(item, IncidentWrite):
-                    self._write(conn, segments)
-                    segments = []
-                    notes.append(item)
-                    continue
-                self._write_incidents(conn, notes)
-                notes = []
-                if isinstance(item, Measurement):
-                    if not segments or segments[-1].owner is not None:
-                        segments.append(_Segment())
-                    segments[-1].items.append(item)
-                elif isinstance(item, Batch):
-                    segments.append(_Segment(list(item.items), item))
+                if isinstance(step, MeasurementRun):
+                    self._write(conn, step.segments)
+                elif isinstance(step, IncidentRun):
+                    self._write_incidents(conn, step.notes)
+                elif isinstance(step, Stop):
+                    with contextlib.suppress(StoreError):  # logged
+                        self._rows.close_minutes(conn, math.inf)
+                    return True
+                elif isinstance(step, AdminWrite):
+                    self._write_admin(conn, step)
                 else:
-                    self._write(conn, segments)
-                    segments = []
-                    if isinstance(item, Stop):
-                        with contextlib.suppress(StoreError):  # logged
-                            self._rows.close_minutes(conn, math.inf)
-                        return True
-                    if isinstance(item, AdminWrite):
-                        self._write_admin(conn, item)
-                        continue
                     try:
-                        resolve(item.future, self._rows.prune(conn, item.older_than))
+                        resolve(step.future, self._rows.prune(conn, step.older_than))
                     except StoreError as exc:
-                        resolve(item.future, exc)
-            except _Outage as outage:
+                        resolve(step.future, exc)
+            except Outage as outage:
                 outage.unwritten.extend(items[at:])
                 raise
-        self._write(conn, segments)
-        self._write_incidents(conn, notes)
         return False
 
     def _write_admin(self, conn: sqlite3.Connection, item: AdminWrite[Any]) -> None:
@@ -379,7 +288,7 @@ class SQLiteWriter:
     def _write_incidents(self, conn: sqlite3.Connection, notes: list[IncidentWrite]) -> None:
         """Write incident snapshots and events in one transaction (each alone on failure).
 
-        Raises _Outage when that fails on the database file.
+        Raises Outage when that fails on the database file.
         """
         if not notes:
             return
@@ -387,26 +296,18 @@ class SQLiteWriter:
             self._commit_incidents(conn, notes)
         except Exception as exc:
             if is_storage_error(exc):
-                raise _Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
+                raise Outage(exc, f"{len(notes)} incident writes", list(notes)) from exc
             for at, note in enumerate(notes):
                 try:
                     self._commit_incidents(conn, [note])
                 except Exception as exc:
                     if is_storage_error(exc):
-                        raise _Outage(exc, "an incident write", list(notes[at:])) from exc
-                    error = StoreError(f"{self.path}: could not write an incident: {exc}")
-                    if note.future is None:
-                        self.incidents_dropped += 1
-                        log.error("%s", error)
-                    else:
-                        resolve(note.future, error)
+                        raise Outage(exc, "an incident write", list(notes[at:])) from exc
+                    self._incident_failed(note, exc)
                 else:
-                    if note.future is not None:
-                        resolve(note.future, 1)
+                    resolve_written([note])
             return
-        for note in notes:
-            if note.future is not None:
-                resolve(note.future, 1)
+        resolve_written(notes)
 
     def _commit_incidents(self, conn: sqlite3.Connection, notes: list[IncidentWrite]) -> None:
         incident_rows, event_rows = incident_write_rows(notes)
@@ -421,10 +322,10 @@ class SQLiteWriter:
             raise
         self._committed()
 
-    def _write(self, conn: sqlite3.Connection, segments: list[_Segment]) -> None:
+    def _write(self, conn: sqlite3.Connection, segments: list[Segment]) -> None:
         """Insert segments in one transaction and update rollups and `latest`.
 
-        When that fails on the database file, _Outage is raised with the segments' items.
+        When that fails on the database file, Outage is raised with the segments' items.
         When it fails otherwise, each batch and each submitted measurement is retried
         alone, so a bad one fails only itself: a batch is refused whole (its `add()`
         raises), a submitted measurement is dropped and logged.
@@ -436,20 +337,14 @@ class SQLiteWriter:
         except Exception as exc:
             if is_storage_error(exc):
                 what = f"{sum(len(seg.items) for seg in segments)} measurements"
-                raise _Outage(exc, what, _items_of(segments)) from exc
+                raise Outage(exc, what, items_of(segments)) from exc
             self._write_each(conn, segments)
             return
-        for seg, count in zip(segments, counts, strict=True):
-            if seg.owner is not None:
-                resolve(seg.owner.future, count)
+        resolve_counts(segments, counts)
 
-    def _write_each(self, conn: sqlite3.Connection, segments: list[_Segment]) -> None:
+    def _write_each(self, conn: sqlite3.Connection, segments: list[Segment]) -> None:
         """Write each batch and each submitted measurement of `segments` alone."""
-        units = [
-            part
-            for seg in segments
-            for part in ([seg] if seg.owner is not None else [_Segment([m]) for m in seg.items])
-        ]
+        units = units_of(segments)
         dropped = self.dropped
         errors: list[StoreError] = []
         for at, unit in enumerate(units):
@@ -457,18 +352,12 @@ class SQLiteWriter:
                 error = self._write_alone(conn, unit)
             except Exception as exc:  # only a failure of the database file gets here
                 what = f"{len(unit.items)} measurements"
-                raise _Outage(exc, what, _items_of(units[at:])) from exc
+                raise Outage(exc, what, items_of(units[at:])) from exc
             if error is not None:
                 errors.append(error)
-        if self.dropped > dropped:
-            log.error(
-                "%s: dropped %d submitted measurements; first error: %s",
-                self.path,
-                self.dropped - dropped,
-                errors[0],
-            )
+        self._log_dropped(dropped, errors[0] if errors else None)
 
-    def _write_alone(self, conn: sqlite3.Connection, seg: _Segment) -> StoreError | None:
+    def _write_alone(self, conn: sqlite3.Connection, seg: Segment) -> StoreError | None:
         """Write one segment in its own transaction; report to its owner or count a drop.
 
         A failure of the database file is raised as it is.
@@ -478,17 +367,11 @@ class SQLiteWriter:
         except Exception as exc:
             if is_storage_error(exc):
                 raise
-            error = StoreError(f"{self.path}: could not write {len(seg.items)} measurements: {exc}")
-            if seg.owner is None:
-                self.dropped += len(seg.items)
-            else:
-                resolve(seg.owner.future, error)
-            return error
-        if seg.owner is not None:
-            resolve(seg.owner.future, count)
+            return self._measurements_failed(seg, exc)
+        resolve_counts([seg], [count])
         return None
 
-    def _commit(self, conn: sqlite3.Connection, segments: list[_Segment]) -> list[int]:
+    def _commit(self, conn: sqlite3.Connection, segments: list[Segment]) -> list[int]:
         """One transaction for `segments` (`RowWriter.commit`); each one's count of new rows.
 
         Every changed open rollup is written too when someone waits on a segment.
