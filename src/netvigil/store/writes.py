@@ -1,4 +1,5 @@
-"""What the SQLite writer thread's queue holds, and how it reports back to the event loop.
+"""What a store writer's queue holds (the SQLite writer thread's and the PostgreSQL writer
+task's), and how it reports back to the event loop.
 
     Measurement     a submitted one (the hot path): nobody waits on it
     Batch           measurements from `add()` (or none, from `flush()`)
@@ -7,7 +8,7 @@
     Prune           delete raw rows older than a time
     Stop            write what came before, then end
 
-Each item with a `future` has it completed from the writer thread (`resolve`).
+Each item with a `future` has it completed by the writer (`resolve`).
 `WriteQueue` holds them: what callers put, and what waits to be written again.
 """
 
