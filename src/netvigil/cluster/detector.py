@@ -52,7 +52,7 @@ from netvigil.bus import (
 )
 from netvigil.cluster.assignment import owner
 from netvigil.cluster.incident_publisher import IncidentEventPublisher
-from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare
+from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare, OwnedIncidents
 from netvigil.cluster.membership import (
     DEFAULT_HEARTBEAT_S,
     MEMBERS_BUCKET,
@@ -110,6 +110,10 @@ class DetectorStats:
     bus_failures: int = 0
     filters: list[str] = field(default_factory=list)
     """The subject filters of the consumer, as last set."""
+    targets: list[str] = field(default_factory=list)
+    """The configured targets detection covers (its share and the controls), as last set."""
+    rescoped: int = 0
+    """Times detection was narrowed or widened to a new share."""
     members: list[str] = field(default_factory=list)
     """The live detectors as of the latest membership change, this one included."""
 
@@ -179,15 +183,17 @@ async def run_detector(
         on_change=lambda members: _changed(members, ownership, stats),
     )
     publisher = IncidentEventPublisher(js, timeout_s=bus.publish_timeout_s)
+    scope = _Scope(config, ownership.share.owned)
+    stats.targets = scope.target_names()
     state = CurrentState(
-        config,
+        scope.config,
         StatePolicy(
             silent_intervals=config.detect.silent_intervals,
             silent_min_s=config.detect.silent_min_s,
         ),
     )
     detection = LiveDetection(
-        config,
+        scope.config,
         store,
         sinks=[publisher, *sinks],
         lateness_s=config.detect.lateness_s,
@@ -211,7 +217,7 @@ async def run_detector(
             detection.stats.seeded,
         )
         refilter = _Refilter(js, bus.measurements_stream, settings.durable, bus.ack_wait_s)
-        await _consume(consumer, detection, ownership, stop, settings, stats, refilter)
+        await _consume(consumer, detection, scope, ownership, stop, settings, stats, refilter)
     await store.flush()
     return detection
 
@@ -254,6 +260,36 @@ async def _bind(
         raise ClusterError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
 
 
+class _Scope:
+    """The part of the config detection covers: this detector's share (`OwnedIncidents`)
+    and the controls, narrowed or widened as the share changes."""
+
+    def __init__(self, config: Config, owned: OwnedIncidents) -> None:
+        self.whole = config
+        self.owned = owned
+        self.config = owned.scope(config)
+
+    def target_names(self) -> list[str]:
+        return sorted(t.name for t in self.config.targets)
+
+    def follow(self, detection: LiveDetection, owned: OwnedIncidents) -> bool:
+        """Rescope `detection` to `owned` if the share changed: the targets lost are
+        forgotten (their open incidents go to their new owner: this detector no longer
+        keeps them), the targets gained start empty. Whether it changed."""
+        if owned == self.owned:
+            return False
+        self.owned, self.config = owned, owned.scope(self.whole)
+        lost = [t for t in detection.state.paths.targets() if not owned.owns_target(t)]
+        detection.rescope(self.config, lost)
+        log.info(
+            "detector covers %d target(s) of %d (%d forgotten)",
+            len(self.config.targets),
+            len(self.whole.targets),
+            len(lost),
+        )
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class _Refilter:
     """Updates the subject filters of this detector's consumer."""
@@ -280,6 +316,7 @@ class _Refilter:
 async def _consume(
     consumer: MeasurementConsumer,
     detection: LiveDetection,
+    scope: _Scope,
     ownership: EventOwnership,
     stop: asyncio.Event,
     settings: DetectSettings,
@@ -287,11 +324,14 @@ async def _consume(
     refilter: Callable[[Sequence[str]], Awaitable[None]],
 ) -> None:
     """Feed batches to detection and ack each once taken (and its events stored); the
-    consumer's filter follows the share between batches."""
+    targets detection covers and the consumer's filter follow the share between batches."""
     stored_events = detection.stats.events
     failures = 0
     while not stop.is_set():
         try:
+            if scope.follow(detection, ownership.share.owned):
+                stats.targets = scope.target_names()
+                stats.rescoped += 1
             wanted = ownership.share.owned.subject_filters()
             if wanted != stats.filters:
                 await refilter(wanted)

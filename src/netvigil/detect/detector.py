@@ -22,7 +22,7 @@ see `netvigil.maintenance`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from netvigil.cause import Cause
 from netvigil.classify import RULES, Rule
@@ -207,6 +207,27 @@ class Detector:
         self.vantages.index = self.index
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
         self.state.configure(config)
+
+    def rescope(self, config: Config, lost: Collection[str]) -> None:
+        """Detect over another part of the targets from now on: `config` names them (as in
+        `reconfigure`), and everything about the `lost` targets is dropped (their paths,
+        histories, held measurements and judgements), so that one named again later
+        starts empty, as a new target. Incidents are kept: one whose targets were all
+        lost resolves once its hold is over, as if they had recovered."""
+        self.reconfigure(config)
+        gone = set(lost)
+        if not gone:
+            return
+        self._buffer.discard(gone)
+        self.paths.forget(gone)
+        self.evidence.forget(gone)
+        for table in (self._views, self._pending, self._filtered_since, self._unverified):
+            for target in gone & table.keys():
+                del table[target]
+        self._dirty_targets -= gone
+        self._dirty_incidents.update(
+            inc_id for t in gone if (inc_id := self.book.by_target.get(t)) is not None
+        )
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance (none unless set: replay ignores them).
