@@ -68,7 +68,14 @@ from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.base import Store
 
-__all__ = ["DetectSettings", "DetectorStats", "EventOwnership", "detector_durable", "run_detector"]
+__all__ = [
+    "DetectSettings",
+    "DetectionScope",
+    "DetectorStats",
+    "EventOwnership",
+    "detector_durable",
+    "run_detector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +190,7 @@ async def run_detector(
         on_change=lambda members: _changed(members, ownership, stats),
     )
     publisher = IncidentEventPublisher(js, timeout_s=bus.publish_timeout_s)
-    scope = _Scope(config, ownership.share.owned)
+    scope = DetectionScope(config, ownership.share.owned)
     stats.targets = scope.target_names()
     state = CurrentState(
         scope.config,
@@ -260,7 +267,7 @@ async def _bind(
         raise ClusterError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
 
 
-class _Scope:
+class DetectionScope:
     """The part of the config detection covers: this detector's share (`OwnedIncidents`)
     and the controls, narrowed or widened as the share changes."""
 
@@ -316,7 +323,7 @@ class _Refilter:
 async def _consume(
     consumer: MeasurementConsumer,
     detection: LiveDetection,
-    scope: _Scope,
+    scope: DetectionScope,
     ownership: EventOwnership,
     stop: asyncio.Event,
     settings: DetectSettings,
