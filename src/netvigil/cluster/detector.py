@@ -98,6 +98,10 @@ class DetectSettings:
     bucket: str = MEMBERS_BUCKET
     batch_size: int = 500
     fetch_wait_s: float = 0.5
+    linger_s: float = 0.1
+    """After a batch smaller than `batch_size`, wait this long before fetching again, so
+    that the next batch holds what arrived meanwhile instead of a few messages: each
+    fetch and ack has a cost of its own, which a trickle of small batches multiplies."""
     backoff_max_s: float = 5.0
 
     @property
@@ -355,6 +359,9 @@ async def _consume(
                 await consumer.ack(batch)
                 stats.acked += len(batch)
                 stats.batches += 1
+                if len(batch) < settings.batch_size and settings.linger_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.linger_s)
             failures = 0
         except BusUnavailable as exc:
             failures += 1
