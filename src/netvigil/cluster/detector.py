@@ -18,14 +18,17 @@ follow.
 
 Several detectors share one config through the membership role `detector`: each reads
 only the measurements of the shards in its `IncidentShare` (plus the control targets,
-which every detector needs), so one incident group is judged by one detector. Its
+which every detector needs), so one incident group is judged by one detector, and its
+detection covers only those targets (`DetectionScope`: the Detector and the current
+state are given that part of the config, and follow the share as it changes). Its
 consumer filters on the subjects of those shards (`OwnedIncidents.subject_filters`), so
 the server delivers it only its share; when the share changes, the filter is updated
 between two batches, and the consumer keeps its position (a shard gained is read from
-there on). Incidents that are about a vantage rather than a service (`Incident.vantage`)
-can be seen by every detector; each is kept by one only, the owner of the key
-`vantage:<name>`. Events of incidents a detector does not keep are neither stored nor
-published.
+there on). After a batch smaller than `batch_size` it lingers (`linger_s`) before
+fetching again, so a trickle is read in batches. Incidents that are about a vantage
+rather than a service (`Incident.vantage`) can be seen by every detector; each is kept
+by one only, the owner of the key `vantage:<name>`. Events of incidents a detector does
+not keep are neither stored nor published.
 """
 
 from __future__ import annotations

@@ -225,6 +225,8 @@ class Detector:
             for target in gone & table.keys():
                 del table[target]
         self._dirty_targets -= gone
+        for vantage in sorted(self.paths.rejudge_vantages(self._now)):
+            self._dirty_targets.update(self.paths.targets_of(vantage))  # as in `_process`
         self._dirty_incidents.update(
             inc_id for t in gone if (inc_id := self.book.by_target.get(t)) is not None
         )
