@@ -234,7 +234,9 @@ async def test_a_batch_is_held_unacked_while_postgres_is_away_then_stored(
     stop = asyncio.Event()
     try:
         async with await PostgresStore.open(dsn) as store:
-            settings = DetectSettings(member="held", heartbeat_s=0.2, ttl_s=1.0, backoff_max_s=0.5)
+            settings = DetectSettings(
+                member="held", heartbeat_s=0.2, ttl_s=1.0, backoff_max_s=0.5, batch_size=100
+            )  # batches smaller than the stream, so that some lie behind the held one
             task = asyncio.create_task(
                 run_detector(
                     config, nc, store, stop, settings, clock=fixed(stream[0].ts), stats=stats
