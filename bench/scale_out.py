@@ -196,10 +196,14 @@ def world_toml() -> list[str]:
     ]
 
 
-def netvigil(*args: str, log: Path) -> subprocess.Popen[bytes]:
+def netvigil(*args: str, log: Path, profile: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `netvigil ARGS`; under cProfile, its profile written to `profile` on exit."""
+    python = [sys.executable] if profile is None else [sys.executable, "-m", "cProfile"]
+    if profile is not None:
+        python += ["-o", str(profile)]
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "netvigil", *args],
+            [*python, "-m", "netvigil", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
@@ -383,12 +387,18 @@ async def detector_load(args: argparse.Namespace, pg: Any, work: Path) -> dict[s
     dsn = await pg.database_for(work / "detect-load")
     config = work / "detect-load.toml"
     write_config(config, server.url, dsn, lateness_s=30.0)
+    from netvigil.store.postgres import PostgresStore
+
+    async with await PostgresStore.open(dsn):
+        pass  # the tables made once, before detectors starting together would race to
     members = [f"load{i}" for i in range(args.detectors)]
     log = work / "detect-load.log"
     detectors = []
     for member in members:
         argv = ["detect", "-c", str(config), "--member", member, "--heartbeat", "0.5"]
-        detectors.append(netvigil(*argv, "--batch-size", str(args.batch), log=log))
+        profile = args.profile_detectors / f"{member}.prof" if args.profile_detectors else None
+        argv += ["--batch-size", str(args.batch)]
+        detectors.append(netvigil(*argv, log=log, profile=profile))
     nc = await nats.connect(server.url)
     try:
         js = nc.jetstream()
@@ -659,6 +669,12 @@ def main() -> None:
     parser.add_argument("--skip-detect", action="store_true")
     parser.add_argument(
         "--detectors", type=int, default=2, help="netvigil detect processes sharing the load"
+    )
+    parser.add_argument(
+        "--profile-detectors",
+        type=Path,
+        default=None,
+        help="run the load's detectors under cProfile, writing DIR/<member>.prof (slower)",
     )
     args = parser.parse_args()
     if args.rate * args.seconds > 2_000_000:

@@ -213,6 +213,14 @@ async def test_two_detectors_split_the_groups_and_each_incident_is_kept_once(
     for share, detection in zip(shares, detections, strict=True):
         for inc in detection.open_incidents():
             assert set(inc.services) <= share.services
+    # Each detection covered only its share of the targets and the controls: it started
+    # alone (everything) and narrowed when the other joined.
+    controls = {"control"}
+    for share, detection, stat in zip(shares, detections, stats, strict=True):
+        covered = {t.name for t in detection.detector.config.targets}
+        assert covered == share.targets | controls and stat.targets == sorted(covered)
+        assert set(detection.state.paths.targets()) <= covered
+        assert stat.rescoped >= 1
 
 
 async def test_a_batch_is_held_unacked_while_postgres_is_away_then_stored(
@@ -226,7 +234,9 @@ async def test_a_batch_is_held_unacked_while_postgres_is_away_then_stored(
     stop = asyncio.Event()
     try:
         async with await PostgresStore.open(dsn) as store:
-            settings = DetectSettings(member="held", heartbeat_s=0.2, ttl_s=1.0, backoff_max_s=0.5)
+            settings = DetectSettings(
+                member="held", heartbeat_s=0.2, ttl_s=1.0, backoff_max_s=0.5, batch_size=100
+            )  # batches smaller than the stream, so that some lie behind the held one
             task = asyncio.create_task(
                 run_detector(
                     config, nc, store, stop, settings, clock=fixed(stream[0].ts), stats=stats

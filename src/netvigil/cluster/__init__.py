@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from netvigil.cluster.assignment import KeyOwners, assign, owner, share, weight
 from netvigil.cluster.detector import (
+    DetectionScope,
     DetectorStats,
     DetectSettings,
     EventOwnership,
@@ -52,6 +53,7 @@ __all__ = [
     "MEMBERS_BUCKET",
     "ClusterError",
     "DetectSettings",
+    "DetectionScope",
     "DetectorStats",
     "EventOwnership",
     "IncidentEventPublisher",

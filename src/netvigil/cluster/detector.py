@@ -18,14 +18,17 @@ follow.
 
 Several detectors share one config through the membership role `detector`: each reads
 only the measurements of the shards in its `IncidentShare` (plus the control targets,
-which every detector needs), so one incident group is judged by one detector. Its
+which every detector needs), so one incident group is judged by one detector, and its
+detection covers only those targets (`DetectionScope`: the Detector and the current
+state are given that part of the config, and follow the share as it changes). Its
 consumer filters on the subjects of those shards (`OwnedIncidents.subject_filters`), so
 the server delivers it only its share; when the share changes, the filter is updated
 between two batches, and the consumer keeps its position (a shard gained is read from
-there on). Incidents that are about a vantage rather than a service (`Incident.vantage`)
-can be seen by every detector; each is kept by one only, the owner of the key
-`vantage:<name>`. Events of incidents a detector does not keep are neither stored nor
-published.
+there on). After a batch smaller than `batch_size` it lingers (`linger_s`) before
+fetching again, so a trickle is read in batches. Incidents that are about a vantage
+rather than a service (`Incident.vantage`) can be seen by every detector; each is kept
+by one only, the owner of the key `vantage:<name>`. Events of incidents a detector does
+not keep are neither stored nor published.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from netvigil.bus import (
 )
 from netvigil.cluster.assignment import owner
 from netvigil.cluster.incident_publisher import IncidentEventPublisher
-from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare
+from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare, OwnedIncidents
 from netvigil.cluster.membership import (
     DEFAULT_HEARTBEAT_S,
     MEMBERS_BUCKET,
@@ -68,7 +71,14 @@ from netvigil.pipeline.detection import EventSink, LiveDetection
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.base import Store
 
-__all__ = ["DetectSettings", "DetectorStats", "EventOwnership", "detector_durable", "run_detector"]
+__all__ = [
+    "DetectSettings",
+    "DetectionScope",
+    "DetectorStats",
+    "EventOwnership",
+    "detector_durable",
+    "run_detector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +101,10 @@ class DetectSettings:
     bucket: str = MEMBERS_BUCKET
     batch_size: int = 500
     fetch_wait_s: float = 0.5
+    linger_s: float = 0.1
+    """After a batch smaller than `batch_size`, wait this long before fetching again, so
+    that the next batch holds what arrived meanwhile instead of a few messages: each
+    fetch and ack has a cost of its own, which a trickle of small batches multiplies."""
     backoff_max_s: float = 5.0
 
     @property
@@ -110,6 +124,10 @@ class DetectorStats:
     bus_failures: int = 0
     filters: list[str] = field(default_factory=list)
     """The subject filters of the consumer, as last set."""
+    targets: list[str] = field(default_factory=list)
+    """The configured targets detection covers (its share and the controls), as last set."""
+    rescoped: int = 0
+    """Times detection was narrowed or widened to a new share."""
     members: list[str] = field(default_factory=list)
     """The live detectors as of the latest membership change, this one included."""
 
@@ -179,15 +197,17 @@ async def run_detector(
         on_change=lambda members: _changed(members, ownership, stats),
     )
     publisher = IncidentEventPublisher(js, timeout_s=bus.publish_timeout_s)
+    scope = DetectionScope(config, ownership.share.owned)
+    stats.targets = scope.target_names()
     state = CurrentState(
-        config,
+        scope.config,
         StatePolicy(
             silent_intervals=config.detect.silent_intervals,
             silent_min_s=config.detect.silent_min_s,
         ),
     )
     detection = LiveDetection(
-        config,
+        scope.config,
         store,
         sinks=[publisher, *sinks],
         lateness_s=config.detect.lateness_s,
@@ -211,7 +231,7 @@ async def run_detector(
             detection.stats.seeded,
         )
         refilter = _Refilter(js, bus.measurements_stream, settings.durable, bus.ack_wait_s)
-        await _consume(consumer, detection, ownership, stop, settings, stats, refilter)
+        await _consume(consumer, detection, scope, ownership, stop, settings, stats, refilter)
     await store.flush()
     return detection
 
@@ -254,6 +274,36 @@ async def _bind(
         raise ClusterError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
 
 
+class DetectionScope:
+    """The part of the config detection covers: this detector's share (`OwnedIncidents`)
+    and the controls, narrowed or widened as the share changes."""
+
+    def __init__(self, config: Config, owned: OwnedIncidents) -> None:
+        self.whole = config
+        self.owned = owned
+        self.config = owned.scope(config)
+
+    def target_names(self) -> list[str]:
+        return sorted(t.name for t in self.config.targets)
+
+    def follow(self, detection: LiveDetection, owned: OwnedIncidents) -> bool:
+        """Rescope `detection` to `owned` if the share changed: the targets lost are
+        forgotten (their open incidents go to their new owner: this detector no longer
+        keeps them), the targets gained start empty. Whether it changed."""
+        if owned == self.owned:
+            return False
+        self.owned, self.config = owned, owned.scope(self.whole)
+        lost = [t for t in detection.state.paths.targets() if not owned.owns_target(t)]
+        detection.rescope(self.config, lost)
+        log.info(
+            "detector covers %d target(s) of %d (%d forgotten)",
+            len(self.config.targets),
+            len(self.whole.targets),
+            len(lost),
+        )
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class _Refilter:
     """Updates the subject filters of this detector's consumer."""
@@ -280,6 +330,7 @@ class _Refilter:
 async def _consume(
     consumer: MeasurementConsumer,
     detection: LiveDetection,
+    scope: DetectionScope,
     ownership: EventOwnership,
     stop: asyncio.Event,
     settings: DetectSettings,
@@ -287,11 +338,14 @@ async def _consume(
     refilter: Callable[[Sequence[str]], Awaitable[None]],
 ) -> None:
     """Feed batches to detection and ack each once taken (and its events stored); the
-    consumer's filter follows the share between batches."""
+    targets detection covers and the consumer's filter follow the share between batches."""
     stored_events = detection.stats.events
     failures = 0
     while not stop.is_set():
         try:
+            if scope.follow(detection, ownership.share.owned):
+                stats.targets = scope.target_names()
+                stats.rescoped += 1
             wanted = ownership.share.owned.subject_filters()
             if wanted != stats.filters:
                 await refilter(wanted)
@@ -308,6 +362,9 @@ async def _consume(
                 await consumer.ack(batch)
                 stats.acked += len(batch)
                 stats.batches += 1
+                if len(batch) < settings.batch_size and settings.linger_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.linger_s)
             failures = 0
         except BusUnavailable as exc:
             failures += 1

@@ -73,6 +73,19 @@ class OwnedIncidents:
             return [measurement_filter()]
         return [measurement_filter(s) for s in sorted({CONTROL_SHARD, *self.shards})]
 
+    def scope(self, config: Config) -> Config:
+        """The part of `config` this detector detects over: its groups' targets and
+        services and every control target (all of `config` when it owns every shard).
+        Networks, organizations, vantages and the rest are kept whole."""
+        if self.everything:
+            return config
+        return config.model_copy(
+            update={
+                "targets": [t for t in config.targets if self.owns_target(t.name)],
+                "services": [s for s in config.services if s.name in self.services],
+            }
+        )
+
 
 def owned_incident_keys(config: Config, members: Collection[str], me: str) -> OwnedIncidents:
     """The incident groups `me` owns among the live detectors `members` (see module docs).

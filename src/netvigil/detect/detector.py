@@ -25,7 +25,7 @@ this module holds its public API and the path of a measurement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from netvigil.config.model import Config
 from netvigil.detect.grouping import IncidentGrouping
@@ -112,6 +112,29 @@ class Detector(IncidentGrouping):
         self.vantages.index = self.index
         self.labels = MaintenanceLabels(config, self.state, self.index.service_of)
         self.state.configure(config)
+
+    def rescope(self, config: Config, lost: Collection[str]) -> None:
+        """Detect over another part of the targets from now on: `config` names them (as in
+        `reconfigure`), and everything about the `lost` targets is dropped (their paths,
+        histories, held measurements and judgements), so that one named again later
+        starts empty, as a new target. Incidents are kept: one whose targets were all
+        lost resolves once its hold is over, as if they had recovered."""
+        self.reconfigure(config)
+        gone = set(lost)
+        if not gone:
+            return
+        self._buffer.discard(gone)
+        self.paths.forget(gone)
+        self.evidence.forget(gone)
+        for table in (self._views, self._pending, self._filtered_since, self._unverified):
+            for target in gone & table.keys():
+                del table[target]
+        self._dirty_targets -= gone
+        for vantage in sorted(self.paths.rejudge_vantages(self._now)):
+            self._dirty_targets.update(self.paths.targets_of(vantage))  # as in `_process`
+        self._dirty_incidents.update(
+            inc_id for t in gone if (inc_id := self.book.by_target.get(t)) is not None
+        )
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance (none unless set: replay ignores them).

@@ -11,7 +11,7 @@ into the window too; without one the window is exactly the probes' view.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -79,6 +79,12 @@ class EvidenceBuilder:
             history = PathHistory(self.settings, factory() if factory is not None else None)
             self._histories[key] = history
         history.observe(m)
+
+    def forget(self, targets: Collection[str]) -> None:
+        """Drop the histories of every path to `targets`."""
+        gone = set(targets)
+        for key in [k for k in self._histories if k[0] in gone]:
+            del self._histories[key]
 
     def history(self, target: str, vantage: str) -> PathHistory:
         """The history of a path that has data."""

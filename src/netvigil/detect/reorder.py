@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections import Counter
+from collections.abc import Collection
 
 from netvigil.model import Measurement
 
@@ -84,6 +85,17 @@ class ReorderBuffer:
         slowest = min(t for t in newest if t >= middle - self.stall_s)
         self._slowest = slowest
         self._release_at = slowest - self.lateness_s
+
+    def discard(self, targets: Collection[str]) -> int:
+        """Drop the held measurements of `targets` (never processed); how many."""
+        gone = set(targets)
+        kept = [entry for entry in self._heap if entry[2].target not in gone]
+        dropped = len(self._heap) - len(kept)
+        if dropped:
+            heapq.heapify(kept)
+            self._heap = kept
+            self._ids = {entry[1] for entry in kept}
+        return dropped
 
     def release(self, watermark: float) -> list[Measurement]:
         """Every measurement older than `watermark`, oldest first, taken out."""

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -210,6 +210,14 @@ class LiveDetection:
         """Take a reloaded config (see `Detector.reconfigure`)."""
         with self.state.lock:
             self.detector.reconfigure(config)
+
+    def rescope(self, config: Config, lost: Collection[str] = ()) -> None:
+        """Detect over the targets `config` names from now on (a detector's share of the
+        whole config, `netvigil.cluster.detector`), dropping what is known of the `lost`
+        targets (see `Detector.rescope`). `netvigil run` never calls it: it detects over
+        every target."""
+        with self.state.lock:
+            self.detector.rescope(config, lost)
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance: from now on the incidents they make

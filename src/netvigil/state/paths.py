@@ -13,7 +13,7 @@ impaired" are decided. Live detection feeds it in stream order (`observe`); ever
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from netvigil.model import Measurement
@@ -190,6 +190,29 @@ class PathTable:
             counts.bad += 1
             if control:
                 counts.controls_bad += 1
+
+    def forget(self, targets: Collection[str]) -> None:
+        """Drop every path to `targets` (with its vantage's counts): a target named again
+        later starts empty, as a new one. The vantages' newest timestamps are kept."""
+        gone = {t for t in targets if t in self._target_vantages}
+        touched: set[str] = set()
+        for target in gone:
+            control = int(target in self.controls)
+            for vantage in self._target_vantages.pop(target):
+                state = self._paths.pop((target, vantage)).health.state
+                counts = self.counts[vantage]
+                counts.paths -= 1
+                counts.controls -= control
+                if state is HealthState.DOWN:
+                    counts.down -= 1
+                    counts.controls_down -= control
+                if state is not HealthState.OK:
+                    counts.bad -= 1
+                    counts.controls_bad -= control
+                touched.add(vantage)
+        for vantage in touched:
+            kept = [t for t in self._vantage_targets[vantage] if t not in gone]
+            self._vantage_targets[vantage] = kept
 
     def rejudge_vantages(self, now: float) -> set[str]:
         """Judge every vantage again; return the vantages whose impairment changed."""
