@@ -21,7 +21,7 @@ from netvigil.store.open import open_store, store_name
 from netvigil.store.postgres import PostgresStore
 from netvigil.store.postgres_options import PostgresOptions
 from netvigil.store.postgres_partitions import DAY_S, partition_name
-from netvigil.store.postgres_schema import SCHEMA_VERSION, redact_dsn
+from netvigil.store.postgres_schema import SCHEMA_VERSION, migrate, redact_dsn
 from netvigil.store.writer_settings import WriterSettings
 from netvigil.web.tokens import call_blocking, create_admin_token, hash_token
 from servers.postgres import PostgresServer
@@ -274,6 +274,25 @@ def test_a_dsn_is_shown_without_its_password() -> None:
     shown = redact_dsn("postgresql://nv:pa%40ss@db.example:5433/netvigil?sslmode=require")
     assert shown == "postgresql://nv@db.example:5433/netvigil"
     assert redact_dsn("postgresql://[::1]/nv") == "postgresql://[::1]/nv"
+
+
+async def test_processes_opening_a_new_database_at_once_all_migrate_it(dsn: str) -> None:
+    # Several processes (two detectors, a collector) started together on a new database.
+    async def one() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    had = await asyncio.gather(*(one() for _ in range(4)))
+    assert sorted(had)[0] == 0 and sorted(had)[1:] == [SCHEMA_VERSION] * 3
+    conn = await asyncpg.connect(dsn)
+    try:
+        steps = await conn.fetch("SELECT version FROM netvigil_schema ORDER BY 1")
+    finally:
+        await conn.close()
+    assert [r[0] for r in steps] == list(range(1, SCHEMA_VERSION + 1))
 
 
 async def test_a_newer_schema_is_refused(dsn: str) -> None:

@@ -48,12 +48,14 @@ async def migrate(conn: Any, *, to_version: int = SCHEMA_VERSION) -> int:
 
     Raises StoreError when the database was written by a newer netvigil or a step fails.
     """
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS netvigil_schema"
-        " (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
-    )
+    # The lock first: two `CREATE TABLE IF NOT EXISTS` at once can both try to create it
+    # (a duplicate key in pg_type), so the version table too is made under the lock.
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS netvigil_schema"
+            " (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         version = int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM netvigil_schema"))
         if version > SCHEMA_VERSION:
             raise StoreError(
