@@ -28,6 +28,7 @@ __all__ = [
     "StoreOpener",
     "existing_store",
     "found_config",
+    "host_port",
     "load_optional_config",
     "output_console",
     "reading_store",
@@ -135,3 +136,14 @@ def output_console() -> Console:
     if not console.is_terminal:
         console.width = 200
     return console
+
+
+def host_port(listen: str) -> tuple[str, int]:
+    """HOST and PORT of a --listen value; a usage error unless PORT is 0-65535."""
+    host, colon, port = listen.rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise typer.BadParameter(
+            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
+            param_hint="--listen",
+        )
+    return host.strip("[]"), int(port)

@@ -26,7 +26,7 @@ import typer
 from netvigil.bgp.exposition import bgp_exposition
 from netvigil.bgp.feed import BgpFeed
 from netvigil.bgp.memory import RecentSignals
-from netvigil.cli._common import DBOption, required_config, store_path
+from netvigil.cli._common import DBOption, host_port, required_config, store_path
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.cli._reload import ConfigReloader
@@ -99,7 +99,7 @@ def run(
     )
     host, port = config.server.host, config.server.port
     if listen is not None:
-        host, port = _host_port(listen)
+        host, port = host_port(listen)
     web = config.server.enabled and not no_web
     alerts: AlertDispatcher | None = None
     if config.notify:
@@ -311,17 +311,6 @@ def _reloader(
     if app is not None:
         app.state.reload = reloader.reload
     return reloader
-
-
-def _host_port(listen: str) -> tuple[str, int]:
-    """HOST and PORT of a --listen value; a usage error unless PORT is 1-65535."""
-    host, colon, port = listen.rpartition(":")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise typer.BadParameter(
-            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
-            param_hint="--listen",
-        )
-    return host.strip("[]"), int(port)
 
 
 async def _start_web(app: FastAPI, host: str, port: int, limits: ConnectionLimits) -> WebServer:

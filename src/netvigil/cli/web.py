@@ -21,7 +21,13 @@ import typer
 from fastapi import FastAPI
 
 from netvigil.cli._bus import DurationOption, IncidentsNatsOption, bus_at, reach_nats
-from netvigil.cli._common import DBOption, StoreOpener, reading_store, required_config
+from netvigil.cli._common import (
+    DBOption,
+    StoreOpener,
+    host_port,
+    reading_store,
+    required_config,
+)
 from netvigil.cli._loop import run_async
 from netvigil.cli._reload import ConfigReloader
 from netvigil.cluster.web_node import WebSettings, WebStats, run_web
@@ -29,7 +35,7 @@ from netvigil.config import Config, load_config
 from netvigil.shutdown import stop_event
 from netvigil.web.app import reconfigure
 
-__all__ = ["host_port", "web"]
+__all__ = ["web"]
 
 log = logging.getLogger("netvigil.web")
 
@@ -95,14 +101,3 @@ async def _web(
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
         await nc.close()
-
-
-def host_port(listen: str) -> tuple[str, int]:
-    """HOST and PORT of a --listen value; a usage error unless PORT is 0-65535."""
-    host, colon, port = listen.rpartition(":")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise typer.BadParameter(
-            f"{listen!r} is not HOST:PORT with a port from 1 to 65535 (0: any free port)",
-            param_hint="--listen",
-        )
-    return host.strip("[]"), int(port)
