@@ -19,7 +19,6 @@ from pathlib import Path
 
 import nats
 import pytest
-from aiohttp import web
 from cluster_nats import NATSServerProcess
 from web_processes import (
     eventually,
@@ -34,7 +33,7 @@ from netvigil.bus import publish_incident_event
 from netvigil.bus.streams import ensure_streams
 from netvigil.bus.subjects import StreamNames
 from netvigil.incident import EventKind
-from notify.helpers import SECRET, Receiver, bound_socket
+from notify.helpers import SECRET, Receiver, serving_receiver
 
 READY = re.compile(r"alerting on NETVIGIL_INCIDENTS")
 IN_FLIGHT = 2
@@ -43,18 +42,8 @@ IN_FLIGHT = 2
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on 127.0.0.1 checking signatures (POST /hook)."""
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = bound_socket()
-    await web.SockSite(runner, sock).start()
-    rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    try:
+    async with serving_receiver() as rec:
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 def alerted(receiver: Receiver) -> Counter[str]:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 import pytest
-from aiohttp import web
 from cluster_nats import NATSServerProcess
 from nats.aio.msg import Msg
 
@@ -28,24 +27,14 @@ from netvigil.incident import EventKind, IncidentEvent
 from netvigil.notify.build import build_notifier
 from netvigil.notify.policy import AlertPolicy
 from netvigil.notify.route import Route
-from notify.helpers import SECRET, START, Receiver, bound_socket, make_event
+from notify.helpers import SECRET, START, Receiver, make_event, serving_receiver
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on 127.0.0.1 checking signatures (POST /hook)."""
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = bound_socket()
-    await web.SockSite(runner, sock).start()
-    rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    try:
+    async with serving_receiver() as rec:
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

@@ -6,30 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
-from .helpers import Mailbox, Receiver, bound_socket
+from .helpers import Mailbox, Receiver, bound_socket, serving_receiver
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on 127.0.0.1 (POST /hook)."""
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    app.router.add_post("/apprise", rec.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = bound_socket()
-    site = web.SockSite(runner, sock)
-    await site.start()
-    port = sock.getsockname()[1]
-    rec.url = f"http://127.0.0.1:{port}/hook"
-    try:
+    async with serving_receiver("/apprise") as rec:
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

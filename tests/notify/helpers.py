@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,3 +137,22 @@ class Mailbox:
         self.messages.append(envelope)
         self.arrived.set()
         return "250 Message accepted for delivery"
+
+
+@contextlib.asynccontextmanager
+async def serving_receiver(*paths: str) -> AsyncIterator[Receiver]:
+    """A `Receiver` served on 127.0.0.1 at POST `/hook` (and any other `paths`), its `url`
+    the hook's; stopped on exit."""
+    rec = Receiver()
+    app = web.Application()
+    for path in ("/hook", *paths):
+        app.router.add_post(path, rec.handle)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    sock = bound_socket()
+    await web.SockSite(runner, sock).start()
+    rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 from apidata import measurement
 
 from netvigil.config.model import (
@@ -37,7 +36,7 @@ from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.state import LiveState
 from netvigil.web.tokens import create_admin_token
-from notify.helpers import SECRET, Receiver, bound_socket
+from notify.helpers import SECRET, Receiver, serving_receiver
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 INTERVAL = 10.0
@@ -133,18 +132,8 @@ class Rig:
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """A webhook receiver on 127.0.0.1 (POST /hook)."""
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    sock = bound_socket()
-    await web.SockSite(runner, sock).start()
-    rec.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    try:
+    async with serving_receiver() as rec:
         yield rec
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
