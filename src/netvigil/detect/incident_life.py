@@ -15,8 +15,9 @@ from __future__ import annotations
 from netvigil.detect.book import Tracked, add_name
 from netvigil.detect.filtering import filtering_corroborated
 from netvigil.detect.reclassification import Reclassification
+from netvigil.detect.sample import Sample
 from netvigil.detect.signature import families_of
-from netvigil.detect.spread import failing_everywhere
+from netvigil.detect.spread import erring_everywhere, failing_everywhere
 from netvigil.incident import EventKind, IncidentEvent, IncidentState
 from netvigil.state.judge import FAILING, TargetCondition, TargetView
 
@@ -75,7 +76,9 @@ class IncidentLife(Reclassification):
         failing = any(v is not None and v.condition in FAILING for v in views)
         confirmed = any(v is not None and v.condition is TargetCondition.DOWN for v in views)
         if not confirmed and inc.confirmed_at is None:
-            confirmed = failing_everywhere(inc.targets, self._views, self.index.service_of)
+            confirmed = failing_everywhere(
+                inc.targets, self._views, self.index.service_of
+            ) or erring_everywhere(inc.targets, self._views, self._samples_since)
         due = [
             self._filtered_since[t] + self._hold_s(t)
             for t in inc.targets
@@ -96,6 +99,10 @@ class IncidentLife(Reclassification):
         if tracked.seeded and not failing:
             failing = any(t in self._unverified for t in inc.targets)
         return failing, confirmed
+
+    def _samples_since(self, target: str, vantage: str, ts: float) -> list[Sample]:
+        """The samples of one path from `ts` on."""
+        return self.evidence.history(target, vantage).since(ts)
 
     def _quiet(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
         """Its targets stopped failing: resolve once they stayed so for the hold (at once

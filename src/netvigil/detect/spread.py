@@ -8,18 +8,23 @@ plain: several services of the incident are failing, and every vantage that prob
 sees at least one of them down. Independent paths failing together are not probe noise,
 and failures seen from every vantage are no vantage's own.
 
-One service failing partly from every vantage (a flood of requests on one site) is not
-confirmed this way: judged that early, on one target, a network flood reads as an
-application flood as often as not, and the first alert would name the wrong cause.
+One service failing partly from every vantage is not confirmed this way: judged that
+early, on one target, a network flood reads as an application flood as often as not, and
+the first alert would name the wrong cause. It is confirmed when the failures themselves
+rule the network out (`erring_everywhere`): a target whose server answered every vantage
+that probes it with an HTTP error since its failure began was reached from all of them
+(a flood of requests on one site, or its backend failing), whatever the probes between.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from netvigil.detect.sample import Sample
+from netvigil.detect.signature import family
 from netvigil.state.judge import FAILING, TargetView
 
-__all__ = ["failing_everywhere"]
+__all__ = ["erring_everywhere", "failing_everywhere"]
 
 
 def failing_everywhere(
@@ -43,3 +48,31 @@ def failing_everywhere(
         probing.update(view.down, view.suspected, view.ok)
         down.update(view.down)
     return len(services) >= min_services and len(probing) >= min_vantages and probing <= down
+
+
+def erring_everywhere(
+    targets: Iterable[str],
+    views: Mapping[str, TargetView],
+    since: Callable[[str, str, float], Sequence[Sample]],
+    *,
+    min_vantages: int = 2,
+) -> bool:
+    """Whether one of the failing `targets` was answered with an application error (an
+    HTTP error status: the server was reached) at least once, since its failure began,
+    by every healthy vantage that probes it (at least `min_vantages`). `since(target,
+    vantage, ts)` gives a path's samples from `ts` on."""
+    for target in targets:
+        view = views.get(target)
+        if view is None or view.condition not in FAILING or view.onset_ts is None:
+            continue
+        probing = {*view.down, *view.suspected, *view.ok}
+        if len(probing) < min_vantages:
+            continue
+        onset = view.onset_ts
+        if all(_erred(since(target, v, onset)) for v in sorted(probing)):
+            return True
+    return False
+
+
+def _erred(samples: Sequence[Sample]) -> bool:
+    return any(not s.ok and family(s.outcome) == "application" for s in samples)
