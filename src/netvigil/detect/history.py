@@ -18,7 +18,14 @@ from netvigil.detect.running_summary import RunningPathSummary, SummaryKey
 from netvigil.detect.sample import TS, Sample, SampleRow
 from netvigil.model import Measurement
 
-__all__ = ["OVERLOAD_STATUS", "FeatureSettings", "PathHistory", "Sample", "latency_of"]
+__all__ = [
+    "OVERLOAD_STATUS",
+    "FeatureSettings",
+    "PathHistory",
+    "Sample",
+    "heard_nothing",
+    "latency_of",
+]
 
 
 def latency_of(m: Measurement) -> float | None:
@@ -65,6 +72,18 @@ MAX_RUNNING = 4
 target joins; a path can also speak for a vantage-problem incident)."""
 
 
+def heard_nothing(m: Measurement) -> bool:
+    """Whether `m` is a block round said up that got no reply: its `ok` is the belief
+    carried over from earlier rounds (a block stays up until enough probes go
+    unanswered), not an answer, so it tells nothing of whether traffic gets through."""
+    if not m.ok or m.kind != "block":
+        return False
+    blocks = m.detail.get("blocks")
+    if not isinstance(blocks, dict) or not blocks:
+        return False
+    return all(isinstance(b, dict) and b.get("replies") == 0 for b in blocks.values())
+
+
 class PathHistory:
     """Bounded history of one path, with a streaming latency anomaly detector.
 
@@ -91,7 +110,10 @@ class PathHistory:
         self._running: dict[SummaryKey, RunningPathSummary] = {}
 
     def observe(self, m: Measurement) -> None:
-        """Append one measurement (in time order) and drop samples past the horizon."""
+        """Append one measurement (in time order) and drop samples past the horizon. A
+        block round said up without a reply is not kept (`heard_nothing`)."""
+        if heard_nothing(m):
+            return
         latency = latency_of(m)
         score = 0.0
         if m.ok and latency is not None:
