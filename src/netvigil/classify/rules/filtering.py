@@ -30,15 +30,21 @@ class InCountryFilteringRule:
         inside_failing = [v for v in inside if v.failing]
         abroad_failing = [v for v in abroad if v.failing]
         abroad_fine = [v for v in abroad if v.members_ok == v.members_total]
-        if inside_failing and len(abroad_fine) == len(abroad):
+        if inside_failing and abroad_fine and not abroad_failing:
+            # A vantage abroad whose paths are neither in good health nor down (results
+            # late, a vantage going quiet) has no say: the others' answers count for
+            # their share.
             verdict.add(
                 window.weight("filtering.inside_fails_abroad_ok")
                 * len(inside_failing)
-                / len(inside),
+                / len(inside)
+                * len(abroad_fine)
+                / len(abroad),
                 Topic.GEOGRAPHY,
                 f"unreachable from {len(inside_failing)} of {len(inside)} in-country "
-                f"vantage(s) ({names(v.name for v in inside_failing)}) while {len(abroad)} "
-                f"abroad ({names(v.name for v in abroad)}) reach it",
+                f"vantage(s) ({names(v.name for v in inside_failing)}) while "
+                f"{len(abroad_fine)} of {len(abroad)} abroad "
+                f"({names(v.name for v in abroad_fine)}) reach it",
             )
         elif abroad_failing:
             countries = window.countries_of(v.name for v in abroad_failing)
