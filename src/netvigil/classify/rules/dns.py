@@ -31,11 +31,16 @@ class DNSFailureRule:
         n = sum(window.outcomes[o] for o in _DNS)
         total = sum(window.outcomes.values())
         seen_by = window.class_vantages.get("dns", set())
+        failing: set[str] = set().union(*window.class_vantages.values())
+        spread = len(seen_by & failing) / len(failing) if failing else 1.0
+        # A zone failing fails its names for every vantage; names failing from some of
+        # the vantages while the others fail otherwise are those vantages' resolvers.
         verdict.add(
-            window.weight("dns.failures") * frac,
+            window.weight("dns.failures") * frac * spread,
             Topic.DNS,
             f"DNS failed in {n} of {total} failed probes ({share(frac)}: "
-            f"{outcome_mix(window.outcomes, _DNS)}) from {len(seen_by)} vantage(s)",
+            f"{outcome_mix(window.outcomes, _DNS)}) from {len(seen_by)} of the "
+            f"{len(failing)} vantage(s) that saw failures",
         )
         if dns_cut_off(window):
             verdict.add(
