@@ -79,6 +79,7 @@ class Features:
     controls_fail_frac: float = -1.0
     maintenance: float = 0.0
     interval_s: float = 60.0
+    siblings_latency_ratio: float = -1.0
     recent_s: float = 60.0
 
     @property
@@ -132,6 +133,7 @@ class ScopeFacts:
     controls_fail_frac: float = -1.0
     maintenance: float = 0.0
     interval_s: float = 60.0
+    siblings_latency_ratio: float = -1.0
 
     def as_features(self) -> dict[str, float]:
         """Name -> value, for `Features`."""

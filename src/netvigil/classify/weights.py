@@ -54,6 +54,7 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "ddos.latency_inflation": 2.5,
         "ddos.no_inflation": -1.5,
         "ddos.post_inflation": 2.5,
+        "ddos.siblings_slow": 3.0,
         "ddos.jitter": 1.0,
         "ddos.pre_loss": 1.5,
         "ddos.partial_loss": 2.0,
@@ -74,6 +75,7 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "shutdown.refused": -3.0,
         "shutdown.single_service": -1.5,
         "shutdown.flapping": -2.5,
+        "shutdown.siblings_slow": -3.0,
         "shutdown.application_layer": -3.0,
         # route_withdrawal
         "route.unreachable": 5.0,

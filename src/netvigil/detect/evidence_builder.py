@@ -18,6 +18,7 @@ from typing import Protocol
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
+from netvigil.detect.siblings import siblings_latency_ratio
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import (
     EvidenceWindow,
@@ -119,6 +120,9 @@ class EvidenceBuilder:
             self._scope(inc, vantages, services, service_onsets, cohosted, cohosted_up, org_peers),
             maintenance=1.0 if maintenance is not None else 0.0,
             interval_s=interval,
+            siblings_latency_ratio=self._siblings_latency(
+                inc, now - self.settings.recent_intervals * interval
+            ),
         )
         features, outcomes, class_vantages = compute_features(
             histories,
@@ -245,6 +249,31 @@ class EvidenceBuilder:
             abroad_fail_frac=sum(v.failing for v in abroad) / len(abroad) if abroad else -1.0,
             impaired_vantages=float(len(self.paths.impaired)),
             controls_fail_frac=controls_down / controls_total if controls_total else -1.0,
+        )
+
+    def _siblings_latency(self, inc: Incident, recent_from: float) -> float:
+        """How much slower the other targets of `inc`'s services and networks answer
+        (`siblings.siblings_latency_ratio`); -1 for a vantage's incident."""
+        if inc.vantage is not None:
+            return -1.0
+        services = {*inc.services}
+        for n in inc.networks:
+            services.update(self.index.network_services.get(n, ()))
+        members = set(inc.targets)
+        impaired = self.paths.impaired
+        paths = [
+            (t, v)
+            for svc in sorted(services)
+            for t in self.index.service_targets.get(svc, ())
+            if t not in members
+            for v in self.paths.vantages_of(t)
+            if v not in impaired
+        ]
+        return siblings_latency_ratio(
+            paths,
+            lambda t, v: self._histories.get((t, v)),
+            onset=inc.start,
+            recent_from=recent_from,
         )
 
     def _service_up(self, service: str) -> bool:

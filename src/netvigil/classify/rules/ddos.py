@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict
 from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, flood_before
-from netvigil.words import clock, duration, latency, share
+from netvigil.words import clock, duration, latency, names, share
 
 if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow
 
-__all__ = ["VolumetricDDoSRule"]
+__all__ = ["SIBLINGS_SLOW", "VolumetricDDoSRule"]
+
+SIBLINGS_SLOW = 2.0
+"""From this many times their usual latency, siblings' answers say congestion."""
 
 
 class VolumetricDDoSRule:
@@ -57,6 +60,13 @@ def _weigh_build_up(window: EvidenceWindow, verdict: Verdict) -> None:
             Topic.SHAPE,
             f"probes that still got through since onset took x{f.latency_post_ratio:.0f} "
             "their usual time (median per path): queues are full",
+        )
+    if f.siblings_latency_ratio >= SIBLINGS_SLOW:
+        verdict.add(
+            window.weight("ddos.siblings_slow") * min(1.0, (f.siblings_latency_ratio - 1) / 4),
+            Topic.SHAPE,
+            f"the other targets of {names(window.networks or window.services)} still answer, "
+            f"x{f.siblings_latency_ratio:.0f} their usual time since onset: queues are full",
         )
     if f.jitter_ratio >= 2:
         verdict.add(

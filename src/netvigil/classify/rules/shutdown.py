@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
+from netvigil.classify.rules.ddos import SIBLINGS_SLOW
 from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, withdrawal_words
 from netvigil.words import clock, duration, names, outcome_mix, share
 
@@ -193,6 +194,13 @@ def _weigh_cofate(window: EvidenceWindow, verdict: Verdict) -> None:
 def _weigh_shape(window: EvidenceWindow, verdict: Verdict) -> None:
     """The onset and the loss since: abrupt, a cut that stays, or traffic still passing."""
     f = window.features
+    if f.siblings_latency_ratio >= SIBLINGS_SLOW:
+        verdict.add(
+            window.weight("shutdown.siblings_slow"),
+            Topic.SHAPE,
+            f"the other targets of {names(window.networks or window.services)} still answer "
+            f"(x{f.siblings_latency_ratio:.0f} their usual time): the network is not cut",
+        )
     if f.abruptness >= 0.8:
         verdict.add(
             window.weight("shutdown.abrupt") * f.abruptness,
