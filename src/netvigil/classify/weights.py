@@ -75,7 +75,7 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "shutdown.refused": -3.0,
         "shutdown.single_service": -1.5,
         "shutdown.flapping": -2.5,
-        "shutdown.siblings_slow": -3.0,
+        "shutdown.siblings_slow": -4.0,
         "shutdown.application_layer": -3.0,
         # route_withdrawal
         "route.unreachable": 5.0,
