@@ -31,9 +31,9 @@ class InCountryFilteringRule:
         abroad_failing = [v for v in abroad if v.failing]
         abroad_fine = [v for v in abroad if v.members_ok == v.members_total]
         if inside_failing and abroad_fine and not abroad_failing:
-            # A vantage abroad whose paths are neither in good health nor down (results
-            # late, a vantage going quiet) has no say: the others' answers count for
-            # their share.
+            # A vantage abroad whose paths are neither in good health nor confirmed down
+            # (a failure or two: its own trouble beginning, or an outage reaching it) has
+            # no say yet: the answers of the others count for their share.
             verdict.add(
                 window.weight("filtering.inside_fails_abroad_ok")
                 * len(inside_failing)
