@@ -69,3 +69,32 @@ async def test_newest_first_reads_back_from_until(store: Store) -> None:
     await signals.add_signals([visibility("isp", T0 + i, i / 10) for i in range(5)], [])
     before = SignalQuery("isp", until=T0 + 3, limit=1, newest_first=True)
     assert await signals.signal_samples(before) == [visibility("isp", T0 + 2, 0.2)]
+
+
+async def test_signals_follow_the_retention_of_measurements(
+    store_factory: StoreFactory, tmp_path: Path
+) -> None:
+    now = [T0 + 10 * 86_400]
+    store = await store_factory(tmp_path, retention_days=1, now=lambda: now[0])
+    try:
+        signals = signal_store_of(store)
+        assert signals is not None
+        old_t, fresh_t = now[0] - 2 * 86_400, now[0] - 60
+        old_event = SignalEvent("isp", "withdrawal", old_t, "192.0.2.0/24", 3, 5, "old", "mrt")
+        fresh_event = SignalEvent("isp", "announcement", fresh_t, "192.0.2.0/24", 5, 5, "", "mrt")
+        await signals.add_signals(
+            [visibility("isp", old_t, 0.2), visibility("isp", fresh_t, 1.0),
+             visibility("other", old_t + 1, 0.5)],
+            [old_event, fresh_event],
+        )  # fmt: skip
+        assert len(await signals.signal_samples(SignalQuery("isp"))) == 2
+        now[0] += 61  # the periodic prune is due again: it takes the rows over a day old
+        await store.flush()
+        assert await signals.signal_samples(SignalQuery("isp")) == [visibility("isp", fresh_t, 1.0)]
+        assert await signals.signal_samples(SignalQuery("other")) == []
+        assert await signals.signal_events(SignalQuery("isp")) == [fresh_event]
+        assert await store.prune(fresh_t + 1) == 0  # no measurement; the signals go all the same
+        assert await signals.signal_samples(SignalQuery("isp")) == []
+        assert await signals.signal_events(SignalQuery("isp")) == []
+    finally:
+        await store.close()

@@ -2,7 +2,8 @@
 
 Each function takes an asyncpg connection from the store's pool; the SQL is the SQLite
 store's, its `?` placeholders numbered (`$1`, `$2`, ...), and a row already stored is
-kept once (`ON CONFLICT DO NOTHING`), as there.
+kept once (`ON CONFLICT DO NOTHING`), as there. `prune_signals` is the retention of
+these tables, run in the transaction of the store's prune.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from netvigil.signal import SignalEvent, SignalSample
 from netvigil.store.signals import (
     EVENT_COLUMNS,
     SAMPLE_COLUMNS,
+    SIGNAL_TABLES,
     SignalQuery,
     event_from_row,
     event_row,
@@ -26,7 +28,7 @@ from netvigil.store.signals import (
     samples_sql,
 )
 
-__all__ = ["add_signals", "numbered", "signal_events", "signal_samples"]
+__all__ = ["add_signals", "numbered", "prune_signals", "signal_events", "signal_samples"]
 
 
 def numbered(sql: str) -> str:
@@ -65,3 +67,15 @@ async def signal_events(conn: Any, query: SignalQuery) -> list[SignalEvent]:
     """The events matching `query`, oldest first."""
     sql, params = events_sql(query)
     return [event_from_row(tuple(r)) for r in await conn.fetch(numbered(sql), *params)]
+
+
+async def prune_signals(conn: Any, older_than: float) -> int:
+    """Delete the signal samples and events older than `older_than` (epoch s); how many
+    rows went. Run it inside the prune's transaction."""
+    deleted = 0
+    for table in SIGNAL_TABLES:
+        status: str = await conn.execute(
+            f"DELETE FROM {table} WHERE t < $1::double precision", older_than
+        )
+        deleted += int(status.rsplit(" ", 1)[-1])
+    return deleted
