@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netvigil.signal import SignalEvent, SignalSample
+from netvigil.store.signal_buckets import BUCKET_POSTGRES, BucketQuery, SignalBuckets, read_buckets
 from netvigil.store.signals import (
     EVENT_COLUMNS,
     SAMPLE_COLUMNS,
@@ -28,7 +29,14 @@ from netvigil.store.signals import (
     samples_sql,
 )
 
-__all__ = ["add_signals", "numbered", "prune_signals", "signal_events", "signal_samples"]
+__all__ = [
+    "add_signals",
+    "numbered",
+    "prune_signals",
+    "signal_buckets",
+    "signal_events",
+    "signal_samples",
+]
 
 
 def numbered(sql: str) -> str:
@@ -79,3 +87,13 @@ async def prune_signals(conn: Any, older_than: float) -> int:
         )
         deleted += int(status.rsplit(" ", 1)[-1])
     return deleted
+
+
+async def signal_buckets(conn: Any, query: BucketQuery) -> SignalBuckets:
+    """`query`'s signals in buckets, grouped by the server (`netvigil.store.signal_buckets`)."""
+
+    async def fetch(sql: str, params: list[Any]) -> list[Any]:
+        rows: list[Any] = await conn.fetch(numbered(sql), *params)
+        return rows
+
+    return await read_buckets(query, BUCKET_POSTGRES, fetch, lambda q: signal_events(conn, q))

@@ -21,9 +21,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from netvigil.signal import SignalEvent, SignalSample
+
+if TYPE_CHECKING:
+    from netvigil.store.signal_buckets import BucketQuery, SignalBuckets
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -87,6 +90,11 @@ class SignalStore(Protocol):
 
     async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
         """The events matching `query`, oldest first (or newest first, as it asks)."""
+        ...
+
+    async def signal_buckets(self, query: BucketQuery) -> SignalBuckets:
+        """One entity's signals in time buckets, grouped by the database
+        (`netvigil.store.signal_buckets`)."""
         ...
 
 
