@@ -49,6 +49,12 @@ BUCKET_SQLITE = "CAST((t - ?) / ? AS INTEGER)"
 BUCKET_POSTGRES = "CAST(floor((t - ?) / ?) AS BIGINT)"
 """The bucket index in PostgreSQL (CAST alone would round)."""
 
+_LOOKUP = (
+    "CROSS JOIN signal_samples x WHERE x.entity = ? AND x.t = g.last_t AND x.signal = g.signal"
+)
+"""The samples at each group's last time, looked up by primary key for each group (SQLite
+takes a CROSS JOIN's left side as the outer loop; PostgreSQL plans it as any join)."""
+
 COUNTED_KINDS = ("withdrawal", "announcement", "blackhole")
 """The event kinds counted per bucket."""
 
@@ -140,8 +146,8 @@ def bucket_sql(query: BucketQuery, bucket: str) -> tuple[str, list[Any]]:
         "WITH g AS ("
         f"SELECT signal, {bucket} AS b, MIN(value) AS lo, MAX(value) AS hi, MAX(t) AS last_t"
         " FROM signal_samples WHERE entity = ? AND t >= ? AND t < ? GROUP BY signal, b)"
-        " SELECT g.signal, g.b, g.lo, g.hi, g.last_t, x.source, x.value FROM g"
-        " JOIN signal_samples x ON x.entity = ? AND x.t = g.last_t AND x.signal = g.signal"
+        " SELECT g.signal, g.b, g.lo, g.hi, g.last_t, x.source, x.value"
+        f" FROM g {_LOOKUP}"
     )
     since, step, until = float(query.since), float(query.step), float(query.until)
     return sql, [since, step, query.entity, since, until, query.entity]
@@ -153,8 +159,7 @@ def before_sql(query: BucketQuery) -> tuple[str, list[Any]]:
     sql = (
         "WITH g AS (SELECT signal, MAX(t) AS last_t FROM signal_samples"
         " WHERE entity = ? AND t >= ? AND t < ? GROUP BY signal)"
-        " SELECT g.signal, g.last_t, x.source, x.value FROM g"
-        " JOIN signal_samples x ON x.entity = ? AND x.t = g.last_t AND x.signal = g.signal"
+        f" SELECT g.signal, g.last_t, x.source, x.value FROM g {_LOOKUP}"
     )
     start = float(query.since - query.lookback_s)
     return sql, [query.entity, start, float(query.since), query.entity]
