@@ -38,10 +38,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any
 
 from netvigil.bgp.model import BLACKHOLE_COMMUNITY, BgpElement, BgpItem, PeerKey, PeerState
 from netvigil.bgp.prefixes import PrefixIndex
+from netvigil.bgp.views import NetworkVisibility, PrefixView
 from netvigil.config.model import NetworkConfig
 from netvigil.signal import SignalEvent, SignalEventKind, SignalSample, SignalSink
 
@@ -62,50 +62,6 @@ class _Route:
     origins: tuple[int, ...]
     communities: tuple[str, ...]
     since: float
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixView:
-    """One prefix as the peers see it: how many route it, from which origins, by which path."""
-
-    prefix: str
-    peers: int
-    origins: dict[int, int]
-    path: tuple[int, ...]
-    blackholed: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "prefix": self.prefix,
-            "peers": self.peers,
-            "origins": {f"AS{asn}": n for asn, n in self.origins.items()},
-            "path": list(self.path),
-            "blackholed": self.blackholed,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkVisibility:
-    """A network's visibility at `t`: `value` in [0, 1] (None: nothing known yet),
-    peers routing any of its prefixes, peers carrying any of its prefixes' address
-    families, and each prefix's view."""
-
-    network: str
-    t: float
-    value: float | None
-    peers_seeing: int
-    peers_total: int
-    prefixes: tuple[PrefixView, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "network": self.network,
-            "t": self.t,
-            "value": self.value,
-            "peers_seeing": self.peers_seeing,
-            "peers_total": self.peers_total,
-            "prefixes": [p.to_json() for p in self.prefixes],
-        }
 
 
 @dataclass(slots=True)
