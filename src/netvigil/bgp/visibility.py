@@ -3,6 +3,7 @@
     visibility = PrefixVisibility(config.networks, sink, source="ris_live")
     visibility.update(element)      # for every BgpElement and PeerState, in time order
     visibility.flush(now)           # now and then: hands on what is due
+    visibility.reconfigure(networks)   # a config reload: the networks watched from now on
 
 A network's prefixes are its configured ones and any more-specific of them; a network
 with an `asn` also claims any prefix announced with that AS as origin. For each such
