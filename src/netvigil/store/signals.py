@@ -207,13 +207,22 @@ def insert_signals(
     return run
 
 
+_ENTITIES = (
+    "WITH RECURSIVE e(entity) AS (SELECT MIN(entity) FROM {table} UNION ALL"
+    " SELECT (SELECT MIN(entity) FROM {table} WHERE entity > e.entity) FROM e"
+    " WHERE e.entity IS NOT NULL) SELECT entity FROM e WHERE entity IS NOT NULL"
+)
+"""The entities of a signal table, one primary-key seek each (a DISTINCT would read
+every row)."""
+
+
 def prune_signals(conn: sqlite3.Connection, older_than: float) -> int:
     """Delete the signal samples and events older than `older_than` (epoch s) from a
     SQLite connection with no transaction open: one transaction per entity and table, each
     a range of the primary key; how many rows went. Raises sqlite3.Error."""
     deleted = 0
     for table in SIGNAL_TABLES:
-        entities = [row[0] for row in conn.execute(f"SELECT DISTINCT entity FROM {table}")]
+        entities = [row[0] for row in conn.execute(_ENTITIES.format(table=table))]
         for entity in entities:
             conn.execute("BEGIN IMMEDIATE")
             try:
