@@ -19,15 +19,30 @@ RIS Live (a replay server in a child process on 127.0.0.1, so its CPU is not cou
   originating every IPv6 prefix): the worst case. `client, nothing watched` is the same
   stream into a visibility watching nothing: the transport and decoding alone.
 
-bgpkit's own command line (`bgpkit-parser`, a Rust program) would be the other reference,
-but cargo cannot reach crates.io here, so it is not measured.
+A peer on the same MRT files in the same run: `bgpdump` (libbgpdump 1.6.2, RIPE NCC's C
+MRT reader, as Debian packages it), `bgpdump -m FILE`, which prints one line per element
+(`A` announcement, `W` withdrawal, `B` RIB entry; `STATE` lines, peer session changes,
+are not elements and are not counted). Per file: netvigil's `import_mrt()` (the walk and
+the conversion to `BgpElement`, as `netvigil bgp import` reads) beside it, best of
+`--repeat` runs each: elements per CPU-second (bgpdump's: its process's user + system
+CPU, its output read through a pipe and counted here, outside the measure), the ratio
+netvigil/bgpdump and whether the element counts agree. bgpdump is a GPL program used
+only as this benchmark's peer: it is run as a separate process, never imported, linked
+or shipped, and no test needs it. Install it from Debian before running the bench:
+
+    sudo apt-get install bgpdump
+
+Without it the bench says so and measures the rest. bgpkit's own command line
+(`bgpkit-parser`, a Rust program) would be another peer, but cargo cannot reach
+crates.io here, so it is not measured.
 
     .venv/bin/python bench/bgp_throughput.py
     .venv/bin/python bench/bgp_throughput.py --file \
         ../shared/data/bgp_mrt/libbgpstream/test/routeviews.route-views.jinx.updates.1427846400.bz2
     .venv/bin/python bench/bgp_throughput.py --messages 50000 --repeat 5
 
-Prints a table with the ratios to the parser alone and writes bench/results/bgp_throughput.json.
+Prints a table with the ratios to the parser alone, the table beside bgpdump, and writes
+bench/results/bgp_throughput.json.
 """
 
 from __future__ import annotations
@@ -37,10 +52,13 @@ import asyncio
 import copy
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
@@ -63,6 +81,15 @@ DEFAULT_FILE = DATA / "bgpkit-parser/tests/fixtures/ripe/rrc15/2010.02/updates.2
 LEGACY_FILE = DATA / "bgpkit-parser/tests/fixtures/ripe/rrc00/1999.09/updates.19990903.1041.gz"
 BGPKIT_MESSAGE = DATA / "bgpkit-parser/src/wasm/test/fixtures/ris_live_raw_full.json"
 LIBBGPSTREAM_STREAM = DATA / "libbgpstream/test/ris-live-stream.json"
+PEER_FILES = [
+    DATA / "libbgpstream/test/routeviews.route-views.jinx.updates.1427846400.bz2",
+    LEGACY_FILE,
+    DATA / "bgpkit-parser/tests/fixtures/ripe/rrc00/2000.01/bview.20000111.0032.gz",
+]
+"""Files read by netvigil and bgpdump besides `--file`: RouteViews updates (bz2), RIS
+updates of 1999 (MRT type 5) and a RIS RIB dump of 2000 (batched TABLE_DUMP)."""
+BGPDUMP_KINDS = (b"A", b"W", b"B")
+"""The `bgpdump -m` line types that are elements."""
 TIME_LIMIT_S = 120.0
 
 
@@ -143,6 +170,59 @@ def mrt_paths(file: Path, runs: int, networks: list[NetworkConfig]) -> dict[str,
         elements, cpu_s = best(runs, measure)
         out[name] = {"elements": elements, "cpu_s": cpu_s, "per_cpu_s": elements / cpu_s}
     return out
+
+
+def children_cpu() -> float:
+    """User + system CPU of this process's children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bgpdump_once(bgpdump: str, file: Path) -> tuple[int, float]:
+    """(elements, CPU seconds) of one `bgpdump -m FILE`: its lines of element types."""
+    before = children_cpu()
+    done = subprocess.run(
+        [bgpdump, "-m", str(file)], capture_output=True, timeout=TIME_LIMIT_S, check=False
+    )
+    cpu_s = children_cpu() - before
+    if done.returncode != 0:
+        raise RuntimeError(f"bgpdump {file.name}: exit {done.returncode}: {done.stderr[-300:]!r}")
+    kinds = (line.split(b"|", 3)[2:3] for line in done.stdout.splitlines())
+    return sum(1 for k in kinds if k and k[0] in BGPDUMP_KINDS), cpu_s
+
+
+def peer_table(files: list[Path], runs: int, bgpdump: str) -> list[dict[str, Any]]:
+    """netvigil's import and bgpdump over each of `files`, best of `runs` each (a ratio
+    is only printed where both read the same number of elements)."""
+
+    def netvigil(file: Path) -> tuple[int, float]:
+        start = cpu()
+        report = import_mrt(file)
+        return report.elements, cpu() - start
+
+    rows: list[dict[str, Any]] = []
+    for file in files:
+        ours, ours_s = best(runs, partial(netvigil, file))
+        theirs, theirs_s = best(runs, partial(bgpdump_once, bgpdump, file))
+        rows.append({
+            "file": file.name, "netvigil_elements": ours, "netvigil_cpu_s": ours_s,
+            "netvigil_per_cpu_s": ours / ours_s, "bgpdump_elements": theirs,
+            "bgpdump_cpu_s": theirs_s, "bgpdump_per_cpu_s": theirs / theirs_s if theirs_s else 0.0,
+        })  # fmt: skip
+    return rows
+
+
+def print_peer_table(rows: list[dict[str, Any]], runs: int) -> None:
+    print(f"\nbeside bgpdump -m (best of {runs}; elements per CPU-second)")
+    print(f"{'file':<52}{'netvigil':>10}{'bgpdump':>10}{'same':>6}"
+          f"{'netvigil/s':>12}{'bgpdump/s':>12}{'ratio':>7}")  # fmt: skip
+    for r in rows:
+        same = r["netvigil_elements"] == r["bgpdump_elements"]
+        theirs = r["bgpdump_per_cpu_s"]
+        ratio = f"{r['netvigil_per_cpu_s'] / theirs:.2f}" if same and theirs else "-"
+        agree = "yes" if same else "no"
+        print(f"{r['file']:<52}{r['netvigil_elements']:>10,}{r['bgpdump_elements']:>10,}"
+              f"{agree:>6}{r['netvigil_per_cpu_s']:>12,.0f}{theirs:>12,.0f}{ratio:>7}")  # fmt: skip
 
 
 def replay_messages(count: int) -> list[str]:
@@ -291,6 +371,8 @@ def main() -> None:
         parser.error("--messages must be 1 to 1,000,000")
     networks = networks_in(args.file, args.networks)
     mrt = mrt_paths(args.file, args.repeat, networks)
+    bgpdump = shutil.which("bgpdump")
+    peer = peer_table([args.file, *PEER_FILES], args.repeat, bgpdump) if bgpdump else []
     live = ris_live(args.messages, args.repeat)
     floor = mrt["parser"]["per_cpu_s"]
     print(f"MRT: {args.file.name}, {mrt['parser']['elements']:,} elements,"
@@ -308,10 +390,15 @@ def main() -> None:
             f"ris_live {name:<24}{r['per_cpu_s']:>16,.0f}{r['cpu_s']:>9.3f}"
             f"{r['per_cpu_s'] / decode:>11.2f}{r['per_cpu_s'] / floor:>11.2f}"
         )
+    if peer:
+        print_peer_table(peer, args.repeat)
+    else:
+        print("\nbgpdump: not installed, not measured (sudo apt-get install bgpdump)")
     print("\nbgpkit-parser CLI: not measured (cargo cannot reach crates.io here)")
     out = REPO / "bench" / "results" / "bgp_throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"file": str(args.file), "messages": args.messages, "mrt": mrt, "ris_live": live,
+              "bgpdump": peer,
               "load_average": os.getloadavg(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
               time.gmtime())}  # fmt: skip
     out.write_text(json.dumps(report, indent=2))

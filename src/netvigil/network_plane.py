@@ -10,10 +10,10 @@ What is read is what `netvigil run` stores (`netvigil.pipeline.signal_record`): 
 `bgp_visibility` samples of the BGP feeds, with the peer counts and per-prefix peers
 beside them, the `blocks_up` samples of block rounds, and the control-plane events.
 
-A series bucket holds the lowest value of its samples (a peers total: the highest), so a
-short dip shows; a bucket without samples carries the last value on, as BGP samples come
-only when something changes (a `blocks_up` value, from periodic rounds, is carried at
-most `BLOCK_CARRY_S`). The value before `since` is looked up `LOOKBACK_S` back.
+The record's series is bucketed as `netvigil.network_series` says (the lowest value per
+bucket, the last carried on); a chart over a long range reads its buckets from the
+database instead (`read_network_series`). The value before `since` is looked up
+`LOOKBACK_S` back.
 """
 
 from __future__ import annotations
@@ -26,9 +26,22 @@ from typing import Literal
 
 from netvigil.evidence import NetworkPlaneFacts
 from netvigil.incident import Incident
+from netvigil.network_series import (
+    BLOCK_CARRY_S,
+    BLOCKS_UP,
+    LOOKBACK_S,
+    MAX_BUCKETS,
+    PEERS_TOTAL,
+    VISIBILITY,
+    NetworkSeries,
+    bucket_count,
+    bucket_samples,
+    count_events,
+    series_of,
+)
 from netvigil.probes.block import BlockSpec
 from netvigil.signal import SignalEvent, SignalSample
-from netvigil.store.signals import PREFIX_PEERS, SignalQuery, SignalStore, signal_store_of
+from netvigil.store.signals import SignalQuery, SignalStore, signal_store_of
 
 __all__ = [
     "BLOCK_CARRY_S",
@@ -47,57 +60,12 @@ __all__ = [
     "read_planes",
 ]
 
-VISIBILITY = "bgp_visibility"
-BLOCKS_UP = "blocks_up"
-PEERS_SEEING = "bgp_peers_seeing"
-PEERS_TOTAL = "bgp_peers_total"
-
-LOOKBACK_S = 86_400.0
-"""How far before a range the value it starts with is looked for."""
-BLOCK_CARRY_S = 900.0
-"""How long a `blocks_up` value stands for the buckets after it without a round."""
-MAX_BUCKETS = 5_000
-"""At most this many buckets in one series."""
 MAX_ROWS = 200_000
 """At most this many samples (and as many events) are read for one range."""
 LEAD_S = 300.0
 """How long before an incident's onset a drop still counts as its own."""
 EVENTS_BEFORE_S = 900.0
 """How long before the onset an event still counts for it."""
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkSeries:
-    """One network's signals in buckets of `step` seconds from `since` (`times` are the
-    buckets' starts). A value is None where nothing is known; `prefixes` gives per
-    prefix the peers routing it; the event counts are events per bucket (one event
-    gathers every peer that withdrew a prefix within a second)."""
-
-    network: str
-    since: float
-    until: float
-    step: float
-    times: list[float]
-    visibility: list[float | None]
-    peers_seeing: list[float | None]
-    peers_total: list[float | None]
-    blocks_up: list[float | None]
-    withdrawals: list[int]
-    announcements: list[int]
-    blackholes: list[int]
-    prefixes: dict[str, list[float | None]]
-    events: list[SignalEvent]
-    complete: bool = True
-    """False when the range held too many rows: its oldest part is left empty."""
-
-    @property
-    def empty(self) -> bool:
-        """Whether no signal says anything of the network in the range."""
-        return (
-            all(v is None for v in self.visibility)
-            and all(v is None for v in self.blocks_up)
-            and not self.events
-        )
 
 
 @dataclass(slots=True)
@@ -121,73 +89,18 @@ class NetworkRecord:
 
     def series(self, step: float) -> NetworkSeries:
         """The record in buckets of `step` seconds (at most MAX_BUCKETS: ValueError)."""
-        count = max(1, math.ceil((self.until - self.since) / step))
-        if count > MAX_BUCKETS:
-            raise ValueError(f"{count} buckets of {step:g} s: at most {MAX_BUCKETS}")
-        times = [self.since + i * step for i in range(count)]
-        by_signal: dict[str, list[SignalSample]] = {name: [] for name in self.before}
-        for sample in self.samples:
-            by_signal.setdefault(sample.signal, []).append(sample)
-        values = {
-            name: self._bucketed(name, samples, step, count)
-            for name, samples in sorted(by_signal.items())
-        }
-        none: list[float | None] = [None] * count
-
-        def counts(kind: str) -> list[int]:
-            out = [0] * count
-            for e in self.events:
-                if e.kind == kind:
-                    out[min(count - 1, int((e.t - self.since) // step))] += 1
-            return out
-
-        return NetworkSeries(
-            network=self.network,
-            since=self.since,
-            until=self.until,
-            step=step,
-            times=times,
-            visibility=values.get(VISIBILITY, none),
-            peers_seeing=values.get(PEERS_SEEING, none),
-            peers_total=values.get(PEERS_TOTAL, none),
-            blocks_up=values.get(BLOCKS_UP, none),
-            withdrawals=counts("withdrawal"),
-            announcements=counts("announcement"),
-            blackholes=counts("blackhole"),
-            prefixes={
-                n.removeprefix(PREFIX_PEERS): v
-                for n, v in values.items()
-                if n.startswith(PREFIX_PEERS)
-            },
-            events=list(self.events),
+        count = bucket_count(self.since, self.until, step)
+        return series_of(
+            self.network,
+            self.since,
+            self.until,
+            step,
+            buckets=bucket_samples(self.samples, self.since, step, count),
+            before=self.before,
+            counts=count_events(self.events, self.since, step, count),
+            events=self.events,
             complete=self.complete,
         )
-
-    def _bucketed(
-        self, name: str, samples: list[SignalSample], step: float, count: int
-    ) -> list[float | None]:
-        """One signal's value per bucket from its `samples` (oldest first): the lowest (of a
-        total: the highest), else the last value carried on."""
-        highest = name == PEERS_TOTAL
-        carry_s = BLOCK_CARRY_S if name == BLOCKS_UP else math.inf
-        cells: list[list[float]] = [[] for _ in range(count)]
-        last_in: list[SignalSample | None] = [None] * count
-        for s in samples:
-            i = min(count - 1, int((s.t - self.since) // step))
-            cells[i].append(s.value)
-            last_in[i] = s
-        out: list[float | None] = []
-        last = self.before.get(name)
-        for i, cell in enumerate(cells):
-            start = self.since + i * step
-            if cell:
-                out.append(max(cell) if highest else min(cell))
-                last = last_in[i]
-            elif last is not None and start - last.t <= carry_s:
-                out.append(last.value)
-            else:
-                out.append(None)
-        return out
 
     def facts(self, *, onset: float, end: float | None) -> NetworkPlaneFacts | None:
         """What the record says of the network plane around an incident from `onset` to

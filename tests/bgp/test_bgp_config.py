@@ -32,3 +32,20 @@ def test_defaults_and_no_bgp_by_default() -> None:
 def test_refused(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         BgpFeedConfig.model_validate(fields)
+
+
+def test_the_lab_feed_warms_the_signal_detector_up_before_a_scenario_s_first_fault() -> None:
+    from netvigil.config import parse_config
+    from netvigil.detect.signals import SignalDropSettings
+    from netvigil.lab.config import collector_url, netvigil_config_text
+    from netvigil.lab.fuzz import FuzzSettings
+    from netvigil.lab.topology import load_topology
+
+    topo = load_topology()
+    config = parse_config(
+        netvigil_config_text(topo, vantage="tirana", ca_file="", bgp_url=collector_url(topo))
+    )
+    [feed] = config.bgp
+    warm_s = SignalDropSettings().warmup * feed.resample_s
+    assert warm_s <= FuzzSettings().first_at_s / 1.5  # with room for the feed to connect
+    assert BgpFeedConfig(kind="ris_live").resample_s == 60.0  # the product's default stays

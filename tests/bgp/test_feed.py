@@ -198,3 +198,42 @@ async def test_mrt_folder_is_imported_and_damage_noted(bgp_data: Path, tmp_path:
         await wait_for(lambda: len(feed.files_read) == 3, timeout_s=20)
     finally:
         await stopped(feed, task)
+
+
+async def test_a_reload_resubscribes_on_the_open_connection(ris_replay: RisReplay) -> None:
+    ris_replay.close_after_replay = False  # one connection for the whole test
+    feed = ris_feed(ris_replay.url)
+    recent = RecentSignals()
+    task = await running(feed, recent)
+    try:
+        await wait_for(lambda: recent.latest("as20473", "bgp_visibility") is not None)
+        first = list(ris_replay.subscriptions)
+        assert {"prefix": "203.0.113.0/24", "moreSpecific": True, "type": "UPDATE"} in [
+            s["data"] for s in first
+        ]
+        # "quiet" loses its prefix for another, "br" goes, AS64511 comes
+        new = [
+            NETWORKS[0],
+            NetworkConfig(name="quiet", prefixes=[ip_network("198.51.100.0/24")]),
+            NetworkConfig(name="newcomer", asn=64511),
+        ]
+        feed.reconfigure(Config(networks=new))
+        await wait_for(lambda: len(ris_replay.subscriptions) >= len(first) + 4)
+        changes = [(s["type"], s["data"]) for s in ris_replay.subscriptions[len(first) :]]
+        assert changes == [
+            ("ris_unsubscribe", {"prefix": "45.161.192.0/22", "moreSpecific": True,
+                                 "type": "UPDATE"}),
+            ("ris_unsubscribe", {"prefix": "203.0.113.0/24", "moreSpecific": True,
+                                 "type": "UPDATE"}),
+            ("ris_subscribe", {"prefix": "198.51.100.0/24", "moreSpecific": True,
+                               "type": "UPDATE"}),
+            ("ris_subscribe", {"path": "64511$", "type": "UPDATE"}),
+        ]  # fmt: skip
+        assert ris_replay.connections == 1  # not reconnected
+        assert feed.statuses()[0].connected and feed.statuses()[0].reconnects == 0
+        assert feed.watched == ["as20473", "quiet", "newcomer"]
+        assert feed.network_visibility("br") is None
+        seen = feed.network_visibility("as20473")
+        assert seen is not None and seen.value == 1.0  # what was known is kept
+    finally:
+        await stopped(feed, task)

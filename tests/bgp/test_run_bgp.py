@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -84,6 +85,21 @@ async def test_run_serves_bgp_visibility_from_mrt_and_ris_live(
         assert 'netvigil_bgp_feed_up{feed="mrt",kind="mrt"} 1\n' in metrics
         assert 'netvigil_bgp_feed_reconnects_total{feed="replay",kind="ris_live"} 0\n' in metrics
         assert f'netvigil_bgp_visibility{{network="cogent"}} {cogent["visibility"]}' in metrics
+
+        # a reload adding a network: subscribed on the open connection, served by the API
+        text = config.read_text()
+        config.write_text(text + '\n[[networks]]\nname = "newcomer"\nasn = 64511\n')
+        proc.send_signal(signal.SIGHUP)
+        wanted = {"type": "ris_subscribe", "data": {"path": "64511$", "type": "UPDATE"}}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(100):  # at most 10 s
+                await asyncio.sleep(0.1)
+                newcomer = await client.get("/api/v1/networks/newcomer/bgp")
+                if newcomer.status_code == 200 and wanted in ris_replay.subscriptions:
+                    break
+        assert newcomer.status_code == 200, newcomer.text
+        assert wanted in ris_replay.subscriptions
+        assert ris_replay.connections == 1
     finally:
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)

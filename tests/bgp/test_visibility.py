@@ -298,3 +298,34 @@ def test_a_quiet_network_is_resampled_every_resample_s(sink: Sink) -> None:
     assert [s.t for s in sink.samples][-2:] == [3900.0, 3965.0]
     with pytest.raises(ValueError, match="resample_s"):
         PrefixVisibility([NET], sink, sample_every_s=5.0, resample_s=1.0)
+
+
+def test_a_reload_changes_the_networks_and_keeps_what_is_known_of_those_still_watched(
+    sink: Sink,
+) -> None:
+    vis = PrefixVisibility([NET], sink, source="test")
+    for peer in range(2):
+        vis.update(announce(1.0, peer))
+    vis.update(announce(1.0, 0, prefix="203.0.113.0/24"))  # claimed by AS64500 as origin
+    vis.update(withdraw(2.0, 0, prefix="203.0.113.0/24"))  # ... then withdrawn: 0 of 2
+    vis.flush(3.0)
+    assert vis.visibility("acme") is not None
+    assert vis.visibility("acme").value == pytest.approx(0.5)  # type: ignore[union-attr]
+
+    added = NetworkConfig(name="added", prefixes=[ip_network("198.51.100.0/24")])
+    vis.reconfigure([NET, added])
+    assert vis.networks == ["acme", "added"]
+    vis.flush(4.0)  # every network known is sampled again: acme as it was
+    assert [(s.entity, s.t, s.value) for s in sink.samples[-1:]] == [("acme", 4.0, 0.5)]
+    assert vis.visibility("added").value is None  # type: ignore[union-attr]
+    vis.update(announce(5.0, 1, prefix="198.51.100.0/25", path=(64700, 64510)))
+    vis.flush(6.0)
+    assert vis.visibility("added").value == 1 / 2  # type: ignore[union-attr]
+
+    vis.reconfigure([added])  # acme removed: its routes go, the peers holding them too
+    assert vis.networks == ["added"]
+    assert vis.visibility("acme") is None
+    vis.update(announce(7.0, 0, prefix="192.0.2.0/24"))  # no longer anybody's
+    vis.flush(8.0)
+    assert {s.entity for s in sink.samples if s.t >= 7.0} == {"added"}
+    assert vis.visibility("added").prefixes[0].peers == 1  # type: ignore[union-attr]

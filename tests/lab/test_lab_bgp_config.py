@@ -20,7 +20,9 @@ def test_the_feed_and_the_asns_are_written_when_the_config_model_takes_them(
     assert url == "ws://203.0.113.7:8765/v1/ws/"
     monkeypatch.setattr(lab_config, "_knows_bgp", lambda: (True, True))
     doc = tomllib.loads(netvigil_config_text(topo, vantage="tirana", ca_file="", bgp_url=url))
-    assert doc["bgp"] == [{"kind": "ris_live", "name": "lab-collector", "url": url}]
+    assert doc["bgp"] == [
+        {"kind": "ris_live", "name": "lab-collector", "url": url, "resample_s": 1.0}
+    ]
     asns = {n["name"]: n["asn"] for n in doc["networks"]}
     assert asns == {"transit": 64496, "isp": 64497, "gov": 64498, "tax": 64499}
 

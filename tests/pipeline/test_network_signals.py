@@ -170,6 +170,17 @@ def test_a_network_is_known_by_its_as_and_what_is_kept_is_bounded() -> None:
     assert sink.facts(["media"], onset=T0, now=T0 + 10.0) is None
 
 
+def test_a_reload_changes_the_networks_an_alarm_opens_an_incident_for() -> None:
+    config = World().config()
+    sink = build_signal_sink(config, None)
+    assert "AS64511" not in sink.networks
+    added = NetworkConfig(name="newcomer", asn=64511)
+    sink.reconfigure(config.model_copy(update={"networks": [*config.networks[1:], added]}))
+    assert sink.networks["newcomer"] == "newcomer" and sink.networks["AS64511"] == "newcomer"
+    assert config.networks[0].name not in sink.networks
+    assert sink.blocks == {}  # the world's config watches no blocks
+
+
 async def test_a_network_incident_left_open_resolves_once_the_signals_show_it_up(
     tmp_path: Path,
 ) -> None:

@@ -3,7 +3,8 @@
 - `model`: `BgpElement` and `PeerState`, one shape for every source.
 - `ris_messages`, `ris_live`: the RIS Live protocol and a reconnecting websocket client.
 - `mrt_frames`, `mrt`: MRT files, walked and imported (bgpkit's parser).
-- `visibility`: `PrefixVisibility`, which turns elements into signal samples and events.
+- `visibility`: `PrefixVisibility`, which turns elements into signal samples and events;
+  `views`: what it answers of a network and its prefixes.
 - `feed_state`, `feed`: the `[[bgp]]` feeds run as one source (`BgpFeed`).
 - `memory`: `RecentSignals`, a sink keeping the latest of each for the API.
 """

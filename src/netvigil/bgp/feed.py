@@ -2,6 +2,7 @@
 
     feed = BgpFeed.from_config(config, base=config_file.parent)   # None without [[bgp]]
     await feed.run(sink)       # until feed.stop(); samples and events go to `sink`
+    feed.reconfigure(new_config)   # a reload: the networks watched from now on
 
 Every `[[bgp]]` section becomes a source: a `RisLiveClient` for `kind = "ris_live"`, an
 MRT file watch for `kind = "mrt"` (each file its glob matches is imported once, in a
@@ -11,6 +12,10 @@ picture. A feed going down or coming back is a `feed_down` / `feed_up` event for
 watched network. Each watched network with a known visibility is sampled at least every
 `resample_s` (the smallest of the sections'), as the feed's time or the wall clock passes,
 so a quiet feed still gives the signal detector its baseline.
+
+A config reload changes the networks watched (`reconfigure`): the visibility follows the
+new networks, prefixes and ASes, and each RIS Live client changes its subscriptions on
+its open connection. The `[[bgp]]` sections themselves are those of the start.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class BgpFeed:
         """Each MRT file imported, with its error ("" when read to a clean end)."""
         self._sink: SignalSink | None = None
         self._stop = asyncio.Event()
+        self._clients: list[tuple[BgpFeedConfig, RisLiveClient]] = []
 
     @classmethod
     def from_config(cls, config: Config, *, base: Path = Path()) -> BgpFeed | None:
@@ -101,6 +107,17 @@ class BgpFeed:
         if self.visibility is None:
             return None
         return self.visibility.visibility(network, with_prefixes=with_prefixes)
+
+    def reconfigure(self, config: Config) -> None:
+        """Watch the networks of a reloaded `config` from now on (call it on the event
+        loop `run` runs on): the visibility takes them (`PrefixVisibility.reconfigure`)
+        and each RIS Live client subscribes to their prefixes and ASes, unsubscribing
+        from those no longer watched, on its open connection."""
+        self.networks = list(config.networks)
+        if self.visibility is not None:
+            self.visibility.reconfigure(self.networks)
+        for section, client in self._clients:
+            client.watch(subscriptions(self.networks, section.collectors))
 
     def stop(self) -> None:
         """Make `run` return (it closes its connections first)."""
@@ -152,6 +169,7 @@ class BgpFeed:
                 backoff=self.backoff,
                 rng=self.rng,
             )
+            self._clients.append((section, client))
             await client.run(self._stop)
         else:
             await self._watch_mrt(section, state)

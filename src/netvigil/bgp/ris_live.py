@@ -2,12 +2,18 @@
 
     client = RisLiveClient(url, subscriptions(networks), on_item, state)
     await client.run(stop)    # until `stop` is set; never raises for a network failure
+    client.watch(subscriptions(new_networks))   # a reload: on the open connection
 
 It connects (aiohttp's websocket client, `?client=<name>` added to the URL as RIS Live
 asks), sends the `ris_subscribe` messages, hands each element and peer state to
 `on_item`, and when the connection fails or the server closes it, marks the feed down
 and tries again after a bounded, jittered exponential delay (`Backoff`). The delay
 starts over once a connection has delivered a route message.
+
+`watch` changes the subscriptions while the client runs (a config reload): on an open
+connection it sends `ris_unsubscribe` for each subscription no longer wanted and
+`ris_subscribe` for each new one, without reconnecting; the next connection subscribes
+to the new set.
 """
 
 from __future__ import annotations
@@ -85,10 +91,19 @@ class RisLiveClient:
         self.rng = rng
         self.heartbeat_s = heartbeat_s
         self.connect_timeout_s = connect_timeout_s
+        self._sent: list[dict[str, Any]] = []
+        """The subscriptions the open connection has (none while there is none)."""
+        self._changed = asyncio.Event()
         self.messages = 0
         """Server messages read, of every type."""
         self.malformed = 0
         """Messages that were not RIS Live JSON (skipped)."""
+
+    def watch(self, subscribe: Sequence[dict[str, Any]]) -> None:
+        """Subscribe to `subscribe` from now on, in place of the subscriptions before:
+        an open connection is told the difference at once, without reconnecting."""
+        self.subscribe = list(subscribe)
+        self._changed.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, read and reconnect until `stop` is set."""
@@ -119,14 +134,41 @@ class RisLiveClient:
             timeout=timeout,
             autoping=True,
         ) as ws:
-            for message in self.subscribe:
+            self._sent = list(self.subscribe)
+            for message in self._sent:
                 await ws.send_str(_dumps(message))
+            follower = asyncio.create_task(self._follow(ws))
             self.state.up()
             closer = asyncio.create_task(_close_when(stop, ws))
             try:
                 return await self._read(ws)
             finally:
                 closer.cancel()
+                follower.cancel()
+                self._sent = []
+
+    async def _follow(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Keep the connection's subscriptions those wanted (`watch`) while it is open; a
+        send that fails closes the connection (the client then connects again)."""
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            wanted = list(self.subscribe)
+            gone, new = _missing(self._sent, wanted), _missing(wanted, self._sent)
+            if not gone and not new:
+                continue
+            try:
+                for message in gone:
+                    await ws.send_str(_dumps({**message, "type": "ris_unsubscribe"}))
+                for message in new:
+                    await ws.send_str(_dumps(message))
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning("RIS Live %s: could not change the subscriptions: %s", self.url,
+                            _describe(exc))  # fmt: skip
+                await ws.close()
+                return
+            self._sent = wanted
+            log.info("RIS Live %s: %d subscriptions ended, %d new", self.url, len(gone), len(new))
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
         delivered = False
@@ -155,6 +197,18 @@ class RisLiveClient:
 async def _close_when(stop: asyncio.Event, ws: aiohttp.ClientWebSocketResponse) -> None:
     await stop.wait()
     await ws.close()
+
+
+def _missing(
+    these: Sequence[dict[str, Any]], there: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The messages of `these` whose filter is in none of `there`, in order."""
+    known = {_key(m) for m in there}
+    return [m for m in these if _key(m) not in known]
+
+
+def _key(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message.get("data"), option=orjson.OPT_SORT_KEYS)
 
 
 def _dumps(message: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
     visibility = PrefixVisibility(config.networks, sink, source="ris_live")
     visibility.update(element)      # for every BgpElement and PeerState, in time order
     visibility.flush(now)           # now and then: hands on what is due
+    visibility.reconfigure(networks)   # a config reload: the networks watched from now on
 
 A network's prefixes are its configured ones and any more-specific of them; a network
 with an `asn` also claims any prefix announced with that AS as origin. For each such
@@ -38,10 +39,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any
 
 from netvigil.bgp.model import BLACKHOLE_COMMUNITY, BgpElement, BgpItem, PeerKey, PeerState
 from netvigil.bgp.prefixes import PrefixIndex
+from netvigil.bgp.views import NetworkVisibility, PrefixView
 from netvigil.config.model import NetworkConfig
 from netvigil.signal import SignalEvent, SignalEventKind, SignalSample, SignalSink
 
@@ -62,50 +63,6 @@ class _Route:
     origins: tuple[int, ...]
     communities: tuple[str, ...]
     since: float
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixView:
-    """One prefix as the peers see it: how many route it, from which origins, by which path."""
-
-    prefix: str
-    peers: int
-    origins: dict[int, int]
-    path: tuple[int, ...]
-    blackholed: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "prefix": self.prefix,
-            "peers": self.peers,
-            "origins": {f"AS{asn}": n for asn, n in self.origins.items()},
-            "path": list(self.path),
-            "blackholed": self.blackholed,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkVisibility:
-    """A network's visibility at `t`: `value` in [0, 1] (None: nothing known yet),
-    peers routing any of its prefixes, peers carrying any of its prefixes' address
-    families, and each prefix's view."""
-
-    network: str
-    t: float
-    value: float | None
-    peers_seeing: int
-    peers_total: int
-    prefixes: tuple[PrefixView, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "network": self.network,
-            "t": self.t,
-            "value": self.value,
-            "peers_seeing": self.peers_seeing,
-            "peers_total": self.peers_total,
-            "prefixes": [p.to_json() for p in self.prefixes],
-        }
 
 
 @dataclass(slots=True)
@@ -155,20 +112,12 @@ class PrefixVisibility:
         self.sample_every_s = sample_every_s
         self.resample_s = resample_s
         self.hold_s = hold_s
-        self._watches = {
-            n.name: _Watch(n.name, n.asn, tuple(n.prefixes))
-            for n in networks
-            if n.prefixes or n.asn is not None
-        }
+        self._watches: dict[str, _Watch] = {}
         self._by_asn: dict[int, list[_Watch]] = {}
-        for watch in self._watches.values():
-            if watch.asn is not None:
-                self._by_asn.setdefault(watch.asn, []).append(watch)
-        self._index = PrefixIndex(
-            (net, (watch, str(net))) for watch in self._watches.values() for net in watch.configured
-        )
+        self._index: PrefixIndex[tuple[_Watch, str]] = PrefixIndex(())
         self._covered: dict[str, tuple[tuple[_Watch, str], ...]] = {}
         self._owners: dict[str, dict[str, str]] = {}  # prefix -> {network: unit}
+        self._watch(networks)
         self._routes: dict[str, dict[PeerKey, _Route]] = {}
         self._heard: dict[PeerKey, float] = {}  # any word, any family
         self._carries: dict[Family, dict[PeerKey, float]] = {4: {}, 6: {}}  # heard, per family
@@ -189,6 +138,56 @@ class PrefixVisibility:
     def networks(self) -> list[str]:
         """The watched networks (those with prefixes or an AS)."""
         return list(self._watches)
+
+    def _watch(self, networks: Iterable[NetworkConfig]) -> None:
+        """Watch `networks` (those with prefixes or an AS): their prefixes and ASes indexed."""
+        self._watches = {
+            n.name: _Watch(n.name, n.asn, tuple(n.prefixes))
+            for n in networks
+            if n.prefixes or n.asn is not None
+        }
+        self._by_asn = {}
+        for watch in self._watches.values():
+            if watch.asn is not None:
+                self._by_asn.setdefault(watch.asn, []).append(watch)
+        self._index = PrefixIndex(
+            (net, (watch, str(net))) for watch in self._watches.values() for net in watch.configured
+        )
+        self._covered = {}
+        self._owners = {}
+
+    def reconfigure(self, networks: Iterable[NetworkConfig]) -> None:
+        """Watch `networks` from now on (a reloaded config). Routes to prefixes still
+        watched are kept and count for the networks now claiming them: by prefix, by an
+        origin among their routes, or as claimed before by a network whose AS is the same.
+        Routes to prefixes no longer watched are forgotten, and so are the samples and
+        gathered events of networks removed. Each network watched is sampled again."""
+        before, claims = {w.name: w.asn for w in self._watches.values()}, self._owners
+        self._watch(networks)
+        for prefix in self._routes.keys() | claims.keys():
+            routes = self._routes.get(prefix, {})
+            owners = {watch.name: unit for watch, unit in self._covered_by(prefix)}
+            for asn in {a for route in routes.values() for a in route.origins}:
+                for watch in self._by_asn.get(asn, ()):
+                    owners.setdefault(watch.name, prefix)
+            for name, unit in claims.get(prefix, {}).items():
+                same = self._watches[name].asn if name in self._watches else None
+                if unit == prefix and same is not None and same == before[name]:
+                    owners.setdefault(name, prefix)
+            if owners:
+                self._track(prefix, owners)
+            elif self._routes.pop(prefix, None) is not None:
+                for peer in routes:
+                    self._release(peer, _family(prefix))
+        for name in before.keys() - self._watches.keys():
+            self._last_sample.pop(name, None)
+            self._dirty.discard(name)
+        self._pending = {k: p for k, p in self._pending.items() if k[0] in self._watches}
+        self._queue = [entry for entry in self._queue if entry[2] in self._pending]
+        heapq.heapify(self._queue)
+        for watch in self._watches.values():
+            if watch.units:
+                self._mark(watch.name)
 
     def update(self, item: BgpItem) -> None:
         """Take one element or peer state (in time order) and hand on what became due."""

@@ -5,7 +5,8 @@ the log (and to the admin API caller). A good one is applied without a restart: 
 added, removed or changed are scheduled, judged and served from then on; measurements
 and open incidents are kept. Sections that only a restart can change (where the server
 listens, the store, the scheduler's limits, alerts, detection's timing, this vantage)
-are named in the log and left as they were.
+are named in the log and left as they were. The BGP feeds (`[[bgp]]`) are those of the
+start, but the networks they watch follow the reloaded config.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ __all__ = ["ConfigReloader", "ReloadOutcome"]
 
 log = logging.getLogger("netvigil.run")
 
-RESTART_SECTIONS = ("vantage", "server", "store", "scheduler", "detect", "metrics", "notify")
+RESTART_SECTIONS = (
+    "vantage", "server", "store", "scheduler", "detect", "metrics", "notify", "bgp",
+)  # fmt: skip
 """Sections a reload does not apply: they need a restart."""
 
 

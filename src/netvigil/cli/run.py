@@ -60,6 +60,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("netvigil.run")
 
+Reconfigurable = LiveDetection | CertificateWatch | BgpFeed | NetworkSignals
+"""What a config reload hands the new config to (`reconfigure(config)`)."""
+
 
 def run(
     config_path: Annotated[
@@ -239,7 +242,8 @@ async def _probe_and_serve(
             )
             server = await _start_web(app, host, port, ConnectionLimits.from_config(config))
             log.info("serving the API on %s/api/v1 (store %s)", server.url, store_name(parts.store))
-        watchers: list[LiveDetection | CertificateWatch] = [detection, parts.certificates]
+        watchers: list[Reconfigurable] = [detection, parts.certificates]
+        watchers += [w for w in (bgp, plane) if w is not None]  # the networks watched
         reloader = _reloader(config_file, config, monitor, watchers, parts.current, app)
         settle_collector()  # start-up is done (see its docstring)
         view = (
@@ -285,7 +289,7 @@ def _reloader(
     config_file: Path | None,
     config: Config,
     monitor: Monitor,
-    watchers: list[LiveDetection | CertificateWatch],
+    watchers: list[Reconfigurable],
     current: CurrentState,
     app: FastAPI | None,
 ) -> ConfigReloader | None:

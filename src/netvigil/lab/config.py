@@ -6,7 +6,8 @@ DNS target sent to its authoritative server. Hosts with role `control` become co
 targets. Every network hosting a watched service gets a `block` target over the
 addresses that answer there (`<network>-blocks`: the network's `blocks_up` signal).
 Each network carries its AS number, and a topology with a route collector gets a
-`[[bgp]]` feed (`kind = "ris_live"`) reading the collector's websocket. The text is
+`[[bgp]]` feed (`kind = "ris_live"`) reading the collector's websocket, sampled every
+`LAB_RESAMPLE_S` while quiet (not the product's 60 s: see there). The text is
 TOML that `netvigil.config.parse_config` accepts (a netvigil whose config model has no
 BGP feeds yet gets neither the AS numbers nor the feed).
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLLECTOR_PORT",
+    "LAB_RESAMPLE_S",
     "address_space",
     "block_targets",
     "collector_url",
@@ -34,6 +36,13 @@ __all__ = [
 
 COLLECTOR_PORT = 8765
 """Where the route collector serves its RIS Live-compatible feed (`/v1/ws/`)."""
+
+LAB_RESAMPLE_S = 1.0
+"""The `[[bgp]] resample_s` of the lab's feed. The network plane's signal detector learns
+12 `bgp_visibility` samples before it votes, and a stable lab network is sampled only
+every `resample_s`: at the product's 60 s that is 12 minutes, longer than a scenario
+(150-200 s, its first fault 20 s in at the earliest). At 1 s (the least the config
+takes) the baseline is learnt within 12 s of the collector's table arriving."""
 
 
 def collector_url(topo: Topology) -> str | None:
@@ -201,7 +210,15 @@ def netvigil_config_text(
         )  # fmt: skip
     if bgp_url is not None and feeds:
         parts.append(
-            _table("[[bgp]]", {"kind": "ris_live", "name": "lab-collector", "url": bgp_url})
+            _table(
+                "[[bgp]]",
+                {
+                    "kind": "ris_live",
+                    "name": "lab-collector",
+                    "url": bgp_url,
+                    "resample_s": LAB_RESAMPLE_S,
+                },
+            )
         )
     orgs = sorted(
         {s.organization for s in topo.services if s.organization}

@@ -44,10 +44,11 @@ from netvigil.detect.book import Tracked
 from netvigil.detect.signals import AlarmChange, NetworkDownAlarm, SignalDropSettings, SignalWatch
 from netvigil.evidence import NetworkPlaneFacts
 from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
+from netvigil.pipeline.block_signals import watched_blocks
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.signal import SignalEvent, SignalSample
 
-__all__ = ["NetworkSignals", "build_signal_sink"]
+__all__ = ["NetworkSignals", "build_signal_sink", "network_entities"]
 
 log = logging.getLogger("netvigil.signals")
 
@@ -102,6 +103,13 @@ class NetworkSignals:
         """Guards the detector and the events (the detection thread reads facts)."""
         if detection is not None:
             detection.detector.evidence.network_plane = self
+
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config: its networks (by name and AS) are those an alarm opens
+        an incident for from now on, and its block targets give the blocks watched."""
+        with self._lock:
+            self.networks = network_entities(config)
+            self.blocks = watched_blocks(config.targets)
 
     # -- SignalSink ----------------------------------------------------------------
 
@@ -370,6 +378,17 @@ class NetworkSignals:
         return IncidentEvent(kind, now, inc.copy(), quiet=inc.maintenance is not None)
 
 
+def network_entities(config: Config) -> dict[str, str]:
+    """The entities naming `config`'s networks, each with the network's name: a network
+    by its own name and by its AS ("AS64500")."""
+    networks: dict[str, str] = {}
+    for net in config.networks:
+        networks[net.name] = net.name
+        if net.asn is not None:
+            networks.setdefault(f"AS{net.asn}", net.name)
+    return networks
+
+
 def build_signal_sink(
     config: Config,
     detection: LiveDetection | None,
@@ -379,9 +398,6 @@ def build_signal_sink(
 ) -> NetworkSignals:
     """The signal sink `netvigil run` hands to its signal sources: the config's networks
     by name and by AS, incidents through `detection` (None: alarms only)."""
-    networks: dict[str, str] = {}
-    for net in config.networks:
-        networks[net.name] = net.name
-        if net.asn is not None:
-            networks.setdefault(f"AS{net.asn}", net.name)
-    return NetworkSignals(detection, networks=networks, blocks=blocks, settings=settings)
+    return NetworkSignals(
+        detection, networks=network_entities(config), blocks=blocks, settings=settings
+    )

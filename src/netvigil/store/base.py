@@ -137,7 +137,9 @@ class Store(Protocol):
         ...
 
     async def prune(self, older_than: float) -> int:
-        """Delete raw measurements older than `older_than` (epoch s); rollups stay."""
+        """Delete raw measurements older than `older_than` (epoch s), and the network
+        signals older than it where the store keeps them; rollups stay. Returns how many
+        measurements went."""
         ...
 
     def submit(self, m: Measurement) -> None:

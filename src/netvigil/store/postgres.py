@@ -70,6 +70,7 @@ from netvigil.store.postgres_options import DEFAULT_OPTIONS, PostgresOptions
 from netvigil.store.postgres_queries import incident_sql, measurement_sql, rollup_sql
 from netvigil.store.postgres_schema import migrate, redact_dsn
 from netvigil.store.postgres_writer import PostgresWriter
+from netvigil.store.signal_buckets import BucketQuery, SignalBuckets
 from netvigil.store.signals import SignalQuery, SignalStore
 from netvigil.store.writer_settings import DEFAULT_SETTINGS, WriterSettings
 from netvigil.store.writes import Batch, IncidentWrite, Item, Prune, Stop
@@ -423,6 +424,10 @@ class PostgresStore:
     async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
         """The signal events matching `query`, oldest first."""
         return await self._use(lambda c: postgres_signals.signal_events(c, query))
+
+    async def signal_buckets(self, query: BucketQuery) -> SignalBuckets:
+        """One entity's signals in buckets, grouped by the server (`signal_buckets`)."""
+        return await self._use(lambda c: postgres_signals.signal_buckets(c, query))
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """The rows of `sql` (asyncpg records, read like tuples)."""

@@ -2,7 +2,8 @@
 
 Each function takes an asyncpg connection from the store's pool; the SQL is the SQLite
 store's, its `?` placeholders numbered (`$1`, `$2`, ...), and a row already stored is
-kept once (`ON CONFLICT DO NOTHING`), as there.
+kept once (`ON CONFLICT DO NOTHING`), as there. `prune_signals` is the retention of
+these tables, run in the transaction of the store's prune.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from netvigil.signal import SignalEvent, SignalSample
+from netvigil.store.signal_buckets import BUCKET_POSTGRES, BucketQuery, SignalBuckets, read_buckets
 from netvigil.store.signals import (
     EVENT_COLUMNS,
     SAMPLE_COLUMNS,
+    SIGNAL_TABLES,
     SignalQuery,
     event_from_row,
     event_row,
@@ -26,7 +29,14 @@ from netvigil.store.signals import (
     samples_sql,
 )
 
-__all__ = ["add_signals", "numbered", "signal_events", "signal_samples"]
+__all__ = [
+    "add_signals",
+    "numbered",
+    "prune_signals",
+    "signal_buckets",
+    "signal_events",
+    "signal_samples",
+]
 
 
 def numbered(sql: str) -> str:
@@ -65,3 +75,25 @@ async def signal_events(conn: Any, query: SignalQuery) -> list[SignalEvent]:
     """The events matching `query`, oldest first."""
     sql, params = events_sql(query)
     return [event_from_row(tuple(r)) for r in await conn.fetch(numbered(sql), *params)]
+
+
+async def prune_signals(conn: Any, older_than: float) -> int:
+    """Delete the signal samples and events older than `older_than` (epoch s); how many
+    rows went. Run it inside the prune's transaction."""
+    deleted = 0
+    for table in SIGNAL_TABLES:
+        status: str = await conn.execute(
+            f"DELETE FROM {table} WHERE t < $1::double precision", older_than
+        )
+        deleted += int(status.rsplit(" ", 1)[-1])
+    return deleted
+
+
+async def signal_buckets(conn: Any, query: BucketQuery) -> SignalBuckets:
+    """`query`'s signals in buckets, grouped by the server (`netvigil.store.signal_buckets`)."""
+
+    async def fetch(sql: str, params: list[Any]) -> list[Any]:
+        rows: list[Any] = await conn.fetch(numbered(sql), *params)
+        return rows
+
+    return await read_buckets(query, BUCKET_POSTGRES, fetch, lambda q: signal_events(conn, q))

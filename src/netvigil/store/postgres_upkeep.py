@@ -24,6 +24,7 @@ from typing import Any
 from netvigil.store.postgres_options import PostgresOptions
 from netvigil.store.postgres_partitions import DayPartitions
 from netvigil.store.postgres_rollups import fold_due_rollups
+from netvigil.store.postgres_signals import prune_signals
 
 __all__ = ["Upkeep"]
 
@@ -77,8 +78,8 @@ class Upkeep:
 
     async def prune(self, conn: Any, older_than: float) -> int:
         """Fold, then drop and delete raw rows older than `older_than`
-        (`DayPartitions.prune`) and the marks of minutes left without raw rows, in one
-        transaction; how many rows went."""
+        (`DayPartitions.prune`), the marks of minutes left without raw rows and the network
+        signals older than it (`prune_signals`), in one transaction; how many raw rows went."""
         self.last_prune = self._now()
         await self.fold(conn)  # from raw rows, before they go
         async with conn.transaction():
@@ -88,6 +89,7 @@ class Upkeep:
                 older_than,
             )
             deleted = await self.partitions.prune(conn, older_than)
+            await prune_signals(conn, older_than)
             await conn.execute(
                 "DELETE FROM rollups_due WHERE minute + 60 <= $1::double precision", older_than
             )

@@ -29,6 +29,7 @@ from netvigil.store.recompute import (
     recover_rollups,
     set_meta,
 )
+from netvigil.store.signals import prune_signals
 from netvigil.store.write_failures import is_storage_error
 from netvigil.store.writer_settings import WriterSettings
 
@@ -191,7 +192,8 @@ class RowWriter:
         return len(rows)
 
     def prune(self, conn: sqlite3.Connection, older_than: float) -> int:
-        """Delete raw rows older than `older_than` in chunks; raises StoreError.
+        """Delete raw rows older than `older_than` in chunks, then the network signals older
+        than it (`prune_signals`); raises StoreError. Returns how many measurements went.
 
         Open minutes before `older_than` are closed first, so that rows arriving for
         them later are merged into their stored rollups.
@@ -215,6 +217,8 @@ class RowWriter:
                 self._pruned_before = max(self._pruned_before, older_than)
                 deleted += n
                 if n < chunk:
+                    if prune_signals(conn, older_than):
+                        self._committed()
                     return deleted
         except sqlite3.Error as exc:
             if conn.in_transaction:

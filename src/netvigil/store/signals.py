@@ -10,6 +10,10 @@ migrations `0005_signals.sql` for SQLite and `0003_signals.sql` for PostgreSQL).
 module holds the protocol, the query and what both backends share: the SQL text (with
 `?` placeholders; PostgreSQL numbers them) and the row converters. The SQLite writer
 runs `insert_signals(...)` in a transaction of its own, like an admin table change.
+
+Signal rows follow the store's retention like raw measurements: the prune that deletes
+measurements older than `retention_days` deletes samples and events older than that too
+(`prune_signals` here for SQLite, `postgres_signals.prune_signals` for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from netvigil.signal import SignalEvent, SignalSample
+
+if TYPE_CHECKING:
+    from netvigil.store.signal_buckets import BucketQuery, SignalBuckets
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -32,6 +39,7 @@ __all__ = [
     "events_sql",
     "insert_signals",
     "insert_sql",
+    "prune_signals",
     "sample_from_row",
     "sample_row",
     "samples_sql",
@@ -41,6 +49,9 @@ __all__ = [
 PREFIX_PEERS = "bgp_prefix_peers:"
 """The signal name of one prefix's peer count (`netvigil.pipeline.signal_record`), then
 the prefix: `bgp_prefix_peers:192.0.2.0/24`."""
+
+SIGNAL_TABLES = ("signal_samples", "signal_events")
+"""The tables of network-level signals, both keyed by (entity, t, ...)."""
 
 SAMPLE_COLUMNS = ("entity", "t", "signal", "source", "value")
 EVENT_COLUMNS = ("entity", "t", "kind", "prefix", "source", "peers", "peers_total", "detail")
@@ -79,6 +90,11 @@ class SignalStore(Protocol):
 
     async def signal_events(self, query: SignalQuery) -> list[SignalEvent]:
         """The events matching `query`, oldest first (or newest first, as it asks)."""
+        ...
+
+    async def signal_buckets(self, query: BucketQuery) -> SignalBuckets:
+        """One entity's signals in time buckets, grouped by the database
+        (`netvigil.store.signal_buckets`)."""
         ...
 
 
@@ -189,3 +205,33 @@ def insert_signals(
         return conn.total_changes - before
 
     return run
+
+
+_ENTITIES = (
+    "WITH RECURSIVE e(entity) AS (SELECT MIN(entity) FROM {table} UNION ALL"
+    " SELECT (SELECT MIN(entity) FROM {table} WHERE entity > e.entity) FROM e"
+    " WHERE e.entity IS NOT NULL) SELECT entity FROM e WHERE entity IS NOT NULL"
+)
+"""The entities of a signal table, one primary-key seek each (a DISTINCT would read
+every row)."""
+
+
+def prune_signals(conn: sqlite3.Connection, older_than: float) -> int:
+    """Delete the signal samples and events older than `older_than` (epoch s) from a
+    SQLite connection with no transaction open: one transaction per entity and table, each
+    a range of the primary key; how many rows went. Raises sqlite3.Error."""
+    deleted = 0
+    for table in SIGNAL_TABLES:
+        entities = [row[0] for row in conn.execute(_ENTITIES.format(table=table))]
+        for entity in entities:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(
+                    f"DELETE FROM {table} WHERE entity = ? AND t < ?", (entity, older_than)
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            deleted += cursor.rowcount
+    return deleted

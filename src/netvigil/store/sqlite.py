@@ -85,6 +85,7 @@ from netvigil.store.queries import (
     rollup_sql,
 )
 from netvigil.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
+from netvigil.store.signal_buckets import BUCKET_SQLITE, BucketQuery, SignalBuckets, read_buckets
 from netvigil.store.signals import (
     SignalQuery,
     SignalStore,
@@ -436,6 +437,14 @@ class SQLiteStore:
         """The signal events matching `query`, oldest first."""
         sql, params = events_sql(query)
         return await self._read(sql, params, event_from_row)
+
+    async def signal_buckets(self, query: BucketQuery) -> SignalBuckets:
+        """One entity's signals in buckets, grouped in SQL (`signal_buckets`)."""
+
+        async def fetch(sql: str, params: list[Any]) -> list[Row]:
+            return await self._read(sql, params, None)
+
+        return await read_buckets(query, BUCKET_SQLITE, fetch, self.signal_events)
 
     async def _read(
         self, sql: str, params: Sequence[Any], convert: Callable[[Row], _T] | None

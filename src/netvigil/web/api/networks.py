@@ -6,8 +6,9 @@ Per bucket of `step` seconds from `since` to `until` (default: the last 6 hours,
 360 buckets): the network's BGP visibility and peer counts, the share of its address
 blocks that answer, and the withdrawals, announcements and blackholes seen; per prefix,
 the peers routing it; and the events of the range. Read from the signals the store
-keeps (`netvigil.store.signals`, written by `netvigil run`), so it survives a restart;
-a store keeping none answers with every value null (`stored: false`).
+keeps (`netvigil.store.signals`, written by `netvigil run`), so it survives a restart,
+in buckets the database computes (`netvigil.network_series.read_network_series`); a
+store keeping none answers with every value null (`stored: false`).
 
 A bad range or step is a 400 naming what is wrong; a network the config does not name
 is a 404.
@@ -20,7 +21,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from netvigil.network_plane import MAX_BUCKETS, NetworkRecord, read_network_record
+from netvigil.network_series import MAX_BUCKETS, read_network_series, series_of
 from netvigil.store.signals import signal_store_of
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.models import ERROR_RESPONSES
@@ -32,8 +33,9 @@ DEFAULT_RANGE_S = 6 * 3600.0
 """The range shown when `since` is not given."""
 DEFAULT_BUCKETS = 360
 """Buckets in a range when `step` is not given."""
-MAX_RANGE_S = 31 * 86_400.0
-"""The longest range one answer covers."""
+MAX_RANGE_S = 92 * 86_400.0
+"""The longest range one answer covers (a quarter: the buckets are grouped in SQL, so a
+long range costs its buckets, not its samples)."""
 MIN_STEP_S = 1.0
 EVENTS_LIMIT = 500
 """At most this many events in one answer (the newest of the range)."""
@@ -53,7 +55,7 @@ def _window(
     span = end - start
     if span > MAX_RANGE_S:
         raise HTTPException(
-            400, f"the range is {span:g} s long; at most {MAX_RANGE_S:g} s (31 days)"
+            400, f"the range is {span:g} s long; at most {MAX_RANGE_S:g} s (92 days)"
         )
     if step is None:
         step = max(MIN_STEP_S, math.ceil(span / DEFAULT_BUCKETS))
@@ -92,10 +94,13 @@ def networks_router(ctx: WebContext) -> APIRouter:
         start, end, step_s = _window(since, until, step, ctx.now())
         store = signal_store_of(ctx.store)
         if store is None:
-            record = NetworkRecord(name, start, end)
+            series = series_of(
+                name, start, end, step_s, buckets=[], before={}, counts=[], events=[]
+            )
         else:
-            record = await read_network_record(store, name, start, end)
-        series = record.series(step_s)
+            series = await read_network_series(
+                store, name, start, end, step_s, events_limit=EVENTS_LIMIT
+            )
         return NetworkSeriesOut.of(series, stored=store is not None, events_limit=EVENTS_LIMIT)
 
     return router
