@@ -157,6 +157,8 @@ class DetectorStats:
     """Open incidents of gained groups continued (taken from the store)."""
     checkpoints: int = 0
     """Checkpoints put."""
+    muted: list[str] = field(default_factory=list)
+    """The targets muted for maintenance in the detection's state, as last changed."""
 
 
 class EventOwnership:
@@ -266,7 +268,8 @@ async def run_detector(
         publishing = asyncio.create_task(publisher.run(stop), name="detector publisher")
         stack.push_async_callback(_finish, publishing)
         state.set_mutes(await _mutes(store))
-        mutes.follow(state)  # the changes announced since the feed opened, and on
+        stats.muted = sorted(state.mute_map())
+        mutes.follow(_StateMutes(state, stats))  # the changes since the feed opened, and on
         await detection.start()
         stack.push_async_callback(detection.stop)
         log.info(
@@ -292,6 +295,23 @@ async def _open_buckets(
     except BusUnavailable as exc:
         raise ClusterError(f"{config.bus.url}: {exc}") from exc
     return checkpoints, await MuteFeed.open(js)
+
+
+@dataclass(frozen=True, slots=True)
+class _StateMutes:
+    """Applies announced mute changes to the detection's current state (its incidents
+    are relabelled on their next judgement) and notes them in `stats`."""
+
+    state: CurrentState
+    stats: DetectorStats
+
+    def mute(self, mute: Mute) -> None:
+        self.state.mute(mute)
+        self.stats.muted = sorted(self.state.mute_map())
+
+    def unmute(self, target: str) -> None:
+        self.state.unmute(target)
+        self.stats.muted = sorted(self.state.mute_map())
 
 
 def _changed(members: frozenset[str], ownership: EventOwnership, stats: DetectorStats) -> None:
