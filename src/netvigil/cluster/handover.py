@@ -151,8 +151,9 @@ class ReplaySource:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """What one share change took: shards gained, incidents continued, measurements read
-    again (stream sequences `first_seq` to `last_seq`)."""
+    """What one share change took: shards gained and lost, incidents continued, and
+    measurements read again (stream sequences `first_seq` to `last_seq`; None and 0 when
+    nothing was gained)."""
 
     gained: tuple[str, ...]
     lost: tuple[str, ...]
@@ -202,8 +203,10 @@ class ShareFollower:
         if wanted != self.filters:
             await self.refilter(wanted)
             self.filters = wanted
-        last_seq = await stream_position(self.source.js, self.source.stream)
-        first_seq, replayed = await self._replay(owned, gained, last_seq) if gained else (None, 0)
+        first_seq, replayed, last_seq = None, 0, 0
+        if gained:
+            last_seq = await stream_position(self.source.js, self.source.stream)
+            first_seq, replayed = await self._replay(owned, gained, last_seq)
         for shard in lost:
             self._skip_to.pop(shard, None)
         for shard in gained:
