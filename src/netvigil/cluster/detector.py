@@ -280,7 +280,7 @@ async def run_detector(
             detection.stats.seeded,
         )
         await loop.run(follower, keeper, stop)
-        await keeper.save(follower.current.shards, force=True)  # before leaving the role
+        await keeper.close(follower.current.shards)  # the last one, before leaving the role
         stats.checkpoints = keeper.saved
     await store.flush()
     return detection
@@ -395,7 +395,7 @@ class _Loop:
                     stats.acked += len(batch)
                     stats.batches += 1
                     keeper.processed(batch)
-                    await keeper.save(follower.current.shards)
+                    keeper.save(follower.current.shards)
                     stats.checkpoints = keeper.saved
                     if len(batch) < settings.batch_size and settings.linger_s > 0:
                         with contextlib.suppress(TimeoutError):

@@ -7,7 +7,8 @@ previous owner left off, and the open incidents of the groups it gains are conti
 
     keeper = PositionKeeper(checkpoints, member, every_s=1.0)
     keeper.processed(batch)                          # after the batch is acked
-    await keeper.save(follower.current.shards)       # at most once every `every_s`
+    keeper.save(follower.current.shards)             # at most once every `every_s`
+    await keeper.close(follower.current.shards)      # the last one, when stopping
 
 When the live detectors change, `follow` moves a detector to its new share between two
 batches, in this order:
@@ -40,6 +41,7 @@ measurement of those up to that sequence has been processed).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -193,7 +195,7 @@ class ShareFollower:
     async def follow(self, owned: OwnedIncidents) -> Handover | None:
         """Take the share `owned` if it differs from `current`; None if it does not.
         Raises BusUnavailable or StoreError (nothing is lost: call again)."""
-        if owned == self.current:
+        if owned is self.current or owned == self.current:
             return None
         gained = tuple(sorted(owned.shards - self.current.shards))
         lost = tuple(sorted(self.current.shards - owned.shards))
@@ -274,7 +276,9 @@ class ShareFollower:
 
 class PositionKeeper:
     """Puts this detector's checkpoint after acked batches, at most once every `every_s`
-    (`now` is a monotonic clock); a failed put is logged and tried again later."""
+    (`now` is a monotonic clock). The put runs beside the loop, one at a time, so a slow
+    or refused put never holds detection up; a failed one is logged and the next one
+    due goes ahead."""
 
     def __init__(
         self,
@@ -294,7 +298,8 @@ class PositionKeeper:
         """The checkpoint last put."""
         self._seq = 0
         self._at = 0.0
-        self._saved_at = float("-inf")
+        self._due_at = float("-inf")
+        self._putting: asyncio.Task[None] | None = None
 
     def processed(self, batch: Sequence[Delivery]) -> None:
         """Note that `batch` (acked, in stream order) is processed."""
@@ -303,20 +308,38 @@ class PositionKeeper:
             self._seq = meta.sequence.stream
             self._at = meta.timestamp.timestamp()
 
-    async def save(self, shards: Collection[str], *, force: bool = False) -> bool:
-        """Put the checkpoint if it is due (or `force`) and says something new; whether
-        it was put."""
-        if not self._seq or (not force and self.now() - self._saved_at < self.every_s):
+    def save(self, shards: Collection[str]) -> bool:
+        """Start putting the checkpoint if one is due, none is being put and it says
+        something new; whether it started."""
+        if self._putting is not None and not self._putting.done():
             return False
+        point = self._point(shards)
+        if point is None or self.now() < self._due_at:
+            return False
+        self._due_at = self.now() + self.every_s
+        self._putting = asyncio.create_task(self._put(point), name="detector checkpoint")
+        return True
+
+    async def close(self, shards: Collection[str]) -> None:
+        """Wait for the put under way, then put the last checkpoint (when stopping)."""
+        if self._putting is not None:
+            await self._putting
+            self._putting = None
+        point = self._point(shards)
+        if point is not None:
+            await self._put(point)
+
+    def _point(self, shards: Collection[str]) -> Checkpoint | None:
+        if not self._seq:
+            return None
         point = Checkpoint(self.member, self._seq, self._at, tuple(sorted(shards)))
-        if point == self.last:
-            return False
+        return None if point == self.last else point
+
+    async def _put(self, point: Checkpoint) -> None:
         try:
             await self.bucket.put(point)
         except BusUnavailable as exc:
             log.warning("detector %s: checkpoint not saved (%s)", self.member, exc)
-            return False
-        self._saved_at = self.now()
+            return
         self.last = point
         self.saved += 1
-        return True
