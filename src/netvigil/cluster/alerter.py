@@ -11,6 +11,9 @@ ack wait (renewed while the message is worked on). An alerter acks a message onl
 notifier's own retries, as in `netvigil run`), or none was due. A message held by a
 quiet period stays unacked until the period ends; an alerter that stops leaves it to
 the others. A message that is not an incident event is terminated (never redelivered).
+Maintenance mutes set through any web's admin API reach every alerter as they are set
+(`netvigil.cluster.mute_sync`): an event of an incident whose every target is muted is
+handled as quiet (no alert), even if its detector judged it before the mute reached it.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from netvigil.bus.incidents import incident_event_id
 from netvigil.bus.subjects import MSG_ID_HEADER
 from netvigil.cluster.alert_memory import AlertMemory, IncidentAlerts
 from netvigil.cluster.membership import ClusterError
+from netvigil.cluster.mute_sync import MuteFeed, MuteTable
 from netvigil.cluster.shared_alerts import AlerterStats, SharedAlerts
 from netvigil.config.model import Config
+from netvigil.incident import IncidentEvent
 from netvigil.notify.route import Route
 from netvigil.notify.webhook import redact_url
 
@@ -136,6 +141,29 @@ async def run_alerter(
         ) from exc
     memory = await AlertMemory.open(js, ttl_s=bus.max_age_days * 86_400.0 + 86_400.0)
     alerts = SharedAlerts(routes, memory, stats=stats, clock=clock)
+    mutes, feed = MuteTable(), await MuteFeed.open(js)
+    feed.follow(mutes, snapshot=True)
+
+    def quieted(event: IncidentEvent) -> IncidentEvent:
+        return mutes.quieted(event, clock())
+
+    try:
+        await _alert(alerts, sub, js, bus.incidents_stream, settings, stop, quieted)
+    finally:
+        await feed.close()
+    return stats
+
+
+async def _alert(
+    alerts: SharedAlerts,
+    sub: JetStreamContext.PullSubscription,
+    js: JetStreamContext,
+    stream: str,
+    settings: AlerterSettings,
+    stop: asyncio.Event,
+    quieted: Callable[[IncidentEvent], IncidentEvent],
+) -> None:
+    """Fetch the events and handle each in a task of its own until `stop`."""
     working: set[asyncio.Task[None]] = set()
     failures = 0
     while not stop.is_set():
@@ -155,11 +183,10 @@ async def run_alerter(
             await _sleep(stop, delay)
             continue
         for msg in msgs:
-            task = asyncio.create_task(_take(alerts, msg, js, bus.incidents_stream, settings, stop))
+            task = asyncio.create_task(_take(alerts, msg, js, stream, settings, stop, quieted))
             working.add(task)
             task.add_done_callback(working.discard)
     await _drain(working, settings.drain_timeout_s)
-    return stats
 
 
 async def _take(
@@ -169,14 +196,16 @@ async def _take(
     stream: str,
     settings: AlerterSettings,
     stop: asyncio.Event,
+    quieted: Callable[[IncidentEvent], IncidentEvent],
 ) -> None:
-    """Handle one message to its end and ack it; unacked if anything fails or `stop`."""
+    """Handle one message to its end and ack it; unacked if anything fails or `stop`.
+    `quieted` makes the event quiet if its targets are muted now."""
     stats = alerts.stats
     stats.received += 1
     if msg.metadata.num_delivered > 1:
         stats.taken_over += 1
     try:
-        event = decode_incident_event(msg.data)
+        event = quieted(decode_incident_event(msg.data))
     except ValueError as exc:
         stats.malformed += 1
         log.warning("alerter: skipped a message on %s: %s", msg.subject, exc)

@@ -22,13 +22,17 @@ which every detector needs), so one incident group is judged by one detector, an
 detection covers only those targets (`DetectionScope`: the Detector and the current
 state are given that part of the config, and follow the share as it changes). Its
 consumer filters on the subjects of those shards (`OwnedIncidents.subject_filters`), so
-the server delivers it only its share; when the share changes, the filter is updated
-between two batches, and the consumer keeps its position (a shard gained is read from
-there on). After a batch smaller than `batch_size` it lingers (`linger_s`) before
-fetching again, so a trickle is read in batches. Incidents that are about a vantage
-rather than a service (`Incident.vantage`) can be seen by every detector; each is kept
-by one only, the owner of the key `vantage:<name>`. Events of incidents a detector does
-not keep are neither stored nor published.
+the server delivers it only its share. When the share changes, between two batches, the
+detector takes the new share over as `netvigil.cluster.handover` describes: the
+shards it gains are read again from where their previous owner left off (each detector
+puts a checkpoint of its position, at most every `checkpoint_every_s`), and the open
+incidents of the groups it gains are continued. After a batch smaller than `batch_size`
+it lingers (`linger_s`) before fetching again, so a trickle is read in batches.
+Incidents that are about a vantage rather than a service (`Incident.vantage`) can be
+seen by every detector; each is kept by one only, the owner of the key
+`vantage:<name>`. Events of incidents a detector does not keep are neither stored nor
+published. Maintenance mutes set through any web's admin API reach the detection's
+current state as they are set (`netvigil.cluster.mute_sync`).
 """
 
 from __future__ import annotations
@@ -53,9 +57,17 @@ from netvigil.bus import (
     ensure_consumer,
     ensure_streams,
 )
+from netvigil.bus.checkpoints import CHECKPOINTS_BUCKET, CheckpointBucket
 from netvigil.cluster.assignment import owner
+from netvigil.cluster.handover import (
+    ConsumerFilter,
+    DetectionScope,
+    PositionKeeper,
+    ReplaySource,
+    ShareFollower,
+)
 from netvigil.cluster.incident_publisher import IncidentEventPublisher
-from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare, OwnedIncidents
+from netvigil.cluster.incidents import DETECTOR_ROLE, IncidentShare
 from netvigil.cluster.membership import (
     DEFAULT_HEARTBEAT_S,
     MEMBERS_BUCKET,
@@ -63,11 +75,13 @@ from netvigil.cluster.membership import (
     Membership,
     open_members_bucket,
 )
+from netvigil.cluster.mute_sync import MuteFeed
 from netvigil.config.model import Config
 from netvigil.errors import StoreError
 from netvigil.incident import Incident
 from netvigil.maintenance import Mute
-from netvigil.pipeline.detection import EventSink, LiveDetection
+from netvigil.model import Measurement
+from netvigil.pipeline.detection import EventSink, LiveDetection, MeasurementSink
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.store.base import Store
 
@@ -106,6 +120,9 @@ class DetectSettings:
     that the next batch holds what arrived meanwhile instead of a few messages: each
     fetch and ack has a cost of its own, which a trickle of small batches multiplies."""
     backoff_max_s: float = 5.0
+    checkpoint_every_s: float = 1.0
+    """How often (at most) this detector puts its checkpoint, after an acked batch."""
+    checkpoint_bucket: str = CHECKPOINTS_BUCKET
 
     @property
     def durable(self) -> str:
@@ -130,6 +147,18 @@ class DetectorStats:
     """Times detection was narrowed or widened to a new share."""
     members: list[str] = field(default_factory=list)
     """The live detectors as of the latest membership change, this one included."""
+    handovers: int = 0
+    """Share changes that gained shards."""
+    replayed: int = 0
+    """Measurements of gained shards read again from where their previous owner was."""
+    skipped: int = 0
+    """Measurements the durable consumer delivered that the replay had fed already."""
+    taken_over: int = 0
+    """Open incidents of gained groups continued (taken from the store)."""
+    checkpoints: int = 0
+    """Checkpoints put."""
+    muted: list[str] = field(default_factory=list)
+    """The targets muted for maintenance in the detection's state, as last changed."""
 
 
 class EventOwnership:
@@ -175,17 +204,20 @@ async def run_detector(
     settings: DetectSettings,
     *,
     sinks: Sequence[EventSink] = (),
+    taps: Sequence[MeasurementSink] = (),
     clock: Callable[[], float] = time.time,
     stats: DetectorStats | None = None,
 ) -> LiveDetection:
     """Detect on the measurements stream until `stop` is set; returns the (stopped)
-    detection. Raises ClusterError when the streams or the membership cannot be set up."""
+    detection. Every measurement handed to detection is also handed to each of `taps`.
+    Raises ClusterError when the streams, the buckets or the membership cannot be set up."""
     stats = stats if stats is not None else DetectorStats()
     bus = config.bus
     js = nc.jetstream()
     ownership = EventOwnership(IncidentShare(config, settings.member))
     stats.filters = ownership.share.owned.subject_filters()
     consumer = await _bind(config, nc, settings, stats.filters)
+    checkpoints, mutes = await _open_buckets(config, js, settings)
     ttl_s = settings.ttl_s if settings.ttl_s is not None else 3 * settings.heartbeat_s
     kv, bucket_ttl_s = await open_members_bucket(js, ttl_s=ttl_s, bucket=settings.bucket)
     membership = Membership(
@@ -215,12 +247,29 @@ async def run_detector(
         state=state,
         keeps=ownership.keeps,
     )
+    loop = _Loop(consumer, detection, ownership, settings, stats, list(taps))
+    source = ReplaySource(
+        js,
+        bus.measurements_stream,
+        checkpoints,
+        lateness_s=config.detect.lateness_s,
+        horizon_s=config.detect.lateness_s + config.server.max_clock_skew_s,
+        max_payload_bytes=bus.max_payload_bytes,
+        batch_size=settings.batch_size,
+        fetch_wait_s=settings.fetch_wait_s,
+    )
+    refilter = ConsumerFilter(js, bus.measurements_stream, settings.durable, bus.ack_wait_s)
+    follower = ShareFollower(scope, detection, store, refilter, source, loop.submit)
+    keeper = PositionKeeper(checkpoints, settings.member, every_s=settings.checkpoint_every_s)
     async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(mutes.close)
         await membership.start()
         stack.push_async_callback(membership.stop)
         publishing = asyncio.create_task(publisher.run(stop), name="detector publisher")
         stack.push_async_callback(_finish, publishing)
         state.set_mutes(await _mutes(store))
+        stats.muted = sorted(state.mute_map())
+        mutes.follow(_StateMutes(state, stats))  # the changes since the feed opened, and on
         await detection.start()
         stack.push_async_callback(detection.stop)
         log.info(
@@ -230,10 +279,39 @@ async def run_detector(
             settings.durable,
             detection.stats.seeded,
         )
-        refilter = _Refilter(js, bus.measurements_stream, settings.durable, bus.ack_wait_s)
-        await _consume(consumer, detection, scope, ownership, stop, settings, stats, refilter)
+        await loop.run(follower, keeper, stop)
+        await keeper.close(follower.current.shards)  # the last one, before leaving the role
+        stats.checkpoints = keeper.saved
     await store.flush()
     return detection
+
+
+async def _open_buckets(
+    config: Config, js: JetStreamContext, settings: DetectSettings
+) -> tuple[CheckpointBucket, MuteFeed]:
+    """The checkpoints bucket and the mutes feed (its watch started). Raises ClusterError."""
+    try:
+        checkpoints = await CheckpointBucket.open(js, bucket=settings.checkpoint_bucket)
+    except BusUnavailable as exc:
+        raise ClusterError(f"{config.bus.url}: {exc}") from exc
+    return checkpoints, await MuteFeed.open(js)
+
+
+@dataclass(frozen=True, slots=True)
+class _StateMutes:
+    """Applies announced mute changes to the detection's current state (its incidents
+    are relabelled on their next judgement) and notes them in `stats`."""
+
+    state: CurrentState
+    stats: DetectorStats
+
+    def mute(self, mute: Mute) -> None:
+        self.state.mute(mute)
+        self.stats.muted = sorted(self.state.mute_map())
+
+    def unmute(self, target: str) -> None:
+        self.state.unmute(target)
+        self.stats.muted = sorted(self.state.mute_map())
 
 
 def _changed(members: frozenset[str], ownership: EventOwnership, stats: DetectorStats) -> None:
@@ -274,105 +352,100 @@ async def _bind(
         raise ClusterError(f"{bus.url}: cannot set up the streams: {exc!r}") from exc
 
 
-class DetectionScope:
-    """The part of the config detection covers: this detector's share (`OwnedIncidents`)
-    and the controls, narrowed or widened as the share changes."""
+@dataclass(slots=True)
+class _Loop:
+    """The fetch, feed and ack loop of one detector."""
 
-    def __init__(self, config: Config, owned: OwnedIncidents) -> None:
-        self.whole = config
-        self.owned = owned
-        self.config = owned.scope(config)
+    consumer: MeasurementConsumer
+    detection: LiveDetection
+    ownership: EventOwnership
+    settings: DetectSettings
+    stats: DetectorStats
+    taps: list[MeasurementSink]
 
-    def target_names(self) -> list[str]:
-        return sorted(t.name for t in self.config.targets)
+    def submit(self, m: Measurement) -> None:
+        """Hand `m` to detection (and the taps)."""
+        self.detection.submit(m)
+        self.stats.fed += 1
+        for tap in self.taps:
+            tap.submit(m)
 
-    def follow(self, detection: LiveDetection, owned: OwnedIncidents) -> bool:
-        """Rescope `detection` to `owned` if the share changed: the targets lost are
-        forgotten (their open incidents go to their new owner: this detector no longer
-        keeps them), the targets gained start empty. Whether it changed."""
-        if owned == self.owned:
-            return False
-        self.owned, self.config = owned, owned.scope(self.whole)
-        lost = [t for t in detection.state.paths.targets() if not owned.owns_target(t)]
-        detection.rescope(self.config, lost)
-        log.info(
-            "detector covers %d target(s) of %d (%d forgotten)",
-            len(self.config.targets),
-            len(self.whole.targets),
-            len(lost),
-        )
-        return True
+    async def run(
+        self, follower: ShareFollower, keeper: PositionKeeper, stop: asyncio.Event
+    ) -> None:
+        """Feed batches to detection and ack each once taken (and its events stored);
+        the share is followed between batches (`ShareFollower`) and the position kept
+        (`PositionKeeper`)."""
+        stats, settings = self.stats, self.settings
+        stored_events = self.detection.stats.events
+        failures = 0
+        while not stop.is_set():
+            try:
+                await self._follow(follower)
+                batch = await self.consumer.fetch()
+                if batch:
+                    self._feed(batch, follower)
+                    if self.detection.stats.events != stored_events:
+                        stored_events = self.detection.stats.events
+                        # The events first: a restart seeds from them.
+                        store = self.detection.store
+                        if not await _flush_holding(store, self.consumer, batch, stop, settings):
+                            return  # stopped while the store was away: the batch stays unacked
+                    await self.consumer.ack(batch)
+                    stats.acked += len(batch)
+                    stats.batches += 1
+                    keeper.processed(batch)
+                    keeper.save(follower.current.shards)
+                    stats.checkpoints = keeper.saved
+                    if len(batch) < settings.batch_size and settings.linger_s > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), settings.linger_s)
+                failures = 0
+            except (BusUnavailable, StoreError) as exc:
+                failures += 1
+                stats.bus_failures += 1
+                delay = min(settings.backoff_max_s, 0.2 * 2.0 ** min(failures - 1, 10))
+                log.warning(
+                    "detector: NATS or the store unavailable (%s); again in %.1f s", exc, delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
 
-
-@dataclass(frozen=True, slots=True)
-class _Refilter:
-    """Updates the subject filters of this detector's consumer."""
-
-    js: JetStreamContext
-    stream: str
-    durable: str
-    ack_wait_s: float
-
-    async def __call__(self, filters: Sequence[str]) -> None:
-        """Raises BusUnavailable when NATS does not take the change."""
-        try:
-            await ensure_consumer(
-                self.js,
-                self.stream,
-                self.durable,
-                ack_wait_s=self.ack_wait_s,
-                filter_subjects=filters,
+    async def _follow(self, follower: ShareFollower) -> None:
+        """Take the current share if it changed (see `netvigil.cluster.handover`)."""
+        stats = self.stats
+        handover = await follower.follow(self.ownership.share.owned)
+        if handover is None:
+            return
+        stats.targets = follower.scope.target_names()
+        stats.rescoped += 1
+        stats.filters = follower.filters
+        stats.taken_over += handover.taken_over
+        stats.replayed += handover.replayed
+        if handover.gained:
+            stats.handovers += 1
+            log.info(
+                "detector %s gained %d shard(s): %d open incident(s) continued, %d "
+                "measurement(s) read again (stream %s to %d); reads %d subject filter(s)",
+                self.settings.member,
+                len(handover.gained),
+                handover.taken_over,
+                handover.replayed,
+                handover.first_seq,
+                handover.last_seq,
+                len(follower.filters),
             )
-        except (TimeoutError, OSError, nats.errors.Error) as exc:
-            raise BusUnavailable(f"updating the consumer's filter: {exc!r}") from exc
 
-
-async def _consume(
-    consumer: MeasurementConsumer,
-    detection: LiveDetection,
-    scope: DetectionScope,
-    ownership: EventOwnership,
-    stop: asyncio.Event,
-    settings: DetectSettings,
-    stats: DetectorStats,
-    refilter: Callable[[Sequence[str]], Awaitable[None]],
-) -> None:
-    """Feed batches to detection and ack each once taken (and its events stored); the
-    targets detection covers and the consumer's filter follow the share between batches."""
-    stored_events = detection.stats.events
-    failures = 0
-    while not stop.is_set():
-        try:
-            if scope.follow(detection, ownership.share.owned):
-                stats.targets = scope.target_names()
-                stats.rescoped += 1
-            wanted = ownership.share.owned.subject_filters()
-            if wanted != stats.filters:
-                await refilter(wanted)
-                stats.filters = wanted
-                log.info("detector reads %d subject filter(s)", len(wanted))
-            batch = await consumer.fetch()
-            if batch:
-                _feed(batch, detection, ownership, stats)
-                if detection.stats.events != stored_events:
-                    stored_events = detection.stats.events
-                    # The events first: a restart seeds from them.
-                    if not await _flush_holding(detection.store, consumer, batch, stop, settings):
-                        return  # stopped while the store was away: the batch stays unacked
-                await consumer.ack(batch)
-                stats.acked += len(batch)
-                stats.batches += 1
-                if len(batch) < settings.batch_size and settings.linger_s > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), settings.linger_s)
-            failures = 0
-        except BusUnavailable as exc:
-            failures += 1
-            stats.bus_failures += 1
-            delay = min(settings.backoff_max_s, 0.2 * 2.0 ** min(failures - 1, 10))
-            log.warning("detector: NATS unavailable (%s); again in %.1f s", exc, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+    def _feed(self, batch: Sequence[Delivery], follower: ShareFollower) -> None:
+        self.stats.read += len(batch)
+        for delivery in batch:
+            m = delivery.measurement
+            if not follower.current.owns_target(m.target):
+                continue
+            if follower.fresh(delivery):
+                self.submit(m)
+            else:
+                self.stats.skipped += 1
 
 
 async def _flush_holding(
@@ -398,20 +471,6 @@ async def _flush_holding(
             await consumer.keep_alive(batch)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-
-
-def _feed(
-    batch: Sequence[Delivery],
-    detection: LiveDetection,
-    ownership: EventOwnership,
-    stats: DetectorStats,
-) -> None:
-    stats.read += len(batch)
-    for delivery in batch:
-        m = delivery.measurement
-        if ownership.owns_target(m.target):
-            detection.submit(m)
-            stats.fed += 1
 
 
 async def _mutes(store: Store) -> list[Mute]:

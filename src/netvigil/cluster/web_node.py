@@ -17,6 +17,11 @@ answers 503). What it shows comes from two places:
   updates the open incidents and goes out on the SSE stream (`/api/v1/stream`).
 
 Each web process has its own consumer, so any number of them each show every event.
+
+Maintenance mutes set or lifted through any web's admin API are announced on the mutes
+bucket (`netvigil.cluster.mute_sync`) and applied by every web as they come: the mute
+listing, the status page and the live state show them at once. The feed is opened
+before the app reads the store's mutes, so no change falls between the two.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from nats.js.errors import NotFoundError
 from netvigil.bus import StreamNames, ensure_streams
 from netvigil.bus.incident_reader import IncidentFollower, stream_position
 from netvigil.cluster.membership import ClusterError
+from netvigil.cluster.mute_sync import MuteFeed
 from netvigil.config.model import Config
 from netvigil.errors import NetvigilError
 from netvigil.metrics import Metrics
@@ -73,6 +79,8 @@ class WebStats:
     """Incident events taken from the stream."""
     open_at_start: int = 0
     """Open incidents loaded from the store on start."""
+    mute_changes: int = 0
+    """Mutes set or lifted elsewhere (or here) applied from the mutes bucket."""
 
 
 async def run_web(
@@ -86,9 +94,9 @@ async def run_web(
     on_app: Callable[[FastAPI], object] | None = None,
 ) -> WebStats:
     """Serve until `stop` is set; `on_app(app)` is called with the app before it serves
-    (to wire a config reload). Raises ClusterError when the incidents stream cannot be
-    followed, NetvigilError when the address cannot be listened on, StoreError when the
-    store cannot be read."""
+    (to wire a config reload). Raises ClusterError when the incidents stream or the mutes
+    bucket cannot be followed, NetvigilError when the address cannot be listened on,
+    StoreError when the store cannot be read."""
     stats = stats if stats is not None else WebStats()
     stream, url = config.bus.incidents_stream, redact_url(config.bus.url)
     js = nc.jetstream()
@@ -111,8 +119,12 @@ async def run_web(
     stats.start_seq = start_seq
     metrics = Metrics()
     metrics.track_store(store.figures)
+    mutes: MuteFeed | None = None
     try:
+        mutes = await MuteFeed.open(js)  # before the app reads the store's mutes
         app = create_app(store, config, metrics, state=state, poll_s=settings.poll_s, ingest=False)
+        mutes.follow(state)
+        app.state.mute_feed = mutes
         if on_app is not None:
             on_app(app)
         server = await _listen(app, settings, ConnectionLimits.from_config(config))
@@ -128,10 +140,14 @@ async def run_web(
         try:
             while not stop.is_set():
                 stats.events = follower.received
+                stats.mute_changes = mutes.applied
                 await _wait(stop, 1.0)
         finally:
             await server.stop()
     finally:
+        if mutes is not None:
+            await mutes.close()
+            stats.mute_changes = mutes.applied
         await follower.stop()
         stats.events = follower.received
     return stats

@@ -9,8 +9,9 @@ Every process has a NATS user of its own with a new random password:
   own vantage's measurements and nothing else;
 - the collectors, the web and the cluster command itself collector users
   (`netvigil.bus.collector_user`): the JetStream API, acks, dead letters, incident events;
-- the detector a collector user that may also keep its membership in the members bucket,
-  and the web one that may also answer the server's flow control (ordered consumers).
+- the detector a collector user that may also keep its membership in the members bucket
+  and its checkpoints in theirs, and the web one that may also answer the server's flow
+  control (ordered consumers) and announce mutes in the mutes bucket.
 
 The files hold passwords and are written mode 0600. Every netvigil config names the same
 services and targets: the loopback services of `layout.SERVICES`, probed every
@@ -26,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netvigil.bus import NATSUser, agent_user, collector_user, write_server_config
+from netvigil.bus.checkpoints import CHECKPOINTS_BUCKET
 from netvigil.cluster import MEMBERS_BUCKET
+from netvigil.cluster.mute_sync import MUTES_BUCKET
 from netvigil.cluster_local.layout import (
     HOST,
     SERVICES,
@@ -182,7 +185,10 @@ def write_configs(plan: ClusterPlan) -> ClusterConfigs:
     )
     dsn = dsn_of(plan.ports.postgres, configs.postgres_password, DATABASE)
     users: list[NATSUser] = [collector_user(OPERATOR_USER, configs.operator_password)]
-    extra = {DETECTOR_NAME: (f"$KV.{MEMBERS_BUCKET}.>",), WEB_NAME: ("$JS.FC.>",)}
+    extra = {
+        DETECTOR_NAME: (f"$KV.{MEMBERS_BUCKET}.>", f"$KV.{CHECKPOINTS_BUCKET}.>"),
+        WEB_NAME: ("$JS.FC.>", f"$KV.{MUTES_BUCKET}.>"),
+    }
     for name in (*COLLECTOR_NAMES, DETECTOR_NAME, WEB_NAME):
         password = _password()
         base = collector_user(name, password)

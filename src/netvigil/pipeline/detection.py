@@ -87,7 +87,8 @@ class DetectionStats:
     sink_failures: int = 0
     """Events an event sink raised on."""
     seeded: int = 0
-    """Open incidents taken over from the store on start."""
+    """Open incidents taken over from the store on start (and from another detector,
+    `take_over`)."""
     not_kept: int = 0
     """Events of incidents `keeps` refused (another detector's): not stored, not passed on."""
 
@@ -218,6 +219,22 @@ class LiveDetection:
         every target."""
         with self.state.lock:
             self.detector.rescope(config, lost)
+
+    def take_over(self, incidents: Iterable[Incident]) -> int:
+        """Continue open incidents another detector kept (their ids and histories), as
+        `start` does with the store's: those this detection keeps and does not track yet
+        are seeded into the detector. Returns how many were taken."""
+        taken = [
+            inc
+            for inc in incidents
+            if inc.open and inc.id not in self._open and (self._keeps is None or self._keeps(inc))
+        ]
+        with self.state.lock:
+            self.detector.seed(taken)
+        for inc in taken:
+            self._open[inc.id] = inc
+        self.stats.seeded += len(taken)
+        return len(taken)
 
     def set_mutes(self, mutes: Iterable[Mute]) -> None:
         """Replace the targets muted for maintenance: from now on the incidents they make

@@ -17,15 +17,17 @@
 Agents of the config file are listed but cannot be changed here (edit the file).
 A mute, stored in the admin tables, also reaches live detection through the live
 state's mute listeners: until it is lifted or expires, the incidents of muted targets
-are labelled maintenance and not alerted.
+are labelled maintenance and not alerted. In a scale-out (`netvigil web`), the app's
+`mute_feed` (`app.state.mute_feed`, a `MuteAnnouncer`) then tells every other process.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from netvigil.maintenance import Mute
 from netvigil.store.base import AdminStore
 from netvigil.web.api.context import WebContext
 from netvigil.web.api.models import (
@@ -125,6 +127,20 @@ def _add_note_routes(router: APIRouter, ctx: WebContext) -> None:
         return NoteOut.of(note)
 
 
+class MuteAnnouncer(Protocol):
+    """Tells the other processes of a scale-out of a mute set or lifted here
+    (`netvigil.cluster.mute_sync.MuteFeed`, set as `app.state.mute_feed`)."""
+
+    async def muted(self, mute: Mute) -> None: ...
+
+    async def unmuted(self, target: str) -> None: ...
+
+
+def _announcer(request: Request) -> MuteAnnouncer | None:
+    found: MuteAnnouncer | None = getattr(request.app.state, "mute_feed", None)
+    return found
+
+
 def _add_mute_routes(router: APIRouter, ctx: WebContext) -> None:
     """List, set and lift maintenance mutes (stored, and told to the live state)."""
 
@@ -133,21 +149,25 @@ def _add_mute_routes(router: APIRouter, ctx: WebContext) -> None:
         return [MuteOut.of(m) for m in ctx.state.mutes()]
 
     @router.put("/mutes/{target}", summary="Mute a target for maintenance until a time")
-    async def mute(target: str, body: MuteIn) -> MuteOut:
+    async def mute(target: str, body: MuteIn, request: Request) -> MuteOut:
         if target not in ctx.targets and not ctx.state.is_known_target(target):
             raise HTTPException(404, f"no such target: {target!r}")
         if body.until <= ctx.now():
             raise HTTPException(422, "until must be in the future (epoch seconds)")
         stored = await _tables(ctx).set_mute(target, body.until, body.note)
         ctx.state.mute(stored)
+        if (announcer := _announcer(request)) is not None:
+            await announcer.muted(stored)
         return MuteOut.of(stored)
 
     @router.delete("/mutes/{target}", status_code=204, summary="Lift a target's mute")
-    async def unmute(target: str) -> Response:
+    async def unmute(target: str, request: Request) -> Response:
         found = await _tables(ctx).lift_mute(target)
         found = ctx.state.unmute(target) or found
         if not found:
             raise HTTPException(404, f"target {target!r} is not muted")
+        if (announcer := _announcer(request)) is not None:
+            await announcer.unmuted(target)
         return Response(status_code=204)
 
 

@@ -1,0 +1,148 @@
+"""How far each detector has read the measurements stream: one checkpoint per detector.
+
+    bucket = await CheckpointBucket.open(js)
+    await bucket.put(Checkpoint("detector-a", seq=41_207, at=1764950400.5, shards=("_s0417",)))
+    points = await bucket.resume_points({"_s0417", "_s0002"})  # shard -> newest checkpoint
+
+A checkpoint says: detector `member` has processed every measurement of `shards` up to
+stream sequence `seq`, and the message at `seq` was published at `at` (epoch s, the
+stream's clock). A detector puts its checkpoint now and then (once a second, after a
+batch: one key per detector, never one write per message), in the JetStream key-value
+bucket `netvigil_detect_positions`. When a detector gains a shard, it reads where the
+shard's previous owner had got to (`resume_points`: of the checkpoints naming the
+shard, the one furthest along) and reads the shard again from there.
+
+Keys are the member names in URL-safe base64 (a key allows only `[-/_=.a-zA-Z0-9]`).
+The bucket keeps one value per key and forgets a key not written for `ttl_s` (a day):
+a detector gone that long has nothing left that a successor could still use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import nats.errors
+from nats.js.api import KeyValueConfig
+from nats.js.errors import BadRequestError, BucketNotFoundError
+
+from netvigil.bus.connection import BusUnavailable
+
+if TYPE_CHECKING:
+    from nats.js.client import JetStreamContext
+    from nats.js.kv import KeyValue
+
+__all__ = ["CHECKPOINTS_BUCKET", "Checkpoint", "CheckpointBucket", "newest_by_shard"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS_BUCKET = "netvigil_detect_positions"
+"""The key-value bucket of the detectors' checkpoints."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Every measurement of `shards` up to stream sequence `seq` was processed by
+    `member`; `at` is when the message at `seq` was published (epoch s)."""
+
+    member: str
+    seq: int
+    at: float
+    shards: tuple[str, ...]
+
+    def to_json(self) -> bytes:
+        body = {"member": self.member, "seq": self.seq, "at": self.at, "shards": self.shards}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Checkpoint:
+        """Raises ValueError when `data` is not a checkpoint."""
+        try:
+            obj = json.loads(data)
+            return cls(
+                member=str(obj["member"]),
+                seq=int(obj["seq"]),
+                at=float(obj["at"]),
+                shards=tuple(str(s) for s in obj["shards"]),
+            )
+        except (KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not a checkpoint: {type(exc).__name__}: {exc}") from exc
+
+
+def checkpoint_key(member: str) -> str:
+    """The bucket key of `member`'s checkpoint."""
+    return base64.urlsafe_b64encode(member.encode()).decode()
+
+
+def newest_by_shard(
+    checkpoints: Iterable[Checkpoint], shards: Collection[str]
+) -> dict[str, Checkpoint]:
+    """Of `checkpoints`, the one furthest along (highest `seq`) naming each of `shards`;
+    a shard no checkpoint names is left out."""
+    wanted = set(shards)
+    out: dict[str, Checkpoint] = {}
+    for point in checkpoints:
+        for shard in wanted.intersection(point.shards):
+            known = out.get(shard)
+            if known is None or point.seq > known.seq:
+                out[shard] = point
+    return out
+
+
+class CheckpointBucket:
+    """The detectors' checkpoints in their key-value bucket (see the module docs)."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    @classmethod
+    async def open(
+        cls, js: JetStreamContext, *, bucket: str = CHECKPOINTS_BUCKET, ttl_s: float = 86_400.0
+    ) -> CheckpointBucket:
+        """The bucket, made if it does not exist. Raises BusUnavailable."""
+        try:
+            try:
+                kv = await js.key_value(bucket)
+            except BucketNotFoundError:
+                config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s)
+                try:
+                    kv = await js.create_key_value(config)
+                except BadRequestError:  # another detector made it first
+                    kv = await js.key_value(bucket)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"checkpoint bucket {bucket}: {exc!r}") from exc
+        return cls(kv)
+
+    async def put(self, point: Checkpoint) -> None:
+        """Write `point` over its member's previous checkpoint. Raises BusUnavailable."""
+        try:
+            await self.kv.put(checkpoint_key(point.member), point.to_json())
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"putting the checkpoint of {point.member}: {exc!r}") from exc
+
+    async def read(self) -> list[Checkpoint]:
+        """Every checkpoint in the bucket. Raises BusUnavailable."""
+        out: list[Checkpoint] = []
+        try:
+            watcher: Any = await self.kv.watchall(ignore_deletes=True)
+            try:
+                while (entry := await watcher.updates(timeout=5.0)) is not None:
+                    if entry.value:
+                        try:
+                            out.append(Checkpoint.from_json(entry.value))
+                        except ValueError as exc:
+                            log.warning("skipped checkpoint %s: %s", entry.key, exc)
+            finally:
+                await watcher.stop()
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            raise BusUnavailable(f"reading the checkpoints: {exc!r}") from exc
+        return out
+
+    async def resume_points(self, shards: Collection[str]) -> dict[str, Checkpoint]:
+        """For each of `shards`, the checkpoint furthest along that names it (see
+        `newest_by_shard`). Raises BusUnavailable."""
+        return newest_by_shard(await self.read(), shards)
