@@ -232,7 +232,22 @@ class Scheduler:
                 entry.key = key = next(keys)
                 heapreplace(heap, (entry.due, key, entry))
             else:
-                self._next_regular(entry, now, key, jitter)
+                interval = entry.interval
+                nominal = entry.nominal + interval
+                if nominal <= now:
+                    # A whole interval behind (a stall, a saturated cap): skip to the grid
+                    # point after now rather than firing the missed runs back to back.
+                    missed = int((now - nominal) // interval) + 1
+                    nominal += missed * interval
+                    self._skip(missed)
+                entry.nominal = nominal
+                if jitter:
+                    nominal += interval * jitter * (self._random() - 0.5)
+                    if nominal <= now:
+                        nominal = entry.nominal  # jitter must not make it due again at once
+                entry.due = nominal
+                entry.key = key = next(keys)
+                heapreplace(heap, (nominal, key, entry))
             if entry.in_flight:
                 if not entry.retry_in_flight:  # a quick re-probe in flight stands in for it
                     self._skip(1)
@@ -259,25 +274,6 @@ class Scheduler:
                 if self._stopping:
                     return self.next_due()
         return None
-
-    def _next_regular(self, entry: Entry, now: float, key: int, jitter: float) -> None:
-        """Put `entry`'s next regular run on the heap in place of its top item (`key`)."""
-        interval = entry.interval
-        nominal = entry.nominal + interval
-        if nominal <= now:
-            # A whole interval behind (a stall, a saturated cap): skip to the grid
-            # point after now rather than firing the missed runs back to back.
-            missed = int((now - nominal) // interval) + 1
-            nominal += missed * interval
-            self._skip(missed)
-        entry.nominal = nominal
-        if jitter:
-            nominal += interval * jitter * (self._random() - 0.5)
-            if nominal <= now:
-                nominal = entry.nominal  # jitter must not make it due again at once
-        entry.due = nominal
-        entry.key = key = next(self._table.keys)
-        heapreplace(self._table.heap, (nominal, key, entry))
 
     async def drain(self) -> None:
         """Cancel runs still waiting to start, and wait for the probes already running."""
