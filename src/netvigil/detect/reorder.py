@@ -70,6 +70,8 @@ class ReorderBuffer:
         self._release_at = float("-inf")
         self._holder: str | None = None
         """The vantage whose point is the watermark (the slowest that keeps up)."""
+        self._slowest = float("-inf")
+        """The oldest newest timestamp of the vantages that keep up."""
         self._advances = 0
         self._exact: ExactWatermark | None = None
         self.exact_at = float("-inf")
@@ -114,7 +116,12 @@ class ReorderBuffer:
         if newest is None or m.ts > newest:
             self.max_by[m.vantage] = m.ts
             self._advances += 1
-            if newest is None or m.vantage == self._holder or self._advances % RECOMPUTE_EVERY == 0:
+            if (
+                newest is None
+                or newest <= self._slowest
+                or m.vantage == self._holder
+                or self._advances % RECOMPUTE_EVERY == 0
+            ):
                 self._recompute()
         return True
 
@@ -127,16 +134,19 @@ class ReorderBuffer:
         exact = self._exact.vantage if self._exact is not None else None
         lateness = self.lateness_s
         holder: str | None = None
-        release = float("inf")
+        release = slowest = float("inf")
         for vantage, ts in newest.items():
             if ts < keeps_up:
                 continue
+            if ts < slowest:
+                slowest = ts
             point = ts - lateness
             if vantage == exact and self.exact_at > point:
                 point = self.exact_at
             if point < release:
                 holder, release = vantage, point
         self._holder = holder
+        self._slowest = slowest
         self._release_at = release
 
     def discard(self, targets: Collection[str]) -> int:
