@@ -226,3 +226,24 @@ async def _settle(detection: LiveDetection, count: int, timeout_s: float = 5.0) 
             return
         await asyncio.sleep(0.005)
     raise AssertionError(f"{count} measurement(s) did not reach detection in {timeout_s} s")
+
+
+async def test_with_agents_in_the_config_every_vantage_keeps_the_lateness_rule() -> None:
+    """An agent may connect at any time: nothing may be released sooner than its lateness."""
+    spec = TCPSpec(name="t", host="127.0.0.1", port=9, interval_s=60, control=True)
+    with_agent = Config.model_validate(
+        {"targets": [spec.model_dump()], "agents": [{"name": "de", "token_sha256": "a" * 64}]}
+    )
+    alone = Config(targets=[spec])
+    detection = LiveDetection(with_agent, _Store(), lateness_s=LATENESS)  # type: ignore[arg-type]
+    detection.follow_local("local", lambda: 1000.0)
+    detection.submit(meas("local", 990.0))
+    assert detection.detector.watermark == 990.0 - LATENESS
+    detection.reconfigure(alone)  # the agent is gone from the config: followed from now on
+    detection.submit(meas("local", 995.0))
+    assert detection.detector.watermark == 1000.0
+    detection.reconfigure(with_agent)
+    detection.submit(meas("local", 1001.0))
+    assert detection.detector.watermark == 1000.0  # never back, and no further than the rule
+    detection.submit(meas("local", 1010.0))
+    assert detection.detector.watermark == 1010.0 - LATENESS

@@ -16,7 +16,9 @@ that is later, instead of its newest timestamp minus `lateness_s`; every other v
 keeps the lateness rule, and the watermark is still the slowest point of the vantages
 that keep up. A `release` asked for less than that (the timer's `advance`) releases up
 to it, so a server probing alone acts on a result as soon as no older probe is in
-flight.
+flight. Follow a vantage only when no other may appear: the watermark then runs up to
+the present, and a vantage that starts reporting (an agent connecting) would find its
+first measurements behind it, hence late.
 """
 
 from __future__ import annotations
@@ -77,9 +79,11 @@ class ReorderBuffer:
         self.exact_at = float("-inf")
         """The followed vantage's exact mark, as far as it has come."""
 
-    def follow(self, exact: ExactWatermark) -> None:
-        """Take `exact.vantage`'s point from `exact` from now on (see the module docstring)."""
+    def follow(self, exact: ExactWatermark | None) -> None:
+        """Take `exact.vantage`'s point from `exact` from now on (see the module docstring);
+        None: back to the lateness rule for every vantage."""
         self._exact = exact
+        self.exact_at = float("-inf")
 
     def __len__(self) -> int:
         return len(self._heap)

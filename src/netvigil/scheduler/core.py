@@ -295,8 +295,8 @@ class Scheduler:
         started: RunStart | None = None
         try:
             start = self._now()
-            wall = self._wall()
-            started = self._starts.begin(wall)
+            started = self._starts.begin()
+            wall = started.wall
             obs = await self._probe.measure(spec, spec.timeout_s + self._grace_s)
             return obs, wall, self._now() - start
         finally:
@@ -342,8 +342,8 @@ class Scheduler:
         try:
             try:
                 start = now()
-                wall = self._wall()
-                started = self._starts.begin(wall)
+                started = self._starts.begin()
+                wall = started.wall
                 lag = start - due
                 self._lags.append(lag)
                 if self._metrics is not None:

@@ -50,12 +50,14 @@ class InFlightStarts:
         with self._lock:
             return sum(1 for item in self._heap if not item[2].ended)
 
-    def begin(self, wall: float) -> RunStart:
-        """A run stamped `wall` has started; end it once its result has been handed on."""
-        run = RunStart(wall)
+    def begin(self) -> RunStart:
+        """A run starts now: its `wall` is the stamp of its result. End it once its result
+        has been handed on. (The clock is read under the lock, so no reader sees a mark
+        past a start about to be recorded.)"""
         with self._lock:
+            run = RunStart(self._wall())
             self._serial += 1
-            heappush(self._heap, (wall, self._serial, run))
+            heappush(self._heap, (run.wall, self._serial, run))
         return run
 
     def end(self, run: RunStart) -> None:
