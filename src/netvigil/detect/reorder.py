@@ -84,6 +84,8 @@ class ReorderBuffer:
         None: back to the lateness rule for every vantage."""
         self._exact = exact
         self.exact_at = float("-inf")
+        if self.max_by:
+            self._recompute()
 
     def __len__(self) -> int:
         return len(self._heap)
