@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/outage_load.py            # ~5 minutes: 10 s interval
     .venv/bin/python bench/outage_load.py --quick    # ~2 minutes: 4 s interval, shorter phases
+    .venv/bin/python bench/outage_load.py --agents 0 # the server probes alone (no agents)
 
 One run, two phases, against a real `netvigil run` subprocess with its own temporary
 config and store (web on 127.0.0.1, a free port):
@@ -603,6 +604,7 @@ async def canary_trial(run: Run, phase_start: float) -> dict[str, Any]:
         confirmed = run.watcher.new_canary(closed, known, confirmed=True)
     await run.fleet.canary.open()
     delay = None if seen is None else seen[0] - closed
+    confirmed_delay = None if confirmed is None else confirmed[0] - closed
     return {
         "closed_at_s": round(closed - run.t0, 2),
         "waited_for_earlier_incident_s": round(max(0.0, closed - planned), 2),
@@ -610,6 +612,9 @@ async def canary_trial(run: Run, phase_start: float) -> dict[str, Any]:
         "detected": seen is not None,
         "delay_s": None if delay is None else round(delay, 2),
         "delay_intervals": None if delay is None else round(delay / iv, 2),
+        "confirmed_delay_intervals": None
+        if confirmed_delay is None
+        else round(confirmed_delay / iv, 2),
         "gave_up_after_s": None if seen is not None else run.plan.canary_wait * iv,
         **canary_breakdown(closed, seen, confirmed, iv),
     }
@@ -624,9 +629,10 @@ def canary_breakdown(
     """Where the canary's detection delay goes, in probe intervals: from the listener's close
     to the first failed probe (where the close falls in the probe cycle), from that probe to
     the incident shown (any state) and shown confirmed; of the latter, from the first
-    failed probe to the probe that confirmed it (the confirmation rule: 3 failed probes
-    are 2 intervals apart), and from that probe to the confirmation shown (the watermark's
-    lateness, the detector, the store and the API, and the 0.5 s poll)."""
+    failed probe to the probe that confirmed it (the confirmation rule: 3 failed probes,
+    2 quick re-probe intervals apart, `retry_interval_s`), and from that probe to the
+    confirmation shown (the watermark, the detector, the store and the API, and the 0.5 s
+    poll)."""
 
     def iv(seconds: float | None) -> float | None:
         return None if seconds is None else round(seconds / interval_s, 2)
@@ -876,6 +882,7 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/incidents p99 ms", ("incidents_api", "p99_ms")),
     ("canary detection s", ("canary", "delay_s")),
     ("canary detection intervals", ("canary", "delay_intervals")),
+    ("canary confirmed, intervals", ("canary", "confirmed_delay_intervals")),
     ("canary: close to first failed probe", ("canary", "first_failed_probe_after_close")),
     ("canary: first failed probe to shown", ("canary", "shown_after_first_failed_probe")),
     (
@@ -953,6 +960,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="~2 minutes: 4 s interval")
     parser.add_argument("--interval", type=float, help="probe interval, s (default 10)")
     parser.add_argument("--batch-size", type=int, help="measurements per ingest request")
+    parser.add_argument(
+        "--agents", type=int, help="synthetic agents (default 4; 0: the server probes alone)"
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep config, store, log")
     parser.add_argument("--out", type=Path, default=RESULTS / "outage_load.json")
     parser.add_argument(
@@ -964,6 +974,8 @@ def main() -> None:
         plan = Plan(**{**asdict(plan), "interval_s": args.interval})
     if args.batch_size is not None:
         plan = Plan(**{**asdict(plan), "batch_size": args.batch_size})
+    if args.agents is not None:
+        plan = Plan(**{**asdict(plan), "agents": args.agents})
     workdir = Path(tempfile.mkdtemp(prefix="nv-outage-"))
     started = time.time()
     load_before = os.getloadavg()

@@ -232,6 +232,7 @@ async def _probe_and_serve(
             config.scheduler,
             parts.metrics,
         )
+        detection.follow_local(config.vantage.name, monitor.scheduler.watermark)
         server: WebServer | None = None
         app: FastAPI | None = None
         if host is not None:

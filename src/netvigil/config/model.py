@@ -73,6 +73,7 @@ class DefaultsConfig(_Model):
 
     interval_s: float | None = Field(default=None, gt=0, le=86400)
     timeout_s: float | None = Field(default=None, gt=0, le=300)
+    retry_interval_s: float | None = Field(default=None, ge=0, le=86400)
 
 
 class NetworkConfig(_Model):

@@ -26,6 +26,12 @@ sink never stops detection: the failure is logged and counted in `stats`.
     ...
     await detection.stop()          # processes what is buffered, then stops the timer
 
+When the scheduler runs in the same process (`netvigil run`) and the config names no
+agents, `follow_local` lets its vantage's measurements go as soon as no older probe is
+in flight (the scheduler's exact watermark, `netvigil.detect.local_watermark`) instead
+of `lateness_s` later. With agents the lateness rule holds for every vantage (an agent's
+measurements may arrive up to `lateness_s` late, so nothing may be released sooner).
+
 `netvigil.pipeline.tee.TeeStore` wraps a store so that measurements written through it
 (remote agents' batches arriving at the ingest API) reach detection too.
 """
@@ -43,6 +49,7 @@ from typing import Protocol
 
 from netvigil.config.model import Config
 from netvigil.detect.detector import Detector, DetectorSettings
+from netvigil.detect.local_watermark import LocalWatermark
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.metrics import DetectionFigures
@@ -130,6 +137,8 @@ class LiveDetection:
         self._keeps = keeps
         """Which incidents are this detection's (default: all); see `netvigil.cluster`."""
         self._open: dict[str, Incident] = {}
+        self._local: LocalWatermark | None = None
+        self._local_source: tuple[str, Callable[[], float]] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._started = False
         self.late_log = LateLog()
@@ -197,10 +206,34 @@ class LiveDetection:
     ) -> None:
         await self.stop()
 
+    def follow_local(self, vantage: str, in_flight: Callable[[], float]) -> None:
+        """`vantage`'s measurements come from a scheduler in this process, handed to
+        `submit` as its probes end, and `in_flight()` is its watermark
+        (`Scheduler.watermark`): release them as soon as no older probe is in flight,
+        while the config names no agents (see the module docstring). Call before the
+        scheduler runs, from the thread that calls `submit`."""
+        self._local_source = (vantage, in_flight)
+        with self.state.lock:
+            self._follow(self.detector.config)
+
+    def _follow(self, config: Config) -> None:
+        """Follow the local vantage exactly, or stop, as `config` has agents (state locked)."""
+        source = self._local_source
+        follow = source is not None and not config.agents
+        if follow == (self._local is not None):
+            return  # as it was (a reload keeps the marks on their way)
+        local = LocalWatermark(*source) if source is not None and follow else None
+        # The detector keeps its reorder buffer to itself; this is its one follower.
+        self.detector._buffer.follow(local)
+        self._local = local
+
     def submit(self, m: Measurement) -> None:
         """Feed one measurement to the detector (or its worker's queue) and pass on the
         events it causes."""
         self.stats.measurements += 1
+        local = self._local
+        if local is not None and m.vantage == local.vantage:
+            local.note(m)  # in the order the detector will take them
         if self.worker is not None:
             self.worker.put(m)
             return
@@ -211,6 +244,8 @@ class LiveDetection:
         """Take a reloaded config (see `Detector.reconfigure`)."""
         with self.state.lock:
             self.detector.reconfigure(config)
+            if self._local_source is not None:
+                self._follow(config)
 
     def rescope(self, config: Config, lost: Collection[str] = ()) -> None:
         """Detect over the targets `config` names from now on (a detector's share of the

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.model import Observation
 from netvigil.ratelimit import ConcurrencyCap, RateGuard
+from netvigil.scheduler.inflight import InFlightStarts, RunStart
 from netvigil.scheduler.lag import LagSummary, summarize_lags
 from netvigil.scheduler.timetable import Entry, Timetable
 from netvigil.scheduler.watched import DEFAULT_GRACE_S, ProbeLike, WatchedProbe
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from netvigil.metrics import Metrics
     from netvigil.probes import TargetSpec
 
-__all__ = ["DEFAULT_RESOLUTION_S", "ResultHandler", "Scheduler"]
+__all__ = ["DEFAULT_CONFIRM", "DEFAULT_RESOLUTION_S", "ResultHandler", "Scheduler"]
 
 log = logging.getLogger("netvigil.scheduler")
 
@@ -42,6 +43,11 @@ costs several dispatches' worth of CPU, so when runs are due densely the loop st
 everything due in one batch. It adds at most this much schedule lag (under 0.05% of a
 60 s interval); when runs are sparse the loop wakes exactly at the due time.
 """
+
+DEFAULT_CONFIRM = 3
+"""Failed runs in a row after which quick re-probes stop: the detector's
+`HealthPolicy().confirm` (a path is down after that many failures; a test pins the two
+equal, as the scheduler sits below the detector's layers and cannot import it)."""
 
 _YIELD_EVERY = 1024
 
@@ -62,7 +68,8 @@ class Scheduler:
     `now` is the monotonic clock the schedule runs on (default `time.monotonic`, which is
     what asyncio's own loop.time() reads) and `wall` the clock stamped on results; both
     are injectable for tests, as is `rng` (the jitter source). Targets may be added,
-    removed or replaced at any time from the event loop's thread.
+    removed or replaced at any time from the event loop's thread. `confirm` is how many
+    failed runs in a row end a target's quick re-probes (see `netvigil.scheduler`).
     """
 
     def __init__(
@@ -79,8 +86,12 @@ class Scheduler:
         lag_window: int = 4096,
         rate_burst: float | None = None,
         resolution_s: float = DEFAULT_RESOLUTION_S,
+        confirm: int = DEFAULT_CONFIRM,
     ) -> None:
+        if confirm < 1:
+            raise ValueError("confirm must be at least 1")
         self._on_result = on_result
+        self._confirm = confirm
         self._metrics = metrics
         self._now = now if now is not None else time.monotonic
         self._wall = wall
@@ -94,6 +105,7 @@ class Scheduler:
         self._probe = WatchedProbe(probe, self._now)
         self._guard = RateGuard(config.per_address_rate, rate_burst)
         self._table = Timetable(grace_s)
+        self._starts = InFlightStarts(wall)
         self._lags: deque[float] = deque(maxlen=lag_window)
         self._runs: dict[Entry, asyncio.Task[None]] = {}
         """The task of each run dispatched and not yet finished (one per target at most)."""
@@ -106,6 +118,8 @@ class Scheduler:
         """Probes finished (any outcome)."""
         self.skipped = 0
         """Runs not made: previous run still in flight, or a whole interval missed."""
+        self.retries = 0
+        """Quick re-probes scheduled (after a failed run; see `netvigil.scheduler`)."""
         if metrics is not None:
             metrics.track_in_flight(lambda: self._slots.used)
             metrics.track_targets(lambda: len(self._table.entries))
@@ -154,6 +168,12 @@ class Scheduler:
     def next_due(self) -> float | None:
         """The due time of the earliest scheduled run (on the `now` clock), if any."""
         return self._table.next_due()
+
+    def watermark(self) -> float:
+        """Every result still to come from this scheduler is stamped (wall clock) at or after
+        this: the oldest start of the runs in flight, or now when none is. Safe to call
+        from any thread (see `netvigil.scheduler.inflight`)."""
+        return self._starts.watermark()
 
     # -- running ---------------------------------------------------------------------
 
@@ -205,26 +225,35 @@ class Scheduler:
                 heappop(heap)
                 table.stale -= 1
                 continue
-            interval = entry.interval
-            nominal = entry.nominal + interval
-            if nominal <= now:
-                # A whole interval behind (a stall, a saturated cap): skip to the grid
-                # point after now rather than firing the missed runs back to back.
-                missed = int((now - nominal) // interval) + 1
-                nominal += missed * interval
-                self._skip(missed)
-            entry.nominal = nominal
-            if jitter:
-                nominal += interval * jitter * (self._random() - 0.5)
+            retry = entry.retry_at is not None
+            if retry:
+                # A quick re-probe: the regular run goes back on the heap, due as before.
+                entry.retry_at = None
+                entry.key = key = next(keys)
+                heapreplace(heap, (entry.due, key, entry))
+            else:
+                interval = entry.interval
+                nominal = entry.nominal + interval
                 if nominal <= now:
-                    nominal = entry.nominal  # jitter must not make it due again at once
-            entry.due = nominal
-            entry.key = key = next(keys)
-            heapreplace(heap, (nominal, key, entry))
+                    # A whole interval behind (a stall, a saturated cap): skip to the grid
+                    # point after now rather than firing the missed runs back to back.
+                    missed = int((now - nominal) // interval) + 1
+                    nominal += missed * interval
+                    self._skip(missed)
+                entry.nominal = nominal
+                if jitter:
+                    nominal += interval * jitter * (self._random() - 0.5)
+                    if nominal <= now:
+                        nominal = entry.nominal  # jitter must not make it due again at once
+                entry.due = nominal
+                entry.key = key = next(keys)
+                heapreplace(heap, (nominal, key, entry))
             if entry.in_flight:
-                self._skip(1)
+                if not entry.retry_in_flight:  # a quick re-probe in flight stands in for it
+                    self._skip(1)
                 continue
             entry.in_flight = True
+            entry.retry_in_flight = retry
             self.dispatched += 1
             delay = guard.reserve(entry.destination, now)
             if delay > 0.0:
@@ -263,13 +292,18 @@ class Scheduler:
         if delay > 0.0:
             await asyncio.sleep(delay)
         await self._slots.acquire()
+        started: RunStart | None = None
         try:
             start = self._now()
-            wall = self._wall()
+            started = self._starts.begin()
+            wall = started.wall
             obs = await self._probe.measure(spec, spec.timeout_s + self._grace_s)
             return obs, wall, self._now() - start
         finally:
             self._slots.release()
+            if started is not None:
+                # In flight until the caller has handed the result on (in this same step).
+                asyncio.get_running_loop().call_soon(self._starts.end, started)
             if not self._running:
                 self._probe.close()  # the last ad-hoc check ends the watchdog
 
@@ -301,12 +335,15 @@ class Scheduler:
         await self._probe_now(entry, spec, due)
 
     async def _probe_now(self, entry: Entry, spec: TargetSpec, due: float) -> None:
-        # Holds a slot on entry; releases it and clears in_flight before reporting.
+        # Holds a slot on entry; releases it and clears in_flight before reporting. The
+        # run holds the watermark back until its result has been handed on.
         now = self._now
+        started: RunStart | None = None
         try:
             try:
                 start = now()
-                wall = self._wall()
+                started = self._starts.begin()
+                wall = started.wall
                 lag = start - due
                 self._lags.append(lag)
                 if self._metrics is not None:
@@ -317,12 +354,35 @@ class Scheduler:
                 self._slots.release()
                 entry.in_flight = False
             self.completed += 1
+            self._after_run(entry, obs.ok)
             try:
                 self._on_result(spec, obs, wall, elapsed)
             except Exception:
                 log.exception("result handler failed for target %s", spec.name)
         finally:
             self._runs.pop(entry, None)
+            if started is not None:
+                self._starts.end(started)
+
+    def _after_run(self, entry: Entry, ok: bool) -> None:
+        """Count the run's failure episode; after a failure, schedule a quick re-probe
+        `retry_s` from now unless the episode has reached `confirm` failures, the target
+        has none or is gone, or its regular run comes within half that anyway."""
+        if ok:
+            entry.failures = 0
+            return
+        entry.failures += 1
+        retry = entry.retry_s
+        if not retry or entry.failures >= self._confirm or self._stopping:
+            return
+        if entry.retry_at is not None or self._table.entries.get(entry.name) is not entry:
+            return
+        at = self._now() + retry
+        if at + retry / 2 > entry.due:
+            return
+        self._table.schedule_retry(entry, at)
+        self.retries += 1
+        self._wake()
 
     async def _sleep_until(self, loop: asyncio.AbstractEventLoop, due: float | None) -> None:
         handle: asyncio.TimerHandle | None = None

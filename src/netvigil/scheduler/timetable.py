@@ -9,6 +9,10 @@ target costs one heap item and nothing else.
 A target's runs sit on a grid `interval_s` apart whose offset is a hash of its name,
 taken against the wall clock, so targets spread evenly over their interval and a
 restart keeps each target's rhythm.
+
+A quick re-probe (`schedule_retry`) takes the place of the target's live item for one
+run; when it is dispatched the regular run goes back on the heap at its due time, so
+the grid is kept.
 """
 
 from __future__ import annotations
@@ -40,12 +44,16 @@ class Entry:
     __slots__ = (
         "destination",
         "due",
+        "failures",
         "in_flight",
         "interval",
         "key",
         "limit",
         "name",
         "nominal",
+        "retry_at",
+        "retry_in_flight",
+        "retry_s",
         "spec",
     )
 
@@ -62,12 +70,21 @@ class Entry:
         self.spec = spec
         self.destination = spec.destination
         self.limit = spec.timeout_s + grace_s
+        self.retry_s = spec.retry_s
+        """Seconds from a failed run to its quick re-probe (0.0: none)."""
+        self.failures = 0
+        """Failed runs in a row (the current failure episode)."""
+        self.retry_at: float | None = None
+        """When the live heap item is a quick re-probe: its due time."""
+        self.retry_in_flight = False
+        """Whether the run in flight (if any) is a quick re-probe."""
 
     def update(self, spec: TargetSpec, grace_s: float) -> None:
         """Take `spec` as the target's new spec (its interval is the caller's business)."""
         self.spec = spec
         self.destination = spec.destination
         self.limit = spec.timeout_s + grace_s
+        self.retry_s = spec.retry_s
 
 
 class Timetable:
@@ -100,6 +117,7 @@ class Timetable:
                 return
             self.invalidate(entry)
             entry.interval = spec.interval_s
+            entry.retry_at = None
         else:
             entry = Entry(spec, self.grace_s)
             self.entries[spec.name] = entry
@@ -151,10 +169,19 @@ class Timetable:
             interval = entry.interval
             first = now + (phase_of(entry.name) * interval - wall) % interval
             entry.nominal = entry.due = first
+            entry.retry_at = None
             entry.key = key = next(self.keys)
             heap.append((first, key, entry))
         heapify(heap)
         self.heap = heap
+
+    def schedule_retry(self, entry: Entry, at: float) -> None:
+        """Run `entry` once at `at`, before its next regular run (which keeps its due time
+        and goes back on the heap when this one is dispatched)."""
+        self.invalidate(entry)
+        entry.retry_at = at
+        entry.key = key = next(self.keys)
+        heappush(self.heap, (at, key, entry))
 
     def invalidate(self, entry: Entry) -> None:
         """Make `entry`'s live heap item stale (it is skipped when it reaches the top)."""
@@ -173,7 +200,9 @@ class Timetable:
     def due(self, name: str) -> float | None:
         """When the target `name` runs next (on the `now` clock); None if not scheduled."""
         entry = self.entries.get(name)
-        return entry.due if entry is not None else None
+        if entry is None:
+            return None
+        return entry.retry_at if entry.retry_at is not None else entry.due
 
     def next_due(self) -> float | None:
         """The due time of the earliest scheduled run, if any (stale tops are dropped)."""
