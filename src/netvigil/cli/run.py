@@ -135,7 +135,7 @@ async def _serve(
     )
     state = LatestState(current)
     web_state = (
-        LiveState(config, current=current, lag_s=config.detect.lateness_s)
+        LiveState(config, current=current, lag_s=config.detection_lateness_s)
         if host is not None
         else None
     )
@@ -150,7 +150,7 @@ async def _serve(
             config,
             store,
             sinks=sinks,
-            lateness_s=config.detect.lateness_s,
+            lateness_s=config.detection_lateness_s,
             state=current,
             threaded=True,
         )

@@ -144,13 +144,20 @@ class SchedulerConfig(_Model):
     """Random spread of each interval, as a fraction of it."""
 
 
+TIMEOUT_MARGIN_S = 1.0
+"""Detection waits at least this long past the longest probe timeout
+(`Config.detection_lateness_s`)."""
+
+
 class DetectConfig(_Model):
     """How the live detector treats measurements as they arrive."""
 
     lateness_s: float = Field(default=5.0, ge=0, le=3600)
     """How late (by its timestamp) a measurement may arrive and still count; detection
     waits this long before acting, so keep it a few seconds above the agents' shipping
-    delay. Later measurements are stored but do not change incidents."""
+    delay. Later measurements are stored but do not change incidents. Detection uses at
+    least the longest probe timeout plus one second (a timed-out result arrives that long
+    after its timestamp)."""
     silent_intervals: float = Field(default=3.0, gt=0, le=1000)
     """A vantage without any result for this many probe intervals (and at least
     `silent_min_s`) is silent: its last results stop counting for every reader, and its
@@ -581,3 +588,16 @@ class Config(_Model):
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
+
+    @property
+    def detection_lateness_s(self) -> float:
+        """How late a measurement may arrive and still count in detection: `[detect]
+        lateness_s`, raised to the longest probe timeout plus `TIMEOUT_MARGIN_S`.
+
+        A result is stamped when its probe starts and handed on when it ends, so a probe
+        that timed out arrives `timeout_s` after its stamp while the same vantage's quicker
+        results have moved its watermark on: with a lateness shorter than the timeout every
+        timed-out result (the sign of a cut) would be dropped as late.
+        """
+        longest = max((t.timeout_s for t in self.targets), default=0.0)
+        return max(self.detect.lateness_s, longest + TIMEOUT_MARGIN_S)

@@ -213,7 +213,7 @@ def detect(
     unscored = {t.service for t in config.targets if t.kind == "block" and t.service}
     if feed is not None:
         replay = PlaneReplay(
-            config, log.submit, lateness_s=config.detect.lateness_s, settings=settings
+            config, log.submit, lateness_s=config.detection_lateness_s, settings=settings
         )
         replay.play(measurements, feed)
         return log.reported(replay.detection.detector.incidents(), unscored=unscored)
