@@ -62,7 +62,10 @@ def test_a_flood_turning_into_a_cut_followed_by_one_incident_is_a_change_of_mode
     assert doc["mode_changes"] == [{"incident": "inc-1", "expectations": [0, 1]}]
     assert doc["merged_incidents"] == []
     assert summarize_scores([score])["mode_changes"] == 1
-    assert "changes mode with #0" in describe_expectation(doc["expectations"][1])
+    text = describe_expectation(doc["expectations"][1])
+    assert "changes mode with #0" in text
+    assert "wrong cause confirmed at up to 0.95" in text  # strict: shown until 72 s
+    assert "with the allowance for a change of mode: no wrong cause" in text
 
 
 def test_a_cut_the_incident_never_names_stays_merged() -> None:

@@ -119,12 +119,7 @@ def _seen(e: dict[str, Any], name: Callable[[str], str]) -> list[str]:
     if wrong_p is not None:
         parts.append(f"wrong cause provisional at up to {wrong_p:.2f}")
     if e.get("mode_change_with"):
-        allowed = e.get("worst_wrong_confidence_with_allowance")
-        allowed_p = e.get("worst_wrong_confidence_provisional_with_allowance")
-        parts.append(
-            "with the allowance for a change of mode: wrong cause at up to "
-            f"{_two(allowed)} (provisional {_two(allowed_p)})"
-        )
+        parts.append(_with_allowance(e))
     if e.get("merged_with"):
         parts.append("merged with " + ", ".join(f"#{i}" for i in e["merged_with"]))
     if e.get("mode_change_with"):
@@ -133,8 +128,19 @@ def _seen(e: dict[str, Any], name: Callable[[str], str]) -> list[str]:
     return parts
 
 
-def _two(value: float | None) -> str:
-    return "none" if value is None else f"{value:.2f}"
+def _with_allowance(e: dict[str, Any]) -> str:
+    """The worst wrong confidences of a change of mode with the allowance, in words."""
+    said = [
+        f"{how} at up to {value:.2f}"
+        for how, key in (
+            ("confirmed", "worst_wrong_confidence_with_allowance"),
+            ("provisional", "worst_wrong_confidence_provisional_with_allowance"),
+        )
+        if (value := e.get(key)) is not None
+    ]
+    return "with the allowance for a change of mode: " + (
+        "wrong cause " + ", ".join(said) if said else "no wrong cause"
+    )
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:
