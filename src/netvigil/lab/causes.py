@@ -9,6 +9,11 @@ they are the *steps* of what was shown, a step function in time. A step is
     view = watch(incidents, "shutdown", lo=40, hi=120, run_end=150)
     view.right_share, view.flips, view.worst_wrong, view.worst_wrong_provisional
 
+An `Allowance` excuses one cause on one incident for a while: shown then, it is *not
+yet detected* rather than wrong (the cause of a failure's previous mode while its new
+mode is being recognised, `netvigil.lab.modechange`). It is left out of the share and of
+the worst wrong confidence "with allowance"; the strict worst wrong confidence keeps it.
+
 An incident is visible from its opening (its confirmation, or its first bad
 measurement, when the opening is not known) to its end (the run's end while open).
 """
@@ -17,11 +22,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netvigil.lab.reported import Reported, Shown
 
-__all__ = ["CauseView", "cause_at", "flips_in_life", "steps", "visible_span", "watch"]
+__all__ = ["Allowance", "CauseView", "cause_at", "flips_in_life", "steps", "visible_span", "watch"]
 
 
 def steps(rep: Reported) -> list[Shown]:
@@ -75,26 +80,82 @@ class CauseView:
     """Highest confidence shown for another cause once confirmed (None: never)."""
     worst_wrong_provisional: float | None
     """Highest confidence shown for another cause while provisional (None: never)."""
+    worst_wrong_allowed: float | None = None
+    """`worst_wrong`, leaving out what the allowances excuse."""
+    worst_wrong_provisional_allowed: float | None = None
+    """`worst_wrong_provisional`, leaving out what the allowances excuse."""
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """On incident `incident`, `cause` shown from `start` to `end` is not yet detected."""
+
+    incident: str
+    cause: str
+    start: float
+    end: float
+
+
+def _excused(
+    rep_id: str, cause: str, lo: float, hi: float, allowances: Sequence[Allowance]
+) -> tuple[float, bool]:
+    """How much of [lo, hi] the allowances for `cause` on incident `rep_id` cover, and
+    whether they cover all of it (a segment without length: whether one holds it)."""
+    windows = sorted(
+        (w.start, w.end) for w in allowances if w.incident == rep_id and w.cause == cause
+    )
+    covered = 0.0
+    reach = lo
+    for w_lo, w_hi in windows:
+        a, b = max(w_lo, reach), min(w_hi, hi)
+        if b > a:
+            covered += b - a
+            reach = b
+    if hi > lo:
+        return covered, covered >= hi - lo
+    return 0.0, any(w_lo <= lo <= w_hi for w_lo, w_hi in windows)
 
 
 def _max(a: float | None, b: float) -> float:
     return b if a is None else max(a, b)
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The running sums of `watch`."""
+
+    right: float = 0.0
+    total: float = 0.0
+    flips: int = 0
+    worst: list[float | None] = field(default_factory=lambda: [None, None, None, None])
+    """Confirmed, provisional; then both again leaving out what the allowances excuse."""
+
+    def wrong(self, step: Shown, *, excused: bool) -> None:
+        slot = 1 if step.provisional else 0
+        self.worst[slot] = _max(self.worst[slot], step.confidence)
+        if not excused:
+            self.worst[slot + 2] = _max(self.worst[slot + 2], step.confidence)
+
+
 def watch(
-    incidents: Sequence[Reported], cause: str, *, lo: float, hi: float, run_end: float
+    incidents: Sequence[Reported],
+    cause: str,
+    *,
+    lo: float,
+    hi: float,
+    run_end: float,
+    allowances: Sequence[Allowance] = (),
 ) -> CauseView:
     """What `incidents` showed between `lo` and `hi`, judged against the expected `cause`.
 
     Each incident counts from the later of `lo` and its opening to the earlier of `hi` and
     its end; the step in effect when that starts counts too. When all the visible spans
-    have no length the share is judged at their moment (1.0 or 0.0).
+    have no length the share is judged at their moment (1.0 or 0.0). What `allowances`
+    excuse is left out of the share (of its denominator too) and of the worst wrong
+    confidences "allowed" (a step counts there when some of its time is not excused).
     """
-    right = total = 0.0
-    flips = 0
+    tally = _Tally()
     instant: list[bool] = []
-    worst: float | None = None
-    worst_provisional: float | None = None
     for rep in incidents:
         seen_from, seen_to = visible_span(rep, run_end)
         a, b = max(lo, seen_from), min(hi, seen_to)
@@ -105,21 +166,20 @@ def watch(
         instant.append(current.cause == cause)
         for i, step in enumerate(in_span):
             if i and step.cause != in_span[i - 1].cause:
-                flips += 1
-            if step.cause != cause:
-                if step.provisional:
-                    worst_provisional = _max(worst_provisional, step.confidence)
-                else:
-                    worst = _max(worst, step.confidence)
+                tally.flips += 1
             seg_lo = a if i == 0 else step.at
             seg_hi = in_span[i + 1].at if i + 1 < len(in_span) else b
-            total += seg_hi - seg_lo
+            covered, excused = _excused(rep.id, step.cause, seg_lo, seg_hi, allowances)
+            tally.total += seg_hi - seg_lo - covered
             if step.cause == cause:
-                right += seg_hi - seg_lo
-    if total > 0:
-        share: float | None = right / total
+                tally.right += seg_hi - seg_lo - covered
+            else:
+                tally.wrong(step, excused=excused)
+    if tally.total > 0:
+        share: float | None = tally.right / tally.total
     elif instant:
         share = sum(instant) / len(instant)
     else:
         share = None
-    return CauseView(share, flips, worst, worst_provisional)
+    strict, provisional, allowed, provisional_allowed = tally.worst
+    return CauseView(share, tally.flips, strict, provisional, allowed, provisional_allowed)

@@ -38,8 +38,18 @@ from the fault's start to its end plus the grace:
 - *Cause flips*: how often the shown cause changed.
 - *Worst wrong confidence*: the highest confidence shown for another cause, once
   confirmed and (separately) while provisional.
-- *Merged*: an incident that matches two expectations of different causes; each of
-  them names the others it was merged with.
+- *Merged*: an incident that matches two expectations of different causes, unless
+  they are one failure changing mode (`netvigil.lab.modechange`: the later names the
+  earlier's services or some of them, starts before the earlier ended plus the grace,
+  and the incident showed each one's cause during it): then it is a *change of mode*
+  followed. Each expectation names the others it was merged with, and those it changes
+  mode from or to.
+- *Not yet detected*: for the later expectation of a change of mode, the earlier one's
+  cause shown on that incident during the first `allowance_intervals` probe intervals
+  after the later one's start (`DETECTION_ALLOWANCE_INTERVALS`, the worst detection
+  delay allowed) is left out of the right-cause share and of the worst wrong confidence
+  *with allowance*; the strict worst wrong confidence keeps it, and the delay still runs
+  from the expectation's start.
 """
 
 from __future__ import annotations
@@ -50,11 +60,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netvigil.cause import Cause
-from netvigil.lab.causes import CauseView, cause_at, flips_in_life, steps, watch
+from netvigil.lab.causes import Allowance, CauseView, cause_at, flips_in_life, steps, watch
+from netvigil.lab.modechange import ExpectedSpan, changes_of_mode
 from netvigil.lab.reported import Reported, round_offset
 from netvigil.lab.scenario import Expectation, Scenario
 
-__all__ = ["ExpectationScore", "ScenarioScore", "score_scenario"]
+__all__ = [
+    "DETECTION_ALLOWANCE_INTERVALS",
+    "ExpectationScore",
+    "ScenarioScore",
+    "score_scenario",
+]
+
+DETECTION_ALLOWANCE_INTERVALS = 4.0
+"""Probe intervals after a failure changes mode during which the old mode's cause still
+shown is *not yet detected*, not wrong: the worst detection delay allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +104,14 @@ class ExpectationScore:
     worst_wrong_confidence: float | None = None
     worst_wrong_provisional: float | None = None
     merged_with: list[int] = field(default_factory=list)
-    """Expectations of another cause that share an incident with this one."""
+    """Expectations of another cause merged with this one in an incident."""
+    mode_change_with: list[int] = field(default_factory=list)
+    """Expectations of another cause this one's failure changes mode from or to, in an
+    incident that followed the change (not merged)."""
+    worst_wrong_allowed: float | None = None
+    """`worst_wrong_confidence` without the previous mode's cause while not yet detected."""
+    worst_wrong_provisional_allowed: float | None = None
+    """`worst_wrong_provisional` without the previous mode's cause while not yet detected."""
 
     @property
     def first_right(self) -> bool:
@@ -118,12 +145,21 @@ class ExpectationScore:
             "cause_flips": self.cause_flips,
             "worst_wrong_confidence": _round4(self.worst_wrong_confidence),
             "worst_wrong_confidence_provisional": _round4(self.worst_wrong_provisional),
+            "worst_wrong_confidence_with_allowance": _round4(self.worst_wrong_allowed),
+            "worst_wrong_confidence_provisional_with_allowance": _round4(
+                self.worst_wrong_provisional_allowed
+            ),
             "merged_with": self.merged_with,
+            "mode_change_with": self.mode_change_with,
         }
 
 
 def _round4(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def _highest(values: Sequence[float | None]) -> float | None:
+    return max((v for v in values if v is not None), default=None)
 
 
 @dataclass(slots=True)
@@ -142,7 +178,9 @@ class ScenarioScore:
     calibration: list[tuple[float, bool]] = field(default_factory=list)
     """(confidence, cause right) per expectation detected and per false incident."""
     merged: list[tuple[str, list[int]]] = field(default_factory=list)
-    """Incidents that match expectations of different causes, with those expectations."""
+    """Incidents that merge expectations of different causes, with their expectations."""
+    mode_changes: list[tuple[str, list[int]]] = field(default_factory=list)
+    """Incidents that followed one failure changing mode, with their expectations."""
     cause_flips: int = 0
     """Changes of the shown cause, summed over every reported incident's life."""
 
@@ -172,10 +210,14 @@ class ScenarioScore:
         """The highest confidence shown for a wrong cause: once confirmed, while provisional."""
         conf = [e.worst_wrong_confidence for e in self.expectations]
         prov = [e.worst_wrong_provisional for e in self.expectations]
-        return (
-            max((c for c in conf if c is not None), default=None),
-            max((c for c in prov if c is not None), default=None),
-        )
+        return _highest(conf), _highest(prov)
+
+    @property
+    def worst_wrong_allowed(self) -> tuple[float | None, float | None]:
+        """`worst_wrong` without the previous mode's cause while not yet detected."""
+        conf = [e.worst_wrong_allowed for e in self.expectations]
+        prov = [e.worst_wrong_provisional_allowed for e in self.expectations]
+        return _highest(conf), _highest(prov)
 
     @property
     def delays_s(self) -> list[float]:
@@ -236,7 +278,12 @@ class ScenarioScore:
             "cause_flips": self.cause_flips,
             "worst_wrong_confidence": _round4(self.worst_wrong[0]),
             "worst_wrong_confidence_provisional": _round4(self.worst_wrong[1]),
+            "worst_wrong_confidence_with_allowance": _round4(self.worst_wrong_allowed[0]),
+            "worst_wrong_confidence_provisional_with_allowance": _round4(
+                self.worst_wrong_allowed[1]
+            ),
             "merged_incidents": [{"incident": i, "expectations": x} for i, x in self.merged],
+            "mode_changes": [{"incident": i, "expectations": x} for i, x in self.mode_changes],
             "expectations": [e.to_json() for e in self.expectations],
             "misses": self.misses(),
         }
@@ -313,17 +360,6 @@ def _delay(rep: Reported, exp: Expectation) -> float:
     return 0.0
 
 
-def _merged(hits: dict[int, list[Reported]], causes: dict[int, str]) -> list[tuple[str, list[int]]]:
-    """Incidents matching expectations of more than one cause, with those expectations."""
-    by_incident: dict[str, list[int]] = {}
-    for index, reps in hits.items():
-        for r in reps:
-            by_incident.setdefault(r.id, []).append(index)
-    return [
-        (rid, sorted(idx)) for rid, idx in by_incident.items() if len({causes[i] for i in idx}) > 1
-    ]
-
-
 def _judge(
     index: int,
     exp: Expectation,
@@ -334,6 +370,8 @@ def _judge(
     grace_s: float,
     duration_s: float,
     merged_with: list[int],
+    mode_change_with: list[int],
+    allowances: list[Allowance],
 ) -> ExpectationScore:
     """One expectation's score from the incidents that match it."""
     assert exp.start is not None and exp.cause is not None
@@ -352,7 +390,14 @@ def _judge(
         lo = max(primary.start, exp.start)
         hi = max(min(duration_s if primary.end is None else primary.end, end), lo)
         cause, confidence = _held_cause(primary, lo, hi)
-        view = watch(hits, expected, lo=exp.start, hi=end + grace_s, run_end=duration_s)
+        view = watch(
+            hits,
+            expected,
+            lo=exp.start,
+            hi=end + grace_s,
+            run_end=duration_s,
+            allowances=allowances,
+        )
     return ExpectationScore(
         index=index,
         cause=expected,
@@ -376,6 +421,9 @@ def _judge(
         worst_wrong_confidence=view.worst_wrong,
         worst_wrong_provisional=view.worst_wrong_provisional,
         merged_with=merged_with,
+        mode_change_with=mode_change_with,
+        worst_wrong_allowed=view.worst_wrong_allowed,
+        worst_wrong_provisional_allowed=view.worst_wrong_provisional_allowed,
     )
 
 
@@ -384,6 +432,7 @@ def score_scenario(
     reported: Sequence[Reported],
     *,
     grace_intervals: float = 2.0,
+    allowance_intervals: float = DETECTION_ALLOWANCE_INTERVALS,
 ) -> ScenarioScore:
     """Score what netvigil reported in a run of `scenario` against its `[[expect]]`s."""
     interval = scenario.probe_interval_s
@@ -403,11 +452,20 @@ def score_scenario(
         ]
         for i, e in expected.items()
     }
-    causes = {i: e.cause.value for i, e in expected.items() if e.cause is not None}
-    score.merged = _merged(hits, causes)
+    spans = {
+        i: ExpectedSpan(e.cause.value, frozenset(e.services), e.start, ends[i])
+        for i, e in expected.items()
+        if e.cause is not None and e.start is not None
+    }
+    modes = changes_of_mode(
+        {i: h for i, h in hits.items() if i in spans},
+        spans,
+        grace_s=grace_s,
+        allowance_s=allowance_intervals * interval,
+    )
+    score.merged = modes.merged
+    score.mode_changes = modes.mode_changes
     for index, exp in expected.items():
-        others = {j for _, idx in score.merged if index in idx for j in idx}
-        merged_with = sorted(j for j in others if causes[j] != causes[index])
         e = _judge(
             index,
             exp,
@@ -416,7 +474,9 @@ def score_scenario(
             interval=interval,
             grace_s=grace_s,
             duration_s=duration,
-            merged_with=merged_with,
+            merged_with=modes.merged_with.get(index, []),
+            mode_change_with=modes.mode_change_with.get(index, []),
+            allowances=modes.allowances.get(index, []),
         )
         score.expectations.append(e)
         score.recall_hits += len(e.services_found)

@@ -32,6 +32,8 @@ def summarize_scores(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
     shares = [x for s in scores for x in s.right_shares]
     wrong = [w for s in scores if (w := s.worst_wrong[0]) is not None]
     wrong_provisional = [w for s in scores if (w := s.worst_wrong[1]) is not None]
+    allowed = [w for s in scores if (w := s.worst_wrong_allowed[0]) is not None]
+    allowed_provisional = [w for s in scores if (w := s.worst_wrong_allowed[1]) is not None]
     return {
         "scenarios": len(scores),
         "expected": expected,
@@ -49,7 +51,10 @@ def summarize_scores(scores: Sequence[ScenarioScore]) -> dict[str, Any]:
         "cause_flips": sum(s.cause_flips for s in scores),
         "worst_wrong_confidence": max(wrong, default=None),
         "worst_wrong_confidence_provisional": max(wrong_provisional, default=None),
+        "worst_wrong_confidence_with_allowance": max(allowed, default=None),
+        "worst_wrong_confidence_provisional_with_allowance": max(allowed_provisional, default=None),
         "merged_incidents": sum(len(s.merged) for s in scores),
+        "mode_changes": sum(len(s.mode_changes) for s in scores),
     }
 
 
@@ -77,7 +82,8 @@ def describe_expectation(e: dict[str, Any], *, markdown: bool = False) -> str:
     """One expectation of a `run_report` score in words: what was expected, and whether
     and how soon it was detected, with the cause right or wrong, then what a user saw
     (the first alert's cause, the share of the time with the right cause, flips, the
-    surest wrong cause, merges) (names in code spans when `markdown`)."""
+    surest wrong cause strictly and with the allowance for a change of mode, merges and
+    changes of mode) (names in code spans when `markdown`)."""
 
     def name(text: str) -> str:
         return f"`{text}`" if markdown else text
@@ -112,9 +118,29 @@ def _seen(e: dict[str, Any], name: Callable[[str], str]) -> list[str]:
     wrong_p = e.get("worst_wrong_confidence_provisional")
     if wrong_p is not None:
         parts.append(f"wrong cause provisional at up to {wrong_p:.2f}")
+    if e.get("mode_change_with"):
+        parts.append(_with_allowance(e))
     if e.get("merged_with"):
         parts.append("merged with " + ", ".join(f"#{i}" for i in e["merged_with"]))
+    if e.get("mode_change_with"):
+        which = ", ".join(f"#{i}" for i in e["mode_change_with"])
+        parts.append(f"changes mode with {which} (one incident followed it)")
     return parts
+
+
+def _with_allowance(e: dict[str, Any]) -> str:
+    """The worst wrong confidences of a change of mode with the allowance, in words."""
+    said = [
+        f"{how} at up to {value:.2f}"
+        for how, key in (
+            ("confirmed", "worst_wrong_confidence_with_allowance"),
+            ("provisional", "worst_wrong_confidence_provisional_with_allowance"),
+        )
+        if (value := e.get(key)) is not None
+    ]
+    return "with the allowance for a change of mode: " + (
+        "wrong cause " + ", ".join(said) if said else "no wrong cause"
+    )
 
 
 def summary_lines(doc: dict[str, Any]) -> list[str]:
@@ -129,6 +155,9 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     for m in sc.get("merged_incidents") or []:
         which = ", ".join(f"#{i}" for i in m["expectations"])
         lines.append(f"  incident {m['incident']} merged expectations {which}")
+    for m in sc.get("mode_changes") or []:
+        which = ", ".join(f"#{i}" for i in m["expectations"])
+        lines.append(f"  incident {m['incident']} followed expectations {which} (change of mode)")
     if "cause_flips" in sc:
         lines.append(f"  cause flips over all incidents: {sc['cause_flips']}")
     return lines
