@@ -14,16 +14,22 @@ signals until a restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from netvigil.model import Measurement
 from netvigil.probes.block import BlockSpec
 from netvigil.signal import SignalSample, SignalSink
 
-__all__ = ["BLOCK_SOURCE", "BlockSignals", "watched_blocks"]
+__all__ = ["BLOCK_SOURCE", "BlockSignals", "BlocksHeard", "block_freshness", "watched_blocks"]
 
 BLOCK_SOURCE = "block_probe"
 """The start of a block sample's source (then "/" and the vantage)."""
+
+FRESH_ROUNDS = 3.0
+"""A vantage's latest block round speaks for it this many of its target's intervals."""
+
+DEFAULT_FRESH_S = 180.0
+"""How long a round speaks for its vantage when its network's block interval is unknown."""
 
 
 def watched_blocks(targets: Iterable[object]) -> dict[str, int]:
@@ -33,6 +39,45 @@ def watched_blocks(targets: Iterable[object]) -> dict[str, int]:
         if isinstance(spec, BlockSpec):
             watched[spec.entity] = watched.get(spec.entity, 0) + len(spec.blocks())
     return watched
+
+
+def block_freshness(targets: Iterable[object]) -> dict[str, float]:
+    """Per network, how long a vantage's latest block round speaks for it
+    (`FRESH_ROUNDS` times the longest interval of the network's block targets)."""
+    fresh: dict[str, float] = {}
+    for spec in targets:
+        if isinstance(spec, BlockSpec):
+            fresh[spec.entity] = max(fresh.get(spec.entity, 0.0), FRESH_ROUNDS * spec.interval_s)
+    return fresh
+
+
+class BlocksHeard:
+    """A network's blocks as heard from anywhere: the vantages' rounds as one series.
+
+    A block is up when any vantage hears it, so the share up is the best among the
+    vantages' latest rounds still fresh (each speaks for its vantage `fresh[network]`
+    seconds). A vantage that loses its own uplink hears no block at all; that says
+    nothing of the network, and the others' rounds keep its share up. A cut of the
+    network silences the blocks for every vantage, and each new round replaces its
+    vantage's last one at once. Rounds of other sources pass through unchanged.
+    """
+
+    def __init__(self, fresh: Mapping[str, float] | None = None) -> None:
+        self.fresh = dict(fresh or {})
+        self._rounds: dict[str, dict[str, tuple[float, float]]] = {}
+
+    def combine(self, sample: SignalSample) -> SignalSample:
+        """The network's sample once `sample` (one vantage's round) is heard."""
+        if not sample.source.startswith(BLOCK_SOURCE + "/"):
+            return sample
+        rounds = self._rounds.setdefault(sample.entity, {})
+        rounds[sample.source] = (sample.t, sample.value)
+        since = sample.t - self.fresh.get(sample.entity, DEFAULT_FRESH_S)
+        for source, (t, _) in list(rounds.items()):
+            if t < since:
+                del rounds[source]
+        best = max(value for _, value in rounds.values())
+        return SignalSample(sample.entity, sample.signal, sample.t, best, BLOCK_SOURCE)
 
 
 class BlockSignals:

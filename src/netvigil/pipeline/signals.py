@@ -44,7 +44,7 @@ from netvigil.detect.book import Tracked
 from netvigil.detect.signals import AlarmChange, NetworkDownAlarm, SignalDropSettings, SignalWatch
 from netvigil.evidence import NetworkPlaneFacts
 from netvigil.incident import EventKind, Incident, IncidentEvent, IncidentState
-from netvigil.pipeline.block_signals import watched_blocks
+from netvigil.pipeline.block_signals import BlocksHeard, block_freshness, watched_blocks
 from netvigil.pipeline.detection import LiveDetection
 from netvigil.signal import SignalEvent, SignalSample
 
@@ -71,7 +71,9 @@ class NetworkSignals:
 
     `networks` maps entity names to configured network names (a network by its own name
     and "AS<asn>"); `blocks` gives per network how many address blocks are watched (for
-    "0 of 4 blocks answer"). `events_kept` bounds the events kept per network and
+    "0 of 4 blocks answer") and `block_fresh_s` how long a vantage's latest block round
+    speaks for it (`BlocksHeard`: the vantages' rounds are one series, the best share
+    heard). `events_kept` bounds the events kept per network and
     `events_before_s` how long before an onset an event still counts for it.
     """
 
@@ -81,6 +83,7 @@ class NetworkSignals:
         *,
         networks: Mapping[str, str] | None = None,
         blocks: Mapping[str, int] | None = None,
+        block_fresh_s: Mapping[str, float] | None = None,
         settings: SignalDropSettings | None = None,
         confirm_s: float = 60.0,
         events_kept: int = 200,
@@ -89,6 +92,8 @@ class NetworkSignals:
         self.detection = detection
         self.networks = dict(networks or {})
         self.blocks = dict(blocks or {})
+        self.heard = BlocksHeard(block_fresh_s)
+        """The vantages' block rounds of a network as one `blocks_up` series."""
         self.watch = SignalWatch(settings or SignalDropSettings(clear_s=120.0, stale_s=900.0))
         self.confirm_s = confirm_s
         self.events_before_s = events_before_s
@@ -110,12 +115,15 @@ class NetworkSignals:
         with self._lock:
             self.networks = network_entities(config)
             self.blocks = watched_blocks(config.targets)
+            self.heard.fresh = block_freshness(config.targets)
 
     # -- SignalSink ----------------------------------------------------------------
 
     def sample(self, sample: SignalSample) -> None:
         """Feed one sample to its entity's detector; open or resolve what its alarm says."""
         with self._lock:
+            if sample.signal == BLOCKS_UP:
+                sample = self.heard.combine(sample)
             changes = self.watch.observe(sample)
             det = self.watch.detector(sample.entity)
             up = det.baseline(sample.signal) is not None and det.score < det.settings.alarm
@@ -399,5 +407,9 @@ def build_signal_sink(
     """The signal sink `netvigil run` hands to its signal sources: the config's networks
     by name and by AS, incidents through `detection` (None: alarms only)."""
     return NetworkSignals(
-        detection, networks=network_entities(config), blocks=blocks, settings=settings
+        detection,
+        networks=network_entities(config),
+        blocks=blocks,
+        block_fresh_s=block_freshness(config.targets),
+        settings=settings,
     )
