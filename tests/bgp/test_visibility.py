@@ -174,6 +174,23 @@ def test_prefixes_announced_by_the_networks_asn_are_claimed(sink: Sink) -> None:
     assert [(s.t, s.value) for s in sink.samples] == [(1.0, 1.0), (5.0, 0.0)]
 
 
+def test_a_network_with_prefixes_does_not_claim_what_its_as_originates_for_a_while(
+    sink: Sink,
+) -> None:
+    """A scrubbing service's AS takes a customer's prefix in and lets it go: its own
+    visibility is that of its configured prefixes throughout."""
+    scrub = NetworkConfig(name="scrub", asn=64500, prefixes=[ip_network("198.51.100.0/24")])
+    vis = PrefixVisibility([scrub], sink)
+    for peer in range(2):
+        vis.update(announce(1.0, peer, prefix="198.51.100.0/24"))
+        vis.update(announce(2.0, peer, prefix="203.0.113.0/24"))  # a customer's, diverted
+    for peer in range(2):
+        vis.update(withdraw(5.0, peer, prefix="203.0.113.0/24"))  # the diversion ends
+    vis.flush(10.0)
+    assert [s.value for s in sink.samples] == [1.0] * len(sink.samples)
+    assert all(e.prefix == "198.51.100.0/24" for e in sink.events)
+
+
 def test_peer_down_withdraws_its_routes_and_leaves_the_total(
     vis: PrefixVisibility, sink: Sink
 ) -> None:
@@ -306,8 +323,7 @@ def test_a_reload_changes_the_networks_and_keeps_what_is_known_of_those_still_wa
     vis = PrefixVisibility([NET], sink, source="test")
     for peer in range(2):
         vis.update(announce(1.0, peer))
-    vis.update(announce(1.0, 0, prefix="203.0.113.0/24"))  # claimed by AS64500 as origin
-    vis.update(withdraw(2.0, 0, prefix="203.0.113.0/24"))  # ... then withdrawn: 0 of 2
+    vis.update(withdraw(2.0, 1))  # one of the two peers withdraws: 1 of 2
     vis.flush(3.0)
     assert vis.visibility("acme") is not None
     assert vis.visibility("acme").value == pytest.approx(0.5)  # type: ignore[union-attr]

@@ -378,9 +378,13 @@ class PrefixVisibility:
             if owners:
                 self._track(prefix, owners)
         if element.kind == "announce" and self._by_asn:
+            # A network known by its AS alone claims what its AS originates; one with
+            # configured prefixes does not: a prefix it originates for a while (a
+            # scrubbing service taking a customer's prefix in) is not its address space,
+            # and its withdrawal afterwards is no loss of the network's visibility.
             for asn in element.origin_asns:
                 for watch in self._by_asn.get(asn, ()):
-                    if watch.name not in owners:
+                    if watch.name not in owners and not watch.configured:
                         owners = {**owners, watch.name: prefix}
                         self._track(prefix, owners)
         return owners
