@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import nats.errors
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError
 
+from netvigil.bus.buckets import key_value_bucket
 from netvigil.bus.connection import BusUnavailable
 
 if TYPE_CHECKING:
@@ -105,14 +105,7 @@ class CheckpointBucket:
     ) -> CheckpointBucket:
         """The bucket, made if it does not exist. Raises BusUnavailable."""
         try:
-            try:
-                kv = await js.key_value(bucket)
-            except BucketNotFoundError:
-                config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s)
-                try:
-                    kv = await js.create_key_value(config)
-                except BadRequestError:  # another detector made it first
-                    kv = await js.key_value(bucket)
+            kv = await key_value_bucket(js, KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s))
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise BusUnavailable(f"checkpoint bucket {bucket}: {exc!r}") from exc
         return cls(kv)

@@ -28,13 +28,13 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import (
     BadRequestError,
-    BucketNotFoundError,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
 )
 from nats.js.kv import KeyValue
 
+from netvigil.bus.buckets import key_value_bucket
 from netvigil.cluster.membership import ClusterError
 
 __all__ = [
@@ -162,14 +162,7 @@ class AlertMemory:
         """The bucket (made with records kept `ttl_s` after their last change, if it does
         not exist). Raises ClusterError when the server refuses."""
         try:
-            try:
-                kv = await js.key_value(bucket)
-            except BucketNotFoundError:
-                config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s)
-                try:
-                    kv = await js.create_key_value(config)
-                except BadRequestError:  # another alerter made it first
-                    kv = await js.key_value(bucket)
+            kv = await key_value_bucket(js, KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s))
         except (NATSError, OSError, TimeoutError) as exc:
             raise ClusterError(f"alerts bucket {bucket}: {exc}") from exc
         return cls(kv)

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 from nats.errors import Error as NATSError
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE
 
+from netvigil.bus.buckets import key_value_bucket
 from netvigil.errors import NetvigilError
 
 if TYPE_CHECKING:
@@ -116,14 +116,8 @@ async def open_members_bucket(
     Raises ClusterError when the server refuses (JetStream off, no permission).
     """
     try:
-        try:
-            kv = await js.key_value(bucket)
-        except BucketNotFoundError:
-            config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, limit_marker_ttl=ttl_s)
-            try:
-                kv = await js.create_key_value(config)
-            except BadRequestError:  # another process made it first, maybe otherwise
-                kv = await js.key_value(bucket)
+        config = KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, limit_marker_ttl=ttl_s)
+        kv = await key_value_bucket(js, config)  # another process's, maybe made otherwise
         status = await kv.status()
     except NATSError as exc:
         raise ClusterError(f"members bucket {bucket}: {exc}") from exc

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import nats.errors
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE
 
+from netvigil.bus.buckets import key_value_bucket
 from netvigil.cluster.membership import ClusterError
 from netvigil.incident import IncidentEvent
 from netvigil.maintenance import Mute, mute_note
@@ -122,13 +122,7 @@ class MuteFeed:
         """Make the bucket if need be, start watching it and read what it holds. Raises
         ClusterError when NATS refuses."""
         try:
-            try:
-                kv = await js.key_value(bucket)
-            except BucketNotFoundError:
-                try:
-                    kv = await js.create_key_value(KeyValueConfig(bucket=bucket, history=1))
-                except BadRequestError:  # another process made it first
-                    kv = await js.key_value(bucket)
+            kv = await key_value_bucket(js, KeyValueConfig(bucket=bucket, history=1))
             watcher: Any = await kv.watchall()
             snapshot: dict[str, Mute] = {}
             while (entry := await watcher.updates(timeout=5.0)) is not None:
