@@ -287,6 +287,11 @@ async def collector_load(args: argparse.Namespace, pg: Any, work: Path, n: int) 
                 "--fetch-wait",
                 "0.1",
                 log=work / f"collector-{n}-{i}.log",
+                profile=(
+                    args.profile_collectors / f"collector-{n}-{i}.prof"
+                    if args.profile_collectors
+                    else None
+                ),
             )
             for i in range(n)
         ]
@@ -675,6 +680,12 @@ def main() -> None:
         type=Path,
         default=None,
         help="run the load's detectors under cProfile, writing DIR/<member>.prof (slower)",
+    )
+    parser.add_argument(
+        "--profile-collectors",
+        type=Path,
+        default=None,
+        help="run the collectors under cProfile, writing DIR/collector-<n>-<i>.prof (slower)",
     )
     args = parser.parse_args()
     if args.rate * args.seconds > 2_000_000:
