@@ -100,7 +100,12 @@ def _standard_json(obj: dict[str, Any]) -> bytes:
 
 
 class MeasurementPublisher:
-    """Publishes measurements to JetStream, spooling while it cannot; see the module docs."""
+    """Publishes measurements to JetStream, spooling while it cannot; see the module docs.
+
+    A batch is what waits in memory (or the spool), at most `batch_size`: one batch is
+    published at a time, so `batch_size` over the time the stream takes to answer is
+    the most one publisher can send (1,000 in 50 ms: 20,000/s).
+    """
 
     def __init__(
         self,
@@ -109,7 +114,7 @@ class MeasurementPublisher:
         spool: MeasurementSpool,
         shards: TargetShards,
         *,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         max_buffer: int = 10_000,
         poll_s: float = 1.0,
         backoff_initial_s: float = 0.2,
