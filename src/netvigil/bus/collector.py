@@ -38,8 +38,8 @@ def relax_gc(young_threshold: int = 50_000) -> None:
     """Make CPython's cyclic garbage collector cheap for a process holding large batches
     (a collector holds up to three of thousands of messages, each several objects):
     everything made so far is frozen (never examined again) and the youngest generation
-    is collected every `young_threshold` allocations instead of 700. With the defaults
-    the collector spent about a fifth of its CPU in the collector of the objects it held.
+    is collected every `young_threshold` allocations instead of 700. With Python's
+    defaults a collector process spent about a fifth of its CPU collecting garbage.
     Call it once, from the process's command, after start-up."""
     gc.collect()
     gc.freeze()
