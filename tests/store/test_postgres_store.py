@@ -129,6 +129,24 @@ async def test_an_id_sent_again_with_another_time_is_stored_once(pg: PostgresSto
     assert_rollups_equal(await pg.rollups(ALL_ROLLUPS), expected_rollups([first]))
 
 
+async def test_a_stored_row_whose_id_was_forgotten_is_not_stored_twice(
+    pg: PostgresStore, dsn: str
+) -> None:
+    # A row of an early version can be in `measurements` without its id in
+    # `measurement_ids`: the group commit's plain insert fails on it, and the batch
+    # written again alone skips it.
+    old = make_measurement(T0 + 5)
+    assert await pg.add([old]) == 1
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DELETE FROM measurement_ids WHERE id = $1", old.id)
+    finally:
+        await conn.close()
+    new = make_measurement(T0 + 6)
+    assert await pg.add([old, new]) == 1  # `old`'s id is new to measurement_ids only
+    assert sorted(m.id for m in await pg.measurements(ALL)) == sorted([old.id, new.id])
+
+
 async def test_rollups_read_before_a_fold_are_exact_and_the_fold_stores_them(dsn: str) -> None:
     slow = PostgresOptions(fold_every_s=3600.0)
     batch = [make_measurement(T0 + i * 0.5, target=f"t{i % 3}", ok=i % 5 > 0) for i in range(300)]

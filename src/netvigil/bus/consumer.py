@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from pydantic import TypeAdapter, ValidationError
 
 from netvigil.bus.connection import BusUnavailable
 from netvigil.bus.figures import CollectorStats
+from netvigil.bus.pull import BatchPuller
 from netvigil.bus.subjects import (
     MSG_ID_HEADER,
     REASON_HEADER,
@@ -72,6 +72,8 @@ class Rejection:
 
 
 _MEASUREMENT = TypeAdapter(Measurement)
+_MAX_SUBJECTS = 100_000
+"""Subjects whose vantage a consumer remembers (the cache is emptied when full)."""
 
 
 def decode_message(subject: str, data: bytes, *, max_payload_bytes: int) -> Measurement | Rejection:
@@ -81,16 +83,23 @@ def decode_message(subject: str, data: bytes, *, max_payload_bytes: int) -> Meas
     2.5 times as fast as `json.loads` and validating the object); a bad one is looked at
     again the slow way, to tell why.
     """
+    return _decoded(subject, vantage_of(subject), data, max_payload_bytes)
+
+
+def _decoded(
+    subject: str, named: str | None, data: bytes, max_payload_bytes: int
+) -> Measurement | Rejection:
+    """`decode_message`, the vantage `subject` names (`vantage_of`) known already."""
     if len(data) > max_payload_bytes:
         return Rejection("oversized", f"{len(data)} bytes, more than {max_payload_bytes}")
     try:
         m = _MEASUREMENT.validate_json(data)
     except ValidationError:
-        return _rejection_of(subject, data)
-    return _checked_vantage(subject, m)
+        return _rejection_of(subject, named, data)
+    return _checked_vantage(subject, named, m)
 
 
-def _rejection_of(subject: str, data: bytes) -> Measurement | Rejection:
+def _rejection_of(subject: str, named: str | None, data: bytes) -> Measurement | Rejection:
     """Why `data` is not a measurement (or the measurement, if it is one after all)."""
     try:
         obj = json.loads(data)
@@ -104,11 +113,10 @@ def _rejection_of(subject: str, data: bytes) -> Measurement | Rejection:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "measurement"
         return Rejection("invalid", f"{where}: {first['msg']}")
-    return _checked_vantage(subject, m)
+    return _checked_vantage(subject, named, m)
 
 
-def _checked_vantage(subject: str, m: Measurement) -> Measurement | Rejection:
-    named = vantage_of(subject)
+def _checked_vantage(subject: str, named: str | None, m: Measurement) -> Measurement | Rejection:
     if named is None:
         return Rejection("vantage_mismatch", f"subject {subject!r} names no shard and vantage")
     if m.vantage != named:
@@ -122,7 +130,7 @@ class MeasurementConsumer:
     def __init__(
         self,
         nc: Client,
-        subscription: JetStreamContext.PullSubscription,
+        puller: BatchPuller,
         *,
         max_payload_bytes: int,
         batch_size: int = 500,
@@ -136,8 +144,10 @@ class MeasurementConsumer:
         self.fetch_wait_s = fetch_wait_s
         self.max_payload_bytes = max_payload_bytes
         self.stats = stats if stats is not None else CollectorStats()
-        self._sub = subscription
+        self._puller = puller
         self._js = nc.jetstream()
+        self._vantages: dict[str, str | None] = {}
+        """The vantage each subject seen names (`subjects.vantage_of`), by subject."""
 
     @classmethod
     async def bind(
@@ -152,12 +162,13 @@ class MeasurementConsumer:
     ) -> MeasurementConsumer:
         """Bind to the durable consumer (made by `ensure_consumer`) of the measurements
         stream. Raises nats errors (NotFoundError: no such consumer)."""
-        js = nc.jetstream()
         name = durable or config.consumer
-        subscription = await js.pull_subscribe_bind(name, stream=config.measurements_stream)
+        stream = config.measurements_stream
+        await nc.jetstream().consumer_info(stream, name)  # it must exist
+        puller = await BatchPuller.open(nc, stream=stream, durable=name)
         return cls(
             nc,
-            subscription,
+            puller,
             max_payload_bytes=config.max_payload_bytes,
             batch_size=batch_size,
             fetch_wait_s=fetch_wait_s,
@@ -169,25 +180,31 @@ class MeasurementConsumer:
         `fetch_wait_s`). Bad messages are set aside and acked on the way. Raises
         BusUnavailable when NATS does not answer (nothing is lost: the stream keeps it)."""
         try:
-            msgs = await self._sub.fetch(self.batch_size, timeout=self.fetch_wait_s)
-        except TimeoutError:  # nats.errors.TimeoutError too: nothing came in time
-            if self.nc.is_connected:
-                self.stats.pending = 0
-                return []
-            raise BusUnavailable("not connected") from None
+            msgs = await self._puller.fetch(self.batch_size, wait_s=self.fetch_wait_s)
         except (nats.errors.Error, OSError) as exc:
             raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if not msgs:
+            if not self.nc.is_connected:
+                raise BusUnavailable("not connected")
+            self.stats.pending = 0
+            return []
         out: list[Delivery] = []
+        vantages = self._vantages
+        limit = self.max_payload_bytes
         for msg in msgs:
-            decoded = decode_message(
-                msg.subject, msg.data, max_payload_bytes=self.max_payload_bytes
-            )
+            subject = msg.subject
+            try:
+                vantage = vantages[subject]
+            except KeyError:
+                if len(vantages) >= _MAX_SUBJECTS:
+                    vantages.clear()
+                vantage = vantages[subject] = vantage_of(subject)
+            decoded = _decoded(subject, vantage, msg.data, limit)
             if isinstance(decoded, Rejection):
                 await self._set_aside(msg, decoded)
             else:
                 out.append(Delivery(decoded, msg))
-        if msgs:
-            self.stats.pending = msgs[-1].metadata.num_pending
+        self.stats.pending = msgs[-1].metadata.num_pending
         return out
 
     async def ack(self, batch: Sequence[Delivery]) -> None:

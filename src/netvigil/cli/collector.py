@@ -26,6 +26,7 @@ from netvigil.bus import (
     ensure_streams,
     track_collector,
 )
+from netvigil.bus.collector import relax_gc
 from netvigil.cli._bus import DurationOption
 from netvigil.cli._common import DBOption, required_config, store_path
 from netvigil.cli._loop import run_async
@@ -120,6 +121,7 @@ async def _collect(
         async with await open_store(config.store, path=path) as store:
             where = "PostgreSQL" if config.store.kind == "postgres" else path
             log.info("collecting %s/%s into %s", bus.measurements_stream, durable, where)
+            relax_gc()
             await Collector(consumer, store, keep_alive_s=bus.ack_wait_s / 2).run(stop)
         log.info(
             "collector stopped: %d acked (%d new), %d set aside",

@@ -15,8 +15,8 @@ Several writers (collector processes) share one database safely:
 
 - a write makes rollups with `ON CONFLICT DO NOTHING`, which waits for another write
   making the same one and then marks the key instead;
-- a write marks its keys in key order with `ON CONFLICT DO UPDATE`, which locks a mark
-  until the write commits;
+- a write marks its keys in key order with `ON CONFLICT DO UPDATE ... WHERE false`,
+  which locks a mark already there (without writing it again) until the write commits;
 - one fold runs at a time (a transaction-level advisory lock; a writer that finds it
   taken skips its turn: the marks wait for the next);
 - a fold takes only marks nobody holds (`FOR UPDATE SKIP LOCKED`): a key marked by a
@@ -92,29 +92,39 @@ def roll_fresh_sql(floor: float) -> str:
     A key with no rollup yet gets one from its rows in `fresh` alone: no other rows of it
     exist, since whoever wrote one made its rollup (a write making the same rollup at the
     same moment waits for this one, then finds it). A key with a rollup is marked for the
-    next fold instead. `floor` is written in as a float literal, so that the statement can
-    share a round trip with others.
+    next fold instead; only the rows of keys without one are aggregated, so a write whose
+    keys all have rollups (a target probed again within its minute) aggregates nothing. A
+    mark already there is locked (`DO UPDATE ... WHERE false` locks the row without
+    writing it again) until the write commits. `floor` is written in as a float literal,
+    so that the statement can share a round trip with others.
     """
     literal = repr(float(floor)).replace("inf", "Infinity")
-    rows = f"FROM fresh WHERE minute >= '{literal}'::double precision"
-    latency = "ok = 1 AND total_s > '-Infinity' AND total_s < 'Infinity'"
+    latency = "f.ok = 1 AND f.total_s > '-Infinity' AND f.total_s < 'Infinity'"
     return (
-        "WITH a AS (SELECT target, vantage, minute, count(*) AS count, sum(ok) AS ok_count,"
-        f" percentile_cont(0.5) WITHIN GROUP (ORDER BY total_s) FILTER (WHERE {latency}) AS p50,"
-        f" percentile_cont(0.95) WITHIN GROUP (ORDER BY total_s) FILTER (WHERE {latency}) AS p95"
-        f" {rows} GROUP BY target, vantage, minute),"
+        "WITH k AS MATERIALIZED (SELECT DISTINCT target, vantage, minute FROM fresh"
+        f" WHERE minute >= '{literal}'::double precision),"
+        " n AS MATERIALIZED (SELECT k.target, k.vantage, k.minute FROM k WHERE NOT EXISTS"
+        " (SELECT 1 FROM rollups AS r"
+        " WHERE r.target = k.target AND r.vantage = k.vantage AND r.minute = k.minute)),"
+        " f AS MATERIALIZED (SELECT f.* FROM fresh AS f JOIN n USING (target, vantage, minute)),"
+        " a AS (SELECT f.target, f.vantage, f.minute, count(*) AS count, sum(f.ok) AS ok_count,"
+        f" percentile_cont(0.5) WITHIN GROUP (ORDER BY f.total_s) FILTER (WHERE {latency}) AS p50,"
+        f" percentile_cont(0.95) WITHIN GROUP (ORDER BY f.total_s) FILTER (WHERE {latency}) AS p95"
+        " FROM f GROUP BY f.target, f.vantage, f.minute),"
         " o AS (SELECT target, vantage, minute, jsonb_object_agg(outcome, n) AS outcomes"
-        f" FROM (SELECT target, vantage, minute, outcome, count(*) AS n {rows}"
-        " GROUP BY target, vantage, minute, outcome) AS x GROUP BY target, vantage, minute),"
+        " FROM (SELECT f.target, f.vantage, f.minute, f.outcome, count(*) AS n FROM f"
+        " GROUP BY f.target, f.vantage, f.minute, f.outcome) AS x"
+        " GROUP BY target, vantage, minute),"
         f" made AS (INSERT INTO rollups ({ROLLUP_COLUMNS})"
         " SELECT a.target, a.vantage, a.minute, a.count, a.ok_count, a.p50, a.p95, o.outcomes"
         " FROM a JOIN o USING (target, vantage, minute) ORDER BY target, vantage, minute"
         " ON CONFLICT DO NOTHING RETURNING target, vantage, minute)"
         " INSERT INTO rollups_due (target, vantage, minute)"
-        " SELECT a.target, a.vantage, a.minute FROM a"
+        " SELECT k.target, k.vantage, k.minute FROM k"
         " LEFT JOIN made USING (target, vantage, minute) WHERE made.target IS NULL"
-        " ORDER BY a.target, a.vantage, a.minute"
-        " ON CONFLICT (target, vantage, minute) DO UPDATE SET marks = rollups_due.marks + 1"
+        " ORDER BY k.target, k.vantage, k.minute"
+        " ON CONFLICT (target, vantage, minute) DO UPDATE SET marks = rollups_due.marks"
+        " WHERE false"
     )
 
 

@@ -69,18 +69,29 @@ _STAGING_TABLE = """(
 ) ON COMMIT DELETE ROWS"""
 
 _INSERT_FRESH = f"""
-WITH ids AS (
-    INSERT INTO measurement_ids (id, ts)
-    SELECT DISTINCT ON (id) id, ts FROM incoming ORDER BY id, seg, ts
+WITH batch AS MATERIALIZED (
+    SELECT DISTINCT ON (id) * FROM incoming ORDER BY id, seg, ts
+), ids AS (
+    INSERT INTO measurement_ids (id, ts) SELECT id, ts FROM batch
     ON CONFLICT DO NOTHING
     RETURNING id
-), kept AS (
-    SELECT DISTINCT ON (i.id) i.* FROM incoming AS i JOIN ids ON ids.id = i.id
-    ORDER BY i.id, i.seg, i.ts
+), kept AS MATERIALIZED (
+    SELECT b.* FROM batch AS b JOIN ids USING (id)
 ), new AS (
-    INSERT INTO measurements ({_COLUMNS}) SELECT {_COLUMNS} FROM kept ON CONFLICT DO NOTHING
+    INSERT INTO measurements ({_COLUMNS}) SELECT {_COLUMNS} FROM kept
 )
 INSERT INTO fresh SELECT * FROM kept"""
+"""Keep the rows of `incoming` whose id is new (the first of each id, by part and time)
+in `measurements` and `fresh`. Only ids `measurement_ids` did not have reach
+`measurements`, and every id there is in `measurement_ids` with its time, so the insert
+into `measurements` is a plain one, without the cost of `ON CONFLICT` on its primary key.
+`_INSERT_FRESH_CAREFULLY`, for rows written again alone after a failure, has it, and
+keeps in `fresh` only the rows it inserted."""
+_INSERT_FRESH_CAREFULLY = _INSERT_FRESH.replace(
+    f"SELECT {_COLUMNS} FROM kept\n)\nINSERT INTO fresh SELECT * FROM kept",
+    f"SELECT {_COLUMNS} FROM kept ON CONFLICT DO NOTHING RETURNING id\n)\n"
+    "INSERT INTO fresh SELECT kept.* FROM kept JOIN new USING (id)",
+)
 
 _UPSERT_LATEST = (
     f"INSERT INTO latest ({_COLUMNS}) SELECT DISTINCT ON (target, vantage) {_COLUMNS}"
@@ -141,19 +152,23 @@ def staging_records(parts: Sequence[Sequence[Measurement]]) -> list[Row]:
 
 
 async def write_measurements(
-    conn: Any, records: Sequence[Row], parts: int, pruned_before: float
+    conn: Any, records: Sequence[Row], parts: int, pruned_before: float, *, careful: bool = False
 ) -> list[int]:
     """Insert staged `records` (inside the caller's transaction), bring `latest` and the
     rollups of the new rows up to date (or mark them: `roll_fresh_sql`); returns how many
     rows of each of the `parts` were new.
 
     The three statements after the COPY go in one round trip (a multi-statement simple
-    query: `pruned_before` is written into it as a float literal).
+    query: `pruned_before` is written into it as a float literal). `careful` inserts into
+    `measurements` with `ON CONFLICT DO NOTHING`: for a write tried again after a failure,
+    should a row there have lost its id in `measurement_ids` (rows of an early version,
+    stored twice with two times, the first one pruned).
     """
     if not records:
         return [0] * parts
+    insert = _INSERT_FRESH_CAREFULLY if careful else _INSERT_FRESH
     await conn.copy_records_to_table("incoming", records=records, columns=STAGING_COLUMNS)
-    await conn.execute(f"{_INSERT_FRESH};\n{_UPSERT_LATEST};\n{roll_fresh_sql(pruned_before)}")
+    await conn.execute(f"{insert};\n{_UPSERT_LATEST};\n{roll_fresh_sql(pruned_before)}")
     counts = [0] * parts
     if parts == 1:
         counts[0] = int(await conn.fetchval("SELECT count(*) FROM fresh"))

@@ -403,7 +403,7 @@ class PostgresWriter(QueuedWriter):
         first: StoreError | None = None
         for at, unit in enumerate(units):
             try:
-                [count] = await self._commit([unit])
+                [count] = await self._commit([unit], careful=True)
             except Exception as exc:
                 if is_connection_error(exc):
                     what = f"{len(unit.items)} measurements"
@@ -414,15 +414,18 @@ class PostgresWriter(QueuedWriter):
             resolve_counts([unit], [count])
         self._log_dropped(dropped, first)
 
-    async def _commit(self, segments: list[Segment]) -> list[int]:
+    async def _commit(self, segments: list[Segment], *, careful: bool = False) -> list[int]:
         """One transaction for `segments`; each one's count of new rows. The partitions
-        the rows need are created first, each in its own statement."""
+        the rows need are created first, each in its own statement. `careful`: see
+        `write_measurements` (a write tried again alone)."""
         records = staging_records([seg.items for seg in segments])
         conn = await self._connection()
         upkeep = self.upkeep
         await upkeep.partitions.ensure(conn, {day_of(r[2]) for r in records})
         async with conn.transaction():
-            counts = await write_measurements(conn, records, len(segments), upkeep.pruned_before)
+            counts = await write_measurements(
+                conn, records, len(segments), upkeep.pruned_before, careful=careful
+            )
         self._committed()
         upkeep.written(sum(counts))
         return counts
