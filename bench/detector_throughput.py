@@ -263,7 +263,7 @@ class Driver:
             events = call()
         self.calls.append(time.perf_counter() - c0)
         if self.collector is not None:
-            self.collector.collect()
+            self.collector.collect(self.detector.processed)
         self.busy_s += time.thread_time() - t0
         return events
 

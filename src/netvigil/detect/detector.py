@@ -19,6 +19,12 @@ Planned maintenance (the config's `[[maintenance]]` windows, and targets muted i
 current state) labels an incident (`Incident.maintenance`) and makes its events quiet;
 see `netvigil.maintenance`.
 
+A call may be bounded (`budget`, a `CallBudget`): it stops once it has made that many
+judgements or processed that many measurements and carries the rest to the next call
+(`resume`). The work, its order and so the events are those of the unbounded call, only
+split over several (`pipeline.worker` holds the current state's lock per bounded call, so
+that readers get it between).
+
 The detector is built in layers, one module each (`detector_base.py` lists them):
 this module holds its public API and the path of a measurement.
 """

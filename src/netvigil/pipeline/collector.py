@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import gc
 
-__all__ = ["COLLECT_AT", "GEN0_THRESHOLD", "OLD_GROWTH", "YoungCollector", "settle_collector"]
+__all__ = [
+    "COLLECT_AT",
+    "COLLECT_EVERY",
+    "GEN0_THRESHOLD",
+    "OLD_GROWTH",
+    "YoungCollector",
+    "settle_collector",
+]
 
 GEN0_THRESHOLD = 20_000
 """Allocations (less deallocations) between two young collections; CPython's default
@@ -21,6 +28,9 @@ is 700."""
 
 COLLECT_AT = 5_000
 """Net allocations after which `YoungCollector` collects the young generation."""
+
+COLLECT_EVERY = 1_000
+"""Measurements processed after which `YoungCollector` collects the young generation."""
 
 OLD_GROWTH = 0.25
 """`YoungCollector` collects every generation once the old one has grown by this share
@@ -52,41 +62,52 @@ def settle_collector(gen0_threshold: int = GEN0_THRESHOLD) -> None:
 
 
 class YoungCollector:
-    """Collects the young generation once `at` net allocations have built up (and the
-    older ones when they are due, as CPython would); call it between two calls of the
-    detector, outside the state's lock: `collect()`.
+    """Collects the young generation after `every` measurements processed or `at` net
+    allocations, whichever comes first (and the older generations when they are due, as
+    CPython would); call `collect` between two calls of the detector, outside the
+    state's lock.
 
-    Why. With the young threshold at `GEN0_THRESHOLD` a young collection walks up to
-    that many objects (measured: up to 16 ms of CPU in `netvigil run` under a large
-    outage) and runs inside whichever call made the allocation that crossed the
-    threshold; a call of the detector that takes 5 ms became 10-20 ms with one inside.
-    Collected here at `at` (a quarter of the threshold), the young generation is walked
-    in a quarter of the time, which is the pause every thread sees (the event loop
-    too: a collection holds the GIL whichever thread runs it), and between the
-    detector's calls, whose own allocations then seldom reach CPython's threshold:
-    only when other threads' allocations have brought the count close to it.
+    Why. CPython collects the young generation when its count of allocations less
+    deallocations passes the threshold (`GEN0_THRESHOLD`), and a deallocation of any
+    generation counts: a detector in its steady state frees old samples as fast as it
+    makes new ones, so the count barely moves while the young generation fills (measured:
+    106,000 young objects at a count of 5,000; the collection took 37 ms of CPU, and
+    at the threshold it runs inside whichever call made the allocation that crossed it).
+    Collected here every `every` measurements, the young generation holds a few thousand
+    objects (measured on `bench/detector_throughput.py --minutes 120`: 2,600 at the
+    median, 0.4 ms), and `at` bounds what a burst of allocations (an outage's onset)
+    leaves to walk. The pause is every thread's (a collection holds the GIL whichever
+    thread runs it), and it falls between the detector's calls, which then seldom reach
+    CPython's threshold themselves.
 
     Generations as CPython chooses them: the middle one with the young one on every
     `threshold[1]`-th collection; every generation once the old one's count is past
     `threshold[2]` and it holds `old_growth` more objects than after the last full
     collection (CPython counts the objects moved into it instead, which it does not
     expose). Were only the young generation collected, the count would never reach
-    CPython's threshold, and reference cycles in the older generations never freed.
+    CPython's threshold, and reference cycles in the older generations never be freed.
     """
 
-    def __init__(self, at: int = COLLECT_AT, *, old_growth: float = OLD_GROWTH) -> None:
+    def __init__(
+        self, at: int = COLLECT_AT, every: int = COLLECT_EVERY, *, old_growth: float = OLD_GROWTH
+    ) -> None:
         self.at = at
+        self.every = every
         self.old_growth = old_growth
         self.collections = [0, 0, 0]
         """Collections made here, per generation."""
+        self._processed_at = 0
+        """The detector's count of processed measurements at the last collection."""
         self._old_after_full = 0
         """The old generation's size after the last full collection made here (none yet: 0)."""
 
-    def collect(self) -> int | None:
-        """Collect if due; the oldest generation collected, or None."""
+    def collect(self, processed: int) -> int | None:
+        """Collect if due, `processed` being the detector's count of measurements processed
+        (`Detector.processed`); the oldest generation collected, or None."""
         young, middle, old = gc.get_count()
-        if young < self.at:
+        if young < self.at and processed - self._processed_at < self.every:
             return None
+        self._processed_at = processed
         _, middle_threshold, old_threshold = gc.get_threshold()
         generation = 0
         if middle > middle_threshold:
@@ -95,8 +116,7 @@ class YoungCollector:
                 generation = 2
         gc.collect(generation)
         if generation == 2:
-            self._old_after_full = 0
-        """The old generation's size after the last full collection made here (none yet: 0)."""
+            self._old_after_full = len(gc.get_objects(2))
         self.collections[generation] += 1
         return generation
 

@@ -11,17 +11,19 @@ events of each chunk back to the event loop (`deliver`, called there). Every `ti
 also advances the detector to the wall clock, so incidents are confirmed and resolved
 when data stops.
 
-Each hold of the lock is bounded: the detector's calls are given a `budget` of
-judgements (`Detector.resume`), so an outage's onset, which opens and judges tens of
-incidents in one call, is split over several holds, the same work in the same order;
-between two holds the thread gives way for `give_way_s`, so that a reader waiting for
-the lock gets it (a lock is not fair: released and taken again at once, it would stay
-with this thread).
+Each hold of the lock is bounded: the detector's calls are given a `budget` (judgements
+made, measurements processed: `CallBudget`) and carry what is left to the next call
+(`Detector.resume`), so an outage's onset, whose one `advance` releases hundreds of
+measurements that turn paths down and open and judge tens of incidents, is split over
+several holds, the same work in the same order. Between two holds of the same work the
+thread gives way for `give_way_s`, so that a reader waiting for the lock gets it (a lock
+is not fair: released and taken again at once, it would stay with this thread).
 
 Garbage collection (`pipeline.collector`): `settle_collector` tunes the collector of a
 long-running process once its start-up is done (`netvigil run` calls it), and the thread
-collects the young generation itself after a hold once enough allocations have built up
-(`YoungCollector`), so that a collection seldom falls inside a hold.
+collects the young generation itself after a hold (`YoungCollector`, every so many
+measurements processed), so that a collection seldom falls inside a hold and walks few
+objects when it comes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.pipeline.collector import (
     COLLECT_AT,
+    COLLECT_EVERY,
     GEN0_THRESHOLD,
     YoungCollector,
     settle_collector,
@@ -66,10 +69,11 @@ LINGER_S = 0.1
 class DetectionWorker:
     """Runs `detector` on a thread; see the module docstring.
 
-    `budget` is what one hold of the lock may do (None: no bound),
-    `give_way_s` the pause between two holds of the same work, `linger_s` how long a
-    small chunk waits for more, `collect_at` the net allocations after which the thread
-    collects garbage after a hold (`YoungCollector`; None: CPython alone does).
+    `budget` is what one hold of the lock may do (None: no bound), `give_way_s` the
+    pause between two holds of the same work, `linger_s` how long a small chunk waits
+    for more, `collect_at` the net allocations after which the thread collects garbage
+    after a hold, as it does every `collect_every` measurements processed
+    (`YoungCollector`; None: CPython alone collects).
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class DetectionWorker:
         give_way_s: float = GIVE_WAY_S,
         linger_s: float = LINGER_S,
         collect_at: int | None = COLLECT_AT,
+        collect_every: int = COLLECT_EVERY,
     ) -> None:
         self.detector = detector
         self.deliver = deliver
@@ -95,7 +100,7 @@ class DetectionWorker:
         self.budget = budget
         self.give_way_s = give_way_s
         self.linger_s = linger_s
-        self.collector = None if collect_at is None else YoungCollector(collect_at)
+        self.collector = None if collect_at is None else YoungCollector(collect_at, collect_every)
         self.dropped = 0
         """Measurements dropped because the queue was full (the oldest go first)."""
         self.processed = 0
@@ -208,7 +213,8 @@ class DetectionWorker:
             events = []
         held = time.thread_time() - cpu0
         if self.collector is not None:
-            self.collector.collect()  # outside the lock; the garbage is mostly detection's
+            # Outside the lock; counted as detection's time, whose garbage it mostly is.
+            self.collector.collect(self.detector.processed)
         self.holds += 1
         self.busy_s += time.thread_time() - cpu0
         self.longest_chunk_s = max(self.longest_chunk_s, held)
