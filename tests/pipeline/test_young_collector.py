@@ -1,5 +1,6 @@
 """`YoungCollector`: the young generation collected every so many measurements or
-allocations, the older ones when CPython would collect them."""
+allocations, the middle one on every few collections, all of them once the old
+generation has grown."""
 
 from __future__ import annotations
 
@@ -48,30 +49,27 @@ def test_allocations_alone_trigger_a_collection(quiet_collector: None) -> None:
     assert len(kept) == 2_500
 
 
-def test_the_middle_generation_is_collected_as_cpython_would(quiet_collector: None) -> None:
-    collector = YoungCollector(NEVER, every=1)
-    middle_threshold = gc.get_threshold()[1]
-    period = middle_threshold + 2
-    generations = [collector.collect(n) for n in range(1, 2 * period + 1)]
-    # CPython collects the middle generation once its count (the young collections since
-    # it was last collected) is past its threshold.
-    assert generations == ([0] * (period - 1) + [1]) * 2
-    assert collector.collections == [2 * (period - 1), 2, 0]
+def test_the_middle_generation_goes_with_every_few_young_collections(
+    quiet_collector: None,
+) -> None:
+    collector = YoungCollector(NEVER, every=1, middle_every=3, old_every=NEVER)
+    kept = [[i] for i in range(500)]
+    made = [collector.collect(n) for n in range(1, 10)]
+    assert made == [0, 0, 1] * 3
+    assert collector.collections == [6, 3, 0]
+    assert gc.get_count()[1] == 0  # the middle one was just collected
+    assert all(gc.is_tracked(x) for x in kept)
+    assert len(gc.get_objects(1)) < len(kept)  # what survived went on to the old one
 
 
-def test_the_old_generation_is_collected_once_due_and_grown(quiet_collector: None) -> None:
-    collector = YoungCollector(NEVER, every=1)
-    _, middle_threshold, old_threshold = gc.get_threshold()
-    per_old = (middle_threshold + 2) * (old_threshold + 2)
-    """Collections until the old generation's count is past its threshold, as above."""
-    made = [collector.collect(n) for n in range(1, per_old + 1)]
-    # The first time it is due, it is collected (nothing was collected here before).
-    assert made.count(2) == 1 and made[-1] == 2
-
-    made = [collector.collect(n) for n in range(per_old + 1, 3 * per_old + 1)]
-    assert 2 not in made  # due again, but the old generation did not grow
+def test_the_old_generation_is_collected_once_it_has_grown(quiet_collector: None) -> None:
+    collector = YoungCollector(NEVER, every=1, middle_every=2, old_every=2)
+    looks = 2 * 2  # collections between two looks at the old generation's size
+    made = [collector.collect(n) for n in range(1, 4 * looks + 1)]
+    assert 2 not in made  # the first look takes its size; it did not grow since
 
     grown = [[i] for i in range(len(gc.get_objects(2)) // 3)]  # a third more, tracked
-    made = [collector.collect(n) for n in range(3 * per_old + 1, 4 * per_old + 1)]
-    assert 2 in made
+    made = [collector.collect(n) for n in range(4 * looks + 1, 6 * looks + 1)]
+    assert made.count(2) == 1  # collected once, then the new size is the measure
+    assert collector.collections[2] == 1
     assert len(grown) > 0

@@ -55,8 +55,8 @@ class CallBudget:
     `measurements` processed (tens of microseconds each, at an outage's onset, when
     each turns a path down and joins an incident)."""
 
-    judgements: int = 4
-    measurements: int = 64
+    judgements: int = 2
+    measurements: int = 32
 
     def spent(self, judgements: int, measurements: int) -> bool:
         """Whether that many judgements and measurements spend it."""
@@ -103,7 +103,9 @@ class Detector(IncidentGrouping):
         """Take one measurement; return the events that processing it (and older ones) caused.
 
         With a `budget` the call stops once it is spent (see `resume`)."""
-        events = self._finish_carried()
+        events: list[IncidentEvent] = []
+        if self._carried:
+            self._work(events, None)  # what a bounded call left comes first
         if self._buffer.push(m):
             self._drain(self._buffer.watermark, budget, events)
         return events
@@ -218,11 +220,12 @@ class Detector(IncidentGrouping):
             while carried:
                 self._process(carried.popleft(), events)
             return
-        judgements, processed = self.judgements, self.processed
+        judged_by = self.judgements + budget.judgements
+        processed_by = self.processed + budget.measurements
         while carried:
             self._process(carried.popleft(), events)
-            if budget.spent(self.judgements - judgements, self.processed - processed):
-                return
+            if self.judgements >= judged_by or self.processed >= processed_by:
+                return  # spent
 
     def _finish_carried(self) -> list[IncidentEvent]:
         """The events of finishing what a bounded call carried (none when nothing is)."""

@@ -17,6 +17,8 @@ __all__ = [
     "COLLECT_AT",
     "COLLECT_EVERY",
     "GEN0_THRESHOLD",
+    "MIDDLE_EVERY",
+    "OLD_EVERY",
     "OLD_GROWTH",
     "YoungCollector",
     "settle_collector",
@@ -31,6 +33,14 @@ COLLECT_AT = 5_000
 
 COLLECT_EVERY = 1_000
 """Measurements processed after which `YoungCollector` collects the young generation."""
+
+MIDDLE_EVERY = 4
+"""`YoungCollector` collects the middle generation on every this-many-th collection
+(CPython: every eleventh)."""
+
+OLD_EVERY = 10
+"""`YoungCollector` looks at the old generation's size on every this-many-th middle
+collection (CPython counts ten too)."""
 
 OLD_GROWTH = 0.25
 """`YoungCollector` collects every generation once the old one has grown by this share
@@ -63,57 +73,74 @@ def settle_collector(gen0_threshold: int = GEN0_THRESHOLD) -> None:
 
 class YoungCollector:
     """Collects the young generation after `every` measurements processed or `at` net
-    allocations, whichever comes first (and the older generations when they are due, as
-    CPython would); call `collect` between two calls of the detector, outside the
-    state's lock.
+    allocations, whichever comes first, the middle one with it on every `middle_every`-th
+    collection, and every generation once the old one has grown; call `collect` between
+    two calls of the detector, outside the state's lock.
 
-    Why. CPython collects the young generation when its count of allocations less
-    deallocations passes the threshold (`GEN0_THRESHOLD`), and a deallocation of any
-    generation counts: a detector in its steady state frees old samples as fast as it
-    makes new ones, so the count barely moves while the young generation fills (measured:
-    106,000 young objects at a count of 5,000; the collection took 37 ms of CPU, and
-    at the threshold it runs inside whichever call made the allocation that crossed it).
-    Collected here every `every` measurements, the young generation holds a few thousand
-    objects (measured on `bench/detector_throughput.py --minutes 120`: 2,600 at the
-    median, 0.4 ms), and `at` bounds what a burst of allocations (an outage's onset)
-    leaves to walk. The pause is every thread's (a collection holds the GIL whichever
-    thread runs it), and it falls between the detector's calls, which then seldom reach
-    CPython's threshold themselves.
+    Why. A collection's pause grows with the objects it walks, and it holds the GIL
+    whichever thread runs it, so every thread sees it (the event loop too). CPython
+    collects the young generation when its count of allocations less deallocations
+    passes a threshold (`GEN0_THRESHOLD`), and a deallocation of any generation counts:
+    a detector in its steady state frees old samples about as fast as it makes new ones,
+    so the count barely moves while the young generation fills (measured: 106,000 young
+    objects at a count of 5,000, a collection of 37 ms of CPU), and the collection runs
+    inside whichever call made the allocation that crossed the threshold. Collected here
+    every `every` measurements, the young generation holds a few thousand objects (on
+    `bench/detector_throughput.py --minutes 120`: 2,600 at the median, 0.4 ms), `at`
+    bounds what a burst of allocations leaves, and the pause falls between the
+    detector's calls, which then seldom reach CPython's threshold themselves.
 
-    Generations as CPython chooses them: the middle one with the young one on every
-    `threshold[1]`-th collection; every generation once the old one's count is past
-    `threshold[2]` and it holds `old_growth` more objects than after the last full
-    collection (CPython counts the objects moved into it instead, which it does not
-    expose). Were only the young generation collected, the count would never reach
-    CPython's threshold, and reference cycles in the older generations never be freed.
+    The middle generation holds what survived the young collections since it was last
+    collected: CPython collects it on every eleventh young collection, which after an
+    outage's onset (a few tens of thousands of new objects: incidents, running summaries)
+    took 11-19 ms; collected on every `middle_every`-th, it holds a few times fewer.
+    What survives it goes to the old generation, collected in full once it holds
+    `old_growth` more objects than after the last full collection (looked at on every
+    `old_every`-th middle collection): CPython counts the objects moved into it instead,
+    which it does not expose, and which counts those freed since as well. Were only the
+    young generation collected, CPython's count would never reach its threshold, and
+    reference cycles in the older generations never be freed.
     """
 
     def __init__(
-        self, at: int = COLLECT_AT, every: int = COLLECT_EVERY, *, old_growth: float = OLD_GROWTH
+        self,
+        at: int = COLLECT_AT,
+        every: int = COLLECT_EVERY,
+        *,
+        middle_every: int = MIDDLE_EVERY,
+        old_every: int = OLD_EVERY,
+        old_growth: float = OLD_GROWTH,
     ) -> None:
         self.at = at
         self.every = every
+        self.middle_every = middle_every
+        self.old_every = old_every
         self.old_growth = old_growth
         self.collections = [0, 0, 0]
         """Collections made here, per generation."""
         self._processed_at = 0
         """The detector's count of processed measurements at the last collection."""
-        self._old_after_full = 0
-        """The old generation's size after the last full collection made here (none yet: 0)."""
+        self._young_since_middle = 0
+        self._middle_since_look = 0
+        self._old_after_full: int | None = None
+        """The old generation's size after the last full collection made here (or when it
+        was first looked at)."""
 
     def collect(self, processed: int) -> int | None:
         """Collect if due, `processed` being the detector's count of measurements processed
         (`Detector.processed`); the oldest generation collected, or None."""
-        young, middle, old = gc.get_count()
-        if young < self.at and processed - self._processed_at < self.every:
+        if gc.get_count()[0] < self.at and processed - self._processed_at < self.every:
             return None
         self._processed_at = processed
-        _, middle_threshold, old_threshold = gc.get_threshold()
         generation = 0
-        if middle > middle_threshold:
+        self._young_since_middle += 1
+        if self._young_since_middle >= self.middle_every:
+            self._young_since_middle = 0
             generation = 1
-            if old > old_threshold and self._old_grown():
-                generation = 2
+            self._middle_since_look += 1
+            if self._middle_since_look >= self.old_every:
+                self._middle_since_look = 0
+                generation = 2 if self._old_grown() else 1
         gc.collect(generation)
         if generation == 2:
             self._old_after_full = len(gc.get_objects(2))
@@ -121,4 +148,10 @@ class YoungCollector:
         return generation
 
     def _old_grown(self) -> bool:
-        return len(gc.get_objects(2)) >= (1.0 + self.old_growth) * self._old_after_full
+        """Whether the old generation grew by `old_growth` since the last full collection
+        (the first look only takes its size)."""
+        size = len(gc.get_objects(2))
+        if self._old_after_full is None:
+            self._old_after_full = size
+            return False
+        return size >= (1.0 + self.old_growth) * self._old_after_full
