@@ -55,8 +55,8 @@ class CallBudget:
     `measurements` processed (tens of microseconds each, at an outage's onset, when
     each turns a path down and joins an incident)."""
 
-    judgements: int = 2
-    measurements: int = 32
+    judgements: int = 4
+    measurements: int = 64
 
     def spent(self, judgements: int, measurements: int) -> bool:
         """Whether that many judgements and measurements spend it."""
