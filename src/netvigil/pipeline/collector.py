@@ -31,7 +31,7 @@ is 700."""
 COLLECT_AT = 5_000
 """Net allocations after which `YoungCollector` collects the young generation."""
 
-COLLECT_EVERY = 1_000
+COLLECT_EVERY = 2_000
 """Measurements processed after which `YoungCollector` collects the young generation."""
 
 MIDDLE_EVERY = 4
