@@ -60,10 +60,9 @@ BUDGET = CallBudget(judgements=4, measurements=64)
 the rest of the work waits for the next hold."""
 
 GIVE_WAY_S = 0.0
-"""How long the thread sleeps between two holds of the same piece of work: 0 gives up
-the GIL and the lock without leaving the CPU (a longer sleep lets other processes on a
-busy machine run, and the next hold starts with cold caches: measured, the healthy
-phase of `bench/outage_load.py` cost a fifth more with 0.5 ms)."""
+"""How long the thread sleeps between two holds of the same piece of work: 0 still gives
+up the GIL and the lock (a reader blocked on the lock takes it then) without leaving the
+CPU to other processes, after which the next hold would start with cold caches."""
 
 LINGER_S = 0.1
 """How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
