@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import hashlib
 import io
@@ -40,15 +41,17 @@ import pstats
 import random
 import resource
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from netvigil.config.model import Config
-from netvigil.detect.detector import Detector
+from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import Incident, IncidentEvent
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
-from netvigil.pipeline.worker import GEN0_THRESHOLD, settle_collector
+from netvigil.pipeline.collector import COLLECT_AT, YoungCollector
+from netvigil.pipeline.worker import BUDGET, GEN0_THRESHOLD, settle_collector
 
 INTERVAL = 10.0
 T0 = 1_657_915_200.0
@@ -139,13 +142,16 @@ def build_stream(
 
 
 class CollectorPauses:
-    """Garbage collections seen through `gc.callbacks`: how many, the longest, the total
-    (CPU time of this thread, so that a loaded machine's preemption does not count)."""
+    """Garbage collections seen through `gc.callbacks`: how many, the longest, the total,
+    and per generation how many and the longest (CPU time of the thread that collected,
+    so that a loaded machine's preemption does not count)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.longest_s = 0.0
         self.total_s = 0.0
+        self.by_generation: dict[int, tuple[int, float]] = {}
+        """Generation -> (collections, the longest in CPU seconds)."""
         self._started = 0.0
 
     def callback(self, phase: str, info: dict[str, int]) -> None:
@@ -156,6 +162,15 @@ class CollectorPauses:
         self.count += 1
         self.total_s += spent
         self.longest_s = max(self.longest_s, spent)
+        count, longest = self.by_generation.get(info["generation"], (0, 0.0))
+        self.by_generation[info["generation"]] = (count + 1, max(longest, spent))
+
+    def summary(self) -> dict[int, str]:
+        """Per generation: "collections (longest CPU ms)"."""
+        return {
+            g: f"{n} ({longest * 1000:.2f})"
+            for g, (n, longest) in sorted(self.by_generation.items())
+        }
 
 
 def events_digest(events: list[IncidentEvent]) -> str:
@@ -166,24 +181,112 @@ def events_digest(events: list[IncidentEvent]) -> str:
     return digest.hexdigest()
 
 
-def profile_calls(config: Config, stream: list[Measurement], calls: set[int]) -> str:
-    """Replay `stream` through a fresh detector, profiling only the feed calls at the
-    indices `calls` with the collector off (a collection would be charged to whatever
-    allocated last); the profile's top entries by cumulative and by own time."""
-    detector = Detector(config, lateness_s=10.0)
-    profile = cProfile.Profile(time.thread_time)
-    for i, m in enumerate(stream):
-        if i in calls:
+class Driver:
+    """Calls the detector as the detection worker (`pipeline.worker`) does: each call
+    given `budget` judgements (None: unbounded), what it carries resumed in calls of its
+    own, and garbage collected after each call by a `YoungCollector` at `collect_at` net
+    allocations (None: by CPython alone). Each call's wall time is kept, and with
+    `call_cpu` its CPU time and that of the collections inside it; `busy_s` is the CPU
+    time of the calls and of the collections after them. With `profile`, the calls at
+    those indices (in call order) are profiled with the collector off (cProfile in CPU
+    time: a collection would be charged to whatever allocated last)."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        *,
+        budget: CallBudget | None,
+        collect_at: int | None,
+        call_cpu: bool,
+        profile: set[int] | None = None,
+    ) -> None:
+        self.detector = detector
+        self.budget = budget
+        self.collector = None if collect_at is None else YoungCollector(collect_at)
+        self.call_cpu = call_cpu
+        self.pauses = CollectorPauses()
+        self.calls: list[float] = []
+        """Wall time of each call, in call order."""
+        self.cpu: list[float] = []
+        """CPU time of each call (empty without `call_cpu`)."""
+        self.gc: list[float] = []
+        """Of that, the CPU time of garbage collections during the call."""
+        self.what: list[str] = []
+        """What each call was (with `call_cpu`)."""
+        self.busy_s = 0.0
+        self.profile = profile
+        self.profiler = cProfile.Profile(time.thread_time)
+
+    def __enter__(self) -> Driver:
+        gc.callbacks.append(self.pauses.callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self.pauses.callback)
+
+    def feed(self, m: Measurement, what: str = "feed") -> list[IncidentEvent]:
+        """Feed `m` and finish what that call carries."""
+        return self._through(functools.partial(self.detector.feed, m, budget=self.budget), what)
+
+    def advance(self, ts: float, what: str = "advance") -> list[IncidentEvent]:
+        """Advance to `ts` and finish what that call carries."""
+        return self._through(functools.partial(self.detector.advance, ts, budget=self.budget), what)
+
+    def _through(self, call: Callable[[], list[IncidentEvent]], what: str) -> list[IncidentEvent]:
+        events = self._call(call, what)
+        while self.detector.carrying:
+            events.extend(
+                self._call(functools.partial(self.detector.resume, budget=self.budget), what)
+            )
+        return events
+
+    def _call(self, call: Callable[[], list[IncidentEvent]], what: str) -> list[IncidentEvent]:
+        if self.profile is not None and len(self.calls) in self.profile:
             gc.collect()
             gc.disable()
-            profile.enable()
-            detector.feed(m)
-            profile.disable()
+            self.profiler.enable()
+            events = call()
+            self.profiler.disable()
             gc.enable()
+            self.calls.append(0.0)
+            return events
+        t0 = time.thread_time()
+        if self.call_cpu:
+            gc0 = self.pauses.total_s
+            c0 = time.perf_counter()
+            events = call()
+            self.cpu.append(time.thread_time() - t0)
+            self.gc.append(self.pauses.total_s - gc0)
+            self.what.append(what)
         else:
-            detector.feed(m)
+            c0 = time.perf_counter()
+            events = call()
+        self.calls.append(time.perf_counter() - c0)
+        if self.collector is not None:
+            self.collector.collect(self.detector.processed)
+        self.busy_s += time.thread_time() - t0
+        return events
+
+
+def profile_calls(
+    config: Config,
+    stream: list[Measurement],
+    calls: set[int],
+    *,
+    budget: CallBudget | None,
+    collect_at: int | None,
+) -> str:
+    """Replay `stream` through a fresh detector driven as in the timed runs, profiling
+    only the calls at the indices `calls`; the profile's top entries by cumulative and by
+    own time."""
+    detector = Detector(config, lateness_s=10.0)
+    with Driver(
+        detector, budget=budget, collect_at=collect_at, call_cpu=False, profile=calls
+    ) as drive:
+        for m in stream:
+            drive.feed(m)
     out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
+    stats = pstats.Stats(drive.profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(30)
     stats.sort_stats("tottime").print_stats(25)
     return out.getvalue()
@@ -195,56 +298,45 @@ class TimedRun:
 
     wall_s: float
     cpu_s: float
-    calls: list[float]
-    """Wall time of each feed call, in stream order."""
-    call_cpu: list[float]
-    """CPU time of each feed call, in stream order (empty without `call_cpu`)."""
-    call_gc: list[float]
-    """Of that, the CPU time of garbage collections during the call."""
-    pauses: CollectorPauses
+    drive: Driver
     events: list[IncidentEvent]
     incidents: list[Incident]
     late: int
 
 
 def timed_run(
-    config: Config, stream: list[Measurement], gen0: int | None, *, call_cpu: bool
+    config: Config,
+    stream: list[Measurement],
+    gen0: int | None,
+    *,
+    call_cpu: bool,
+    budget: CallBudget | None,
+    collect_at: int | None,
 ) -> TimedRun:
-    """Feed `stream` to a fresh detector, timing every call; the collector is settled with
-    `gen0` as its young-generation threshold (None: CPython's defaults, as found)."""
+    """Feed `stream` to a fresh detector (driven by a `Driver`), timing every call; the
+    collector is settled with `gen0` as its young-generation threshold (None: CPython's
+    defaults, as found)."""
     detector = Detector(config, lateness_s=10.0)
     if gen0 is not None:
         settle_collector(gen0)
-    pauses = CollectorPauses()
-    gc.callbacks.append(pauses.callback)
     events: list[IncidentEvent] = []
-    calls: list[float] = []
-    cpu_times: list[float] = []
-    cpu0 = time.process_time()
-    wall0 = time.perf_counter()
-    call_gc: list[float] = []
-    if call_cpu:
+    with Driver(detector, budget=budget, collect_at=collect_at, call_cpu=call_cpu) as drive:
+        cpu0 = time.process_time()
+        wall0 = time.perf_counter()
         for m in stream:
-            gc0 = pauses.total_s
-            c0, t0 = time.perf_counter(), time.thread_time()
-            emitted = detector.feed(m)
-            cpu_times.append(time.thread_time() - t0)
-            call_gc.append(pauses.total_s - gc0)
-            events.extend(emitted)
-            calls.append(time.perf_counter() - c0)
-    else:
-        for m in stream:
-            c0 = time.perf_counter()
-            emitted = detector.feed(m)
-            calls.append(time.perf_counter() - c0)
-            events.extend(emitted)
-    events.extend(detector.flush())
-    wall = time.perf_counter() - wall0
-    cpu = time.process_time() - cpu0
-    gc.callbacks.remove(pauses.callback)
-    return TimedRun(
-        wall, cpu, calls, cpu_times, call_gc, pauses, events, detector.incidents(), detector.late
-    )
+            events.extend(drive.feed(m))
+        events.extend(detector.flush())
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+    return TimedRun(wall, cpu, drive, events, detector.incidents(), detector.late)
+
+
+def budget_arg(text: str) -> CallBudget | None:
+    """`--budget J,M`: a CallBudget; `0`: None (unbounded calls)."""
+    if text.strip() == "0":
+        return None
+    judgements, measurements = (int(part) for part in text.split(","))
+    return CallBudget(judgements=judgements, measurements=measurements)
 
 
 def main() -> None:
@@ -262,16 +354,31 @@ def main() -> None:
         help=f"young-generation threshold of the settled collector (default {GEN0_THRESHOLD})",
     )
     parser.add_argument(
+        "--budget",
+        type=budget_arg,
+        default=BUDGET,
+        metavar="J,M",
+        help=f"bound each call to J judgements and M measurements, as the detection worker "
+        f"bounds its holds (default {BUDGET.judgements},{BUDGET.measurements}; 0: unbounded)",
+    )
+    parser.add_argument(
+        "--collect-at",
+        type=int,
+        default=COLLECT_AT,
+        help=f"collect the young generation after a call from this many net allocations, as "
+        f"the detection worker does (default {COLLECT_AT}; 0: CPython alone collects)",
+    )
+    parser.add_argument(
         "--call-cpu",
         action="store_true",
-        help="also time each feed call in CPU time (costs about a microsecond per call)",
+        help="also time each call in CPU time (costs about a microsecond per call)",
     )
     parser.add_argument(
         "--profile-calls",
         type=int,
         default=0,
         metavar="N",
-        help="afterwards, profile the N longest feed calls in a replay (needs --call-cpu)",
+        help="afterwards, profile the N longest calls in a replay (needs --call-cpu)",
     )
     parser.add_argument(
         "--repeat",
@@ -293,27 +400,49 @@ def main() -> None:
     config = build_config(args.targets, args.vantages)
     stream = build_stream(args.targets, args.vantages, args.minutes, args.seed, args.down_networks)
     gen0 = None if args.default_gc else args.gen0_threshold
-    runs = [timed_run(config, stream, gen0, call_cpu=args.call_cpu) for _ in range(args.repeat)]
+    drive = {"budget": args.budget, "collect_at": args.collect_at or None}
+    runs = [
+        timed_run(config, stream, gen0, call_cpu=args.call_cpu, **drive) for _ in range(args.repeat)
+    ]
+    result = report(args, stream, runs)
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.profile_calls:
+        call_cpu = [min(c) for c in zip(*(r.drive.cpu for r in runs), strict=True)]
+        by_cpu = sorted(range(len(call_cpu)), key=call_cpu.__getitem__)
+        longest = by_cpu[len(by_cpu) - args.profile_calls :]
+        print(f"\nthe {len(longest)} longest calls (CPU ms):", end="")
+        print("", ", ".join(f"#{i} {call_cpu[i] * 1000:.1f}" for i in sorted(longest)))
+        print(profile_calls(config, stream, set(longest), **drive))
+
+
+def report(
+    args: argparse.Namespace, stream: list[Measurement], runs: list[TimedRun]
+) -> dict[str, object]:
+    """The figures of `runs` (see the module docstring)."""
     best = min(runs, key=lambda r: r.cpu_s)
     digests = {events_digest(r.events) for r in runs}
-    call_cpu = [min(c) for c in zip(*(r.call_cpu for r in runs), strict=True)]
+    per_call = list(zip(*(r.drive.cpu for r in runs), strict=True))
+    per_call_gc = list(zip(*(r.drive.gc for r in runs), strict=True))
+    call_cpu = [min(c) for c in per_call]
     less_gc = [
         min(c - g for c, g in zip(cs, gs, strict=True))
-        for cs, gs in zip(
-            zip(*(r.call_cpu for r in runs), strict=True),
-            zip(*(r.call_gc for r in runs), strict=True),
-            strict=True,
-        )
+        for cs, gs in zip(per_call, per_call_gc, strict=True)
     ]
     by_cpu = sorted(range(len(call_cpu)), key=call_cpu.__getitem__)
-    longest = by_cpu[len(by_cpu) - args.profile_calls :] if args.profile_calls else []
-    calls = sorted(best.calls)
-    result = {
+    calls = sorted(best.drive.calls)
+    pauses = best.drive.pauses
+    return {
         "targets": args.targets,
         "vantages": args.vantages,
         "stream_minutes": args.minutes,
         "measurements": len(stream),
         "repeat": args.repeat,
+        "budget": None if args.budget is None else list(astuple(args.budget)),
+        "collect_at": args.collect_at or None,
         "wall_s": round(best.wall_s, 3),
         "cpu_s": round(best.cpu_s, 3),
         "per_second": round(len(stream) / best.wall_s),
@@ -321,17 +450,20 @@ def main() -> None:
         "per_cpu_second_all": [round(len(stream) / r.cpu_s) for r in runs],
         "speedup_vs_real_time": round(args.minutes * 60.0 / best.wall_s, 1),
         "down_networks": args.down_networks,
-        "feed_p99_ms": round(calls[int(0.99 * (len(calls) - 1))] * 1000, 3),
-        "feed_max_ms": round(calls[-1] * 1000, 3),
-        "feed_max_cpu_ms": round(max(call_cpu) * 1000, 3) if call_cpu else None,
-        "feed_cpu_over_10ms": sum(1 for c in call_cpu if c > 0.010) if call_cpu else None,
-        "feed_longest_cpu_ms": {i: round(call_cpu[i] * 1000, 2) for i in by_cpu[-5:]},
-        "feed_max_cpu_ms_less_gc": round(max(less_gc) * 1000, 3) if less_gc else None,
-        "feed_cpu_over_10ms_less_gc": sum(1 for c in less_gc if c > 0.010) if less_gc else None,
-        "gc": "default" if gen0 is None else f"settled, gen0 {gen0}",
-        "gc_collections": best.pauses.count,
-        "gc_max_ms": round(best.pauses.longest_s * 1000, 3),
-        "gc_total_ms": round(best.pauses.total_s * 1000, 1),
+        "calls": len(calls),
+        "call_p99_ms": round(calls[int(0.99 * (len(calls) - 1))] * 1000, 3),
+        "call_max_ms": round(calls[-1] * 1000, 3),
+        "call_max_cpu_ms": round(max(call_cpu) * 1000, 3) if call_cpu else None,
+        "call_cpu_over_10ms": sum(1 for c in call_cpu if c > 0.010) if call_cpu else None,
+        "call_longest_cpu_ms": {i: round(call_cpu[i] * 1000, 2) for i in by_cpu[-5:]},
+        "call_max_cpu_ms_less_gc": round(max(less_gc) * 1000, 3) if less_gc else None,
+        "call_cpu_over_10ms_less_gc": sum(1 for c in less_gc if c > 0.010) if less_gc else None,
+        "gc": "default" if args.default_gc else f"settled, gen0 {args.gen0_threshold}",
+        "gc_collections": pauses.count,
+        "gc_max_ms": round(pauses.longest_s * 1000, 3),
+        "gc_total_ms": round(pauses.total_s * 1000, 1),
+        "gc_by_generation": [r.drive.pauses.summary() for r in runs],
+        "gc_in_calls_max_ms": round(max(max(r.drive.gc, default=0.0) for r in runs) * 1000, 3),
         "events": len(best.events),
         "events_sha256": digests.pop() if len(digests) == 1 else sorted(digests),
         "incidents": [
@@ -341,15 +473,6 @@ def main() -> None:
         "late": best.late,
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.profile_calls:
-        print(f"\nthe {len(longest)} longest feed calls (CPU ms):", end="")
-        print("", ", ".join(f"#{i} {call_cpu[i] * 1000:.1f}" for i in sorted(longest)))
-        print(profile_calls(config, stream, set(longest)))
 
 
 if __name__ == "__main__":

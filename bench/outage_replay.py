@@ -25,24 +25,24 @@ detector that agree on it emitted the same events). Writes
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
 import random
-import time
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
-from detector_throughput import CollectorPauses, events_digest
+from detector_throughput import Driver, budget_arg, events_digest
 
 from netvigil.cli._live import LatestState
 from netvigil.config.model import Config
-from netvigil.detect.detector import Detector
+from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
-from netvigil.pipeline.worker import settle_collector
+from netvigil.pipeline.collector import COLLECT_AT
+from netvigil.pipeline.worker import BUDGET, settle_collector
 from netvigil.state.current import CurrentState, StatePolicy
 
 INTERVAL = 10.0
@@ -146,42 +146,42 @@ def build_stream(seed: int) -> list[tuple[float, Measurement]]:
     return out
 
 
-def replay(config: Config, stream: list[tuple[float, Measurement]]) -> dict[str, Any]:
+def replay(
+    config: Config,
+    stream: list[tuple[float, Measurement]],
+    *,
+    budget: CallBudget | None,
+    collect_at: int | None,
+) -> dict[str, Any]:
     """One pass through a fresh detector, as `netvigil run` runs it; see the module docstring."""
     current = CurrentState(config, StatePolicy())
     LatestState(current)  # netvigil run's progress listener, on the detection thread
     detector = Detector(config, lateness_s=LATENESS_S, state=current)
     settle_collector()
-    pauses = CollectorPauses()
-    gc.callbacks.append(pauses.callback)
-    cpu = {"healthy": 0.0, "outage": 0.0}
+    busy = {"healthy": 0.0, "outage": 0.0}
     count = {"healthy": 0, "outage": 0}
-    calls: list[tuple[float, float, str]] = []  # (CPU s, collections' CPU s, what)
     events: list[IncidentEvent] = []
     tick = T0 + 1.0
-    for arrival, m in stream:
-        phase = "outage" if arrival >= T0 + HEALTHY_S else "healthy"
-        while arrival >= tick:
-            gc0, t0 = pauses.total_s, time.thread_time()
-            events.extend(detector.advance(tick))
-            spent = time.thread_time() - t0
-            calls.append((spent, pauses.total_s - gc0, f"advance at {tick - T0:.0f} s"))
-            cpu[phase] += spent
-            tick += 1.0
-        gc0, t0 = pauses.total_s, time.thread_time()
-        events.extend(detector.feed(m))
-        spent = time.thread_time() - t0
-        calls.append((spent, pauses.total_s - gc0, f"feed at {arrival - T0:.1f} s"))
-        cpu[phase] += spent
-        count[phase] += 1
-    gc.callbacks.remove(pauses.callback)
+    with Driver(detector, budget=budget, collect_at=collect_at, call_cpu=True) as drive:
+        for arrival, m in stream:
+            phase = "outage" if arrival >= T0 + HEALTHY_S else "healthy"
+            busy0 = drive.busy_s
+            while arrival >= tick:
+                events.extend(drive.advance(tick, f"advance at {tick - T0:.0f} s"))
+                tick += 1.0
+            events.extend(drive.feed(m, f"feed at {arrival - T0:.1f} s"))
+            busy[phase] += drive.busy_s - busy0
+            count[phase] += 1
+    pauses = drive.pauses
     return {
-        "per_cpu_second": {p: round(count[p] / cpu[p]) for p in cpu},
-        "calls": calls,
+        "per_cpu_second": {p: round(count[p] / busy[p]) for p in busy},
+        "calls": list(zip(drive.cpu, drive.gc, drive.what, strict=True)),
         "events": events,
         "incidents": len(detector.incidents()),
         "collections": pauses.count,
         "collection_max_ms": round(pauses.longest_s * 1000, 2),
+        "collections_by_generation": pauses.summary(),
+        "collections_in_calls_max_ms": round(max(drive.gc, default=0.0) * 1000, 2),
     }
 
 
@@ -189,6 +189,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes, 1..10 (default 3)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--budget",
+        type=budget_arg,
+        default=BUDGET,
+        metavar="J,M",
+        help=f"bound each call to J judgements and M measurements, as the detection worker "
+        f"bounds its holds (default {BUDGET.judgements},{BUDGET.measurements}; 0: unbounded)",
+    )
+    parser.add_argument(
+        "--collect-at",
+        type=int,
+        default=COLLECT_AT,
+        help=f"collect the young generation after a call from this many net allocations, as "
+        f"the detection worker does (default {COLLECT_AT}; 0: CPython alone collects)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "outage_replay.json"
     )
@@ -205,7 +220,8 @@ def run(args: argparse.Namespace) -> None:
     """The passes and the report (see `main`)."""
     config = build_config()
     stream = build_stream(args.seed)
-    runs = [replay(config, stream) for _ in range(args.repeat)]
+    drive = {"budget": args.budget, "collect_at": args.collect_at or None}
+    runs = [replay(config, stream, **drive) for _ in range(args.repeat)]
     per_call = [
         (min(c[0] for c in same), min(c[0] - c[1] for c in same), same[0][2])
         for same in zip(*(r["calls"] for r in runs), strict=True)
@@ -216,6 +232,9 @@ def run(args: argparse.Namespace) -> None:
     result = {
         "measurements": len(stream),
         "repeat": args.repeat,
+        "budget": None if args.budget is None else list(astuple(args.budget)),
+        "collect_at": drive["collect_at"],
+        "calls": len(per_call),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "per_cpu_second_healthy": [r["per_cpu_second"]["healthy"] for r in runs],
         "per_cpu_second_outage": [r["per_cpu_second"]["outage"] for r in runs],
@@ -225,6 +244,8 @@ def run(args: argparse.Namespace) -> None:
         "calls_over_10ms_cpu_less_gc": sum(1 for c in per_call if c[1] > 0.010),
         "collections": [r["collections"] for r in runs],
         "collection_max_ms": [r["collection_max_ms"] for r in runs],
+        "collections_by_generation": [r["collections_by_generation"] for r in runs],
+        "collections_in_calls_max_ms": [r["collections_in_calls_max_ms"] for r in runs],
         "events": len(runs[0]["events"]),
         "incidents": runs[0]["incidents"],
         "events_sha256": digests[0] if len(digests) == 1 else digests,

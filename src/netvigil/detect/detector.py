@@ -19,13 +19,21 @@ Planned maintenance (the config's `[[maintenance]]` windows, and targets muted i
 current state) labels an incident (`Incident.maintenance`) and makes its events quiet;
 see `netvigil.maintenance`.
 
+A call may be bounded (`budget`, a `CallBudget`): it stops once it has made that many
+judgements or processed that many measurements and carries the rest to the next call
+(`resume`). The work, its order and so the events are those of the unbounded call, only
+split over several (`pipeline.worker` holds the current state's lock per bounded call, so
+that readers get it between).
+
 The detector is built in layers, one module each (`detector_base.py` lists them):
 this module holds its public API and the path of a measurement.
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
 from netvigil.config.model import Config
 from netvigil.detect.grouping import IncidentGrouping
@@ -36,7 +44,23 @@ from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.model import Measurement
 
-__all__ = ["Detector", "DetectorSettings"]
+__all__ = ["CallBudget", "Detector", "DetectorSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallBudget:
+    """How much one bounded call of the detector may do before it stops and carries the
+    rest to the next (`Detector.resume`): `judgements` (an incident's cause weighed, when
+    it opens, is confirmed, grows or is due again; about a millisecond each) and
+    `measurements` processed (tens of microseconds each, at an outage's onset, when
+    each turns a path down and joins an incident)."""
+
+    judgements: int = 4
+    measurements: int = 64
+
+    def spent(self, judgements: int, measurements: int) -> bool:
+        """Whether that many judgements and measurements spend it."""
+        return judgements >= self.judgements or measurements >= self.measurements
 
 
 class Detector(IncidentGrouping):
@@ -66,14 +90,25 @@ class Detector(IncidentGrouping):
 
     @property
     def watermark(self) -> float:
-        """Measurements older than this have been processed (or will be dropped as late)."""
+        """Measurements older than this have been released for processing (processed, or
+        carried by a bounded call: `carrying`) or will be dropped as late."""
         return self._buffer.watermark
 
-    def feed(self, m: Measurement) -> list[IncidentEvent]:
-        """Take one measurement; return the events that processing it (and older ones) caused."""
-        if not self._buffer.push(m):
-            return []
-        return self._drain(self._buffer.watermark)
+    @property
+    def carrying(self) -> int:
+        """Measurements a bounded call released but did not process yet (`resume`)."""
+        return len(self._carried)
+
+    def feed(self, m: Measurement, *, budget: CallBudget | None = None) -> list[IncidentEvent]:
+        """Take one measurement; return the events that processing it (and older ones) caused.
+
+        With a `budget` the call stops once it is spent (see `resume`)."""
+        events: list[IncidentEvent] = []
+        if self._carried:
+            self._work(events, None)  # what a bounded call left comes first
+        if self._buffer.push(m):
+            self._drain(self._buffer.watermark, budget, events)
+        return events
 
     def feed_many(self, measurements: Iterable[Measurement]) -> list[IncidentEvent]:
         """Feed several measurements; return all events."""
@@ -82,15 +117,36 @@ class Detector(IncidentGrouping):
             events.extend(self.feed(m))
         return events
 
-    def advance(self, ts: float) -> list[IncidentEvent]:
-        """Stream time has reached `ts`: process everything older than `ts - lateness_s`."""
-        return self._drain(ts - self.lateness_s)
+    def advance(self, ts: float, *, budget: CallBudget | None = None) -> list[IncidentEvent]:
+        """Stream time has reached `ts`: process everything older than `ts - lateness_s`.
+
+        With a `budget` the call stops once it is spent (see `resume`)."""
+        events = self._finish_carried()
+        self._drain(ts - self.lateness_s, budget, events)
+        return events
+
+    def resume(self, *, budget: CallBudget | None = None) -> list[IncidentEvent]:
+        """Go on with what a bounded call left (`carrying`); return the events.
+
+        A call with a `budget` processes the measurements it released one by one and
+        stops after the one that spent the budget (counted in `judgements` and
+        `processed`), carrying the rest, so that a caller holding a lock can release it
+        between calls (`pipeline.worker`). `resume` goes on where it stopped, within its
+        own `budget`. The work and its order are those of the unbounded call, so are the
+        events, split over the calls: a call made while work is carried (`feed`,
+        `advance`, `flush`) first finishes it, whatever its budget. A call always
+        processes at least one measurement.
+        """
+        events: list[IncidentEvent] = []
+        self._work(events, budget)
+        return events
 
     def flush(self) -> list[IncidentEvent]:
         """Process everything buffered (end of a replay)."""
-        if not len(self._buffer):
-            return []
-        return self._drain(self._buffer.max_ts + 1e-9)
+        events = self._finish_carried()
+        if len(self._buffer):
+            self._drain(self._buffer.max_ts + 1e-9, None, events)
+        return events
 
     def incidents(self) -> list[Incident]:
         """Snapshots of all incidents (open and resolved), oldest first."""
@@ -124,6 +180,7 @@ class Detector(IncidentGrouping):
         if not gone:
             return
         self._buffer.discard(gone)
+        self._carried = collections.deque(m for m in self._carried if m.target not in gone)
         self.paths.forget(gone)
         self.evidence.forget(gone)
         for table in (self._views, self._pending, self._filtered_since, self._unverified):
@@ -148,14 +205,37 @@ class Detector(IncidentGrouping):
 
     # -- processing ----------------------------------------------------------------
 
-    def _drain(self, watermark: float) -> list[IncidentEvent]:
-        events: list[IncidentEvent] = []
+    def _drain(
+        self, watermark: float, budget: CallBudget | None, events: list[IncidentEvent]
+    ) -> None:
+        """One call's work: release what the watermark passed and process it (see `resume`)."""
         self._budget = self.settings.reclassify_budget
-        for m in self._buffer.release(watermark):
-            self._process(m, events)
+        self._carried.extend(self._buffer.release(watermark))
+        self._work(events, budget)
+
+    def _work(self, events: list[IncidentEvent], budget: CallBudget | None) -> None:
+        """Process carried measurements in order, until `budget` is spent."""
+        carried = self._carried
+        if budget is None:
+            while carried:
+                self._process(carried.popleft(), events)
+            return
+        judged_by = self.judgements + budget.judgements
+        processed_by = self.processed + budget.measurements
+        while carried:
+            self._process(carried.popleft(), events)
+            if self.judgements >= judged_by or self.processed >= processed_by:
+                return  # spent
+
+    def _finish_carried(self) -> list[IncidentEvent]:
+        """The events of finishing what a bounded call carried (none when nothing is)."""
+        events: list[IncidentEvent] = []
+        if self._carried:
+            self._work(events, None)
         return events
 
     def _process(self, m: Measurement, events: list[IncidentEvent]) -> None:
+        self.processed += 1
         self._now = m.ts
         self.evidence.observe(m)
         change = self.paths.observe(m)

@@ -11,6 +11,7 @@ of a measurement). Each layer uses what the layers below it define.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping, Sequence
 
 from netvigil.classify import RULES, Rule
@@ -27,6 +28,7 @@ from netvigil.detect.targets import TargetIndex
 from netvigil.detect.vantages import VantageWatch
 from netvigil.evidence import EvidenceWindow
 from netvigil.incident import EventKind, Incident, IncidentEvent
+from netvigil.model import Measurement
 from netvigil.state.current import CurrentState, StatePolicy
 from netvigil.state.judge import TargetView
 
@@ -102,6 +104,13 @@ class DetectorBase:
         self._silence_checked = float("-inf")
         self._budget = self.settings.reclassify_budget
         """Periodic reclassifications left in this call (`DetectorSettings.reclassify_budget`)."""
+        self._carried: collections.deque[Measurement] = collections.deque()
+        """Measurements a bounded call released but did not process (`Detector.resume`)."""
+        self.judgements = 0
+        """Judgements made so far (an incident's cause weighed: when it opens, is confirmed,
+        grows or is due again); a bounded call counts them against its budget."""
+        self.processed = 0
+        """Measurements processed so far; a bounded call counts them against its budget."""
         self._due_at = float("-inf")
         """When an open incident is next due to be classified again (a lower bound)."""
         self._touched: dict[str, Tracked] = {}

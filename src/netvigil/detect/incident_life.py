@@ -46,11 +46,13 @@ class IncidentLife(Reclassification):
             inc.confirmed_at = self._now
             kind = EventKind.CONFIRMED
         if inc.vantage is None:
+            vantages, views = inc.vantages, self._views
             for t in inc.targets:
-                tview = self._views.get(t)
+                tview = views.get(t)
                 if tview is not None and tview.condition in FAILING:
                     for name in tview.down:
-                        add_name(inc.vantages, name)
+                        if name not in vantages:  # mostly there: no call to add it
+                            add_name(vantages, name)
         signature = (len(inc.targets), len(inc.vantages), inc.state)
         if kind is EventKind.CONFIRMED or not inc.cause_history:
             self._classify(tracked, events)

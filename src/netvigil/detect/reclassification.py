@@ -113,6 +113,7 @@ class Reclassification(DetectorBase):
                 tracked.answered_at = None
         tracked.last_classified = self._now
         tracked.regrouped = False
+        self.judgements += 1
         if inc.vantage is not None and inc.vantage in self.vantages.silent:
             return self._judge_silence(tracked, events)
         window = self._window(tracked)

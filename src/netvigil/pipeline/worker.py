@@ -2,15 +2,28 @@
 queue, so a large outage costs the event loop that probes and serves nothing.
 
 `put(m)` never blocks: when the queue is full the oldest waiting measurement is dropped
-and counted (`dropped`), never silently. The thread takes measurements in chunks, holds
-the current state's lock while the detector processes a chunk (readers on the event loop
-take the same lock, so they never see a table half-updated), and hands the events of each
-chunk back to the event loop (`deliver`, called there). Every `tick_s` it also advances
-the detector to the wall clock, so incidents are confirmed and resolved when data stops.
+and counted (`dropped`), never silently. The thread takes measurements in chunks (a
+lone measurement waits up to `linger_s` for others to join it: each wake-up of the
+thread costs far more than a measurement pushed into the detector's reorder buffer),
+holds the current state's lock while the detector processes a chunk (readers on the
+event loop take the same lock, so they never see a table half-updated), and hands the
+events of each chunk back to the event loop (`deliver`, called there). Every `tick_s` it
+also advances the detector to the wall clock, so incidents are confirmed and resolved
+when data stops.
 
-`settle_collector` tunes the garbage collector of a long-running process once its
-start-up is done, so that no collection holds the detector (or the event loop) up for
-long; see its docstring for why.
+Each hold of the lock is bounded: the detector's calls are given a `budget` (judgements
+made, measurements processed: `CallBudget`) and carry what is left to the next call
+(`Detector.resume`), so an outage's onset, whose one `advance` releases hundreds of
+measurements that turn paths down and open and judge tens of incidents, is split over
+several holds, the same work in the same order. Between two holds of the same work the
+thread gives way for `give_way_s`, so that a reader waiting for the lock gets it (a lock
+is not fair: released and taken again at once, it would stay with this thread).
+
+Garbage collection (`pipeline.collector`): `settle_collector` tunes the collector of a
+long-running process once its start-up is done (`netvigil run` calls it), and the thread
+collects the young generation itself after a hold (`YoungCollector`, every so many
+measurements processed), so that a collection seldom falls inside a hold and walks few
+objects when it comes.
 """
 
 from __future__ import annotations
@@ -19,54 +32,51 @@ import asyncio
 import collections
 import contextlib
 import functools
-import gc
 import logging
 import threading
 import time
 from collections.abc import Callable
 
-from netvigil.detect.detector import Detector
+from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
+from netvigil.pipeline.collector import (
+    COLLECT_AT,
+    COLLECT_EVERY,
+    GEN0_THRESHOLD,
+    YoungCollector,
+    settle_collector,
+)
 
-__all__ = ["GEN0_THRESHOLD", "DetectionWorker", "settle_collector"]
+__all__ = ["BUDGET", "GEN0_THRESHOLD", "DetectionWorker", "settle_collector"]
 
 log = logging.getLogger("netvigil.detect")
 
 CHUNK = 64
-"""Measurements processed under one hold of the state's lock."""
+"""Measurements fed under one hold of the state's lock (fewer when the budget runs out)."""
 
-GEN0_THRESHOLD = 20_000
-"""Allocations (less deallocations) between two young collections; CPython's default
-is 700."""
+BUDGET = CallBudget(judgements=4, measurements=64)
+"""What one hold of the state's lock may do (judgements made, measurements processed);
+the rest of the work waits for the next hold."""
 
+GIVE_WAY_S = 0.0
+"""How long the thread sleeps between two holds of the same piece of work: 0 still gives
+up the GIL and the lock (a reader blocked on the lock takes it then) without leaving the
+CPU to other processes, after which the next hold would start with cold caches."""
 
-def settle_collector(gen0_threshold: int = GEN0_THRESHOLD) -> None:
-    """Start-up is done: move every object alive now out of the collector's sight and
-    collect the young generation less often. Call once, after start-up.
-
-    Why. A collection stops every thread (it holds the GIL), and a full one walks every
-    object the collector tracks. Much of what a server holds was built at start-up and
-    is kept for good (modules, the config, the web app, pydantic's schemas):
-    `gc.freeze()` moves it to the permanent generation, which no collection walks (such
-    objects are still freed when nothing refers to them; only a reference cycle among
-    them would stay). The detector allocates short-lived objects at a high rate
-    (evidence windows, events, incident copies), mostly freed by reference counting;
-    with CPython's default a young collection runs every 700 net allocations and every
-    tenth one also collects the middle generation, so survivors reach the old
-    generation, and its full collections, sooner. With `gen0_threshold` the collections
-    come far less often. Measured on `bench/detector_throughput.py --vantages 5
-    --down-networks 20` (docs/performance.md, "Detector throughput"): 151-200
-    collections, the longest (a full one) 68-81 ms of CPU, became 6, none over 9 ms.
-    """
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(gen0_threshold, gen1, gen2)
+LINGER_S = 0.1
+"""How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
 
 
 class DetectionWorker:
-    """Runs `detector` on a thread; see the module docstring."""
+    """Runs `detector` on a thread; see the module docstring.
+
+    `budget` is what one hold of the lock may do (None: no bound), `give_way_s` the
+    pause between two holds of the same work, `linger_s` how long a small chunk waits
+    for more, `collect_at` the net allocations after which the thread collects garbage
+    after a hold, as it does every `collect_every` measurements processed
+    (`YoungCollector`; None: CPython alone collects).
+    """
 
     def __init__(
         self,
@@ -77,6 +87,11 @@ class DetectionWorker:
         tick_s: float,
         max_queue: int = 200_000,
         on_error: Callable[[], object] = lambda: None,
+        budget: CallBudget | None = BUDGET,
+        give_way_s: float = GIVE_WAY_S,
+        linger_s: float = LINGER_S,
+        collect_at: int | None = COLLECT_AT,
+        collect_every: int = COLLECT_EVERY,
     ) -> None:
         self.detector = detector
         self.deliver = deliver
@@ -84,12 +99,19 @@ class DetectionWorker:
         self.tick_s = tick_s
         self.max_queue = max_queue
         self.on_error = on_error
+        self.budget = budget
+        self.give_way_s = give_way_s
+        self.linger_s = linger_s
+        self.collector = None if collect_at is None else YoungCollector(collect_at, collect_every)
         self.dropped = 0
         """Measurements dropped because the queue was full (the oldest go first)."""
         self.processed = 0
         self.busy_s = 0.0
-        """CPU seconds the thread spent detecting."""
+        """CPU seconds the thread spent detecting (and collecting garbage after a hold)."""
         self.longest_chunk_s = 0.0
+        """The CPU time of the longest hold of the lock."""
+        self.holds = 0
+        """Holds of the lock so far (one per chunk fed, tick or piece of carried work)."""
         self._queue: collections.deque[Measurement] = collections.deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -127,31 +149,60 @@ class DetectionWorker:
                         "detection is behind: %d measurement(s) dropped so far", self.dropped
                     )
             self._queue.append(m)
-            if len(self._queue) == 1:
+            if len(self._queue) in (1, CHUNK):
                 self._wake.notify()
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_s
         while True:
-            with self._wake:
-                if not self._queue and not self._stopping:
-                    self._wake.wait(max(0.0, next_tick - time.monotonic()))
-                chunk = [self._queue.popleft() for _ in range(min(CHUNK, len(self._queue)))]
-                stopping = self._stopping and not self._queue
+            chunk = self._take(next_tick)
             if chunk:
                 self._step(functools.partial(self._feed, chunk))
+                self._finish_carried()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_s
-                self._step(lambda: self.detector.advance(self.clock()))
-            if stopping:
-                return
+                self._step(lambda: self.detector.advance(self.clock(), budget=self.budget))
+                self._finish_carried()
+            with self._wake:
+                if self._stopping and not self._queue:
+                    return
+
+    def _take(self, next_tick: float) -> list[Measurement]:
+        """Wait for measurements (until the next tick at most) and take a chunk of them; a
+        lone few wait up to `linger_s` (never past the tick) for others."""
+        with self._wake:
+            if not self._queue and not self._stopping:
+                self._wake.wait(max(0.0, next_tick - time.monotonic()))
+            if 0 < len(self._queue) < CHUNK and not self._stopping:
+                self._wake.wait(max(0.0, min(self.linger_s, next_tick - time.monotonic())))
+            return [self._queue.popleft() for _ in range(min(CHUNK, len(self._queue)))]
 
     def _feed(self, chunk: list[Measurement]) -> list[IncidentEvent]:
+        """Feed `chunk` until the hold's budget is spent; what is left goes back to the
+        front of the queue."""
+        detector, budget = self.detector, self.budget
+        judgements, processed = detector.judgements, detector.processed
         events: list[IncidentEvent] = []
+        fed = 0
         for m in chunk:
-            events.extend(self.detector.feed(m))
-        self.processed += len(chunk)
+            events.extend(detector.feed(m, budget=budget))
+            fed += 1
+            if detector.carrying or (
+                budget is not None
+                and budget.spent(detector.judgements - judgements, detector.processed - processed)
+            ):
+                break
+        if fed < len(chunk):
+            with self._wake:
+                self._queue.extendleft(reversed(chunk[fed:]))
+        self.processed += fed
         return events
+
+    def _finish_carried(self) -> None:
+        """Go on with what a bounded call left, one hold of the lock per budget."""
+        while self.detector.carrying:
+            time.sleep(self.give_way_s)  # a reader waiting for the lock takes it now
+            self._step(lambda: self.detector.resume(budget=self.budget))
 
     def _step(self, work: Callable[[], list[IncidentEvent]]) -> None:
         cpu0 = time.thread_time()
@@ -162,9 +213,13 @@ class DetectionWorker:
             self.on_error()
             log.exception("detector failed")
             events = []
-        spent = time.thread_time() - cpu0
-        self.busy_s += spent
-        self.longest_chunk_s = max(self.longest_chunk_s, spent)
+        held = time.thread_time() - cpu0
+        if self.collector is not None:
+            # Outside the lock; counted as detection's time, whose garbage it mostly is.
+            self.collector.collect(self.detector.processed)
+        self.holds += 1
+        self.busy_s += time.thread_time() - cpu0
+        self.longest_chunk_s = max(self.longest_chunk_s, held)
         if events and self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self._loop.call_soon_threadsafe(self.deliver, events)
