@@ -204,6 +204,30 @@ SERVICES = "\n".join(
 )
 
 
+async def test_a_task_that_loses_its_cancellation_is_cancelled_again() -> None:
+    """A cancellation swallowed on the way (as `asyncio.wait_for` in Python 3.11 may
+    swallow one) must not leave a member's stop waiting for ever."""
+    beats = 0
+
+    async def heartbeat() -> None:
+        nonlocal beats
+        swallowed = False
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed = True  # the first one is lost
+            beats += 1
+
+    task = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0.03)
+    await asyncio.wait_for(membership_cancel(task, again_s=0.05), timeout=2)
+    assert task.cancelled()
+    assert beats > 0
+
+
 async def test_a_task_cancelled_while_it_cancels_another_still_ends() -> None:
     """The heartbeat, cancelled while it waits for the old watch task to end (watching
     afresh), must end: the stop of a member waits for it."""

@@ -333,18 +333,20 @@ class Membership:
                 await watcher.stop()
 
 
-async def _cancel(task: asyncio.Task[None] | None) -> None:
+async def _cancel(task: asyncio.Task[None] | None, *, again_s: float = 0.5) -> None:
     """Cancel `task` (if any) and wait until it has ended.
 
-    The CancelledError of `task` is swallowed, but not one meant for the caller: a
-    heartbeat cancelled while it waits here (watching afresh) must still end.
+    A cancellation can be lost: in Python 3.11 `asyncio.wait_for` (under nats-py's
+    requests) swallows one that lands as its inner future completes, and a heartbeat
+    loop that missed its cancel beats on forever. So `task` is cancelled again every
+    `again_s` until it has ended. The caller's own cancellation is not swallowed: a
+    heartbeat cancelled while it waits here (watching afresh) must still end. An error
+    `task` ended with is logged.
     """
     if task is None:
         return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=again_s)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("%s ended with %r", task.get_name(), exc)
