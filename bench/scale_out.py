@@ -194,11 +194,11 @@ def world_toml() -> list[str]:
         ),
         *(
             f'[[targets]]\nkind = "http"\nname = "{s}-https"\nservice = "{s}"\n'
-            f'url = "https://{s}.example/"\ninterval_s = 1.0'
+            f'url = "https://{s}.example/"\ninterval_s = 1.0\ntimeout_s = 0.5'
             for s, _, _ in services
         ),
         '[[targets]]\nkind = "tcp"\nname = "control"\ncontrol = true\n'
-        'host = "192.0.2.53"\nport = 443\ninterval_s = 1.0',
+        'host = "192.0.2.53"\nport = 443\ninterval_s = 1.0\ntimeout_s = 0.5',
         *(
             f'[[agents]]\nname = "{v}"\ntoken_sha256 = "{"0" * 64}"\ncountry = "{c}"\n'
             "in_country = false"
@@ -563,7 +563,7 @@ async def detection_race(args: argparse.Namespace, pg: Any, work: Path) -> dict[
         sink = ConfirmedAt()
         async with await SQLiteStore.open(work / "embedded-detect.db") as store:
             embedded = LiveDetection(
-                config, store, sinks=[sink], lateness_s=config.detect.lateness_s, threaded=True
+                config, store, sinks=[sink], lateness_s=config.detection_lateness_s, threaded=True
             )
             async with embedded:
                 for m in stream:  # live: each when wall time reaches its timestamp
