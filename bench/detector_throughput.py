@@ -339,20 +339,9 @@ def budget_arg(text: str) -> CallBudget | None:
     return CallBudget(judgements=judgements, measurements=measurements)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", type=int, default=200)
-    parser.add_argument("--vantages", type=int, default=3)
-    parser.add_argument("--minutes", type=float, default=20.0)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--down-networks", type=int, default=1)
-    parser.add_argument("--default-gc", action="store_true", help="do not settle the collector")
-    parser.add_argument(
-        "--gen0-threshold",
-        type=int,
-        default=GEN0_THRESHOLD,
-        help=f"young-generation threshold of the settled collector (default {GEN0_THRESHOLD})",
-    )
+def add_call_options(parser: argparse.ArgumentParser) -> None:
+    """`--budget` and `--collect-at`: how each call is bounded and when the young
+    generation is collected, as the detection worker does (this bench and outage_replay)."""
     parser.add_argument(
         "--budget",
         type=budget_arg,
@@ -368,6 +357,23 @@ def main() -> None:
         help=f"collect the young generation after a call from this many net allocations, as "
         f"the detection worker does (default {COLLECT_AT}; 0: CPython alone collects)",
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=200)
+    parser.add_argument("--vantages", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--down-networks", type=int, default=1)
+    parser.add_argument("--default-gc", action="store_true", help="do not settle the collector")
+    parser.add_argument(
+        "--gen0-threshold",
+        type=int,
+        default=GEN0_THRESHOLD,
+        help=f"young-generation threshold of the settled collector (default {GEN0_THRESHOLD})",
+    )
+    add_call_options(parser)
     parser.add_argument(
         "--call-cpu",
         action="store_true",

@@ -33,7 +33,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
-from detector_throughput import Driver, budget_arg, events_digest
+from detector_throughput import Driver, add_call_options, events_digest
 
 from netvigil.cli._live import LatestState
 from netvigil.config.model import Config
@@ -41,8 +41,7 @@ from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
-from netvigil.pipeline.collector import COLLECT_AT
-from netvigil.pipeline.worker import BUDGET, settle_collector
+from netvigil.pipeline.worker import settle_collector
 from netvigil.state.current import CurrentState, StatePolicy
 
 INTERVAL = 10.0
@@ -189,21 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes, 1..10 (default 3)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--budget",
-        type=budget_arg,
-        default=BUDGET,
-        metavar="J,M",
-        help=f"bound each call to J judgements and M measurements, as the detection worker "
-        f"bounds its holds (default {BUDGET.judgements},{BUDGET.measurements}; 0: unbounded)",
-    )
-    parser.add_argument(
-        "--collect-at",
-        type=int,
-        default=COLLECT_AT,
-        help=f"collect the young generation after a call from this many net allocations, as "
-        f"the detection worker does (default {COLLECT_AT}; 0: CPython alone collects)",
-    )
+    add_call_options(parser)
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "outage_replay.json"
     )
