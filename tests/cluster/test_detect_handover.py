@@ -27,6 +27,7 @@ from cluster_nats import NATSServerProcess
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 
+from cluster.web_processes import eventually
 from detect.streams import SILENT, Probe, World, gov, healthy
 from netvigil.bus import TargetShards, encode_measurement, measurement_filter, measurement_subject
 from netvigil.bus.checkpoints import Checkpoint, CheckpointBucket
@@ -104,19 +105,6 @@ async def publish(
         if pace_s:
             await asyncio.sleep(pace_s)
     return out
-
-
-async def eventually(check: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert callable(check)
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def start_doomed(

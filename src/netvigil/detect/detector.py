@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from netvigil.config.model import Config
 from netvigil.detect.grouping import IncidentGrouping
 from netvigil.detect.labels import MaintenanceLabels
+from netvigil.detect.reorder import ExactWatermark
 from netvigil.detect.settings import DetectorSettings
 from netvigil.detect.targets import TargetIndex
 from netvigil.incident import Incident, IncidentEvent
@@ -77,6 +78,11 @@ class Detector(IncidentGrouping):
     """
 
     # -- public API ----------------------------------------------------------------
+
+    def follow(self, exact: ExactWatermark | None) -> None:
+        """Release `exact.vantage`'s measurements by its exact mark (`ReorderBuffer.follow`;
+        None: by the lateness rule again)."""
+        self._buffer.follow(exact)
 
     @property
     def late(self) -> int:

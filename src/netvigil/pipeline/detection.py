@@ -223,8 +223,7 @@ class LiveDetection:
         if follow == (self._local is not None):
             return  # as it was (a reload keeps the marks on their way)
         local = LocalWatermark(*source) if source is not None and follow else None
-        # The detector keeps its reorder buffer to itself; this is its one follower.
-        self.detector._buffer.follow(local)
+        self.detector.follow(local)
         self._local = local
 
     def submit(self, m: Measurement) -> None:
