@@ -53,6 +53,8 @@ def world_config(nats_url: str, dsn: str) -> Config:
             "bus": BusConfig(kind="nats", url=nats_url, ack_wait_s=5.0),
             "store": StoreConfig.model_validate({"kind": "postgres", "dsn": dsn}),
             "detect": DetectConfig(lateness_s=1.0),
+            # probes every second time out within it, so detection's lateness stays 1 s
+            "targets": [t.model_copy(update={"timeout_s": 0.5}) for t in base.targets],
         }
     )
 
