@@ -1,16 +1,18 @@
 """How far each detector has read the measurements stream: one checkpoint per detector.
 
     bucket = await CheckpointBucket.open(js)
-    await bucket.put(Checkpoint("detector-a", seq=41_207, at=1764950400.5, shards=("_s0417",)))
+    await bucket.put(Checkpoint("detector-a", seq=41_207, resume_seq=40_950, shards=("_s0417",)))
     points = await bucket.resume_points({"_s0417", "_s0002"})  # shard -> newest checkpoint
 
-A checkpoint says: detector `member` has processed every measurement of `shards` up to
-stream sequence `seq`, and the message at `seq` was published at `at` (epoch s, the
-stream's clock). A detector puts its checkpoint now and then (once a second, after a
-batch: one key per detector, never one write per message), in the JetStream key-value
-bucket `netvigil_detect_positions`. When a detector gains a shard, it reads where the
-shard's previous owner had got to (`resume_points`: of the checkpoints naming the
-shard, the one furthest along) and reads the shard again from there.
+A checkpoint says: detector `member` has read every message of `shards` up to stream
+sequence `seq`, and processed every one before `resume_seq`. Between the two are the
+messages it read but still held (measurements wait in the detector's reorder buffer
+until its watermark passes them): a successor must read them again. A detector puts
+its checkpoint now and then (once a second, after a batch: one key per detector, never
+one write per message), in the JetStream key-value bucket `netvigil_detect_positions`.
+When a detector gains a shard, it reads where the shard's previous owner had got to
+(`resume_points`: of the checkpoints naming the shard, the one furthest along) and
+reads the shard again from its `resume_seq`.
 
 Keys are the member names in URL-safe base64 (a key allows only `[-/_=.a-zA-Z0-9]`).
 The bucket keeps one value per key and forgets a key not written for `ttl_s` (a day):
@@ -46,16 +48,21 @@ CHECKPOINTS_BUCKET = "netvigil_detect_positions"
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """Every measurement of `shards` up to stream sequence `seq` was processed by
-    `member`; `at` is when the message at `seq` was published (epoch s)."""
+    """`member` has read every message of `shards` up to stream sequence `seq` and
+    processed every one before `resume_seq` (at most `seq + 1`)."""
 
     member: str
     seq: int
-    at: float
+    resume_seq: int
     shards: tuple[str, ...]
 
     def to_json(self) -> bytes:
-        body = {"member": self.member, "seq": self.seq, "at": self.at, "shards": self.shards}
+        body = {
+            "member": self.member,
+            "seq": self.seq,
+            "resume_seq": self.resume_seq,
+            "shards": self.shards,
+        }
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -66,7 +73,7 @@ class Checkpoint:
             return cls(
                 member=str(obj["member"]),
                 seq=int(obj["seq"]),
-                at=float(obj["at"]),
+                resume_seq=int(obj["resume_seq"]),
                 shards=tuple(str(s) for s in obj["shards"]),
             )
         except (KeyError, TypeError, UnicodeDecodeError) as exc:

@@ -252,7 +252,6 @@ async def run_detector(
         js,
         bus.measurements_stream,
         checkpoints,
-        lateness_s=config.detection_lateness_s,
         horizon_s=config.detection_lateness_s + config.server.max_clock_skew_s,
         max_payload_bytes=bus.max_payload_bytes,
         batch_size=settings.batch_size,
@@ -394,7 +393,7 @@ class _Loop:
                     await self.consumer.ack(batch)
                     stats.acked += len(batch)
                     stats.batches += 1
-                    keeper.processed(batch)
+                    keeper.processed(batch, self.detection.watermark)
                     keeper.save(follower.current.shards)
                     stats.checkpoints = keeper.saved
                     if len(batch) < settings.batch_size and settings.linger_s > 0:

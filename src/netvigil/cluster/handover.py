@@ -6,7 +6,7 @@ previous owner left off, and the open incidents of the groups it gains are conti
     batch = [d for d in batch if follower.fresh(d)]  # what the replay read is not fed twice
 
     keeper = PositionKeeper(checkpoints, member, every_s=1.0)
-    keeper.processed(batch)                          # after the batch is acked
+    keeper.processed(batch, detection.watermark)     # after the batch is acked
     keeper.save(follower.current.shards)             # at most once every `every_s`
     await keeper.close(follower.current.shards)      # the last one, when stopping
 
@@ -21,13 +21,13 @@ batches, in this order:
    delivers the gained shards only from there on;
 4. the gained shards are read again (`netvigil.bus.replay`, a consumer of its own that
    moves no position) from where their previous owner left off up to the end of the
-   stream as of step 3, and fed to detection. Where to start is the stream time of the
-   previous owner's last checkpoint (`netvigil.bus.checkpoints`) minus `lateness_s`: so
-   what it held in its reorder buffer when it died is read again too. Never further
-   back than `horizon_s` before now (the lateness and the clock skew allowed: anything
-   published earlier could only be late), and from there when no checkpoint names a
-   gained shard. The durable consumer then skips the gained shards' messages up to that
-   end (`fresh`), which the replay fed already.
+   stream as of step 3, and fed to detection. Where to start is the `resume_seq` of the
+   previous owner's last checkpoint (`netvigil.bus.checkpoints`): the first message it
+   had read but not processed (held in its reorder buffer), so what it held when it died
+   is read again too, however far behind the detectors were. When no checkpoint names a
+   gained shard, from `horizon_s` before now (the lateness and the clock skew allowed:
+   anything published earlier could only be late). The durable consumer then skips the
+   gained shards' messages up to that end (`fresh`), which the replay fed already.
 
 Each step is safe to do again: a step that fails (NATS or the store away) leaves the
 share as it was (`current`) and the next batch tries again, the replay resuming after
@@ -35,8 +35,9 @@ the last message it fed. Reading a measurement again is harmless in any case: th
 gaining detector had never seen the gained targets.
 
 `PositionKeeper` writes this detector's checkpoint: the stream sequence of the last
-message of an acked batch and the shards it was reading (`current.shards`: every
-measurement of those up to that sequence has been processed).
+message of an acked batch, the first sequence of the oldest batch still holding a
+measurement that detection's watermark has not passed (`resume_seq`), and the shards it
+was reading (`current.shards`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -132,23 +134,22 @@ class ReplaySource:
     js: JetStreamContext
     stream: str
     checkpoints: CheckpointBucket
-    lateness_s: float
     horizon_s: float
-    """Never read further back than this before now (lateness plus clock skew)."""
+    """With no checkpoint, read from this long before now (lateness plus clock skew)."""
     max_payload_bytes: int
     batch_size: int = 500
     fetch_wait_s: float = 0.5
     now: Callable[[], float] = time.time
     """The stream's clock (wall time, epoch s)."""
 
-    async def start_time(self, shards: Collection[str]) -> float:
-        """When to read `shards` again from: their newest checkpoints' time minus the
-        lateness, but not before the horizon. Raises BusUnavailable."""
-        floor = self.now() - self.horizon_s
+    async def start_seq(self, shards: Collection[str]) -> int | None:
+        """The stream sequence to read `shards` again from: the oldest `resume_seq` of
+        their newest checkpoints, or the first message within the horizon when a shard
+        has none (None: nothing there). Raises BusUnavailable."""
         points = await self.checkpoints.resume_points(shards)
-        if len(points) < len(shards):
-            return floor
-        return max(floor, min(p.at for p in points.values()) - self.lateness_s)
+        if len(points) == len(shards):
+            return min(p.resume_seq for p in points.values())
+        return await sequence_at(self.js, self.stream, self.now() - self.horizon_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +252,7 @@ class ShareFollower:
         """Feed the gained shards' measurements up to `last_seq` (see the module docs);
         the first sequence read and how many were fed."""
         source = self.source
-        first_seq = await sequence_at(source.js, source.stream, await source.start_time(gained))
+        first_seq = await source.start_seq(gained)
         if first_seq is None or first_seq > last_seq:
             return None, 0
         after = self._partial[1] if self._partial and self._partial[0] == gained else 0
@@ -297,16 +298,28 @@ class PositionKeeper:
         self.last: Checkpoint | None = None
         """The checkpoint last put."""
         self._seq = 0
-        self._at = 0.0
+        self._held: deque[tuple[int, float]] = deque()
+        """The acked batches that may hold a measurement detection has not processed:
+        (first stream sequence, newest measurement time), in stream order."""
         self._due_at = float("-inf")
         self._putting: asyncio.Task[None] | None = None
 
-    def processed(self, batch: Sequence[Delivery]) -> None:
-        """Note that `batch` (acked, in stream order) is processed."""
+    def processed(self, batch: Sequence[Delivery], watermark: float) -> None:
+        """Note that `batch` (acked, in stream order) was handed to detection, whose
+        watermark is now `watermark`: a measurement older than it is processed (or
+        dropped as late), a newer one is still held."""
         if batch:
-            meta = batch[-1].msg.metadata
-            self._seq = meta.sequence.stream
-            self._at = meta.timestamp.timestamp()
+            self._seq = batch[-1].msg.metadata.sequence.stream
+            newest = max(d.measurement.ts for d in batch)
+            self._held.append((batch[0].msg.metadata.sequence.stream, newest))
+        held = self._held
+        while held and held[0][1] < watermark:
+            held.popleft()
+
+    @property
+    def resume_seq(self) -> int:
+        """The first stream sequence a successor must read again."""
+        return self._held[0][0] if self._held else self._seq + 1
 
     def save(self, shards: Collection[str]) -> bool:
         """Start putting the checkpoint if one is due, none is being put and it says
@@ -332,7 +345,7 @@ class PositionKeeper:
     def _point(self, shards: Collection[str]) -> Checkpoint | None:
         if not self._seq:
             return None
-        point = Checkpoint(self.member, self._seq, self._at, tuple(sorted(shards)))
+        point = Checkpoint(self.member, self._seq, self.resume_seq, tuple(sorted(shards)))
         return None if point == self.last else point
 
     async def _put(self, point: Checkpoint) -> None:

@@ -159,6 +159,13 @@ class LiveDetection:
         """Measurements dropped because they arrived more than `lateness_s` late."""
         return self.detector.late
 
+    @property
+    def watermark(self) -> float:
+        """Every measurement submitted that is older than this has been processed (or
+        dropped as late); the newer ones are held. Exact without a worker
+        (`threaded=False`); a worker's queue is not counted."""
+        return self.detector.watermark
+
     async def start(self) -> None:
         """Take over the store's open incidents and start the timer.
 
