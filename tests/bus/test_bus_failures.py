@@ -234,10 +234,10 @@ async def test_publisher_cut_off_for_seconds_delivers_everything_after(
         await wait_for(lambda: _true(publisher.waiting == 0), 20, "the first batch out")
         bus.server.stop()
         cut_off = make_measurements(1000, vantage="durres")
-        for i, m in enumerate(cut_off):  # ten seconds of measurements, none deliverable
+        for i, m in enumerate(cut_off):  # five seconds of measurements, none deliverable
             publisher.submit(m)
             if i % 100 == 99:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(0.5)
         produced += cut_off
         await spool.flush()
         assert spool.depth == len(cut_off)

@@ -24,7 +24,7 @@ from cluster_nats import NATSServerProcess
 
 from netvigil.cluster import assign
 
-INTERVAL_S = 3.0
+INTERVAL_S = 2.0
 HEARTBEAT_S = 0.3
 MEMBER_TTL_S = 1.5
 TARGETS = [f"t{i:02d}" for i in range(30)]
@@ -42,7 +42,7 @@ def write_config(path: Path, port: int) -> Path:
     for name in TARGETS:
         lines.append(
             f'[[targets]]\nname = "{name}"\nkind = "tcp"\nhost = "127.0.0.1"\nport = {port}\n'
-            f'service = "shared"\ninterval_s = {INTERVAL_S}\ntimeout_s = 2\n'
+            f'service = "shared"\ninterval_s = {INTERVAL_S}\ntimeout_s = 1\n'
         )
     path.write_text("\n".join(lines))
     return path
