@@ -77,7 +77,25 @@ def detect(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _warn_if_handover_comes_late(config, heartbeat, ttl_s)
     run_async(_detect(config, store_path(found, config, db), settings, duration))
+
+
+def _warn_if_handover_comes_late(config: Config, heartbeat_s: float, ttl_s: float) -> None:
+    """A killed detector's shards go to the others up to `ttl_s + heartbeat_s` after its
+    death; what they read again of those seconds counts only within the detection
+    lateness (docs/scale-out.md, "Limits")."""
+    gap_s, lateness_s = ttl_s + heartbeat_s, config.detection_lateness_s
+    if gap_s > lateness_s:
+        log.warning(
+            "--member-ttl %g s and --heartbeat %g s exceed detection's lateness (%g s): when "
+            "a detector is killed, up to %g s of its shards' measurements reach the others "
+            "too late to count; lower --member-ttl or raise [detect] lateness_s",
+            ttl_s,
+            heartbeat_s,
+            lateness_s,
+            gap_s - lateness_s,
+        )
 
 
 async def _detect(
