@@ -95,3 +95,30 @@ async def test_a_share_change_rescopes_detection_to_the_new_share(tmp_path: Path
         [first, *_] = detection.state.paths.paths_of(regained)
         assert first.state is HealthState.OK, "no trace of the failure before it was lost"
         assert _counts_match_paths(detection)
+
+
+async def test_a_vantage_incident_has_one_id_in_every_detector(tmp_path: Path) -> None:
+    """Every detector judges every vantage (the controls are everyone's) but sees its own
+    share of the targets: the vantage's incident is named after its controls, so the
+    detector that keeps it after a hand-over continues the same incident."""
+    config = _config()
+    start = time.time() - 200
+
+    def behaviour(ts: float, vantage: str, target: str, rng: object) -> Probe:
+        if vantage == "de" and ts >= start + 30:
+            return SILENT
+        return healthy(ts, vantage, target, rng)  # type: ignore[arg-type]
+
+    stream = World(interval=1.0).stream(behaviour, start=start, end=start + 90)
+    found: dict[str, list[tuple[str, list[str]]]] = {}
+    for member in MEMBERS:
+        owned = owned_incident_keys(config, MEMBERS, member)
+        async with await SQLiteStore.open(tmp_path / f"{member}.db") as store:
+            scope = DetectionScope(config, owned)
+            detection = LiveDetection(scope.config, store, lateness_s=1.0, clock=lambda: start)
+            _feed(detection, scope, stream)
+            detection.detector.advance(start + 95)
+            found[member] = [(i.id, i.targets) for i in detection.open_incidents() if i.vantage]
+    (east_id, east_targets), (west_id, west_targets) = found["east"] + found["west"]
+    assert east_id == west_id
+    assert set(east_targets) != set(west_targets), "each lists the targets of its share"

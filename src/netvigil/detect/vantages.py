@@ -15,7 +15,7 @@ from netvigil.detect.book import IncidentBook, Tracked
 from netvigil.detect.targets import TargetIndex
 from netvigil.incident import Incident, IncidentState
 from netvigil.state.current import CurrentState
-from netvigil.state.health import HealthState
+from netvigil.state.health import HealthState, PathHealth
 from netvigil.state.judge import FAILING, TargetView
 from netvigil.words import clock, duration
 
@@ -66,9 +66,7 @@ class VantageWatch:
         ]
         first = min(down, key=lambda p: (p.episode_start_ts or now, p.target), default=None)
         start = (first.episode_start_ts if first else None) or self.silent.get(vantage, now)
-        inc_id = self.book.unique_id(
-            f"inc-vantage-{vantage}-{first.episode_start_id if first else start}"
-        )
+        inc_id = self.book.unique_id(f"inc-vantage-{vantage}-{self._key(vantage, down, start)}")
         incident = Incident(
             id=inc_id,
             state=IncidentState.SUSPECTED,
@@ -79,6 +77,24 @@ class VantageWatch:
             updated=now,
         )
         return self.book.add(Tracked(incident))
+
+    def _key(self, vantage: str, down: list[PathHealth], start: float) -> str:
+        """What names a vantage's incident: the first failure of its controls, else the
+        last result of its controls (silent), else `start`. Detectors sharing the
+        targets (`netvigil.cluster`) all read the controls, so they name it alike and
+        the one that keeps it next continues it."""
+        controls = self.paths.controls
+        failed = [p for p in down if p.target in controls and p.episode_start_id is not None]
+        if failed:
+            return str(
+                min(failed, key=lambda p: (p.episode_start_ts or 0.0, p.target)).episode_start_id
+            )
+        heard = [
+            r.health.last_ts
+            for t in controls
+            if (r := self.paths.get(t, vantage)) is not None and r.health.last_ts is not None
+        ]
+        return str(max(heard) if heard else start)
 
     def extend(self, tracked: Tracked, views: Mapping[str, TargetView]) -> bool:
         """Add the targets only this vantage sees down; whether any was added."""
