@@ -445,6 +445,8 @@ async def scrape(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
                 out["lag_buckets"][float(s.labels["le"])] = s.value
             elif s.name == "netvigil_schedule_lag_seconds_count":
                 out["lag_count"] = s.value
+            elif s.name == "netvigil_detect_hold_seconds_bucket" and s.labels["le"] == "0.01":
+                out["holds_up_to_10ms"] = s.value
             elif s.name == "netvigil_detect_late_total":
                 out["late_total"] = out.get("late_total", 0.0) + s.value
             elif s.name.startswith("netvigil_detect_") and not s.labels:
@@ -696,6 +698,13 @@ def detection_figures(before: dict[str, Any], after: dict[str, Any]) -> dict[str
         "dropped": int(delta("netvigil_detect_dropped_total")),
         "late": int(delta("late_total")),
         "queue_depth_at_end": int(after.get("netvigil_detect_queue_depth", 0)),
+        "holds": int(delta("netvigil_detect_hold_seconds_count")),
+        "holds_over_10ms": int(
+            delta("netvigil_detect_hold_seconds_count") - delta("holds_up_to_10ms")
+        ),
+        "longest_hold_ms_since_start": round(
+            1000 * float(after.get("netvigil_detect_longest_hold_seconds", 0.0)), 2
+        ),
     }
 
 
@@ -899,6 +908,9 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("detector CPU ms/1000 meas.", ("detection", "cpu_ms_per_1000")),
     ("detector meas./CPU-s", ("detection", "measurements_per_cpu_s")),
+    ("detection holds of the state's lock", ("detection", "holds")),
+    ("detection holds over 10 ms CPU", ("detection", "holds_over_10ms")),
+    ("detection longest hold ms CPU (since start)", ("detection", "longest_hold_ms_since_start")),
     ("detection dropped", ("detection", "dropped")),
     ("detection late", ("detection", "late")),
     ("server CPU share", ("server_cpu_share",)),
@@ -947,6 +959,11 @@ def verdicts(outage: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "canary within 2 probe intervals": {
             "figure": canary,
             "met": canary is not None and canary <= 2,
+        },
+        "no hold of the state's lock over 10 ms of CPU": {
+            "figure": outage["detection"]["longest_hold_ms_since_start"],
+            "met": outage["detection"]["holds_over_10ms"] == 0
+            and outage["detection"]["longest_hold_ms_since_start"] <= 10,
         },
         ">= 25,000 measurements per detector CPU-second": {
             "figure": per_cpu,

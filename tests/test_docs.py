@@ -80,7 +80,17 @@ def _exposed_series() -> set[str]:
     from netvigil.probe_metrics import PHASES, ProbeMetrics
 
     metrics = Metrics()
-    figures = DetectionFigures(1, 0, 0, 0.1, {"v": 1}, {"v": 0.5})
+    figures = DetectionFigures(
+        measurements=1,
+        queue_depth=0,
+        dropped=0,
+        cpu_seconds=0.1,
+        hold_buckets=[("0.01", 1.0), ("+Inf", 1.0)],
+        hold_seconds=0.002,
+        longest_hold_seconds=0.002,
+        late_by_vantage={"v": 1},
+        clock_offset_by_vantage={"v": 0.5},
+    )
     metrics.track_detection(lambda: figures)
     probes = ProbeMetrics(now=lambda: 100.0)
     metrics.track_exposition(probes.render)

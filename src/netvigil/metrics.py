@@ -186,6 +186,13 @@ class DetectionFigures:
     """Measurements dropped because detection fell behind (its queue was full)."""
     cpu_seconds: float
     """CPU time the detection thread spent."""
+    hold_buckets: Sequence[tuple[str, float]]
+    """The detection thread's holds of the state's lock by CPU time, as Prometheus
+    writes a histogram's buckets (`LoopHistogram.buckets`; empty: no thread)."""
+    hold_seconds: float
+    """The CPU time of every hold, summed."""
+    longest_hold_seconds: float
+    """The CPU time of the longest hold."""
     late_by_vantage: Mapping[str, int]
     """Per vantage, measurements that arrived behind the watermark."""
     clock_offset_by_vantage: Mapping[str, float]
@@ -216,6 +223,19 @@ class _DetectionCollector(Collector):
         yield CounterMetricFamily(
             "netvigil_detect_cpu_seconds", "CPU time the detection thread spent.", f.cpu_seconds
         )
+        if f.hold_buckets:
+            yield HistogramMetricFamily(
+                "netvigil_detect_hold_seconds",
+                "CPU time of each hold of the current state's lock by the detection thread "
+                "(readers of the state wait meanwhile).",
+                buckets=list(f.hold_buckets),
+                sum_value=f.hold_seconds,
+            )
+            yield GaugeMetricFamily(
+                "netvigil_detect_longest_hold_seconds",
+                "CPU time of the detection thread's longest hold of the state's lock.",
+                f.longest_hold_seconds,
+            )
         late = CounterMetricFamily(
             "netvigil_detect_late",
             "Measurements that arrived behind their vantage's watermark, dropped.",

@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import IncidentEvent
+from netvigil.metrics import LoopHistogram
 from netvigil.model import Measurement
 from netvigil.pipeline.collector import (
     COLLECT_AT,
@@ -48,7 +49,7 @@ from netvigil.pipeline.collector import (
     settle_collector,
 )
 
-__all__ = ["BUDGET", "GEN0_THRESHOLD", "DetectionWorker", "settle_collector"]
+__all__ = ["BUDGET", "GEN0_THRESHOLD", "HOLD_BUCKETS", "DetectionWorker", "settle_collector"]
 
 log = logging.getLogger("netvigil.detect")
 
@@ -58,6 +59,10 @@ CHUNK = 64
 BUDGET = CallBudget(judgements=4, measurements=64)
 """What one hold of the state's lock may do (judgements made, measurements processed);
 the rest of the work waits for the next hold."""
+
+HOLD_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, float("inf"))
+"""Buckets of the holds' CPU time (`netvigil_detect_hold_seconds`): a hold past 10 ms
+keeps readers of the state waiting long enough to be seen."""
 
 GIVE_WAY_S = 0.0
 """How long the thread sleeps between two holds of the same piece of work: 0 still gives
@@ -108,7 +113,9 @@ class DetectionWorker:
         self.processed = 0
         self.busy_s = 0.0
         """CPU seconds the thread spent detecting (and collecting garbage after a hold)."""
-        self.longest_chunk_s = 0.0
+        self.hold_times = LoopHistogram(HOLD_BUCKETS)
+        """The CPU time of each hold of the lock (seconds)."""
+        self.longest_hold_s = 0.0
         """The CPU time of the longest hold of the lock."""
         self.holds = 0
         """Holds of the lock so far (one per chunk fed, tick or piece of carried work)."""
@@ -219,7 +226,8 @@ class DetectionWorker:
             self.collector.collect(self.detector.processed)
         self.holds += 1
         self.busy_s += time.thread_time() - cpu0
-        self.longest_chunk_s = max(self.longest_chunk_s, held)
+        self.hold_times.observe(held)
+        self.longest_hold_s = max(self.longest_hold_s, held)
         if events and self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self._loop.call_soon_threadsafe(self.deliver, events)
