@@ -260,6 +260,8 @@ class EvidenceWindow:
     weights: Mapping[str, float] = field(default_factory=dict)
     network_plane: NetworkPlaneFacts | None = None
     """The network plane's facts, when signals exist for the incident's networks."""
+    addresses: frozenset[str] = frozenset()
+    """The addresses the incident's targets were last probed at (empty: none known)."""
 
     def weight(self, name: str) -> float:
         """The tuned weight `name` (e.g. `shutdown.complete`); 0 when unset."""

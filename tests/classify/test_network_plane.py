@@ -206,3 +206,22 @@ def test_no_signals_no_change(name: str) -> None:
     # It was asked, and had nothing to say (a vantage's own incident asks nothing).
     assert plane.asked or name == "vantage_problem"
     assert [i.to_json() for i in after] == [i.to_json() for i in before]
+
+
+def test_a_blackhole_on_another_address_of_the_network_is_not_this_incidents_rtbh() -> None:
+    facts = replace(
+        ROUTES_UP,
+        blocks_up_now=1.0,
+        down=False,
+        blackholes=(SignalEvent("gov", "blackhole", ONSET + 2.0, prefix="192.0.2.10/32", peers=4),),
+    )
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = FixedPlane(facts)
+    # the failing targets were probed at 192.0.2.20: the blackholed host is another one
+    stream = world.stream(_one_fails(SILENT), end=ONSET + 400.0)
+    detector.feed_many(replace(m, address="192.0.2.20") for m in stream)
+    detector.flush()
+    [incident] = confirmed(detector.incidents())
+    assert incident.cause is not Cause.DDOS_MITIGATION, _explain(incident)
+    assert not any("(RTBH)" in s for s in _statements(incident)), _explain(incident)

@@ -152,6 +152,17 @@ class EvidenceBuilder:
             maintenance=maintenance,
             weights=self.weights,
             network_plane=self._network_plane(inc, now),
+            addresses=self._addresses(inc),
+        )
+
+    def _addresses(self, inc: Incident) -> frozenset[str]:
+        """Where the incident's targets were last probed, from every vantage."""
+        paths = self.paths
+        return frozenset(
+            r.address
+            for t in inc.targets
+            for v in paths.vantages_of(t)
+            if (r := paths.get(t, v)) is not None and r.address
         )
 
     def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:

@@ -137,7 +137,7 @@ def _weigh_mitigation(window: EvidenceWindow, verdict: Verdict) -> None:
     facts = window.network_plane
     if facts is None:
         return
-    hosts = blackholed_hosts(facts)
+    hosts = blackholed_hosts(window, facts)
     what = ""
     if hosts:
         what = f"{hosts[0].prefix} blackholed at {clock(hosts[0].t)} (RTBH)"

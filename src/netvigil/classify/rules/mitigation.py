@@ -48,7 +48,7 @@ class DDoSMitigationRule:
 
 
 def _weigh_rtbh(window: EvidenceWindow, facts: NetworkPlaneFacts, verdict: Verdict) -> None:
-    hosts = blackholed_hosts(facts)
+    hosts = blackholed_hosts(window, facts)
     if not hosts:
         return
     e = hosts[0]

@@ -62,9 +62,22 @@ def withdrawal_words(facts: NetworkPlaneFacts) -> str:
     return words
 
 
-def blackholed_hosts(facts: NetworkPlaneFacts) -> list[SignalEvent]:
-    """Blackhole communities on single addresses (RTBH), oldest first."""
-    return [e for e in facts.blackholes if host_route(e.prefix)]
+def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[SignalEvent]:
+    """Blackhole communities on single addresses (RTBH), oldest first: on an address of
+    the incident's targets, when their addresses are known (another host of the network
+    blackholed says nothing of these)."""
+    hosts = [e for e in facts.blackholes if host_route(e.prefix)]
+    if not window.addresses:
+        return hosts
+    mine = {a for a in (_address(x) for x in window.addresses) if a is not None}
+    return [e for e in hosts if _address(e.prefix.split("/", 1)[0]) in mine]
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:

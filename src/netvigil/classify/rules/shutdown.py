@@ -66,7 +66,7 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
             f"{withdrawal_words(facts)}: the routes are gone rather than traffic dropped",
         )
         said = True
-    hosts = blackholed_hosts(facts)
+    hosts = blackholed_hosts(window, facts)
     if hosts:
         verdict.add(
             window.weight("shutdown.blackholed"),
