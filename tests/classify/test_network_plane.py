@@ -225,3 +225,33 @@ def test_a_blackhole_on_another_address_of_the_network_is_not_this_incidents_rtb
     [incident] = confirmed(detector.incidents())
     assert incident.cause is not Cause.DDOS_MITIGATION, _explain(incident)
     assert not any("(RTBH)" in s for s in _statements(incident)), _explain(incident)
+
+
+def test_another_address_failing_beside_a_blackholed_one_is_an_incident_of_its_own() -> None:
+    """An RTBH drops one address: another host of the network going silent an interval
+    later (its own failure: a name server dying, say) looks alike in the probes but is
+    not the blackholing, and is not absorbed by it."""
+    holed, other = "e-albania-https", "parliament-https"
+    addresses = {holed: "192.0.2.10", other: "192.0.2.20"}
+    facts = replace(
+        ROUTES_UP,
+        blocks_up_now=1.0,
+        down=False,
+        blackholes=(SignalEvent("gov", "blackhole", ONSET + 2.0, prefix="192.0.2.10/32", peers=4),),
+    )
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if (target == holed and ts >= ONSET) or (target == other and ts >= ONSET + 15.0):
+            return SILENT
+        return healthy(ts, vantage, target, rng)
+
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = FixedPlane(facts)
+    stream = world.stream(behaviour, end=ONSET + 400.0)
+    detector.feed_many(replace(m, address=addresses.get(m.target, "192.0.2.99")) for m in stream)
+    detector.flush()
+    found = {tuple(i.targets): i for i in confirmed(detector.incidents())}
+    assert sorted(found) == [(holed,), (other,)], [(i.targets, i.cause) for i in found.values()]
+    assert found[(holed,)].cause is Cause.DDOS_MITIGATION, _explain(found[(holed,)])
+    assert found[(other,)].cause is not Cause.DDOS_MITIGATION, _explain(found[(other,)])

@@ -11,10 +11,11 @@ into the window too; without one the window is exactly the probes' view.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from netvigil.classify.rules.plane import host_address, parse_address
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
@@ -152,18 +153,30 @@ class EvidenceBuilder:
             maintenance=maintenance,
             weights=self.weights,
             network_plane=self._network_plane(inc, now),
-            addresses=self._addresses(inc),
+            addresses=self.addresses_of(inc.targets),
         )
 
-    def _addresses(self, inc: Incident) -> frozenset[str]:
-        """Where the incident's targets were last probed, from every vantage."""
+    def addresses_of(self, targets: Iterable[str]) -> frozenset[str]:
+        """Where `targets` were last probed, from every vantage."""
         paths = self.paths
         return frozenset(
             r.address
-            for t in inc.targets
+            for t in targets
             for v in paths.vantages_of(t)
             if (r := paths.get(t, v)) is not None and r.address
         )
+
+    def blackholed_apart(self, inc: Incident, target: str, now: float) -> bool:
+        """Whether `inc` is the blackholing of addresses (RTBH: a blackhole community on
+        its targets' single addresses) that `target`'s addresses are not among: a failure
+        of one address says nothing of another's, so `target` fails on its own."""
+        facts = self._network_plane(inc, now)
+        if facts is None or not facts.blackholes:
+            return False
+        holed = {a for e in facts.blackholes if (a := host_address(e.prefix)) is not None}
+        mine = {a for a in map(parse_address, self.addresses_of(inc.targets)) if a is not None}
+        theirs = {a for a in map(parse_address, self.addresses_of([target])) if a is not None}
+        return bool(holed & mine) and bool(theirs) and not holed & theirs
 
     def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:
         source = self.network_plane

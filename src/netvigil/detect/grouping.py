@@ -82,6 +82,12 @@ class IncidentGrouping(IncidentLife):
         families = families_of(target, view.down, self.paths)
         window = self.settings.cofate_intervals * info.interval_s
         chosen = self.book.joinable(info, families, onset=onset, window_s=window)
+        if (
+            chosen is not None
+            and info.service not in chosen.incident.services
+            and self.evidence.blackholed_apart(chosen.incident, target, self._now)
+        ):
+            chosen = None  # a blackholed address's incident: another address fails apart
         if chosen is None:
             inc_id = self.book.unique_id(f"inc-{view.onset_id or target}")
             incident = Incident(

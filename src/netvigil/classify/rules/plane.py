@@ -20,7 +20,9 @@ __all__ = [
     "blackholed_hosts",
     "flood_before",
     "flood_until_complete",
+    "host_address",
     "host_route",
+    "parse_address",
     "widest_withdrawal",
     "withdrawal_words",
 ]
@@ -69,15 +71,21 @@ def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[S
     hosts = [e for e in facts.blackholes if host_route(e.prefix)]
     if not window.addresses:
         return hosts
-    mine = {a for a in (_address(x) for x in window.addresses) if a is not None}
-    return [e for e in hosts if _address(e.prefix.split("/", 1)[0]) in mine]
+    mine = {a for a in map(parse_address, window.addresses) if a is not None}
+    return [e for e in hosts if host_address(e.prefix) in mine]
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`text` as an IP address, or None when it is not one."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def host_address(prefix: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The one address a /32 or /128 `prefix` names (None for a wider or bad prefix)."""
+    return parse_address(prefix.split("/", 1)[0]) if host_route(prefix) else None
 
 
 def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
