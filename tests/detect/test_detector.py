@@ -14,6 +14,7 @@ from netvigil.detect.detector import Detector
 from netvigil.evidence import EvidenceWindow
 from netvigil.incident import EventKind, Incident, IncidentState
 from netvigil.model import Measurement
+from netvigil.outcome import Outcome
 from netvigil.replay import replay
 
 from .streams import INTERVAL, ONSET, SILENT, Probe, World, confirmed, gov, healthy, target_name
@@ -303,3 +304,33 @@ def test_recovery_does_not_rewrite_a_confirmed_cause() -> None:
     [incident] = detector.incidents()
     assert [c.cause for c in incident.cause_history] == [Cause.SHUTDOWN]
     assert incident.confidence >= max(during) - 0.01
+
+
+def test_a_ragged_recovery_after_a_cut_does_not_read_as_a_flood() -> None:
+    """A flood, then a cut (albania-2022), then routes coming back unevenly: for two
+    intervals half the probes are lost and the rest answer slowly. Over the recent window
+    loss is half, and since the onset answers were slow (the flood): a flood, to a rule;
+    but the loss was complete and is ending, so the cause stays the cut's."""
+    cut = ONSET + 60.0
+
+    def ragged(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and ONSET <= ts < cut:
+            if rng.random() < 0.4:
+                return SILENT
+            return Probe(Outcome.OK, 0.5 + rng.uniform(0, 0.3), ttfb=0.7)
+        if gov(target) and cut <= ts < RECOVERY:
+            return SILENT
+        if gov(target) and RECOVERY <= ts < RECOVERY + 2 * INTERVAL:
+            if rng.random() < 0.5:
+                return SILENT
+            return Probe(Outcome.OK, 0.4 + rng.uniform(0, 0.3), ttfb=0.6)
+        return healthy(ts, vantage, target, rng)
+
+    world = World()
+    detector = Detector(world.config())
+    detector.feed_many(world.stream(ragged, end=RECOVERY + 300.0))
+    detector.flush()
+    [incident] = detector.incidents()
+    causes = [c.cause for c in incident.cause_history]
+    assert Cause.SHUTDOWN in causes, incident.cause_history
+    assert causes[-1] is Cause.SHUTDOWN, incident.cause_history
