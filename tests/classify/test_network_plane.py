@@ -255,3 +255,21 @@ def test_another_address_failing_beside_a_blackholed_one_is_an_incident_of_its_o
     assert sorted(found) == [(holed,), (other,)], [(i.targets, i.cause) for i in found.values()]
     assert found[(holed,)].cause is Cause.DDOS_MITIGATION, _explain(found[(holed,)])
     assert found[(other,)].cause is not Cause.DDOS_MITIGATION, _explain(found[(other,)])
+
+
+def test_a_withdrawal_undone_before_the_incident_began_is_not_its_defence() -> None:
+    """The network's routes were withdrawn and came back; a minute later its sites fail
+    again. The loss before this onset is that earlier outage, not a flood, and the
+    withdrawal is over: no defensive withdrawal."""
+    first, back = ONSET - 200.0, ONSET - 60.0
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and (first <= ts < back or ts >= ONSET):
+            return SILENT
+        return healthy(ts, vantage, target, rng)
+
+    facts = replace(ROUTES_UP, blocks_up_now=1.0, withdrawals=(replace(WITHDRAWN, t=first),))
+    incidents = _incidents(behaviour, FixedPlane(facts), end=ONSET + 400.0)
+    latest = max(incidents, key=lambda i: i.start)
+    assert latest.start >= ONSET, [(i.start - ONSET, i.cause) for i in incidents]
+    assert latest.cause is not Cause.DDOS_MITIGATION, _explain(latest)
