@@ -27,6 +27,9 @@ from netvigil.store.base import IncidentQuery, Store
 __all__ = ["FaultResult", "describe_incident", "run_fault"]
 
 POLL_S = 1.0
+UNDER_WAY_S = 1.0
+"""A probe stamped this long before the stop began may still have been refused by it (a
+result is stamped when its probe starts): its incident counts as the fault's."""
 Say = Callable[[str], None]
 
 
@@ -80,8 +83,9 @@ class _EventTeller:
         self.told: set[tuple[str, str, float]] = set()
 
     async def poll(self) -> list[Incident]:
-        query = IncidentQuery(since=self.origin, include_withdrawn=True)
-        incidents = [i for i in await self.store.incidents(query) if i.start >= self.origin]
+        since = self.origin - UNDER_WAY_S
+        query = IncidentQuery(since=since, include_withdrawn=True)
+        incidents = [i for i in await self.store.incidents(query) if i.start >= since]
         for incident in incidents:
             for event in await self.store.incident_events(incident.id):
                 key = (incident.id, event.kind.value, event.ts)
@@ -119,8 +123,10 @@ async def run_fault(
     kept current."""
     record = state.record(f"service-{FAULTED_SERVICE}")
     port = plan.ports.service(FAULTED_SERVICE)
-    stop_all([record], grace_s=5.0)
+    # The fault begins as the stopping does (a probe refused while the process is on its
+    # way out is the incident's first failure).
     result = FaultResult(FAULTED_SERVICE, stopped_at=time.time())
+    stop_all([record], grace_s=5.0)
     say(f"fault: {FAULTED_SERVICE} (127.0.0.1:{port}) stopped for {fault_s:g} s")
     teller = _EventTeller(store, result.stopped_at, say)
     try:
