@@ -134,6 +134,7 @@ class EvidenceBuilder:
             scope=scope,
             path_onsets=path_onsets,
         )
+        plane = self._network_plane(inc, now)
         return EvidenceWindow(
             now=now,
             onset=inc.start,
@@ -152,8 +153,9 @@ class EvidenceBuilder:
             vantage_incident=inc.vantage is not None,
             maintenance=maintenance,
             weights=self.weights,
-            network_plane=self._network_plane(inc, now),
-            addresses=self.addresses_of(inc.targets),
+            network_plane=plane,
+            # read only by the blackhole rules: none to read without a blackhole
+            addresses=self.addresses_of(inc.targets) if plane and plane.blackholes else frozenset(),
         )
 
     def addresses_of(self, targets: Iterable[str]) -> frozenset[str]:
