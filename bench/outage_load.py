@@ -10,9 +10,14 @@ config and store (web on 127.0.0.1, a free port):
 - healthy: the server probes its own loopback targets (`--own` TCP and HTTP listeners
   the bench opens, default 50), the 200 targets the agents report (TCP and HTTP
   listeners too) and a canary; 4 synthetic agents (asyncio tasks in this process, one
-  token each) post a batch for all 200 targets every probe interval, all healthy.
+  token each) post a batch for all 200 targets every probe interval, all healthy, with
+  their marks as `netvigil agent` sends them (the last batch of a round carries one,
+  and between rounds one goes alone every second; `--no-marks`: none, the lateness
+  rule for the agents, as an agent of an older version).
 - large outage: the 200 listeners are closed (the server's own probes are refused) and
-  every agent reports every one of them timing out, for the whole phase.
+  every agent reports every one of them timing out, for the whole phase (each stamped
+  with its probe's start, a timeout before it is reported, and the agents' marks a
+  timeout further back: their probes in flight).
 
 In each phase the canary (an HTTP listener only the server probes, service "canary" on
 a network and organization of its own) is closed at a known time; the bench polls
@@ -75,6 +80,8 @@ class Plan:
     agents: int = 4
     batch_size: int = 200
     """Measurements per ingest request (an agent's round is split into batches this big)."""
+    marks: bool = True
+    """Agents send their marks (`netvigil.web.ingest`)."""
     warmup: float = 3.0
     healthy: float = 12.0
     outage: float = 15.0
@@ -501,20 +508,28 @@ class Agent:
     plan: Plan
     outage: asyncio.Event
     stats: AgentStats = field(default_factory=AgentStats)
+    marked: float = -math.inf
+    """The last mark sent: nothing stamped before it may follow."""
+
+    def timeout_s(self) -> float:
+        return min(5.0, self.plan.interval_s / 2)
 
     def round(self) -> list[dict[str, Any]]:
-        """One measurement per target, stamped within the last second, in random order."""
+        """One measurement per target, in random order, each stamped with its probe's
+        start: within the last second, and a timeout before that when failing (a probe
+        that times out is reported a timeout after it began); never before the last
+        mark sent (those probes began after it)."""
         now = time.time()
         failing = self.outage.is_set()
+        began = now - (self.timeout_s() if failing else 0.0)
         batch = []
         for t in self.targets:
-            ts = now - random.random()
+            ts = max(began - random.random(), self.marked)
             if failing:
-                timeout = min(5.0, self.plan.interval_s / 2)
                 m = Measurement(
                     id=new_measurement_id(ts), ts=ts, vantage=self.name, target=t.name,
                     kind=t.kind, ok=False, outcome=Outcome.TCP_TIMEOUT, phase=Phase.CONNECT,
-                    timings={"total": timeout}, address=t.address,
+                    timings={"total": self.timeout_s()}, address=t.address,
                 )  # fmt: skip
             else:
                 connect = 0.01 + random.random() * 0.02
@@ -527,8 +542,22 @@ class Agent:
         random.shuffle(batch)
         return batch
 
-    async def post(self, session: aiohttp.ClientSession, url: str, batch: list[Any]) -> None:
-        body = {"agent": self.name, "measurements": batch}
+    def mark(self) -> float | None:
+        """The agent's mark now, as `netvigil agent` sends it, the oldest start of its
+        probes in flight: a second back, and a timeout more while its probes time out
+        (None: marks are off)."""
+        if not self.plan.marks:
+            return None
+        back = 1.0 + (self.timeout_s() if self.outage.is_set() else 0.0)
+        self.marked = max(self.marked, time.time() - back)
+        return self.marked
+
+    async def post(
+        self, session: aiohttp.ClientSession, url: str, batch: list[Any], mark: float | None
+    ) -> None:
+        body: dict[str, Any] = {"agent": self.name, "measurements": batch}
+        if mark is not None:
+            body["mark"] = mark
         headers = {"Authorization": f"Bearer {self.token}"}
         t, t0 = time.time(), time.perf_counter()
         try:
@@ -554,10 +583,16 @@ class Agent:
         due = time.monotonic()
         while time.time() < until:
             batch = self.round()
-            for i in range(0, len(batch), self.plan.batch_size):
-                await self.post(session, url, batch[i : i + self.plan.batch_size])
+            size = self.plan.batch_size
+            for i in range(0, len(batch), size):
+                last = i + size >= len(batch)
+                await self.post(session, url, batch[i : i + size], self.mark() if last else None)
             due = max(due + self.plan.interval_s, time.monotonic())
-            await asyncio.sleep(due - time.monotonic())
+            while (wait := due - time.monotonic()) > 0:  # the mark alone, once a second
+                await asyncio.sleep(min(1.0, wait))
+                mark = self.mark()
+                if mark is not None and due - time.monotonic() > 0.5:
+                    await self.post(session, url, [], mark)
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -980,6 +1015,9 @@ def main() -> None:
     parser.add_argument(
         "--agents", type=int, help="synthetic agents (default 4; 0: the server probes alone)"
     )
+    parser.add_argument(
+        "--no-marks", action="store_true", help="agents send no marks (the lateness rule)"
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep config, store, log")
     parser.add_argument("--out", type=Path, default=RESULTS / "outage_load.json")
     parser.add_argument(
@@ -993,6 +1031,8 @@ def main() -> None:
         plan = Plan(**{**asdict(plan), "batch_size": args.batch_size})
     if args.agents is not None:
         plan = Plan(**{**asdict(plan), "agents": args.agents})
+    if args.no_marks:
+        plan = Plan(**{**asdict(plan), "marks": False})
     workdir = Path(tempfile.mkdtemp(prefix="nv-outage-"))
     started = time.time()
     load_before = os.getloadavg()

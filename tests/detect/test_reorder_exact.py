@@ -1,5 +1,7 @@
-"""The exact watermark of the local vantage: its measurements go as soon as no older probe
-is in flight; agents' vantages keep the lateness rule."""
+"""Exact watermarks: the local vantage's measurements go as soon as no older probe is in
+flight, an agent's as soon as it has marked that nothing older is on its way; an agent
+that does not mark keeps the lateness rule, and so does one the config names until it
+has been heard from."""
 
 from __future__ import annotations
 
@@ -95,6 +97,74 @@ def test_agents_keep_the_lateness_rule() -> None:
     # Now the local mark (nothing was in flight at 110) holds it, not the agent's 110 alone.
     assert buffer.watermark == 110.0
     assert [m.ts for m in buffer.release(buffer.watermark)] == [108.0, 109.0]
+
+
+def test_an_agents_mark_releases_its_measurements_at_once() -> None:
+    clock = InFlight(now=110.0)
+    buffer, local = followed(clock)
+    agent = meas("agent-de", 108.0)
+    buffer.push(agent)
+    mine = meas("local", 109.0)
+    assert hand_on(buffer, local, mine) == []  # the agent's lateness holds it
+    buffer.mark("agent-de", 109.5)  # nothing older than 109.5 is still to come from it
+    assert buffer.watermark == 109.5
+    assert buffer.release(buffer.watermark) == [agent, mine]
+    assert buffer.late == 0
+
+
+def test_an_agent_that_stops_marking_falls_back_to_the_lateness_rule() -> None:
+    buffer = ReorderBuffer(LATENESS)
+    buffer.push(meas("de", 100.0))
+    buffer.mark("de", 100.5)
+    buffer.push(meas("fr", 100.2))
+    buffer.mark("fr", 100.6)
+    assert buffer.watermark == 100.5
+    buffer.push(meas("de", 120.0))  # no mark with it (an agent of an older version)
+    buffer.mark("fr", 121.0)
+    assert buffer.watermark == 120.0 - LATENESS  # its old mark is behind its lateness point
+    late = meas("de", 114.0)
+    assert buffer.push(late)  # still in time by the lateness rule
+
+
+def test_a_mark_far_ahead_makes_no_other_vantage_late() -> None:
+    buffer = ReorderBuffer(LATENESS)
+    buffer.push(meas("de", 100.0))
+    buffer.mark("de", 101.0)
+    buffer.push(meas("it", 100.2))
+    buffer.mark("it", 101.5)
+    buffer.push(meas("fr", 100.0))
+    buffer.mark("fr", 5000.0)  # a clock (or a bug) far ahead
+    assert buffer.watermark == 101.0  # the slowest vantage that keeps up holds it
+    assert buffer.push(meas("de", 101.0))
+    assert buffer.push(meas("it", 101.4))
+
+
+def test_an_expected_agent_not_yet_heard_from_holds_the_lateness_rule() -> None:
+    clock = InFlight(now=200.0)
+    buffer, local = followed(clock)
+    buffer.expect(["de"])
+    mine = meas("local", 199.0)
+    assert hand_on(buffer, local, mine) == []
+    assert buffer.watermark == 199.0 - LATENESS  # "de" may still send anything since 194
+    assert buffer.release(200.0 - LATENESS) == []  # the timer: now - lateness, no further
+    buffer.mark("de", 199.5)  # it announces itself: nothing of it older than 199.5 will come
+    assert buffer.watermark == 199.5
+    first = meas("de", 199.2)  # its batch, sent with that mark
+    assert buffer.push(first)  # not late
+    assert buffer.release(buffer.watermark) == [mine, first]
+    assert buffer.late == 0
+
+
+def test_an_expected_agent_seen_first_by_its_results_counts_from_them() -> None:
+    buffer = ReorderBuffer(LATENESS)
+    buffer.expect(["de", "fr"])
+    buffer.push(meas("de", 300.0))
+    buffer.mark("de", 300.5)
+    assert buffer.watermark == 300.0 - LATENESS  # "fr" not heard from yet
+    buffer.push(meas("fr", 300.2))  # no mark: the lateness rule for it
+    assert buffer.watermark == 300.2 - LATENESS
+    buffer.mark("fr", 300.3)
+    assert buffer.watermark == 300.3
 
 
 def test_the_timer_releases_up_to_the_mark_between_results() -> None:
@@ -228,15 +298,17 @@ async def _settle(detection: LiveDetection, count: int, timeout_s: float = 5.0) 
     raise AssertionError(f"{count} measurement(s) did not reach detection in {timeout_s} s")
 
 
-async def test_with_agents_in_the_config_every_vantage_keeps_the_lateness_rule() -> None:
-    """An agent may connect at any time: nothing may be released sooner than its lateness."""
+async def test_an_agent_the_config_names_holds_the_lateness_rule_until_heard_from() -> None:
+    """An agent may connect at any time: until it has, nothing is released sooner than its
+    lateness; once it marks, the local vantage's exact watermark counts again."""
     spec = TCPSpec(name="t", host="127.0.0.1", port=9, interval_s=60, control=True)
     with_agent = Config.model_validate(
         {"targets": [spec.model_dump()], "agents": [{"name": "de", "token_sha256": "a" * 64}]}
     )
     alone = Config(targets=[spec])
     detection = LiveDetection(with_agent, _Store(), lateness_s=LATENESS)  # type: ignore[arg-type]
-    detection.follow_local("local", lambda: 1000.0)
+    now = [1000.0]
+    detection.follow_local("local", lambda: now[0])
     detection.submit(meas("local", 990.0))
     assert detection.detector.watermark == 990.0 - LATENESS
     detection.reconfigure(alone)  # the agent is gone from the config: followed from now on
@@ -247,3 +319,6 @@ async def test_with_agents_in_the_config_every_vantage_keeps_the_lateness_rule()
     assert detection.detector.watermark == 1000.0  # never back, and no further than the rule
     detection.submit(meas("local", 1010.0))
     assert detection.detector.watermark == 1010.0 - LATENESS
+    now[0] = 1020.0
+    detection.mark("de", 1015.0)  # the agent is heard from: nothing of it before 1015 is due
+    assert detection.detector.watermark == 1015.0  # exact from now on: no lateness behind

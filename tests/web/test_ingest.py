@@ -322,7 +322,7 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
 def test_parse_batch_returns_measurements() -> None:
     batch = make(3)
     raw = json.dumps(body(batch)).encode()
-    assert parse_batch(raw, agent="tirana", limits=LIMITS) == batch
+    assert parse_batch(raw, agent="tirana", limits=LIMITS).measurements == batch
 
 
 # -- property: arbitrary bodies never cause a 500 and never store anything unless valid --

@@ -5,7 +5,9 @@
 The agent measures under its own vantage name (`config.vantage.name`, which must match
 an `[[agents]]` entry on the server holding the hash of `token`). Every measurement goes
 first to the local spool, so nothing is lost while the server or the path to it is
-down; the shipper delivers the backlog, oldest first, once it is back.
+down; the shipper delivers the backlog, oldest first, once it is back, with the
+scheduler's mark (`Shipper.follow`), so the server's detection need not wait for
+stragglers.
 
 Stopping (`stop` set): the monitor finishes the probes in flight, the spool writes what
 it holds, the shipper tries for `drain_timeout_s` to deliver the rest, and whatever is
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from netvigil.agent.ship import Shipper, ShipStats
@@ -25,7 +27,7 @@ from netvigil.config.model import Config
 from netvigil.metrics import Metrics
 from netvigil.monitor import MeasurementSink, Monitor
 from netvigil.probes import ProbeSet
-from netvigil.scheduler import ProbeLike
+from netvigil.scheduler import ProbeLike, Scheduler
 
 __all__ = ["probe_into", "run_agent"]
 
@@ -76,7 +78,7 @@ async def run_agent(
     )
     try:
         sinks: list[MeasurementSink] = [spool, *extra_sinks]
-        await probe_into(config, sinks, stop, metrics, probes)
+        await probe_into(config, sinks, stop, metrics, probes, on_start=shipper.follow)
         await spool.flush()
     finally:
         ship_stop.set()
@@ -100,14 +102,17 @@ async def probe_into(
     stop: asyncio.Event,
     metrics: Metrics | None,
     probes: ProbeLike | None = None,
+    *,
+    on_start: Callable[[Scheduler], object] | None = None,
 ) -> None:
     """Probe `config`'s targets as its vantage into `sinks` until `stop` (with `probes`,
-    else a fresh `ProbeSet`): the probing half of every agent, whatever it ships with."""
+    else a fresh `ProbeSet`): the probing half of every agent, whatever it ships with.
+    `on_start` is given the scheduler before it runs."""
     if probes is not None:
-        await _monitor(config, probes, sinks, stop, metrics)
+        await _monitor(config, probes, sinks, stop, metrics, on_start)
         return
     async with ProbeSet() as probe_set:
-        await _monitor(config, probe_set, sinks, stop, metrics)
+        await _monitor(config, probe_set, sinks, stop, metrics, on_start)
 
 
 async def _monitor(
@@ -116,6 +121,9 @@ async def _monitor(
     sinks: Sequence[MeasurementSink],
     stop: asyncio.Event,
     metrics: Metrics | None,
+    on_start: Callable[[Scheduler], object] | None,
 ) -> None:
     monitor = Monitor(config.targets, probes, sinks, config.vantage.name, config.scheduler, metrics)
+    if on_start is not None:
+        on_start(monitor.scheduler)
     await monitor.run(stop)

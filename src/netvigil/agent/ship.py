@@ -17,6 +17,14 @@ to `<server>/api/v1/ingest` with the bearer token. What the answer decides:
 | any other 4xx                          | batch moved to the spool's `rejected` table with   |
 |                                        | the server's reason, logged; never retried forever |
 
+With `mark` (the agent's scheduler's watermark, `Scheduler.watermark`: the oldest probe
+start in flight, or now) each batch that holds everything waiting also carries the
+agent's mark, read before the spool was: no measurement still to come is stamped
+before it, so the server's detection takes the batch at once instead of waiting out
+its lateness (`netvigil.web.ingest`). When nothing waits, the mark goes alone, at most
+once per `poll_s` and only when it has moved on. A full batch (more may wait behind
+it) carries none.
+
 Backoff doubles from `backoff_initial_s` to at most `backoff_max_s`, each wait jittered
 to between half and all of its nominal length, and resets after a success. Measurement
 ids make a retry idempotent: a batch whose answer was lost is counted as duplicates by
@@ -42,6 +50,7 @@ from prometheus_client.registry import Collector
 from netvigil.agent.spool import Spool
 from netvigil.metrics import Metrics
 from netvigil.model import Measurement
+from netvigil.scheduler import Scheduler
 
 __all__ = ["INGEST_PATH", "ShipStats", "Shipper", "ingest_url"]
 
@@ -75,6 +84,8 @@ class ShipStats:
     """Measurements the server refused, moved to the spool's rejected table."""
     failures: int = 0
     """Attempts that failed and will be retried (network, 5xx, 401, 403, 429...)."""
+    marks: int = 0
+    """Marks the server took (with a batch or alone)."""
     last_error: str | None = None
     last_success_at: float | None = None
 
@@ -136,6 +147,7 @@ class Shipper:
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
         now: Callable[[], float] = time.time,
+        mark: Callable[[], float] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -155,10 +167,18 @@ class Shipper:
         self._session = session
         self._rng = rng if rng is not None else random.Random()
         self._now = now
+        self._mark = mark
+        self._marked = float("-inf")
+        """The last mark the server took."""
         self._attempt = 0
         if metrics is not None:
             metrics.track_spool(lambda: float(spool.depth))
             metrics.registry.register(_ShipCollector(self.stats))
+
+    def follow(self, scheduler: Scheduler) -> None:
+        """Send `scheduler`'s watermark as this agent's mark (see the module docstring);
+        the spool must be a sink of the same scheduler's results."""
+        self._mark = scheduler.watermark
 
     def backoff_s(self, attempt: int) -> float:
         """How long to wait after `attempt` consecutive failures (1 = the first)."""
@@ -191,10 +211,15 @@ class Shipper:
 
         Raises _Retry when the batch must be sent again later. Needs the session `run` opens.
         """
+        mark = self._mark() if self._mark is not None else None  # before the spool is read
         batch = await self.spool.peek(self.batch_size)
         if not batch:
+            if mark is not None and mark >= self._marked + self.poll_s:
+                await self._send_mark(mark)
             return 0
-        status, answer = await self._post(batch)
+        if len(batch) >= self.batch_size:
+            mark = None  # more may wait, older than the mark
+        status, answer = await self._post(batch, mark)
         ids = [m.id for m in batch]
         if 200 <= status < 300:
             accepted = _int(answer.get("accepted"), len(batch))
@@ -205,6 +230,7 @@ class Shipper:
             self.stats.duplicates += duplicates
             self.stats.last_success_at = self._now()
             self._attempt = 0
+            self._took_mark(mark)
             return len(batch)
         reason = _reason(status, answer)
         if status >= 500 or status in _RETRY_STATUSES:
@@ -229,6 +255,27 @@ class Shipper:
         )
         return len(batch)
 
+    async def _send_mark(self, mark: float) -> None:
+        """Send the mark alone (nothing waits). Raises _Retry as `_ship_once`."""
+        status, answer = await self._post((), mark)
+        if 200 <= status < 300:
+            self._attempt = 0
+            self._took_mark(mark)
+            return
+        reason = _reason(status, answer)
+        if status >= 500 or status in _RETRY_STATUSES:
+            raise _Retry(reason)
+        # Refused (a clock far ahead: 422): measurements still go; log it once per reason.
+        if reason != self.stats.last_error:
+            log.error("server refused this agent's mark: %s", reason)
+        self.stats.last_error = reason
+        self._marked = mark  # not again before it has moved on
+
+    def _took_mark(self, mark: float | None) -> None:
+        if mark is not None:
+            self.stats.marks += 1
+            self._marked = mark
+
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
@@ -244,12 +291,17 @@ class Shipper:
             if settled == 0:
                 await _wait(stop, self.poll_s)
 
-    async def _post(self, batch: Sequence[Measurement]) -> tuple[int, dict[str, Any]]:
+    async def _post(
+        self, batch: Sequence[Measurement], mark: float | None
+    ) -> tuple[int, dict[str, Any]]:
         assert self._session is not None, "run() opens the session"
-        body = json.dumps(
-            {"agent": self.agent, "measurements": [m.to_json() for m in batch]},
-            separators=(",", ":"),
-        ).encode()
+        envelope: dict[str, Any] = {
+            "agent": self.agent,
+            "measurements": [m.to_json() for m in batch],
+        }
+        if mark is not None:
+            envelope["mark"] = mark
+        body = json.dumps(envelope, separators=(",", ":")).encode()
         try:
             async with self._session.post(
                 self.url, data=body, headers=self._headers, timeout=self._timeout

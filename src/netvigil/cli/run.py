@@ -239,7 +239,12 @@ async def _probe_and_serve(
             ingested = TeeStore(parts.store, feeds)  # agents' batches reach them too
             routers = [bgp_router(bgp, signals)] if bgp is not None else []
             app = create_app(
-                ingested, config, parts.metrics, state=parts.web_state, routers=routers
+                ingested,
+                config,
+                parts.metrics,
+                state=parts.web_state,
+                routers=routers,
+                on_mark=detection.mark,  # after the batch, which the tee handed on
             )
             server = await _start_web(app, host, port, ConnectionLimits.from_config(config))
             log.info("serving the API on %s/api/v1 (store %s)", server.url, store_name(parts.store))

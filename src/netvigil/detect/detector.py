@@ -84,6 +84,20 @@ class Detector(IncidentGrouping):
         None: by the lateness rule again)."""
         self._buffer.follow(exact)
 
+    def mark(
+        self, vantage: str, at: float, *, budget: CallBudget | None = None
+    ) -> list[IncidentEvent]:
+        """`vantage` reports that none of its measurements still to come is stamped before
+        `at` (`ReorderBuffer.mark`): process what that releases; return the events.
+
+        With a `budget` the call stops once it is spent (see `resume`)."""
+        events: list[IncidentEvent] = []
+        if self._carried:
+            self._work(events, None)
+        self._buffer.mark(vantage, at)
+        self._drain(self._buffer.watermark, budget, events)
+        return events
+
     @property
     def late(self) -> int:
         """Measurements dropped because they arrived behind the watermark."""
@@ -167,6 +181,7 @@ class Detector(IncidentGrouping):
         maintenance windows count from the next measurement on; incidents and path
         histories are kept (a removed target's paths go stale)."""
         self.config = config
+        self._buffer.expect([agent.name for agent in config.agents])
         self.index = TargetIndex(config, self.settings.default_interval_s)
         self._holds.clear()
         self._pending_due = float("-inf")

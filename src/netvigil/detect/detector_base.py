@@ -63,6 +63,7 @@ class DetectorBase:
         self.rules: Sequence[Rule] = rules if rules is not None else RULES
         self.weights: Mapping[str, float] = {**DEFAULT_WEIGHTS, **(weights or {})}
         self._buffer = ReorderBuffer(lateness_s)
+        self._buffer.expect([agent.name for agent in config.agents])  # may come any time
         self.lateness_s = lateness_s
         self.state = state or CurrentState(
             config,

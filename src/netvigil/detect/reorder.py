@@ -9,16 +9,30 @@ that falls behind (a slow clock, a stalled agent) cannot hold detection back for
 others: its measurements behind the watermark are counted as late for it (`late_by`)
 and dropped. A measurement whose id is already waiting is dropped as a duplicate.
 
-One vantage may be followed exactly (`follow`): the one whose scheduler runs in this
-process (`netvigil run`). Its point is then the oldest probe start still in flight as
-its results come in (`local_watermark.LocalWatermark`), or the lateness rule's when
-that is later, instead of its newest timestamp minus `lateness_s`; every other vantage
-keeps the lateness rule, and the watermark is still the slowest point of the vantages
-that keep up. A `release` asked for less than that (the timer's `advance`) releases up
-to it, so a server probing alone acts on a result as soon as no older probe is in
-flight. Follow a vantage only when no other may appear: the watermark then runs up to
-the present, and a vantage that starts reporting (an agent connecting) would find its
-first measurements behind it, hence late.
+A vantage's point may be exact instead of `lateness_s` behind its newest timestamp:
+
+- the vantage whose scheduler runs in this process (`netvigil run`) may be followed
+  (`follow`): its point is the oldest probe start still in flight as its results come
+  in (`local_watermark.LocalWatermark`);
+- a remote agent reports its own mark with its batches (`mark`): no measurement of it
+  still to come is stamped before the mark (its oldest probe in flight, or its next
+  result not yet shipped, `netvigil.agent.ship`).
+
+A vantage's point is the later of the lateness rule's and its exact mark, so a vantage
+that stops marking falls back to the lateness rule by itself; a vantage that only
+marked so far (an agent announcing itself before its first results) counts from its
+mark. The watermark is still the slowest point of the vantages that keep up (a
+vantage's newest time being its newest timestamp or mark, whichever is later), and a
+`release` asked for less than that (the timer's `advance`) releases up to it once any
+vantage is exact, so a server acts on a result as soon as no vantage may still send an
+older one.
+
+Vantages that may appear but have not yet (the agents a config names: `expect`) hold
+the watermark to the lateness rule, no further than the newest timestamp seen minus
+`lateness_s`: a vantage's first results are not late merely because every vantage seen
+so far marks exactly. A vantage that has not been seen since it was expected and never
+comes keeps that rule for everyone; a vantage seen once and then gone falls behind and
+no longer keeps up.
 """
 
 from __future__ import annotations
@@ -76,16 +90,49 @@ class ReorderBuffer:
         """The oldest newest timestamp of the vantages that keep up."""
         self._advances = 0
         self._exact: ExactWatermark | None = None
-        self.exact_at = float("-inf")
+        self.marks: dict[str, float] = {}
+        """Per vantage, its exact mark as far as it has come (followed or reported)."""
+        self._unseen: frozenset[str] = frozenset()
+        """Expected vantages neither seen nor marked yet (they hold the lateness rule)."""
+
+    @property
+    def exact_at(self) -> float:
         """The followed vantage's exact mark, as far as it has come."""
+        exact = self._exact
+        return self.marks.get(exact.vantage, float("-inf")) if exact else float("-inf")
 
     def follow(self, exact: ExactWatermark | None) -> None:
         """Take `exact.vantage`'s point from `exact` from now on (see the module docstring);
-        None: back to the lateness rule for every vantage."""
+        None: back to the lateness rule for the followed vantage."""
+        if self._exact is not None:
+            self.marks.pop(self._exact.vantage, None)
         self._exact = exact
-        self.exact_at = float("-inf")
         if self.max_by:
             self._recompute()
+
+    def expect(self, vantages: Collection[str]) -> None:
+        """`vantages` may appear (the agents the config names): until each is seen, the
+        watermark keeps to the lateness rule (see the module docstring)."""
+        self._unseen = frozenset(vantages) - self.max_by.keys() - self.marks.keys()
+        if self.max_by or self.marks:
+            self._recompute()
+
+    def mark(self, vantage: str, at: float) -> None:
+        """`vantage` reports that none of its measurements still to come is stamped before
+        `at` (given after every measurement of it sent before the mark was pushed)."""
+        if at <= self.marks.get(vantage, float("-inf")):
+            return
+        self.marks[vantage] = at
+        if vantage in self._unseen:
+            self._unseen -= {vantage}
+        self._recompute()
+
+    def _exact_mark(self, vantage: str, mark: float | None) -> None:
+        """The followed vantage's mark has come to `mark` (None: no news)."""
+        if mark is not None and mark > self.marks.get(vantage, float("-inf")):
+            self.marks[vantage] = mark
+            if self._holder in (None, vantage) and vantage in self.max_by:
+                self._recompute()
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -104,11 +151,7 @@ class ReorderBuffer:
         """Hold `m`; False when it is late or already held."""
         exact = self._exact
         if exact is not None and m.vantage == exact.vantage:
-            mark = exact.pushed(m)
-            if mark is not None and mark > self.exact_at:
-                self.exact_at = mark
-                if self._holder in (None, m.vantage) and m.vantage in self.max_by:
-                    self._recompute()
+            self._exact_mark(m.vantage, exact.pushed(m))
         if m.ts < self.processed_to:
             self.late_by[m.vantage] += 1
             return False
@@ -122,6 +165,8 @@ class ReorderBuffer:
         if newest is None or m.ts > newest:
             self.max_by[m.vantage] = m.ts
             self._advances += 1
+            if newest is None and m.vantage in self._unseen:
+                self._unseen -= {m.vantage}
             if (
                 newest is None
                 or newest <= self._slowest
@@ -132,12 +177,18 @@ class ReorderBuffer:
         return True
 
     def _recompute(self) -> None:
-        newest = self.max_by
+        newest, marks = self.max_by, self.marks
+        if marks:
+            newest = dict(newest)
+            for vantage, at in marks.items():
+                if at > newest.get(vantage, float("-inf")):
+                    newest[vantage] = at  # its newest time: a mark past its last result
+        if not newest:
+            return
         # With one or two vantages there is no majority: the newest one is the reference.
         values = newest.values()
         middle = statistics.median_low(values) if len(newest) > 2 else max(values)
         keeps_up = middle - self.stall_s
-        exact = self._exact.vantage if self._exact is not None else None
         lateness = self.lateness_s
         holder: str | None = None
         release = slowest = float("inf")
@@ -146,11 +197,14 @@ class ReorderBuffer:
                 continue
             if ts < slowest:
                 slowest = ts
-            point = ts - lateness
-            if vantage == exact and self.exact_at > point:
-                point = self.exact_at
+            point = self.max_by.get(vantage, float("-inf")) - lateness
+            mark = marks.get(vantage)
+            if mark is not None and mark > point:
+                point = mark
             if point < release:
                 holder, release = vantage, point
+        if self._unseen and self.max_ts - lateness < release:
+            holder, release = None, self.max_ts - lateness  # an expected vantage may come
         self._holder = holder
         self._slowest = slowest
         self._release_at = release
@@ -169,18 +223,15 @@ class ReorderBuffer:
     def release(self, watermark: float) -> list[Measurement]:
         """Every measurement older than `watermark`, oldest first, taken out.
 
-        With a followed vantage (`follow`), up to the buffer's own watermark when that is
-        further (its mark brought up to now first, if no measurement of it is on its way).
+        Once a vantage is exact (followed or marking), up to the buffer's own watermark
+        when that is further (the followed vantage's mark brought up to now first, if no
+        measurement of it is on its way).
         """
         exact = self._exact
         if exact is not None:
-            mark = exact.idle()
-            if mark is not None and mark > self.exact_at:
-                self.exact_at = mark
-                if self._holder in (None, exact.vantage) and exact.vantage in self.max_by:
-                    self._recompute()
-            if self._release_at > watermark:
-                watermark = self._release_at
+            self._exact_mark(exact.vantage, exact.idle())
+        if (exact is not None or self.marks) and self._release_at > watermark:
+            watermark = self._release_at
         heap = self._heap
         ready: list[Measurement] = []
         while heap and heap[0][0] < watermark:

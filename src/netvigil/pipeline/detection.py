@@ -26,11 +26,14 @@ sink never stops detection: the failure is logged and counted in `stats`.
     ...
     await detection.stop()          # processes what is buffered, then stops the timer
 
-When the scheduler runs in the same process (`netvigil run`) and the config names no
-agents, `follow_local` lets its vantage's measurements go as soon as no older probe is
-in flight (the scheduler's exact watermark, `netvigil.detect.local_watermark`) instead
-of `lateness_s` later. With agents the lateness rule holds for every vantage (an agent's
-measurements may arrive up to `lateness_s` late, so nothing may be released sooner).
+When the scheduler runs in the same process (`netvigil run`), `follow_local` lets its
+vantage's measurements go as soon as no older probe is in flight (the scheduler's exact
+watermark, `netvigil.detect.local_watermark`) instead of `lateness_s` later. An agent
+reports its own mark with its batches (`mark`, from the ingest API): its measurements
+go as soon as it has said that nothing older is on its way. An agent that sends no
+marks keeps the lateness rule, and so does every agent the config names until it has
+been heard from (`ReorderBuffer.expect`): until then nothing is released sooner than
+`lateness_s` after the newest measurement.
 
 `netvigil.pipeline.tee.TeeStore` wraps a store so that measurements written through it
 (remote agents' batches arriving at the ingest API) reach detection too.
@@ -54,7 +57,7 @@ from netvigil.incident import Incident, IncidentEvent
 from netvigil.maintenance import Mute
 from netvigil.metrics import DetectionFigures
 from netvigil.model import Measurement
-from netvigil.pipeline.worker import DetectionWorker
+from netvigil.pipeline.worker import DetectionWorker, VantageMark
 from netvigil.state.current import CurrentState
 from netvigil.store.base import (
     IncidentQuery,
@@ -138,7 +141,6 @@ class LiveDetection:
         """Which incidents are this detection's (default: all); see `netvigil.cluster`."""
         self._open: dict[str, Incident] = {}
         self._local: LocalWatermark | None = None
-        self._local_source: tuple[str, Callable[[], float]] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._started = False
         self.late_log = LateLog()
@@ -216,22 +218,23 @@ class LiveDetection:
     def follow_local(self, vantage: str, in_flight: Callable[[], float]) -> None:
         """`vantage`'s measurements come from a scheduler in this process, handed to
         `submit` as its probes end, and `in_flight()` is its watermark
-        (`Scheduler.watermark`): release them as soon as no older probe is in flight,
-        while the config names no agents (see the module docstring). Call before the
-        scheduler runs, from the thread that calls `submit`."""
-        self._local_source = (vantage, in_flight)
+        (`Scheduler.watermark`): release them as soon as no older probe is in flight
+        (see the module docstring). Call before the scheduler runs, from the thread that
+        calls `submit`."""
+        local = LocalWatermark(vantage, in_flight)
         with self.state.lock:
-            self._follow(self.detector.config)
+            self.detector.follow(local)
+            self._local = local
 
-    def _follow(self, config: Config) -> None:
-        """Follow the local vantage exactly, or stop, as `config` has agents (state locked)."""
-        source = self._local_source
-        follow = source is not None and not config.agents
-        if follow == (self._local is not None):
-            return  # as it was (a reload keeps the marks on their way)
-        local = LocalWatermark(*source) if source is not None and follow else None
-        self.detector.follow(local)
-        self._local = local
+    def mark(self, vantage: str, at: float) -> None:
+        """`vantage` (an agent) reports that none of its measurements still to come is
+        stamped before `at`; call after handing `submit` its measurements sent before the
+        mark, from the same thread."""
+        if self.worker is not None:
+            self.worker.put(VantageMark(vantage, at))
+            return
+        with self.state.lock:
+            self._handle(self._guard(lambda: self.detector.mark(vantage, at)))
 
     def submit(self, m: Measurement) -> None:
         """Feed one measurement to the detector (or its worker's queue) and pass on the
@@ -250,8 +253,6 @@ class LiveDetection:
         """Take a reloaded config (see `Detector.reconfigure`)."""
         with self.state.lock:
             self.detector.reconfigure(config)
-            if self._local_source is not None:
-                self._follow(config)
 
     def rescope(self, config: Config, lost: Collection[str] = ()) -> None:
         """Detect over the targets `config` names from now on (a detector's share of the

@@ -2,7 +2,9 @@
 queue, so a large outage costs the event loop that probes and serves nothing.
 
 `put(m)` never blocks: when the queue is full the oldest waiting measurement is dropped
-and counted (`dropped`), never silently. The thread takes measurements in chunks (a
+and counted (`dropped`), never silently. `put_mark(vantage, at)` queues an agent's mark
+(`Detector.mark`) behind the measurements it follows; a mark dropped from a full queue
+only means the next one does its work. The thread takes measurements in chunks (a
 lone measurement waits up to `linger_s` for others to join it: each wake-up of the
 thread costs far more than a measurement pushed into the detector's reorder buffer),
 holds the current state's lock while the detector processes a chunk (readers on the
@@ -36,6 +38,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from netvigil.detect.detector import CallBudget, Detector
 from netvigil.incident import IncidentEvent
@@ -49,7 +52,14 @@ from netvigil.pipeline.collector import (
     settle_collector,
 )
 
-__all__ = ["BUDGET", "GEN0_THRESHOLD", "HOLD_BUCKETS", "DetectionWorker", "settle_collector"]
+__all__ = [
+    "BUDGET",
+    "GEN0_THRESHOLD",
+    "HOLD_BUCKETS",
+    "DetectionWorker",
+    "VantageMark",
+    "settle_collector",
+]
 
 log = logging.getLogger("netvigil.detect")
 
@@ -71,6 +81,14 @@ CPU to other processes, after which the next hold would start with cold caches."
 
 LINGER_S = 0.1
 """How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
+
+
+class VantageMark(NamedTuple):
+    """A vantage's report that none of its measurements still to come is stamped before
+    `at` (`Detector.mark`), queued in order with its measurements."""
+
+    vantage: str
+    at: float
 
 
 class DetectionWorker:
@@ -119,7 +137,7 @@ class DetectionWorker:
         """The CPU time of the longest hold of the lock."""
         self.holds = 0
         """Holds of the lock so far (one per chunk fed, tick or piece of carried work)."""
-        self._queue: collections.deque[Measurement] = collections.deque()
+        self._queue: collections.deque[Measurement | VantageMark] = collections.deque()
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -145,8 +163,9 @@ class DetectionWorker:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
 
-    def put(self, m: Measurement) -> None:
-        """Queue one measurement (never blocks; the oldest is dropped when full)."""
+    def put(self, m: Measurement | VantageMark) -> None:
+        """Queue one measurement, or a vantage's mark behind its measurements (never
+        blocks; the oldest is dropped when full)."""
         with self._wake:
             if len(self._queue) >= self.max_queue:
                 self._queue.popleft()
@@ -174,7 +193,7 @@ class DetectionWorker:
                 if self._stopping and not self._queue:
                     return
 
-    def _take(self, next_tick: float) -> list[Measurement]:
+    def _take(self, next_tick: float) -> list[Measurement | VantageMark]:
         """Wait for measurements (until the next tick at most) and take a chunk of them; a
         lone few wait up to `linger_s` (never past the tick) for others."""
         with self._wake:
@@ -184,15 +203,19 @@ class DetectionWorker:
                 self._wake.wait(max(0.0, min(self.linger_s, next_tick - time.monotonic())))
             return [self._queue.popleft() for _ in range(min(CHUNK, len(self._queue)))]
 
-    def _feed(self, chunk: list[Measurement]) -> list[IncidentEvent]:
+    def _feed(self, chunk: list[Measurement | VantageMark]) -> list[IncidentEvent]:
         """Feed `chunk` until the hold's budget is spent; what is left goes back to the
         front of the queue."""
         detector, budget = self.detector, self.budget
         judgements, processed = detector.judgements, detector.processed
         events: list[IncidentEvent] = []
-        fed = 0
-        for m in chunk:
-            events.extend(detector.feed(m, budget=budget))
+        fed = marks = 0
+        for item in chunk:
+            if isinstance(item, VantageMark):
+                events.extend(detector.mark(item.vantage, item.at, budget=budget))
+                marks += 1
+            else:
+                events.extend(detector.feed(item, budget=budget))
             fed += 1
             if detector.carrying or (
                 budget is not None
@@ -202,7 +225,7 @@ class DetectionWorker:
         if fed < len(chunk):
             with self._wake:
                 self._queue.extendleft(reversed(chunk[fed:]))
-        self.processed += fed
+        self.processed += fed - marks
         return events
 
     def _finish_carried(self) -> None:

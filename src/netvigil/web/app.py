@@ -64,6 +64,7 @@ def create_app(
     keepalive_s: float = 15.0,
     status_cache_s: float = 1.0,
     ingest: bool = True,
+    on_mark: Callable[[str, float], object] | None = None,
 ) -> FastAPI:
     """The ASGI app serving `store` to agents (ingest) and readers (API, metrics).
 
@@ -76,8 +77,9 @@ def create_app(
     tables: by default `store` itself, or the store it wraps (none for a store without
     them: admin routes then answer 401); their mutes and agents are read here, before this
     returns. Without `ingest` (a process that only serves: `netvigil web`), the ingest
-    route answers 503 and stores nothing. `app.state` holds `store`, `config`, `metrics`,
-    `live` and `admin`.
+    route answers 503 and stores nothing. `on_mark(agent, mark)` hears of each agent's
+    mark (`netvigil.web.ingest`) after the batch it came with. `app.state` holds `store`,
+    `config`, `metrics`, `live` and `admin`.
     """
     if metrics is None:
         metrics = Metrics()
@@ -122,7 +124,9 @@ def create_app(
     app.state.target_allowance = allowance
     app.state.reload = None
     if ingest:
-        taking = _ingest_router(store, config, agents, limits, metrics, now, state, allowance)
+        taking = _ingest_router(
+            store, config, agents, limits, metrics, now, state, allowance, on_mark
+        )
     else:
         taking = _no_ingest_router()
     app.include_router(_api_router(ctx, taking, routers))
@@ -169,6 +173,7 @@ def _ingest_router(
     now: Callable[[], float],
     state: LiveState,
     allowance: TargetAllowance,
+    on_mark: Callable[[str, float], object] | None,
 ) -> APIRouter:
     """The ingest route under the config's trust boundary: known targets, rate per agent;
     each batch taken tells the current state how the agent's clock runs."""
@@ -182,6 +187,7 @@ def _ingest_router(
         metrics=metrics,
         now=now,
         on_accepted=state.current.observe_clock,
+        on_mark=on_mark,
     )
 
 

@@ -2,7 +2,15 @@
 
 A request carries `Authorization: Bearer <token>` and a JSON body
 
-    {"agent": "<name>", "measurements": [<Measurement.to_json()>, ...]}
+    {"agent": "<name>", "measurements": [<Measurement.to_json()>, ...], "mark": <ts>}
+
+`mark` (optional, epoch seconds on the agent's clock) says that none of the agent's
+measurements still to come is stamped before it: detection then takes the agent's
+measurements as soon as they are in, instead of waiting out the detection lateness
+(`netvigil.detect.reorder`). An agent sends it with a batch that holds every
+measurement it has not yet delivered, and alone (no measurements) when it has nothing
+to send. A mark is only a promise about the agent's own stream: one that is wrong
+makes that agent's later measurements late, never another agent's.
 
 A batch is checked whole and then stored whole, or refused whole with nothing stored:
 
@@ -16,7 +24,8 @@ A batch is checked whole and then stored whole, or refused whole with nothing st
          field of the wrong type, a number that is NaN or infinite anywhere in it
          (`measurements[i].detail.hops[2].rtt`), a `ts` more than `max_clock_skew_s`
          ahead of the server's clock or too old, or a target the agent may not report
-         (`netvigil.web.ingest_policy`)
+         (`netvigil.web.ingest_policy`); a `mark` that is not a finite number or is
+         more than `max_clock_skew_s` ahead
     503  the store could not write (the agent retries later)
 
 On success the answer is `{"ok": true, "accepted": N, "duplicates": D}`, sent only once
@@ -48,6 +57,7 @@ from netvigil.web.ingest_policy import IngestRateLimit, TargetAllowance
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "IngestBatch",
     "IngestLimits",
     "MeasurementIn",
     "authenticate",
@@ -122,6 +132,15 @@ class _Envelope(BaseModel):
 
     agent: str = Field(min_length=1, max_length=64)
     measurements: list[Any]
+    mark: _FiniteFloat | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    """A checked ingest body: its measurements, and the agent's mark (None: not sent)."""
+
+    measurements: list[Measurement]
+    mark: float | None = None
 
 
 _measurements_adapter: TypeAdapter[list[MeasurementIn]] = TypeAdapter(list[MeasurementIn])
@@ -157,11 +176,11 @@ def parse_batch(
     agent: str,
     limits: IngestLimits = DEFAULT_LIMITS,
     now: float | None = None,
-) -> list[Measurement]:
+) -> IngestBatch:
     """Check a whole ingest body from the authenticated `agent`. Raises IngestError.
 
-    Returns the measurements only if every one of them is valid; any problem refuses
-    the batch whole (400, 403, 413 or 422; see the module docs).
+    Returns the measurements (and the mark) only if every one of them is valid; any
+    problem refuses the batch whole (400, 403, 413 or 422; see the module docs).
     """
     if len(body) > limits.max_body_bytes:
         raise IngestError(
@@ -217,8 +236,17 @@ def parse_batch(
             errors=capped(wrong),
         )
     _check_finite(checked)
-    _check_times(checked, limits, time.time() if now is None else now)
-    return [m.to_measurement() for m in checked]
+    now = time.time() if now is None else now
+    _check_times(checked, limits, now)
+    if envelope.mark is not None and envelope.mark > now + limits.max_future_s:
+        raise IngestError(
+            f"mark {envelope.mark} is {envelope.mark - now:.0f} s ahead of the server's clock"
+            f" (at most {limits.max_future_s:g} s allowed; is the agent's clock right?);"
+            " nothing was stored",
+            status=422,
+            errors=[f"mark: more than {limits.max_future_s:g} s ahead of the server's clock"],
+        )
+    return IngestBatch([m.to_measurement() for m in checked], envelope.mark)
 
 
 def _non_finite(value: Any, where: str) -> list[str]:
@@ -298,12 +326,15 @@ def ingest_router(
     metrics: Metrics | None = None,
     now: Callable[[], float] = time.time,
     on_accepted: Callable[[str, Sequence[Measurement], float], object] | None = None,
+    on_mark: Callable[[str, float], object] | None = None,
 ) -> APIRouter:
     """The ingest route, bound to `store` and the agents allowed to ship into it.
 
     `agents` is a list, or a function returning the current list (agents added at run
     time). `targets` says which targets each agent may report, `rate_limit` how often
-    it may send. `on_accepted(agent, batch, received_at)` hears of every batch stored.
+    it may send. `on_accepted(agent, batch, received_at)` hears of every batch stored,
+    `on_mark(agent, mark)` of every mark taken, once the batch it came with is stored
+    (and handed on by `store`).
     """
     router = APIRouter()
     fixed = None if callable(agents) else tuple(agents)
@@ -332,7 +363,8 @@ def ingest_router(
         received_at = now()
         try:
             body = await _read_body(request, limits.max_body_bytes)
-            batch = parse_batch(body, agent=agent.name, limits=limits, now=now())
+            parsed = parse_batch(body, agent=agent.name, limits=limits, now=now())
+            batch = parsed.measurements
             taken = await targets.take(agent, batch)
         except IngestError:
             refused(agent.name)
@@ -348,6 +380,8 @@ def ingest_router(
             metrics.observe_ingest(agent.name, accepted=True, count=new)
         if on_accepted is not None and batch:
             on_accepted(agent.name, batch, received_at)
+        if on_mark is not None and parsed.mark is not None:
+            on_mark(agent.name, parsed.mark)
         return {"ok": True, "accepted": new, "duplicates": len(batch) - new}
 
     return router
