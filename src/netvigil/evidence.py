@@ -198,11 +198,19 @@ class NetworkPlaneFacts:
     down: bool = False
 
     @property
+    def route_withdrawals(self) -> tuple[SignalEvent, ...]:
+        """The withdrawals of the networks' routes: not those of a single address (a /32
+        or /128 is announced only to blackhole it, so its withdrawal ends an RTBH)."""
+        return tuple(e for e in self.withdrawals if not e.host_route)
+
+    @property
     def withdrawn_share(self) -> float:
-        """The largest share of peers any one withdrawal was seen from (0 without one)."""
+        """The largest share of peers any one withdrawal of the networks' routes was seen
+        from (0 without one)."""
+        withdrawals = self.route_withdrawals
         return max(
-            (e.peers / e.peers_total for e in self.withdrawals if e.peers_total > 0),
-            default=1.0 if self.withdrawals else 0.0,
+            (e.peers / e.peers_total for e in withdrawals if e.peers_total > 0),
+            default=1.0 if withdrawals else 0.0,
         )
 
     @property

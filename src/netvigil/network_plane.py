@@ -212,7 +212,7 @@ def plane_statement(facts: NetworkPlaneFacts, *, blocks: int = 0) -> PlaneStatem
         blocks_known=blocks_known,
     )
     before, now = facts.visibility_before, facts.visibility_now
-    widest = max(facts.withdrawals, key=lambda e: (e.peers, -e.t), default=None)
+    widest = max(facts.route_withdrawals, key=lambda e: (e.peers, -e.t), default=None)
     if widest is not None and (facts.withdrawn_share >= 0.5 or not facts.routes_visible):
         return _naming(base, "withdrawn", widest)
     if now is not None and before is not None and now < 0.9 * before:

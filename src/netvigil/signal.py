@@ -12,6 +12,7 @@ withdrawn, a new origin, a blackhole community) that attribution quotes as evide
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -79,6 +80,16 @@ class SignalEvent:
     peers_total: int = 0
     detail: str = ""
     source: str = ""
+
+    @property
+    def host_route(self) -> bool:
+        """Whether `prefix` is one address (a /32 or a /128): the shape of an RTBH route,
+        the only one announced for a single address."""
+        try:
+            net = ipaddress.ip_network(self.prefix, strict=False)
+        except ValueError:
+            return False
+        return net.prefixlen == net.max_prefixlen
 
 
 class SignalSink(Protocol):

@@ -273,3 +273,16 @@ def test_a_withdrawal_undone_before_the_incident_began_is_not_its_defence() -> N
     latest = max(incidents, key=lambda i: i.start)
     assert latest.start >= ONSET, [(i.start - ONSET, i.cause) for i in incidents]
     assert latest.cause is not Cause.DDOS_MITIGATION, _explain(latest)
+
+
+def test_the_end_of_an_rtbh_is_not_a_withdrawal_of_the_network() -> None:
+    """A blackholed address's /32 route is withdrawn (the RTBH is over) just as the
+    network's sites go dark with its routes still up: that withdrawal takes no route of
+    the network away, so this is a data-plane cut, not a route withdrawal."""
+    unreachable = Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+    lifted = replace(WITHDRAWN, prefix="192.0.2.2/32")
+    facts = replace(ROUTES_UP, withdrawals=(lifted,))
+    incident = _only(_gov_fails(unreachable), facts)
+    assert incident.cause is Cause.SHUTDOWN, _explain(incident)
+    assert not any("withdrawn" in s for s in _statements(incident)), _statements(incident)
+    assert facts.withdrawals and not facts.route_withdrawals and facts.routes_visible

@@ -108,4 +108,4 @@ def _undone_before(window: EvidenceWindow, facts: NetworkPlaneFacts) -> bool:
     network, over, not this incident's doing."""
     now, before = facts.visibility_now, facts.visibility_before
     back = now is not None and before is not None and now >= 0.9 * before
-    return back and all(e.t < window.onset for e in facts.withdrawals)
+    return back and all(e.t < window.onset for e in facts.route_withdrawals)

@@ -33,18 +33,15 @@ MOST_PEERS = 0.5
 
 def host_route(prefix: str) -> bool:
     """Whether `prefix` is one address (a /32 or a /128), the shape of an RTBH route."""
-    try:
-        net = ipaddress.ip_network(prefix, strict=False)
-    except ValueError:
-        return False
-    return net.prefixlen == net.max_prefixlen
+    return SignalEvent("", "withdrawal", 0.0, prefix).host_route
 
 
 def widest_withdrawal(facts: NetworkPlaneFacts) -> SignalEvent | None:
-    """The withdrawal seen from the largest share of peers (the first such), or None."""
+    """The withdrawal of the networks' routes seen from the largest share of peers (the
+    first such), or None."""
     best: SignalEvent | None = None
     best_share = -1.0
-    for e in facts.withdrawals:
+    for e in facts.route_withdrawals:
         part = e.peers / e.peers_total if e.peers_total else 1.0
         if part > best_share:
             best, best_share = e, part
