@@ -230,6 +230,16 @@ class NetworkPlaneFacts:
             return False
         return now <= 0.5 * (before if before is not None and before > 0 else 1.0)
 
+    @property
+    def data_dark(self) -> bool:
+        """Whether traffic into the networks is seen dropped: at most half as many blocks
+        answer as before, or, with no block watched, the signal detector holds the
+        networks down (blocks that answer prove the data plane works, whatever an alarm
+        raised earlier still says)."""
+        if self.blocks_up_now is not None:
+            return self.blocks_dark
+        return self.down
+
     def blocks_words(self) -> str:
         """'0 of 4 blocks answer' (or '0% of blocks answer' when the count is unknown)."""
         now = self.blocks_up_now if self.blocks_up_now is not None else 0.0

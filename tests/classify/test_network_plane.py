@@ -286,3 +286,17 @@ def test_the_end_of_an_rtbh_is_not_a_withdrawal_of_the_network() -> None:
     assert incident.cause is Cause.SHUTDOWN, _explain(incident)
     assert not any("withdrawn" in s for s in _statements(incident)), _statements(incident)
     assert facts.withdrawals and not facts.route_withdrawals and facts.routes_visible
+
+
+def test_blocks_that_answer_are_no_data_plane_cut_whatever_an_older_alarm_says() -> None:
+    """The network's blocks answer again while the signal detector still holds an alarm
+    raised earlier: traffic reaches the network, so its sites' silence is no data-plane
+    cut (the shutdown rule does not say so); with no block watched, the alarm counts."""
+    answering = replace(ROUTES_UP, blocks_up_now=1.0, down=True)
+    incident = _only(_gov_fails(SILENT), answering)
+    assert not any("data-plane cut" in s for s in _statements(incident)), _statements(incident)
+    assert not answering.data_dark
+    unwatched = replace(ROUTES_UP, blocks_up_now=None, blocks_up_before=None, blocks=0)
+    assert unwatched.data_dark  # down, and no block to say otherwise
+    incident = _only(_gov_fails(SILENT), unwatched)
+    assert any("data-plane cut" in s for s in _statements(incident)), _statements(incident)

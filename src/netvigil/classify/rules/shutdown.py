@@ -51,7 +51,7 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
     said = False
     # Only a complete loss is a cut: under a flood the blocks look dark too (their probes
     # are lost with everything else) while some traffic still gets through.
-    if facts.routes_visible and (facts.blocks_dark or facts.down) and _complete(window):
+    if facts.routes_visible and facts.data_dark and _complete(window):
         dark = f", {facts.blocks_words()}" if facts.blocks_up_now is not None else ""
         verdict.add(
             window.weight("shutdown.routes_up_data_dark"),
