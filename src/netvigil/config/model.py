@@ -148,6 +148,10 @@ TIMEOUT_MARGIN_S = 1.0
 """Detection waits at least this long past the longest probe timeout
 (`Config.detection_lateness_s`)."""
 
+AGENT_SHIP_MARGIN_S = 2.0
+"""And this much longer when agents report: an agent ships what it has once a second
+(`netvigil agent`), and the request takes its time on a loaded server."""
+
 
 class DetectConfig(_Model):
     """How the live detector treats measurements as they arrive."""
@@ -592,12 +596,15 @@ class Config(_Model):
     @property
     def detection_lateness_s(self) -> float:
         """How late a measurement may arrive and still count in detection: `[detect]
-        lateness_s`, raised to the longest probe timeout plus `TIMEOUT_MARGIN_S`.
+        lateness_s`, raised to the longest probe timeout plus `TIMEOUT_MARGIN_S` (and
+        `AGENT_SHIP_MARGIN_S` when the config names agents).
 
         A result is stamped when its probe starts and handed on when it ends, so a probe
         that timed out arrives `timeout_s` after its stamp while the same vantage's quicker
         results have moved its watermark on: with a lateness shorter than the timeout every
-        timed-out result (the sign of a cut) would be dropped as late.
+        timed-out result (the sign of a cut) would be dropped as late. An agent's result
+        also waits in its spool until it is shipped, and then for its request.
         """
         longest = max((t.timeout_s for t in self.targets), default=0.0)
-        return max(self.detect.lateness_s, longest + TIMEOUT_MARGIN_S)
+        margin = TIMEOUT_MARGIN_S + (AGENT_SHIP_MARGIN_S if self.agents else 0.0)
+        return max(self.detect.lateness_s, longest + margin)
