@@ -228,6 +228,11 @@ class Driver:
         """Feed `m` and finish what that call carries."""
         return self._through(functools.partial(self.detector.feed, m, budget=self.budget), what)
 
+    def mark(self, vantage: str, at: float, what: str = "mark") -> list[IncidentEvent]:
+        """An agent's mark (`Detector.mark`), as the detection worker passes it on."""
+        call = functools.partial(self.detector.mark, vantage, at, budget=self.budget)
+        return self._through(call, what)
+
     def advance(self, ts: float, what: str = "advance") -> list[IncidentEvent]:
         """Advance to `ts` and finish what that call carries."""
         return self._through(functools.partial(self.detector.advance, ts, budget=self.budget), what)

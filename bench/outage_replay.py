@@ -15,6 +15,12 @@ Results arrive in arrival order (the server's 10 ms after their time stamp, the 
 the progress listener of `netvigil run` on it, logging at INFO as `netvigil run` does, to
 /dev/null here) is advanced to the clock once a second.
 
+With `--exact`, as `netvigil run` with agents that send marks (`netvigil agent`): the
+server's own results go by its scheduler's exact watermark (the oldest of its probes in
+flight: here each result's arrival less its 10 ms), and each agent's last batch of a
+round carries its mark, and a mark goes alone every second between rounds (nothing of
+it older than a second before its next round is still to come).
+
 Per pass and phase: measurements per CPU-second of the detector; over all passes the
 longest calls (`feed` or `advance`, each call's CPU time the least over the passes, and
 less the collections that fell into it) and a digest of the events (two versions of the
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import random
 from dataclasses import astuple
@@ -38,6 +45,7 @@ from detector_throughput import Driver, add_call_options, events_digest
 from netvigil.cli._live import LatestState
 from netvigil.config.model import Config
 from netvigil.detect.detector import CallBudget, Detector
+from netvigil.detect.local_watermark import LocalWatermark
 from netvigil.incident import IncidentEvent
 from netvigil.model import Measurement
 from netvigil.outcome import Outcome, Phase
@@ -145,12 +153,32 @@ def build_stream(seed: int) -> list[tuple[float, Measurement]]:
     return out
 
 
+class _ServerInFlight:
+    """The server's scheduler's watermark, as its results arrive (see the docstring)."""
+
+    def __init__(self) -> None:
+        self.at = T0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+def _agent_mark(k: int, now: float) -> float:
+    """Agent `k`'s mark at `now`: nothing of its next round not yet posted (a round is
+    posted 50 ms after its time) is stamped before a second ahead of it (see
+    `build_stream`)."""
+    offset = k * INTERVAL / AGENTS
+    posted = math.floor((now - T0 - offset - 0.05 + 1e-9) / INTERVAL)
+    return min(now, T0 + offset + INTERVAL * (posted + 1) - 1.0)
+
+
 def replay(
     config: Config,
     stream: list[tuple[float, Measurement]],
     *,
     budget: CallBudget | None,
     collect_at: int | None,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """One pass through a fresh detector, as `netvigil run` runs it; see the module docstring."""
     current = CurrentState(config, StatePolicy())
@@ -161,14 +189,30 @@ def replay(
     count = {"healthy": 0, "outage": 0}
     events: list[IncidentEvent] = []
     tick = T0 + 1.0
+    in_flight = _ServerInFlight()
+    local = LocalWatermark("server", in_flight) if exact else None
+    if local is not None:
+        detector.follow(local)
+    agents = [f"agent-{k + 1}" for k in range(AGENTS)]
     with Driver(detector, budget=budget, collect_at=collect_at, call_cpu=True) as drive:
-        for arrival, m in stream:
+        for n, (arrival, m) in enumerate(stream):
             phase = "outage" if arrival >= T0 + HEALTHY_S else "healthy"
             busy0 = drive.busy_s
             while arrival >= tick:
+                if exact:  # the marks that went alone in the second before
+                    for k, agent in enumerate(agents):
+                        events.extend(drive.mark(agent, _agent_mark(k, tick), "mark"))
                 events.extend(drive.advance(tick, f"advance at {tick - T0:.0f} s"))
                 tick += 1.0
+            if local is not None and m.vantage == "server":
+                in_flight.at = arrival - 0.01
+                local.note(m)
             events.extend(drive.feed(m, f"feed at {arrival - T0:.1f} s"))
+            if exact and m.vantage != "server":
+                after = stream[n + 1] if n + 1 < len(stream) else None
+                if after is None or after[1].vantage != m.vantage or after[0] != arrival:
+                    k = agents.index(m.vantage)  # its round's last: the mark with it
+                    events.extend(drive.mark(m.vantage, _agent_mark(k, arrival), "mark"))
             busy[phase] += drive.busy_s - busy0
             count[phase] += 1
     pauses = drive.pauses
@@ -188,6 +232,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes, 1..10 (default 3)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--exact", action="store_true", help="exact watermarks: the server's and agents' marks"
+    )
     add_call_options(parser)
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "outage_replay.json"
@@ -205,7 +252,7 @@ def run(args: argparse.Namespace) -> None:
     """The passes and the report (see `main`)."""
     config = build_config()
     stream = build_stream(args.seed)
-    drive = {"budget": args.budget, "collect_at": args.collect_at or None}
+    drive = {"budget": args.budget, "collect_at": args.collect_at or None, "exact": args.exact}
     runs = [replay(config, stream, **drive) for _ in range(args.repeat)]
     per_call = [
         (min(c[0] for c in same), min(c[0] - c[1] for c in same), same[0][2])
@@ -219,6 +266,7 @@ def run(args: argparse.Namespace) -> None:
         "repeat": args.repeat,
         "budget": None if args.budget is None else list(astuple(args.budget)),
         "collect_at": drive["collect_at"],
+        "exact": args.exact,
         "calls": len(per_call),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "per_cpu_second_healthy": [r["per_cpu_second"]["healthy"] for r in runs],

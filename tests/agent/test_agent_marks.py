@@ -9,10 +9,10 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from agent.test_ship import FAST, run_until
 from netvigil.agent.runner import run_agent
 from netvigil.agent.ship import Shipper
 from netvigil.agent.spool import Spool
@@ -24,26 +24,9 @@ from netvigil.probes import TCPSpec
 from netvigil.store.sqlite import SQLiteStore
 from netvigil.web.app import create_app
 from netvigil.web.server import WebServer
+from web.test_ingest_marks import Heard
 
 Make = Callable[..., list[Measurement]]
-FAST = {"poll_s": 0.05, "backoff_initial_s": 0.02, "backoff_max_s": 0.1, "request_timeout_s": 5}
-
-
-class Heard:
-    """The server side, in order: measurements handed on (through the tee) and marks."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, Any]] = []
-
-    def submit(self, m: Measurement) -> None:
-        self.items.append(("measurement", m.id))
-
-    def mark(self, agent: str, at: float) -> None:
-        self.items.append(("mark", at))
-
-    @property
-    def marks(self) -> list[float]:
-        return [at for kind, at in self.items if kind == "mark"]
 
 
 class Mark:
@@ -86,13 +69,10 @@ async def server(
 
 
 async def ship(shipper: Shipper, until: Callable[[], bool]) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(shipper.run(stop, drain_timeout_s=0))
-    try:
-        await eventually(until)
-    finally:
-        stop.set()
-        await task
+    async def done() -> bool:
+        return until()
+
+    await run_until(shipper, done)
 
 
 async def test_a_batch_holding_everything_waiting_carries_the_mark(
@@ -104,7 +84,8 @@ async def test_a_batch_holding_everything_waiting_carries_the_mark(
         spool.submit(m)
     shipper = Shipper(spool, server.url, token, "tirana", batch_size=10, mark=mark, **FAST)
     await ship(shipper, lambda: bool(heard.marks))
-    assert heard.items[:4] == [("measurement", m.id) for m in batch] + [("mark", mark.at)]
+    mine = [("measurement", m.id) for m in batch] + [("mark", ("tirana", mark.at))]
+    assert heard.items[:4] == mine
     assert shipper.stats.marks >= 1
 
 
@@ -117,7 +98,7 @@ async def test_a_full_batch_carries_no_mark(
         spool.submit(m)
     shipper = Shipper(spool, server.url, token, "tirana", batch_size=2, mark=mark, **FAST)
     await ship(shipper, lambda: bool(heard.marks))
-    first_mark = heard.items.index(("mark", mark.at))
+    first_mark = heard.items.index(("mark", ("tirana", mark.at)))
     # The mark came only once all five were in: never behind a full batch of two.
     assert [kind for kind, _ in heard.items[:first_mark]] == ["measurement"] * 5
 
@@ -138,7 +119,7 @@ async def test_with_nothing_waiting_the_mark_goes_alone_once_it_has_moved(
     finally:
         stop.set()
         await task
-    assert heard.items == [("mark", at) for at in heard.marks]  # no measurement: none waited
+    assert heard.items == [("mark", ("tirana", at)) for at in heard.marks]  # none waited
 
 
 def _closed_port() -> int:

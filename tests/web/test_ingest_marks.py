@@ -36,6 +36,11 @@ class Heard:
     def mark(self, agent: str, at: float) -> None:
         self.items.append(("mark", (agent, at)))
 
+    @property
+    def marks(self) -> list[float]:
+        """The marks heard, in order."""
+        return [item[1] for kind, item in self.items if kind == "mark"]
+
 
 def make(n: int, start: float) -> list[Measurement]:
     obs = Observation(ok=True, outcome=Outcome.OK, timings={"total": 0.01})
