@@ -228,7 +228,9 @@ async def test_a_batch_is_held_unacked_while_postgres_is_away_then_stored(
 ) -> None:
     dsn = await postgres_server.database_for(tmp_path)
     config = world_config(nats_server.url, dsn)
-    stream = outage_stream(time.time() - 100, 30, 20)
+    # Failing long enough that batches lie behind the first one with events, however
+    # long detection's lateness (with agents in the config: the longest timeout + 3 s).
+    stream = outage_stream(time.time() - 100, 30, 30)
     nc = await nats.connect(nats_server.url)
     stats = DetectorStats()
     stop = asyncio.Event()
