@@ -83,13 +83,18 @@ class SignalEvent:
 
     @property
     def host_route(self) -> bool:
-        """Whether `prefix` is one address (a /32 or a /128): the shape of an RTBH route,
-        the only one announced for a single address."""
-        try:
-            net = ipaddress.ip_network(self.prefix, strict=False)
-        except ValueError:
-            return False
-        return net.prefixlen == net.max_prefixlen
+        """Whether `prefix` is one address (`host_route`)."""
+        return host_route(self.prefix)
+
+
+def host_route(prefix: str) -> bool:
+    """Whether `prefix` is one address (a /32 or a /128): the shape of an RTBH route, the
+    only one announced for a single address."""
+    try:
+        net = ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return False
+    return net.prefixlen == net.max_prefixlen
 
 
 class SignalSink(Protocol):

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from netvigil.classify.rules.plane import host_address, parse_address
+from netvigil.classify.rules.plane import blackholed_addresses, parse_addresses
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
@@ -175,9 +175,9 @@ class EvidenceBuilder:
         facts = self._network_plane(inc, now)
         if facts is None or not facts.blackholes:
             return False
-        holed = {a for e in facts.blackholes if (a := host_address(e.prefix)) is not None}
-        mine = {a for a in map(parse_address, self.addresses_of(inc.targets)) if a is not None}
-        theirs = {a for a in map(parse_address, self.addresses_of([target])) if a is not None}
+        holed = blackholed_addresses(facts)
+        mine = parse_addresses(self.addresses_of(inc.targets))
+        theirs = parse_addresses(self.addresses_of([target]))
         return bool(holed & mine) and bool(theirs) and not holed & theirs
 
     def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:

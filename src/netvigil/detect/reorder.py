@@ -95,12 +95,6 @@ class ReorderBuffer:
         self._unseen: frozenset[str] = frozenset()
         """Expected vantages neither seen nor marked yet (they hold the lateness rule)."""
 
-    @property
-    def exact_at(self) -> float:
-        """The followed vantage's exact mark, as far as it has come."""
-        exact = self._exact
-        return self.marks.get(exact.vantage, float("-inf")) if exact else float("-inf")
-
     def follow(self, exact: ExactWatermark | None) -> None:
         """Take `exact.vantage`'s point from `exact` from now on (see the module docstring);
         None: back to the lateness rule for the followed vantage."""

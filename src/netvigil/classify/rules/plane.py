@@ -8,32 +8,32 @@ weigh exactly what they weighed before.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from netvigil.signal import SignalEvent
+from netvigil.signal import SignalEvent, host_route
 from netvigil.words import clock, latency, share
 
 if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
 
 __all__ = [
+    "blackholed_addresses",
     "blackholed_hosts",
     "flood_before",
     "flood_until_complete",
     "host_address",
     "host_route",
     "parse_address",
+    "parse_addresses",
     "widest_withdrawal",
     "withdrawal_words",
 ]
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 MOST_PEERS = 0.5
 """A withdrawal seen from at least this share of the collector peers is a withdrawal."""
-
-
-def host_route(prefix: str) -> bool:
-    """Whether `prefix` is one address (a /32 or a /128), the shape of an RTBH route."""
-    return SignalEvent("", "withdrawal", 0.0, prefix).host_route
 
 
 def widest_withdrawal(facts: NetworkPlaneFacts) -> SignalEvent | None:
@@ -65,14 +65,24 @@ def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[S
     """Blackhole communities on single addresses (RTBH), oldest first: on an address of
     the incident's targets, when their addresses are known (another host of the network
     blackholed says nothing of these)."""
-    hosts = [e for e in facts.blackholes if host_route(e.prefix)]
+    hosts = [e for e in facts.blackholes if e.host_route]
     if not window.addresses:
         return hosts
-    mine = {a for a in map(parse_address, window.addresses) if a is not None}
+    mine = parse_addresses(window.addresses)
     return [e for e in hosts if host_address(e.prefix) in mine]
 
 
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def blackholed_addresses(facts: NetworkPlaneFacts) -> set[IPAddress]:
+    """The single addresses a blackhole community is on (RTBH)."""
+    return {a for e in facts.blackholes if (a := host_address(e.prefix)) is not None}
+
+
+def parse_addresses(texts: Iterable[str]) -> set[IPAddress]:
+    """Those of `texts` that are IP addresses, as addresses."""
+    return {a for a in map(parse_address, texts) if a is not None}
+
+
+def parse_address(text: str) -> IPAddress | None:
     """`text` as an IP address, or None when it is not one."""
     try:
         return ipaddress.ip_address(text)
@@ -80,7 +90,7 @@ def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
         return None
 
 
-def host_address(prefix: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def host_address(prefix: str) -> IPAddress | None:
     """The one address a /32 or /128 `prefix` names (None for a wider or bad prefix)."""
     return parse_address(prefix.split("/", 1)[0]) if host_route(prefix) else None
 
