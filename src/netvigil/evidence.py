@@ -37,6 +37,9 @@ class Features:
     n_countries_failing: float = 0.0
     onset_spread_s: float = 0.0
     abruptness: float = -1.0
+    slow_last: float = -1.0
+    """Of the last probes before the onset, the share that answered slower than twice
+    their path's usual latency (a flood's queue before the loss)."""
     loss_pre: float = -1.0
     latency_p95_pre_s: float = -1.0
     latency_p95_base_s: float = -1.0

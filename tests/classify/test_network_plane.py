@@ -36,18 +36,29 @@ class FixedPlane:
         return self._facts
 
 
-def _incidents(behaviour: Behaviour, plane: FixedPlane | None, *, end: float) -> list[Incident]:
+def _incidents(
+    behaviour: Behaviour,
+    plane: FixedPlane | None,
+    *,
+    end: float,
+    start: float = ONSET - 1200.0,
+) -> list[Incident]:
     world = World()
     detector = Detector(world.config())
     if plane is not None:
         detector.evidence.network_plane = plane
-    detector.feed_many(world.stream(behaviour, end=end))
+    detector.feed_many(world.stream(behaviour, start=start, end=end))
     detector.flush()
     return confirmed(detector.incidents())
 
 
-def _only(behaviour: Behaviour, facts: NetworkPlaneFacts, end: float = ONSET + 400.0) -> Incident:
-    incidents = _incidents(behaviour, FixedPlane(facts), end=end)
+def _only(
+    behaviour: Behaviour,
+    facts: NetworkPlaneFacts,
+    end: float = ONSET + 400.0,
+    start: float = ONSET - 1200.0,
+) -> Incident:
+    incidents = _incidents(behaviour, FixedPlane(facts), end=end, start=start)
     assert len(incidents) == 1, [(i.cause, i.services) for i in incidents]
     assert incidents[0].confidence >= 0.6, _explain(incidents[0])
     return incidents[0]
@@ -194,6 +205,38 @@ def test_routes_withdrawn_during_a_flood_is_a_defensive_withdrawal() -> None:
         "withdrawn by 5 of 5 collector peers at 20:35:01 UTC" in s and "(defensive withdrawal)" in s
         for s in _statements(incident)
     ), _explain(incident)
+
+
+def _congested_then_withdrawn(congested_s: float) -> Behaviour:
+    """Every probe answers, `congested_s` before the cut at ten times its usual latency (a
+    flood that fills the uplink's queue without overflowing it), then nothing routes."""
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and ts >= ONSET:
+            return Probe(Outcome.NET_UNREACHABLE, None, phase=Phase.CONNECT)
+        if gov(target) and ts >= ONSET - congested_s:
+            return Probe(Outcome.OK, 0.3, ttfb=0.33)
+        return healthy(ts, vantage, target, rng)
+
+    return behaviour
+
+
+def test_routes_withdrawn_after_a_short_congestion_is_a_defensive_withdrawal() -> None:
+    """Twenty seconds of a flood that only slows the probes, two minutes into the history
+    (too young for a baseline, as in a lab run: no p95 latency or jitter to compare with,
+    no loss): the last probes before the onset, slower than those before them, are what
+    shows the flood."""
+    young = ONSET - 120.0
+    incident = _only(_congested_then_withdrawn(20.0), GONE, start=young)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+    statements = _statements(incident)
+    assert any("(defensive withdrawal)" in s for s in statements), _explain(incident)
+    assert any(
+        "of the last probes before onset answered at over twice their usual time" in s
+        for s in statements
+    ), _explain(incident)
+    clean = _only(_congested_then_withdrawn(0.0), GONE, start=young)
+    assert clean.cause is Cause.ROUTE_WITHDRAWAL, _explain(clean)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

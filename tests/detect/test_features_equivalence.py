@@ -89,7 +89,7 @@ def reference_compute_features(
     connected = 0
     flaps = 0
     n_paths = 0
-    abrupt_clean = abrupt_total = 0
+    abrupt_clean = abrupt_total = abrupt_slow = 0
     anomaly_pre = 0.0
     last_ok_after = onset
     outcomes: Counter[str] = Counter()
@@ -133,13 +133,16 @@ def reference_compute_features(
                 pre_fail += 1
             elif s.score > anomaly_pre:
                 anomaly_pre = s.score
-        for s in pre[-settings.abrupt_probes :]:
+        last = pre[-settings.abrupt_probes :]
+        usual = base_median
+        if usual is None:  # a young history: the latencies before the last probes
+            earlier = _ref_ok_latencies(pre[: len(pre) - len(last)])
+            usual = _ref_median(earlier) if len(earlier) >= 3 else None
+        for s in last:
             abrupt_total += 1
-            slow = (
-                base_median is not None
-                and s.latency is not None
-                and s.latency > 2.0 * base_median + 0.005
-            )
+            slow = usual is not None and s.latency is not None and s.latency > 2.0 * usual + 0.005
+            if s.ok and slow:
+                abrupt_slow += 1
             if s.ok and s.score < 0.5 and not slow:
                 abrupt_clean += 1
         prev_ok: bool | None = None
@@ -184,6 +187,7 @@ def reference_compute_features(
     jit_pre = sum(pre_jit) / len(pre_jit) if pre_jit else -1.0
     values: dict[str, float] = {
         "abruptness": abrupt_clean / abrupt_total if abrupt_total else -1.0,
+        "slow_last": abrupt_slow / abrupt_total if abrupt_total else -1.0,
         "loss_pre": pre_fail / pre_total if pre_total else -1.0,
         "latency_p95_pre_s": p95_pre,
         "latency_p95_base_s": p95_base,

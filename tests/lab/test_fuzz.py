@@ -114,6 +114,20 @@ def test_a_flood_is_an_outage_only_when_it_overloads_the_uplink(default: Topolog
     assert expectation_for(default, flood("tax", 4000)) is not None
 
 
+def test_a_defensive_withdrawal_after_mere_congestion_expects_only_the_withdrawal(
+    default: Topology,
+) -> None:
+    def defence(network: str, pps: int) -> FaultSpec:
+        return FaultSpec(
+            kind="defensive_withdrawal", target=network, at=10, until=80, rate_pps=pps
+        )
+
+    causes = [e.cause for e in expectations_for(default, defence("gov", 3000))]
+    assert causes == [Cause.VOLUMETRIC_DDOS, Cause.DDOS_MITIGATION], "x3.8: an outage first"
+    congested = expectations_for(default, defence("tax", 3000))
+    assert [(e.cause, e.start, e.end) for e in congested] == [(Cause.DDOS_MITIGATION, 30, 80)]
+
+
 def test_targets_are_those_a_kind_can_take(default: Topology) -> None:
     assert targets(default, "tls_expired") == ["e-albania", "tatime"]
     assert "transit" not in targets(default, "shutdown")

@@ -121,6 +121,7 @@ class FeatureTotals:
     anomaly: float = 0.0
     last_probes: int = 0
     last_clean: int = 0
+    last_slow: int = 0
     post_probes: int = 0
     post_failures: int = 0
     recent_probes: int = 0
@@ -163,6 +164,7 @@ class FeatureTotals:
             self.anomaly = pre.anomaly
         self.last_probes += pre.last_probes
         self.last_clean += pre.last_clean
+        self.last_slow += pre.last_slow
         self._add_post(path.vantage, post)
         self.post_timelines.append(path.post_timeline)
 
@@ -195,6 +197,7 @@ def _pre_onset_features(t: FeatureTotals) -> dict[str, float]:
     jit_pre = sum(pre_jit) / len(pre_jit) if pre_jit else -1.0
     return {
         "abruptness": t.last_clean / t.last_probes if t.last_probes else -1.0,
+        "slow_last": t.last_slow / t.last_probes if t.last_probes else -1.0,
         "loss_pre": t.pre_failures / t.pre_probes if t.pre_probes else -1.0,
         "latency_p95_pre_s": p95_pre,
         "latency_p95_base_s": p95_base,

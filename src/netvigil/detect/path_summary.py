@@ -170,13 +170,21 @@ class PreOnsetShape:
     anomaly: float  # highest anomaly score of a successful probe (0 when none is higher)
     last_probes: int  # how many of the last `abrupt_probes` probes were read
     last_clean: int  # of those, how many succeeded with an unremarkable latency
+    last_slow: int  # of those, how many answered, slower than twice the usual latency
+
+
+YOUNG_REFERENCE = 3
+"""Latencies before the last probes from which, without a baseline, their median is the
+usual latency the last probes are judged slow against."""
 
 
 def pre_onset_shape(
     pre: Sequence[SampleRow], base_median: float | None, abrupt_probes: int
 ) -> PreOnsetShape:
     """The pre-window shape of one path: its loss, its highest anomaly, and whether its last
-    probes before the onset were clean (a probe is slow past twice the baseline median).
+    probes before the onset were clean (a probe is slow past twice the usual latency, and
+    5 ms: the baseline's median or, in a history too young for a baseline, the median of
+    the pre window's latencies before those last probes, when it holds `YOUNG_REFERENCE`).
 
     `pre` holds samples or plain sample rows (read by position, as a running summary
     keeps them)."""
@@ -187,16 +195,21 @@ def pre_onset_shape(
             failures += 1
         elif s[SCORE] > anomaly:
             anomaly = s[SCORE]
-    last = pre[-abrupt_probes:]
-    clean = 0
+    split = max(0, len(pre) - abrupt_probes)
+    last = pre[split:]
+    usual = base_median
+    if usual is None:
+        earlier = sorted(s[LATENCY] for s in pre[:split] if s[OK] and s[LATENCY] is not None)
+        usual = sorted_median(earlier) if len(earlier) >= YOUNG_REFERENCE else None
+    clean = slow = 0
     for s in last:
         latency = s[LATENCY]
-        slow = (
-            base_median is not None and latency is not None and latency > 2.0 * base_median + 0.005
-        )
-        if s[OK] and s[SCORE] < 0.5 and not slow:
+        late = usual is not None and latency is not None and latency > 2.0 * usual + 0.005
+        if s[OK] and late:
+            slow += 1
+        if s[OK] and s[SCORE] < 0.5 and not late:
             clean += 1
-    return PreOnsetShape(len(pre), failures, anomaly, len(last), clean)
+    return PreOnsetShape(len(pre), failures, anomaly, len(last), clean, slow)
 
 
 @dataclass(slots=True)

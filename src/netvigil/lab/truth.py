@@ -17,7 +17,8 @@ where that is seen from (docs/lab.md, "Faults"):
   the uplink's queue drops fewer than 60 % of the packets, most probes still get an answer
   and the flood is congestion, not an outage (no incident expected). Its offered load is
   what the flood sends (datagrams of 64 bytes up to `packet_size`, so about half of it on
-  average), not `rate_pps * packet_size`.
+  average), not `rate_pps * packet_size`. The flood before a `defensive_withdrawal` is
+  judged the same way: under the ratio only the withdrawal that ends it is expected.
 
     affected = affected_services(topology, spec)   # ["e-albania", "ns-gov", ...]
     expect = expectation_for(topology, spec)       # an Expectation, or None when benign
@@ -26,12 +27,14 @@ where that is seen from (docs/lab.md, "Faults"):
 
 from __future__ import annotations
 
+from netvigil.cause import Cause
 from netvigil.lab.faults import FAULTS, FaultSpec
 from netvigil.lab.flood import offered_kbit
 from netvigil.lab.scenario import Expectation
 from netvigil.lab.topology import Topology
 
 __all__ = [
+    "FLOODS_UPLINK",
     "FLOOD_OUTAGE_RATIO",
     "NAMES_FAIL_WITH",
     "affected_services",
@@ -106,6 +109,11 @@ def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
 FLOOD_OUTAGE_RATIO = 2.5
 """Offered load / uplink capacity from which a volumetric flood is an outage (loss 60 %)."""
 
+FLOODS_UPLINK = frozenset({"volumetric_ddos", "defensive_withdrawal"})
+"""The kinds whose flood fills their network's uplink (`rate_pps`, `packet_size`): under
+`FLOOD_OUTAGE_RATIO` their flood phase is congestion and expects no incident (the
+withdrawal that ends a `defensive_withdrawal` still does)."""
+
 
 def flood_overload(topology: Topology, spec: FaultSpec) -> float | None:
     """How many times its target's uplink capacity a volumetric flood offers (None: the
@@ -126,10 +134,10 @@ def expectations_for(topology: Topology, spec: FaultSpec) -> list[Expectation]:
     """The incidents a detector should report for `spec`, one per phase of its course
     (`Fault.phases`; a benign phase expects none; a flood under `FLOOD_OUTAGE_RATIO`
     times its uplink is congestion, none)."""
-    if spec.kind == "volumetric_ddos":
+    congestion = False
+    if spec.kind in FLOODS_UPLINK:
         overload = flood_overload(topology, spec)
-        if overload is not None and overload < FLOOD_OUTAGE_RATIO:
-            return []
+        congestion = overload is not None and overload < FLOOD_OUTAGE_RATIO
     vantages: list[str] = []
     if spec.kind == "in_country_filter":
         vantages = in_country_vantages(topology, spec.target)
@@ -145,5 +153,5 @@ def expectations_for(topology: Topology, spec: FaultSpec) -> list[Expectation]:
             note=f"from {spec.kind} on {spec.target}",
         )
         for cause, start, end in FAULTS[spec.kind].phases(spec)
-        if cause is not None
+        if cause is not None and not (congestion and cause is Cause.VOLUMETRIC_DDOS)
     ]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
 
 __all__ = [
+    "SLOW_LAST",
     "blackholed_addresses",
     "blackholed_hosts",
     "flood_before",
@@ -95,11 +96,17 @@ def host_address(prefix: str) -> IPAddress | None:
     return parse_address(prefix.split("/", 1)[0]) if host_route(prefix) else None
 
 
+SLOW_LAST = 0.25
+"""The share of the last probes before the onset that answered slowly (`Features.slow_last`)
+from which they are a flood's sign: a flood short against the pre window (twenty seconds
+before the operator withdraws) barely moves its p95 latency, loss or jitter."""
+
+
 def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
     """Signs of a flood before the routes went: before the onset (latency, loss, jitter
-    against the baseline) or, in an incident that began as the flood, since the onset
-    until no probe got through any more (`flood_until_complete`): their strength in
-    [0, 1] and their words; None when there were none."""
+    against the baseline; the last probes slow) or, in an incident that began as the
+    flood, since the onset until no probe got through any more (`flood_until_complete`):
+    their strength in [0, 1] and their words; None when there were none."""
     f = window.features
     if f.latency_ratio >= 1.5:
         return (
@@ -113,6 +120,12 @@ def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
         return (
             min(1.0, (f.jitter_ratio - 1) / 4),
             f"jitter before onset {latency(f.jitter_pre_s)} vs baseline {latency(f.jitter_base_s)}",
+        )
+    if f.slow_last >= SLOW_LAST:
+        return (
+            min(1.0, 2 * f.slow_last),
+            f"{share(f.slow_last)} of the last probes before onset answered at over twice "
+            "their usual time: a queue filling",
         )
     return flood_until_complete(window)
 
