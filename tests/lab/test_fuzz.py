@@ -118,9 +118,7 @@ def test_a_defensive_withdrawal_after_mere_congestion_expects_only_the_withdrawa
     default: Topology,
 ) -> None:
     def defence(network: str, pps: int) -> FaultSpec:
-        return FaultSpec(
-            kind="defensive_withdrawal", target=network, at=10, until=80, rate_pps=pps
-        )
+        return FaultSpec(kind="defensive_withdrawal", target=network, at=10, until=80, rate_pps=pps)
 
     causes = [e.cause for e in expectations_for(default, defence("gov", 3000))]
     assert causes == [Cause.VOLUMETRIC_DDOS, Cause.DDOS_MITIGATION], "x3.8: an outage first"
