@@ -723,6 +723,8 @@ def detection_figures(before: dict[str, Any], after: dict[str, Any]) -> dict[str
 
     measured = delta("netvigil_detect_measurements_total")
     cpu = delta("netvigil_detect_cpu_seconds_total")
+    gc_cpu = delta("netvigil_detect_gc_cpu_seconds_total")
+    own = cpu - gc_cpu
     seconds = after["t"] - before["t"]
     return {
         "measurements": int(measured),
@@ -730,6 +732,8 @@ def detection_figures(before: dict[str, Any], after: dict[str, Any]) -> dict[str
         "cpu_s": round(cpu, 3),
         "cpu_ms_per_1000": round(cpu * 1e6 / measured, 2) if measured else None,
         "measurements_per_cpu_s": round(measured / cpu) if cpu > 0 else None,
+        "gc_cpu_s": round(gc_cpu, 3),
+        "measurements_per_cpu_s_less_gc": round(measured / own) if own > 0 else None,
         "dropped": int(delta("netvigil_detect_dropped_total")),
         "late": int(delta("late_total")),
         "queue_depth_at_end": int(after.get("netvigil_detect_queue_depth", 0)),
@@ -943,6 +947,8 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("detector CPU ms/1000 meas.", ("detection", "cpu_ms_per_1000")),
     ("detector meas./CPU-s", ("detection", "measurements_per_cpu_s")),
+    ("  of its CPU, garbage collection s", ("detection", "gc_cpu_s")),
+    ("  meas./CPU-s less collections", ("detection", "measurements_per_cpu_s_less_gc")),
     ("detection holds of the state's lock", ("detection", "holds")),
     ("detection holds over 10 ms CPU", ("detection", "holds_over_10ms")),
     ("detection longest hold ms CPU (since start)", ("detection", "longest_hold_ms_since_start")),

@@ -85,6 +85,7 @@ def _exposed_series() -> set[str]:
         queue_depth=0,
         dropped=0,
         cpu_seconds=0.1,
+        gc_seconds=0.01,
         hold_buckets=[("0.01", 1.0), ("+Inf", 1.0)],
         hold_seconds=0.002,
         longest_hold_seconds=0.002,

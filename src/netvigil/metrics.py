@@ -186,6 +186,8 @@ class DetectionFigures:
     """Measurements dropped because detection fell behind (its queue was full)."""
     cpu_seconds: float
     """CPU time the detection thread spent."""
+    gc_seconds: float
+    """Of that, the CPU time of the garbage collections that ran on the thread."""
     hold_buckets: Sequence[tuple[str, float]]
     """The detection thread's holds of the state's lock by CPU time, as Prometheus
     writes a histogram's buckets (`LoopHistogram.buckets`; empty: no thread)."""
@@ -222,6 +224,12 @@ class _DetectionCollector(Collector):
         )
         yield CounterMetricFamily(
             "netvigil_detect_cpu_seconds", "CPU time the detection thread spent.", f.cpu_seconds
+        )
+        yield CounterMetricFamily(
+            "netvigil_detect_gc_cpu_seconds",
+            "Of the detection thread's CPU time, that of the garbage collections it ran (each "
+            "walks the young objects of the whole process).",
+            f.gc_seconds,
         )
         if f.hold_buckets:
             yield HistogramMetricFamily(

@@ -35,6 +35,7 @@ def test_detection_figures_are_scraped() -> None:
             queue_depth=7,
             dropped=3,
             cpu_seconds=0.25,
+            gc_seconds=0.05,
             hold_buckets=[("0.01", 40.0), ("0.02", 41.0), ("+Inf", 41.0)],
             hold_seconds=0.2,
             longest_hold_seconds=0.0143,
@@ -46,6 +47,7 @@ def test_detection_figures_are_scraped() -> None:
     assert "netvigil_detect_measurements_total 1200.0" in text
     assert "netvigil_detect_queue_depth 7.0" in text
     assert "netvigil_detect_dropped_total 3.0" in text
+    assert "netvigil_detect_gc_cpu_seconds_total 0.05" in text
     assert 'netvigil_detect_hold_seconds_bucket{le="0.01"} 40.0' in text
     assert "netvigil_detect_hold_seconds_count 41.0" in text
     assert "netvigil_detect_longest_hold_seconds 0.0143" in text

@@ -6,6 +6,8 @@ writes); without `--db`, the store is that config's `[store] path`, else `./netv
 
 from __future__ import annotations
 
+import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ __all__ = [
     "DEFAULT_STORE",
     "ConfigOption",
     "DBOption",
+    "LogLevel",
+    "LogLevelOption",
     "StoreOpener",
     "existing_store",
     "found_config",
@@ -50,6 +54,34 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class LogLevel(enum.StrEnum):
+    """How much a long-running command logs (`--log-level`)."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    def configure(self) -> None:
+        """Log at this level to stderr, one line per record."""
+        logging.basicConfig(
+            level=getattr(logging, self.name),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
+LogLevelOption = Annotated[
+    LogLevel,
+    typer.Option(
+        "--log-level",
+        case_sensitive=False,
+        help="debug, info, warning or error (debug adds, among others, the detection "
+        "thread's holds of the state's lock over 10 ms, with what they did).",
+    ),
+]
+
 DBOption = Annotated[
     Path | None,
     typer.Option(

@@ -26,7 +26,14 @@ import typer
 from netvigil.bgp.exposition import bgp_exposition
 from netvigil.bgp.feed import BgpFeed
 from netvigil.bgp.memory import RecentSignals
-from netvigil.cli._common import DBOption, host_port, required_config, store_path
+from netvigil.cli._common import (
+    DBOption,
+    LogLevel,
+    LogLevelOption,
+    host_port,
+    required_config,
+    store_path,
+)
 from netvigil.cli._live import IncidentLog, LatestState, log_progress, show_live
 from netvigil.cli._loop import run_async
 from netvigil.cli._reload import ConfigReloader
@@ -90,6 +97,7 @@ def run(
             "--live/--plain", help="Live table (default on a terminal) or plain log lines."
         ),
     ] = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Probe the config's targets continuously: store, detect incidents, alert, serve the API."""
     config_path = required_config(config_path)
@@ -97,9 +105,7 @@ def run(
     path = store_path(config_path, config, db)
     if live is None:
         live = sys.stdout.isatty()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     host, port = config.server.host, config.server.port
     if listen is not None:
         host, port = host_port(listen)

@@ -317,6 +317,7 @@ class LiveDetection:
             queue_depth=worker.depth if worker is not None else 0,
             dropped=worker.dropped if worker is not None else 0,
             cpu_seconds=worker.busy_s if worker is not None else 0.0,
+            gc_seconds=worker.gc_s if worker is not None else 0.0,
             hold_buckets=worker.hold_times.buckets() if worker is not None else [],
             hold_seconds=worker.hold_times.sum if worker is not None else 0.0,
             longest_hold_seconds=worker.longest_hold_s if worker is not None else 0.0,

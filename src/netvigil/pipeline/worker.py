@@ -34,6 +34,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import gc
 import logging
 import threading
 import time
@@ -80,6 +81,9 @@ up the GIL and the lock (a reader blocked on the lock takes it then) without lea
 CPU to other processes, after which the next hold would start with cold caches."""
 
 LINGER_S = 0.1
+
+LONG_HOLD_S = 0.01
+"""A hold of the lock longer than this (CPU) is logged at DEBUG, with what it did."""
 """How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
 
 
@@ -131,6 +135,12 @@ class DetectionWorker:
         self.processed = 0
         self.busy_s = 0.0
         """CPU seconds the thread spent detecting (and collecting garbage after a hold)."""
+        self.gc_s = 0.0
+        """Of `busy_s`, the CPU seconds of the garbage collections that ran on the thread:
+        those after a hold and any CPython started inside one. A collection walks the
+        young objects of the whole process (the ingest's parsed batches as much as the
+        detector's), whichever thread runs it."""
+        self._gc_started: float | None = None
         self.hold_times = LoopHistogram(HOLD_BUCKETS)
         """The CPU time of each hold of the lock (seconds)."""
         self.longest_hold_s = 0.0
@@ -152,6 +162,7 @@ class DetectionWorker:
         """Start the thread (on the event loop that will receive the events)."""
         self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, name="netvigil-detect", daemon=True)
+        gc.callbacks.append(self._on_collection)
         self._thread.start()
 
     async def stop(self) -> None:
@@ -162,6 +173,19 @@ class DetectionWorker:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_collection)
+
+    def _on_collection(self, phase: str, info: dict[str, int]) -> None:
+        """`gc.callbacks`: time the collections that run on this worker's thread."""
+        thread = self._thread
+        if thread is None or threading.get_ident() != thread.ident:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        elif self._gc_started is not None:
+            self.gc_s += time.thread_time() - self._gc_started
+            self._gc_started = None
 
     def put(self, m: Measurement | VantageMark) -> None:
         """Queue one measurement, or a vantage's mark behind its measurements (never
@@ -183,11 +207,13 @@ class DetectionWorker:
         while True:
             chunk = self._take(next_tick)
             if chunk:
-                self._step(functools.partial(self._feed, chunk))
+                self._step("feed", functools.partial(self._feed, chunk))
                 self._finish_carried()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_s
-                self._step(lambda: self.detector.advance(self.clock(), budget=self.budget))
+                self._step(
+                    "advance", lambda: self.detector.advance(self.clock(), budget=self.budget)
+                )
                 self._finish_carried()
             with self._wake:
                 if self._stopping and not self._queue:
@@ -232,18 +258,30 @@ class DetectionWorker:
         """Go on with what a bounded call left, one hold of the lock per budget."""
         while self.detector.carrying:
             time.sleep(self.give_way_s)  # a reader waiting for the lock takes it now
-            self._step(lambda: self.detector.resume(budget=self.budget))
+            self._step("resume", lambda: self.detector.resume(budget=self.budget))
 
-    def _step(self, work: Callable[[], list[IncidentEvent]]) -> None:
+    def _step(self, what: str, work: Callable[[], list[IncidentEvent]]) -> None:
+        detector = self.detector
+        judgements, processed, gc0 = detector.judgements, detector.processed, self.gc_s
         cpu0 = time.thread_time()
         try:
-            with self.detector.state.lock:
+            with detector.state.lock:
                 events = work()
         except Exception:
             self.on_error()
             log.exception("detector failed")
             events = []
         held = time.thread_time() - cpu0
+        if held > LONG_HOLD_S:
+            log.debug(
+                "a hold of the state's lock took %.1f ms of CPU (%s: %d judgement(s), %d"
+                " measurement(s) processed, %.1f ms collecting garbage)",
+                1000 * held,
+                what,
+                detector.judgements - judgements,
+                detector.processed - processed,
+                1000 * (self.gc_s - gc0),
+            )
         if self.collector is not None:
             # Outside the lock; counted as detection's time, whose garbage it mostly is.
             self.collector.collect(self.detector.processed)
