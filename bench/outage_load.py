@@ -274,6 +274,8 @@ class ServerProcess:
     port: int
     duration_s: float
     log: Path
+    log_level: str | None = None
+    """`netvigil run --log-level` (None: its default)."""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -292,6 +294,8 @@ class ServerProcess:
         """
         cmd = [sys.executable, "-m", "netvigil", "run", "-c", str(self.config), "--plain"]
         cmd += ["--listen", f"{HOST}:{self.port}", "--duration", str(int(self.duration_s))]
+        if self.log_level is not None:
+            cmd += ["--log-level", self.log_level]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 60
@@ -854,7 +858,9 @@ async def run_phase(run: Run, name: str, intervals: float, outage: bool) -> dict
     return out
 
 
-async def bench(plan: Plan, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
+async def bench(
+    plan: Plan, workdir: Path, profile: Path | None = None, log_level: str | None = None
+) -> dict[str, Any]:
     """The whole run: targets, server, agents and watchers, warm-up, healthy, outage."""
     fleet = Fleet.build(plan)
     await fleet.open()
@@ -862,7 +868,9 @@ async def bench(plan: Plan, workdir: Path, profile: Path | None = None) -> dict[
     config = workdir / "netvigil.toml"
     doc = config_doc(plan, fleet, [digest for _, digest in tokens], workdir / "netvigil.db")
     config.write_text(to_toml(doc))
-    server = ServerProcess(config, free_port(), plan.total_s + 120, workdir / "server.log")
+    server = ServerProcess(
+        config, free_port(), plan.total_s + 120, workdir / "server.log", log_level
+    )
     server.start()
     t0 = time.time()
     until = t0 + plan.total_s + 60
@@ -912,6 +920,13 @@ async def bench(plan: Plan, workdir: Path, profile: Path | None = None) -> dict[
         health.stopping.set()
         server.stop()
         fleet.close()
+
+
+def long_holds(log: Path) -> list[str]:
+    """The server's DEBUG lines on holds of the state's lock over 10 ms, time first."""
+    marker = "a hold of the state's lock took"
+    with open(log, encoding="utf-8", errors="replace") as lines:
+        return [line.strip() for line in lines if marker in line]
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -1027,6 +1042,11 @@ def main() -> None:
     parser.add_argument("--keep-workdir", action="store_true", help="keep config, store, log")
     parser.add_argument("--out", type=Path, default=RESULTS / "outage_load.json")
     parser.add_argument(
+        "--server-log-level",
+        choices=["debug", "info"],
+        help="netvigil run --log-level; with debug the report lists the holds over 10 ms",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="py-spy the server in the outage phase (collapsed stacks)"
     )
     args = parser.parse_args()
@@ -1045,8 +1065,12 @@ def main() -> None:
     print(f"outage load: ~{plan.total_s / 60:.1f} min at most, work directory {workdir}")
     try:
         result = uvloop.run(
-            asyncio.wait_for(bench(plan, workdir, args.profile), plan.total_s + 300)
+            asyncio.wait_for(
+                bench(plan, workdir, args.profile, args.server_log_level), plan.total_s + 300
+            )
         )
+        if args.server_log_level == "debug":
+            result["long_holds"] = long_holds(workdir / "server.log")
     finally:
         if not args.keep_workdir:
             for path in sorted(workdir.rglob("*"), reverse=True):
@@ -1072,6 +1096,8 @@ def main() -> None:
         "large outage in incidents after s:", outage.get("all_outage_targets_in_incidents_after_s")
     )
     print("agents:", json.dumps(result["agents"]))
+    for line in result.get("long_holds", []):
+        print("long hold:", line)
     for name, v in report["targets"].items():
         print(f"  {'met' if v['met'] else 'MISSED'}: {name} ({v['figure']})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
