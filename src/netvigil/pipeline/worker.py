@@ -67,7 +67,7 @@ log = logging.getLogger("netvigil.detect")
 CHUNK = 64
 """Measurements fed under one hold of the state's lock (fewer when the budget runs out)."""
 
-BUDGET = CallBudget(judgements=4, measurements=64)
+BUDGET = CallBudget(judgements=1, measurements=32)
 """What one hold of the state's lock may do (judgements made, measurements processed);
 the rest of the work waits for the next hold."""
 
