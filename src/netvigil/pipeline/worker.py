@@ -81,10 +81,10 @@ up the GIL and the lock (a reader blocked on the lock takes it then) without lea
 CPU to other processes, after which the next hold would start with cold caches."""
 
 LINGER_S = 0.1
+"""How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
 
 LONG_HOLD_S = 0.01
 """A hold of the lock longer than this (CPU) is logged at DEBUG, with what it did."""
-"""How long a chunk smaller than `CHUNK` waits for more measurements before it is fed."""
 
 
 class VantageMark(NamedTuple):
