@@ -170,7 +170,7 @@ class PreOnsetShape:
     anomaly: float  # highest anomaly score of a successful probe (0 when none is higher)
     last_probes: int  # how many of the last `abrupt_probes` probes were read
     last_clean: int  # of those, how many succeeded with an unremarkable latency
-    last_slow: int  # of those, how many answered, slower than twice the usual latency
+    last_slow: int  # of those, how many answered slower than twice the usual latency
 
 
 YOUNG_REFERENCE = 3
