@@ -343,3 +343,47 @@ def test_blocks_that_answer_are_no_data_plane_cut_whatever_an_older_alarm_says()
     assert unwatched.data_dark  # down, and no block to say otherwise
     incident = _only(_gov_fails(SILENT), unwatched)
     assert any("data-plane cut" in s for s in _statements(incident)), _statements(incident)
+
+
+def _cut_back_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The government sites unanswered for 100 s, back for 30 s (less than the hold after
+    which an incident resolves), then unanswered again."""
+    if gov(target) and (ONSET <= ts < ONSET + 100.0 or ts >= ONSET + 130.0):
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_a_failure_after_a_new_withdrawal_is_a_new_incident_however_alike() -> None:
+    """Both failures leave the probes unanswered: without news from the network plane the
+    second is the first continuing (one incident); a withdrawal of the network's routes
+    after the sites had recovered makes it a new one."""
+    cut_again = ONSET + 125.0
+    plain = ROUTES_UP
+    [continued] = _incidents(_cut_back_cut, FixedPlane(plain), end=ONSET + 400.0)
+    assert continued.start < ONSET + 10.0 and continued.end is None
+    withdrawn = replace(plain, withdrawals=(replace(WITHDRAWN, t=cut_again),))
+    first, second = _incidents(_cut_back_cut, FixedPlane(withdrawn), end=ONSET + 400.0)
+    assert first.start < ONSET + 10.0 and first.end is not None and first.end < cut_again
+    assert second.start >= ONSET + 130.0 and second.end is None
+    assert set(second.services) == set(first.services)
+
+
+def test_a_failure_after_its_address_is_blackholed_is_a_new_incident() -> None:
+    """A blackhole community on the failing sites' address after they had recovered (an
+    RTBH begun after a cut) starts a new incident; one on another address does not."""
+
+    def incidents(prefix: str) -> list[Incident]:
+        hole = SignalEvent("gov", "blackhole", ONSET + 125.0, prefix=prefix, peers=4)
+        world = World()
+        detector = Detector(world.config())
+        detector.evidence.network_plane = FixedPlane(replace(ROUTES_UP, blackholes=(hole,)))
+        stream = world.stream(_cut_back_cut, end=ONSET + 400.0)
+        detector.feed_many(replace(m, address="192.0.2.20") for m in stream)
+        detector.flush()
+        return confirmed(detector.incidents())
+
+    first, second = incidents("192.0.2.20/32")
+    assert first.end is not None and first.end < ONSET + 125.0
+    assert second.start >= ONSET + 130.0
+    [continued] = incidents("192.0.2.10/32")
+    assert continued.start < ONSET + 10.0 and continued.end is None

@@ -180,6 +180,24 @@ class EvidenceBuilder:
         theirs = parse_addresses(self.addresses_of([target]))
         return bool(holed & mine) and bool(theirs) and not holed & theirs
 
+    def routed_anew(self, inc: Incident, target: str, since: float, now: float) -> bool:
+        """Whether the network plane shows a routing event of `target`'s at `since` or
+        later: its incident's networks' routes withdrawn, or one of its addresses
+        blackholed. Asked when `target` fails again after every target of `inc` had
+        recovered (at `since`): a failure that follows a new routing event is a new one,
+        however much it looks like the old (a withdrawal and a blackhole both leave the
+        probes unanswered, like the cut before them)."""
+        facts = self._network_plane(inc, now)
+        if facts is None:
+            return False
+        if any(e.t >= since for e in facts.route_withdrawals):
+            return True
+        fresh = [e for e in facts.blackholes if e.t >= since]
+        if not fresh:
+            return False
+        holed = blackholed_addresses(replace(facts, blackholes=tuple(fresh)))
+        return bool(holed & parse_addresses(self.addresses_of([target])))
+
     def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:
         source = self.network_plane
         if source is None or not inc.networks or inc.vantage is not None:

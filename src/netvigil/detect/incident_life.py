@@ -126,11 +126,16 @@ class IncidentLife(Reclassification):
 
     def _fails_anew(self, tracked: Tracked, target: str, view: TargetView) -> bool:
         """Whether `target`, a member of `tracked`, fails again after all of the incident's
-        targets had recovered, and in another way (no failure family in common): a new
-        failure (a crash after a route came back), not the old one continuing."""
+        targets had recovered, and in another way (no failure family in common) or after
+        a new routing event of its own (`EvidenceBuilder.routed_anew`): a new failure (a
+        crash after a route came back, a withdrawal after a cut), not the old one
+        continuing."""
         if tracked.quiet_since is None or tracked.incident.vantage is not None:
             return False
-        return not tracked.looks_like(families_of(target, view.down, self.paths))
+        if not tracked.looks_like(families_of(target, view.down, self.paths)):
+            return True
+        since = tracked.recovered_at if tracked.recovered_at is not None else tracked.quiet_since
+        return self.evidence.routed_anew(tracked.incident, target, since, self._now)
 
     def _close(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
         """Resolve `tracked` now, ending it when its targets recovered."""
