@@ -134,20 +134,26 @@ def table(name: str, bins: Sequence[Bin]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("inputs", nargs="+", type=Path, help="accuracy.json files")
-    parser.add_argument("--label", action="append", default=[], help="a name per input")
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        help="a name per input (inputs given the same name are pooled into one line)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument("--moment", choices=["confirmation", "final"], default="confirmation")
     args = parser.parse_args(argv)
     labels = args.label or [p.parent.name for p in args.inputs]
     if len(labels) != len(args.inputs):
         parser.error("give one --label per input, or none")
-    groups: dict[str, list[Bin]] = {}
+    by_label: dict[str, list[tuple[float, bool]]] = {}
     pooled: list[tuple[float, bool]] = []
     for label, path in zip(labels, args.inputs, strict=True):
         samples = samples_from(path, args.moment)
         pooled += samples
-        groups[label] = bins_of(samples)
-    if len(args.inputs) > 1:
+        by_label.setdefault(label, []).extend(samples)  # one label given twice: pooled
+    groups = {label: bins_of(samples) for label, samples in by_label.items()}
+    if len(groups) > 1:
         groups["all"] = bins_of(pooled)
     draw(groups, args.out)
     for name, bins in groups.items():
