@@ -53,3 +53,27 @@ def test_reads_expectations_and_draws(tmp_path: Path) -> None:
     out = tmp_path / "rel.png"
     assert main([str(path), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_inputs_given_one_label_are_pooled_into_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def accuracy(name: str, right: bool) -> Path:
+        expectation = {
+            "detected": True,
+            "confidence_at_confirmation": 0.75,
+            "cause_at_confirmation_right": right,
+        }
+        path = tmp_path / name / "accuracy.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps({"scenarios": [{"score": {"expectations": [expectation]}}]}))
+        return path
+
+    a, b, c = accuracy("a", True), accuracy("b", False), accuracy("c", True)
+    out = tmp_path / "rel.png"
+    labels = ["--label", "tuned", "--label", "tuned", "--label", "held back"]
+    assert main([str(a), str(b), str(c), *labels, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("| 0.70-0.80 | 2 | 0.75 | 50% |") == 1, printed  # tuned: a and b
+    assert printed.count("| 0.70-0.80 | 1 | 0.75 | 100% |") == 1, printed  # held back
+    assert printed.count("| 0.70-0.80 | 3 | 0.75 | 67% |") == 1, printed  # all
