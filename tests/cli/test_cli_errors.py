@@ -44,10 +44,12 @@ async def test_a_bad_flag_is_one_line_naming_the_command_and_flag() -> None:
     result = await netvigil("export", "--format", "xml")
     assert result.code == 2
     assert "'--format'" in one_error_line(result)
-    result = await netvigil("run", "--log-level", "loud")
-    assert result.code == 2
-    line = one_error_line(result)
-    assert "'--log-level'" in line and "'loud'" in line, line
+    for command in ("run", "agent", "detect", "collector", "prober", "web", "notify"):
+        result = await netvigil(command, "--log-level", "loud")
+        assert result.code == 2, command
+        line = one_error_line(result)
+        assert f"netvigil {command}:" in line, line
+        assert "'--log-level'" in line and "'loud'" in line, line
 
 
 async def test_a_missing_config_is_one_line_with_exit_2(tmp_path: Path) -> None:

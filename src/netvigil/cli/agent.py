@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -12,6 +11,7 @@ import typer
 from netvigil.agent.bus_agent import run_bus_agent
 from netvigil.agent.runner import run_agent
 from netvigil.agent.tokens import new_token
+from netvigil.cli._common import LogLevel, LogLevelOption
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.shutdown import stop_event
@@ -41,6 +41,7 @@ def agent(
     duration: Annotated[
         float | None, typer.Option(min=1, help="Stop after this many seconds.")
     ] = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Probe the config's targets as vantage [vantage].name and ship to --server
     (or publish to NATS when the config says `[bus] kind = "nats"`)."""
@@ -49,9 +50,7 @@ def agent(
     if config_path is not None:
         config = load_config(config_path)
         if config.bus.kind == "nats":  # publish to NATS: no --server, no --token
-            logging.basicConfig(
-                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-            )
+            log_level.configure()
             run_async(_run_bus(config, spool, duration))
             return
     missing = [
@@ -66,9 +65,7 @@ def agent(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise typer.BadParameter(f"{server!r} is not an http(s):// URL", param_hint="--server")
     config = load_config(config_path)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     run_async(_run(config, server, token, spool, duration))
 
 

@@ -28,7 +28,7 @@ from netvigil.bus import (
 )
 from netvigil.bus.collector import relax_gc
 from netvigil.cli._bus import DurationOption
-from netvigil.cli._common import DBOption, required_config, store_path
+from netvigil.cli._common import DBOption, LogLevel, LogLevelOption, required_config, store_path
 from netvigil.cli._loop import run_async
 from netvigil.config import Config, load_config
 from netvigil.errors import NetvigilError
@@ -63,6 +63,7 @@ def collector(
         typer.Option(help="Serve Prometheus metrics on HOST:PORT (default: none)."),
     ] = None,
     duration: DurationOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Write the measurements agents publish on the NATS bus to the store."""
     found = required_config(config_path)
@@ -78,9 +79,7 @@ def collector(
                 f"{metrics_listen!r} is not HOST:PORT", param_hint="--metrics-listen"
             )
         start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=registry)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     run_async(_collect(config, path, consumer, batch_size, fetch_wait, stats, duration))
 
 

@@ -21,7 +21,7 @@ import typer
 
 from netvigil.bus import connect
 from netvigil.cli._bus import DurationOption
-from netvigil.cli._common import DBOption, required_config, store_path
+from netvigil.cli._common import DBOption, LogLevel, LogLevelOption, required_config, store_path
 from netvigil.cli._loop import run_async
 from netvigil.cluster import DEFAULT_HEARTBEAT_S, DetectorStats, DetectSettings, run_detector
 from netvigil.config import Config, load_config
@@ -60,6 +60,7 @@ def detect(
         int, typer.Option(min=1, max=10_000, help="Measurements fetched at once.")
     ] = 500,
     duration: DurationOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Detect incidents in the measurements on the NATS bus; store and publish their events."""
     found = required_config(config_path)
@@ -74,9 +75,7 @@ def detect(
     settings = DetectSettings(
         member=member, heartbeat_s=heartbeat, ttl_s=ttl_s, batch_size=batch_size
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     _warn_if_handover_comes_late(config, heartbeat, ttl_s)
     run_async(_detect(config, store_path(found, config, db), settings, duration))
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from netvigil.cli._bus import DurationOption, IncidentsNatsOption, bus_at, reach_nats
-from netvigil.cli._common import required_config
+from netvigil.cli._common import LogLevel, LogLevelOption, required_config
 from netvigil.cli._loop import run_async
 from netvigil.cluster.alerter import NOTIFY_DURABLE, AlerterSettings, run_alerter
 from netvigil.cluster.shared_alerts import AlerterStats, alert_routes
@@ -53,6 +53,7 @@ def notify(
         typer.Option(min=1, max=10_000, help="Events worked on at once (held ones included)."),
     ] = 256,
     duration: DurationOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Send the alerts of the incident events on the NATS bus, shared with other alerters."""
     found = required_config(config_path)
@@ -64,9 +65,7 @@ def notify(
     if not config.notify:
         raise ConfigError(str(found), [("notify", "no [[notify]] section: nothing to send to")])
     routes = alert_routes(config)  # a missing secret fails here, early
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     settings = AlerterSettings(
         durable=consumer,
         ack_wait_s=ack_wait,

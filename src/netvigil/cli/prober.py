@@ -23,7 +23,7 @@ from nats.errors import Error as NATSError
 
 from netvigil.agent.spool import Spool
 from netvigil.bus import MeasurementPublisher, TargetShards
-from netvigil.cli._common import ConfigOption, required_config
+from netvigil.cli._common import ConfigOption, LogLevel, LogLevelOption, required_config
 from netvigil.cli._loop import run_async
 from netvigil.cluster import (
     DEFAULT_HEARTBEAT_S,
@@ -96,6 +96,7 @@ def prober(
     spool: Annotated[
         Path, typer.Option(help="Where measurements wait while NATS is unreachable.")
     ] = Path("netvigil-prober-spool.db"),
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Probe this process's share of the config's targets among the live probers of a vantage."""
     config = load_config(required_config(config_path))
@@ -113,9 +114,7 @@ def prober(
         heartbeat_s=heartbeat,
         ttl_s=ttl_s,
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     if nats_url is None:
         nats_url = config.bus.url if config.bus.kind == "nats" else DEFAULT_NATS_URL
     run_async(_run(config, nats_url, settings, out, duration, spool))

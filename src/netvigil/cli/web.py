@@ -23,6 +23,8 @@ from fastapi import FastAPI
 from netvigil.cli._bus import DurationOption, IncidentsNatsOption, bus_at, reach_nats
 from netvigil.cli._common import (
     DBOption,
+    LogLevel,
+    LogLevelOption,
     StoreOpener,
     host_port,
     reading_store,
@@ -56,6 +58,7 @@ def web(
         typer.Option(min=0.1, max=300, help="Seconds between reads of new measurements."),
     ] = 2.0,
     duration: DurationOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Serve the API, dashboard and status page from the store, live from the NATS bus."""
     found = required_config(config_path)
@@ -66,9 +69,7 @@ def web(
     if nats_url is not None:
         config = config.model_copy(update={"bus": bus_at(config, nats_url)})
     opener = reading_store(found, config, db)  # StoreError now when a store file is missing
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_level.configure()
     settings = WebSettings(host=host, port=port, poll_s=poll)
     run_async(_web(found, config, opener, settings, duration))
 
