@@ -175,7 +175,7 @@ class EvidenceBuilder:
         facts = self._network_plane(inc, now)
         if facts is None or not facts.blackholes:
             return False
-        holed = blackholed_addresses(facts)
+        holed = blackholed_addresses(facts.blackholes)
         mine = parse_addresses(self.addresses_of(inc.targets))
         theirs = parse_addresses(self.addresses_of([target]))
         return bool(holed & mine) and bool(theirs) and not holed & theirs
@@ -192,11 +192,8 @@ class EvidenceBuilder:
             return False
         if any(e.t >= since for e in facts.route_withdrawals):
             return True
-        fresh = [e for e in facts.blackholes if e.t >= since]
-        if not fresh:
-            return False
-        holed = blackholed_addresses(replace(facts, blackholes=tuple(fresh)))
-        return bool(holed & parse_addresses(self.addresses_of([target])))
+        holed = blackholed_addresses(e for e in facts.blackholes if e.t >= since)
+        return bool(holed) and bool(holed & parse_addresses(self.addresses_of([target])))
 
     def _network_plane(self, inc: Incident, now: float) -> NetworkPlaneFacts | None:
         source = self.network_plane

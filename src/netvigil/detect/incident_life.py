@@ -130,12 +130,12 @@ class IncidentLife(Reclassification):
         a new routing event of its own (`EvidenceBuilder.routed_anew`): a new failure (a
         crash after a route came back, a withdrawal after a cut), not the old one
         continuing."""
-        if tracked.quiet_since is None or tracked.incident.vantage is not None:
+        recovered = tracked.recovered_at  # set with `quiet_since` (`_quiet`)
+        if recovered is None or tracked.incident.vantage is not None:
             return False
         if not tracked.looks_like(families_of(target, view.down, self.paths)):
             return True
-        since = tracked.recovered_at if tracked.recovered_at is not None else tracked.quiet_since
-        return self.evidence.routed_anew(tracked.incident, target, since, self._now)
+        return self.evidence.routed_anew(tracked.incident, target, recovered, self._now)
 
     def _close(self, tracked: Tracked, events: list[IncidentEvent]) -> None:
         """Resolve `tracked` now, ending it when its targets recovered."""

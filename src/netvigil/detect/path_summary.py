@@ -199,8 +199,8 @@ def pre_onset_shape(
     last = pre[split:]
     usual = base_median
     if usual is None:
-        earlier = sorted(s[LATENCY] for s in pre[:split] if s[OK] and s[LATENCY] is not None)
-        usual = sorted_median(earlier) if len(earlier) >= YOUNG_REFERENCE else None
+        earlier = [s[LATENCY] for s in pre[:split] if s[OK] and s[LATENCY] is not None]
+        usual = median(earlier) if len(earlier) >= YOUNG_REFERENCE else None
     clean = slow = 0
     for s in last:
         latency = s[LATENCY]

@@ -73,9 +73,9 @@ def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[S
     return [e for e in hosts if host_address(e.prefix) in mine]
 
 
-def blackholed_addresses(facts: NetworkPlaneFacts) -> set[IPAddress]:
-    """The single addresses a blackhole community is on (RTBH)."""
-    return {a for e in facts.blackholes if (a := host_address(e.prefix)) is not None}
+def blackholed_addresses(blackholes: Iterable[SignalEvent]) -> set[IPAddress]:
+    """The single addresses `blackholes` (blackhole community events) are on (RTBH)."""
+    return {a for e in blackholes if (a := host_address(e.prefix)) is not None}
 
 
 def parse_addresses(texts: Iterable[str]) -> set[IPAddress]:
