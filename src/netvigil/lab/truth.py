@@ -34,7 +34,6 @@ from netvigil.lab.scenario import Expectation
 from netvigil.lab.topology import Topology
 
 __all__ = [
-    "FLOODS_UPLINK",
     "FLOOD_OUTAGE_RATIO",
     "NAMES_FAIL_WITH",
     "affected_services",
@@ -109,11 +108,6 @@ def affected_services(topology: Topology, spec: FaultSpec) -> list[str]:
 FLOOD_OUTAGE_RATIO = 2.5
 """Offered load / uplink capacity from which a volumetric flood is an outage (loss 60 %)."""
 
-FLOODS_UPLINK = frozenset({"volumetric_ddos", "defensive_withdrawal"})
-"""The kinds whose flood fills their network's uplink (`rate_pps`, `packet_size`): under
-`FLOOD_OUTAGE_RATIO` their flood phase is congestion and expects no incident (the
-withdrawal that ends a `defensive_withdrawal` still does)."""
-
 
 def flood_overload(topology: Topology, spec: FaultSpec) -> float | None:
     """How many times its target's uplink capacity a volumetric flood offers (None: the
@@ -135,7 +129,7 @@ def expectations_for(topology: Topology, spec: FaultSpec) -> list[Expectation]:
     (`Fault.phases`; a benign phase expects none; a flood under `FLOOD_OUTAGE_RATIO`
     times its uplink is congestion, none)."""
     congestion = False
-    if spec.kind in FLOODS_UPLINK:
+    if FAULTS[spec.kind].floods_uplink:
         overload = flood_overload(topology, spec)
         congestion = overload is not None and overload < FLOOD_OUTAGE_RATIO
     vantages: list[str] = []

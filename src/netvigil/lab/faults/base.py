@@ -224,6 +224,9 @@ class Fault(ABC, Generic[RecordT]):
     """The UndoRecord subclass `apply` returns (to read it back from the state file)."""
     needs_uplink: ClassVar[bool] = False
     """A network target must have an upstream (it may not be the core network)."""
+    floods_uplink: ClassVar[bool] = False
+    """It floods its network's shaped uplink (`rate_pps`, `packet_size`): its flood phase
+    is an outage only at `truth.FLOOD_OUTAGE_RATIO` times the uplink or more."""
 
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec

@@ -42,6 +42,7 @@ class DefensiveWithdrawal(Fault[FloodThenWithdrawal]):
     mitigation (`ddos_mitigation`: its own phase, see `phases`)."""
     record_type = FloodThenWithdrawal
     needs_uplink = True
+    floods_uplink = True
 
     @classmethod
     def phases(cls, spec: FaultSpec) -> list[tuple[Cause | None, float, float]]:

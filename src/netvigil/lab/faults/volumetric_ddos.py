@@ -16,6 +16,7 @@ class VolumetricDDoS(Fault[ProcessStarted]):
     cause = Cause.VOLUMETRIC_DDOS
     record_type = ProcessStarted
     needs_uplink = True
+    floods_uplink = True
 
     def apply(self, host: LabHost) -> ProcessStarted:
         spec, topo = self.spec, host.topology
