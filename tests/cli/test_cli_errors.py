@@ -3,6 +3,7 @@ or config, 1 when work could not be done."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -44,8 +45,9 @@ async def test_a_bad_flag_is_one_line_naming_the_command_and_flag() -> None:
     result = await netvigil("export", "--format", "xml")
     assert result.code == 2
     assert "'--format'" in one_error_line(result)
-    for command in ("run", "agent", "detect", "collector", "prober", "web", "notify"):
-        result = await netvigil(command, "--log-level", "loud")
+    commands = ("run", "agent", "detect", "collector", "prober", "web", "notify")
+    results = await asyncio.gather(*(netvigil(c, "--log-level", "loud") for c in commands))
+    for command, result in zip(commands, results, strict=True):
         assert result.code == 2, command
         line = one_error_line(result)
         assert f"netvigil {command}:" in line, line

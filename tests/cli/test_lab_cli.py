@@ -103,7 +103,15 @@ def test_lab_run_writes_reported_truth_and_score_and_down_leaves_nothing(tmp_pat
         "services_recall",
     } <= set(exp)
     assert {"services_precision", "services_recall", "false_incidents"} <= set(score)
-    # The portal refused connections from both vantages for six intervals: netvigil sees it.
+    # The portal refused connections from both vantages for six intervals: the probes saw
+    # it in the fault's window (and nowhere else), and netvigil reported it.
+    crash, rest = doc["windows"]
+    assert crash["kind"] == "service_crash"
+    for v in ("home", "abroad"):
+        during = crash["outcomes"]["portal"][v]
+        assert during.get("tcp_refused", 0) >= 1, during
+        outside = rest["outcomes"]["portal"][v]
+        assert outside.get("ok", 0) >= 1, outside
     assert exp["detected"], doc["incidents"]
     assert "portal" in exp["services_found"]
     assert "tiny-crash:" in proc.stdout and "false incidents" in proc.stdout

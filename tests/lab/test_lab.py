@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from netvigil.lab.netns import check_prefix, list_links, list_namespaces
 from netvigil.lab.scenario import (
     FAULT_CAUSE,
     Scenario,
-    ScenarioRunner,
     check_scenario,
     load_scenario,
     topology_for,
@@ -149,38 +147,6 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
     except OSError:
         return True
-
-
-@pytest.mark.netns
-@pytest.mark.timeout(120)
-@pytest.mark.usefixtures("root")
-def test_short_scenario_run_reports_outcomes_per_fault_window(
-    tmp_path: Path, small_topology: Path
-) -> None:
-    scenario = Scenario.model_validate(
-        {"name": "crash", "duration_s": 14, "probe_interval_s": 1, "probe_timeout_s": 1.5,
-         "fault": [{"kind": "service_crash", "target": "portal", "at": 5, "until": 10}],
-         "expect": [{"cause": "service_failure", "services": ["portal"], "start": 5, "end": 10}]}
-    )  # fmt: skip
-    runner = ScenarioRunner(
-        scenario,
-        topology_path=small_topology,
-        state_dir=tmp_path / "state",
-        out_dir=tmp_path / "out",
-        prefix="nv-s-",
-    )
-    result = runner.run()
-    assert list_namespaces("nv-s-") == []
-    assert result.measurements > 0
-    assert (tmp_path / "out" / "crash.result.json").exists()
-    crash, rest = result.windows
-    assert crash["kind"] == "service_crash"
-    for v in ("home", "abroad"):
-        during = crash["outcomes"]["portal"][v]
-        assert during.get("tcp_refused", 0) >= 1, during
-        outside = rest["outcomes"]["portal"][v]
-        assert outside.get("ok", 0) >= 1, outside
-    assert os.path.exists(result.measurements_path or "")
 
 
 @pytest.mark.netns

@@ -210,7 +210,7 @@ def fuzz(
     ] = None,
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="Short scenarios (one fault of 12-20 s): a smoke test."),
+        typer.Option("--quick", help="Short scenarios (one fault of 8-12 s): a smoke test."),
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only compose and write the scenario files.")

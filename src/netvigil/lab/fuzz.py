@@ -70,14 +70,14 @@ class FuzzSettings:
 
     @classmethod
     def quick(cls) -> FuzzSettings:
-        """Short runs for a smoke test: one fault of 12-20 s, probes every 1-2 s."""
+        """Short runs for a smoke test: one fault of 8-12 s, probes every second."""
         return cls(
             faults=(1, 1),
-            interval_s=(1, 2),
-            first_at_s=6.0,
-            spread_s=4.0,
-            fault_s=(12.0, 20.0),
-            tail_s=8.0,
+            interval_s=(1, 1),
+            first_at_s=5.0,
+            spread_s=2.0,
+            fault_s=(8.0, 12.0),
+            tail_s=6.0,
         )
 
 
