@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_STORE",
     "ConfigOption",
     "DBOption",
+    "DetectionLogLevelOption",
     "LogLevel",
     "LogLevelOption",
     "StoreOpener",
@@ -74,6 +75,11 @@ class LogLevel(enum.StrEnum):
 
 LogLevelOption = Annotated[
     LogLevel,
+    typer.Option("--log-level", case_sensitive=False, help="debug, info, warning or error."),
+]
+
+DetectionLogLevelOption = Annotated[
+    LogLevel,
     typer.Option(
         "--log-level",
         case_sensitive=False,
@@ -81,6 +87,7 @@ LogLevelOption = Annotated[
         "thread's holds of the state's lock over 10 ms, with what they did).",
     ),
 ]
+"""`--log-level` of the commands that detect (`run`, `detect`)."""
 
 DBOption = Annotated[
     Path | None,

@@ -21,7 +21,13 @@ import typer
 
 from netvigil.bus import connect
 from netvigil.cli._bus import DurationOption
-from netvigil.cli._common import DBOption, LogLevel, LogLevelOption, required_config, store_path
+from netvigil.cli._common import (
+    DBOption,
+    DetectionLogLevelOption,
+    LogLevel,
+    required_config,
+    store_path,
+)
 from netvigil.cli._loop import run_async
 from netvigil.cluster import DEFAULT_HEARTBEAT_S, DetectorStats, DetectSettings, run_detector
 from netvigil.config import Config, load_config
@@ -60,7 +66,7 @@ def detect(
         int, typer.Option(min=1, max=10_000, help="Measurements fetched at once.")
     ] = 500,
     duration: DurationOption = None,
-    log_level: LogLevelOption = LogLevel.INFO,
+    log_level: DetectionLogLevelOption = LogLevel.INFO,
 ) -> None:
     """Detect incidents in the measurements on the NATS bus; store and publish their events."""
     found = required_config(config_path)

@@ -28,8 +28,8 @@ from netvigil.bgp.feed import BgpFeed
 from netvigil.bgp.memory import RecentSignals
 from netvigil.cli._common import (
     DBOption,
+    DetectionLogLevelOption,
     LogLevel,
-    LogLevelOption,
     host_port,
     required_config,
     store_path,
@@ -97,7 +97,7 @@ def run(
             "--live/--plain", help="Live table (default on a terminal) or plain log lines."
         ),
     ] = None,
-    log_level: LogLevelOption = LogLevel.INFO,
+    log_level: DetectionLogLevelOption = LogLevel.INFO,
 ) -> None:
     """Probe the config's targets continuously: store, detect incidents, alert, serve the API."""
     config_path = required_config(config_path)
