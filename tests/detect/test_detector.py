@@ -17,7 +17,19 @@ from netvigil.model import Measurement
 from netvigil.outcome import Outcome
 from netvigil.replay import replay
 
-from .streams import INTERVAL, ONSET, SILENT, Probe, World, confirmed, gov, healthy, target_name
+from .streams import (
+    GOV,
+    INTERVAL,
+    ONSET,
+    SILENT,
+    Behaviour,
+    Probe,
+    World,
+    confirmed,
+    gov,
+    healthy,
+    target_name,
+)
 
 RECOVERY = ONSET + 200.0
 
@@ -334,3 +346,44 @@ def test_a_ragged_recovery_after_a_cut_does_not_read_as_a_flood() -> None:
     causes = [c.cause for c in incident.cause_history]
     assert Cause.SHUTDOWN in causes, incident.cause_history
     assert causes[-1] is Cause.SHUTDOWN, incident.cause_history
+
+
+def _answering_as_usual_at(behaviour: Behaviour, at: float) -> bool:
+    """Whether the detector finds the gov incident's paths answering as in a recovery,
+    with the stream fed up to `at`."""
+    world = World()
+    detector = Detector(world.config(), lateness_s=0.0)
+    detector.feed_many(world.stream(behaviour, end=at))
+    [incident] = [i for i in detector.incidents() if i.end is None]
+    assert set(incident.services) == set(GOV), incident.services
+    return detector.evidence.answering_as_usual(incident)
+
+
+def test_a_recovery_is_told_apart_from_a_flood_by_most_paths_answering_at_their_usual_time() -> (
+    None
+):
+    def cut_then_back(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        return shutdown_then_recovery(ts, vantage, target, rng)
+
+    def dropping_flood(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        # Most packets dropped, the rest answered at the usual time (a policer, no queue).
+        if gov(target) and ts >= ONSET and rng.random() < 0.7:
+            return SILENT
+        return healthy(ts, vantage, target, rng)
+
+    def cut_then_slow(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        # Every probe answered again, but thirty times slower: a flood behind a lifted cut.
+        if gov(target) and ONSET <= ts < RECOVERY:
+            return SILENT
+        if gov(target) and ts >= RECOVERY:
+            return Probe(Outcome.OK, 0.6 + rng.uniform(0, 0.05), ttfb=0.7)
+        return healthy(ts, vantage, target, rng)
+
+    # One round of answers after the cut: every path back, at its usual time.
+    assert _answering_as_usual_at(cut_then_back, RECOVERY + INTERVAL)
+    # Still cut: nothing answers.
+    assert not _answering_as_usual_at(cut_then_back, RECOVERY - INTERVAL)
+    # A flood that drops most packets: the few answers are quick, but few paths answer.
+    assert not _answering_as_usual_at(dropping_flood, ONSET + 12 * INTERVAL)
+    # Every path answers, all slowly: a flood, not a recovery.
+    assert not _answering_as_usual_at(cut_then_slow, RECOVERY + INTERVAL)

@@ -19,6 +19,7 @@ from netvigil.classify.rules.plane import blackholed_addresses, parse_addresses
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
+from netvigil.detect.sample import OK, SCORE
 from netvigil.detect.siblings import siblings_latency_ratio
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import (
@@ -34,7 +35,15 @@ from netvigil.state.health import HealthState
 from netvigil.state.judge import TargetView
 from netvigil.state.paths import PathTable
 
-__all__ = ["EvidenceBuilder", "NetworkPlaneSource"]
+__all__ = ["ANSWERING_SHARE", "USUAL_SCORE", "EvidenceBuilder", "NetworkPlaneSource"]
+
+ANSWERING_SHARE = 0.75
+"""The share of an incident's paths whose latest probe answered from which it looks like a
+recovery (`answering_as_usual`); a flood that drops packets leaves about half answering."""
+
+USUAL_SCORE = 0.5
+"""An answer's latency anomaly score (`detect.baseline`, in [0, 1]) below which it came at
+its path's usual time: within the tail the path's latency usually has."""
 
 
 class NetworkPlaneSource(Protocol):
@@ -167,6 +176,31 @@ class EvidenceBuilder:
             for v in paths.vantages_of(t)
             if (r := paths.get(t, v)) is not None and r.address
         )
+
+    def answering_as_usual(self, inc: Incident) -> bool:
+        """Whether `ANSWERING_SHARE` of `inc`'s paths (from its vantages, not impaired)
+        answered their latest probe, most of them at their usual time (an anomaly score
+        below `USUAL_SCORE`): a recovery, not a flood's slow or scattered answers nor the
+        few that pass a cut. Looks at `max_paths` paths at most."""
+        impaired = self.paths.impaired
+        vantages = [v for v in inc.vantages if v not in impaired]
+        paths = answered = usual = 0
+        cap = self.settings.max_paths
+        for t in inc.targets:
+            for v in vantages:
+                history = self._histories.get((t, v))
+                if history is None or not history.samples:
+                    continue
+                paths += 1
+                last = history.samples[-1]
+                if last[OK]:
+                    answered += 1
+                    usual += last[SCORE] < USUAL_SCORE
+                if paths >= cap:
+                    break
+            if paths >= cap:
+                break
+        return answered > 0 and answered >= ANSWERING_SHARE * paths and 2 * usual > answered
 
     def blackholed_apart(self, inc: Incident, target: str, now: float) -> bool:
         """Whether `inc` is the blackholing of addresses (RTBH: a blackhole community on

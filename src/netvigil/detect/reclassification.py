@@ -100,11 +100,12 @@ class Reclassification(DetectorBase):
                 for t in inc.targets
             ):
                 return False
-            if tracked.complete_seen and self.paths.answering(inc.targets, inc.vantages):
-                # Loss was complete and probes answer again: the outage is ending, and the
-                # partial loss of a recovery must not rewrite the cause it was judged to
-                # have. Only a partial regime that outlasts the hold (a flood going on
-                # behind a lifted cut) is judged again.
+            if self._recovering(tracked):
+                # Loss was complete and probes answer again, or most answers come at their
+                # usual time again: the outage is ending, and the partial loss of a
+                # recovery must not rewrite the cause it was judged to have. Only a
+                # partial regime that outlasts the hold (a flood going on behind a lifted
+                # cut) is judged again.
                 if tracked.answered_at is None:
                     tracked.answered_at = self._now
                 if self._now - tracked.answered_at < self._hold_s(inc.targets[0]):
@@ -123,6 +124,15 @@ class Reclassification(DetectorBase):
         if self.attribution.judge(inc, window, self._now):
             events.append(self._event(EventKind.CAUSE_CHANGED, tracked))
         return True
+
+    def _recovering(self, tracked: Tracked) -> bool:
+        """Whether `tracked`'s incident looks like an outage ending: probes answer again
+        after loss was complete, or most of the answers its paths get come at their usual
+        time (a flood's come slow)."""
+        inc = tracked.incident
+        if tracked.complete_seen and self.paths.answering(inc.targets, inc.vantages):
+            return True
+        return self.evidence.answering_as_usual(inc)
 
     def _judge_silence(self, tracked: Tracked, events: list[IncidentEvent]) -> bool:
         """A silent vantage: nothing to weigh but the silence itself."""
