@@ -167,3 +167,37 @@ def test_the_allowance_excuses_only_the_old_modes_cause() -> None:
     assert cut.worst_wrong_confidence == pytest.approx(0.95)
     assert cut.worst_wrong_allowed == pytest.approx(0.85)  # another cause: wrong at once
     assert cut.right_share == pytest.approx(88 / (98 - 2))  # 60..62 excused, 62..70 wrong
+
+
+@pytest.mark.parametrize(
+    ("turns_at", "flood_wrong"),
+    [(55.0, 0.97), (62.0, None), (68.0, None)],
+)
+def test_the_new_modes_cause_in_the_old_ones_grace_is_handed_over(
+    turns_at: float, flood_wrong: float | None
+) -> None:
+    """The flood ends at 60 s, its grace at 70 s: the cut's cause shown from 60 s on is
+    the cut's to judge, not wrong for the flood; shown before 60 s it is."""
+    rep = incident(GOV, [(31.0, "volumetric_ddos", 0.95), (turns_at, "shutdown", 0.97)])
+    score = score_scenario(scenario(FLOOD_THEN_CUT), [rep])
+    flood, cut = score.expectations
+    assert score.mode_changes == [("inc-1", [0, 1])]
+    expected = None if flood_wrong is None else pytest.approx(flood_wrong)
+    assert flood.worst_wrong_confidence == expected
+    assert flood.worst_wrong_allowed == expected
+    # visible from 31 s (its confirmation) to 70 s; what is handed over (from 60 s) is left out
+    handed = 70 - max(turns_at, 60)
+    right = min(turns_at, 70) - 31
+    assert flood.right_share == pytest.approx(right / (39 - handed))
+    assert cut.worst_wrong_allowed is None  # the flood's cause in the cut's first 20 s
+
+
+def test_another_cause_in_the_old_modes_grace_is_not_handed_over() -> None:
+    rep = incident(
+        GOV,
+        [(31.0, "volumetric_ddos", 0.95), (62.0, "route_withdrawal", 0.85),
+         (66.0, "shutdown", 0.97)],
+    )  # fmt: skip
+    flood = score_scenario(scenario(FLOOD_THEN_CUT), [rep]).expectations[0]
+    assert flood.worst_wrong_confidence == pytest.approx(0.85)  # not the next mode's cause
+    assert flood.right_share == pytest.approx(31 / (39 - 4))  # 31..62 right, 66..70 handed over

@@ -13,6 +13,9 @@ An `Allowance` excuses one cause on one incident for a while: shown then, it is 
 yet detected* rather than wrong (the cause of a failure's previous mode while its new
 mode is being recognised, `netvigil.lab.modechange`). It is left out of the share and of
 the worst wrong confidence "with allowance"; the strict worst wrong confidence keeps it.
+A *handover* (an `Allowance` too) is the cause of a failure's next mode, shown once that
+mode began: another expectation's to judge, left out of the share and of both worst wrong
+confidences.
 
 An incident is visible from its opening (its confirmation, or its first bad
 measurement, when the opening is not known) to its end (the run's end while open).
@@ -130,7 +133,9 @@ class _Tally:
     worst: list[float | None] = field(default_factory=lambda: [None, None, None, None])
     """Confirmed, provisional; then both again leaving out what the allowances excuse."""
 
-    def wrong(self, step: Shown, *, excused: bool) -> None:
+    def wrong(self, step: Shown, *, excused: bool, handed: bool) -> None:
+        if handed:
+            return
         slot = 1 if step.provisional else 0
         self.worst[slot] = _max(self.worst[slot], step.confidence)
         if not excused:
@@ -145,6 +150,7 @@ def watch(
     hi: float,
     run_end: float,
     allowances: Sequence[Allowance] = (),
+    handovers: Sequence[Allowance] = (),
 ) -> CauseView:
     """What `incidents` showed between `lo` and `hi`, judged against the expected `cause`.
 
@@ -153,7 +159,10 @@ def watch(
     have no length the share is judged at their moment (1.0 or 0.0). What `allowances`
     excuse is left out of the share (of its denominator too) and of the worst wrong
     confidences "allowed" (a step counts there when some of its time is not excused).
+    What `handovers` cover is left out of the share and of both worst wrong confidences
+    (a step counts there when some of its time is not handed over).
     """
+    left_out = [*allowances, *handovers]
     tally = _Tally()
     instant: list[bool] = []
     for rep in incidents:
@@ -169,12 +178,13 @@ def watch(
                 tally.flips += 1
             seg_lo = a if i == 0 else step.at
             seg_hi = in_span[i + 1].at if i + 1 < len(in_span) else b
-            covered, excused = _excused(rep.id, step.cause, seg_lo, seg_hi, allowances)
+            covered, excused = _excused(rep.id, step.cause, seg_lo, seg_hi, left_out)
+            _, handed = _excused(rep.id, step.cause, seg_lo, seg_hi, handovers)
             tally.total += seg_hi - seg_lo - covered
             if step.cause == cause:
                 tally.right += seg_hi - seg_lo - covered
             else:
-                tally.wrong(step, excused=excused)
+                tally.wrong(step, excused=excused, handed=handed)
     if tally.total > 0:
         share: float | None = tally.right / tally.total
     elif instant:

@@ -50,6 +50,11 @@ from the fault's start to its end plus the grace:
   delay allowed) is left out of the right-cause share and of the worst wrong confidence
   *with allowance*; the strict worst wrong confidence keeps it, and the delay still runs
   from the expectation's start.
+- *Handed over*: for the earlier expectation of a change of mode, the later one's cause
+  shown on that incident from the later one's start to the end of the earlier one's
+  grace is the later one's to judge: left out of the earlier one's right-cause share and
+  of both its worst wrong confidences (the grace is for a failure that ends, not one that
+  goes on in another mode).
 """
 
 from __future__ import annotations
@@ -372,6 +377,7 @@ def _judge(
     merged_with: list[int],
     mode_change_with: list[int],
     allowances: list[Allowance],
+    handovers: list[Allowance],
 ) -> ExpectationScore:
     """One expectation's score from the incidents that match it."""
     assert exp.start is not None and exp.cause is not None
@@ -397,6 +403,7 @@ def _judge(
             hi=end + grace_s,
             run_end=duration_s,
             allowances=allowances,
+            handovers=handovers,
         )
     return ExpectationScore(
         index=index,
@@ -477,6 +484,7 @@ def score_scenario(
             merged_with=modes.merged_with.get(index, []),
             mode_change_with=modes.mode_change_with.get(index, []),
             allowances=modes.allowances.get(index, []),
+            handovers=modes.handovers.get(index, []),
         )
         score.expectations.append(e)
         score.recall_hits += len(e.services_found)

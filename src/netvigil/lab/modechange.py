@@ -20,9 +20,15 @@ of mode counts as a change of mode followed.
 The later expectation of each step of different causes gets an `Allowance`: the earlier
 one's cause, shown on that incident during the first `allowance_s` seconds after the later
 one's start, is *not yet detected* (the new mode is being recognised) rather than wrong.
+The earlier one gets a *handover*: the later one's cause, shown on that incident from the
+later one's start to the end of the earlier one's grace, is the new mode's and not the
+earlier one's to judge (neither wrong nor right for it, strictly or with allowance); the
+earlier expectation's grace is for a failure that ends, not one that goes on in another
+mode.
 
     found = changes_of_mode(hits, spans, grace_s=10.0, allowance_s=20.0)
-    found.merged, found.mode_changes, found.merged_with[0], found.allowances[1]
+    found.merged, found.mode_changes, found.merged_with[0], found.allowances[1],
+    found.handovers[0]
 """
 
 from __future__ import annotations
@@ -63,6 +69,9 @@ class ModeChanges:
     """Per expectation: those of another cause it changes mode from or to (not merged)."""
     allowances: dict[int, list[Allowance]] = field(default_factory=dict)
     """Per expectation: the previous mode's cause excused while it is recognised."""
+    handovers: dict[int, list[Allowance]] = field(default_factory=dict)
+    """Per expectation: the next mode's cause, shown once the next mode began, left to the
+    next mode's expectation."""
 
 
 def shows(rep: Reported, cause: str, lo: float, hi: float) -> bool:
@@ -148,6 +157,9 @@ def changes_of_mode(
                 start = spans[b].start
                 window = Allowance(rid, spans[a].cause, start, start + allowance_s)
                 found.allowances.setdefault(b, []).append(window)
+                if start < spans[a].end + grace_s:
+                    later = Allowance(rid, spans[b].cause, start, spans[a].end + grace_s)
+                    found.handovers.setdefault(a, []).append(later)
     found.merged_with = {i: sorted(js) for i, js in merged.items()}
     found.mode_change_with = {
         i: sorted(js - merged.get(i, set()))
