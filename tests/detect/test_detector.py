@@ -354,6 +354,7 @@ def _answering_as_usual_at(behaviour: Behaviour, at: float) -> bool:
     world = World()
     detector = Detector(world.config(), lateness_s=0.0)
     detector.feed_many(world.stream(behaviour, end=at))
+    detector.flush()  # every measurement fed reaches the histories
     [incident] = [i for i in detector.incidents() if i.end is None]
     assert set(incident.services) == set(GOV), incident.services
     return detector.evidence.answering_as_usual(incident)
@@ -381,6 +382,11 @@ def test_a_recovery_is_told_apart_from_a_flood_by_most_paths_answering_at_their_
 
     # One round of answers after the cut: every path back, at its usual time.
     assert _answering_as_usual_at(cut_then_back, RECOVERY + INTERVAL)
+    # Part of a round (the gov paths are probed 0.37 s apart from the interval's start):
+    # the five probed since answered, after every failure of the other four.
+    assert _answering_as_usual_at(cut_then_back, RECOVERY + 1.5)
+    # Two answers after the cut are not yet a recovery.
+    assert not _answering_as_usual_at(cut_then_back, RECOVERY + 0.5)
     # Still cut: nothing answers.
     assert not _answering_as_usual_at(cut_then_back, RECOVERY - INTERVAL)
     # A flood that drops most packets: the few answers are quick, but few paths answer.

@@ -19,7 +19,7 @@ from netvigil.classify.rules.plane import blackholed_addresses, parse_addresses
 from netvigil.detect.baseline import AnomalyDetector
 from netvigil.detect.book import Tracked
 from netvigil.detect.features import FeatureSettings, PathHistory, compute_features
-from netvigil.detect.sample import OK, SCORE
+from netvigil.detect.sample import OK, SCORE, TS
 from netvigil.detect.siblings import siblings_latency_ratio
 from netvigil.detect.targets import TargetIndex
 from netvigil.evidence import (
@@ -35,11 +35,24 @@ from netvigil.state.health import HealthState
 from netvigil.state.judge import TargetView
 from netvigil.state.paths import PathTable
 
-__all__ = ["ANSWERING_SHARE", "USUAL_SCORE", "EvidenceBuilder", "NetworkPlaneSource"]
+__all__ = [
+    "ANSWERING_SHARE",
+    "FIRST_ROUND_MIN",
+    "FIRST_ROUND_SHARE",
+    "USUAL_SCORE",
+    "EvidenceBuilder",
+    "NetworkPlaneSource",
+]
 
 ANSWERING_SHARE = 0.75
 """The share of an incident's paths whose latest probe answered from which it looks like a
 recovery (`answering_as_usual`); a flood that drops packets leaves about half answering."""
+FIRST_ROUND_SHARE = 0.25
+"""The share of an incident's paths whose latest probes, the newest of all, answered at
+their usual time after every failure, from which it looks like a recovery in its first
+round of probes (`answering_as_usual`)."""
+FIRST_ROUND_MIN = 3
+"""... and at least this many of them (a flood's answers come in runs of one or two)."""
 
 USUAL_SCORE = 0.5
 """An answer's latency anomaly score (`detect.baseline`, in [0, 1]) below which it came at
@@ -178,29 +191,37 @@ class EvidenceBuilder:
         )
 
     def answering_as_usual(self, inc: Incident) -> bool:
-        """Whether `ANSWERING_SHARE` of `inc`'s paths (from its vantages, not impaired)
-        answered their latest probe, most of them at their usual time (an anomaly score
-        below `USUAL_SCORE`): a recovery, not a flood's slow or scattered answers nor the
-        few that pass a cut. Looks at `max_paths` paths at most."""
+        """Whether `inc`'s paths (from its vantages, not impaired) look like a recovery by
+        their latest probes: `ANSWERING_SHARE` of them answered, most at their usual time
+        (an anomaly score below `USUAL_SCORE`); or, while the first round after it is
+        still under way, the newest of them answered at their usual time, after every
+        failure (`FIRST_ROUND_SHARE` of the paths, at least `FIRST_ROUND_MIN`). A flood
+        that drops packets interleaves answers and failures, one that fills queues answers
+        slowly, and the few probes that pass a cut are few: none of them is taken for a
+        recovery. Looks at `max_paths` paths at most."""
         impaired = self.paths.impaired
         vantages = [v for v in inc.vantages if v not in impaired]
-        paths = answered = usual = 0
+        latest: list[tuple[float, bool, bool]] = []
         cap = self.settings.max_paths
         for t in inc.targets:
             for v in vantages:
                 history = self._histories.get((t, v))
                 if history is None or not history.samples:
                     continue
-                paths += 1
                 last = history.samples[-1]
-                if last[OK]:
-                    answered += 1
-                    usual += last[SCORE] < USUAL_SCORE
-                if paths >= cap:
+                latest.append((last[TS], last[OK], last[OK] and last[SCORE] < USUAL_SCORE))
+                if len(latest) >= cap:
                     break
-            if paths >= cap:
+            if len(latest) >= cap:
                 break
-        return answered > 0 and answered >= ANSWERING_SHARE * paths and 2 * usual > answered
+        paths = len(latest)
+        answered = sum(1 for _, ok, _ in latest if ok)
+        usual = sum(1 for _, _, quick in latest if quick)
+        if answered and answered >= ANSWERING_SHARE * paths and 2 * usual > answered:
+            return True
+        newest_failure = max((ts for ts, ok, _ in latest if not ok), default=float("-inf"))
+        after = sum(1 for ts, _, quick in latest if quick and ts > newest_failure)
+        return after >= max(FIRST_ROUND_MIN, FIRST_ROUND_SHARE * paths)
 
     def blackholed_apart(self, inc: Incident, target: str, now: float) -> bool:
         """Whether `inc` is the blackholing of addresses (RTBH: a blackhole community on
