@@ -127,8 +127,8 @@ class Reclassification(DetectorBase):
 
     def _recovering(self, tracked: Tracked) -> bool:
         """Whether `tracked`'s incident looks like an outage ending: probes answer again
-        after loss was complete, or most of the answers its paths get come at their usual
-        time (a flood's come slow)."""
+        after loss was complete, or its paths answer again at their usual time
+        (`EvidenceBuilder.answering_as_usual`)."""
         inc = tracked.incident
         if tracked.complete_seen and self.paths.answering(inc.targets, inc.vantages):
             return True
