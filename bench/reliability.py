@@ -147,14 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.inputs):
         parser.error("give one --label per input, or none")
     by_label: dict[str, list[tuple[float, bool]]] = {}
-    pooled: list[tuple[float, bool]] = []
     for label, path in zip(labels, args.inputs, strict=True):
-        samples = samples_from(path, args.moment)
-        pooled += samples
-        by_label.setdefault(label, []).extend(samples)  # one label given twice: pooled
+        # one label given twice: its inputs pooled
+        by_label.setdefault(label, []).extend(samples_from(path, args.moment))
     groups = {label: bins_of(samples) for label, samples in by_label.items()}
     if len(groups) > 1:
-        groups["all"] = bins_of(pooled)
+        groups["all"] = bins_of([s for samples in by_label.values() for s in samples])
     draw(groups, args.out)
     for name, bins in groups.items():
         print("\n".join(table(name, bins)) + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
+from itertools import islice
 from typing import Protocol
 
 from netvigil.classify.rules.plane import blackholed_addresses, parse_addresses
@@ -201,19 +202,10 @@ class EvidenceBuilder:
         recovery. Looks at `max_paths` paths at most."""
         impaired = self.paths.impaired
         vantages = [v for v in inc.vantages if v not in impaired]
-        latest: list[tuple[float, bool, bool]] = []
-        cap = self.settings.max_paths
-        for t in inc.targets:
-            for v in vantages:
-                history = self._histories.get((t, v))
-                if history is None or not history.samples:
-                    continue
-                last = history.samples[-1]
-                latest.append((last[TS], last[OK], last[OK] and last[SCORE] < USUAL_SCORE))
-                if len(latest) >= cap:
-                    break
-            if len(latest) >= cap:
-                break
+        found = (self._histories.get((t, v)) for t in inc.targets for v in vantages)
+        newest = (h.samples[-1] for h in found if h is not None and h.samples)
+        held = islice(newest, self.settings.max_paths)
+        latest = [(s[TS], s[OK], s[OK] and s[SCORE] < USUAL_SCORE) for s in held]
         paths = len(latest)
         answered = sum(1 for _, ok, _ in latest if ok)
         usual = sum(1 for _, _, quick in latest if quick)

@@ -133,9 +133,7 @@ class _Tally:
     worst: list[float | None] = field(default_factory=lambda: [None, None, None, None])
     """Confirmed, provisional; then both again leaving out what the allowances excuse."""
 
-    def wrong(self, step: Shown, *, excused: bool, handed: bool) -> None:
-        if handed:
-            return
+    def wrong(self, step: Shown, *, excused: bool) -> None:
         slot = 1 if step.provisional else 0
         self.worst[slot] = _max(self.worst[slot], step.confidence)
         if not excused:
@@ -183,8 +181,8 @@ def watch(
             tally.total += seg_hi - seg_lo - covered
             if step.cause == cause:
                 tally.right += seg_hi - seg_lo - covered
-            else:
-                tally.wrong(step, excused=excused, handed=handed)
+            elif not handed:
+                tally.wrong(step, excused=excused)
     if tally.total > 0:
         share: float | None = tally.right / tally.total
     elif instant:
