@@ -45,8 +45,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Two workers: the suite mostly waits on real servers, labs and timeouts. TEST_WORKERS=0 runs it
+# in this process alone.
+TEST_WORKERS ?= 2
 test: venv system-deps lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 format: venv
 	$(BIN)/ruff format src tests bench

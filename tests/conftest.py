@@ -6,6 +6,7 @@ import gc
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,31 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return root
+
+
+NETNS_PLACES = ("tests/lab/", "tests/netns/", "tests/cli/test_lab_cli.py")
+"""Where the tests that make network namespaces live (`netns` marks them)."""
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if item.get_closest_marker("netns") and not item.nodeid.startswith(NETNS_PLACES):
+        raise pytest.UsageError(
+            f"{item.nodeid}: a netns test must live in one of {', '.join(NETNS_PLACES)}"
+            " (tests/conftest.py), where pytest-xdist runs them one after another"
+        )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With `-n`, the workers take the test modules one at a time (a module's fixtures,
+    a deployment or a browser, are made once), and one worker takes every module in
+    NETNS_PLACES, running them one after another (labs sweep what their prefix names,
+    and every namespace shares the host's iptables and /etc/netns)."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NamespacesApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "netns" if nodeid.startswith(NETNS_PLACES) else nodeid.split("::", 1)[0]
+
+    return NamespacesApart(config, log)

@@ -4,6 +4,7 @@ replaces its member's last one)."""
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 import nats
@@ -12,7 +13,12 @@ from nats.aio.msg import Msg
 
 from detect.streams import SILENT, measurement
 from netvigil.bus import Delivery
-from netvigil.bus.checkpoints import Checkpoint, CheckpointBucket, newest_by_shard
+from netvigil.bus.checkpoints import (
+    Checkpoint,
+    CheckpointBucket,
+    checkpoint_key,
+    newest_by_shard,
+)
 from netvigil.cluster.handover import PositionKeeper, ReplaySource
 
 
@@ -43,6 +49,27 @@ async def test_the_bucket_keeps_each_members_latest_checkpoint(
             "_s0001": ("détecteur/1", 20),
             "_s0002": ("détecteur/1", 20),
         }
+    finally:
+        await nc.close()
+
+
+async def test_a_deleted_checkpoint_is_not_read_and_an_empty_bucket_reads_at_once(
+    nats_server: NATSServerProcess,
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        empty = await CheckpointBucket.open(js, bucket="empty")
+        started = time.monotonic()
+        assert await empty.read() == []
+        assert time.monotonic() - started < 1.0, "an empty bucket is not a timeout"
+        bucket = await CheckpointBucket.open(js)
+        await bucket.put(Checkpoint("gone", seq=5, resume_seq=6, shards=("_s0001",)))
+        await bucket.put(Checkpoint("kept", seq=7, resume_seq=8, shards=("_s0002",)))
+        await bucket.kv.delete(checkpoint_key("gone"))
+        assert [p.member for p in await bucket.read()] == ["kept"]
+        await bucket.kv.delete(checkpoint_key("kept"))
+        assert await bucket.read() == [], "a bucket of delete markers only is empty"
     finally:
         await nc.close()
 

@@ -107,6 +107,7 @@ async def test_a_mark_alone_is_taken(client: httpx.AsyncClient, heard: Heard) ->
         ("soon", 422, "mark"),
         (None, 200, None),
     ],
+    ids=["an-hour-ahead", "not-a-number", "none"],
 )
 async def test_an_implausible_mark_refuses_the_batch_whole(
     client: httpx.AsyncClient,

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import nats.errors
 from nats.js.api import KeyValueConfig
+from nats.js.kv import KV_DEL, KV_PURGE
 
-from netvigil.bus.buckets import key_value_bucket
+from netvigil.bus.buckets import key_value_bucket, watched_snapshot
 from netvigil.bus.connection import BusUnavailable
 
 if TYPE_CHECKING:
@@ -103,8 +104,10 @@ def newest_by_shard(
 class CheckpointBucket:
     """The detectors' checkpoints in their key-value bucket (see the module docs)."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, js: JetStreamContext, bucket: str) -> None:
         self.kv = kv
+        self.js = js
+        self.bucket = bucket
 
     @classmethod
     async def open(
@@ -115,7 +118,7 @@ class CheckpointBucket:
             kv = await key_value_bucket(js, KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s))
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise BusUnavailable(f"checkpoint bucket {bucket}: {exc!r}") from exc
-        return cls(kv)
+        return cls(kv, js, bucket)
 
     async def put(self, point: Checkpoint) -> None:
         """Write `point` over its member's previous checkpoint. Raises BusUnavailable."""
@@ -128,18 +131,20 @@ class CheckpointBucket:
         """Every checkpoint in the bucket. Raises BusUnavailable."""
         out: list[Checkpoint] = []
         try:
-            watcher: Any = await self.kv.watchall(ignore_deletes=True)
+            watcher: Any = await self.kv.watchall()
             try:
-                while (entry := await watcher.updates(timeout=5.0)) is not None:
-                    if entry.value:
-                        try:
-                            out.append(Checkpoint.from_json(entry.value))
-                        except ValueError as exc:
-                            log.warning("skipped checkpoint %s: %s", entry.key, exc)
+                entries = await watched_snapshot(self.js, self.bucket, watcher, timeout_s=5.0)
             finally:
                 await watcher.stop()
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise BusUnavailable(f"reading the checkpoints: {exc!r}") from exc
+        for entry in entries:
+            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                continue
+            try:
+                out.append(Checkpoint.from_json(entry.value))
+            except ValueError as exc:
+                log.warning("skipped checkpoint %s: %s", entry.key, exc)
         return out
 
     async def resume_points(self, shards: Collection[str]) -> dict[str, Checkpoint]:

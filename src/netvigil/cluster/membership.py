@@ -160,8 +160,9 @@ class MemberTable:
 class Membership:
     """This process as one live member of `role`, and the other live members it sees.
 
-    See the module docs. `start()` first reads who is already there, then puts its own
-    key, so a member never starts out believing it is alone when it is not; `stop()`
+    See the module docs. `start()` watches, puts its own key and reads who is already
+    there up to that put, so a member never starts out believing it is alone when it is
+    not; `stop()`
     deletes the key. `on_change` is called (from the event loop) with the new member
     set after every change, and once after `start()`. `now` is the clock the TTL is
     measured on (default `time.monotonic`).
@@ -216,11 +217,10 @@ class Membership:
         await self.stop()
 
     async def start(self) -> None:
-        """Read the members already there, put this member's key, start heartbeating."""
+        """Watch, put this member's key, read the members already there, start heartbeating."""
         try:
             self._watcher = await self.kv.watch(f"{self._prefix}*")
-            await self._read_snapshot()
-            await self._beat()
+            await self._read_snapshot(await self._beat())
         except (NATSError, TimeoutError) as exc:
             await self._stop_watcher()
             raise ClusterError(f"could not join {self.role} as {self.member}: {exc}") from exc
@@ -250,18 +250,28 @@ class Membership:
 
     # -- internals -------------------------------------------------------------------
 
-    async def _read_snapshot(self) -> None:
-        """Take the keys the watcher delivers first, up to its end-of-snapshot marker."""
+    async def _read_snapshot(self, revision: int) -> None:
+        """Take the keys the new watcher delivers up to this member's own put of `revision`,
+        made after the watch began: every key there was comes before it.
+
+        (Not up to the watcher's end-of-snapshot marker: nats-py puts that first when the
+        server pushed the snapshot before the watcher asked how much was pending, and a
+        busy member then started out believing it was alone.)
+        """
         while True:
             entry = await self._watcher.updates(timeout=self._snapshot_timeout_s)
             if entry is None:
-                return
+                continue
             self._apply(entry)
+            if entry.key == self.key and entry.revision >= revision:
+                return
 
-    async def _beat(self) -> None:
+    async def _beat(self) -> int:
+        """Put this member's key; returns the put's revision."""
         value = {"member": self.member, "role": self.role, "pid": os.getpid(), "ts": time.time()}
-        await self.kv.put(self.key, json.dumps(value).encode())
+        revision: int = await self.kv.put(self.key, json.dumps(value).encode())
         self.table.heard(self.member, self._now())
+        return revision
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -289,7 +299,7 @@ class Membership:
         self._watch_task = None
         await self._stop_watcher()
         self._watcher = await self.kv.watch(f"{self._prefix}*")
-        await self._read_snapshot()
+        await self._read_snapshot(await self._beat())
         self._echoed_at = self._now()
         self._watch_task = asyncio.create_task(self._watch_loop(), name=f"watch {self._prefix}*")
         self._changed()

@@ -36,7 +36,7 @@ import nats.errors
 from nats.js.api import KeyValueConfig
 from nats.js.kv import KV_DEL, KV_PURGE
 
-from netvigil.bus.buckets import key_value_bucket
+from netvigil.bus.buckets import key_value_bucket, watched_snapshot
 from netvigil.cluster.membership import ClusterError
 from netvigil.incident import IncidentEvent
 from netvigil.maintenance import Mute, mute_note
@@ -125,7 +125,7 @@ class MuteFeed:
             kv = await key_value_bucket(js, KeyValueConfig(bucket=bucket, history=1))
             watcher: Any = await kv.watchall()
             snapshot: dict[str, Mute] = {}
-            while (entry := await watcher.updates(timeout=5.0)) is not None:
+            for entry in await watched_snapshot(js, bucket, watcher, timeout_s=5.0):
                 mute = _mute_of(entry)
                 if mute is not None:
                     snapshot[mute.target] = mute
