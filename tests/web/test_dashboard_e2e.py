@@ -459,6 +459,9 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+VIEWS = ("overview", "vantages", "targets")
+
+
 def _cell(page: Any, service: str, vantage: str) -> Any:
     return page.locator(f'td.cell[data-service="{service}"][data-vantage="{vantage}"]')
 
@@ -471,7 +474,15 @@ def test_overview_follows_a_server_going_down_and_back(deployment: Deployment, p
     expect(portal).to_have_attribute("data-state", "up", timeout=15_000)
     expect(portal).to_contain_text("up")
     expect(_cell(page, "tax-portal", "local")).to_have_attribute("data-state", "up")
-    expect(_cell(page, "e-portal", "abroad")).to_have_attribute("data-state", "up", timeout=15_000)
+    try:
+        expect(_cell(page, "e-portal", "abroad")).to_have_attribute(
+            "data-state", "up", timeout=15_000
+        )
+    except AssertionError as exc:
+        seen = {p: _get(f"{deployment.url}/api/v1/{p}").decode()[:3000] for p in VIEWS}
+        metrics = _get(f"{deployment.url}/metrics").decode()
+        detect = [line for line in metrics.splitlines() if line.startswith("netvigil_detect")]
+        raise AssertionError(f"{exc}\nthe server's view: {seen}\n{detect}") from exc
     expect(page.locator(".live-status")).to_have_text("● live")
     _shot(page, "overview-light")
     page.emulate_media(color_scheme="dark")

@@ -162,10 +162,9 @@ class Membership:
 
     See the module docs. `start()` watches, puts its own key and reads who is already
     there up to that put, so a member never starts out believing it is alone when it is
-    not; `stop()`
-    deletes the key. `on_change` is called (from the event loop) with the new member
-    set after every change, and once after `start()`. `now` is the clock the TTL is
-    measured on (default `time.monotonic`).
+    not; `stop()` deletes the key. `on_change` is called (from the event loop) with the
+    new member set after every change, and once after `start()`. `now` is the clock the
+    TTL is measured on (default `time.monotonic`).
     """
 
     def __init__(
