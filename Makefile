@@ -47,7 +47,7 @@ typecheck: venv
 
 # TEST_WORKERS=2 runs the suite on two workers (pytest-xdist; tests/conftest.py keeps the labs on
 # one) in about 55 % of the time; not the default while tests/web/test_dashboard_e2e.py's overview
-# test misses the abroad vantage in about half of such runs.
+# test misses the abroad vantage in some such runs (2 of the first 4).
 TEST_WORKERS ?= 0
 test: venv system-deps lint typecheck
 	$(BIN)/pytest -n $(TEST_WORKERS)
