@@ -129,7 +129,6 @@ class CheckpointBucket:
 
     async def read(self) -> list[Checkpoint]:
         """Every checkpoint in the bucket. Raises BusUnavailable."""
-        out: list[Checkpoint] = []
         try:
             watcher: Any = await self.kv.watchall()
             try:
@@ -138,6 +137,7 @@ class CheckpointBucket:
                 await watcher.stop()
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             raise BusUnavailable(f"reading the checkpoints: {exc!r}") from exc
+        out: list[Checkpoint] = []
         for entry in entries:
             if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
                 continue
