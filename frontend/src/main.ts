@@ -1,7 +1,7 @@
 // The dashboard: page shell, client-side routes under /ui/, theme and live connection.
 import "./style.css";
 import { h, replace } from "./dom";
-import { onLiveStatus, startLive, whenLive } from "./live";
+import { holdLive, onLiveStatus, startLive, whenLive } from "./live";
 import { type Cleanup, navigate, type View } from "./nav";
 import { setupTheme } from "./theme";
 import { renderIncident } from "./views/incident";
@@ -90,14 +90,20 @@ async function render(main: HTMLElement, nav: HTMLElement): Promise<void> {
     return;
   }
   const [match, view] = found;
+  const live = holdLive();
   try {
-    const done = await view(main, match!.slice(1).map(decodeURIComponent), query);
-    if (seq !== renderSeq) {
+    const done = await view(main, match!.slice(1).map(decodeURIComponent), query, live);
+    const stop = () => {
       if (done) done();
+      live.stop();
+    };
+    if (seq !== renderSeq) {
+      stop();
       return;
     }
-    cleanup = done ?? null;
+    cleanup = stop;
   } catch (err) {
+    live.stop();
     if (seq !== renderSeq) return;
     replace(
       main,

@@ -37,6 +37,7 @@ from netvigil.detect.detector import Detector
 from netvigil.model import Measurement, new_measurement_id
 from netvigil.outcome import Outcome, Phase
 from netvigil.signal import SignalEvent, SignalSample
+from netvigil.state.health import HealthPolicy
 from netvigil.store.sqlite import SQLiteStore
 from servers.http import make_app
 
@@ -523,6 +524,22 @@ def _wait_for_cell(url: str, service: str, vantage: str, state: str, limit_s: fl
         seen = _overview_cell(url, service, vantage)
 
 
+def _wait_for_failures(
+    url: str, target: str, vantage: str, count: int, limit_s: float = 15
+) -> None:
+    """Wait until `target` from `vantage` has failed `count` times in its window, as the
+    API serves it."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        views = json.loads(_get(f"{url}/api/v1/targets"))
+        view = next(v for v in views if v["name"] == target)
+        pair = next((p for p in view["vantages"] if p["vantage"] == vantage), None)
+        if pair is not None and pair["failures"] >= count:
+            return
+        assert time.monotonic() < deadline, f"{target} from {vantage}: {pair}"
+        time.sleep(0.2)
+
+
 def test_a_change_made_while_the_stream_was_away_shows_after_it_reconnects(
     deployment: Deployment, page: Any
 ) -> None:
@@ -545,6 +562,41 @@ def test_a_change_made_while_the_stream_was_away_shows_after_it_reconnects(
         expect(portal).to_have_attribute("data-state", "down", timeout=10_000)
         expect(page.locator(".live-status")).to_have_text("● live")
     finally:
+        deployment.sites.start("portal")
+    _wait_for_cell(deployment.url, "e-portal", "local", "working")
+
+
+def test_a_change_made_while_the_page_fetched_its_data_shows_once_it_has_it(
+    deployment: Deployment, page: Any
+) -> None:
+    from playwright.sync_api import Route, expect
+
+    # The page's first /targets answer is taken from the server, then held back until the
+    # server has seen the portal go down for good (its path confirmed down: no state event
+    # for it follows): the page builds its grid from an answer that says "up", while only
+    # the stream, during the fetch, told of the change.
+    _wait_for_cell(deployment.url, "e-portal", "local", "working")
+    held: list[str] = []
+
+    def hold(route: Route) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append(route.request.url)
+        answer = route.fetch()
+        deployment.sites.stop("portal")
+        _wait_for_failures(deployment.url, "e-portal-http", "local", HealthPolicy().confirm)
+        route.fulfill(response=answer)
+
+    targets = "**/api/v1/targets"
+    page.route(targets, hold)
+    try:
+        page.goto(f"{deployment.url}/")
+        portal = _cell(page, "e-portal", "local")
+        expect(portal).to_have_attribute("data-state", "down", timeout=10_000)
+        assert held, "the page never fetched /api/v1/targets"
+    finally:
+        page.unroute(targets)
         deployment.sites.start("portal")
     _wait_for_cell(deployment.url, "e-portal", "local", "working")
 

@@ -4,7 +4,7 @@ import { getIncident, type Incident } from "../api";
 import { formatDuration, formatTime, h, link, replace } from "../dom";
 import { historyCharts } from "../history";
 import { networkChart } from "../network";
-import { liveGeneration, onLive, watchGeneration } from "../live";
+import { type LiveHold, liveGeneration, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { incidentBadge } from "../state";
 import { causeLabel, eventLabel, percent } from "../words";
@@ -152,7 +152,7 @@ function causeHistory(inc: Incident): HTMLElement {
   );
 }
 
-export async function renderIncident(main: HTMLElement, params: string[], query: URLSearchParams): Promise<Cleanup> {
+export async function renderIncident(main: HTMLElement, params: string[], query: URLSearchParams, live: LiveHold): Promise<Cleanup> {
   const id = params[0];
   const generation = liveGeneration();
   const inc = await getIncident(id);
@@ -189,7 +189,7 @@ export async function renderIncident(main: HTMLElement, params: string[], query:
     ...inc.networks.map((n, i) => networkChart(planes[i], n, from, to, [inc], inc.start).then((r) => r.stop)),
   ]);
   let timer: number | undefined;
-  const off = onLive((kind, data) => {
+  const off = live.listen((kind, data) => {
     if (kind !== "incident" || !data || (data as Record<string, unknown>).id !== id || timer !== undefined) return;
     timer = window.setTimeout(() => navigate(location.pathname + location.search, true), 1000);
   });

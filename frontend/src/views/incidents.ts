@@ -2,7 +2,7 @@
 import { getIncidents, type Incident } from "../api";
 import { ago, formatDuration, formatTime, h, link, replace } from "../dom";
 import type { Cleanup } from "../nav";
-import { liveGeneration, onLive, watchGeneration } from "../live";
+import { type LiveHold, liveGeneration, watchGeneration } from "../live";
 import { incidentBadge } from "../state";
 import { causeLabel, percent } from "../words";
 import { t } from "../i18n";
@@ -63,7 +63,7 @@ function table(incidents: Incident[]): HTMLElement {
   );
 }
 
-export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
+export async function renderIncidents(main: HTMLElement, _params: string[], _query: URLSearchParams, live: LiveHold): Promise<Cleanup> {
   const content = h("div");
   replace(main, h("h1", null, t("Incidents")), h("p", { class: "muted" }, t("Open incidents first, then the most recent.")), content);
   let offGeneration = (): void => {};
@@ -84,7 +84,7 @@ export async function renderIncidents(main: HTMLElement): Promise<Cleanup> {
   };
   await load();
   let timer: number | undefined;
-  const off = onLive((kind) => {
+  const off = live.listen((kind) => {
     if (kind !== "incident" || timer !== undefined) return;
     timer = window.setTimeout(() => {
       timer = undefined;

@@ -2,7 +2,7 @@
 // country, updated live from the `state` and `incident` events of the stream.
 import { getIncidents, getOverview, getServices, getTargets, type Incident, type Pair, readPair, type Service } from "../api";
 import { ago, formatTime, h, link, replace } from "../dom";
-import { liveGeneration, onLive, watchGeneration } from "../live";
+import { type LiveHold, liveGeneration, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { badge, type State, worst } from "../state";
 import { incidentCard } from "./incidents";
@@ -178,7 +178,7 @@ function body(model: Model, by: GroupBy): HTMLElement[] {
   return out;
 }
 
-export async function renderOverview(main: HTMLElement, _params: string[], query: URLSearchParams): Promise<Cleanup> {
+export async function renderOverview(main: HTMLElement, _params: string[], query: URLSearchParams, live: LiveHold): Promise<Cleanup> {
   const by = (GROUPS.find(([g]) => g === query.get("group"))?.[0] ?? "none") as GroupBy;
   const generation = liveGeneration();
   const [services, overview, targets, incidents] = await Promise.all([
@@ -231,7 +231,7 @@ export async function renderOverview(main: HTMLElement, _params: string[], query
       draw();
     });
   };
-  const off = onLive((kind, data) => {
+  const off = live.listen((kind, data) => {
     if (!data || typeof data !== "object") return;
     const d = data as Record<string, unknown>;
     if (kind === "state") {

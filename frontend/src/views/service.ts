@@ -3,7 +3,7 @@
 import { getIncidents, getService, type Pair, readPair, type Service } from "../api";
 import { ago, formatTime, h, link, ms, replace } from "../dom";
 import { historyCharts } from "../history";
-import { liveGeneration, onLive, watchGeneration } from "../live";
+import { type LiveHold, liveGeneration, watchGeneration } from "../live";
 import { type Cleanup, navigate } from "../nav";
 import { badge, type State } from "../state";
 import { incidentCard } from "./incidents";
@@ -45,7 +45,7 @@ function pairsTable(service: Service, pairs: Map<string, Pair>): HTMLElement {
   );
 }
 
-export async function renderService(main: HTMLElement, params: string[], query: URLSearchParams): Promise<Cleanup> {
+export async function renderService(main: HTMLElement, params: string[], query: URLSearchParams, live: LiveHold): Promise<Cleanup> {
   const name = params[0];
   const [range, seconds] = chosenRange(query);
   const generation = liveGeneration();
@@ -84,7 +84,7 @@ export async function renderService(main: HTMLElement, params: string[], query: 
   );
   replace(stateHolder, pairsTable(service, pairs));
   const stopCharts = await historyCharts(charts, targets, from, to, incidents);
-  const off = onLive((kind, data) => {
+  const off = live.listen((kind, data) => {
     if (kind !== "state" || !data || typeof data !== "object") return;
     const p = readPair(data as Record<string, unknown>);
     if (!targets.includes(p.target)) return;

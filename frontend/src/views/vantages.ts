@@ -1,7 +1,7 @@
 // The vantage points: where each probes from, when it was last heard from, its health.
 import { getVantages, type Vantage } from "../api";
 import { ago, formatTime, h, replace } from "../dom";
-import { onLive } from "../live";
+import type { LiveHold } from "../live";
 import type { Cleanup } from "../nav";
 import { badge } from "../state";
 import { t } from "../i18n";
@@ -29,7 +29,7 @@ function row(v: Vantage): HTMLTableRowElement {
   );
 }
 
-export async function renderVantages(main: HTMLElement): Promise<Cleanup> {
+export async function renderVantages(main: HTMLElement, _params: string[], _query: URLSearchParams, live: LiveHold): Promise<Cleanup> {
   const content = h("div");
   replace(
     main,
@@ -65,7 +65,7 @@ export async function renderVantages(main: HTMLElement): Promise<Cleanup> {
   };
   await load();
   let timer: number | undefined;
-  const off = onLive(() => {
+  const off = live.listen(() => {
     if (timer !== undefined) return;
     timer = window.setTimeout(() => {
       timer = undefined;
