@@ -226,6 +226,15 @@ class NetworkPlaneFacts:
         return now >= 0.9 * (before if before is not None else 1.0)
 
     @property
+    def routes_back(self) -> bool:
+        """Whether routes of the networks were withdrawn since shortly before the onset and
+        are now seen again about as widely as before (within 10%)."""
+        now, before = self.visibility_now, self.visibility_before
+        if now is None or not self.route_withdrawals:
+            return False
+        return now >= 0.9 * (before if before is not None else 1.0)
+
+    @property
     def blocks_dark(self) -> bool:
         """Whether at most half as many blocks answer as before."""
         now, before = self.blocks_up_now, self.blocks_up_before

@@ -368,6 +368,36 @@ def test_a_failure_after_a_new_withdrawal_is_a_new_incident_however_alike() -> N
     assert set(second.services) == set(first.services)
 
 
+class RoutesBackPlane(FixedPlane):
+    """Network gov's routes withdrawn at the onset, seen again by `share_back` of the
+    peers from 100 s after it (when the sites of `_cut_back_cut` answer again)."""
+
+    def __init__(self, share_back: float) -> None:
+        super().__init__(GONE)
+        self.back = replace(GONE, visibility_now=share_back, blocks_up_now=1.0, down=False)
+
+    def facts(
+        self, networks: Sequence[str], *, onset: float, now: float
+    ) -> NetworkPlaneFacts | None:
+        gone = super().facts(networks, onset=onset, now=now)
+        return gone if gone is None or now < ONSET + 100.0 else self.back
+
+
+def test_a_failure_while_the_withdrawn_routes_are_back_is_a_new_incident() -> None:
+    """The sites went unanswered with their routes withdrawn; the routes came back and the
+    sites with them; the sites go unanswered again with the routes in place: not the
+    withdrawal continuing (a cut of another kind) but a new incident. Routes back to
+    only 60% of the peers may still explain it: one incident."""
+    first, second = _incidents(_cut_back_cut, RoutesBackPlane(1.0), end=ONSET + 400.0)
+    assert first.start < ONSET + 10.0 and first.end is not None and first.end < ONSET + 130.0
+    assert second.start >= ONSET + 130.0 and second.end is None
+    assert set(second.services) == set(first.services)
+    [continued] = _incidents(_cut_back_cut, RoutesBackPlane(0.6), end=ONSET + 400.0)
+    assert continued.start < ONSET + 10.0 and continued.end is None
+    assert not RoutesBackPlane(0.6).back.routes_back and RoutesBackPlane(1.0).back.routes_back
+    assert not replace(ROUTES_UP, visibility_now=1.0).routes_back  # nothing was withdrawn
+
+
 def test_a_failure_after_its_address_is_blackholed_is_a_new_incident() -> None:
     """A blackhole community on the failing sites' address after they had recovered (an
     RTBH begun after a cut) starts a new incident; one on another address does not."""

@@ -228,16 +228,18 @@ class EvidenceBuilder:
         return bool(holed & mine) and bool(theirs) and not holed & theirs
 
     def routed_anew(self, inc: Incident, target: str, since: float, now: float) -> bool:
-        """Whether the network plane shows a routing event of `target`'s at `since` or
-        later: its incident's networks' routes withdrawn, or one of its addresses
-        blackholed. Asked when `target` fails again after every target of `inc` had
+        """Whether the routing of `target`'s network changed since `since`: its incident's
+        networks' routes withdrawn at `since` or later, or one of its addresses
+        blackholed, or routes withdrawn earlier in the incident now seen again as widely
+        as before. Asked when `target` fails again after every target of `inc` had
         recovered (at `since`): a failure that follows a new routing event is a new one,
         however much it looks like the old (a withdrawal and a blackhole both leave the
-        probes unanswered, like the cut before them)."""
+        probes unanswered, like the cut before them), and so is one that comes while the
+        routes whose loss explained the old failure are back."""
         facts = self._network_plane(inc, now)
         if facts is None:
             return False
-        if any(e.t >= since for e in facts.route_withdrawals):
+        if any(e.t >= since for e in facts.route_withdrawals) or facts.routes_back:
             return True
         holed = blackholed_addresses(e for e in facts.blackholes if e.t >= since)
         return bool(holed) and bool(holed & parse_addresses(self.addresses_of([target])))
