@@ -45,10 +45,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# TEST_WORKERS=2 runs the suite on two workers (pytest-xdist; tests/conftest.py keeps the labs on
-# one) in about 55 % of the time; not the default while tests/web/test_dashboard_e2e.py's overview
-# test misses the abroad vantage in some such runs (2 of the first 4).
-TEST_WORKERS ?= 0
+# pytest runs on two workers (pytest-xdist; tests/conftest.py keeps the tests that make network
+# namespaces on one of them, one after another): about 55 % of the time of one process.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: venv system-deps lint typecheck
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
