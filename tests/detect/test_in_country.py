@@ -83,3 +83,69 @@ def test_one_service_filtered_on_two_paths_is_confirmed_before_the_hold() -> Non
     # Down after 3 probes, confirmed on the abroad vantages' answers: under 4 intervals
     # from the onset, where the hold alone would take 5 or more.
     assert incident.confirmed_at - ONSET < 4 * INTERVAL, (incident.confirmed_at - ONSET) / INTERVAL
+
+
+def test_one_path_filtered_is_confirmed_when_the_hold_has_passed_since_its_first_failure() -> None:
+    # One path from one vantage: nothing corroborates it, so it waits the hold, counted
+    # from its first failed probe (the time the vantages abroad had to see it too), not
+    # from when the path was confirmed down 2 intervals later.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(news_filtered, end=ONSET + 300))
+    detector.flush()
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.services == ["news"]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+    assert incident.confirmed_at is not None
+    held = (incident.confirmed_at - incident.start) / INTERVAL
+    assert 3.0 <= held < 3.5, held
+
+
+def news_blip(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The news site times out from `local` only, for 3 intervals from ONSET: 3 failed
+    probes, then it answers again."""
+    if vantage == "local" and target.startswith("news") and ONSET <= ts < ONSET + 3 * INTERVAL:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_a_blip_on_one_path_ending_as_the_hold_does_is_withdrawn() -> None:
+    # Down after 3 failed probes, answering at the 4th, as the hold since the first
+    # failure ends: the path is still down (it needs 2 answers to recover), but the
+    # filtering is no longer going on, so the hold does not confirm it.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    events = detector.feed_many(world.stream(news_blip, end=ONSET + 300))
+    events += detector.flush()
+    opened = [e.incident for e in _opened(events) if e.incident.vantage is None]
+    assert [i.services for i in opened] == [["news"]], "the blip opened no incident"
+    assert [e for e in events if e.kind is EventKind.CONFIRMED] == []
+    assert [i for i in detector.incidents() if i.vantage is None] == []
+
+
+ABROAD_TOO_S = 5 * INTERVAL
+
+
+def news_failing_abroad_first(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The news site times out from `local` from ONSET on, and from `de` abroad too for
+    the first 5 intervals: failing abroad first, then from inside the country only."""
+    abroad_too = vantage == "de" and ts < ONSET + ABROAD_TOO_S
+    if target.startswith("news") and ts >= ONSET and (vantage == "local" or abroad_too):
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_filtering_after_a_failure_abroad_too_waits_the_hold_from_then() -> None:
+    # While `de` fails too the news site is degraded, not filtered; the hold counts from
+    # when the vantages abroad all answer again, not from the first failed probe.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(news_failing_abroad_first, end=ONSET + 400))
+    detector.flush()
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+    assert incident.confirmed_at is not None
+    # `de` answers again at its first probe after 5 intervals, and recovers at its second.
+    assert incident.confirmed_at - ONSET >= ABROAD_TOO_S + 3 * INTERVAL, (
+        incident.confirmed_at - ONSET
+    ) / INTERVAL

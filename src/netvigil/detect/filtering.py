@@ -1,7 +1,11 @@
 """Filtering confirmed early: in-country vantages fail, every vantage abroad answers.
 
 Filtering (a target down from inside the country, fine from abroad) is normally confirmed
-after a hold, since an outage abroad may only be slower to show. It is confirmed before
+after a hold, since an outage abroad may only be slower to show: the hold counts from
+the failure's first failed probe (from when the vantages abroad all answered again, if
+they failed too), and confirms only while the newest probe still fails (a path that has
+just answered is still down until it answers again, and would be a blip confirmed;
+`IncidentLife._standing`). It is confirmed before
 the hold when the evidence is already strong: the failing vantages' own controls answer
 and have all along, and every vantage abroad answered `recover` probes in a row, and failed
 none, since the failure began, and the failure is seen on more than one path: two or

@@ -18,6 +18,10 @@ from netvigil.state.judge import FAILING, TargetCondition, TargetView
 
 __all__ = ["IncidentGrouping"]
 
+EARLIER = frozenset({TargetCondition.OK, TargetCondition.SUSPECTED})
+"""A target's conditions before it is `filtered` that let the filtering hold count from
+the failure's first failed probe: nothing but the in-country failure beginning."""
+
 
 class IncidentGrouping(IncidentLife):
     """The detector's grouping: `_evaluate` the targets whose state may have changed."""
@@ -29,9 +33,11 @@ class IncidentGrouping(IncidentLife):
         self._dirty_targets.clear()
         for target in dirty:
             view = self._judge(target)
+            before = self._views.get(target)
             self._views[target] = view
             if view.condition is TargetCondition.FILTERED:
-                self._filtered_since.setdefault(target, now)
+                if target not in self._filtered_since:
+                    self._filtered_since[target] = self._filtering_onset(view, before)
             else:
                 self._filtered_since.pop(target, None)
             own = self.book.get(self.book.by_target.get(target))
@@ -59,6 +65,16 @@ class IncidentGrouping(IncidentLife):
             if tracked is not None:
                 self._refresh(tracked, events)
         self._dirty_incidents.clear()
+
+    def _filtering_onset(self, view: TargetView, before: TargetView | None) -> float:
+        """Where the filtering hold of a target now `filtered` counts from: its first
+        failed probe in the country, when nothing but that failure came before (the
+        vantages abroad have answered all along, so the hold is the time they had to see
+        it too); else now (it was failing abroad as well a moment ago, or its vantage was
+        in trouble)."""
+        if view.onset_ts is not None and (before is None or before.condition in EARLIER):
+            return min(view.onset_ts, self._now)
+        return self._now
 
     def _attach_held(self, events: list[IncidentEvent]) -> None:
         """Targets whose partial failure outlasted the hold open or join an incident."""

@@ -82,11 +82,12 @@ class IncidentLife(Reclassification):
                 inc.targets, self._views, self.index.service_of
             ) or erring_everywhere(inc.targets, self._views, self._samples_since)
         due = [
-            self._filtered_since[t] + self._hold_s(t)
+            (t, self._filtered_since[t] + self._hold_s(t))
             for t in inc.targets
             if t in self._filtered_since
         ]
-        if any(now >= d for d in due) or filtering_corroborated(
+        held = [t for t, d in due if now >= d]
+        if any(self._failing_still(t) for t in held) or filtering_corroborated(
             inc,
             views=self._views,
             filtered_since=self._filtered_since,
@@ -97,10 +98,23 @@ class IncidentLife(Reclassification):
         ):
             confirmed = True
         elif due and inc.confirmed_at is None:
-            self._awaiting[inc.id] = min(due)
+            # Before the hold ends: look again when it does; after it, with the newest
+            # probe answered: at the next probe.
+            self._awaiting[inc.id] = (
+                now + min(self.index[t].interval_s for t in held)
+                if held
+                else min(d for _, d in due)
+            )
         if tracked.seeded and not failing:
             failing = any(t in self._unverified for t in inc.targets)
         return failing, confirmed
+
+    def _failing_still(self, target: str) -> bool:
+        """Whether the newest probe of one of the target's failing paths failed: filtering
+        is confirmed by its hold only while it goes on (a path that just answered is
+        still down until it answers `recover` times, and would be a blip confirmed)."""
+        view = self._views.get(target)
+        return view is not None and any(self.paths.health(target, v).ok_run == 0 for v in view.down)
 
     def _samples_since(self, target: str, vantage: str, ts: float) -> list[Sample]:
         """The samples of one path from `ts` on."""
