@@ -149,3 +149,27 @@ def test_filtering_after_a_failure_abroad_too_waits_the_hold_from_then() -> None
     assert incident.confirmed_at - ONSET >= ABROAD_TOO_S + 3 * INTERVAL, (
         incident.confirmed_at - ONSET
     ) / INTERVAL
+
+
+def news_failing_now_and_then(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """From ONSET the news site times out from `local` only, answering once in between:
+    failed, answered, then failing for good."""
+    answered_once = ONSET + INTERVAL <= ts < ONSET + 2 * INTERVAL
+    if vantage == "local" and target.startswith("news") and ts >= ONSET and not answered_once:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_the_hold_counts_from_the_failures_since_the_paths_last_answer() -> None:
+    # The path's failure began at its first failed probe, but it answered once after it:
+    # the hold counts from the first failed probe since that answer (2 intervals later),
+    # as a path failing now and then under a flood has not failed all along.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(news_failing_now_and_then, end=ONSET + 300))
+    detector.flush()
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+    assert incident.confirmed_at is not None
+    held = (incident.confirmed_at - incident.start) / INTERVAL
+    assert 5.0 <= held < 5.5, held

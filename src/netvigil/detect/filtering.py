@@ -2,15 +2,16 @@
 
 Filtering (a target down from inside the country, fine from abroad) is normally confirmed
 after a hold, since an outage abroad may only be slower to show: the hold counts from
-the failure's first failed probe (from when the vantages abroad all answered again, if
-they failed too), and confirms only while the newest probe still fails (a path that has
-just answered is still down until it answers again, and would be a blip confirmed;
-`IncidentLife._standing`). It is confirmed before
-the hold when the evidence is already strong: the failing vantages' own controls answer
-and have all along, and every vantage abroad answered `recover` probes in a row, and failed
-none, since the failure began, and the failure is seen on more than one path: two or
-more targets (several probes of one service count: a TCP connect, a TLS handshake and an
-HTTP request each probe it on their own schedule) or two or more in-country vantages.
+the first failed probe since the in-country path last answered (from when the vantages
+abroad all answered again, if they failed too; `IncidentGrouping._filtering_onset`), and
+confirms only while the newest probe still fails (a path that has just answered is
+still down until it answers again, and would be a blip confirmed; `IncidentLife._standing`).
+It is confirmed before the hold when the evidence is already strong: the failing
+vantages' own controls answer and have all along, and every vantage abroad answered
+`recover` probes in a row, and failed none, since the failure began, and the failure is
+seen on more than one path: two or more targets (several probes of one service count: a
+TCP connect, a TLS handshake and an HTTP request each probe it on their own schedule) or
+two or more in-country vantages.
 One path from one vantage still waits the hold, which is what withdraws brief blips.
 """
 

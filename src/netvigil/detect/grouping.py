@@ -37,7 +37,7 @@ class IncidentGrouping(IncidentLife):
             self._views[target] = view
             if view.condition is TargetCondition.FILTERED:
                 if target not in self._filtered_since:
-                    self._filtered_since[target] = self._filtering_onset(view, before)
+                    self._filtered_since[target] = self._filtering_onset(target, view, before)
             else:
                 self._filtered_since.pop(target, None)
             own = self.book.get(self.book.by_target.get(target))
@@ -66,15 +66,25 @@ class IncidentGrouping(IncidentLife):
                 self._refresh(tracked, events)
         self._dirty_incidents.clear()
 
-    def _filtering_onset(self, view: TargetView, before: TargetView | None) -> float:
-        """Where the filtering hold of a target now `filtered` counts from: its first
-        failed probe in the country, when nothing but that failure came before (the
-        vantages abroad have answered all along, so the hold is the time they had to see
-        it too); else now (it was failing abroad as well a moment ago, or its vantage was
-        in trouble)."""
-        if view.onset_ts is not None and (before is None or before.condition in EARLIER):
-            return min(view.onset_ts, self._now)
-        return self._now
+    def _filtering_onset(self, target: str, view: TargetView, before: TargetView | None) -> float:
+        """Where the filtering hold of a target now `filtered` counts from: the start of
+        the failure that brought its in-country paths down (the first failed probe since
+        each one's last answer; the earliest of them), when nothing but that failure came
+        before: the vantages abroad have answered all along, so the hold is the time they
+        had to see it too. A path failing now and then (a flood seen from inside the
+        country) has answered lately, so its hold counts from about now. Now, when the
+        target was failing abroad as well a moment ago, or its vantage was in trouble."""
+        now = self._now
+        if view.onset_ts is None or (before is not None and before.condition not in EARLIER):
+            return now
+        start = now
+        for vantage in view.down:
+            samples = self.evidence.history(target, vantage).since(view.onset_ts)
+            for sample in reversed(samples):
+                if sample.ok:
+                    break
+                start = min(start, sample.ts)
+        return start
 
     def _attach_held(self, events: list[IncidentEvent]) -> None:
         """Targets whose partial failure outlasted the hold open or join an incident."""

@@ -20,7 +20,8 @@ class DetectorSettings:
     hold_intervals     a partial failure (some vantages only) waits this long before it
                        opens an incident, unless the failing vantages' controls vouch for them;
                        filtering (in-country down, abroad fine) is confirmed once this long
-                       has passed since its first failed probe and it still fails
+                       has passed since its failure began (the first failed probe since
+                       the path last answered) and it still fails
     cofate_intervals   services of one organization failing this close to an incident's
                        onset join it (services on the same network always do)
     reclassify_s       open incidents are classified again this often (stream seconds), or
