@@ -162,3 +162,44 @@ def test_a_name_that_does_not_resolve_is_a_dns_failure_whatever_the_resolver_sai
     # A DNS query to the server itself that times out: the server is unanswered.
     assert result_family("dns", "resolve", "dns_timeout") == "unanswered"
     assert result_family("http", "connect", "tcp_timeout") == "unanswered"
+
+
+BACK_AT = ONSET + 90.0
+
+
+def dead_then_outage_then_back(
+    ts: float, vantage: str, target: str, rng: random.Random
+) -> Probe | None:
+    """As `dead_then_outage`, but `us` gets its link back at ONSET + 90 s, while the gov
+    network is still cut: from then on it sees the cut too."""
+    if vantage == "us" and ONSET - 120 <= ts < BACK_AT:
+        return SILENT
+    return dead_then_outage(ts, "de" if vantage == "us" else vantage, target, rng)
+
+
+def test_a_vantage_back_from_its_own_outage_does_not_date_the_others_back() -> None:
+    # `us`'s paths to the gov sites have failed since its own link went (ONSET - 120);
+    # once it is back and sees the cut, that is not when the cut began.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(dead_then_outage_then_back, end=ONSET + 300))
+    detector.flush()
+    [outage] = [i for i in detector.incidents() if i.vantage is None]
+    assert set(outage.services) == {"e-albania", "pm-office", "parliament"}
+    assert "us" in outage.vantages
+    assert ONSET <= outage.start < ONSET + 10, outage.start - ONSET
+    assert outage.cause is not Cause.VANTAGE_PROBLEM
+
+
+def test_a_vantage_back_from_its_own_outage_does_not_speak_for_the_window_before() -> None:
+    # Its probes timed out for 2 minutes before the cut, from its own trouble: read as
+    # the cut's "loss before the onset", they would look like a flood coming.
+    world = World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(dead_then_outage_then_back, end=ONSET + 200))
+    [tracked] = [t for t in detector.book.open_tracked() if t.incident.vantage is None]
+    window = detector.evidence.window(
+        tracked, now=ONSET + 200, views=detector._views, maintenance=None
+    )
+    assert "us" in tracked.incident.vantages
+    assert window.features.loss_pre == 0.0, window.features.loss_pre

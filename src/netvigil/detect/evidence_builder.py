@@ -257,6 +257,10 @@ class EvidenceBuilder:
         of every vantage about the incident's targets."""
         inc = tracked.incident
         impaired = self.paths.impaired
+        # A vantage in trouble since the window before the onset began speaks for no
+        # window of this incident: its failures then were its own, not the targets'.
+        troubled_since = inc.start - self.settings.pre_s
+        cleared = self.paths.impaired_until
         histories: list[tuple[str, PathHistory]] = []
         path_onsets: list[float] = []
         member_down: dict[str, int] = {}
@@ -277,7 +281,11 @@ class EvidenceBuilder:
                 if inc.vantage is not None:
                     use = v == inc.vantage
                 else:
-                    use = v not in impaired and v in inc.vantages
+                    use = (
+                        v not in impaired
+                        and v in inc.vantages
+                        and cleared.get(v, troubled_since) <= troubled_since
+                    )
                 if use:
                     histories.append((v, self._histories[(t, v)]))
                     path_onsets.append(tracked.onsets.get(t, (inc.start, None))[0])

@@ -320,6 +320,7 @@ class CurrentState:
             in_country=self.paths.in_country,
             now=now,
             stale_s=self.stale_after(target),
+            impaired_until=self.paths.impaired_until,
         )
 
     def muted(self, target: str, now: float) -> Mute | None:

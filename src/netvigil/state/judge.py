@@ -132,12 +132,18 @@ def judge_target(
     now: float,
     stale_s: float,
     agree: int = 2,
+    impaired_until: Mapping[str, float] | None = None,
 ) -> TargetView:
     """Judge one target from its paths; impaired vantages and stale paths are set aside.
 
     A path that is only *corroborating* (failing now, with fewer failures than a path
     needs on its own) counts as down when at least `agree` healthy vantages see the
     target fail at once: independent paths failing together are not probe noise.
+
+    The onset is the earliest first failure of the down paths, but a path of a vantage that
+    was impaired during its failure (`impaired_until`: when each vantage last stopped being
+    impaired) counts from the impairment's end: its failures before then told of its own
+    trouble, not of the target's.
     """
     view = TargetView(TargetCondition.OK)
     healthy: list[PathHealth] = []
@@ -157,10 +163,14 @@ def judge_target(
         state = p.state
         if state is HealthState.DOWN or (agreed and p.vantage in failing):
             view.down.append(p.vantage)
-            start = p.episode_start_ts
+            start, first = p.episode_start_ts, p.episode_start_id
+            if start is not None and impaired_until:
+                cleared = impaired_until.get(p.vantage)
+                if cleared is not None and cleared > start:
+                    start, first = cleared, None
             if start is not None and (view.onset_ts is None or start < view.onset_ts):
                 view.onset_ts = start
-                view.onset_id = p.episode_start_id
+                view.onset_id = first
         elif state is HealthState.SUSPECTED:
             view.suspected.append(p.vantage)
         else:
