@@ -12,9 +12,9 @@ import random
 
 from netvigil.cause import Cause
 from netvigil.detect.detector import Detector
-from netvigil.incident import EventKind, IncidentEvent
+from netvigil.incident import EventKind, Incident, IncidentEvent
 
-from .streams import INTERVAL, ONSET, SILENT, Probe, World, gov, healthy
+from .streams import INTERVAL, ONSET, SILENT, Behaviour, Probe, World, gov, healthy
 
 LINK_DOWN_S = 90.0
 
@@ -36,6 +36,21 @@ def gov_filtered(ts: float, vantage: str, target: str, rng: random.Random) -> Pr
 
 def _opened(events: list[IncidentEvent]) -> list[IncidentEvent]:
     return [e for e in events if e.kind is EventKind.OPENED]
+
+
+def _confirmed_filtering(
+    behaviour: Behaviour, *, world: World | None = None, end: float = ONSET + 300
+) -> tuple[Incident, float]:
+    """The one outage incident `behaviour` makes, checked to be filtering, and when it
+    was confirmed."""
+    world = world or World()
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(behaviour, end=end))
+    detector.flush()
+    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    assert incident.cause is Cause.IN_COUNTRY_FILTERING
+    assert incident.confirmed_at is not None
+    return incident, incident.confirmed_at
 
 
 def test_a_vantage_losing_its_link_opens_no_outage_incident() -> None:
@@ -72,32 +87,20 @@ def news_filtered(ts: float, vantage: str, target: str, rng: random.Random) -> P
 
 
 def test_one_service_filtered_on_two_paths_is_confirmed_before_the_hold() -> None:
-    world = World(second_probe=("news",))
-    detector = Detector(world.config(), lateness_s=5.0)
-    detector.feed_many(world.stream(news_filtered, end=ONSET + 300))
-    detector.flush()
-    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    incident, confirmed = _confirmed_filtering(news_filtered, world=World(second_probe=("news",)))
     assert incident.services == ["news"]
-    assert incident.cause is Cause.IN_COUNTRY_FILTERING
-    assert incident.confirmed_at is not None
     # Down after 3 probes, confirmed on the abroad vantages' answers: under 4 intervals
     # from the onset, where the hold alone would take 5 or more.
-    assert incident.confirmed_at - ONSET < 4 * INTERVAL, (incident.confirmed_at - ONSET) / INTERVAL
+    assert confirmed - ONSET < 4 * INTERVAL, (confirmed - ONSET) / INTERVAL
 
 
 def test_one_path_filtered_is_confirmed_when_the_hold_has_passed_since_its_first_failure() -> None:
     # One path from one vantage: nothing corroborates it, so it waits the hold, counted
     # from its first failed probe (the time the vantages abroad had to see it too), not
     # from when the path was confirmed down 2 intervals later.
-    world = World()
-    detector = Detector(world.config(), lateness_s=5.0)
-    detector.feed_many(world.stream(news_filtered, end=ONSET + 300))
-    detector.flush()
-    [incident] = [i for i in detector.incidents() if i.vantage is None]
+    incident, confirmed = _confirmed_filtering(news_filtered)
     assert incident.services == ["news"]
-    assert incident.cause is Cause.IN_COUNTRY_FILTERING
-    assert incident.confirmed_at is not None
-    held = (incident.confirmed_at - incident.start) / INTERVAL
+    held = (confirmed - incident.start) / INTERVAL
     assert 3.0 <= held < 3.5, held
 
 
@@ -138,17 +141,9 @@ def news_failing_abroad_first(ts: float, vantage: str, target: str, rng: random.
 def test_filtering_after_a_failure_abroad_too_waits_the_hold_from_then() -> None:
     # While `de` fails too the news site is degraded, not filtered; the hold counts from
     # when the vantages abroad all answer again, not from the first failed probe.
-    world = World()
-    detector = Detector(world.config(), lateness_s=5.0)
-    detector.feed_many(world.stream(news_failing_abroad_first, end=ONSET + 400))
-    detector.flush()
-    [incident] = [i for i in detector.incidents() if i.vantage is None]
-    assert incident.cause is Cause.IN_COUNTRY_FILTERING
-    assert incident.confirmed_at is not None
+    _, confirmed = _confirmed_filtering(news_failing_abroad_first, end=ONSET + 400)
     # `de` answers again at its first probe after 5 intervals, and recovers at its second.
-    assert incident.confirmed_at - ONSET >= ABROAD_TOO_S + 3 * INTERVAL, (
-        incident.confirmed_at - ONSET
-    ) / INTERVAL
+    assert confirmed - ONSET >= ABROAD_TOO_S + 3 * INTERVAL, (confirmed - ONSET) / INTERVAL
 
 
 def news_failing_now_and_then(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
@@ -164,12 +159,6 @@ def test_the_hold_counts_from_the_failures_since_the_paths_last_answer() -> None
     # The path's failure began at its first failed probe, but it answered once after it:
     # the hold counts from the first failed probe since that answer (2 intervals later),
     # as a path failing now and then under a flood has not failed all along.
-    world = World()
-    detector = Detector(world.config(), lateness_s=5.0)
-    detector.feed_many(world.stream(news_failing_now_and_then, end=ONSET + 300))
-    detector.flush()
-    [incident] = [i for i in detector.incidents() if i.vantage is None]
-    assert incident.cause is Cause.IN_COUNTRY_FILTERING
-    assert incident.confirmed_at is not None
-    held = (incident.confirmed_at - incident.start) / INTERVAL
+    incident, confirmed = _confirmed_filtering(news_failing_now_and_then)
+    held = (confirmed - incident.start) / INTERVAL
     assert 5.0 <= held < 5.5, held
