@@ -203,3 +203,36 @@ def test_a_vantage_back_from_its_own_outage_does_not_speak_for_the_window_before
     )
     assert "us" in tracked.incident.vantages
     assert window.features.loss_pre == 0.0, window.features.loss_pre
+
+
+NEWS_HTTPS, NEWS_TCP = target_name("news"), "news-tcp"
+
+
+def certificate_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The news site's certificate has expired from ONSET to ONSET + 60 s (its HTTPS probe
+    fails, its TCP connect answers); from ONSET + 80 s its host refuses connections, seen
+    first by the TCP probe (the HTTPS probe from ONSET + 100 s)."""
+    if target == NEWS_HTTPS and ONSET <= ts < ONSET + 60:
+        return Probe(Outcome.TLS_CERT_EXPIRED, None, phase=Phase.TLS)
+    if (target == NEWS_TCP and ts >= ONSET + 80) or (target == NEWS_HTTPS and ts >= ONSET + 100):
+        return Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
+    return healthy(ts, vantage, target, rng)
+
+
+def test_another_probe_of_the_service_failing_in_another_way_after_recovery_is_a_new_incident() -> (
+    None
+):
+    # When the connections are refused the certificate's incident has recovered but waits
+    # out its resolve hold (5 intervals). The TCP probe, which the certificate never failed,
+    # fails now: it does not join the old incident because it probes the same service.
+    world = World(second_probe=("news",))
+    detector = Detector(world.config(), lateness_s=5.0)
+    detector.feed_many(world.stream(certificate_then_cut, end=ONSET + 300))
+    detector.flush()
+    outages = [i for i in detector.incidents() if i.vantage is None]
+    assert [i.services for i in outages] == [["news"], ["news"]], outages
+    first, second = sorted(outages, key=lambda i: i.start)
+    assert first.cause is Cause.TLS_FAILURE
+    assert first.end is not None and first.end < ONSET + 80
+    assert second.start >= ONSET + 80
+    assert second.cause is not Cause.TLS_FAILURE

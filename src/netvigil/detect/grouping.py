@@ -114,6 +114,9 @@ class IncidentGrouping(IncidentLife):
             and self.evidence.blackholed_apart(chosen.incident, target, self._now)
         ):
             chosen = None  # a blackholed address's incident: another address fails apart
+        if chosen is not None and self._fails_anew(chosen, target, view):
+            self._close(chosen, events)  # every target of it had recovered: another failure
+            chosen = None
         if chosen is None:
             inc_id = self.book.unique_id(f"inc-{view.onset_id or target}")
             incident = Incident(

@@ -139,12 +139,13 @@ class IncidentLife(Reclassification):
         self._close(tracked, events)
 
     def _fails_anew(self, tracked: Tracked, target: str, view: TargetView) -> bool:
-        """Whether `target`, a member of `tracked`, fails again after all of the incident's
-        targets had recovered, and in another way (no failure family in common) or after
-        a change in its network's routing (`EvidenceBuilder.routed_anew`: a new routing
-        event of its own, or the routes withdrawn earlier back in place): a new failure (a
-        crash after a route came back, a withdrawal after a cut, a cut after the routes
-        came back), not the old one continuing."""
+        """Whether `target`, a member of `tracked` or one about to join it, fails (again)
+        after all of the incident's targets had recovered, and in another way (no failure
+        family in common) or after a change in its network's routing
+        (`EvidenceBuilder.routed_anew`: a new routing event of its own, or the routes
+        withdrawn earlier back in place): a new failure (a crash after a route came back,
+        a withdrawal after a cut, a cut after the routes came back), not the old one
+        continuing."""
         recovered = tracked.recovered_at  # set with `quiet_since` (`_quiet`)
         if recovered is None or tracked.incident.vantage is not None:
             return False
