@@ -86,3 +86,34 @@ def test_a_withdrawal_during_a_flood_the_incident_began_with_is_a_mitigation() -
 def test_the_same_withdrawal_after_clean_probes_is_a_route_withdrawal() -> None:
     incident = _only(_cut_alone)
     assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
+
+
+UNHEARD = replace(WITHDRAWN, withdrawals=())
+"""The routes gone from the collector peers' view, the withdrawal itself not heard yet."""
+
+
+class LateEventPlane:
+    """gov's visibility collapses at the withdrawal; its withdrawal event reaches the
+    detector 8 s later (a collector's view and its updates arrive apart)."""
+
+    def facts(
+        self, networks: Sequence[str], *, onset: float, now: float
+    ) -> NetworkPlaneFacts | None:
+        if "gov" not in networks:
+            return None
+        if now < CUT + 1.0:
+            return ROUTED
+        return UNHEARD if now < CUT + 9.0 else WITHDRAWN
+
+
+def test_routes_gone_during_a_flood_are_a_mitigation_before_the_withdrawal_is_heard() -> None:
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = LateEventPlane()
+    detector.feed_many(world.stream(_abrupt_flood_then_cut, end=CUT + 400.0))
+    detector.flush()
+    [incident] = confirmed(detector.incidents())
+    after_cut = [c.cause for c in incident.cause_history if c.ts >= CUT]
+    assert Cause.ROUTE_WITHDRAWAL not in after_cut, _explain(incident)
+    assert after_cut[0] is Cause.DDOS_MITIGATION, _explain(incident)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict
-from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, flood_before
+from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, flood_before, routes_gone
 from netvigil.words import clock, duration, latency, names, share
 
 if TYPE_CHECKING:
@@ -144,8 +144,12 @@ def _weigh_mitigation(window: EvidenceWindow, verdict: Verdict) -> None:
     elif facts.origin_changes:
         e = facts.origin_changes[0]
         what = f"{e.prefix or 'the prefixes'} rerouted at {clock(e.t)} ({e.detail or e.kind})"
-    elif facts.withdrawn_share >= MOST_PEERS and flood_before(window) is not None:
-        what = f"routes withdrawn by {share(facts.withdrawn_share)} of collector peers"
+    elif (gone := routes_gone(facts)) is not None and flood_before(window) is not None:
+        what = (
+            f"routes withdrawn by {share(facts.withdrawn_share)} of collector peers"
+            if facts.withdrawn_share >= MOST_PEERS
+            else f"{gone[1]}"
+        )
     if what:
         verdict.add(
             window.weight("ddos.mitigated"),

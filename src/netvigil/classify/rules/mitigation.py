@@ -11,12 +11,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict
-from netvigil.classify.rules.plane import (
-    MOST_PEERS,
-    blackholed_hosts,
-    flood_before,
-    withdrawal_words,
-)
+from netvigil.classify.rules.plane import blackholed_hosts, flood_before, routes_gone
 from netvigil.words import clock
 
 if TYPE_CHECKING:
@@ -90,13 +85,14 @@ def _weigh_defensive_withdrawal(
     window: EvidenceWindow, facts: NetworkPlaneFacts, verdict: Verdict
 ) -> None:
     flood = flood_before(window)
-    if flood is None or facts.withdrawn_share < MOST_PEERS or _undone_before(window, facts):
+    gone = routes_gone(facts)
+    if flood is None or gone is None or _undone_before(window, facts):
         return
     strength, words = flood
     verdict.add(
-        window.weight("mitigation.defensive_withdrawal") * facts.withdrawn_share,
+        window.weight("mitigation.defensive_withdrawal") * gone[0],
         Topic.ROUTING,
-        f"{withdrawal_words(facts)}, during a flood: the operator withdrew its own routes "
+        f"{gone[1]}, during a flood: the operator withdrew its own routes "
         "to shed it (defensive withdrawal)",
     )
     verdict.add(window.weight("mitigation.flood_before") * strength, Topic.SHAPE, words)

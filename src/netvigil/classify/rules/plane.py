@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from netvigil.signal import SignalEvent, host_route
-from netvigil.words import clock, latency, share
+from netvigil.words import clock, latency, names, share
 
 if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
@@ -27,6 +27,7 @@ __all__ = [
     "host_route",
     "parse_address",
     "parse_addresses",
+    "routes_gone",
     "widest_withdrawal",
     "withdrawal_words",
 ]
@@ -60,6 +61,25 @@ def withdrawal_words(facts: NetworkPlaneFacts) -> str:
     if facts.blocks_up_now is not None:
         words += f"; {facts.blocks_words()}"
     return words
+
+
+def routes_gone(facts: NetworkPlaneFacts) -> tuple[float, str] | None:
+    """The networks' routes gone, as the network plane says it: withdrawn by most peers
+    (the widest withdrawal's share of peers, `withdrawal_words`), or, with no such
+    withdrawal heard (yet), seen by at most half as many peers as before (the share of
+    the visibility lost, and "prefixes of gov seen by 0% of collector peers, 100%
+    before"); None when neither. A collapse of visibility and the withdrawal that
+    explains it may reach the detector seconds apart: both are the same fact."""
+    if facts.withdrawn_share >= MOST_PEERS:
+        return facts.withdrawn_share, withdrawal_words(facts)
+    now, before = facts.visibility_now, facts.visibility_before
+    if now is not None and before and now <= 0.5 * before:
+        return (
+            1.0 - now / before,
+            f"prefixes of {names(facts.networks)} seen by {share(now)} of collector peers, "
+            f"{share(before)} before",
+        )
+    return None
 
 
 def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[SignalEvent]:

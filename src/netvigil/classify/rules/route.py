@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
-from netvigil.classify.rules.plane import MOST_PEERS, flood_before, withdrawal_words
+from netvigil.classify.rules.plane import MOST_PEERS, flood_before, routes_gone
 from netvigil.words import latency, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -89,14 +89,19 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict, unreachable: float)
     facts = window.network_plane
     if facts is None:
         return False
-    if facts.withdrawn_share >= MOST_PEERS:
+    gone = routes_gone(facts)
+    if gone is not None:
+        part, words = gone
         flood = flood_before(window)
         # During a flood the withdrawal is likely the operator's own (ddos_mitigation).
         half = 0.5 if flood is not None else 1.0
+        heard = facts.withdrawn_share >= MOST_PEERS
         verdict.add(
-            window.weight("route.bgp_withdrawn") * facts.withdrawn_share * half,
+            window.weight("route.bgp_withdrawn") * part * half,
             Topic.ROUTING,
-            f"{withdrawal_words(facts)}: the network is gone from the routing table",
+            f"{words}: the network is gone from the routing table"
+            if heard
+            else f"{words}: the routes are gone",
         )
         if flood is not None:
             verdict.add(
@@ -104,15 +109,6 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict, unreachable: float)
                 Topic.SHAPE,
                 f"{flood[1]}: the routes went during a flood, a mitigation rather than a loss",
             )
-        return True
-    now, before = facts.visibility_now, facts.visibility_before
-    if now is not None and before and now <= 0.5 * before:
-        verdict.add(
-            window.weight("route.bgp_withdrawn") * (1.0 - now / before),
-            Topic.ROUTING,
-            f"prefixes of {names(facts.networks)} seen by {share(now)} of collector peers, "
-            f"{share(before)} before: the routes are gone",
-        )
         return True
     if facts.routes_visible and (facts.down or facts.blocks_dark or unreachable >= 0.3):
         verdict.add(
