@@ -9,10 +9,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from classify.test_causes import _explain
+from classify.test_rule_scope import _window
 from detect.streams import ONSET, Behaviour, Probe, World, confirmed, gov, healthy
 from netvigil.cause import Cause
+from netvigil.classify.rules.mitigation import DDoSMitigationRule
+from netvigil.classify.rules.plane import flood_before
 from netvigil.detect.detector import Detector
-from netvigil.evidence import NetworkPlaneFacts
+from netvigil.evidence import Features, NetworkPlaneFacts
 from netvigil.incident import Incident
 from netvigil.outcome import Outcome, Phase
 from netvigil.signal import SignalEvent
@@ -117,3 +120,49 @@ def test_routes_gone_during_a_flood_are_a_mitigation_before_the_withdrawal_is_he
     assert Cause.ROUTE_WITHDRAWAL not in after_cut, _explain(incident)
     assert after_cut[0] is Cause.DDOS_MITIGATION, _explain(incident)
     assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+
+
+BACK = CUT + 60.0
+"""When the routes come back (the flood still going on)."""
+
+
+def _flood_cut_then_back(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """The flood of `_abrupt_flood_then_cut`, no route from CUT to BACK, then the flood
+    again: the first answers end the stretch of complete loss."""
+    if gov(target) and CUT <= ts < BACK:
+        return UNREACHABLE
+    return _abrupt_flood_then_cut(min(ts, CUT - 1.0), vantage, target, rng)
+
+
+def test_the_first_answers_after_a_defensive_withdrawal_keep_it_a_mitigation() -> None:
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()  # still withdrawn as the answers come
+    detector.feed_many(world.stream(_flood_cut_then_back, end=BACK + 60.0))
+    detector.flush()
+    [incident] = confirmed(detector.incidents())
+    after_cut = [c.cause for c in incident.cause_history if c.ts >= CUT]
+    assert Cause.ROUTE_WITHDRAWAL not in after_cut, _explain(incident)
+    assert incident.cause is Cause.DDOS_MITIGATION, _explain(incident)
+
+
+def test_the_first_answer_after_the_withdrawal_does_not_hide_the_flood_before_it() -> None:
+    """Judged as the first probe answers again after the withdrawal: the recent window
+    before it was all loss (the withdrawal), so the flood is read from the loss since the
+    onset, as it was before."""
+    features = Features(
+        loss_before_complete=1.0,  # the withdrawal's complete loss, up to the answer
+        loss_post=0.89,  # the flood's partial loss, then the withdrawal's
+        latency_post_ratio=31.2,  # the flood's answers
+        complete_s=0.1,
+        n_services=1.0,
+    )
+    window = replace(_window(features, [], {"tcp_timeout": 10}, {}), network_plane=WITHDRAWN)
+    flood = flood_before(window)
+    assert flood is not None
+    assert flood[1] == (
+        "since the onset 89% of probes were lost and those answered took x31.2 their usual time"
+    )
+    verdict = DDoSMitigationRule().judge(window)
+    assert verdict is not None
+    assert any("(defensive withdrawal)" in e.statement for e in verdict.evidence)

@@ -154,13 +154,19 @@ def flood_until_complete(window: EvidenceWindow) -> tuple[float, str] | None:
     """A flood inside the incident before its loss became complete: part of the probes
     lost (5-95 %) and those answered slow (p95 latency since onset x1.5 the baseline or
     more). A withdrawal that follows is the operator's answer to the flood it was part
-    of, not a loss that came alone."""
+    of, not a loss that came alone. The loss is that of the recent window before loss
+    became complete or, when that window was complete loss too (the first answers after
+    a withdrawal end the stretch of complete loss it is measured from), since the onset."""
     f = window.features
-    partial = 0.05 <= f.loss_before_complete < 0.95
-    if not partial or f.latency_post_ratio < 1.5:
+    if f.latency_post_ratio < 1.5:
+        return None
+    if 0.05 <= f.loss_before_complete < 0.95:
+        words = f"before no probe got through, {share(f.loss_before_complete)} were lost"
+    elif f.loss_before_complete >= 0.95 and 0.05 <= f.loss_post < 0.95:
+        words = f"since the onset {share(f.loss_post)} of probes were lost"
+    else:
         return None
     return (
         min(1.0, (f.latency_post_ratio - 1) / 2),
-        f"before no probe got through, {share(f.loss_before_complete)} were lost and those "
-        f"answered took x{f.latency_post_ratio:.1f} their usual time",
+        f"{words} and those answered took x{f.latency_post_ratio:.1f} their usual time",
     )
