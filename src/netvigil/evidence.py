@@ -41,6 +41,8 @@ class Features:
     """Of the last probes before the onset, the share that answered slower than twice
     their path's usual latency (a flood's queue before the loss)."""
     loss_pre: float = -1.0
+    """The share of the pre window's probes lost (unanswered in time, or turned away
+    overloaded: `path_summary.LOST`), a flood's sign; other failures are answers."""
     latency_p95_pre_s: float = -1.0
     latency_p95_base_s: float = -1.0
     latency_ratio: float = -1.0

@@ -39,6 +39,7 @@ FeaturesFn = Callable[..., Result]
 # --- the reference: the single-pass implementation, frozen ---------------------------
 
 REFERENCE_CLASSES = sorted({*OUTCOME_CLASSES.values(), "other"})
+REFERENCE_LOST = {"tcp_timeout", "icmp_timeout", "http_timeout", "tls_timeout", "dns_timeout"}
 
 
 def _ref_quantile(values: list[float], q: float) -> float:
@@ -130,7 +131,10 @@ def reference_compute_features(
         for s in pre:
             pre_total += 1
             if not s.ok:
-                pre_fail += 1
+                # Only probes lost (unanswered in time, or overloaded) are a flood's loss;
+                # the one change made to the frozen implementation since.
+                if s.outcome in REFERENCE_LOST or s.overload:
+                    pre_fail += 1
             elif s.score > anomaly_pre:
                 anomaly_pre = s.score
         last = pre[-settings.abrupt_probes :]

@@ -117,7 +117,7 @@ class FeatureTotals:
     base_jitters: list[float] = field(default_factory=list)
     pre_jitters: list[float] = field(default_factory=list)
     pre_probes: int = 0
-    pre_failures: int = 0
+    pre_lost: int = 0
     anomaly: float = 0.0
     last_probes: int = 0
     last_clean: int = 0
@@ -159,7 +159,7 @@ class FeatureTotals:
         if path.latency_post_ratio is not None:
             self.post_ratios.append(path.latency_post_ratio)
         self.pre_probes += pre.probes
-        self.pre_failures += pre.failures
+        self.pre_lost += pre.lost
         if pre.anomaly > self.anomaly:
             self.anomaly = pre.anomaly
         self.last_probes += pre.last_probes
@@ -198,7 +198,7 @@ def _pre_onset_features(t: FeatureTotals) -> dict[str, float]:
     return {
         "abruptness": t.last_clean / t.last_probes if t.last_probes else -1.0,
         "slow_last": t.last_slow / t.last_probes if t.last_probes else -1.0,
-        "loss_pre": t.pre_failures / t.pre_probes if t.pre_probes else -1.0,
+        "loss_pre": t.pre_lost / t.pre_probes if t.pre_probes else -1.0,
         "latency_p95_pre_s": p95_pre,
         "latency_p95_base_s": p95_base,
         "latency_ratio": p95_pre / p95_base if p95_pre >= 0 and p95_base > 0 else -1.0,

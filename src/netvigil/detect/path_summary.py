@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from netvigil.detect.sample import LATENCY, OK, SCORE, SampleRow
+from netvigil.detect.sample import LATENCY, OK, OUTCOME, OVERLOAD, SCORE, SampleRow
 
 if TYPE_CHECKING:
     from netvigil.detect.history import FeatureSettings, PathHistory, Sample
@@ -166,12 +166,17 @@ class PreOnsetShape:
     """How one path behaved in the pre window, just before the onset."""
 
     probes: int
-    failures: int
+    lost: int  # failures that went unanswered or were turned away overloaded (`LOST`)
     anomaly: float  # highest anomaly score of a successful probe (0 when none is higher)
     last_probes: int  # how many of the last `abrupt_probes` probes were read
     last_clean: int  # of those, how many succeeded with an unremarkable latency
     last_slow: int  # of those, how many answered slower than twice the usual latency
 
+
+LOST = frozenset({"tcp_timeout", "icmp_timeout", "http_timeout", "tls_timeout", "dns_timeout"})
+"""Failure outcomes of probes lost on their way (no answer in time), as a flood loses them:
+a refusal, an unreachable, an error status or a bad certificate is an answer, the sign of
+another failure (a crashed service before the onset is no flood's build-up)."""
 
 YOUNG_REFERENCE = 3
 """Latencies before the last probes from which, without a baseline, their median is the
@@ -181,18 +186,19 @@ usual latency the last probes are judged slow against."""
 def pre_onset_shape(
     pre: Sequence[SampleRow], base_median: float | None, abrupt_probes: int
 ) -> PreOnsetShape:
-    """The pre-window shape of one path: its loss, its highest anomaly, and whether its last
-    probes before the onset were clean (a probe is slow past twice the usual latency, and
+    """The pre-window shape of one path: its loss (`LOST`), its highest anomaly, and whether
+    its last probes before the onset were clean (a probe is slow past twice the usual latency, and
     5 ms: the baseline's median or, in a history too young for a baseline, the median of
     the pre window's latencies before those last probes, when it holds `YOUNG_REFERENCE`).
 
     `pre` holds samples or plain sample rows (read by position, as a running summary
     keeps them)."""
-    failures = 0
+    lost = 0
     anomaly = 0.0
     for s in pre:
         if not s[OK]:
-            failures += 1
+            if s[OUTCOME] in LOST or s[OVERLOAD]:
+                lost += 1
         elif s[SCORE] > anomaly:
             anomaly = s[SCORE]
     split = max(0, len(pre) - abrupt_probes)
@@ -209,7 +215,7 @@ def pre_onset_shape(
             slow += 1
         if s[OK] and s[SCORE] < 0.5 and not late:
             clean += 1
-    return PreOnsetShape(len(pre), failures, anomaly, len(last), clean, slow)
+    return PreOnsetShape(len(pre), lost, anomaly, len(last), clean, slow)
 
 
 @dataclass(slots=True)

@@ -144,7 +144,7 @@ def _weigh_mitigation(window: EvidenceWindow, verdict: Verdict) -> None:
     elif facts.origin_changes:
         e = facts.origin_changes[0]
         what = f"{e.prefix or 'the prefixes'} rerouted at {clock(e.t)} ({e.detail or e.kind})"
-    elif (gone := routes_gone(facts)) is not None and flood_before(window) is not None:
+    elif (gone := routes_gone(window, facts)) is not None and flood_before(window) is not None:
         what = (
             f"routes withdrawn by {share(facts.withdrawn_share)} of collector peers"
             if facts.withdrawn_share >= MOST_PEERS

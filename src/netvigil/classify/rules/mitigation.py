@@ -85,8 +85,8 @@ def _weigh_defensive_withdrawal(
     window: EvidenceWindow, facts: NetworkPlaneFacts, verdict: Verdict
 ) -> None:
     flood = flood_before(window)
-    gone = routes_gone(facts)
-    if flood is None or gone is None or _undone_before(window, facts):
+    gone = routes_gone(window, facts)
+    if flood is None or gone is None:
         return
     strength, words = flood
     verdict.add(
@@ -96,12 +96,3 @@ def _weigh_defensive_withdrawal(
         "to shed it (defensive withdrawal)",
     )
     verdict.add(window.weight("mitigation.flood_before") * strength, Topic.SHAPE, words)
-
-
-def _undone_before(window: EvidenceWindow, facts: NetworkPlaneFacts) -> bool:
-    """Whether every withdrawal among the facts came before the incident began and the
-    routes are seen again as widely as before (within 10 %): an earlier outage of the
-    network, over, not this incident's doing."""
-    now, before = facts.visibility_now, facts.visibility_before
-    back = now is not None and before is not None and now >= 0.9 * before
-    return back and all(e.t < window.onset for e in facts.route_withdrawals)

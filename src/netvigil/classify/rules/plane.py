@@ -28,6 +28,7 @@ __all__ = [
     "parse_address",
     "parse_addresses",
     "routes_gone",
+    "undone_before",
     "widest_withdrawal",
     "withdrawal_words",
 ]
@@ -63,13 +64,16 @@ def withdrawal_words(facts: NetworkPlaneFacts) -> str:
     return words
 
 
-def routes_gone(facts: NetworkPlaneFacts) -> tuple[float, str] | None:
+def routes_gone(window: EvidenceWindow, facts: NetworkPlaneFacts) -> tuple[float, str] | None:
     """The networks' routes gone, as the network plane says it: withdrawn by most peers
     (the widest withdrawal's share of peers, `withdrawal_words`), or, with no such
     withdrawal heard (yet), seen by at most half as many peers as before (the share of
     the visibility lost, and "prefixes of gov seen by 0% of collector peers, 100%
-    before"); None when neither. A collapse of visibility and the withdrawal that
+    before"); None when neither, or when the withdrawals were undone before the
+    incident began (`undone_before`). A collapse of visibility and the withdrawal that
     explains it may reach the detector seconds apart: both are the same fact."""
+    if undone_before(window, facts):
+        return None
     if facts.withdrawn_share >= MOST_PEERS:
         return facts.withdrawn_share, withdrawal_words(facts)
     now, before = facts.visibility_now, facts.visibility_before
@@ -80,6 +84,15 @@ def routes_gone(facts: NetworkPlaneFacts) -> tuple[float, str] | None:
             f"{share(before)} before",
         )
     return None
+
+
+def undone_before(window: EvidenceWindow, facts: NetworkPlaneFacts) -> bool:
+    """Whether every withdrawal among the facts came before the incident began and the
+    routes are seen again as widely as before (within 10 %): an earlier outage of the
+    network, over, not this incident's doing."""
+    now, before = facts.visibility_now, facts.visibility_before
+    back = now is not None and before is not None and now >= 0.9 * before
+    return back and all(e.t < window.onset for e in facts.route_withdrawals)
 
 
 def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[SignalEvent]:

@@ -89,7 +89,7 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict, unreachable: float)
     facts = window.network_plane
     if facts is None:
         return False
-    gone = routes_gone(facts)
+    gone = routes_gone(window, facts)
     if gone is not None:
         part, words = gone
         flood = flood_before(window)

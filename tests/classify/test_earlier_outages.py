@@ -1,0 +1,63 @@
+"""An earlier outage of the same network, over before an incident begins, is not that
+incident's evidence: the refusals of a crashed service are not a flood's loss before
+the onset, and a withdrawal undone before the onset is not this incident's."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from classify.test_causes import _explain
+from classify.test_defensive_withdrawal import CUT, ROUTED, UNREACHABLE, TimedPlane
+from classify.test_rule_scope import _window
+from detect.streams import ONSET, Probe, World, confirmed, gov, healthy
+from netvigil.cause import Cause
+from netvigil.classify.rules.route import RouteWithdrawalRule
+from netvigil.detect.detector import Detector
+from netvigil.evidence import Features
+from netvigil.outcome import Outcome, Phase
+from netvigil.signal import SignalEvent
+
+REFUSED = Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
+
+
+def _crash_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """gov's services refuse connections for two minutes from ONSET (a crash, over well
+    before the cut), answer again, then lose their routes at CUT."""
+    if gov(target) and ts >= CUT:
+        return UNREACHABLE
+    if gov(target) and ONSET <= ts < ONSET + 120.0:
+        return REFUSED
+    return healthy(ts, vantage, target, rng)
+
+
+def test_refusals_before_the_onset_are_no_flood_before_a_withdrawal() -> None:
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()
+    detector.feed_many(world.stream(_crash_then_cut, end=CUT + 300.0))
+    detector.flush()
+    cut = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
+    assert len(cut) == 1, [(i.cause, i.start - CUT) for i in cut]
+    [incident] = cut
+    assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
+    assert Cause.DDOS_MITIGATION not in [c.cause for c in incident.cause_history]
+    assert not any("lost before onset" in e.statement for e in incident.evidence)
+
+
+def test_a_withdrawal_undone_before_the_onset_is_not_this_incidents() -> None:
+    """A TLS failure on a network whose routes were withdrawn and came back before it."""
+    facts = replace(
+        ROUTED,
+        withdrawals=(
+            SignalEvent("gov", "withdrawal", 10.0, prefix="192.0.2.0/26", peers=1, peers_total=1),
+        ),
+    )
+    window = replace(
+        _window(Features(frac_tls=1.0, loss_post=1.0), [], {"tls_cert_expired": 9}, {}),
+        network_plane=facts,
+    )
+    assert window.onset > 10.0
+    verdict = RouteWithdrawalRule().judge(window)
+    statements = [] if verdict is None else [e.statement for e in verdict.evidence]
+    assert not any("gone from the routing table" in s for s in statements), statements
