@@ -1,6 +1,7 @@
 """An earlier outage of the same network, over before an incident begins, is not that
 incident's evidence: the refusals of a crashed service are not a flood's loss before
-the onset, and a withdrawal undone before the onset is not this incident's."""
+the onset, nor the timeouts of a block that ended before the last probes before it, and
+a withdrawal undone before the onset is not this incident's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import replace
 from classify.test_causes import _explain
 from classify.test_defensive_withdrawal import CUT, ROUTED, UNREACHABLE, TimedPlane
 from classify.test_rule_scope import _window
-from detect.streams import ONSET, Probe, World, confirmed, gov, healthy
+from detect.streams import ONSET, SILENT, Probe, World, confirmed, gov, healthy
 from netvigil.cause import Cause
 from netvigil.classify.rules.route import RouteWithdrawalRule
 from netvigil.detect.detector import Detector
@@ -43,6 +44,29 @@ def test_refusals_before_the_onset_are_no_flood_before_a_withdrawal() -> None:
     assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
     assert Cause.DDOS_MITIGATION not in [c.cause for c in incident.cause_history]
     assert not any("lost before onset" in e.statement for e in incident.evidence)
+
+
+def _block_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+    """gov's traffic dropped for two minutes from ONSET (a data-plane block: timeouts,
+    over a minute before the cut), then its routes withdrawn at CUT."""
+    if gov(target) and ts >= CUT:
+        return UNREACHABLE
+    if gov(target) and ONSET <= ts < ONSET + 120.0:
+        return SILENT
+    return healthy(ts, vantage, target, rng)
+
+
+def test_an_earlier_blocks_loss_is_no_build_up_to_a_withdrawal_after_clean_probes() -> None:
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()
+    detector.feed_many(world.stream(_block_then_cut, end=CUT + 300.0))
+    detector.flush()
+    cut = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
+    assert len(cut) == 1, [(i.cause, i.start - CUT) for i in cut]
+    [incident] = cut
+    assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
+    assert Cause.DDOS_MITIGATION not in [c.cause for c in incident.cause_history]
 
 
 def test_a_withdrawal_undone_before_the_onset_is_not_this_incidents() -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from netvigil.evidence import EvidenceWindow, NetworkPlaneFacts
 
 __all__ = [
+    "ABRUPT",
     "SLOW_LAST",
     "blackholed_addresses",
     "blackholed_hosts",
@@ -129,6 +130,10 @@ def host_address(prefix: str) -> IPAddress | None:
     return parse_address(prefix.split("/", 1)[0]) if host_route(prefix) else None
 
 
+ABRUPT = 0.8
+"""The share of the last probes before the onset that were clean (`Features.abruptness`)
+from which the onset was abrupt: nothing built up to it."""
+
 SLOW_LAST = 0.25
 """The share of the last probes before the onset that answered slowly (`Features.slow_last`)
 from which they are a flood's sign: a flood short against the pre window (twenty seconds
@@ -141,6 +146,10 @@ def flood_before(window: EvidenceWindow) -> tuple[float, str] | None:
     flood, since the onset until no probe got through any more (`flood_until_complete`):
     their strength in [0, 1] and their words; None when there were none."""
     f = window.features
+    if f.abruptness >= ABRUPT:
+        # The last probes before the onset were clean: whatever the pre window saw before
+        # them (an earlier outage of the network, over) built nothing up to this onset.
+        return flood_until_complete(window)
     if f.latency_ratio >= 1.5:
         return (
             min(1.0, (f.latency_ratio - 1) / 2),
