@@ -8,10 +8,12 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
+
 from classify.test_causes import _explain
 from classify.test_defensive_withdrawal import CUT, ROUTED, UNREACHABLE, TimedPlane
 from classify.test_rule_scope import _window
-from detect.streams import ONSET, SILENT, Probe, World, confirmed, gov, healthy
+from detect.streams import ONSET, SILENT, Behaviour, Probe, World, confirmed, gov, healthy
 from netvigil.cause import Cause
 from netvigil.classify.rules.route import RouteWithdrawalRule
 from netvigil.detect.detector import Detector
@@ -22,21 +24,32 @@ from netvigil.signal import SignalEvent
 REFUSED = Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
 
 
-def _crash_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
-    """gov's services refuse connections for two minutes from ONSET (a crash, over well
-    before the cut), answer again, then lose their routes at CUT."""
-    if gov(target) and ts >= CUT:
-        return UNREACHABLE
-    if gov(target) and ONSET <= ts < ONSET + 120.0:
-        return REFUSED
-    return healthy(ts, vantage, target, rng)
+def _earlier_outage_then_cut(earlier: Probe) -> Behaviour:
+    """gov's services fail with `earlier` for two minutes from ONSET (over well before the
+    cut), answer again, then lose their routes at CUT."""
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and ts >= CUT:
+            return UNREACHABLE
+        if gov(target) and ONSET <= ts < ONSET + 120.0:
+            return earlier
+        return healthy(ts, vantage, target, rng)
+
+    return behaviour
 
 
-def test_refusals_before_the_onset_are_no_flood_before_a_withdrawal() -> None:
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        pytest.param(REFUSED, id="a crash's refusals are no flood's loss"),
+        pytest.param(SILENT, id="a block's timeouts before clean probes are no build-up"),
+    ],
+)
+def test_an_earlier_outage_is_no_flood_before_a_withdrawal(earlier: Probe) -> None:
     world = World()
     detector = Detector(world.config())
     detector.evidence.network_plane = TimedPlane()
-    detector.feed_many(world.stream(_crash_then_cut, end=CUT + 300.0))
+    detector.feed_many(world.stream(_earlier_outage_then_cut(earlier), end=CUT + 300.0))
     detector.flush()
     cut = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
     assert len(cut) == 1, [(i.cause, i.start - CUT) for i in cut]
@@ -44,29 +57,6 @@ def test_refusals_before_the_onset_are_no_flood_before_a_withdrawal() -> None:
     assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
     assert Cause.DDOS_MITIGATION not in [c.cause for c in incident.cause_history]
     assert not any("lost before onset" in e.statement for e in incident.evidence)
-
-
-def _block_then_cut(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
-    """gov's traffic dropped for two minutes from ONSET (a data-plane block: timeouts,
-    over a minute before the cut), then its routes withdrawn at CUT."""
-    if gov(target) and ts >= CUT:
-        return UNREACHABLE
-    if gov(target) and ONSET <= ts < ONSET + 120.0:
-        return SILENT
-    return healthy(ts, vantage, target, rng)
-
-
-def test_an_earlier_blocks_loss_is_no_build_up_to_a_withdrawal_after_clean_probes() -> None:
-    world = World()
-    detector = Detector(world.config())
-    detector.evidence.network_plane = TimedPlane()
-    detector.feed_many(world.stream(_block_then_cut, end=CUT + 300.0))
-    detector.flush()
-    cut = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
-    assert len(cut) == 1, [(i.cause, i.start - CUT) for i in cut]
-    [incident] = cut
-    assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
-    assert Cause.DDOS_MITIGATION not in [c.cause for c in incident.cause_history]
 
 
 def test_a_withdrawal_undone_before_the_onset_is_not_this_incidents() -> None:
