@@ -148,7 +148,7 @@ def _weigh_mitigation(window: EvidenceWindow, verdict: Verdict) -> None:
         what = (
             f"routes withdrawn by {share(facts.withdrawn_share)} of collector peers"
             if facts.withdrawn_share >= MOST_PEERS
-            else f"{gone[1]}"
+            else gone[1]
         )
     if what:
         verdict.add(
