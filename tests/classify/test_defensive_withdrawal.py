@@ -166,3 +166,29 @@ def test_the_first_answer_after_the_withdrawal_does_not_hide_the_flood_before_it
     verdict = DDoSMitigationRule().judge(window)
     assert verdict is not None
     assert any("(defensive withdrawal)" in e.statement for e in verdict.evidence)
+
+
+def test_the_routes_seen_back_as_it_ends_keep_a_withdrawal_heard_just_before_the_onset() -> None:
+    """The withdrawal is heard half a second before the first failed probe (it caused
+    it); as the incident ends the routes are seen back before the probes answer. The
+    withdrawal is still this incident's, not an earlier one undone."""
+    features = Features(
+        loss_before_complete=0.6, loss_post=0.8, latency_post_ratio=20.0, interval_s=5.0
+    )
+    window = _window(features, [], {"tcp_timeout": 10}, {})
+    back = replace(
+        ROUTED,
+        withdrawals=(
+            SignalEvent(
+                "gov",
+                "withdrawal",
+                window.onset - 0.5,
+                prefix="192.0.2.0/26",
+                peers=1,
+                peers_total=1,
+            ),
+        ),
+    )
+    verdict = DDoSMitigationRule().judge(replace(window, network_plane=back))
+    assert verdict is not None
+    assert any("(defensive withdrawal)" in e.statement for e in verdict.evidence)

@@ -88,12 +88,15 @@ def routes_gone(window: EvidenceWindow, facts: NetworkPlaneFacts) -> tuple[float
 
 
 def undone_before(window: EvidenceWindow, facts: NetworkPlaneFacts) -> bool:
-    """Whether every withdrawal among the facts came before the incident began and the
-    routes are seen again as widely as before (within 10 %): an earlier outage of the
-    network, over, not this incident's doing."""
+    """Whether every withdrawal among the facts came over a probe interval before the
+    incident began and the routes are seen again as widely as before (within 10 %): an
+    earlier outage of the network, over, not this incident's doing. A withdrawal within
+    a probe interval before the onset is the incident's own (its first failed probe
+    follows it by up to an interval), its routes seen back as the incident ends."""
     now, before = facts.visibility_now, facts.visibility_before
     back = now is not None and before is not None and now >= 0.9 * before
-    return back and all(e.t < window.onset for e in facts.route_withdrawals)
+    earlier = window.onset - max(0.0, window.features.interval_s)
+    return back and all(e.t < earlier for e in facts.route_withdrawals)
 
 
 def blackholed_hosts(window: EvidenceWindow, facts: NetworkPlaneFacts) -> list[SignalEvent]:
