@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict
-from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, flood_before, routes_gone
+from netvigil.classify.rules.plane import (
+    ABRUPT,
+    MOST_PEERS,
+    blackholed_hosts,
+    flood_before,
+    routes_gone,
+)
 from netvigil.words import clock, duration, latency, names, share
 
 if TYPE_CHECKING:
@@ -123,7 +129,7 @@ def _weigh_since_onset(window: EvidenceWindow, verdict: Verdict) -> None:
             f"TCP connected in {share(f.connected_frac)} of failed probes: the network "
             "path is not saturated",
         )
-    if f.abruptness >= 0.8 and f.loss_post >= 0.95:
+    if f.abruptness >= ABRUPT and f.loss_post >= 0.95:
         verdict.add(
             window.weight("ddos.abrupt"),
             Topic.SHAPE,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
-from netvigil.classify.rules.plane import MOST_PEERS, flood_before, routes_gone
+from netvigil.classify.rules.plane import ABRUPT, MOST_PEERS, flood_before, routes_gone
 from netvigil.words import latency, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class RouteWithdrawalRule:
                 f"all {len(window.services)} services on network {names(window.networks)} "
                 f"lost within {f.onset_spread_s:.0f} s of each other",
             )
-        if f.abruptness >= 0.8:
+        if f.abruptness >= ABRUPT:
             verdict.add(
                 window.weight("route.abrupt"),
                 Topic.SHAPE,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
 from netvigil.classify.rules.ddos import SIBLINGS_SLOW
-from netvigil.classify.rules.plane import MOST_PEERS, blackholed_hosts, withdrawal_words
+from netvigil.classify.rules.plane import ABRUPT, MOST_PEERS, blackholed_hosts, withdrawal_words
 from netvigil.words import clock, duration, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def _weigh_shape(window: EvidenceWindow, verdict: Verdict) -> None:
             f"the other targets of {names(window.networks or window.services)} still answer "
             f"(x{f.siblings_latency_ratio:.0f} their usual time): the network is not cut",
         )
-    if f.abruptness >= 0.8:
+    if f.abruptness >= ABRUPT:
         verdict.add(
             window.weight("shutdown.abrupt") * f.abruptness,
             Topic.SHAPE,
