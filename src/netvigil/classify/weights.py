@@ -71,7 +71,10 @@ DEFAULT_WEIGHTS: MappingProxyType[str, float] = MappingProxyType(
         "shutdown.abrupt": 1.5,
         "shutdown.cut_under_attack": 2.0,
         "shutdown.unreachable": -3.0,
-        "shutdown.reachable_elsewhere": -4.0,
+        # A cut network is unreachable from everywhere: a healthy vantage reaching every
+        # target outweighs the silence seen from the others (a vantage abroad dying while a
+        # block inside the country goes on, before its controls say so).
+        "shutdown.reachable_elsewhere": -8.0,
         "shutdown.refused": -3.0,
         "shutdown.single_service": -1.5,
         "shutdown.flapping": -2.5,
