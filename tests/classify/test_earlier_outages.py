@@ -75,3 +75,27 @@ def test_a_withdrawal_undone_before_the_onset_is_not_this_incidents() -> None:
     verdict = RouteWithdrawalRule().judge(window)
     statements = [] if verdict is None else [e.statement for e in verdict.evidence]
     assert not any("gone from the routing table" in s for s in statements), statements
+
+
+def test_a_block_over_three_probes_before_a_withdrawal_built_nothing_up() -> None:
+    """gov's traffic dropped for two minutes, answering again three probe intervals before
+    its routes go: the block's timeouts are among the last five probes before the onset,
+    but the last three answered as usual, so they are no flood's build-up and the
+    withdrawal no defensive one."""
+
+    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
+        if gov(target) and ts >= CUT:
+            return UNREACHABLE
+        if gov(target) and CUT - 150.0 <= ts < CUT - 30.0:
+            return SILENT
+        return healthy(ts, vantage, target, rng)
+
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()
+    events = detector.feed_many(world.stream(behaviour, end=CUT + 300.0))
+    events += detector.flush()
+    [cut] = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
+    assert cut.cause is Cause.ROUTE_WITHDRAWAL, _explain(cut)
+    shown = {e.incident.cause for e in events if e.incident.id == cut.id}
+    assert Cause.DDOS_MITIGATION not in shown, _explain(cut)

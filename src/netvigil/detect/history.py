@@ -55,7 +55,10 @@ class FeatureSettings:
     """The recent window when no probe interval is known; the detector uses
     `recent_intervals` probe intervals instead (the current regime is a few probes)."""
     recent_intervals: float = 3.0
-    abrupt_probes: int = 5
+    abrupt_probes: int = 3
+    """The last probes of a path before the onset that say whether it was abrupt (all
+    clean) or built up (lost or slow): three, so that an earlier outage that ended a few
+    probes before the onset is not read as this incident's build-up."""
     max_samples: int = 1024
     max_paths: int = 60
     """At most this many paths are read for one incident's window (spread evenly over its
