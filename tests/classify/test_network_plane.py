@@ -11,10 +11,12 @@ from dataclasses import replace
 import pytest
 
 from classify.test_causes import SCENARIOS, _explain, _flood, _gov_fails, _one_fails, volumetric
+from classify.test_rule_scope import _window
 from detect.streams import ONSET, SILENT, Behaviour, Probe, World, confirmed, gov, healthy
 from netvigil.cause import Cause, Topic
+from netvigil.classify.rules.shutdown import ShutdownRule
 from netvigil.detect.detector import Detector
-from netvigil.evidence import NetworkPlaneFacts
+from netvigil.evidence import Features, NetworkPlaneFacts
 from netvigil.incident import Incident
 from netvigil.outcome import Outcome, Phase
 from netvigil.signal import SignalEvent
@@ -417,3 +419,29 @@ def test_a_failure_after_its_address_is_blackholed_is_a_new_incident() -> None:
     assert second.start >= ONSET + 130.0
     [continued] = incidents("192.0.2.10/32")
     assert continued.start < ONSET + 10.0 and continued.end is None
+
+
+def test_blocks_dark_under_a_flood_are_no_data_plane_cut() -> None:
+    """The address blocks stop answering under a flood as the services' probes do; a few
+    seconds without an answer, after answers that took x27 their usual time since the
+    onset, are the flood's queues, not traffic dropped on purpose."""
+    dark = NetworkPlaneFacts(
+        networks=("gov",),
+        visibility_now=1.0,
+        visibility_before=1.0,
+        peers=1,
+        blocks_up_now=0.0,
+        blocks_up_before=1.0,
+        blocks=1,
+    )
+    silent = Features(frac_silent=1.0, loss_post=0.82, loss_recent=1.0, complete_s=6.0)
+    for latency_post_ratio, cut in ((27.0, False), (-1.0, True)):
+        window = replace(
+            _window(
+                replace(silent, latency_post_ratio=latency_post_ratio), [], {"tcp_timeout": 10}, {}
+            ),
+            network_plane=dark,
+        )
+        verdict = ShutdownRule().judge(window)
+        statements = [] if verdict is None else [e.statement for e in verdict.evidence]
+        assert any("data-plane cut" in s for s in statements) is cut, statements

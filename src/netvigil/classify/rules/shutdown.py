@@ -51,7 +51,7 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
     said = False
     # Only a complete loss is a cut: under a flood the blocks look dark too (their probes
     # are lost with everything else) while some traffic still gets through.
-    if facts.routes_visible and facts.data_dark and _complete(window):
+    if facts.routes_visible and facts.data_dark and _complete(window) and not _flooded(window):
         dark = f", {facts.blocks_words()}" if facts.blocks_up_now is not None else ""
         verdict.add(
             window.weight("shutdown.routes_up_data_dark"),
@@ -76,6 +76,12 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
         )
         said = True
     return said
+
+
+def _flooded(window: EvidenceWindow) -> bool:
+    """Probes that got through since the onset took 1.5 times their usual time or more: a
+    flood's queues, under which the blocks go dark too."""
+    return window.features.latency_post_ratio >= 1.5
 
 
 def _complete(window: EvidenceWindow) -> bool:
