@@ -109,7 +109,7 @@ def draw(groups: dict[str, list[Bin]], out: Path) -> None:
     ax.set_xlabel("confidence shown for the cause")
     ax.set_ylabel("fraction of incidents whose cause was right")
     ax.set_title("Reliability of the cause (numbers: incidents per bin)", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out)
