@@ -425,22 +425,13 @@ def test_blocks_dark_under_a_flood_are_no_data_plane_cut() -> None:
     """The address blocks stop answering under a flood as the services' probes do; a few
     seconds without an answer, after answers that took x27 their usual time since the
     onset, are the flood's queues, not traffic dropped on purpose."""
-    dark = NetworkPlaneFacts(
-        networks=("gov",),
-        visibility_now=1.0,
-        visibility_before=1.0,
-        peers=1,
-        blocks_up_now=0.0,
-        blocks_up_before=1.0,
-        blocks=1,
-    )
     silent = Features(frac_silent=1.0, loss_post=0.82, loss_recent=1.0, complete_s=6.0)
     for latency_post_ratio, cut in ((27.0, False), (-1.0, True)):
         window = replace(
             _window(
                 replace(silent, latency_post_ratio=latency_post_ratio), [], {"tcp_timeout": 10}, {}
             ),
-            network_plane=dark,
+            network_plane=ROUTES_UP,
         )
         verdict = ShutdownRule().judge(window)
         statements = [] if verdict is None else [e.statement for e in verdict.evidence]
