@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ABRUPT",
     "SLOW_LAST",
+    "SLOW_SINCE_ONSET",
     "blackholed_addresses",
     "blackholed_hosts",
     "flood_before",
@@ -137,6 +138,10 @@ ABRUPT = 0.8
 """The share of the last probes before the onset that were clean (`Features.abruptness`)
 from which the onset was abrupt: nothing built up to it."""
 
+SLOW_SINCE_ONSET = 1.5
+"""How many times their usual time the probes that got through since the onset took
+(`Features.latency_post_ratio`) from which they waited in a flood's queues."""
+
 SLOW_LAST = 0.25
 """The share of the last probes before the onset that answered slowly (`Features.slow_last`)
 from which they are a flood's sign: a flood short against the pre window (twenty seconds
@@ -183,7 +188,7 @@ def flood_until_complete(window: EvidenceWindow) -> tuple[float, str] | None:
     became complete or, when that window was complete loss too (the first answers after
     a withdrawal end the stretch of complete loss it is measured from), since the onset."""
     f = window.features
-    if f.latency_post_ratio < 1.5:
+    if f.latency_post_ratio < SLOW_SINCE_ONSET:
         return None
     if 0.05 <= f.loss_before_complete < 0.95:
         words = f"before no probe got through, {share(f.loss_before_complete)} were lost"

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 from netvigil.cause import Cause, Topic
 from netvigil.classify.base import Verdict, dns_cut_off, no_route_everywhere
 from netvigil.classify.rules.ddos import SIBLINGS_SLOW
-from netvigil.classify.rules.plane import ABRUPT, MOST_PEERS, blackholed_hosts, withdrawal_words
+from netvigil.classify.rules.plane import (
+    ABRUPT,
+    MOST_PEERS,
+    SLOW_SINCE_ONSET,
+    blackholed_hosts,
+    withdrawal_words,
+)
 from netvigil.words import clock, duration, names, outcome_mix, share
 
 if TYPE_CHECKING:
@@ -79,9 +85,9 @@ def _weigh_routing(window: EvidenceWindow, verdict: Verdict) -> bool:
 
 
 def _flooded(window: EvidenceWindow) -> bool:
-    """Probes that got through since the onset took 1.5 times their usual time or more: a
-    flood's queues, under which the blocks go dark too."""
-    return window.features.latency_post_ratio >= 1.5
+    """Probes that got through since the onset waited in a flood's queues (`SLOW_SINCE_ONSET`),
+    under which the blocks go dark too."""
+    return window.features.latency_post_ratio >= SLOW_SINCE_ONSET
 
 
 def _complete(window: EvidenceWindow) -> bool:
