@@ -271,7 +271,9 @@ async def test_collector_killed_mid_batch_loses_and_doubles_nothing(
         f'password = "{bus.passwords["collector"]}"\nack_wait_s = 2.0\n'
     )
     command = [sys.executable, "-m", "netvigil", "collector", "-c", str(config)]
-    command += ["--batch-size", "1000", "--fetch-wait", "0.2"]
+    # Sixty batches: on a busy machine the poll below may be scheduled late, and the
+    # collector must still be mid-stream when it is killed.
+    command += ["--batch-size", "100", "--fetch-wait", "0.2"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     log = (tmp_path / "collector.log").open("wb")
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
