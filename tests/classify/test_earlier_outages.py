@@ -18,24 +18,36 @@ from netvigil.cause import Cause
 from netvigil.classify.rules.route import RouteWithdrawalRule
 from netvigil.detect.detector import Detector
 from netvigil.evidence import Features
+from netvigil.incident import Incident, IncidentEvent
 from netvigil.outcome import Outcome, Phase
 from netvigil.signal import SignalEvent
 
 REFUSED = Probe(Outcome.TCP_REFUSED, None, phase=Phase.CONNECT)
 
 
-def _earlier_outage_then_cut(earlier: Probe) -> Behaviour:
-    """gov's services fail with `earlier` for two minutes from ONSET (over well before the
-    cut), answer again, then lose their routes at CUT."""
+def _earlier_outage_then_cut(earlier: Probe, *, ends: float = ONSET + 120.0) -> Behaviour:
+    """gov's services fail with `earlier` for two minutes until `ends` (by default from
+    ONSET, over well before the cut), answer again, then lose their routes at CUT."""
 
     def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
         if gov(target) and ts >= CUT:
             return UNREACHABLE
-        if gov(target) and ONSET <= ts < ONSET + 120.0:
+        if gov(target) and ends - 120.0 <= ts < ends:
             return earlier
         return healthy(ts, vantage, target, rng)
 
     return behaviour
+
+
+def _cut_incidents(behaviour: Behaviour) -> tuple[list[Incident], list[IncidentEvent]]:
+    """The confirmed incidents from CUT on, and every event, of `behaviour` fed to a
+    detector whose network plane sees gov's routes withdrawn at CUT."""
+    world = World()
+    detector = Detector(world.config())
+    detector.evidence.network_plane = TimedPlane()
+    events = detector.feed_many(world.stream(behaviour, end=CUT + 300.0))
+    events += detector.flush()
+    return [i for i in confirmed(detector.incidents()) if i.start >= CUT], events
 
 
 @pytest.mark.parametrize(
@@ -46,12 +58,7 @@ def _earlier_outage_then_cut(earlier: Probe) -> Behaviour:
     ],
 )
 def test_an_earlier_outage_is_no_flood_before_a_withdrawal(earlier: Probe) -> None:
-    world = World()
-    detector = Detector(world.config())
-    detector.evidence.network_plane = TimedPlane()
-    detector.feed_many(world.stream(_earlier_outage_then_cut(earlier), end=CUT + 300.0))
-    detector.flush()
-    cut = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
+    cut, _ = _cut_incidents(_earlier_outage_then_cut(earlier))
     assert len(cut) == 1, [(i.cause, i.start - CUT) for i in cut]
     [incident] = cut
     assert incident.cause is Cause.ROUTE_WITHDRAWAL, _explain(incident)
@@ -82,20 +89,8 @@ def test_a_block_over_three_probes_before_a_withdrawal_built_nothing_up() -> Non
     its routes go: the block's timeouts are among the last five probes before the onset,
     but the last three answered as usual, so they are no flood's build-up and the
     withdrawal no defensive one."""
-
-    def behaviour(ts: float, vantage: str, target: str, rng: random.Random) -> Probe:
-        if gov(target) and ts >= CUT:
-            return UNREACHABLE
-        if gov(target) and CUT - 150.0 <= ts < CUT - 30.0:
-            return SILENT
-        return healthy(ts, vantage, target, rng)
-
-    world = World()
-    detector = Detector(world.config())
-    detector.evidence.network_plane = TimedPlane()
-    events = detector.feed_many(world.stream(behaviour, end=CUT + 300.0))
-    events += detector.flush()
-    [cut] = [i for i in confirmed(detector.incidents()) if i.start >= CUT]
+    incidents, events = _cut_incidents(_earlier_outage_then_cut(SILENT, ends=CUT - 30.0))
+    [cut] = incidents
     assert cut.cause is Cause.ROUTE_WITHDRAWAL, _explain(cut)
     shown = {e.incident.cause for e in events if e.incident.id == cut.id}
     assert Cause.DDOS_MITIGATION not in shown, _explain(cut)
